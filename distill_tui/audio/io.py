@@ -1,0 +1,159 @@
+"""Load, mix down, resample, trim, normalize and save audio (soundfile + soxr)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from ..errors import AudioError, OutputError
+
+AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".opus", ".w64", ".caf"}
+SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
+
+
+@dataclass
+class LoadedAudio:
+    """Mono float32 samples at `sample_rate`, and what was done to get them."""
+
+    samples: np.ndarray  # (N,) float32
+    sample_rate: int
+    source_sample_rate: int
+    source_channels: int
+    source_seconds: float
+    truncated: bool = False
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def is_audio_file(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
+
+
+def load_audio(
+    path: str | Path,
+    sample_rate: int | None = None,
+    *,
+    max_seconds: float | None = None,
+    trim_silence: bool = False,
+    normalize: str | None = None,
+) -> LoadedAudio:
+    """Read any format libsndfile knows, mix to mono, resample to `sample_rate`.
+
+    Files longer than `max_seconds` are read only up to it (`truncated` is set), so an
+    hour-long file never fills memory. NaN/Inf samples and empty files raise `AudioError`.
+    `normalize` is None, "peak" (to -1 dBFS) or "loudness" (RMS to -20 dBFS, peak-limited).
+    """
+    path = Path(path)
+    try:
+        info = sf.info(str(path))
+    except FileNotFoundError as exc:
+        raise AudioError("no such file", path) from exc
+    except (RuntimeError, sf.LibsndfileError, OSError) as exc:
+        raise AudioError(f"not a readable audio file ({_short(exc)})", path) from exc
+    if info.samplerate <= 0 or info.channels <= 0:
+        raise AudioError("audio header has no sample rate or channels", path)
+    frames = info.frames if info.frames and info.frames > 0 else -1
+    truncated = False
+    if max_seconds is not None and frames > 0 and frames > max_seconds * info.samplerate:
+        frames = int(max_seconds * info.samplerate)
+        truncated = True
+    try:
+        data, sr = sf.read(str(path), frames=frames, dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError, OSError, ValueError) as exc:
+        raise AudioError(f"could not decode audio ({_short(exc)})", path) from exc
+    if data.shape[0] == 0:
+        raise AudioError("file holds no samples (zero length)", path)
+    if not np.isfinite(data).all():
+        raise AudioError("file contains NaN or infinite samples", path)
+    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0].copy()
+    samples = resample(mono, sr, sample_rate) if sample_rate else mono
+    if trim_silence:
+        samples = trim(samples)
+    if normalize:
+        samples = normalize_audio(samples, normalize)
+    return LoadedAudio(
+        samples=np.ascontiguousarray(samples, dtype=np.float32),
+        sample_rate=sample_rate or sr,
+        source_sample_rate=sr,
+        source_channels=data.shape[1],
+        source_seconds=(info.frames / sr) if info.frames > 0 else data.shape[0] / sr,
+        truncated=truncated,
+    )
+
+
+def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """High-quality resampling (soxr 'HQ'); a no-op when the rates match."""
+    if from_rate == to_rate:
+        return samples.astype(np.float32, copy=False)
+    return soxr.resample(samples.astype(np.float32, copy=False), from_rate, to_rate, quality="HQ").astype(np.float32)
+
+
+def trim(samples: np.ndarray, threshold_db: float = -60.0, pad: int = 256) -> np.ndarray:
+    """Cut leading and trailing stretches quieter than `threshold_db` below the peak."""
+    peak = float(np.abs(samples).max()) if len(samples) else 0.0
+    if peak == 0.0:
+        return samples
+    loud = np.flatnonzero(np.abs(samples) > peak * 10 ** (threshold_db / 20))
+    start, end = max(int(loud[0]) - pad, 0), min(int(loud[-1]) + pad + 1, len(samples))
+    return samples[start:end]
+
+
+def normalize_audio(samples: np.ndarray, mode: str = "peak", target_db: float | None = None) -> np.ndarray:
+    """Peak normalization (default -1 dBFS) or loudness (RMS, default -20 dBFS, never clipping)."""
+    peak = float(np.abs(samples).max()) if len(samples) else 0.0
+    if peak == 0.0:
+        return samples
+    if mode == "peak":
+        gain = 10 ** ((-1.0 if target_db is None else target_db) / 20) / peak
+    elif mode == "loudness":
+        rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
+        gain = 10 ** ((-20.0 if target_db is None else target_db) / 20) / max(rms, 1e-12)
+        gain = min(gain, 10 ** (-1.0 / 20) / peak)
+    else:
+        raise ValueError(f"unknown normalization {mode!r} (peak or loudness)")
+    return (samples * gain).astype(np.float32)
+
+
+def save_audio(path: str | Path, samples: np.ndarray, sample_rate: int, *, bits: str = "16") -> Path:
+    """Write WAV (16/24-bit or float) or FLAC (16/24-bit), chosen by the extension, atomically.
+
+    `samples` is (N,) mono or (N, C). The file appears complete or not at all.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in {".wav", ".flac"}:
+        raise OutputError("output must end in .wav or .flac", path)
+    if bits not in SUBTYPES:
+        raise OutputError(f"bit depth {bits!r} is not one of 16, 24, float", path)
+    if ext == ".flac" and bits == "float":
+        raise OutputError("FLAC holds 16- or 24-bit integers, not float", path)
+    data = np.asarray(samples, dtype=np.float32)
+    if bits != "float":
+        data = np.clip(data, -1.0, 1.0)
+    fmt = "WAV" if ext == ".wav" else "FLAC"
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=ext, dir=directory)
+    except OSError as exc:
+        raise OutputError(f"cannot write here ({exc.strerror})", path) from exc
+    os.close(fd)
+    try:
+        sf.write(tmp, data, sample_rate, subtype=SUBTYPES[bits], format=fmt)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"could not write audio ({_short(exc)})", path) from exc
+    return path
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1][:160] if text else type(exc).__name__

@@ -1,0 +1,85 @@
+"""The `distill-tui` command: argparse subcommands; no subcommand opens the TUI.
+
+Each subcommand lives in `distill_tui/commands/<name>.py` and exposes `register(subparsers)`,
+which adds its parser and sets `func` (called with the parsed args, returning an exit status).
+Errors: one line on stderr beginning `error:`; exit 2 for bad input or usage, 1 otherwise;
+a traceback only with `--debug`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import traceback
+from typing import Any
+
+from .errors import DistillError
+
+COMMAND_MODULES = ["train", "train_prior", "codec", "eval", "info", "generate", "edit", "listen", "play", "open"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as for any bad input
+        sys.stderr.write(f"error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="distill-tui", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    subparsers = parser.add_subparsers(dest="command", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f".commands.{name}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.endswith(f"commands.{name}"):
+                continue  # that command is not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def print_json(obj: Any) -> None:
+    """The machine-readable result: one JSON object, the last line on stdout."""
+    sys.stdout.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    if not getattr(args, "func", None):
+        if args.command is None:
+            args = parser.parse_args(["open", *([] if argv is None else argv)]) if "open" in _commands(parser) else args
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+    try:
+        return int(args.func(args) or 0)
+    except DistillError as exc:
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)\n")
+        return 1
+
+
+def _commands(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public accessor
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

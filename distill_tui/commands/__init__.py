@@ -1,0 +1,1 @@
+"""One module per `distill-tui` subcommand; each exposes `register(subparsers)`."""
