@@ -52,10 +52,12 @@ def load_audio(
     `normalize` is None, "peak" (to -1 dBFS) or "loudness" (RMS to -20 dBFS, peak-limited).
     """
     path = Path(path)
+    if not path.exists():
+        raise AudioError("no such file", path)
+    if path.is_dir():
+        raise AudioError("is a folder, not an audio file", path)
     try:
         info = sf.info(str(path))
-    except FileNotFoundError as exc:
-        raise AudioError("no such file", path) from exc
     except (RuntimeError, sf.LibsndfileError, OSError) as exc:
         raise AudioError(f"not a readable audio file ({_short(exc)})", path) from exc
     if info.samplerate <= 0 or info.channels <= 0:

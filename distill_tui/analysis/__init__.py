@@ -1,0 +1,1 @@
+"""Measurements: audio quality, codebook health, memorization."""

@@ -1,0 +1,147 @@
+"""The spectral front end on torch: STFT log-magnitude, a Slaney mel filterbank, fast Griffin-Lim.
+
+All functions are batched and run on whatever device their input tensors live on (CPU, CUDA, MPS).
+Log-magnitudes are in dB (20·log10 |X|). Model targets are taken relative to the sound's loudest
+bin and floored (`to_relative_db`), and the floor is removed again before inversion (`from_db`),
+so a floor never turns back into energy (design.md §2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..config import SpectrogramConfig
+
+_EPS = 1e-10
+
+
+def hann(n_fft: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    return torch.hann_window(n_fft, periodic=True, device=device)
+
+
+def stft(audio: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """Complex STFT, centred, Hann window. audio: (B, N) -> (B, n_fft//2+1, 1 + N//hop)."""
+    return torch.stft(audio, n_fft, hop, window=hann(n_fft, audio.device), center=True, return_complex=True)
+
+
+def istft(spec: torch.Tensor, n_fft: int, hop: int, length: int | None = None) -> torch.Tensor:
+    """Inverse of `stft`. spec: (B, F, T) complex -> (B, N)."""
+    return torch.istft(spec, n_fft, hop, window=hann(n_fft, spec.device), center=True, length=length)
+
+
+def magnitude_db(audio: torch.Tensor, cfg: SpectrogramConfig) -> torch.Tensor:
+    """audio: (B, N) -> log-magnitude in dB, (B, F, T) with T = 1 + N // hop."""
+    mag = stft(audio, cfg.n_fft, cfg.hop_length).abs()
+    return 20.0 * torch.log10(mag.clamp_min(_EPS))
+
+
+def to_relative_db(db: torch.Tensor, floor_db: float, ref_db: torch.Tensor | float | None = None) -> torch.Tensor:
+    """dB relative to `ref_db` (default: the loudest bin of each item), floored at `floor_db`.
+
+    db: (B, F, T); ref_db: (B,) or scalar. Returns values in [floor_db, 0].
+    """
+    if ref_db is None:
+        ref_db = db.amax(dim=(1, 2))
+    ref = torch.as_tensor(ref_db, dtype=db.dtype, device=db.device).reshape(-1, 1, 1)
+    return (db - ref).clamp(min=floor_db, max=0.0 if ref_db is None else None)
+
+
+def from_db(db: torch.Tensor, floor_db: float) -> torch.Tensor:
+    """Relative dB back to linear magnitude; bins at or below the floor become exact zeros."""
+    mag = torch.pow(10.0, db / 20.0)
+    return torch.where(db <= floor_db + 1e-3, torch.zeros_like(mag), mag)
+
+
+def n_frames(n_samples: int, hop: int) -> int:
+    return 1 + n_samples // hop
+
+
+@dataclass
+class GriffinLimResult:
+    audio: torch.Tensor  # (B, N)
+    phase: torch.Tensor  # (B, F, T) unit-modulus complex; warm-starts a later call
+
+
+def initial_phase(shape: tuple[int, ...], device: torch.device | str = "cpu", seed: int = 0) -> torch.Tensor:
+    """A fixed pseudo-random phase: decoding is deterministic (same codes, same audio)."""
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    angle = torch.rand(shape, generator=gen) * (2 * math.pi)
+    return torch.polar(torch.ones_like(angle), angle).to(device)
+
+
+def griffin_lim(
+    mag: torch.Tensor,
+    n_fft: int,
+    hop: int,
+    *,
+    iters: int = 32,
+    momentum: float = 0.99,
+    length: int | None = None,
+    phase: torch.Tensor | None = None,
+) -> GriffinLimResult:
+    """Fast Griffin-Lim (Perraudin et al. 2013, https://arxiv.org/abs/1306.0222).
+
+    mag: (B, F, T) linear magnitude. `phase` warm-starts from an earlier estimate (same shape);
+    without it a fixed pseudo-random phase is used, so the result is deterministic.
+    """
+    if phase is None:
+        phase = initial_phase(tuple(mag.shape), mag.device)
+    angles = phase.to(mag.device)
+    alpha = momentum / (1.0 + momentum)
+    prev = torch.zeros_like(angles)
+    for _ in range(iters):
+        audio = istft(mag * angles, n_fft, hop, length)
+        rebuilt = stft(audio, n_fft, hop)
+        angles = rebuilt - alpha * prev
+        angles = angles / angles.abs().clamp_min(1e-16)
+        prev = rebuilt
+    audio = istft(mag * angles, n_fft, hop, length)
+    return GriffinLimResult(audio=audio, phase=angles)
+
+
+def hz_to_mel(freq: torch.Tensor) -> torch.Tensor:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above (as librosa with htk=False)."""
+    f_sp = 200.0 / 3
+    min_log_hz, min_log_mel, logstep = 1000.0, 1000.0 / f_sp, math.log(6.4) / 27.0
+    mel = freq / f_sp
+    return torch.where(freq >= min_log_hz, min_log_mel + torch.log(freq.clamp_min(1e-9) / min_log_hz) / logstep, mel)
+
+
+def mel_to_hz(mel: torch.Tensor) -> torch.Tensor:
+    f_sp = 200.0 / 3
+    min_log_hz, min_log_mel, logstep = 1000.0, 1000.0 / f_sp, math.log(6.4) / 27.0
+    return torch.where(mel >= min_log_mel, min_log_hz * torch.exp(logstep * (mel - min_log_mel)), f_sp * mel)
+
+
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int = 128, fmin: float = 0.0, fmax: float | None = None) -> torch.Tensor:
+    """Slaney-normalized triangular mel filters, (n_mels, n_fft//2+1), as librosa.filters.mel."""
+    fmax = sample_rate / 2 if fmax is None else fmax
+    fft_freqs = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)
+    mel_pts = torch.linspace(float(hz_to_mel(torch.tensor(fmin))), float(hz_to_mel(torch.tensor(fmax))), n_mels + 2, dtype=torch.float64)
+    hz_pts = mel_to_hz(mel_pts)
+    fdiff = hz_pts[1:] - hz_pts[:-1]
+    ramps = hz_pts[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = torch.clamp(torch.minimum(lower, upper), min=0.0)
+    enorm = 2.0 / (hz_pts[2 : n_mels + 2] - hz_pts[:n_mels])
+    return (weights * enorm[:, None]).float()
+
+
+def mel_to_linear_nnls(mel_power: torch.Tensor, fbank: torch.Tensor, iters: int = 200) -> torch.Tensor:
+    """Invert mel power to linear power by non-negative least squares (projected gradient, batched).
+
+    mel_power: (B, M, T), fbank: (M, F) -> (B, F, T) with every entry >= 0.
+    """
+    fb = fbank.to(mel_power)
+    gram = fb @ fb.T  # (M, M) spectral norm bounds the step
+    step = 1.0 / float(torch.linalg.matrix_norm(gram, ord=2))
+    x = (torch.linalg.pinv(fb) @ mel_power).clamp_min(0.0)  # (B, F, T)
+    fty = fb.T @ mel_power
+    ftf = fb.T @ fb
+    for _ in range(iters):
+        x = (x - step * (ftf @ x - fty)).clamp_min(0.0)
+    return x

@@ -1,0 +1,1 @@
+"""Code grids as documents, and the edits made to them."""

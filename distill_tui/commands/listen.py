@@ -1,0 +1,133 @@
+"""`distill-tui listen`: play (and optionally save) sounds that a remote distill-tui sends through `ssh -R`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from ..errors import BadInputError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "listen",
+        help="play audio sent by a remote distill-tui (run this on your own machine)",
+        description=__doc__,
+    )
+    from ..playback.remote import DEFAULT_PORT  # noqa: PLC0415 - keep CLI start-up light
+
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port to listen on (default {DEFAULT_PORT}; 0 = any free port)",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; anything else is reachable from other machines)",
+    )
+    parser.add_argument(
+        "--token", help="shared secret (default: $DISTILL_LISTEN_TOKEN, else a new random one, printed)"
+    )
+    parser.add_argument(
+        "--save-to", type=Path, metavar="DIR", help="also save every received clip as a WAV in DIR"
+    )
+    parser.add_argument(
+        "--no-play", action="store_true", help="do not open the audio device (headless; use with --save-to)"
+    )
+    parser.add_argument(
+        "--max-mb", type=float, default=64.0, help="refuse clips larger than this many MiB (default 64)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..playback.protocol import Clip  # noqa: PLC0415 - keep CLI start-up light
+    from ..playback.remote import Listener, is_loopback, ssh_command  # noqa: PLC0415
+
+    if not 0 <= args.port <= 65535:
+        raise BadInputError(f"--port {args.port} is outside 0..65535")
+    if args.max_mb <= 0:
+        raise BadInputError(f"--max-mb {args.max_mb} must be positive")
+    token = args.token or os.environ.get("DISTILL_LISTEN_TOKEN")
+    generated = not token
+    token = token or secrets.token_urlsafe(24)
+    if len(token.encode("utf-8")) > 255:
+        raise BadInputError("--token is longer than 255 bytes")
+    if not is_loopback(args.host):
+        _warn(
+            f"WARNING: binding {args.host}, not 127.0.0.1: machines that can reach this address can connect, "
+            "and the token and audio travel unencrypted. Use the ssh -R tunnel instead unless you mean this."
+        )
+    if len(token) < 16:
+        _warn("warning: the token is short; anyone on this machine who guesses it can play sound through it")
+
+    player = None
+    on_clip = on_stop = None
+    if not args.no_play:
+        from ..playback.local import PlaybackUnavailable, Player, import_sounddevice, output_device  # noqa: PLC0415
+
+        try:
+            output_device(import_sounddevice())
+        except PlaybackUnavailable as exc:
+            if args.save_to is None:
+                raise PlaybackUnavailable(
+                    f"{exc.reason}; use --no-play --save-to DIR to only save what is sent"
+                ) from exc
+            _warn(f"warning: {exc.reason}; clips will only be saved to {args.save_to}")
+        else:
+            player = Player()
+
+            def on_clip(clip: Clip) -> None:
+                region = (0.0, clip.seconds) if clip.loop else None
+                player.play(clip.samples, clip.sample_rate, region)
+
+            on_stop = player.stop
+
+    listener = Listener(
+        token,
+        host=args.host,
+        port=args.port,
+        on_clip=on_clip,
+        on_stop=on_stop,
+        save_to=args.save_to,
+        max_payload=int(args.max_mb * 1024 * 1024),
+        log=_say,
+    )
+    host, port = listener.bind()
+    _say(f"listening on {host}:{port}")  # the first line: scripts and tests read the port from it
+    if generated:
+        _say(f"token: {token}")
+    _say("on this machine, connect to the remote box with:")
+    _say(f"  {ssh_command(port)}")
+    _say("and there, before starting distill-tui:")
+    _say(
+        f"  export DISTILL_LISTEN=127.0.0.1:{port} DISTILL_LISTEN_TOKEN={token if generated else '<your token>'}"
+    )
+    if args.save_to is not None:
+        _say(f"saving clips to {args.save_to}")
+    if args.no_play:
+        _say("not playing (--no-play)")
+    try:
+        listener.serve_forever()
+    except KeyboardInterrupt:
+        _say("stopped")
+    finally:
+        listener.close()
+        if player is not None:
+            player.close()
+    return 0
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _warn(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()

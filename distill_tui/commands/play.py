@@ -1,0 +1,96 @@
+"""`distill-tui play FILE`: hear a sound from the command line, by the same route the TUI uses."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BadInputError, DistillError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "play",
+        help="play an audio file or a codes document (local speakers, else the listener, else a WAV)",
+        description=__doc__,
+    )
+    parser.add_argument("file", type=Path, metavar="FILE", help="audio file, or OUT.codes.json with --model")
+    parser.add_argument("--model", type=Path, metavar="MODEL", help="the model that decodes a codes document")
+    parser.add_argument(
+        "--loop", action="store_true", help="loop until Ctrl-C (on a listener: until the next clip)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..playback.routing import Router  # noqa: PLC0415 - keep CLI start-up light
+
+    path: Path = args.file
+    if path.name.endswith(".codes.json"):
+        samples, sample_rate = _decode_codes(path, args.model)
+        source = None
+    else:
+        samples, sample_rate = _read_audio(path)
+        source = path
+    seconds = len(samples) / sample_rate
+    router = Router()
+    loop = (0.0, seconds) if args.loop else None
+    result = router.play(samples, sample_rate, name=path.name, loop_region=loop, source_path=source)
+    stream = sys.stderr if args.json else sys.stdout
+    stream.write(result.message + "\n")
+    stream.flush()
+    try:
+        if result.route == "local":
+            router.wait()
+    except KeyboardInterrupt:
+        router.stop()
+        router.wait(0.1)
+    finally:
+        router.close()
+    if args.json:
+        from ..cli import print_json  # noqa: PLC0415
+
+        first = None if result.first_sample_s is None else round(result.first_sample_s * 1000, 3)
+        print_json(
+            {
+                "route": result.route,
+                "path": None if result.path is None else str(result.path),
+                "seconds": round(seconds, 4),
+                "sample_rate": sample_rate,
+                "first_sample_ms": first,
+                "message": result.message,
+            }
+        )
+    return 0
+
+
+def _read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """Samples as they are in the file: stereo stays stereo (to hear an export's width), more is mixed to mono."""
+    import soundfile as sf  # noqa: PLC0415
+
+    from ..audio.io import load_audio  # noqa: PLC0415
+
+    loaded = load_audio(path)  # validates: missing, unreadable, empty, NaN -> AudioError naming the file
+    if loaded.source_channels == 2:
+        data, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
+        return data, int(sample_rate)
+    return loaded.samples, loaded.sample_rate
+
+
+def _decode_codes(path: Path, model: Path | None) -> tuple[np.ndarray, int]:
+    """Decode a codes document with its model (the decode API lives in `inference/codec.py`)."""
+    if model is None:
+        raise BadInputError("playing a codes document needs --model MODEL", path)
+    try:
+        from ..codes.grid import CodeGrid  # noqa: PLC0415
+        from ..inference.codec import load_codec  # noqa: PLC0415
+    except ImportError as exc:
+        raise DistillError("decoding codes needs the model API", path) from exc
+    codec = load_codec(model)
+    audio = codec.decode_grid(CodeGrid.load(path))
+    samples = np.asarray(getattr(audio, "samples", audio), dtype=np.float32)
+    return samples, int(getattr(audio, "sample_rate", None) or codec.sample_rate)

@@ -1,0 +1,92 @@
+"""`distill-tui train DATA_DIR -o MODEL`: stage-1 training in a resumable run folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..cli import print_json
+from ..config import SpectrogramConfig, TrainConfig, from_dict, load_toml, to_dict
+from ..errors import BadInputError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train an RVQ-VAE on a folder of sounds",
+                              description="Train an RVQ-VAE on a folder of sounds (recursively). Running the same "
+                              "command again resumes an interrupted run.")
+    p.add_argument("data_dir", type=Path, help="folder of audio files (wav, flac, ogg, mp3, aiff)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the model file to write (MODEL.distill)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--steps", type=int, help="training steps (default 4000)")
+    g.add_argument("--minutes", type=float, help="train for this many minutes of compute instead")
+    p.add_argument("--run", type=Path, help="run folder (default: MODEL.run beside the output)")
+    p.add_argument("--device", default=None, help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps")
+    p.add_argument("--seed", type=int, default=None, help="random seed (a CPU run is reproducible)")
+    p.add_argument("--config", type=Path, help="TOML file with [spectrogram], [model] and [train] tables")
+    p.add_argument("--levels", type=int, help="quantizer levels (default from the dataset: 2-4)")
+    p.add_argument("--codebook-size", type=int, help="codes per level (default from the dataset: 64/128/256)")
+    p.add_argument("--stride", type=int, help="time downsampling: spectrogram frames per grid position (4 or 8)")
+    p.add_argument("--sample-rate", type=int, help="model sample rate, 16000-48000 (default 22050)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--eval-every", type=int, help="validate every N steps (default 200)")
+    p.add_argument("--no-quantizer", action="store_true", help="continuous bottleneck (the baseline; makes no codes)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=run)
+
+
+def build_request(args: argparse.Namespace):
+    from ..train.vqvae_loop import TrainRequest
+
+    tables = load_toml(args.config) if args.config else {}
+    spec = from_dict(SpectrogramConfig, tables.get("spectrogram", {}))
+    tc = from_dict(TrainConfig, tables.get("train", {}))
+    overrides = dict(tables.get("model", {}))
+    if args.sample_rate:
+        spec.sample_rate = args.sample_rate
+    spec.validate()
+    if args.steps is not None:
+        if args.steps < 1:
+            raise BadInputError("--steps must be at least 1")
+        tc.steps, tc.minutes = args.steps, None
+    if args.minutes is not None:
+        if args.minutes <= 0:
+            raise BadInputError("--minutes must be positive")
+        tc.minutes, tc.steps = args.minutes, 10**9
+    for name in ("device", "seed", "batch_size", "eval_every"):
+        if getattr(args, name) is not None:
+            setattr(tc, name, getattr(args, name))
+    if args.levels is not None:
+        overrides["levels"] = args.levels
+    if args.codebook_size is not None:
+        overrides["codebook_size"] = args.codebook_size
+    if args.stride is not None:
+        overrides["stride"] = args.stride
+    if args.no_quantizer:
+        overrides["quantize"] = False
+    if "codebook_sizes" in overrides and "levels" not in overrides:
+        overrides["levels"] = len(overrides["codebook_sizes"])
+    output = args.output
+    if output.exists() and output.is_dir():
+        raise BadInputError("output is a folder; give a file name like MODEL.distill", output)
+    run_dir = args.run or output.with_name(output.name + ".run")
+    return TrainRequest(data_dir=args.data_dir, output=output, run_dir=run_dir, spec=spec, train=tc, model_overrides=overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train.display import TrainDisplay
+    from ..train.vqvae_loop import train_vqvae
+
+    req = build_request(args)
+    with TrainDisplay("training", enabled=not args.quiet) as display:
+        result = train_vqvae(req, echo=display)
+    if result.status == "stopped":
+        display.say(f"stopped at step {result.step}; checkpoint in {result.run_dir}. Run the same command to resume.")
+    else:
+        display.say(f"model written to {result.output} (fingerprint {result.fingerprint}, validation {result.best_val_db:.2f} dB)")
+    if args.json:
+        print_json({"status": result.status, "output": str(result.output) if result.output else None,
+                    "run_dir": str(result.run_dir), "step": result.step, "seconds": round(result.seconds, 2),
+                    "best_val_db": result.best_val_db, "fingerprint": result.fingerprint, "health": result.health,
+                    "warnings": result.warnings, "train": to_dict(req.train)})
+    return 130 if result.status == "stopped" else 0

@@ -1,0 +1,1 @@
+"""Dataset scanning, the preprocessing cache, crops and the train/validation split."""

@@ -1,0 +1,1 @@
+"""Encode audio to codes and decode codes to audio; generation with the prior."""

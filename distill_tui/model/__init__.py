@@ -1,0 +1,1 @@
+"""The RVQ-VAE (encoder, quantizer, decoder) and the prior."""

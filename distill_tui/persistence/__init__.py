@@ -1,0 +1,1 @@
+"""File formats: the `.distill` model file."""

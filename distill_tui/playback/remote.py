@@ -1,0 +1,373 @@
+"""Remote listening: the listener the user runs on their own machine, and the sender a remote distill-tui uses.
+
+The listener binds to 127.0.0.1 unless told otherwise, serves one connection at a time (others wait in the
+accept queue), compares the token in constant time, and survives any input: garbage, a wrong token, a
+header that lies, a frame over the limit, a client that stalls or vanishes mid-clip. The sender opens one
+connection per request, so a tunnel that dropped and came back just works on the next play; a connection
+that fails is retried with a short backoff, and a clip cut off mid-way is sent again whole.
+Wire format: `protocol.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DistillError
+from . import protocol as P
+
+DEFAULT_PORT = 47474
+LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+MIN_TRANSFER_RATE = 32 * 1024  # bytes/s: a slower client is dropped (bounds a stalled or slow-loris sender)
+
+
+class ListenerUnreachable(DistillError):
+    """No listener answered at the configured address (tunnel down, listener not running)."""
+
+
+class ListenerRefused(DistillError):
+    """The listener answered and refused the request (wrong token, clip too large, ...)."""
+
+
+def ssh_command(port: int, remote: str = "user@remote-host") -> str:
+    """The line that forwards the remote box's 127.0.0.1:PORT to this machine's listener."""
+    return f"ssh -R {port}:127.0.0.1:{port} {remote}"
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def _digest(token: bytes) -> bytes:
+    # Hash first so that compare_digest sees equal lengths and the token's length does not leak.
+    return hashlib.sha256(token).digest()
+
+
+@dataclass
+class ClipEvent:
+    """What the listener did with one clip; `handoff_s` runs from its last byte arriving to playback start."""
+
+    clip: P.Clip
+    peer: str
+    first_byte_at: float  # perf_counter() when the frame header arrived
+    received_at: float  # perf_counter() when the last payload byte arrived
+    playing_at: float  # perf_counter() when `on_clip` returned (the audio was with the player)
+    saved: Path | None
+
+    @property
+    def handoff_s(self) -> float:
+        return self.playing_at - self.received_at
+
+
+class Listener:
+    """A loopback TCP server that plays (and optionally saves) the clips a remote distill-tui sends.
+
+    `on_clip(clip)` starts playback (with `--no-play` it does nothing: that moment is still recorded as the
+    hand-off to the device); `on_stop()` fades out. `log` gets one line per event.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        on_clip: Callable[[P.Clip], None] | None = None,
+        on_stop: Callable[[], None] | None = None,
+        on_event: Callable[[ClipEvent], None] | None = None,
+        save_to: str | Path | None = None,
+        max_payload: int = P.MAX_PAYLOAD_BYTES,
+        handshake_timeout: float = 5.0,
+        idle_timeout: float = 5.0,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        raw = token.encode("utf-8")
+        if not 1 <= len(raw) <= P.MAX_TOKEN_BYTES:
+            raise DistillError(f"the token must be 1..{P.MAX_TOKEN_BYTES} bytes")
+        self._token_digest = _digest(raw)
+        self.host, self.port = host, port
+        self.on_clip, self.on_stop, self.on_event = on_clip, on_stop, on_event
+        self.save_to = None if save_to is None else Path(save_to)
+        self.max_payload = max_payload
+        self.handshake_timeout, self.idle_timeout = handshake_timeout, idle_timeout
+        self.log = log
+        self.clips = 0
+        self._sock: socket.socket | None = None
+        self._closed = threading.Event()
+
+    def bind(self) -> tuple[str, int]:
+        """Bind and listen; returns the actual (host, port) (port 0 picks a free one)."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError as exc:
+            sock.close()
+            raise DistillError(f"cannot listen on {self.host}:{self.port} ({exc.strerror or exc})") from exc
+        sock.listen(8)
+        sock.settimeout(0.25)  # so serve_forever notices close()
+        self._sock = sock
+        self.port = sock.getsockname()[1]
+        return self.host, self.port
+
+    def serve_forever(self) -> None:
+        """Accept and serve clients one at a time until `close()`."""
+        if self._sock is None:
+            self.bind()
+        assert self._sock is not None
+        while not self._closed.is_set():
+            try:
+                conn, addr = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._closed.is_set():
+                    break
+                raise
+            peer = f"{addr[0]}:{addr[1]}"
+            try:
+                self.handle(conn, peer)
+            except Exception as exc:  # noqa: BLE001 - one bad client must never stop the listener
+                self.log(f"{peer}: dropped ({type(exc).__name__}: {exc})")
+            finally:
+                conn.close()
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._sock is not None:
+            self._sock.close()
+
+    def handle(self, conn: socket.socket, peer: str) -> None:
+        """Serve one connection: HELLO, then frames until the client closes, stalls, or sends bad input."""
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            deadline = time.monotonic() + self.handshake_timeout
+            token = P.read_hello(lambda n: _recv_exact(conn, n, deadline))
+            if not hmac.compare_digest(_digest(token), self._token_digest):
+                raise P.ProtocolError("wrong token", P.BAD_TOKEN)
+            conn.sendall(bytes([P.OK]))
+            while self._serve_frame(conn, peer):
+                pass
+        except P.ProtocolError as exc:
+            self.log(f"{peer}: refused: {exc}")
+            _reply(conn, exc.status)
+        except TimeoutError:
+            self.log(f"{peer}: dropped: timed out")
+        except ConnectionError as exc:
+            self.log(f"{peer}: dropped: {exc}")
+
+    def _serve_frame(self, conn: socket.socket, peer: str) -> bool:
+        """Read and act on one frame; False when the client closed the connection cleanly."""
+        raw = bytearray(P.HEADER.size)
+        try:
+            if not _recv_into(conn, memoryview(raw), time.monotonic() + self.idle_timeout, allow_eof=True):
+                return False
+        except TimeoutError:
+            return False  # an idle client: close, so the next one can be served
+        first_byte_at = time.perf_counter()
+        header = P.parse_header(bytes(raw), self.max_payload)
+        if header.kind == P.KIND_STOP:
+            if self.on_stop is not None:
+                self.on_stop()
+            conn.sendall(bytes([P.OK]))
+            self.log(f"{peer}: stop")
+            return True
+        deadline = time.monotonic() + self.idle_timeout + header.payload_bytes / MIN_TRANSFER_RATE
+        name = _recv_exact(conn, header.name_len, deadline) if header.name_len else b""
+        payload = bytearray(header.payload_bytes)
+        _recv_into(conn, memoryview(payload), deadline)
+        received_at = time.perf_counter()
+        clip = P.decode_payload(header, payload, name)
+        try:
+            if self.on_clip is not None:
+                self.on_clip(clip)
+            playing_at = time.perf_counter()
+            saved = self._save(clip, header.sample_format) if self.save_to is not None else None
+        except Exception as exc:  # noqa: BLE001 - the device or the disk failed; tell the sender, keep serving
+            raise P.ProtocolError(f"could not play or save the clip ({exc})", P.FAILED) from exc
+        self.clips += 1
+        conn.sendall(bytes([P.OK]))
+        event = ClipEvent(clip, peer, first_byte_at, received_at, playing_at, saved)
+        if self.on_event is not None:
+            self.on_event(event)
+        channels = "mono" if clip.samples.shape[1] == 1 else f"{clip.samples.shape[1]} ch"
+        note = f", saved {saved}" if saved else ""
+        self.log(
+            f"clip {self.clips}: {clip.name or 'untitled'}, {clip.seconds:.2f} s, {clip.sample_rate} Hz {channels}"
+            f"{', loop' if clip.loop else ''}; playing {event.handoff_s * 1000:.2f} ms after receipt{note}"
+        )
+        return True
+
+    def _save(self, clip: P.Clip, sample_format: int) -> Path:
+        from ..audio.io import save_audio  # noqa: PLC0415 - soundfile only when saving
+
+        assert self.save_to is not None
+        self.save_to.mkdir(parents=True, exist_ok=True)
+        stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{self.clips + 1:04d}-{_safe_name(clip.name)}"
+        path = self.save_to / f"{stem}.wav"
+        suffix = 1
+        while path.exists():
+            suffix += 1
+            path = self.save_to / f"{stem}-{suffix}.wav"
+        bits = "float" if sample_format == P.FORMAT_FLOAT32 else "16"
+        samples = clip.samples[:, 0] if clip.samples.shape[1] == 1 else clip.samples
+        return save_audio(path, samples, clip.sample_rate, bits=bits)
+
+
+@dataclass
+class SendResult:
+    """How a send went; times are seconds from `started` (the play request) or from the call."""
+
+    first_sample_s: float  # until the first payload byte was handed to the socket
+    total_s: float  # until the listener acknowledged the whole clip
+    payload_bytes: int
+    attempts: int
+
+
+class Sender:
+    """Sends clips (and stops) to a listener; one short connection per request, retried on failure."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        token: str,
+        *,
+        connect_timeout: float = 2.0,
+        io_timeout: float = 10.0,
+        retries: int = 2,
+        backoff_s: float = 0.1,
+    ) -> None:
+        self.host, self.port, self.token = host, port, token
+        self.connect_timeout, self.io_timeout = connect_timeout, io_timeout
+        self.retries, self.backoff_s = retries, backoff_s
+        self._hello = P.encode_hello(token)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def send(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        *,
+        name: str = "",
+        loop: bool = False,
+        started: float | None = None,
+    ) -> SendResult:
+        """Send a clip ((N,) or (N, C) float) as float32; returns when the listener has acknowledged it.
+
+        Raises ListenerRefused when the listener says no, ListenerUnreachable when no attempt got through.
+        """
+        started = time.perf_counter() if started is None else started
+        head, payload = P.encode_clip(samples, sample_rate, name=name, loop=loop)
+        first: list[float] = []
+
+        def transfer(conn: socket.socket) -> None:
+            conn.sendall(head)
+            sent = conn.send(payload[: 64 * 1024])
+            first.append(time.perf_counter())
+            conn.sendall(payload[sent:])
+
+        attempts = self._request(transfer)
+        return SendResult(first[-1] - started, time.perf_counter() - started, len(payload), attempts)
+
+    def stop(self) -> None:
+        """Ask the listener to fade out what it is playing."""
+        stop = P.encode_stop()
+        self._request(lambda conn: conn.sendall(stop))
+
+    def _request(self, transfer: Callable[[socket.socket], None]) -> int:
+        last: Exception | None = None
+        for attempt in range(1, self.retries + 2):
+            if attempt > 1:
+                time.sleep(self.backoff_s * 2 ** (attempt - 2))
+            try:
+                with socket.create_connection((self.host, self.port), timeout=self.connect_timeout) as conn:
+                    conn.settimeout(self.io_timeout)
+                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    conn.sendall(self._hello)
+                    self._expect_ok(conn, "the token")
+                    try:
+                        transfer(conn)
+                    except OSError:
+                        self._refusal_during_send(conn)
+                        raise
+                    self._expect_ok(conn, "the clip")
+                return attempt
+            except ListenerRefused:
+                raise
+            except OSError as exc:  # refused, reset, timed out, closed early: try a fresh connection
+                last = exc
+        reason = getattr(last, "strerror", None) or str(last) or type(last).__name__
+        raise ListenerUnreachable(
+            f"no listener answered at {self.address} after {self.retries + 1} tries ({reason}); "
+            f"is `distill-tui listen` running and the `ssh -R` tunnel up?"
+        )
+
+    def _refusal_during_send(self, conn: socket.socket) -> None:
+        """A send failed: if the listener said why before closing (e.g. too large), raise that."""
+        try:
+            conn.settimeout(0.5)
+            status = conn.recv(1)
+        except OSError:
+            return
+        if status and status[0] != P.OK:
+            text = P.STATUS_TEXT.get(status[0], f"status {status[0]}")
+            raise ListenerRefused(f"the listener at {self.address} refused the clip: {text}")
+
+    def _expect_ok(self, conn: socket.socket, what: str) -> None:
+        status = conn.recv(1)
+        if not status:
+            raise ConnectionError("the listener closed the connection")
+        if status[0] != P.OK:
+            text = P.STATUS_TEXT.get(status[0], f"status {status[0]}")
+            raise ListenerRefused(f"the listener at {self.address} refused {what}: {text}")
+
+
+def _recv_exact(conn: socket.socket, n: int, deadline: float) -> bytes:
+    """Exactly n bytes before `deadline` (monotonic); EOF first raises ConnectionError."""
+    buf = bytearray(n)
+    _recv_into(conn, memoryview(buf), deadline)
+    return bytes(buf)
+
+
+def _recv_into(conn: socket.socket, view: memoryview, deadline: float, *, allow_eof: bool = False) -> int:
+    got = 0
+    while got < len(view):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("timed out")
+        conn.settimeout(remaining)
+        n = conn.recv_into(view[got:])
+        if n == 0:
+            if allow_eof and got == 0:
+                return 0
+            raise ConnectionError(f"connection closed after {got} of {len(view)} bytes")
+        got += n
+    return got
+
+
+def _reply(conn: socket.socket, status: int) -> None:
+    try:
+        conn.settimeout(1.0)
+        conn.sendall(bytes([status]))
+    except OSError:
+        pass
+
+
+def _safe_name(name: str) -> str:
+    """A label from the wire, reduced to a harmless file-name part."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:60]
+    return cleaned or "clip"

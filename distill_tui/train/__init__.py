@@ -1,0 +1,1 @@
+"""Training runs: the run folder and event log, stage 1 (RVQ-VAE) and stage 2 (prior)."""
