@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ..errors import BadInputError
+from ..playback import DEFAULT_PORT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,8 +18,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="play audio sent by a remote distill-tui (run this on your own machine)",
         description=__doc__,
     )
-    from ..playback.remote import DEFAULT_PORT  # noqa: PLC0415 - keep CLI start-up light
-
     parser.add_argument(
         "--port",
         type=int,

@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DistillError
+from . import DEFAULT_PORT
 from . import protocol as P
 
-DEFAULT_PORT = 47474
+__all__ = ["DEFAULT_PORT", "Listener", "ListenerRefused", "ListenerUnreachable", "SendResult", "Sender"]
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
 MIN_TRANSFER_RATE = 32 * 1024  # bytes/s: a slower client is dropped (bounds a stalled or slow-loris sender)
 

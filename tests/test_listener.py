@@ -1,0 +1,302 @@
+"""The listener over real loopback sockets: end to end across processes, and every kind of bad client."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from distill_tui.playback import protocol as P
+from distill_tui.playback.remote import Listener, ListenerRefused, ListenerUnreachable, Sender
+
+TOKEN = "test-token-0123456789abcdef"
+SR = 22050
+
+
+def _wait_for_line(path: Path, pattern: str, proc: subprocess.Popen, timeout: float = 30.0) -> re.Match:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.search(pattern, path.read_text() if path.exists() else "")
+        if match:
+            return match
+        if proc.poll() is not None:
+            raise AssertionError(f"listener exited with {proc.returncode}: {path.read_text()}")
+        time.sleep(0.05)
+    raise AssertionError(f"no {pattern!r} in the listener's output: {path.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory):
+    """`distill-tui listen --no-play --save-to DIR` in its own process; yields (port, save_dir, log_path)."""
+    tmp = tmp_path_factory.mktemp("listener")
+    save_dir, log = tmp / "saved", tmp / "stdout.txt"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "distill_tui.cli", "listen", "--port", "0", "--token", TOKEN,
+             "--save-to", str(save_dir), "--no-play", "--max-mb", "4"],
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+    try:
+        port = int(_wait_for_line(log, r"listening on 127\.0\.0\.1:(\d+)", proc).group(1))
+        yield port, save_dir, log, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.settimeout(5)
+    return sock
+
+
+def _hello_ok(port: int) -> socket.socket:
+    sock = _connect(port)
+    sock.sendall(P.encode_hello(TOKEN))
+    assert sock.recv(1) == bytes([P.OK])
+    return sock
+
+
+def _clip(seconds: float = 0.5, channels: int = 1, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    shape = (int(seconds * SR),) if channels == 1 else (int(seconds * SR), channels)
+    return rng.uniform(-1, 1, size=shape).astype(np.float32)
+
+
+def _assert_good_client_works(port: int, save_dir: Path, name: str) -> None:
+    samples = _clip(0.25, seed=hash(name) % 1000)
+    Sender("127.0.0.1", port, TOKEN, connect_timeout=5, io_timeout=5).send(samples, SR, name=name)
+    saved = sorted(save_dir.glob(f"*-{name}.wav"))
+    assert len(saved) == 1, list(save_dir.iterdir())
+    data, rate = sf.read(saved[0], dtype="float32")
+    assert rate == SR and np.array_equal(data, samples)
+
+
+def test_end_to_end_saved_wav_equals_what_was_sent(remote):
+    port, save_dir, log, _ = remote
+    mono, stereo = _clip(4.0, seed=1), _clip(0.5, channels=2, seed=2)
+    result = Sender("127.0.0.1", port, TOKEN, io_timeout=5).send(mono, SR, name="e2e-mono")
+    assert result.attempts == 1 and result.payload_bytes == mono.size * 4
+    assert 0 < result.first_sample_s <= result.total_s
+    Sender("127.0.0.1", port, TOKEN, io_timeout=5).send(stereo, 44100, name="e2e-stereo")
+    (mono_path,) = save_dir.glob("*-e2e-mono.wav")
+    (stereo_path,) = save_dir.glob("*-e2e-stereo.wav")
+    got_mono, rate = sf.read(mono_path, dtype="float32")
+    assert rate == SR and sf.info(mono_path).subtype == "FLOAT" and np.array_equal(got_mono, mono)
+    got_stereo, rate = sf.read(stereo_path, dtype="float32")
+    assert rate == 44100 and got_stereo.shape == (len(stereo), 2) and np.array_equal(got_stereo, stereo)
+    assert "playing" in _wait_for_line(log, r"clip \d+: e2e-mono.*", remote[3]).group(0)
+
+
+def test_startup_prints_the_ssh_line_and_the_remote_settings(remote):
+    port, _, log, _ = remote
+    text = log.read_text()
+    assert f"ssh -R {port}:127.0.0.1:{port} user@remote-host" in text
+    assert f"DISTILL_LISTEN=127.0.0.1:{port}" in text
+    assert TOKEN not in text  # a token the user gave is not echoed
+
+
+def test_wrong_token_is_refused_then_a_good_client_works(remote):
+    port, save_dir, _, _ = remote
+    with _connect(port) as sock:
+        sock.sendall(P.encode_hello("not-the-token"))
+        assert sock.recv(1) == bytes([P.BAD_TOKEN])
+        assert sock.recv(1) == b""  # and closed
+    with pytest.raises(ListenerRefused, match="wrong token"):
+        Sender("127.0.0.1", port, TOKEN[:-1] + "X", io_timeout=5).send(_clip(0.1), SR)
+    _assert_good_client_works(port, save_dir, "after-token")
+
+
+def test_garbage_bytes_are_refused(remote):
+    port, save_dir, _, _ = remote
+    with _connect(port) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + os.urandom(512))
+        assert sock.recv(1) == bytes([P.BAD_HELLO])
+    with _hello_ok(port) as sock:
+        sock.sendall(os.urandom(P.HEADER.size))
+        assert sock.recv(1) in (bytes([P.BAD_HEADER]), bytes([P.TOO_LARGE]))
+    _assert_good_client_works(port, save_dir, "after-garbage")
+
+
+def test_truncated_frame_is_dropped(remote):
+    port, save_dir, _, _ = remote
+    head, payload = P.encode_clip(_clip(0.5), SR, name="truncatedclip")
+    with _hello_ok(port) as sock:
+        sock.sendall(head + bytes(payload[: len(payload) // 2]))
+        sock.shutdown(socket.SHUT_WR)  # EOF in the middle of the payload
+        assert sock.recv(1) == b""
+    with _hello_ok(port) as sock:
+        sock.sendall(head[:10])
+        sock.shutdown(socket.SHUT_WR)  # EOF in the middle of the header
+        assert sock.recv(1) == b""
+    assert not list(save_dir.glob("*-truncatedclip.wav"))
+    _assert_good_client_works(port, save_dir, "after-truncated")
+
+
+def test_oversize_frames_are_refused(remote):
+    port, save_dir, _, _ = remote
+    with _hello_ok(port) as sock:
+        sock.sendall(P.HEADER.pack(b"CLIP", SR, 2, 1, 10**12, 0, 0))  # claims 8 TB
+        assert sock.recv(1) == bytes([P.TOO_LARGE])
+    five_mib = np.zeros(5 * 1024 * 1024 // 4, dtype=np.float32)  # over this listener's --max-mb 4
+    with pytest.raises(ListenerRefused, match="larger than"):
+        Sender("127.0.0.1", port, TOKEN, io_timeout=5).send(five_mib, SR)
+    _assert_good_client_works(port, save_dir, "after-oversize")
+
+
+def test_client_disconnecting_mid_clip(remote):
+    port, save_dir, _, _ = remote
+    head, payload = P.encode_clip(_clip(1.0), SR, name="vanishedclip")
+    sock = _hello_ok(port)
+    sock.sendall(head + bytes(payload[:10000]))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()  # an abortive close: the listener sees a reset, as when a tunnel dies
+    _assert_good_client_works(port, save_dir, "after-vanished")
+    assert not list(save_dir.glob("*-vanishedclip.wav"))
+
+
+def test_listener_process_survived_everything(remote):
+    port, save_dir, log, proc = remote
+    assert proc.poll() is None
+    _assert_good_client_works(port, save_dir, "still-alive")
+
+
+# ---- in-process listener: timeouts, one client at a time, stop, reconnects ---------------------
+
+
+@pytest.fixture
+def local_listener(tmp_path):
+    """A Listener in a thread with short timeouts; yields (listener, events list, stops list)."""
+    events, stops, lines = [], [], []
+    listener = Listener(
+        TOKEN, port=0, on_event=events.append, on_stop=lambda: stops.append(1), save_to=tmp_path,
+        handshake_timeout=0.3, idle_timeout=0.3, log=lines.append,
+    )  # fmt: skip
+    listener.bind()
+    thread = threading.Thread(target=listener.serve_forever, daemon=True)
+    thread.start()
+    yield listener, events, stops
+    listener.close()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_silent_client_is_dropped_after_the_handshake_timeout(local_listener):
+    listener, events, _ = local_listener
+    with _connect(listener.port) as silent:
+        started = time.monotonic()
+        Sender("127.0.0.1", listener.port, TOKEN, io_timeout=5).send(_clip(0.1), SR, name="after-silent")
+        assert time.monotonic() - started < 3
+        assert silent.recv(1) == b""  # the listener gave up on it
+    assert [e.clip.name for e in events] == ["after-silent"]
+
+
+def test_one_client_at_a_time(local_listener):
+    listener, events, _ = local_listener
+    listener.idle_timeout = 5.0
+    first = _hello_ok(listener.port)
+    with _connect(listener.port) as second:
+        second.sendall(P.encode_hello(TOKEN))
+        second.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            second.recv(1)  # still waiting: the first client holds the listener
+        first.close()
+        second.settimeout(5)
+        assert second.recv(1) == bytes([P.OK])
+
+
+def test_stop_frame_and_handoff_timing(local_listener):
+    listener, events, stops = local_listener
+    sender = Sender("127.0.0.1", listener.port, TOKEN, io_timeout=5)
+    sender.send(_clip(0.2), SR, name="../../etc/passwd", loop=True)
+    sender.stop()
+    assert stops == [1]
+    (event,) = events
+    assert event.clip.loop and event.first_byte_at <= event.received_at <= event.playing_at
+    assert 0 <= event.handoff_s < 0.1
+    assert event.saved is not None and event.saved.parent == listener.save_to
+    assert event.saved.name.endswith("-etc_passwd.wav")
+
+
+def test_sender_reconnects_when_the_tunnel_comes_back(tmp_path):
+    with socket.socket() as probe:  # a port with nothing behind it: the tunnel is down
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sender = Sender("127.0.0.1", port, TOKEN, connect_timeout=1, io_timeout=5, retries=1, backoff_s=0.01)
+    with pytest.raises(ListenerUnreachable, match=f"127.0.0.1:{port}"):
+        sender.send(_clip(0.1), SR)
+    events: list = []
+    listener = Listener(TOKEN, port=port, on_event=events.append, log=lambda line: None)
+    listener.bind()
+    thread = threading.Thread(target=listener.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert sender.send(_clip(0.1), SR, name="back").attempts == 1
+        assert [e.clip.name for e in events] == ["back"]
+    finally:
+        listener.close()
+        thread.join(timeout=5)
+
+
+def test_sender_resends_a_clip_cut_off_mid_way():
+    class DropsFirstFrame(Listener):
+        dropped = False
+
+        def _serve_frame(self, conn, peer):
+            if not self.dropped:
+                self.dropped = True
+                raise ConnectionError("tunnel dropped")
+            return super()._serve_frame(conn, peer)
+
+    events: list = []
+    listener = DropsFirstFrame(TOKEN, port=0, on_event=events.append, log=lambda line: None)
+    listener.bind()
+    thread = threading.Thread(target=listener.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = Sender("127.0.0.1", listener.port, TOKEN, io_timeout=5, backoff_s=0.01).send(_clip(0.3), SR)
+        assert result.attempts == 2 and len(events) == 1
+    finally:
+        listener.close()
+        thread.join(timeout=5)
+
+
+def test_binding_beyond_loopback_warns_loudly(tmp_path):
+    log = tmp_path / "out.txt"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "distill_tui.cli", "listen", "--host", "0.0.0.0", "--port", "0", "--no-play"],
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+    try:
+        _wait_for_line(log, r"listening on 0\.0\.0\.0:\d+", proc)
+        text = log.read_text()
+        assert "WARNING: binding 0.0.0.0" in text and re.search(r"token: \S{20,}", text)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_listen_without_a_device_or_save_folder_says_what_to_do():
+    try:
+        import sounddevice  # noqa: F401
+    except (ImportError, OSError):
+        pass
+    else:
+        pytest.skip("sounddevice is installed here; the listener would really play")
+    result = subprocess.run(
+        [sys.executable, "-m", "distill_tui.cli", "listen", "--port", "0", "--token", TOKEN],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and "--no-play --save-to" in result.stderr
