@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..playback.protocol import Clip  # noqa: PLC0415 - keep CLI start-up light
-    from ..playback.remote import Listener, is_loopback, ssh_command  # noqa: PLC0415
+    from ..playback.remote import Listener, is_loopback, ssh_command
 
     if not 0 <= args.port <= 65535:
         raise BadInputError(f"--port {args.port} is outside 0..65535")
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     player = None
     on_clip = on_stop = None
     if not args.no_play:
-        from ..playback.local import PlaybackUnavailable, Player, import_sounddevice, output_device  # noqa: PLC0415
+        from ..playback.local import PlaybackUnavailable, Player, import_sounddevice, output_device
 
         try:
             output_device(import_sounddevice())

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import BadInputError, DistillError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         router.close()
     if args.json:
-        from ..cli import print_json  # noqa: PLC0415
+        from ..cli import print_json
 
         first = None if result.first_sample_s is None else round(result.first_sample_s * 1000, 3)
         print_json(
@@ -70,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _read_audio(path: Path) -> tuple[np.ndarray, int]:
     """Samples as they are in the file: stereo stays stereo (to hear an export's width), more is mixed to mono."""
-    import soundfile as sf  # noqa: PLC0415
+    import soundfile as sf
 
-    from ..audio.io import load_audio  # noqa: PLC0415
+    from ..audio.io import load_audio
 
     loaded = load_audio(path)  # validates: missing, unreadable, empty, NaN -> AudioError naming the file
     if loaded.source_channels == 2:
@@ -86,11 +88,9 @@ def _decode_codes(path: Path, model: Path | None) -> tuple[np.ndarray, int]:
     if model is None:
         raise BadInputError("playing a codes document needs --model MODEL", path)
     try:
-        from ..codes.grid import CodeGrid  # noqa: PLC0415
-        from ..inference.codec import load_codec  # noqa: PLC0415
+        from ..codes.grid import CodeGrid
+        from ..inference.codec import load_codec
     except ImportError as exc:
         raise DistillError("decoding codes needs the model API", path) from exc
     codec = load_codec(model)
-    audio = codec.decode_grid(CodeGrid.load(path))
-    samples = np.asarray(getattr(audio, "samples", audio), dtype=np.float32)
-    return samples, int(getattr(audio, "sample_rate", None) or codec.sample_rate)
+    return codec.decode(CodeGrid.load(path)).audio, codec.spec.sample_rate

@@ -93,7 +93,7 @@ class Mixer:
         else:
             data = data.copy()
             tail = min(self.fade_frames, len(data))  # a short fade at the natural end: no click when it stops
-            data[len(data) - tail :] *= np.linspace(1.0, 0.0, tail, dtype=np.float32)[:, None]
+            data[len(data) - tail :] *= (np.arange(tail, dtype=np.float32)[::-1] / tail)[:, None]
         voice = _Voice(buffer=data, offset_s=offset_s, loop=loop)
         with self._lock:
             for old in self._voices:
@@ -168,7 +168,6 @@ class Player:
         self._stream: Any = None
         self._mixer: Mixer | None = None
         self._lock = threading.Lock()
-        self._clip_rate = 0
         #: perf_counter() when the last clip was handed to the mixer (the listener reports this as "playing")
         self.started_at: float | None = None
 
@@ -179,7 +178,7 @@ class Player:
         data = np.asarray(samples, dtype=np.float32)
         if data.size == 0:
             return
-        mixer = self._ensure_stream(sample_rate, data.shape[1] if data.ndim == 2 else 1)
+        mixer = self._ensure_stream(sample_rate)
         if sample_rate != mixer.sample_rate:
             from ..audio.io import resample  # noqa: PLC0415 - soxr only when rates differ
 
@@ -187,7 +186,6 @@ class Player:
             data = np.stack(
                 [resample(cols[:, c], sample_rate, mixer.sample_rate) for c in range(cols.shape[1])], 1
             )
-        self._clip_rate = sample_rate
         mixer.add(data, loop_region)
         self.started_at = time.perf_counter()
 
@@ -232,7 +230,7 @@ class Player:
                 pass
         self._mixer = None
 
-    def _ensure_stream(self, sample_rate: int, clip_channels: int) -> Mixer:
+    def _ensure_stream(self, sample_rate: int) -> Mixer:
         with self._lock:
             if self._stream is not None and self._mixer is not None:
                 return self._mixer

@@ -197,10 +197,10 @@ class Listener:
         except Exception as exc:  # noqa: BLE001 - the device or the disk failed; tell the sender, keep serving
             raise P.ProtocolError(f"could not play or save the clip ({exc})", P.FAILED) from exc
         self.clips += 1
-        conn.sendall(bytes([P.OK]))
         event = ClipEvent(clip, peer, first_byte_at, received_at, playing_at, saved)
         if self.on_event is not None:
             self.on_event(event)
+        conn.sendall(bytes([P.OK]))  # after saving and reporting: an acknowledged clip is on disk
         channels = "mono" if clip.samples.shape[1] == 1 else f"{clip.samples.shape[1]} ch"
         note = f", saved {saved}" if saved else ""
         self.log(
