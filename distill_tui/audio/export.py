@@ -107,7 +107,10 @@ def export_audio(
         raise BadInputError(f"nothing to export: samples of shape {np.shape(samples)}", path)
     if not np.isfinite(data).all():
         raise BadInputError("the sound has NaN or infinite samples", path)
-    options.validate(sample_rate, len(data) / sample_rate)
+    try:
+        options.validate(sample_rate, len(data) / sample_rate)
+    except BadInputError as exc:
+        raise BadInputError(exc.reason, path) from None
     if options.highpass_hz:
         data = biquad(data, *biquad_coefficients("highpass", options.highpass_hz, sample_rate))
     if options.lowpass_hz:
