@@ -262,6 +262,8 @@ def test_config_file_and_environment(no_config, tmp_path):
     with pytest.raises(BadInputError, match="cannot read the config file"):
         listener_config(env)
     assert listener_config(no_config) is None
+    with pytest.raises(BadInputError, match="1..255 bytes"):
+        listener_config({**no_config, "DISTILL_LISTEN": "7000", "DISTILL_LISTEN_TOKEN": "x" * 256})
 
 
 def test_forced_routes(no_config, monkeypatch):

@@ -118,6 +118,8 @@ def listener_config(env: Mapping[str, str], path: Path | None = None) -> Listene
             f"a listener is set ({host}:{port}, from {source}) but no token: set DISTILL_LISTEN_TOKEN "
             "to the token `distill-tui listen` printed"
         )
+    if not 1 <= len(token.encode("utf-8")) <= 255:
+        raise BadInputError(f"the listener token (from {source}) must be 1..255 bytes")
     return ListenerConfig(host, port, token, source)
 
 
