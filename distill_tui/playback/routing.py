@@ -158,7 +158,8 @@ class Router:
 
     One Router per app or command: it keeps the local Player (so a new play cancels the old one) and
     remembers whether the how-to-listen hint was shown. Sends to a listener block until acknowledged
-    (milliseconds on a tunnel); call `play` from a worker thread in the TUI.
+    (milliseconds on a tunnel); call `play` from a worker thread in the TUI. A malformed listener setting
+    raises BadInputError from `decision` and `play`.
     """
 
     def __init__(
