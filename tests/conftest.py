@@ -33,6 +33,8 @@ def synth(kind: str, seconds: float, sr: int = SR, seed: int = 0) -> np.ndarray:
     """Deterministic test sounds: tone, pluck, noise burst, kick-like decay, pad, sweep."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * sr)) / sr
+    detune = 1.0 + 0.03 * seed  # different seeds give different sounds
+    t = t * detune
     if kind == "tone":
         x = 0.5 * np.sin(2 * np.pi * 440 * t)
     elif kind == "pluck":

@@ -172,7 +172,8 @@ class Trainer:
             _load_optimizer(opt, mf.group("optim"), state_doc.get("optim_groups"))
             step = int(state_doc.get("step", 0))
             elapsed = float(state_doc.get("elapsed_s", 0.0))
-            best_val = float(state_doc.get("best_val_db", math.inf))
+            saved_best = state_doc.get("best_val_db")
+            best_val = math.inf if saved_best is None else float(saved_best)
             lr_scale = float(state_doc.get("lr_scale", 1.0))
             evals_since_best = int(state_doc.get("evals_since_best", 0))
             healthy_at = state_doc.get("healthy_at_s")
@@ -279,6 +280,7 @@ class Trainer:
                     torch.cuda.empty_cache()
                 self.log.emit("warning", step=step, message=f"out of device memory: batch size halved to {batch_size}", key="oom")
                 self.warnings.append(f"out of device memory: batch size halved to {batch_size}")
+                last_step_event = 0.0  # show the new batch size with the next step
                 continue
             if not finite or not _buffers_finite(model):
                 bad_streak += 1

@@ -1,0 +1,92 @@
+"""Dataset scanning: skipped files with reasons, the cache, padding of short files, the split."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from distill_tui.config import SpectrogramConfig
+from distill_tui.data.dataset import CropSampler, scan, split, validation_items
+from distill_tui.errors import BadInputError
+
+from .conftest import SR, synth, write_dataset
+
+
+def test_scan_skips_bad_files_with_reasons(tmp_path):
+    write_dataset(tmp_path, 4)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF....garbage")
+    sf.write(tmp_path / "silent.wav", np.zeros(SR, dtype=np.float32), SR)
+    (tmp_path / "notes.txt").write_text("not audio, not even looked at")
+    res = scan(tmp_path, SpectrogramConfig())
+    assert len(res.files) == 4
+    reasons = {s["path"].rsplit("/", 1)[-1]: s["reason"] for s in res.skipped}
+    assert set(reasons) == {"broken.wav", "silent.wav"}
+    assert reasons["silent.wav"] == "all silent"
+    for f in res.files:
+        assert np.abs(f.samples).max() == pytest.approx(10 ** (-1 / 20), rel=1e-4)
+
+
+def test_zero_usable_files_is_a_clear_error(tmp_path):
+    (tmp_path / "a.wav").write_bytes(b"")
+    with pytest.raises(BadInputError, match="no usable audio files"):
+        scan(tmp_path, SpectrogramConfig())
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(BadInputError, match="no usable audio files"):
+        scan(empty, SpectrogramConfig())
+    with pytest.raises(BadInputError, match="no such folder"):
+        scan(tmp_path / "nope", SpectrogramConfig())
+
+
+def test_second_scan_comes_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISTILL_CACHE", str(tmp_path / "cache"))
+    write_dataset(tmp_path / "d", 6)
+    first = scan(tmp_path / "d", SpectrogramConfig())
+    assert first.cached == 0
+
+    def no_decoding(*a, **k):
+        raise AssertionError("audio was decoded again")
+
+    with monkeypatch.context() as m:
+        m.setattr("distill_tui.data.dataset.load_audio", no_decoding)
+        t = time.perf_counter()
+        second = scan(tmp_path / "d", SpectrogramConfig())
+    assert second.cached == 6 and time.perf_counter() - t < 3.0
+    assert all(np.array_equal(a.samples, b.samples) for a, b in zip(first.files, second.files, strict=True))
+    # a changed file is read again; the others still come from the cache
+    sf.write(next((tmp_path / "d").rglob("*.wav")), synth("sweep", 0.5), SR)
+    third = scan(tmp_path / "d", SpectrogramConfig())
+    assert third.cached == 5
+
+
+def test_short_files_are_padded_not_dropped(tmp_path):
+    sf.write(tmp_path / "tiny.wav", synth("kick", 0.05), SR)
+    sf.write(tmp_path / "long.wav", synth("pad", 2.0), SR)
+    spec = SpectrogramConfig()
+    res = scan(tmp_path, spec)
+    assert len(res.files) == 2
+    sp = split(res.files, 31 * 256)
+    assert not sp.by_file  # fewer than 8 files: validate on held-out crops
+    sampler = CropSampler(sp, spec, 32, seed=0)
+    tiny = next(f for f in res.files if f.path.name == "tiny.wav")
+    crop = sampler.crop(tiny)
+    assert len(crop) == 31 * 256 and np.abs(crop[: len(tiny.samples)]).max() > 0 and not crop[len(tiny.samples):].any()
+    batch = sampler.batch(8)
+    assert batch.shape == (8, 513, 32) and float(batch.max()) <= 0 and float(batch.min()) >= spec.floor_db
+    long = next(f for f in res.files if f.path.name == "long.wav")
+    for _ in range(50):  # training crops never reach into the held-out tail
+        c = sampler.crop(long)
+        tail = long.samples[-sp.holdout_samples:]
+        assert not any(np.array_equal(c[-100:], tail[-100:]) for _ in [0])
+    assert len(validation_items(sp)) == 2
+
+
+def test_split_by_file_with_enough_files(tmp_path):
+    write_dataset(tmp_path, 12)
+    res = scan(tmp_path, SpectrogramConfig())
+    sp = split(res.files, 31 * 256)
+    assert sp.by_file and len(sp.val) == 1 and len(sp.train) == 11
+    assert not {f.digest for f in sp.val} & {f.digest for f in sp.train}

@@ -1,0 +1,113 @@
+"""File formats: the `.distill` model file and `*.codes.json`, round trips and refusals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from distill_tui.codes.grid import CodeGrid
+from distill_tui.errors import CodesFileError, ModelFileError, OutputError
+from distill_tui.persistence.model_file import load_model_file, read_doc, save_model_file
+
+
+def _doc():
+    return {"spectrogram": {"sample_rate": 22050}, "model": {"levels": 2}, "dataset": {}}
+
+
+def test_model_file_round_trip_and_fingerprint(tmp_path):
+    t = {"vqvae": {"w": torch.arange(6.0).reshape(2, 3)}, "prior": {"p": torch.ones(2)}}
+    fp = save_model_file(tmp_path / "m.distill", _doc(), t)
+    mf = load_model_file(tmp_path / "m.distill")
+    assert mf.fingerprint == fp and mf.doc["format"] == "distill" and mf.doc["version"] == 1
+    assert torch.equal(mf.group("vqvae")["w"], t["vqvae"]["w"]) and torch.equal(mf.group("prior")["p"], torch.ones(2))
+    # the fingerprint depends on the VQ-VAE weights only
+    fp2 = save_model_file(tmp_path / "m2.distill", _doc(), {"vqvae": t["vqvae"]})
+    assert fp2 == fp
+    fp3 = save_model_file(tmp_path / "m3.distill", _doc(), {"vqvae": {"w": t["vqvae"]["w"] + 1}})
+    assert fp3 != fp
+
+
+def test_model_file_refusals(tmp_path):
+    good = tmp_path / "m.distill"
+    save_model_file(good, _doc(), {"vqvae": {"w": torch.ones(100)}})
+    data = good.read_bytes()
+    (tmp_path / "trunc.distill").write_bytes(data[: len(data) // 2])
+    (tmp_path / "junk.distill").write_bytes(b"hello, this is not a model" * 10)
+    save_file({"x": torch.ones(1)}, str(tmp_path / "plain.distill"))
+    doc = read_doc(good)
+    doc["version"] = 99
+    save_file({"vqvae.w": torch.ones(100)}, str(tmp_path / "future.distill"), metadata={"distill": json.dumps(doc)})
+    tampered = dict(read_doc(good))
+    save_file({"vqvae.w": torch.zeros(100)}, str(tmp_path / "tampered.distill"), metadata={"distill": json.dumps(tampered)})
+    cases = {"trunc.distill": "truncated", "junk.distill": "not a Distill model", "plain.distill": "without Distill metadata",
+             "future.distill": "version 99", "tampered.distill": "fingerprint", "missing.distill": "no such model file"}
+    for name, reason in cases.items():
+        with pytest.raises(ModelFileError) as err:
+            load_model_file(tmp_path / name)
+        assert name in str(err.value) and reason in str(err.value) and "\n" not in str(err.value)
+
+
+def test_model_file_save_failure_keeps_previous(tmp_path, monkeypatch):
+    path = tmp_path / "m.distill"
+    save_model_file(path, _doc(), {"vqvae": {"w": torch.ones(3)}})
+    before = path.read_bytes()
+
+    def disk_full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("distill_tui.persistence.model_file.save_file", disk_full)
+    with pytest.raises(OutputError, match="No space left"):
+        save_model_file(path, _doc(), {"vqvae": {"w": torch.zeros(3)}})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.distill"]  # no temporary file left behind
+    with pytest.raises(OutputError):
+        save_model_file(tmp_path / "nope" / "m.distill", _doc(), {"vqvae": {"w": torch.zeros(3)}})
+
+
+def _grid(**kw):
+    args = dict(codes=np.array([[1, 2, 3], [0, 15, 7]]), model_fingerprint="abc", codebook_sizes=[4, 16],
+                sample_rate=22050, hop_length=256, stride=4, name="x", source={"file": "a.wav"})
+    args.update(kw)
+    return CodeGrid(**args)
+
+
+def test_codes_round_trip(tmp_path):
+    g = _grid()
+    g.save(tmp_path / "g.codes.json")
+    h = CodeGrid.load(tmp_path / "g.codes.json")
+    assert np.array_equal(g.codes, h.codes) and h.to_json() == g.to_json()
+    doc = json.loads((tmp_path / "g.codes.json").read_text())
+    for key in ("format", "version", "model_fingerprint", "sample_rate", "hop_length", "stride", "levels", "positions",
+                "codebook_sizes", "codes", "name", "source"):
+        assert key in doc
+    assert doc["format"] == "distill-codes" and doc["levels"] == 2 and doc["positions"] == 3
+
+
+def test_codes_refusals(tmp_path):
+    with pytest.raises(CodesFileError, match="outside its codebook"):
+        _grid(codes=np.array([[1, 2, 4], [0, 1, 2]]))
+    base = _grid().to_json()
+    bad = {
+        "range.codes.json": ({**base, "codes": [[1, 2, 3], [0, 16, 7]]}, "outside its codebook"),
+        "neg.codes.json": ({**base, "codes": [[1, -1, 3], [0, 1, 7]]}, "outside its codebook"),
+        "shape.codes.json": ({**base, "positions": 4}, "shape"),
+        "format.codes.json": ({**base, "format": "other"}, "format"),
+        "version.codes.json": ({**base, "version": 2}, "version 2"),
+        "float.codes.json": ({**base, "codes": [[1, 2, 3.5], [0, 1, 7]]}, "integers"),
+    }
+    for name, (doc, reason) in bad.items():
+        (tmp_path / name).write_text(json.dumps(doc))
+        with pytest.raises(CodesFileError, match=reason) as err:
+            CodeGrid.load(tmp_path / name)
+        assert name in str(err.value)
+    (tmp_path / "trunc.codes.json").write_text(json.dumps(base)[:40])
+    with pytest.raises(CodesFileError, match="not valid JSON"):
+        CodeGrid.load(tmp_path / "trunc.codes.json")
+    with pytest.raises(CodesFileError, match="another model"):
+        _grid().check_model("zzz", [4, 16])
+    with pytest.raises(CodesFileError, match="codebook sizes"):
+        _grid().check_model("abc", [4, 8])

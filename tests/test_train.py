@@ -1,0 +1,193 @@
+"""Stage-1 training: events, health, resume, signals, non-finite losses, full disk, OOM, collapse."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from distill_tui.analysis.codebook import HealthReport
+from distill_tui.config import TrainConfig
+from distill_tui.model.quantizer import LevelHealth
+from distill_tui.persistence.model_file import load_model_file
+from distill_tui.train.events import EventLog, read_events
+from distill_tui.train.vqvae_loop import Trainer, TrainRequest, train_vqvae
+
+TINY_MODEL = {"channels": 32, "latent_dim": 8, "res_blocks": 1, "levels": 2, "codebook_sizes": [16, 16]}
+
+
+def tiny_request(dataset: Path, tmp: Path, steps: int = 30, **train_kw) -> TrainRequest:
+    tc = TrainConfig(steps=steps, batch_size=4, crop_frames=32, eval_every=10, kmeans_init_vectors=256,
+                     warmup_steps=5, seed=0, **train_kw)
+    return TrainRequest(data_dir=dataset, output=tmp / "m.distill", run_dir=tmp / "run", train=tc,
+                        model_overrides=dict(TINY_MODEL))
+
+
+def events(run: Path) -> list[dict]:
+    return list(read_events(run / "events.jsonl"))
+
+
+def test_train_writes_model_events_and_health(dataset, tmp_path):
+    res = train_vqvae(tiny_request(dataset, tmp_path))
+    assert res.status == "done" and res.step == 30
+    kinds = [e["event"] for e in events(tmp_path / "run")]
+    for k in ("start", "step", "eval", "health", "checkpoint", "done"):
+        assert k in kinds
+    assert all("time" in e for e in events(tmp_path / "run"))
+    mf = load_model_file(tmp_path / "m.distill")
+    h = mf.doc["health"]
+    assert len(h["utilization"]) == 2 and len(h["level_gain_db"]) == 2
+    assert all(0 < u <= 1 for u in h["utilization"])
+    assert h["level_gain_db"][0] > 0  # the first level must help
+    assert "optim" not in mf.tensors  # the exported model carries no optimizer state
+    assert mf.doc["dataset"]["files"] == 6
+
+
+def test_same_seed_same_model_on_cpu(dataset, tmp_path):
+    a = train_vqvae(tiny_request(dataset, tmp_path / "a", steps=12))
+    b = train_vqvae(tiny_request(dataset, tmp_path / "b", steps=12))
+    assert a.fingerprint == b.fingerprint
+
+
+def test_stop_then_resume_continues_from_the_checkpoint(dataset, tmp_path):
+    req = tiny_request(dataset, tmp_path, steps=30)
+    trainer = Trainer(req, EventLog(req.run_dir))
+
+    def stop_at_12(step, loss):
+        if step == 12:
+            trainer.stop_signal = "SIGTERM"
+        return loss
+
+    trainer.loss_hook = stop_at_12
+    res = trainer.run()
+    assert res.status == "stopped" and not req.output.exists()
+    ckpt = load_model_file(tmp_path / "run" / "checkpoint.distill")
+    assert ckpt.doc["trainer"]["step"] == 13 and "optim" in ckpt.tensors
+    res2 = train_vqvae(tiny_request(dataset, tmp_path, steps=30))
+    assert res2.status == "done" and res2.step == 30
+    ev = events(tmp_path / "run")
+    resume = next(e for e in ev if e["event"] == "resume")
+    assert resume["step"] == 13
+    assert [e["event"] for e in ev].count("start") == 1
+    # running once more after it finished changes nothing
+    before = req.output.read_bytes()
+    res3 = train_vqvae(tiny_request(dataset, tmp_path, steps=30))
+    assert res3.status == "done" and req.output.read_bytes() == before
+
+
+def test_non_finite_losses_are_skipped_then_rolled_back(dataset, tmp_path):
+    calls = {"n": 0}
+
+    def nan_burst(step, loss):  # 8 bad batches in a row from the 5th on
+        calls["n"] += 1
+        return loss * float("nan") if 4 <= calls["n"] < 12 else loss
+
+    res = train_vqvae(tiny_request(dataset, tmp_path, steps=25), loss_hook=nan_burst)
+    assert res.status == "done" and res.step == 25
+    msgs = [e["message"] for e in events(tmp_path / "run") if e["event"] == "warning"]
+    assert any("step skipped" in m for m in msgs)
+    assert any("rolled back" in m and "x0.5" in m for m in msgs)
+    mf = load_model_file(tmp_path / "m.distill")
+    assert all(torch.isfinite(t).all() for t in mf.group("vqvae").values() if t.is_floating_point())
+
+
+def test_out_of_memory_halves_the_batch(dataset, tmp_path):
+    def oom_once(step, loss):
+        if step == 3 and not getattr(oom_once, "done", False):
+            oom_once.done = True
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return loss
+
+    res = train_vqvae(tiny_request(dataset, tmp_path, steps=10), loss_hook=oom_once)
+    assert res.status == "done"
+    ev = events(tmp_path / "run")
+    assert any(e["event"] == "warning" and "batch size halved to 2" in e["message"] for e in ev)
+    assert any(e["event"] == "step" and e.get("batch_size") == 2 for e in ev)
+
+
+def test_full_disk_during_checkpoint_keeps_the_last_good_one(dataset, tmp_path, monkeypatch):
+    import distill_tui.persistence.model_file as mfmod
+
+    real = mfmod.save_file
+    calls = {"n": 0}
+
+    def flaky(tensors, filename, metadata=None):
+        if "checkpoint" in Path(filename).name:
+            calls["n"] += 1
+            if calls["n"] > 1:  # the initial checkpoint succeeds, later ones hit a full disk
+                raise OSError(28, "No space left on device")
+        return real(tensors, filename, metadata=metadata)
+
+    monkeypatch.setattr(mfmod, "save_file", flaky)
+    res = train_vqvae(tiny_request(dataset, tmp_path, steps=15, checkpoint_every_s=0.0))
+    assert res.status == "done"
+    ev = events(tmp_path / "run")
+    assert any(e["event"] == "warning" and "No space left" in e["message"] for e in ev)
+    ckpt = load_model_file(tmp_path / "run" / "checkpoint.distill")
+    assert ckpt.doc["trainer"]["step"] == 0  # the initial, intact checkpoint
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_collapsed_level_is_reinitialized_with_a_warning(dataset, tmp_path):
+    req = tiny_request(dataset, tmp_path)
+    trainer = Trainer(req, EventLog(req.run_dir))
+    from distill_tui.config import ModelConfig
+    from distill_tui.model.vqvae import VQVAE
+
+    model = VQVAE(ModelConfig(n_bins=513, channels=16, latent_dim=8, levels=2, codebook_sizes=[16, 16]))
+    model.quantizer.rvq.layers[1]._codebook.initted.data.fill_(True)
+    health = HealthReport(levels=[LevelHealth(1.0, 14.0, 0), LevelHealth(1 / 16, 1.0, 15)], distance_db=[20, 10, 10],
+                          counts=[[1] * 16, [5] + [0] * 15])
+    trainer._check_health(model, health, step=7)
+    assert not bool(model.quantizer.rvq.layers[1]._codebook.initted)
+    msgs = [e["message"] for e in events(tmp_path / "run") if e["event"] == "warning"]
+    assert any("level 2 collapsed to 1 code" in m for m in msgs)
+    assert any("level 2 adds only 0.00 dB" in m for m in msgs)
+
+
+def _wait_for(predicate, timeout=120.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_trainer_process_resumes(dataset, tiny_toml, tmp_path, sig):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(tiny_toml.read_text().replace("[train]", "[train]\ncheckpoint_every_s = 0.5"))
+    out, run = tmp_path / "m.distill", tmp_path / "m.distill.run"
+    cmd = [sys.executable, "-m", "distill_tui.cli", "train", str(dataset), "-o", str(out), "--steps", "100000",
+           "--config", str(cfg), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        assert _wait_for(lambda: any(e["event"] == "checkpoint" and e["step"] > 0 for e in events(run)))
+        proc.send_signal(sig)
+        rc = proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    ckpt = load_model_file(run / "checkpoint.distill")
+    saved_step = ckpt.doc["trainer"]["step"]
+    assert saved_step > 0
+    if sig == signal.SIGTERM:
+        assert rc == 130
+        assert any(e["event"] == "stopped" for e in events(run))
+    # run again, briefly: it resumes from the checkpoint instead of starting over
+    r = subprocess.run([*cmd[:7], "--steps", str(saved_step + 5), *cmd[9:], "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    resumed = [e for e in events(run) if e["event"] == "resume"]
+    assert resumed and resumed[-1]["step"] == saved_step
+    assert json.loads(r.stdout.strip().splitlines()[-1])["status"] == "done"
+    assert out.exists() and math.isfinite(load_model_file(out).doc["training"]["best_val_db"])
+    assert np.isfinite(saved_step)
