@@ -352,9 +352,17 @@ class Trainer:
             return TrainResult("stopped", None, run_dir, step, elapsed, best_val, None, None, self.warnings)
 
         # finish: evaluate once more, keep the best, write the model file
+        # The final state has seen the learning rate decay and fits the user's own sounds best; keep it
+        # unless it generalizes clearly worse than the best one seen (more than 5 % on held-out audio).
         val_db, health = self._evaluate(model, train_items, val_items, spec, device, step)
-        if val_db < best_val - 1e-4 or math.isinf(best_val):
-            best_val, best_state = val_db, copy.deepcopy(model.state_dict())
+        if val_db <= best_val * 1.05 or math.isinf(best_val):
+            best_state = copy.deepcopy(model.state_dict())
+            best_val = min(best_val, val_db)
+            kept = "final"
+        else:
+            kept = "best"
+            self.log.emit("warning", step=step, key="overfit", message=f"the final model generalizes worse than the best one "
+                          f"({val_db:.2f} vs {best_val:.2f} dB on held-out audio): keeping the best")
         model.load_state_dict(best_state)
         final = dataset_health(model, train_items, spec, device) if cfg.quantize else None
         if final is not None:
@@ -365,6 +373,8 @@ class Trainer:
         doc = make_doc(health=health_doc)
         doc["training"]["healthy_at_s"] = healthy_at
         doc["training"]["stopped_by"] = stopped_by
+        doc["training"]["kept"] = kept
+        doc["training"]["final_val_db"] = round(val_db, 4)
         doc["training"]["warnings"] = self.warnings
         req.output.parent.mkdir(parents=True, exist_ok=True) if req.output.parent != Path("") else None
         fp = save_model_file(req.output, doc, {"vqvae": best_state})
