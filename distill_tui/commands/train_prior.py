@@ -1,0 +1,112 @@
+"""`distill-tui train-prior MODEL [DATA_DIR]`: stage 2, the prior, stored in the same model file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..cli import print_json
+from ..errors import BadInputError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train-prior", help="train the prior that generates new codes (stage 2)",
+        description="Freeze the model's VQ-VAE, encode the sounds, and train a small autoregressive prior on their "
+        "codes; it is written into MODEL itself (the VQ-VAE is left as it was). Running the same command again "
+        "resumes an interrupted run.")
+    p.add_argument("model", type=Path, help="MODEL.distill, trained by `distill-tui train`")
+    p.add_argument("data_dir", type=Path, nargs="?", help="folder of sounds (default: the one the model was trained on)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--steps", type=int, help="at most this many steps (default 3000; early stopping usually ends sooner)")
+    g.add_argument("--minutes", type=float, help="at most this many minutes of compute instead")
+    p.add_argument("--run", type=Path, help="run folder (default: MODEL.prior-run beside the model)")
+    p.add_argument("--architecture", choices=["transformer", "lstm"], help="default: transformer (see bench/RESULTS.md)")
+    p.add_argument("--context", type=int, help="time positions the prior reads at once (even; default 32)")
+    p.add_argument("--layers", type=int, help="default from the dataset: 2 under 50 files")
+    p.add_argument("--d-model", type=int, help="width; default from the dataset: 128 under 50 files")
+    p.add_argument("--dropout", type=float, help="default 0.3")
+    p.add_argument("--no-augment", action="store_true", help="train on the sounds as they are (no pitch shifts or mixes)")
+    p.add_argument("--seed", type=int, help="random seed; also chooses the held-out sounds (default 0, as stage 1)")
+    p.add_argument("--device", help="cpu (default), auto, cuda or mps")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=run)
+
+
+def build_request(args: argparse.Namespace):
+    from ..train.prior_loop import PriorRequest, PriorTrainConfig
+
+    tc = PriorTrainConfig()
+    if args.steps is not None:
+        if args.steps < 1:
+            raise BadInputError("--steps must be at least 1")
+        tc.steps, tc.minutes = args.steps, None
+    if args.minutes is not None:
+        if args.minutes <= 0:
+            raise BadInputError("--minutes must be positive")
+        tc.minutes, tc.steps = args.minutes, 10**9
+    if args.seed is not None:
+        tc.seed = args.seed
+    if args.device is not None:
+        tc.device = args.device
+    if args.no_augment:
+        tc.augment = False
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        raise BadInputError("--dropout must be in [0, 1)")
+    for name in ("context", "layers", "d_model"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise BadInputError(f"--{name.replace('_', '-')} must be positive")
+    overrides = {"architecture": args.architecture, "context": args.context, "layers": args.layers,
+                 "d_model": args.d_model, "dropout": args.dropout}
+    if args.model.is_dir():
+        raise BadInputError("is a folder, not a model file", args.model)
+    run_dir = args.run or args.model.with_name(args.model.name + ".prior-run")
+    return PriorRequest(model_path=args.model, run_dir=run_dir, data_dir=args.data_dir, train=tc,
+                        prior_overrides={k: v for k, v in overrides.items() if v is not None})
+
+
+class _Echo:
+    """Feeds the shared training display; perplexity events get their own line of text."""
+
+    def __init__(self, display) -> None:
+        self.display = display
+
+    def __call__(self, ev: dict[str, Any]) -> None:
+        d = self.display
+        if ev.get("event") == "eval":
+            d.info["val"] = f"ppl train {ev['train_ppl']:.1f} val {ev['val_ppl']:.1f} (bigram {ev['bigram_val_ppl']:.1f})"
+            if not d.live:
+                d.say(f"step {ev['step']}: perplexity train {ev['train_ppl']:.2f}, validation {ev['val_ppl']:.2f} "
+                      f"(best {ev['best_val_ppl']:.2f}; bigram {ev['bigram_val_ppl']:.2f})")
+            return
+        if ev.get("event") == "start":
+            d.say(f"starting: {ev.get('files')} files ({ev.get('train_files')} to train, {ev.get('val_files')} held out, "
+                  f"{ev.get('augmented_grids')} augmented copies), {ev['prior']['architecture']} prior with "
+                  f"{ev.get('parameters'):,} parameters on {ev.get('device')}")
+            return
+        d(ev)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train.display import TrainDisplay
+    from ..train.prior_loop import result_json, train_prior
+
+    req = build_request(args)
+    with TrainDisplay("prior", enabled=not args.quiet) as display:
+        result = train_prior(req, echo=_Echo(display))
+    if result.status == "stopped":
+        display.say(f"stopped at step {result.step}; checkpoint in {result.run_dir}. Run the same command to resume.")
+    else:
+        r = result.report
+        assert r is not None
+        display.say(f"prior ({result.architecture}) written into {result.model_path}: validation perplexity "
+                    f"{r.val_perplexity:.2f} on {result.val_files} held-out sound(s), bigram {r.bigram_val_perplexity:.2f}, "
+                    f"train {r.train_perplexity:.2f}; {r.copy_rate_8gram:.0%} of generated 8-grams copied, nearest "
+                    f"training grid {r.nearest_hamming:.0%} different")
+        display.say(f"verdict: {r.verdict}")
+    if args.json:
+        print_json(result_json(result))
+    return 130 if result.status == "stopped" else 0

@@ -1,0 +1,263 @@
+"""Sample from the prior: generate, continue a grid, regenerate a region; temperature / top-k / top-p."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..config import from_dict
+from ..errors import BadInputError, ModelFileError
+from ..model.prior import (
+    KVCache,
+    PriorConfig,
+    PriorModel,
+    SlotInputs,
+    flatten_codes,
+    scoring_windows,
+    slot_inputs,
+    unflatten_tokens,
+    window_for_time,
+    windows_nll,
+)
+from ..persistence.model_file import ModelFile, load_model_file
+
+
+@dataclass
+class SamplingSettings:
+    temperature: float = 1.0
+    top_k: int | None = None  # keep exactly the k likeliest codes
+    top_p: float | None = None  # keep the smallest set of likeliest codes whose probability reaches p
+    seed: int | None = None  # same seed and settings -> the same grid (on CPU); None draws one
+
+    def validate(self) -> None:
+        if not self.temperature > 0 or not np.isfinite(self.temperature):
+            raise BadInputError(f"temperature must be a positive number, got {self.temperature}")
+        if self.top_k is not None and self.top_k < 1:
+            raise BadInputError(f"top-k must be at least 1, got {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise BadInputError(f"top-p must be in (0, 1], got {self.top_p}")
+
+
+def filter_logits(logits: torch.Tensor, settings: SamplingSettings) -> torch.Tensor:
+    """logits (B, K) -> tempered logits with every code the filters drop set to -inf."""
+    logits = logits.float() / settings.temperature  # (B, K)
+    k = logits.shape[-1]
+    if settings.top_k is not None and settings.top_k < k:
+        keep = torch.topk(logits, settings.top_k, dim=-1).indices  # (B, k): exactly k, even with ties
+        logits = torch.full_like(logits, -torch.inf).scatter(-1, keep, logits.gather(-1, keep))
+    if settings.top_p is not None and settings.top_p < 1:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (B, K)
+        probs = sorted_logits.softmax(dim=-1)
+        before = probs.cumsum(dim=-1) - probs  # probability of the likelier codes
+        drop = before >= settings.top_p  # the first code that reaches p stays; the rest go
+        drop[..., 0] = False
+        sorted_logits = sorted_logits.masked_fill(drop, -torch.inf)
+        logits = torch.empty_like(logits).scatter(-1, order, sorted_logits)
+    return logits
+
+
+def sample_logits(logits: torch.Tensor, settings: SamplingSettings, generator: torch.Generator | None = None) -> torch.Tensor:
+    """logits (B, K) -> sampled indices (B,) after temperature, top-k and top-p."""
+    probs = filter_logits(logits, settings).softmax(dim=-1)  # (B, K)
+    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+
+class Prior:
+    """A loaded prior bound to its VQ-VAE (by fingerprint). Every array is (levels, positions) of local codes."""
+
+    def __init__(self, model: PriorModel, fingerprint: str, doc: dict | None = None) -> None:
+        self.model = model.eval()
+        self.cfg = model.cfg
+        self.fingerprint = fingerprint
+        self.codebook_sizes = list(self.cfg.codebook_sizes)
+        self.levels = self.cfg.levels
+        self.doc = doc or {}
+        self.last_seed: int | None = None  # the seed the last call used (drawn when settings.seed is None)
+
+    # ------------------------------------------------------------ loading
+    @classmethod
+    def from_model_file(cls, path: str | Path) -> Prior:
+        return cls.from_loaded(load_model_file(path), path)
+
+    @classmethod
+    def from_loaded(cls, mf: ModelFile, path: str | Path | None = None) -> Prior:
+        doc = mf.doc.get("prior")
+        if doc is None or "prior" not in mf.tensors:
+            raise BadInputError("this model has no prior: run `distill-tui train-prior MODEL`", path)
+        if doc.get("vqvae_fingerprint") != mf.fingerprint:
+            raise ModelFileError(
+                f"its prior was trained on another VQ-VAE (fingerprint {doc.get('vqvae_fingerprint')}, this model is "
+                f"{mf.fingerprint}): run `distill-tui train-prior MODEL` again", path)
+        try:
+            cfg = from_dict(PriorConfig, doc["config"])
+            if list(cfg.codebook_sizes) != list(mf.doc["model"]["codebook_sizes"]):
+                raise ValueError(f"codebook sizes {cfg.codebook_sizes} differ from the VQ-VAE's")
+            model = PriorModel(cfg)
+            model.load_state_dict(mf.group("prior"), strict=True)
+        except (KeyError, TypeError, ValueError, RuntimeError, BadInputError) as exc:
+            raise ModelFileError(f"the prior does not fit its stored config ({str(exc).splitlines()[0][:120]})", path) from exc
+        return cls(model, mf.fingerprint, doc)
+
+    # ------------------------------------------------------------ checks
+    def _generator(self, settings: SamplingSettings) -> torch.Generator:
+        settings.validate()
+        self.last_seed = settings.seed if settings.seed is not None else secrets.randbits(31)
+        return torch.Generator().manual_seed(int(self.last_seed))
+
+    def check_codes(self, codes: np.ndarray, what: str = "codes") -> np.ndarray:
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or codes.shape[0] != self.levels:
+            raise BadInputError(f"{what} must be a grid of {self.levels} levels x positions, got shape {codes.shape}")
+        if not np.issubdtype(codes.dtype, np.integer):
+            raise BadInputError(f"{what} must be integers")
+        for q, k in enumerate(self.codebook_sizes):
+            row = codes[q]
+            if row.size and (row.min() < 0 or row.max() >= k):
+                raise BadInputError(f"{what}: a code at level {q + 1} is outside its codebook (0..{k - 1})")
+        return codes.astype(np.int64)
+
+    # ------------------------------------------------------------ the sampling loop
+    @torch.inference_mode()
+    def _run(self, seq: torch.Tensor, free: torch.Tensor, start: int, end: int, settings: SamplingSettings,
+             gen: torch.Generator) -> torch.Tensor:
+        """Fill the free slots of `seq` (B, N) in [start, end), left to right; the others are read as given.
+
+        Returns the summed log-probability (B,) of the fixed slots in [start, end) under the samples before them.
+        The window slides by half a context when it is full, and the past it keeps is read again, so
+        generation never stops at the window's end and the carried context has no seam.
+        """
+        threads = torch.get_num_threads()
+        if seq.shape[0] <= 4:  # tiny per-token products: a second thread only adds waiting (20 ms a token on a busy 2-core box)
+            torch.set_num_threads(1)
+        try:
+            return self._fill(seq, free.tolist(), start, end, settings, gen)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _prefill(self, seq: torch.Tensor, w0: int, upto: int) -> KVCache | list:
+        """A fresh cache for the window starting at time w0, holding slots [w0 * levels, upto)."""
+        cache = self.model.new_cache(seq.shape[0])
+        if upto > w0 * self.levels:
+            self.model(slot_inputs(self.cfg, seq, w0, w0 * self.levels, upto), cache)
+        return cache
+
+    def _fill(self, seq: torch.Tensor, free: list[bool], start: int, end: int, settings: SamplingSettings,
+              gen: torch.Generator) -> torch.Tensor:
+        cfg, model = self.cfg, self.model
+        q, ctx, hop, vocab = cfg.levels, cfg.context, cfg.hop, cfg.vocab
+        b = seq.shape[0]
+        offsets, sizes = cfg.offsets, cfg.codebook_sizes
+        fixed_logp = torch.zeros(b, dtype=torch.float64)
+        rows = torch.arange(b)
+        level_ids = [torch.full((b, 1), lv, dtype=torch.long) for lv in range(q)]  # each (B, 1)
+        time_ids = [torch.full((b, 1), t, dtype=torch.long) for t in range(ctx)]  # each (B, 1)
+        bos = [torch.full((b, 1), vocab + k, dtype=torch.long) for k in (0, 1)]  # sound start, mid-sound
+        none = torch.full((b, 1), vocab, dtype=torch.long)
+        w0 = window_for_time(cfg, start // q)
+        cache = self._prefill(seq, w0, start)
+        for i in range(start, end):
+            if i >= (w0 + ctx) * q:
+                w0 += hop
+                cache = self._prefill(seq, w0, i)
+            tok = bos[min(w0, 1)] if i == w0 * q else seq[:, i - 1 : i]  # (B, 1)
+            same = none if i < q else seq[:, i - q : i - q + 1]  # (B, 1)
+            lv = i % q
+            logits = model(SlotInputs(tok, same, level_ids[lv], time_ids[i // q - w0]), cache)[:, 0]  # (B, V)
+            lo = offsets[lv]
+            level_logits = logits[:, lo : lo + sizes[lv]]  # (B, K)
+            if free[i]:
+                seq[:, i] = sample_logits(level_logits, settings, gen) + lo
+            else:
+                fixed_logp += F.log_softmax(level_logits.double(), dim=-1)[rows, seq[:, i] - lo]
+        return fixed_logp
+
+    # ------------------------------------------------------------ the API the editor calls
+    def generate_batch(self, n: int, positions: int, settings: SamplingSettings) -> np.ndarray:
+        """n new grids (n, levels, positions)."""
+        if positions < 1:
+            raise BadInputError("the length to generate must be at least one position")
+        gen = self._generator(settings)
+        slots = positions * self.levels
+        seq = torch.zeros(n, slots, dtype=torch.long)  # (B, N)
+        self._run(seq, torch.ones(slots, dtype=torch.bool), 0, slots, settings, gen)
+        return np.stack([unflatten_tokens(s, self.cfg) for s in seq.numpy()])
+
+    def generate(self, positions: int, settings: SamplingSettings) -> np.ndarray:
+        """A new grid (levels, positions)."""
+        return self.generate_batch(1, positions, settings)[0]
+
+    def continue_codes(self, codes: np.ndarray, prompt_positions: int, total_positions: int,
+                       settings: SamplingSettings) -> np.ndarray:
+        """Keep the first `prompt_positions` of `codes` and generate up to `total_positions`."""
+        codes = self.check_codes(codes, "prompt")
+        if not 0 <= prompt_positions <= codes.shape[1]:
+            raise BadInputError(f"prompt positions {prompt_positions} must be between 0 and the prompt's length {codes.shape[1]}")
+        if prompt_positions > total_positions:
+            raise BadInputError(f"the prompt ({prompt_positions} positions) is longer than the requested length ({total_positions})")
+        if total_positions < 1:
+            raise BadInputError("the length to generate must be at least one position")
+        gen = self._generator(settings)
+        grid = np.zeros((self.levels, total_positions), dtype=np.int64)
+        grid[:, :prompt_positions] = codes[:, :prompt_positions]
+        seq = torch.from_numpy(flatten_codes(grid, self.cfg))[None].clone()  # (1, N)
+        start = prompt_positions * self.levels
+        free = torch.arange(seq.shape[1]) >= start
+        self._run(seq, free, start, seq.shape[1], settings, gen)
+        return unflatten_tokens(seq[0].numpy(), self.cfg)
+
+    def regenerate_region(self, codes: np.ndarray, start: int, end: int, settings: SamplingSettings, *,
+                          levels: list[int] | None = None, candidates: int = 4) -> np.ndarray:
+        """New codes for positions [start, end) (and only `levels`, 0-based), given what precedes them.
+
+        What follows the region is kept; of `candidates` samples the one after which the prior finds
+        the kept codes likeliest (the fixed levels inside the region, then up to half a window after it)
+        wins, so the join is smooth. Outside the region and outside `levels` the result equals `codes`.
+        """
+        codes = self.check_codes(codes)
+        positions = codes.shape[1]
+        if not 0 <= start < end <= positions:
+            raise BadInputError(f"region [{start}, {end}) must lie inside the grid's {positions} positions and not be empty")
+        chosen = list(range(self.levels)) if levels is None else sorted(set(levels))
+        if not chosen or any(not 0 <= lv < self.levels for lv in chosen):
+            raise BadInputError(f"levels to regenerate must be between 0 and {self.levels - 1}, got {levels}")
+        if candidates < 1:
+            raise BadInputError("candidates must be at least 1")
+        gen = self._generator(settings)
+        q = self.levels
+        base = torch.from_numpy(flatten_codes(codes, self.cfg))  # (N,)
+        seq = base[None].repeat(candidates, 1)  # (C, N)
+        slot = torch.arange(len(base))
+        free = (slot >= start * q) & (slot < end * q) & torch.isin(slot % q, torch.tensor(chosen))
+        inside = self._run(seq, free, start * q, end * q, settings, gen)  # log p of the kept codes in the region
+        if candidates > 1:
+            horizon = min(self.cfg.hop, positions - end)
+            nll_after = torch.zeros(candidates, dtype=torch.float64)
+            if horizon > 0:
+                windows = [w for c in range(candidates)
+                           for w in scoring_windows(self.cfg, len(base), c, end * q, (end + horizon) * q)]
+                nll_after = windows_nll(self.model, list(seq), windows)
+            best = int(torch.argmin(nll_after - inside))
+        else:
+            best = 0
+        out = unflatten_tokens(seq[best].numpy(), self.cfg)
+        keep = np.ones_like(codes, dtype=bool)
+        keep[np.ix_(chosen, np.arange(start, end))] = False
+        assert np.array_equal(out[keep], codes[keep]), "region regeneration touched codes outside its region"
+        return out
+
+    @torch.inference_mode()
+    def score(self, codes: np.ndarray) -> float:
+        """Mean negative log-likelihood per token (nats), read as generation reads it."""
+        codes = self.check_codes(codes)
+        seq = torch.from_numpy(flatten_codes(codes, self.cfg))
+        windows = scoring_windows(self.cfg, len(seq))
+        return float(windows_nll(self.model, [seq], windows).sum()) / max(len(seq), 1)
+
+
+def positions_for_seconds(seconds: float, sample_rate: int, hop_length: int, stride: int) -> int:
+    return max(1, int(np.ceil(seconds * sample_rate / (hop_length * stride))))

@@ -1,0 +1,349 @@
+"""Stage-2 prior: a tiny causal Transformer or LSTM over code grids read time-major, levels interleaved."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import BadInputError
+
+ARCHITECTURES = ("transformer", "lstm")
+
+
+@dataclass
+class PriorConfig:
+    """The prior's shape. The token at slot i = t * levels + q is code q of time position t.
+
+    Each slot's input is the sum of: the previous token (or a start token), the previous code of the
+    same level (the bigram's evidence, given directly), the level and the time position in the window.
+    """
+
+    architecture: str = "transformer"  # "transformer" or "lstm"; chosen by measurement (bench/RESULTS.md)
+    levels: int = 3
+    codebook_sizes: list[int] = field(default_factory=lambda: [64, 64, 64])
+    context: int = 32  # time positions in the window (tokens: context * levels); an even number
+    d_model: int = 128
+    layers: int = 2
+    heads: int = 4
+    dropout: float = 0.3
+    corrupt: float = 0.08  # share of input tokens replaced by a random code of their level while training
+
+    @property
+    def vocab(self) -> int:
+        return sum(self.codebook_sizes)
+
+    @property
+    def offsets(self) -> list[int]:
+        return [0, *np.cumsum(self.codebook_sizes)[:-1].tolist()]
+
+    @property
+    def hop(self) -> int:
+        """How far the window slides: half the context, so every token keeps at least half a window of past."""
+        return max(1, self.context // 2)
+
+    def validate(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise BadInputError(f"unknown prior architecture {self.architecture!r} (transformer or lstm)")
+        if len(self.codebook_sizes) != self.levels:
+            raise BadInputError(f"{self.levels} levels but {len(self.codebook_sizes)} codebook sizes")
+        if self.context < 2 or self.context % 2:
+            raise BadInputError(f"prior context {self.context} must be an even number of positions, at least 2")
+        if self.d_model % self.heads:
+            raise BadInputError(f"d_model {self.d_model} is not divisible by {self.heads} heads")
+        if not 0 <= self.dropout < 1 or not 0 <= self.corrupt < 1:
+            raise BadInputError("dropout and corruption must be in [0, 1)")
+
+
+def adaptive_prior_config(n_files: int, levels: int, codebook_sizes: list[int], **overrides: Any) -> PriorConfig:
+    """Tiny by default, sized from the dataset: 2 layers / 128 wide under 50 files, then a bit larger."""
+    if n_files < 50:
+        d, n_layers = 128, 2
+    elif n_files < 200:
+        d, n_layers = 192, 3
+    else:
+        d, n_layers = 256, 4
+    cfg = PriorConfig(levels=levels, codebook_sizes=list(codebook_sizes), d_model=d, layers=n_layers)
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(cfg, key, value)
+    cfg.validate()
+    return cfg
+
+
+# ------------------------------------------------------------------ layout
+def flatten_codes(codes: np.ndarray, cfg: PriorConfig) -> np.ndarray:
+    """(levels, positions) local codes -> (positions * levels,) global token ids, time-major."""
+    off = np.asarray(cfg.offsets, dtype=np.int64)[:, None]
+    return (np.asarray(codes, dtype=np.int64) + off).T.reshape(-1)
+
+
+def unflatten_tokens(tokens: np.ndarray, cfg: PriorConfig) -> np.ndarray:
+    """(positions * levels,) global ids -> (levels, positions) local codes."""
+    off = np.asarray(cfg.offsets, dtype=np.int64)[:, None]
+    return np.asarray(tokens, dtype=np.int64).reshape(-1, cfg.levels).T - off
+
+
+@dataclass
+class SlotInputs:
+    """What the model reads at each slot; all (B, T) long."""
+
+    tok: torch.Tensor  # previous token (global id) or a start token
+    same: torch.Tensor  # previous code of this slot's level (global id) or NONE
+    level: torch.Tensor  # this slot's level
+    time: torch.Tensor  # this slot's time position inside the window
+
+
+def slot_inputs(cfg: PriorConfig, seq: torch.Tensor, w0: int, i0: int, i1: int) -> SlotInputs:
+    """Inputs for slots [i0, i1) of sequences `seq` (B, N) read in a window that starts at time `w0`.
+
+    The window's first slot reads a start token: "sound starts here" when w0 == 0, else "mid-sound".
+    The same-level previous code is the true one even across the window's start.
+    """
+    q, v = cfg.levels, cfg.vocab
+    bos_sound, bos_mid, none = v, v + 1, v
+    b = seq.shape[0]
+    idx = torch.arange(i0, i1, device=seq.device)  # (T,)
+    tok = seq[:, (idx - 1).clamp(min=0)]  # (B, T)
+    tok = torch.where((idx == w0 * q)[None], torch.full_like(tok, bos_sound if w0 == 0 else bos_mid), tok)
+    same = seq[:, (idx - q).clamp(min=0)]  # (B, T)
+    same = torch.where((idx < q)[None], torch.full_like(same, none), same)
+    level = (idx % q)[None].expand(b, -1)  # (B, T)
+    time = (idx // q - w0)[None].expand(b, -1)  # (B, T)
+    return SlotInputs(tok, same, level, time)
+
+
+# ------------------------------------------------------------------ parts
+class Embedder(nn.Module):
+    def __init__(self, cfg: PriorConfig) -> None:
+        super().__init__()
+        self.tok = nn.Embedding(cfg.vocab + 2, cfg.d_model)  # codes of all levels, then 2 start tokens
+        self.same = nn.Embedding(cfg.vocab + 1, cfg.d_model)  # codes of all levels, then NONE
+        self.level = nn.Embedding(cfg.levels, cfg.d_model)
+        self.time = nn.Embedding(cfg.context, cfg.d_model)
+        self.drop = nn.Dropout(cfg.dropout)
+        for emb in (self.tok, self.same, self.level, self.time):
+            nn.init.normal_(emb.weight, std=0.02)
+
+    def forward(self, x: SlotInputs) -> torch.Tensor:
+        h = self.tok(x.tok) + self.same(x.same) + self.level(x.level) + self.time(x.time)  # (B, T, C)
+        return self.drop(h)
+
+
+@dataclass
+class KVCache:
+    """Per layer keys and values, preallocated for one window: (B, heads, window tokens, head size)."""
+
+    k: list[torch.Tensor]
+    v: list[torch.Tensor]
+    length: int = 0
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, cfg: PriorConfig) -> None:
+        super().__init__()
+        self.heads = cfg.heads
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.p = cfg.dropout
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        b, t, c = x.shape
+        hs = c // self.heads
+        q, k, v = self.qkv(x).split(c, dim=2)
+        q = q.view(b, t, self.heads, hs).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(b, t, self.heads, hs).transpose(1, 2)  # (B, nh, T, hs)
+        v = v.view(b, t, self.heads, hs).transpose(1, 2)  # (B, nh, T, hs)
+        if cache is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.p if self.training else 0.0)
+        else:
+            n = cache.length
+            cache.k[layer][:, :, n : n + t] = k
+            cache.v[layer][:, :, n : n + t] = v
+            kk, vv = cache.k[layer][:, :, : n + t], cache.v[layer][:, :, : n + t]  # (B, nh, n + T, hs)
+            if t == 1:
+                y = F.scaled_dot_product_attention(q, kk, vv)
+            else:
+                mask = torch.ones(t, n + t, dtype=torch.bool, device=x.device).tril(diagonal=n)  # (T, n + T)
+                y = F.scaled_dot_product_attention(q, kk, vv, attn_mask=mask)
+        y = y.transpose(1, 2).reshape(b, t, c)  # (B, T, C)
+        return self.drop(self.proj(y))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: PriorConfig) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(cfg.d_model)
+        self.attn = CausalSelfAttention(cfg)
+        self.ln2 = nn.LayerNorm(cfg.d_model)
+        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(),
+                                 nn.Linear(4 * cfg.d_model, cfg.d_model), nn.Dropout(cfg.dropout))
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x), cache, layer)
+        return x + self.mlp(self.ln2(x))
+
+
+class PriorModel(nn.Module):
+    """Both architectures share the embedder and the head (tied to the token embedding).
+
+    `forward(inputs, cache)` returns logits (B, T, vocab) with every other level's codes masked to
+    -inf, so the softmax at a slot ranges over its own level's codes only. With a cache (from
+    `new_cache`) the call continues the window: the key/value cache for the Transformer, the
+    recurrent state for the LSTM.
+    """
+
+    def __init__(self, cfg: PriorConfig) -> None:
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.embed = Embedder(cfg)
+        if cfg.architecture == "transformer":
+            self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.layers)])
+            for name, p in self.named_parameters():
+                if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):  # GPT-2's scaled residual init
+                    nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.layers))
+        else:
+            self.lstm = nn.LSTM(cfg.d_model, cfg.d_model, num_layers=cfg.layers, batch_first=True,
+                                dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+            self.drop = nn.Dropout(cfg.dropout)
+        self.ln_f = nn.LayerNorm(cfg.d_model)
+        mask = torch.full((cfg.levels, cfg.vocab), -math.inf)  # (Q, V)
+        for q, (off, k) in enumerate(zip(cfg.offsets, cfg.codebook_sizes, strict=True)):
+            mask[q, off : off + k] = 0.0
+        self.register_buffer("level_mask", mask, persistent=False)
+
+    def new_cache(self, batch: int) -> KVCache | list[torch.Tensor | None]:
+        p = next(self.parameters())
+        if self.cfg.architecture == "transformer":
+            n = self.cfg.context * self.cfg.levels
+            shape = (batch, self.cfg.heads, n, self.cfg.d_model // self.cfg.heads)
+            return KVCache([p.new_zeros(shape) for _ in self.blocks], [p.new_zeros(shape) for _ in self.blocks])
+        return [None]  # the LSTM's (h, c), filled on first use
+
+    def forward(self, x: SlotInputs, cache: KVCache | list | None = None) -> torch.Tensor:
+        h = self.embed(x)  # (B, T, C)
+        if self.cfg.architecture == "transformer":
+            for i, block in enumerate(self.blocks):
+                h = block(h, cache, i)  # (B, T, C)
+            if cache is not None:
+                cache.length += h.shape[1]
+        else:
+            state = cache[0] if cache is not None else None
+            h, state = self.lstm(h, state)  # (B, T, C)
+            h = self.drop(h)
+            if cache is not None:
+                cache[0] = state
+        logits = self.ln_f(h) @ self.embed.tok.weight[: self.cfg.vocab].T  # (B, T, V)
+        return logits + self.level_mask[x.level]  # (B, T, V)
+
+
+def token_nll(model: PriorModel, x: SlotInputs, target: torch.Tensor) -> torch.Tensor:
+    """Per-slot negative log-likelihood (B, T); target -1 (padding) gives 0."""
+    logits = model(x)  # (B, T, V)
+    return F.cross_entropy(logits.transpose(1, 2), target, reduction="none", ignore_index=-1)  # (B, T)
+
+
+def corrupt_inputs(cfg: PriorConfig, x: SlotInputs, rate: float, gen: torch.Generator | None = None) -> SlotInputs:
+    """Replace `rate` of the code inputs by a random code of the same level (not the start tokens)."""
+    if rate <= 0:
+        return x
+    sizes = torch.tensor(cfg.codebook_sizes, device=x.tok.device)
+    offs = torch.tensor(cfg.offsets, device=x.tok.device)
+
+    def swap(t: torch.Tensor, lv: torch.Tensor) -> torch.Tensor:
+        is_code = t < cfg.vocab
+        hit = (torch.rand(t.shape, generator=gen, device=t.device) < rate) & is_code
+        rnd = (torch.rand(t.shape, generator=gen, device=t.device) * sizes[lv]).long() + offs[lv]  # (B, T)
+        return torch.where(hit, rnd, t)
+
+    prev_level = (x.level - 1) % cfg.levels  # the previous token's level
+    return SlotInputs(swap(x.tok, prev_level), swap(x.same, x.level), x.level, x.time)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# ------------------------------------------------------------------ scoring with a sliding window
+@dataclass
+class Window:
+    """One window of one sequence: slots [i0, i1) are read, slots [s0, s1) are scored."""
+
+    seq: int
+    w0: int  # first time position of the window
+    i0: int
+    i1: int
+    s0: int
+    s1: int
+
+
+def scoring_windows(cfg: PriorConfig, n_slots: int, seq: int = 0, lo: int = 0, hi: int | None = None) -> list[Window]:
+    """The windows generation uses, so scores and samples see the same context.
+
+    The first window covers times [0, context) and scores all of them; window k >= 1 starts at
+    k * hop and scores only its last hop positions, which therefore have at least context - hop
+    positions of past. Only windows that score a slot in [lo, hi) are returned.
+    """
+    q, ctx, hop = cfg.levels, cfg.context, cfg.hop
+    hi = n_slots if hi is None else min(hi, n_slots)
+    out = []
+    k = 0
+    while True:
+        w0 = k * hop
+        t_lo = 0 if k == 0 else w0 + ctx - hop
+        if t_lo * q >= hi:
+            break
+        s0, s1 = max(t_lo * q, lo), min((w0 + ctx) * q, hi)
+        if s1 > s0:
+            out.append(Window(seq, w0, w0 * q, min((w0 + ctx) * q, n_slots), s0, s1))
+        k += 1
+    return out
+
+
+def window_for_time(cfg: PriorConfig, t: int) -> int:
+    """The start of the scoring window in which time position t is scored (and generated)."""
+    if t < cfg.context:
+        return 0
+    return (t - (cfg.context - cfg.hop)) // cfg.hop * cfg.hop
+
+
+@torch.no_grad()
+def windows_nll(model: PriorModel, seqs: list[torch.Tensor], windows: list[Window], batch: int = 64) -> torch.Tensor:
+    """Summed NLL of the scored slots of each window, gathered per sequence: (len(seqs),)."""
+    cfg = model.cfg
+    total = torch.zeros(len(seqs), dtype=torch.float64)
+    device = next(model.parameters()).device
+    for start in range(0, len(windows), batch):
+        chunk = windows[start : start + batch]
+        width = max(w.i1 - w.i0 for w in chunk)
+        parts, targets = [], []
+        for w in chunk:
+            s = seqs[w.seq][None].to(device)  # (1, N)
+            x = slot_inputs(cfg, s, w.w0, w.i0, w.i1)
+            tgt = s[:, w.i0 : w.i1].clone()  # (1, T)
+            keep = torch.zeros_like(tgt, dtype=torch.bool)
+            keep[:, w.s0 - w.i0 : w.s1 - w.i0] = True
+            tgt[~keep] = -1
+            pad = width - (w.i1 - w.i0)
+            parts.append([F.pad(t, (0, pad)) for t in (x.tok, x.same, x.level, x.time)])
+            targets.append(F.pad(tgt, (0, pad), value=-1))
+        x = SlotInputs(*(torch.cat([p[j] for p in parts]) for j in range(4)))  # each (W, T)
+        nll = token_nll(model, x, torch.cat(targets)).double().sum(dim=1).cpu()  # (W,)
+        for w, value in zip(chunk, nll.tolist(), strict=True):
+            total[w.seq] += value
+    return total
+
+
+def sequences_nll(model: PriorModel, seqs: list[torch.Tensor]) -> tuple[float, int]:
+    """(total NLL, token count) over whole sequences, scored exactly as generation reads them."""
+    windows = [w for i, s in enumerate(seqs) for w in scoring_windows(model.cfg, len(s), i)]
+    if not windows:
+        return 0.0, 0
+    return float(windows_nll(model, seqs, windows).sum()), int(sum(len(s) for s in seqs))
