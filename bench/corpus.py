@@ -31,6 +31,16 @@ CORPORA = {
 }
 
 
+def _all_lmms() -> list[str]:
+    if not LMMS.is_dir():
+        return []
+    return sorted(str(p.relative_to(LMMS)) for p in LMMS.rglob("*") if p.suffix in {".ogg", ".wav", ".flac"})
+
+
+# 200 files: every lmms-common sample in path order, first 200 (one-shots, loops, pads, effects)
+CORPORA["mixed-200"] = _all_lmms()[:200]
+
+
 def available() -> bool:
     return LMMS.is_dir()
 

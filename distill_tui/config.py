@@ -89,6 +89,7 @@ class TrainConfig:
     low_utilization: float = 0.30
     min_level_gain_db: float = 0.05
     device: str = "auto"
+    clock: str = "wall"  # what --minutes counts: "wall" time, or "cpu" (process CPU time / threads)
 
 
 @dataclass

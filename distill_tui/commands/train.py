@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--steps", type=int, help="training steps (default 4000)")
     g.add_argument("--minutes", type=float, help="train for this many minutes of compute instead")
+    p.add_argument("--clock", choices=["wall", "cpu"], help="what --minutes counts: wall time (default) or this "
+                   "process's CPU time / threads (comparable budgets on a shared machine)")
     p.add_argument("--run", type=Path, help="run folder (default: MODEL.run beside the output)")
     p.add_argument("--device", default=None, help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps")
     p.add_argument("--seed", type=int, default=None, help="random seed (a CPU run is reproducible)")
@@ -53,7 +55,7 @@ def build_request(args: argparse.Namespace):
         if args.minutes <= 0:
             raise BadInputError("--minutes must be positive")
         tc.minutes, tc.steps = args.minutes, 10**9
-    for name in ("device", "seed", "batch_size", "eval_every"):
+    for name in ("device", "seed", "batch_size", "eval_every", "clock"):
         if getattr(args, name) is not None:
             setattr(tc, name, getattr(args, name))
     if args.levels is not None:
