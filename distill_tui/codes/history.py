@@ -1,0 +1,249 @@
+"""`EditHistory` (bounded undo / redo, keystroke grouping, dirty flags) and `EditSession` (grids side by side).
+
+Modelled on Textual's `document/_history.py`: edits are recorded after `do`, grouped into batches
+(one batch = one undo step), and a redo forces a checkpoint. One history may serve several grids
+(A and B side by side), so an edit that writes both (a swap) undoes in the right order for both.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import BadInputError
+from .edits import Edit, EditResult
+from .grid import CodeGrid
+
+
+@dataclass
+class _Entry:
+    edit: Edit
+    doc: CodeGrid
+    touched: tuple[CodeGrid, ...]
+    seq: int  # a unique, increasing number: identifies the state each touched grid is left in
+
+
+@dataclass
+class Change:
+    """One grid changed by an undo or redo, and where."""
+
+    doc: CodeGrid
+    result: EditResult
+
+
+@dataclass
+class EditHistory:
+    """Bounded undo and redo stacks of batches of edits."""
+
+    max_checkpoints: int = 500
+    checkpoint_timer: float = 1.0  # seconds: groupable edits (keystrokes) closer than this share an undo step
+    max_group: int = 64  # at most this many keystrokes in one undo step
+    clock: Callable[[], float] = time.monotonic
+
+    _undo: deque[list[_Entry]] = field(init=False, default_factory=deque)
+    _redo: deque[list[_Entry]] = field(init=False, default_factory=deque)
+    _seq: int = field(init=False, default=0)
+    _last_time: float = field(init=False, default=0.0)
+    _force_new: bool = field(init=False, default=False)
+    _floor: dict[int, int] = field(init=False, default_factory=dict)  # id(grid) -> state token below the stack
+    _saved: dict[int, int] = field(init=False, default_factory=dict)  # id(grid) -> state token when last saved
+    _grids: dict[int, CodeGrid] = field(init=False, default_factory=dict)  # keeps ids valid
+
+    def apply(self, edit: Edit, doc: CodeGrid) -> EditResult:
+        """Do an edit and record it. A refused edit (an exception) leaves grid and history unchanged."""
+        result = edit.do(doc)
+        self.record(edit, doc)
+        return result
+
+    def record(self, edit: Edit, doc: CodeGrid) -> None:
+        """Record an edit that has just been done on `doc`."""
+        now = self.clock()
+        self._seq += 1
+        touched = edit.touched(doc)
+        for g in touched:
+            self._track(g)
+        entry = _Entry(edit, doc, touched, self._seq)
+        last = self._undo[-1] if self._undo else None
+        join = (
+            last is not None
+            and not self._force_new
+            and edit.groupable
+            and type(last[-1].edit) is type(edit)
+            and last[-1].doc is doc
+            and len(last) < self.max_group
+            and now - self._last_time <= self.checkpoint_timer
+        )
+        if join:
+            last.append(entry)  # type: ignore[union-attr]
+        else:
+            if len(self._undo) >= self.max_checkpoints:
+                self._drop_oldest()
+            self._undo.append([entry])
+        self._last_time = now
+        self._force_new = not edit.groupable
+        self._redo.clear()
+
+    def undo(self) -> list[Change] | None:
+        """Undo the latest step; returns what changed (latest first), or None if there is nothing to undo."""
+        if not self._undo:
+            return None
+        batch = self._undo.pop()
+        changes = [Change(e.doc, e.edit.undo(e.doc)) for e in reversed(batch)]
+        self._redo.append(batch)
+        self._force_new = True
+        return changes
+
+    def redo(self) -> list[Change] | None:
+        """Replay the latest undone step exactly; None if there is nothing to redo."""
+        if not self._redo:
+            return None
+        batch = self._redo.pop()
+        changes = [Change(e.doc, e.edit.do(e.doc)) for e in batch]
+        self._undo.append(batch)
+        self._force_new = True  # edits after a redo never join the redone step
+        return changes
+
+    def checkpoint(self) -> None:
+        """The next recorded edit starts a new undo step (call on cursor moves, focus changes)."""
+        self._force_new = True
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    @property
+    def undo_steps(self) -> int:
+        return len(self._undo)
+
+    @property
+    def redo_steps(self) -> int:
+        return len(self._redo)
+
+    # ---- dirty flags: a grid's state is named by the newest edit on the undo stack that touched it
+
+    def state(self, doc: CodeGrid) -> int:
+        for batch in reversed(self._undo):
+            for entry in reversed(batch):
+                if any(g is doc for g in entry.touched):
+                    return entry.seq
+        return self._floor.get(id(doc), 0)
+
+    def mark_saved(self, doc: CodeGrid) -> None:
+        self._track(doc)
+        self._saved[id(doc)] = self.state(doc)
+
+    def mark_unsaved(self, doc: CodeGrid) -> None:
+        """Dirty until the next save, whatever is undone (a grid that exists on no disk)."""
+        self._track(doc)
+        self._saved[id(doc)] = -1
+
+    def is_dirty(self, doc: CodeGrid) -> bool:
+        """True when `doc` differs from its last save (or from how it entered the history)."""
+        return self.state(doc) != self._saved.get(id(doc), 0)
+
+    def forget(self, doc: CodeGrid) -> None:
+        """Drop the steps that touched `doc` (it is being replaced). If any of them also touched
+        another grid, every step goes: the others' history would no longer replay correctly."""
+        shared = any(len(e.touched) > 1 and any(g is doc for g in e.touched)
+                     for stack in (self._undo, self._redo) for batch in stack for e in batch)
+        if shared:
+            self.clear()
+        else:
+            for stack in (self._undo, self._redo):
+                kept = [b for b in stack if not any(e.doc is doc for e in b)]
+                stack.clear()
+                stack.extend(kept)
+        for table in (self._floor, self._saved, self._grids):
+            table.pop(id(doc), None)
+
+    def clear(self) -> None:
+        """Forget every step; each grid's current state counts as saved if it was saved before."""
+        dirty = {key: self.is_dirty(g) for key, g in self._grids.items()}
+        self._undo.clear()
+        self._redo.clear()
+        self._force_new = False
+        self._seq += 1
+        for key in self._grids:
+            self._floor[key] = self._seq
+            self._saved[key] = -1 if dirty[key] else self._seq  # dirty stays dirty until the next save
+
+    def _track(self, doc: CodeGrid) -> None:
+        self._grids.setdefault(id(doc), doc)
+
+    def _drop_oldest(self) -> None:
+        for entry in self._undo.popleft():
+            for g in entry.touched:
+                self._floor[id(g)] = entry.seq
+
+
+@dataclass
+class Slot:
+    """A grid open in the session, and the file it was loaded from or last saved to."""
+
+    grid: CodeGrid
+    path: Path | None = None
+
+
+class EditSession:
+    """Named grids (usually "A" and "B") edited with one shared history."""
+
+    def __init__(self, history: EditHistory | None = None) -> None:
+        self.history = history or EditHistory()
+        self.slots: dict[str, Slot] = {}
+
+    def grid(self, name: str) -> CodeGrid:
+        try:
+            return self.slots[name].grid
+        except KeyError:
+            raise BadInputError(f"no grid is open as {name!r}") from None
+
+    def open(self, name: str, grid: CodeGrid | str | Path, *, discard: bool = False, unsaved: bool = False) -> CodeGrid:
+        """Put a grid (or a codes file, validated) in a slot. Unsaved edits there are never lost silently:
+        the load is refused unless `discard` is True. A file that fails validation leaves the slot as it was.
+        `unsaved` marks a grid that exists on no disk (generated) as dirty from the start."""
+        old = self.slots.get(name)
+        if old is not None and self.history.is_dirty(old.grid) and not discard:
+            raise BadInputError(f"{name} has unsaved edits; save them first, or discard them to load another grid",
+                                old.path)
+        path = None
+        if not isinstance(grid, CodeGrid):
+            path = Path(grid)
+            grid = CodeGrid.load(path)  # raises before anything changes
+        if old is not None:
+            self.history.forget(old.grid)
+        self.slots[name] = Slot(grid, path)
+        self.history.mark_saved(grid)
+        if unsaved:
+            self.history.mark_unsaved(grid)
+        return grid
+
+    def apply(self, name: str, edit: Edit) -> EditResult:
+        return self.history.apply(edit, self.grid(name))
+
+    def undo(self) -> list[Change] | None:
+        return self.history.undo()
+
+    def redo(self) -> list[Change] | None:
+        return self.history.redo()
+
+    def dirty(self, name: str) -> bool:
+        return self.history.is_dirty(self.grid(name))
+
+    def save(self, name: str, path: str | Path | None = None) -> Path:
+        slot = self.slots.get(name)
+        if slot is None:
+            raise BadInputError(f"no grid is open as {name!r}")
+        target = Path(path) if path is not None else slot.path
+        if target is None:
+            raise BadInputError(f"{name} has never been saved: give a path")
+        slot.grid.save(target)
+        slot.path = target
+        self.history.mark_saved(slot.grid)
+        return target
