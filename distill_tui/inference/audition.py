@@ -1,0 +1,210 @@
+"""Decode for audition: a full decode, and a partial re-decode after an edit that recomputes only what the edit can reach.
+
+An edit at positions [p0, p1) changes the decoder's output only within its receptive field, which
+is measured once per model by perturbing one latent position (`measure_receptive_field`). The
+partial re-decode runs the decoder on that window plus enough context for the result to match a
+full decode, splices the new frames into the previous spectrogram (frames outside stay the very
+same numbers), runs Griffin-Lim only over the frames that changed plus a margin, warm-started from
+the previous phase, and crossfades the new samples into the previous audio so that nothing clicks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..audio.spectrogram import from_db, griffin_lim
+from ..codes.grid import CodeGrid
+from .codec import Codec
+
+CHANGE_DB = 1e-3  # frames whose predicted dB moved less than this keep their previous audio
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Output frames one latent position can change: [p * stride - left, (p + 1) * stride + right)."""
+
+    left: int
+    right: int
+    stride: int
+
+    def frames(self, p0: int, p1: int, total: int) -> tuple[int, int]:
+        return max(p0 * self.stride - self.left, 0), min(p1 * self.stride + self.right, total)
+
+    @property
+    def context_positions(self) -> int:
+        """Latent positions of context on each side so a windowed decode equals the full one."""
+        return math.ceil((self.left + self.right) / self.stride) + 1
+
+
+@dataclass
+class Audition:
+    """A decoded grid: what the TUI plays and draws, and what the next partial re-decode starts from."""
+
+    audio: np.ndarray  # (N,) float32 at the model's rate: trimmed to the source's length, never clipping
+    db: np.ndarray  # (F, T) relative dB the decoder predicted, T = positions * stride (the spectrogram to draw)
+    phase: torch.Tensor  # (F, T) complex unit phase after Griffin-Lim
+    raw: np.ndarray  # (n,) float32 audio before trimming and peak limiting, n = (T - 1) * hop
+    codes: np.ndarray  # (Q, P) the codes that were decoded
+    muted: tuple[int, ...]  # levels (0-based) left out of the decode
+    frames: tuple[int, int]  # [start, stop) of spectrogram frames recomputed (all of them for a full decode)
+    samples: tuple[int, int]  # [start, stop) of samples that may differ from the previous audio
+    partial: bool
+    seconds: float  # wall time of the decode
+
+
+@torch.no_grad()
+def measure_receptive_field(codec: Codec, positions: int = 48, trials: int = 3) -> ReceptiveField:
+    """Perturb one latent position of a random latent and see which output frames move (exactly)."""
+    stride = codec.cfg.stride
+    gen = torch.Generator().manual_seed(0)
+    c = positions // 2
+    lo, hi = c * stride, (c + 1) * stride - 1
+    for _ in range(trials):
+        z = torch.randn(1, positions, codec.cfg.latent_dim, generator=gen)  # (1, P, D)
+        z2 = z.clone()
+        z2[0, c] += torch.randn(codec.cfg.latent_dim, generator=gen)
+        d = (codec.model.decode_latent(z) - codec.model.decode_latent(z2)).abs().amax(dim=1)[0]  # (P * stride,)
+        moved = torch.nonzero(d > 0).flatten()
+        if len(moved):
+            lo, hi = min(lo, int(moved[0])), max(hi, int(moved[-1]))
+    if lo == 0 or hi == positions * stride - 1:  # reached the edge: measure on a longer latent
+        return measure_receptive_field(codec, positions * 2, trials)
+    return ReceptiveField(left=c * stride - lo, right=hi - ((c + 1) * stride - 1), stride=stride)
+
+
+class Auditioner:
+    """Decodes grids of one model for listening; reuse it across edits (it caches the receptive field)."""
+
+    def __init__(self, codec: Codec, *, iters: int | None = None, partial_iters: int = 16, margin_frames: int | None = None) -> None:
+        self.codec = codec
+        self.iters = codec.spec.griffin_lim_iters if iters is None else iters
+        self.partial_iters = partial_iters
+        self.rf = measure_receptive_field(codec)
+        hop, n_fft = codec.spec.hop_length, codec.spec.n_fft
+        # Griffin-Lim's window: n_fft / 2 samples at each edge see reflected audio, then n_fft / 2 of
+        # crossfade, then the n_fft / 2 samples the changed frames reach: 3 * n_fft / 2 plus a frame.
+        self.margin = margin_frames if margin_frames is not None else math.ceil(3 * n_fft / 2 / hop) + 1
+        self.fade = n_fft // 2  # crossfade length in samples
+
+    # ---- full decode
+
+    def _scale(self, grid: CodeGrid) -> float:
+        src = grid.source or {}
+        ref = src.get("ref_db")
+        ref = self.codec.default_ref_db if ref is None else float(ref)
+        return 10 ** ((ref + float(src.get("gain_db", 0.0))) / 20)
+
+    def _finish(self, raw: np.ndarray, grid: CodeGrid) -> np.ndarray:
+        """Trim to the source's length and limit the peak, as `Codec.decode` does."""
+        samples = (grid.source or {}).get("samples")
+        audio = raw[: int(samples)].copy() if samples is not None else raw.copy()
+        peak = float(np.abs(audio).max()) if len(audio) else 0.0
+        if peak > 0.999:  # never clip
+            audio *= 0.999 / peak
+        return audio
+
+    @torch.no_grad()
+    def full(self, grid: CodeGrid, muted: tuple[int, ...] | list[int] = ()) -> Audition:
+        """Decode the whole grid (the same audio as `Codec.decode`)."""
+        t0 = time.perf_counter()
+        codec = self.codec
+        grid.check_model(codec.fingerprint, codec.codebook_sizes)
+        muted = tuple(sorted(set(muted)))
+        db = codec.decode_db(grid.codes, muted)  # (F, T)
+        hop = codec.spec.hop_length
+        n = (db.shape[-1] - 1) * hop
+        mag = from_db(db, codec.spec.floor_db)[None] * self._scale(grid)  # (1, F, T)
+        gl = griffin_lim(mag, codec.spec.n_fft, hop, iters=self.iters, momentum=codec.spec.griffin_lim_momentum, length=n)
+        raw = gl.audio[0].cpu().numpy().astype(np.float32)  # (n,)
+        return Audition(
+            audio=self._finish(raw, grid), db=db.cpu().numpy(), phase=gl.phase[0], raw=raw, codes=grid.codes.copy(),
+            muted=muted, frames=(0, db.shape[-1]), samples=(0, len(raw)), partial=False, seconds=time.perf_counter() - t0,
+        )
+
+    # ---- partial re-decode
+
+    @torch.no_grad()
+    def update(self, grid: CodeGrid, previous: Audition, muted: tuple[int, ...] | list[int] | None = None) -> Audition:
+        """Re-decode after an edit, reusing `previous` wherever the edit cannot reach.
+
+        Falls back to a full decode when the grid's length or the muted levels changed.
+        """
+        muted = previous.muted if muted is None else tuple(sorted(set(muted)))
+        if grid.codes.shape != previous.codes.shape or muted != previous.muted:
+            return self.full(grid, muted)
+        t0 = time.perf_counter()
+        grid.check_model(self.codec.fingerprint, self.codec.codebook_sizes)
+        cols = np.flatnonzero((grid.codes != previous.codes).any(axis=0))  # changed positions
+        db = previous.db.copy()  # (F, T)
+        phase = previous.phase.clone()
+        raw = previous.raw.copy()
+        t_total = db.shape[1]
+        frames_lo, frames_hi, s_lo, s_hi = t_total, 0, len(raw), 0
+        for p0, p1 in self._clusters(cols):
+            a, b = self.rf.frames(p0, p1, t_total)
+            new_db = self._decode_window(grid.codes, muted, p0, p1, a, b)  # (F, b - a)
+            moved = np.flatnonzero(np.abs(new_db - db[:, a:b]).max(axis=0) > CHANGE_DB)
+            db[:, a:b] = new_db
+            if not len(moved):
+                continue
+            fa, fb = a + int(moved[0]), a + int(moved[-1]) + 1  # frames whose magnitude really changed
+            s0, s1 = self._splice(grid, db, phase, raw, fa, fb)
+            frames_lo, frames_hi, s_lo, s_hi = min(frames_lo, fa), max(frames_hi, fb), min(s_lo, s0), max(s_hi, s1)
+        if frames_hi <= frames_lo:
+            frames_lo = frames_hi = s_lo = s_hi = 0
+        return Audition(
+            audio=self._finish(raw, grid), db=db, phase=phase, raw=raw, codes=grid.codes.copy(), muted=muted,
+            frames=(frames_lo, frames_hi), samples=(s_lo, s_hi), partial=True, seconds=time.perf_counter() - t0,
+        )
+
+    def _clusters(self, cols: np.ndarray) -> list[tuple[int, int]]:
+        """Changed positions grouped into runs whose windows would overlap: [(p0, p1), ...]."""
+        if not len(cols):
+            return []
+        gap = 2 * self.rf.context_positions + 2 * math.ceil(self.margin / self.rf.stride)
+        breaks = np.flatnonzero(np.diff(cols) > gap)
+        starts = np.concatenate([[cols[0]], cols[breaks + 1]])
+        stops = np.concatenate([cols[breaks], [cols[-1]]]) + 1
+        return [(int(s), int(e)) for s, e in zip(starts, stops, strict=True)]
+
+    def _decode_window(self, codes: np.ndarray, muted: tuple[int, ...], p0: int, p1: int, a: int, b: int) -> np.ndarray:
+        """Decoder output frames [a, b) computed from latent positions around [p0, p1) only."""
+        ctx = self.rf.context_positions
+        s0, s1 = max(p0 - ctx, 0), min(p1 + ctx, codes.shape[1])
+        out = self.codec.decode_db(codes[:, s0:s1], muted)  # (F, (s1 - s0) * stride)
+        off = s0 * self.rf.stride
+        return out[:, a - off : b - off].cpu().numpy()
+
+    def _splice(self, grid: CodeGrid, db: np.ndarray, phase: torch.Tensor, raw: np.ndarray, fa: int, fb: int) -> tuple[int, int]:
+        """Griffin-Lim over frames [fa, fb) plus a margin, warm-started; crossfade into `raw` in place."""
+        spec = self.codec.spec
+        hop, n_fft, t_total = spec.hop_length, spec.n_fft, db.shape[1]
+        w0, w1 = max(fa - self.margin, 0), min(fb + self.margin, t_total)
+        mag = from_db(torch.from_numpy(db[:, w0:w1]), spec.floor_db)[None] * self._scale(grid)  # (1, F, W)
+        gl = griffin_lim(mag, n_fft, hop, iters=self.partial_iters, momentum=spec.griffin_lim_momentum,
+                         length=(w1 - w0 - 1) * hop, phase=phase[None, :, w0:w1])
+        seg = gl.audio[0].cpu().numpy()  # (W - 1) * hop samples, starting at sample w0 * hop
+        base = w0 * hop
+        # the samples the changed frames reach; then a crossfade on each side (none at the sound's ends)
+        c0, c1 = max(fa * hop - n_fft // 2, 0), min((fb - 1) * hop + n_fft // 2, len(raw))
+        f0, f1 = max(c0 - self.fade, 0), min(c1 + self.fade, len(raw))
+        if w0 > 0:
+            f0 = max(f0, base + n_fft // 2)  # never use the segment's reflected edge
+        if w1 < t_total:
+            f1 = min(f1, base + len(seg) - n_fft // 2)
+        f0, f1 = min(f0, c0), max(f1, c1)
+        new = seg[f0 - base : f1 - base]
+        gain = np.ones(f1 - f0, dtype=np.float32)  # weight of the new audio
+        if f0 > 0 and c0 > f0:
+            gain[: c0 - f0] = np.sin(0.5 * np.pi * (np.arange(c0 - f0) + 0.5) / (c0 - f0)) ** 2
+        if f1 < len(raw) and f1 > c1:
+            gain[c1 - f0 :] = np.cos(0.5 * np.pi * (np.arange(f1 - c1) + 0.5) / (f1 - c1)) ** 2
+        raw[f0:f1] = gain * new + (1 - gain) * raw[f0:f1]
+        keep0, keep1 = max(fa - 2, w0), min(fb + 2, w1)  # phases near the change are the new ones
+        phase[:, keep0:keep1] = gl.phase[0, :, keep0 - w0 : keep1 - w0]
+        return f0, f1

@@ -1,0 +1,109 @@
+"""Full decode and partial re-decode: agreement, an untouched spectrogram outside the edit's reach, no clicks."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from distill_tui.analysis.quality import log_spectral_distance
+from distill_tui.codes import edits as E
+from distill_tui.codes.selection import Selection
+from distill_tui.inference.audition import Auditioner
+
+from .conftest import synth
+
+
+@pytest.fixture(scope="module")
+def setup(tiny_model, tmp_path_factory):
+    from distill_tui.inference.codec import load_codec
+
+    path = tmp_path_factory.mktemp("aud") / "m.distill"
+    shutil.copy(tiny_model, path)
+    codec = load_codec(path)
+    sound = np.concatenate([synth("pluck", 1.0), synth("pad", 1.5, seed=1), synth("kick", 0.5)])
+    grid = codec.encode_samples(sound, name="mix")
+    aud = Auditioner(codec)
+    return codec, grid, aud, aud.full(grid)
+
+
+def test_full_decode_is_the_codecs_decode(setup):
+    codec, grid, aud, base = setup
+    ref = codec.decode(grid)
+    assert np.array_equal(base.audio, ref.audio) and np.allclose(base.db, ref.db)
+    assert base.db.shape == (codec.spec.n_fft // 2 + 1, grid.positions * codec.cfg.stride)
+    assert not base.partial and base.frames == (0, base.db.shape[1])
+
+
+def test_receptive_field_bounds_what_an_edit_changes(setup):
+    codec, grid, aud, base = setup
+    rf = aud.rf
+    assert rf.left > 0 and rf.right > 0 and rf.stride == codec.cfg.stride
+    g = grid.copy()
+    p = g.positions // 2
+    g.codes[0, p] = (g.codes[0, p] + 1) % g.codebook_sizes[0]
+    db = codec.decode_db(g.codes).numpy()
+    a, b = rf.frames(p, p + 1, db.shape[1])
+    moved = np.flatnonzero(np.abs(db - base.db).max(axis=0) > 0)
+    assert len(moved) and moved.min() >= a and moved.max() < b
+
+
+@pytest.mark.parametrize("level,where", [(0, 0.5), (1, 0.3), (0, 0.0), (1, 1.0)])
+def test_partial_redecode_matches_a_full_decode(setup, level, where):
+    codec, grid, aud, base = setup
+    g = grid.copy()
+    p = min(int(where * g.positions), g.positions - 1)
+    E.SetCell(level=level, position=p, code=(int(g.codes[level, p]) + 5) % g.codebook_sizes[level]).do(g)
+    part = aud.update(g, base)
+    full = aud.full(g)
+    assert part.partial
+    a, b = aud.rf.frames(p, p + 1, base.db.shape[1])
+    outside = np.ones(base.db.shape[1], dtype=bool)
+    outside[a:b] = False
+    assert np.array_equal(part.db[:, outside], base.db[:, outside])  # the very same numbers
+    assert np.allclose(part.db, full.db, atol=1e-3)
+    assert log_spectral_distance(full.audio, part.audio) < 0.5
+    s0, s1 = part.samples
+    assert 0 <= s0 < s1 <= len(part.raw) and s1 - s0 < len(part.raw)
+    assert np.array_equal(part.raw[:s0], base.raw[:s0]) and np.array_equal(part.raw[s1:], base.raw[s1:])
+    assert len(part.audio) == len(full.audio)
+
+
+def test_splice_has_no_clicks(setup):
+    codec, grid, aud, base = setup
+    g = grid.copy()
+    p = g.positions // 2
+    E.Fill(selection=Selection(0, None, p, p + 2), code=0).do(g)
+    part = aud.update(g, base)
+    s0, s1 = part.samples
+    step = np.abs(np.diff(part.raw))  # sample-to-sample jumps
+    typical = np.percentile(np.abs(np.diff(aud.full(g).raw)), 99.9)
+    for edge in (s0, s1):
+        window = step[max(edge - 64, 0) : edge + 64]
+        assert window.max() <= 1.5 * typical + 1e-6
+
+
+def test_no_change_reuses_everything_and_other_changes_decode_fully(setup):
+    codec, grid, aud, base = setup
+    same = aud.update(grid.copy(), base)
+    assert np.array_equal(same.audio, base.audio) and same.samples == (0, 0)
+    longer = grid.copy()
+    E.RepeatColumns(start=0, stop=2, times=2).do(longer)
+    assert not aud.update(longer, base).partial
+    muted = aud.update(grid, base, muted=[1])
+    assert not muted.partial and muted.muted == (1,)
+    assert np.array_equal(muted.db, codec.decode_db(grid.codes, [1]).numpy())
+
+
+def test_two_distant_edits_are_redecoded_separately(setup):
+    codec, grid, aud, base = setup
+    g = grid.copy()
+    E.SetCell(level=0, position=1, code=(int(g.codes[0, 1]) + 3) % 16).do(g)
+    E.SetCell(level=0, position=g.positions - 2, code=(int(g.codes[0, -2]) + 3) % 16).do(g)
+    part = aud.update(g, base)
+    full = aud.full(g)
+    assert np.allclose(part.db, full.db, atol=1e-3)
+    assert log_spectral_distance(full.audio, part.audio) < 0.5
+    mid = len(base.raw) // 2
+    assert np.array_equal(part.raw[mid - 100 : mid + 100], base.raw[mid - 100 : mid + 100])
