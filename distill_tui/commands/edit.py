@@ -1,0 +1,287 @@
+"""`distill-tui edit ...`: apply one editing operation to codes files without the TUI, writing a new codes file.
+
+Positions are grid columns, or seconds with an "s" suffix ("1.5s"); ranges are [--from, --to).
+Levels are 1-based: "2", "1,3" or "2-3". Every command writes `-o OUT` and never its inputs, so
+variations can be batch-produced from a shell loop:
+
+    for s in 1 2 3; do distill-tui edit randomize a.codes.json --levels 3 --seed $s -o a_$s.codes.json; done
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..cli import print_json
+from ..errors import BadInputError
+
+OPS = {
+    "take-levels": "replace whole levels with another grid's (structure from A, texture from B)",
+    "swap": "exchange a time range (some levels) between two grids",
+    "copy": "copy a time range of one grid into another",
+    "blend": "move a range toward another grid in latent space, then re-quantize",
+    "randomize": "replace a range with random codes (uniform, by usage, or nearest in embedding space)",
+    "regenerate": "resample a range with the prior",
+    "continue": "extend a grid past its end with the prior",
+    "repeat": "loop a range of columns N times",
+    "reverse": "reverse a range in time",
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("edit", help="edit codes files from the shell (each writes a new codes file)",
+                              description=__doc__.splitlines()[0])
+    ops = p.add_subparsers(dest="op", metavar="OPERATION", parser_class=type(p))
+    ops.required = True
+
+    def op(name: str, two: bool = False) -> argparse.ArgumentParser:
+        q = ops.add_parser(name, help=OPS[name], description=OPS[name])
+        q.add_argument("codes", type=Path, help="the grid to edit (A)")
+        if two:
+            q.add_argument("other", type=Path, help="the other grid (B)")
+        q.add_argument("-o", "--output", type=Path, required=True, help="OUT.codes.json (never one of the inputs)")
+        q.add_argument("--json", action="store_true")
+        q.set_defaults(func=run)
+        return q
+
+    def rng(q: argparse.ArgumentParser, levels: bool = True) -> None:
+        q.add_argument("--from", dest="start", default=None, help="first position (or seconds, '1.5s'); default 0")
+        q.add_argument("--to", dest="stop", default=None, help="end position, exclusive (or seconds); default the end")
+        if levels:
+            q.add_argument("--levels", default=None, help="1-based levels: '2', '1,3', '2-3'; default all")
+
+    def mapping(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--map", nargs=2, type=Path, metavar=("MODEL_A", "MODEL_B"),
+                       help="the grids come from different models: map the codes through the embedding space")
+
+    def sampling(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--model", type=Path, required=True, help="the model file (with a trained prior)")
+        q.add_argument("--temperature", type=float, default=1.0)
+        q.add_argument("--top-k", type=int, default=None)
+        q.add_argument("--top-p", type=float, default=None)
+        q.add_argument("--seed", type=int, default=None)
+
+    q = op("take-levels", two=True)
+    q.add_argument("--levels", required=True, help="levels of B to take into A, 1-based ('2-3')")
+    q.add_argument("--align", choices=["stretch", "crop"], default="stretch",
+                   help="when lengths differ: stretch B over A's length, or take B's positions one for one")
+    mapping(q)
+
+    q = op("swap", two=True)
+    rng(q)
+    q.add_argument("--at", default=None, help="where the range starts in B (default: the same position)")
+    q.add_argument("--other-output", type=Path, default=None, help="also write the changed B here")
+    mapping(q)
+
+    q = op("copy", two=True)
+    rng(q)
+    q.add_argument("--at", default=None, help="where to paste in B (default: the same position)")
+    mapping(q)
+
+    q = op("blend", two=True)
+    rng(q)
+    q.add_argument("--amount", type=float, default=0.5, help="0 keeps A, 1 takes B (default 0.5)")
+    q.add_argument("--model", type=Path, required=True)
+
+    q = op("randomize")
+    rng(q)
+    q.add_argument("--mode", choices=["uniform", "usage", "nearest"], default="uniform")
+    q.add_argument("--k", type=int, default=4, help="nearest mode: choose among the k nearest codes")
+    q.add_argument("--seed", type=int, default=None)
+    q.add_argument("--model", type=Path, default=None, help="needed for --mode usage and nearest")
+
+    q = op("regenerate")
+    rng(q)
+    sampling(q)
+    q.add_argument("--candidates", type=int, default=4)
+
+    q = op("continue")
+    sampling(q)
+    q.add_argument("--to", dest="stop", required=True, help="new length in positions (or seconds, '8s')")
+    q.add_argument("--prompt", default=None, help="condition on the last N positions (default: all)")
+
+    q = op("repeat")
+    rng(q, levels=False)
+    q.add_argument("--times", type=int, default=2, help="how many times the range plays in a row (default 2)")
+
+    q = op("reverse")
+    rng(q)
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def parse_position(text: str | None, grid: Any, default: int) -> int:
+    """'12' -> 12; '1.5s' -> the position at 1.5 seconds."""
+    if text is None:
+        return default
+    t = str(text).strip()
+    try:
+        if t.endswith("s"):
+            return int(round(float(t[:-1]) / grid.seconds_per_position))
+        return int(t)
+    except ValueError:
+        raise BadInputError(f"{text!r} is not a position or a time in seconds ('12' or '1.5s')") from None
+
+
+def parse_levels(text: str | None, n_levels: int) -> list[int]:
+    """'1,3' or '2-3' (1-based) -> sorted 0-based levels; None -> all."""
+    if text is None:
+        return list(range(n_levels))
+    out: set[int] = set()
+    try:
+        for part in str(text).split(","):
+            a, _, b = part.strip().partition("-")
+            lo, hi = int(a), int(b or a)
+            out.update(range(lo, hi + 1))
+    except ValueError:
+        raise BadInputError(f"--levels {text!r}: use 1-based levels like '2', '1,3' or '2-3'") from None
+    bad = sorted(q for q in out if not 1 <= q <= n_levels)
+    if bad or not out:
+        raise BadInputError(f"--levels {text!r}: this grid has levels 1..{n_levels}")
+    return sorted(q - 1 for q in out)
+
+
+def _contiguous(levels: list[int], what: str) -> tuple[int, int]:
+    if levels != list(range(levels[0], levels[-1] + 1)):
+        raise BadInputError(f"{what} needs a contiguous range of levels (like '2-3')")
+    return levels[0], levels[-1] + 1
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    inputs = [args.codes] + ([args.other] if getattr(args, "other", None) else [])
+    outputs = [args.output] + ([args.other_output] if getattr(args, "other_output", None) else [])
+    for out in outputs:
+        for inp in inputs:
+            if out.resolve() == inp.resolve():
+                raise BadInputError("the output would overwrite an input; choose another -o", out)
+
+
+def _codec(path: Path, grid: Any, grid_path: Path) -> Any:
+    from ..inference.codec import load_codec
+
+    codec = load_codec(path)
+    grid.check_model(codec.fingerprint, codec.codebook_sizes, grid_path)
+    return codec
+
+
+def _embedding_map(models: list[Path] | None, a: Any, b: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+    """(map A->B, map B->A) when --map is given, else (None, None)."""
+    if not models:
+        return None, None
+    from ..codes.clipboard import EmbeddingMap
+
+    ca, cb = _codec(models[0], a, args.codes), _codec(models[1], b, args.other)
+    return EmbeddingMap.between(ca, cb), EmbeddingMap.between(cb, ca)
+
+
+def _settings(args: argparse.Namespace) -> tuple[Any, Any]:
+    try:
+        from ..inference.generate import Prior, SamplingSettings
+    except ImportError as exc:
+        raise BadInputError(f"sampling with the prior is not available in this build ({exc})") from exc
+    prior = Prior.from_model_file(args.model)
+    return prior, SamplingSettings(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+
+
+def _output_name(path: Path) -> str:
+    name = path.name
+    for suffix in (".codes.json", ".json"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..codes import edits as E
+    from ..codes.clipboard import Clipboard
+    from ..codes.grid import CodeGrid
+    from ..codes.selection import Selection
+
+    _check_output(args)
+    a = CodeGrid.load(args.codes)
+    b = CodeGrid.load(args.other) if getattr(args, "other", None) else None
+    op = args.op
+    target, edit_doc = a, a  # the grid written to -o, and the grid the edit is applied to
+
+    def selection(grid: Any) -> Selection:
+        p0 = parse_position(getattr(args, "start", None), grid, 0)
+        p1 = parse_position(getattr(args, "stop", None), grid, grid.positions)
+        if p1 <= p0:
+            raise BadInputError(f"empty range: --from {p0} --to {p1}")
+        l0, l1 = _contiguous(parse_levels(getattr(args, "levels", None), grid.levels), op)
+        return Selection(l0, l1, p0, p1)
+
+    if op == "take-levels":
+        assert b is not None
+        to_a = _embedding_map(args.map, a, b, args)[1] if args.map else None
+        edit: E.Edit = E.TakeLevels(source=b, levels=parse_levels(args.levels, a.levels), align=args.align, mapping=to_a)
+    elif op == "swap":
+        assert b is not None
+        ab, ba = _embedding_map(args.map, a, b, args)
+        at = None if args.at is None else parse_position(args.at, b, 0)
+        edit = E.SwapRegion(selection=selection(a), other=b, other_position=at, to_other=ab, from_other=ba)
+    elif op == "copy":
+        assert b is not None
+        sel = selection(a)
+        clip = Clipboard.copy_from(a, sel)
+        if args.map:
+            clip = clip.mapped(_embedding_map(args.map, a, b, args)[0])
+        at = sel.pos_start if args.at is None else parse_position(args.at, b, 0)
+        edit, target, edit_doc = E.Paste(clip=clip, position=at), b, b
+    elif op == "blend":
+        assert b is not None
+        codec = _codec(args.model, a, args.codes)
+        edit = E.Blend(selection=selection(a), other=b, amount=args.amount, quantizer=codec.model.quantizer)
+    elif op == "randomize":
+        usage = neighbours = None
+        if args.mode != "uniform":
+            if args.model is None:
+                raise BadInputError(f"--mode {args.mode} needs --model")
+            codec = _codec(args.model, a, args.codes)
+            if args.mode == "usage":
+                counts = (codec.doc.get("health") or {}).get("counts")
+                if not counts:
+                    raise BadInputError("the model file has no usage counts; use --mode uniform or nearest", args.model)
+                usage = counts
+            else:
+                neighbours = [E.nearest_codes(codec.model.quantizer.embeddings(q).cpu().numpy(), args.k) for q in range(a.levels)]
+        edit = E.Randomize(selection=selection(a), mode=args.mode, seed=args.seed, usage=usage, neighbours=neighbours)
+    elif op == "regenerate":
+        _codec(args.model, a, args.codes)
+        prior, settings = _settings(args)
+        edit = E.Regenerate(selection=selection(a), prior=prior, settings=settings, candidates=args.candidates)
+    elif op == "continue":
+        _codec(args.model, a, args.codes)
+        prior, settings = _settings(args)
+        total = parse_position(args.stop, a, a.positions)
+        prompt = None if args.prompt is None else parse_position(args.prompt, a, a.positions)
+        edit = E.Continue(total_positions=total, prior=prior, settings=settings, prompt_positions=prompt)
+    elif op == "repeat":
+        sel = selection(a)
+        edit = E.RepeatColumns(start=sel.pos_start, stop=sel.pos_stop or a.positions, times=args.times)
+    elif op == "reverse":
+        edit = E.Reverse(selection=selection(a))
+    else:  # pragma: no cover - argparse restricts the choices
+        raise BadInputError(f"unknown operation {op}")
+
+    result = edit.do(edit_doc)
+    target.name = _output_name(args.output)
+    target.source = {**target.source, "edited_from": str(getattr(args, "other" if target is b else "codes")), "edit": op}
+    target.save(args.output)
+    if op == "swap" and args.other_output is not None and b is not None:
+        b.name = _output_name(args.other_output)
+        b.source = {**b.source, "edited_from": str(args.other), "edit": op}
+        b.save(args.other_output)
+    ch = result.changed
+    summary = {"output": str(args.output), "op": op, "levels": target.levels, "positions": target.positions,
+               "seconds": round(target.seconds, 3), "changed_levels": [ch.level_start + 1, ch.level_stop],
+               "changed_positions": [ch.pos_start, ch.pos_stop]}
+    if op == "swap" and args.other_output is not None:
+        summary["other_output"] = str(args.other_output)
+    if args.json:
+        print_json(summary)
+    else:
+        print(f"{args.output}: {op}, {target.levels} levels x {target.positions} positions ({target.seconds:.2f} s)")
+    return 0

@@ -1,0 +1,155 @@
+"""`distill-tui edit ...`: each operation writes a new, valid codes file; bad input is refused with the reason."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from distill_tui.cli import main
+from distill_tui.codes.grid import CodeGrid
+
+from .conftest import run_cli, synth
+
+
+@pytest.fixture(scope="module")
+def files(tiny_model, tmp_path_factory):
+    """A model (copied), two grids of it (A 1.5 s, B 1.0 s), and one grid of another model."""
+    from distill_tui.inference.codec import load_codec
+
+    root = tmp_path_factory.mktemp("editcli")
+    model = root / "m.distill"
+    shutil.copy(tiny_model, model)
+    codec = load_codec(model)
+    a = codec.encode_samples(synth("pluck", 1.5), name="a")
+    b = codec.encode_samples(synth("noise", 1.0, seed=3) + synth("tone", 1.0), name="b")
+    alien = CodeGrid(np.zeros_like(a.codes), "0123456789abcdef", a.codebook_sizes, a.sample_rate, a.hop_length, a.stride)
+    paths = {"model": model, "a": a.save(root / "a.codes.json"), "b": b.save(root / "b.codes.json"),
+             "alien": alien.save(root / "alien.codes.json"), "root": root}
+    return paths
+
+
+def edit(capsys, *args) -> tuple[int, dict | None, str]:
+    code = main(["edit", *map(str, args), "--json"])
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    return code, json.loads(lines[-1]) if code == 0 and lines else None, err
+
+
+def test_reverse_repeat_take_levels_swap_copy(files, capsys, tmp_path):
+    a, b = CodeGrid.load(files["a"]), CodeGrid.load(files["b"])
+    out = tmp_path / "rev.codes.json"
+    code, res, _ = edit(capsys, "reverse", files["a"], "--from", 2, "--to", 8, "--levels", "2", "-o", out)
+    assert code == 0 and res["changed_levels"] == [2, 2] and res["changed_positions"] == [2, 8]
+    g = CodeGrid.load(out)
+    assert g.codes[1, 2:8].tolist() == a.codes[1, 2:8][::-1].tolist() and np.array_equal(g.codes[0], a.codes[0])
+    assert g.name == "rev" and g.source["edit"] == "reverse"
+
+    code, res, _ = edit(capsys, "repeat", files["a"], "--from", 0, "--to", 4, "--times", 3, "-o", out)
+    g = CodeGrid.load(out)
+    assert code == 0 and g.positions == a.positions + 8 and np.array_equal(g.codes[:, 4:8], a.codes[:, 0:4])
+    assert g.source["samples"] > a.source["samples"]
+
+    code, res, _ = edit(capsys, "take-levels", files["a"], files["b"], "--levels", "2", "--align", "crop", "-o", out)
+    g = CodeGrid.load(out)
+    assert code == 0 and np.array_equal(g.codes[1, : b.positions], b.codes[1]) and np.array_equal(g.codes[0], a.codes[0])
+
+    other = tmp_path / "b2.codes.json"
+    code, res, _ = edit(capsys, "swap", files["a"], files["b"], "--from", "0.1s", "--to", "0.5s", "--other-output", other, "-o", out)
+    g, h = CodeGrid.load(out), CodeGrid.load(other)
+    p0, p1 = res["changed_positions"]
+    assert code == 0 and p1 > p0 and np.array_equal(g.codes[:, p0:p1], b.codes[:, p0:p1])
+    assert np.array_equal(h.codes[:, p0:p1], a.codes[:, p0:p1])
+
+    code, res, _ = edit(capsys, "copy", files["a"], files["b"], "--from", 0, "--to", 5, "--at", 10, "-o", out)
+    g = CodeGrid.load(out)
+    assert code == 0 and np.array_equal(g.codes[:, 10:15], a.codes[:, 0:5]) and g.positions == b.positions
+
+
+def test_blend_and_randomize_batch_variations(files, capsys, tmp_path):
+    out = tmp_path / "blend.codes.json"
+    code, res, _ = edit(capsys, "blend", files["a"], files["b"], "--amount", "0.5", "--model", files["model"], "-o", out)
+    assert code == 0 and CodeGrid.load(out).positions == CodeGrid.load(files["a"]).positions
+    made = []
+    for seed in (1, 2, 1):
+        path = tmp_path / f"v{len(made)}.codes.json"
+        code, _, err = edit(capsys, "randomize", files["a"], "--levels", "2", "--seed", seed, "-o", path)
+        assert code == 0, err
+        made.append(CodeGrid.load(path).codes)
+    assert np.array_equal(made[0], made[2]) and not np.array_equal(made[0], made[1])
+    for mode in ("usage", "nearest"):
+        code, _, err = edit(capsys, "randomize", files["a"], "--mode", mode, "--model", files["model"], "--seed", 0, "-o", out)
+        assert code == 0, err
+        CodeGrid.load(out)
+
+
+def test_bad_input_is_refused_with_the_reason(files, capsys, tmp_path):
+    out = tmp_path / "x.codes.json"
+    code, _, err = edit(capsys, "reverse", files["a"], "-o", files["a"])
+    assert code == 2 and "overwrite an input" in err
+    code, _, err = edit(capsys, "take-levels", files["a"], files["alien"], "--levels", "2", "-o", out)
+    assert code == 2 and "0123456789abcdef" in err and CodeGrid.load(files["a"]).model_fingerprint in err
+    code, _, err = edit(capsys, "reverse", files["a"], "--levels", "7", "-o", out)
+    assert code == 2 and "levels 1..2" in err
+    code, _, err = edit(capsys, "reverse", files["a"], "--from", "x", "-o", out)
+    assert code == 2 and "not a position" in err
+    code, _, err = edit(capsys, "randomize", files["a"], "--mode", "usage", "-o", out)
+    assert code == 2 and "--model" in err
+    bad = tmp_path / "bad.codes.json"
+    doc = json.loads(files["a"].read_text())
+    doc["codes"][0][0] = 999
+    bad.write_text(json.dumps(doc))
+    code, _, err = edit(capsys, "reverse", bad, "-o", out)
+    assert code == 2 and "outside its codebook" in err and str(bad) in err
+    code, _, err = edit(capsys, "blend", files["alien"], files["b"], "--model", files["model"], "-o", out)
+    assert code == 2 and "another model" in err
+    assert not out.exists()
+
+
+def test_a_real_process_exits_2_with_one_error_line(files, tmp_path):
+    r = run_cli("edit", "reverse", str(files["a"]), "-o", str(files["a"]))
+    assert r.returncode == 2 and r.stderr.startswith("error:") and len(r.stderr.strip().splitlines()) == 1
+
+
+# ---- with a real prior (trained for a few steps: it only has to run)
+
+
+@pytest.fixture(scope="module")
+def prior_model(files):
+    path = files["root"] / "p.distill"
+    shutil.copy(files["model"], path)
+    r = run_cli("train-prior", str(path), "--steps", "3", "--context", "8", "--layers", "1", "--d-model", "32", "--quiet")
+    assert r.returncode == 0, r.stderr
+    return path
+
+
+def test_regenerate_and_continue_with_the_real_prior(files, prior_model, capsys, tmp_path):
+    from distill_tui.codes import edits as E
+    from distill_tui.codes.selection import Selection
+    from distill_tui.inference.generate import Prior, SamplingSettings
+
+    a = CodeGrid.load(files["a"])
+    out = tmp_path / "r.codes.json"
+    code, res, err = edit(capsys, "regenerate", files["a"], "--model", prior_model, "--from", 3, "--to", 9, "--levels", "2",
+                          "--seed", 4, "--temperature", "0.9", "--top-k", 8, "-o", out)
+    assert code == 0, err
+    g = CodeGrid.load(out)
+    assert np.array_equal(g.codes[0], a.codes[0]) and np.array_equal(g.codes[1, 9:], a.codes[1, 9:])
+    code, res, err = edit(capsys, "continue", files["a"], "--model", prior_model, "--to", a.positions + 6, "--seed", 1, "-o", out)
+    assert code == 0, err
+    g = CodeGrid.load(out)
+    assert g.positions == a.positions + 6 and np.array_equal(g.codes[:, : a.positions], a.codes)
+
+    prior = Prior.from_model_file(prior_model)
+    h = a.copy()
+    e = E.Regenerate(selection=Selection(0, None, 2, 6), prior=prior, settings=SamplingSettings(seed=2))
+    e.do(h)
+    after = h.codes.copy()
+    e.undo(h)
+    assert np.array_equal(h.codes, a.codes)
+    e.do(h)
+    assert np.array_equal(h.codes, after)
+    code, _, err = edit(capsys, "regenerate", files["a"], "--model", files["model"], "-o", out)
+    assert code == 2 and "no prior" in err
