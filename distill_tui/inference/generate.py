@@ -67,6 +67,12 @@ def sample_logits(logits: torch.Tensor, settings: SamplingSettings, generator: t
     return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
 
+@dataclass
+class RegionCandidate:
+    codes: np.ndarray  # (levels, positions): the whole grid with this candidate in the region
+    join_nll: float  # NLL of the kept codes (in the region's other levels and just after it): lower joins better
+
+
 class Prior:
     """A loaded prior bound to its VQ-VAE (by fingerprint). Every array is (levels, positions) of local codes."""
 
@@ -218,6 +224,11 @@ class Prior:
         the kept codes likeliest (the fixed levels inside the region, then up to half a window after it)
         wins, so the join is smooth. Outside the region and outside `levels` the result equals `codes`.
         """
+        return self.region_candidates(codes, start, end, settings, levels=levels, candidates=candidates)[0].codes
+
+    def region_candidates(self, codes: np.ndarray, start: int, end: int, settings: SamplingSettings, *,
+                          levels: list[int] | None = None, candidates: int = 4) -> list[RegionCandidate]:
+        """All sampled candidates for a region, best join first (see `regenerate_region`)."""
         codes = self.check_codes(codes)
         positions = codes.shape[1]
         if not 0 <= start < end <= positions:
@@ -234,20 +245,19 @@ class Prior:
         slot = torch.arange(len(base))
         free = (slot >= start * q) & (slot < end * q) & torch.isin(slot % q, torch.tensor(chosen))
         inside = self._run(seq, free, start * q, end * q, settings, gen)  # log p of the kept codes in the region
-        if candidates > 1:
-            horizon = min(self.cfg.hop, positions - end)
-            nll_after = torch.zeros(candidates, dtype=torch.float64)
-            if horizon > 0:
-                windows = [w for c in range(candidates)
-                           for w in scoring_windows(self.cfg, len(base), c, end * q, (end + horizon) * q)]
-                nll_after = windows_nll(self.model, list(seq), windows)
-            best = int(torch.argmin(nll_after - inside))
-        else:
-            best = 0
-        out = unflatten_tokens(seq[best].numpy(), self.cfg)
+        horizon = min(self.cfg.hop, positions - end)
+        after = torch.zeros(candidates, dtype=torch.float64)
+        if horizon > 0:
+            windows = [w for c in range(candidates) for w in scoring_windows(self.cfg, len(base), c, end * q, (end + horizon) * q)]
+            after = windows_nll(self.model, list(seq), windows)
+        join = (after - inside).tolist()
         keep = np.ones_like(codes, dtype=bool)
         keep[np.ix_(chosen, np.arange(start, end))] = False
-        assert np.array_equal(out[keep], codes[keep]), "region regeneration touched codes outside its region"
+        out = []
+        for c in sorted(range(candidates), key=lambda c: join[c]):
+            grid = unflatten_tokens(seq[c].numpy(), self.cfg)
+            assert np.array_equal(grid[keep], codes[keep]), "region regeneration touched codes outside its region"
+            out.append(RegionCandidate(grid, join[c]))
         return out
 
     @torch.inference_mode()

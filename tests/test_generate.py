@@ -1,0 +1,247 @@
+"""Sampling: filters, determinism, long generation, continuation, region regeneration, the generate command."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from distill_tui.cli import main
+from distill_tui.codes.grid import CodeGrid
+from distill_tui.config import to_dict
+from distill_tui.errors import BadInputError, ModelFileError
+from distill_tui.inference.generate import Prior, SamplingSettings, filter_logits, sample_logits
+from distill_tui.model.prior import PriorConfig, PriorModel, flatten_codes, scoring_windows, windows_nll
+from distill_tui.persistence.model_file import load_model_file, save_model_file
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def random_prior(arch: str = "transformer", sizes=(16, 8, 16), context: int = 8, seed: int = 0) -> Prior:
+    torch.manual_seed(seed)
+    cfg = PriorConfig(architecture=arch, levels=len(sizes), codebook_sizes=list(sizes), context=context, d_model=32,
+                      layers=2, heads=2, dropout=0.1)
+    return Prior(PriorModel(cfg), "fingerprint")
+
+
+def attach_prior(model_path, out_path, arch: str = "transformer") -> None:
+    """A model file with an untrained prior: enough to exercise loading, generating and decoding."""
+    shutil.copyfile(model_path, out_path)
+    mf = load_model_file(out_path)
+    sizes = mf.doc["model"]["codebook_sizes"]
+    torch.manual_seed(0)
+    cfg = PriorConfig(architecture=arch, levels=len(sizes), codebook_sizes=sizes, context=8, d_model=32, layers=1, heads=2)
+    doc = dict(mf.doc)
+    doc["prior"] = {"architecture": arch, "val_perplexity": 5.0, "bigram_val_perplexity": 6.0, "copy_rate_8gram": 0.1,
+                    "verdict": "healthy", "vqvae_fingerprint": mf.fingerprint, "config": to_dict(cfg)}
+    save_model_file(out_path, doc, {**mf.tensors, "prior": PriorModel(cfg).state_dict()})
+
+
+# ------------------------------------------------------------------ filters
+def test_top_k_keeps_exactly_k_even_with_ties():
+    logits = torch.tensor([[1.0, 3.0, 3.0, 3.0, 0.5, 2.0]])
+    kept = torch.isfinite(filter_logits(logits, SamplingSettings(top_k=2)))
+    assert kept.sum() == 2 and kept[0, [1, 2, 3]].sum() == 2
+    kept = torch.isfinite(filter_logits(logits, SamplingSettings(top_k=4)))
+    assert kept.sum() == 4 and kept[0, [1, 2, 3, 5]].all()
+    assert torch.isfinite(filter_logits(logits, SamplingSettings(top_k=99))).all()
+
+
+@pytest.mark.parametrize(("p", "kept"), [(0.4, [0]), (0.5, [0]), (0.7, [0, 1]), (0.8, [0, 1]), (0.81, [0, 1, 2]),
+                                         (0.96, [0, 1, 2, 3]), (1.0, [0, 1, 2, 3])])
+def test_top_p_keeps_the_smallest_set_reaching_p(p, kept):
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    order = torch.tensor([2, 0, 3, 1])  # shuffled, so the filter must sort
+    logits = probs.log()[:, order]
+    out = torch.isfinite(filter_logits(logits, SamplingSettings(top_p=p)))
+    assert sorted(order[out[0]].tolist()) == kept
+
+
+def test_temperature_scales_logits_and_top_k_one_is_greedy():
+    logits = torch.tensor([[0.0, 2.0, 1.0]])
+    assert torch.allclose(filter_logits(logits, SamplingSettings(temperature=2.0)), logits / 2)
+    gen = torch.Generator().manual_seed(0)
+    draws = [int(sample_logits(logits, SamplingSettings(top_k=1), gen)) for _ in range(20)]
+    assert draws == [1] * 20
+
+
+@pytest.mark.parametrize("kw", [{"temperature": 0}, {"temperature": -1}, {"temperature": math.nan}, {"top_k": 0},
+                                {"top_p": 0}, {"top_p": 1.5}, {"top_p": -0.1}])
+def test_bad_settings_are_refused(kw):
+    with pytest.raises(BadInputError):
+        SamplingSettings(**kw).validate()
+
+
+# ------------------------------------------------------------------ the Prior API
+@pytest.mark.parametrize("arch", ["transformer", "lstm"])
+def test_generate_shapes_ranges_and_determinism(arch):
+    prior = random_prior(arch)
+    s = SamplingSettings(temperature=1.0, top_p=0.95, seed=5)
+    a = prior.generate(30, s)  # 30 positions: past the 8-position window, so the window slides
+    assert a.shape == (3, 30) and a.dtype == np.int64
+    for q, k in enumerate(prior.codebook_sizes):
+        assert 0 <= a[q].min() and a[q].max() < k
+    assert np.array_equal(prior.generate(30, s), a)
+    assert not np.array_equal(prior.generate(30, SamplingSettings(seed=6)), a)
+    assert prior.generate_batch(3, 10, s).shape == (3, 3, 10)
+    prior.generate(5, SamplingSettings(seed=None))
+    assert isinstance(prior.last_seed, int)
+
+
+@pytest.mark.parametrize("arch", ["transformer", "lstm"])
+def test_sampling_loop_scores_exactly_like_the_parallel_scorer(arch):
+    """Teacher-forcing a grid through the cached, sliding sampling loop gives the parallel windows' score."""
+    prior = random_prior(arch)
+    grid = prior.generate(29, SamplingSettings(seed=1))
+    seq = torch.from_numpy(flatten_codes(grid, prior.cfg))[None].clone()
+    logp = prior._run(seq, torch.zeros(seq.shape[1], dtype=torch.bool), 0, seq.shape[1], SamplingSettings(), torch.Generator())
+    assert math.isclose(-float(logp[0]) / seq.shape[1], prior.score(grid), rel_tol=1e-4)
+
+
+def test_continue_keeps_the_prompt():
+    prior = random_prior()
+    grid = prior.generate(20, SamplingSettings(seed=1))
+    out = prior.continue_codes(grid, 12, 40, SamplingSettings(seed=2))
+    assert out.shape == (3, 40)
+    assert np.array_equal(out[:, :12], grid[:, :12])
+    assert np.array_equal(prior.continue_codes(grid, 0, 20, SamplingSettings(seed=1)), grid)  # no prompt = generate
+    with pytest.raises(BadInputError, match="longer than the requested length"):
+        prior.continue_codes(grid, 15, 10, SamplingSettings())
+    with pytest.raises(BadInputError):
+        prior.continue_codes(grid[:2], 5, 10, SamplingSettings())  # a grid of another shape
+    bad = grid.copy()
+    bad[1, 0] = 8  # level 2 has 8 codes
+    with pytest.raises(BadInputError, match="outside its codebook"):
+        prior.continue_codes(bad, 5, 10, SamplingSettings())
+
+
+@settings(max_examples=12, deadline=None)
+@given(start=st.integers(0, 23), length=st.integers(1, 12), levels=st.sampled_from([None, [0], [1, 2], [2]]),
+       candidates=st.integers(1, 3), seed=st.integers(0, 1000))
+def test_region_regeneration_leaves_everything_outside_untouched(start, length, levels, candidates, seed):
+    prior = random_prior()
+    grid = prior.generate(24, SamplingSettings(seed=0))
+    end = min(24, start + length)
+    out = prior.regenerate_region(grid, start, end, SamplingSettings(seed=seed), levels=levels, candidates=candidates)
+    chosen = [0, 1, 2] if levels is None else levels
+    outside = np.ones_like(grid, dtype=bool)
+    outside[np.ix_(chosen, np.arange(start, end))] = False
+    assert out.shape == grid.shape
+    assert np.array_equal(out[outside], grid[outside])
+
+
+def test_region_regeneration_changes_the_region_and_is_deterministic():
+    prior = random_prior()
+    grid = prior.generate(24, SamplingSettings(seed=0))
+    a = prior.regenerate_region(grid, 4, 16, SamplingSettings(seed=3), candidates=4)
+    assert not np.array_equal(a[:, 4:16], grid[:, 4:16])
+    assert np.array_equal(prior.regenerate_region(grid, 4, 16, SamplingSettings(seed=3), candidates=4), a)
+    for bad in [(5, 5), (-1, 3), (20, 30)]:
+        with pytest.raises(BadInputError):
+            prior.regenerate_region(grid, *bad, SamplingSettings())
+    with pytest.raises(BadInputError):
+        prior.regenerate_region(grid, 1, 3, SamplingSettings(), levels=[3])
+
+
+def test_region_candidates_are_ranked_by_how_well_the_kept_codes_fit():
+    prior = random_prior()
+    grid = prior.generate(24, SamplingSettings(seed=0))
+    cands = prior.region_candidates(grid, 4, 10, SamplingSettings(seed=3), levels=[0, 2], candidates=5)
+    costs = [c.join_nll for c in cands]
+    assert len(cands) == 5 and costs == sorted(costs) and costs[0] < costs[-1]
+    best = prior.regenerate_region(grid, 4, 10, SamplingSettings(seed=3), levels=[0, 2], candidates=5)
+    assert np.array_equal(best, cands[0].codes)
+    # the cost is the NLL of the kept codes: level 2 inside the region, then half a window (4 positions) after it
+    kept = [t * 3 + 1 for t in range(4, 10)] + list(range(10 * 3, 14 * 3))
+    for cand in (cands[0], cands[-1]):
+        seq = torch.from_numpy(flatten_codes(cand.codes, prior.cfg))
+        nll = sum(float(windows_nll(prior.model, [seq], scoring_windows(prior.cfg, len(seq), 0, i, i + 1))[0]) for i in kept)
+        assert math.isclose(nll, cand.join_nll, rel_tol=1e-4)
+
+
+# ------------------------------------------------------------------ files and the command line
+def test_model_without_prior_says_to_train_one(tiny_model):
+    with pytest.raises(BadInputError, match="train-prior"):
+        Prior.from_model_file(tiny_model)
+
+
+def test_prior_of_another_vqvae_is_refused(tiny_model, tmp_path):
+    path = tmp_path / "p.distill"
+    attach_prior(tiny_model, path)
+    mf = load_model_file(path)
+    doc = dict(mf.doc)
+    doc["prior"] = {**doc["prior"], "vqvae_fingerprint": "0123456789abcdef"}
+    save_model_file(path, doc, mf.tensors)
+    with pytest.raises(ModelFileError, match="another VQ-VAE"):
+        Prior.from_model_file(path)
+
+
+def test_generate_command(tiny_model, tmp_path, capsys):
+    path = tmp_path / "p.distill"
+    attach_prior(tiny_model, path)
+    out, codes = tmp_path / "g.wav", tmp_path / "g.codes.json"
+    assert main(["generate", str(path), "-o", str(out), "--seconds", "1", "--seed", "4", "--top-k", "5",
+                 "--codes-out", str(codes), "--json"]) == 0
+    audio, sr = sf.read(out)
+    grid = CodeGrid.load(codes)
+    assert sr == 22050 and len(audio) > 0.9 * sr
+    assert grid.model_fingerprint == load_model_file(path).fingerprint and grid.positions == 22
+    assert main(["generate", str(path), "-o", str(tmp_path / "h.wav"), "--seconds", "1", "--seed", "4", "--top-k", "5",
+                 "--codes-out", str(tmp_path / "h.codes.json")]) == 0
+    assert np.array_equal(CodeGrid.load(tmp_path / "h.codes.json").codes, grid.codes)
+    # continue and regenerate from the codes file
+    cont = tmp_path / "c.codes.json"
+    assert main(["generate", str(path), "-o", str(tmp_path / "c.wav"), "--prompt", str(codes), "--prompt-positions", "8",
+                 "--seconds", "2", "--codes-out", str(cont)]) == 0
+    c = CodeGrid.load(cont)
+    assert c.positions == 44 and np.array_equal(c.codes[:, :8], grid.codes[:, :8])
+    reg = tmp_path / "r.codes.json"
+    assert main(["generate", str(path), "-o", str(tmp_path / "r.wav"), "--prompt", str(codes), "--region", "5:12",
+                 "--region-levels", "2", "--codes-out", str(reg)]) == 0
+    r = CodeGrid.load(reg).codes
+    assert np.array_equal(r[0], grid.codes[0]) and np.array_equal(r[1, :5], grid.codes[1, :5])
+    assert np.array_equal(r[1, 12:], grid.codes[1, 12:])
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--temperature", "0"], "temperature"),
+    (["--top-p", "1.5"], "top-p"),
+    (["--top-k", "0"], "top-k"),
+    (["--prompt-positions", "3"], "need --prompt"),
+])
+def test_generate_bad_flags(tiny_model, tmp_path, capsys, extra, message):
+    path = tmp_path / "p.distill"
+    attach_prior(tiny_model, path)
+    assert main(["generate", str(path), "-o", str(tmp_path / "x.wav"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err
+
+
+def test_generate_bad_prompts_and_missing_prior(tiny_model, tmp_path, capsys):
+    path = tmp_path / "p.distill"
+    attach_prior(tiny_model, path)
+    codes = tmp_path / "g.codes.json"
+    assert main(["generate", str(path), "-o", str(tmp_path / "g.wav"), "--seconds", "0.5", "--codes-out", str(codes)]) == 0
+    assert main(["generate", str(path), "-o", str(tmp_path / "x.wav"), "--prompt", str(codes),
+                 "--prompt-positions", "10", "--seconds", "0.2"]) == 2
+    assert "longer than the requested length" in capsys.readouterr().err
+    grid = CodeGrid.load(codes)
+    grid.model_fingerprint = "ffffffffffffffff"
+    grid.save(tmp_path / "other.codes.json")
+    assert main(["generate", str(path), "-o", str(tmp_path / "x.wav"), "--prompt", str(tmp_path / "other.codes.json")]) == 2
+    assert "another model" in capsys.readouterr().err
+    assert main(["generate", str(tiny_model), "-o", str(tmp_path / "x.wav")]) == 2
+    assert "run `distill-tui train-prior" in capsys.readouterr().err

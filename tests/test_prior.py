@@ -1,0 +1,213 @@
+"""The prior model (layout, cache, windows) and `train-prior` (model file, events, resume, verdicts)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from distill_tui.cli import main
+from distill_tui.commands.info import model_info
+from distill_tui.inference.codec import load_codec
+from distill_tui.inference.generate import Prior, SamplingSettings
+from distill_tui.model.prior import (
+    PriorConfig,
+    PriorModel,
+    adaptive_prior_config,
+    flatten_codes,
+    scoring_windows,
+    slot_inputs,
+    unflatten_tokens,
+)
+from distill_tui.persistence.model_file import load_model_file
+from distill_tui.train.events import read_events
+from distill_tui.train.prior_loop import PriorRequest, PriorTrainConfig, train_prior
+
+from .conftest import synth
+
+FAST = ["--steps", "30", "--d-model", "32", "--layers", "1", "--context", "8"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def small_cfg(arch: str = "transformer") -> PriorConfig:
+    return PriorConfig(architecture=arch, levels=3, codebook_sizes=[8, 16, 8], context=8, d_model=32, heads=4, dropout=0.0)
+
+
+# ------------------------------------------------------------------ model
+def test_layout_is_time_major_with_levels_interleaved():
+    cfg = small_cfg()
+    codes = np.array([[1, 2, 3], [4, 5, 6], [7, 0, 1]])
+    tokens = flatten_codes(codes, cfg)
+    # t0q0, t0q1, t0q2, t1q0, ... with level offsets 0, 8, 24
+    assert tokens.tolist() == [1, 12, 31, 2, 13, 24, 3, 14, 25]
+    assert np.array_equal(unflatten_tokens(tokens, cfg), codes)
+
+
+@pytest.mark.parametrize("arch", ["transformer", "lstm"])
+def test_incremental_steps_match_the_full_forward(arch):
+    torch.manual_seed(0)
+    cfg = small_cfg(arch)
+    model = PriorModel(cfg).eval()
+    codes = np.stack([np.random.default_rng(q).integers(0, k, 8) for q, k in enumerate(cfg.codebook_sizes)])
+    seq = torch.from_numpy(flatten_codes(codes, cfg))[None]  # (1, 24)
+    with torch.no_grad():
+        full = model(slot_inputs(cfg, seq, 0, 0, 24))  # (1, 24, V)
+        cache = model.new_cache(1)
+        parts = [model(slot_inputs(cfg, seq, 0, 0, 7), cache)]
+        parts += [model(slot_inputs(cfg, seq, 0, i, i + 1), cache) for i in range(7, 24)]
+    inc = torch.cat(parts, dim=1)
+    assert full.shape == (1, 24, cfg.vocab)
+    finite = torch.isfinite(full)
+    assert torch.equal(finite, torch.isfinite(inc))
+    assert torch.allclose(full[finite], inc[finite], atol=1e-5)
+    # the softmax at each slot ranges over its own level's codes only
+    for i in range(24):
+        lo = cfg.offsets[i % 3]
+        assert finite[0, i].nonzero().flatten().tolist() == list(range(lo, lo + cfg.codebook_sizes[i % 3]))
+
+
+@pytest.mark.parametrize("positions", [1, 5, 8, 9, 12, 13, 31])
+def test_scoring_windows_score_every_slot_once_with_half_a_window_of_past(positions):
+    cfg = small_cfg()
+    n = positions * cfg.levels
+    windows = scoring_windows(cfg, n)
+    scored = [i for w in windows for i in range(w.s0, w.s1)]
+    assert scored == list(range(n))
+    for w in windows:
+        assert w.i1 - w.i0 <= cfg.context * cfg.levels
+        assert w.w0 == 0 or w.s0 - w.i0 >= cfg.hop * cfg.levels
+
+
+def test_sizes_follow_the_dataset():
+    small = adaptive_prior_config(20, 3, [64] * 3)
+    assert (small.layers, small.d_model) == (2, 128)
+    big = adaptive_prior_config(300, 4, [256] * 4)
+    assert big.layers > small.layers and big.d_model > small.d_model
+    assert adaptive_prior_config(20, 3, [64] * 3, architecture="lstm").architecture == "lstm"
+
+
+# ------------------------------------------------------------------ train-prior
+@pytest.fixture(scope="module")
+def prior_run(tiny_model, tmp_path_factory):
+    """`train-prior` run once through the command line's entry point, on a copy of the tiny model."""
+    work = tmp_path_factory.mktemp("prior")
+    path = work / "m.distill"
+    shutil.copyfile(tiny_model, path)
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
+        mp.setenv("DISTILL_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        torch.set_num_threads(1)
+        assert main(["train-prior", str(path), *FAST, "--json", "--quiet"]) == 0
+    return path, json.loads(out.getvalue().strip().splitlines()[-1]), work
+
+
+def test_train_prior_writes_the_prior_and_its_guard(prior_run):
+    path, out, _ = prior_run
+    assert out["status"] == "done" and out["step"] == 30 and out["architecture"] == "transformer"
+    assert out["train_files"] == 5 and out["val_files"] == 1  # whole sounds held out
+    doc = load_model_file(path).doc["prior"]
+    for key in ("architecture", "val_perplexity", "bigram_val_perplexity", "copy_rate_8gram", "verdict",
+                "vqvae_fingerprint", "config", "nearest_hamming", "train_perplexity"):
+        assert key in doc
+    assert doc["val_perplexity"] > 1 and doc["bigram_val_perplexity"] > 1
+    assert 0 <= doc["copy_rate_8gram"] <= 1 and 0 <= doc["nearest_hamming"] <= 1
+    assert doc["verdict"].split()[0] in {"healthy", "copying", "undertrained", "overfitting"}
+    info = model_info(path)
+    assert info["has_prior"] and info["prior"]["architecture"] == "transformer"
+    assert info["prior"]["verdict"] == doc["verdict"]
+
+
+def test_adding_the_prior_leaves_the_vqvae_as_it_was(prior_run, tiny_model):
+    path, _, _ = prior_run
+    before, after = load_model_file(tiny_model), load_model_file(path)
+    assert after.fingerprint == before.fingerprint
+    assert set(after.group("vqvae")) == set(before.group("vqvae"))
+    for name, t in before.group("vqvae").items():
+        u = after.group("vqvae")[name]
+        assert t.dtype == u.dtype and t.shape == u.shape
+        assert t.contiguous().view(torch.uint8).numpy().tobytes() == u.contiguous().view(torch.uint8).numpy().tobytes()
+    for key, value in before.doc.items():
+        if key != "prior":
+            assert after.doc[key] == value, key
+    sound = synth("pluck", 0.8, seed=3)
+    a = load_codec(tiny_model).encode_samples(sound).codes
+    b = load_codec(path).encode_samples(sound).codes
+    assert np.array_equal(a, b)
+
+
+def test_train_prior_event_log_reports_perplexity_over_time(prior_run):
+    path, _, _ = prior_run
+    events = list(read_events(path.with_name(path.name + ".prior-run")))
+    kinds = [e["event"] for e in events]
+    for kind in ("start", "step", "eval", "checkpoint", "done"):
+        assert kind in kinds
+    evals = [e for e in events if e["event"] == "eval"]
+    assert len(evals) >= 2 and all({"train_ppl", "val_ppl", "bigram_val_ppl"} <= set(e) for e in evals)
+    start = next(e for e in events if e["event"] == "start")
+    assert start["split"] == "by file" and start["augmented_grids"] > 0
+
+
+def test_trained_prior_generates(prior_run):
+    path, _, _ = prior_run
+    prior = Prior.from_model_file(path)
+    grid = prior.generate(20, SamplingSettings(seed=1))
+    assert grid.shape == (2, 20)
+    assert np.array_equal(prior.generate(20, SamplingSettings(seed=1)), grid)
+
+
+def test_train_prior_bad_input(tmp_path, tiny_model, capsys):
+    assert main(["train-prior", str(tmp_path / "missing.distill")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "missing.distill" in err
+    assert main(["train-prior", str(tiny_model), "--steps", "0"]) == 2
+    assert "--steps" in capsys.readouterr().err
+    model = tmp_path / "m.distill"
+    shutil.copyfile(tiny_model, model)
+    assert main(["train-prior", str(model), str(tmp_path / "nowhere")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+def test_interrupted_training_resumes(tiny_model, tmp_path, dataset):
+    """SIGINT saves a checkpoint and stops; the same request again resumes from it."""
+    path = tmp_path / "m.distill"
+    shutil.copyfile(tiny_model, path)
+    run = tmp_path / "run"
+    cfg = {"d_model": 32, "layers": 1, "context": 8}
+
+    def request(steps: int) -> PriorRequest:
+        tc = PriorTrainConfig(steps=steps, eval_every=10, patience=1000, augment=False)
+        return PriorRequest(model_path=path, run_dir=run, data_dir=dataset, train=tc, prior_overrides=cfg)
+
+    def interrupt() -> None:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if any(e["event"] == "step" and e["step"] >= 3 for e in read_events(run)):
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.02)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    first = train_prior(request(100_000))
+    assert first.status == "stopped" and first.step >= 3
+    assert load_model_file(path).doc.get("prior") is None  # nothing written into the model yet
+    second = train_prior(request(first.step + 5))
+    assert second.status == "done" and second.step == first.step + 5
+    kinds = [e["event"] for e in read_events(run)]
+    assert "stopped" in kinds and "resume" in kinds
+    assert load_model_file(path).doc["prior"]["training"]["steps"] == first.step + 5
