@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from distill_tui.analysis.memorization import bigram_baseline, bigram_nll, copy_rate, nearest_hamming, verdict
+from distill_tui.analysis.memorization import (
+    bigram_baseline,
+    bigram_nll,
+    copy_rate,
+    copy_rate_by_level,
+    nearest_hamming,
+    verdict,
+)
 from distill_tui.inference.generate import Prior, SamplingSettings
 from distill_tui.model.prior import PriorConfig, PriorModel, token_nll
 from distill_tui.train.prior_loop import WindowSampler
@@ -51,6 +58,14 @@ def test_ngrams_match_only_at_the_same_level():
     assert copy_rate([swapped], [a], [8, 8], n=4) == 1.0  # identical rows: the same stream
     b = np.array([[1, 1, 1, 1, 1, 1], [2, 2, 2, 2, 2, 2]])
     assert copy_rate([b[::-1].copy()], [b], [8, 8], n=4) == 0.0  # level ids are offset
+
+
+def test_noisy_fine_level_hides_copying_that_the_per_level_rate_shows():
+    train = random_grids(4, 40, 0)
+    gen = [np.stack([g[0], r[1]]) for g, r in zip(train, random_grids(4, 40, 5), strict=True)]  # coarse copied
+    assert copy_rate(gen, train, SIZES) < 0.05
+    by_level = copy_rate_by_level(gen, train)
+    assert by_level[0] == 1.0 and by_level[1] < 0.05
 
 
 def test_short_training_sound_is_not_near_everything():

@@ -17,6 +17,7 @@ import torch
 
 from distill_tui.cli import main
 from distill_tui.commands.info import model_info
+from distill_tui.errors import BadInputError
 from distill_tui.inference.codec import load_codec
 from distill_tui.inference.generate import Prior, SamplingSettings
 from distill_tui.model.prior import (
@@ -210,4 +211,6 @@ def test_interrupted_training_resumes(tiny_model, tmp_path, dataset):
     assert second.status == "done" and second.step == first.step + 5
     kinds = [e["event"] for e in read_events(run)]
     assert "stopped" in kinds and "resume" in kinds
+    with pytest.raises(BadInputError, match="architecture transformer"):  # a finished run of another shape
+        train_prior(PriorRequest(model_path=path, run_dir=run, data_dir=dataset, prior_overrides={"architecture": "lstm"}))
     assert load_model_file(path).doc["prior"]["training"]["steps"] == first.step + 5

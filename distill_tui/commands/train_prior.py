@@ -105,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         display.say(f"prior ({result.architecture}) written into {result.model_path}: validation perplexity "
                     f"{r.val_perplexity:.2f} on {result.val_files} held-out sound(s), bigram {r.bigram_val_perplexity:.2f}, "
                     f"train {r.train_perplexity:.2f}; {r.copy_rate_8gram:.0%} of generated 8-grams copied, nearest "
-                    f"training grid {r.nearest_hamming:.0%} different")
+                    f"training grid {r.nearest_hamming:.0%} different; per level "
+                    f"{', '.join(f'{c:.0%}' for c in r.copy_rate_8gram_by_level)} copied")
         display.say(f"verdict: {r.verdict}")
     if args.json:
         print_json(result_json(result))

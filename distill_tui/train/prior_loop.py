@@ -114,19 +114,21 @@ class EncodedSet:
     cached: int = 0
 
 
-class _Split:
-    def __init__(self, train: list[SoundFile], val: list[SoundFile], by_file: bool) -> None:
-        self.train, self.val, self.by_file = train, val, by_file
+@dataclass
+class FileSplit:
+    train: list[SoundFile]
+    val: list[SoundFile]
+    by_file: bool  # False: a single sound, validated on its own tail
 
 
-def split_files(files: list[SoundFile], share: float, seed: int) -> _Split:
+def split_files(files: list[SoundFile], share: float, seed: int) -> FileSplit:
     """Whole sounds held out, chosen as stage 1 chooses them (same order, same seed -> same files)."""
     if len(files) < 2:
-        return _Split(list(files), list(files), by_file=False)
+        return FileSplit(list(files), list(files), by_file=False)
     order = sorted(files, key=lambda f: f.digest)
     random.Random(seed).shuffle(order)
     n_val = min(len(files) - 1, max(1, round(share * len(files))))
-    return _Split(order[n_val:], order[:n_val], by_file=True)
+    return FileSplit(order[n_val:], order[:n_val], by_file=True)
 
 
 # ------------------------------------------------------------------ encoding (cached)
@@ -167,16 +169,17 @@ def pitch_shift(samples: np.ndarray, sample_rate: int, semitones: float) -> np.n
     return soxr.resample(samples, sample_rate, sample_rate / ratio).astype(np.float32)
 
 
-def encode_dataset(codec: Codec, sp: _Split, tc: PriorTrainConfig) -> EncodedSet:
+def encode_dataset(codec: Codec, sp: FileSplit, tc: PriorTrainConfig) -> EncodedSet:
     enc = GridEncoder(codec)
     sr = codec.spec.sample_rate
     train = [g for f in sp.train if (g := enc.encode(f.samples, f"{f.digest}-orig")) is not None]
     val = [g for f in sp.val if (g := enc.encode(f.samples, f"{f.digest}-orig")) is not None]
     split = "by file"
-    if not sp.by_file:  # one sound: its last fifth is the validation
+    if not sp.by_file and train:  # one sound: its last fifth is the validation
         g = train[0]
-        cut = max(1, int(g.shape[1] * 0.8)) if g.shape[1] > 1 else g.shape[1]
-        train, val, split = [g[:, :cut]], [g[:, cut:]] if cut < g.shape[1] else [g], "held-out tail"
+        cut = max(1, int(g.shape[1] * 0.8))
+        train, split = [g[:, :cut]], "held-out tail"
+        val = [g[:, cut:]] if cut < g.shape[1] else [g]
     augmented: list[np.ndarray] = []
     if tc.augment and sp.by_file:
         rng = random.Random(tc.seed)
@@ -320,6 +323,10 @@ class PriorTrainer:
                     f"the model is {mf.fingerprint}); delete it or pass --run", run_dir)
             tc = from_dict(PriorTrainConfig, {**to_dict(tc), **{k: v for k, v in state["train"].items() if k not in {"steps", "minutes", "device"}}})
             req.train = tc
+            differ = {k: (state["config"].get(k), v) for k, v in req.prior_overrides.items() if state["config"].get(k) != v}
+            if differ:
+                what = ", ".join(f"{k} {old} (asked {new})" for k, (old, new) in differ.items())
+                raise BadInputError(f"this run folder trains a prior with {what}; delete it or pass --run DIR to train another", run_dir)
 
         data_dir = req.data_dir or (Path(state["data_dir"]) if state.get("data_dir") else None)
         if data_dir is None:
@@ -493,6 +500,7 @@ class PriorTrainer:
             "verdict": report.verdict,
             "train_perplexity": round(report.train_perplexity, 4),
             "nearest_hamming": round(report.nearest_hamming, 4),
+            "copy_rate_8gram_by_level": [round(c, 4) for c in report.copy_rate_8gram_by_level],
             "bigram_alpha": report.bigram_alpha,
             "vqvae_fingerprint": mf.fingerprint,
             "config": to_dict(cfg),
