@@ -1,0 +1,29 @@
+"""`distill-tui open [MODEL] [AUDIO ...]` (and plain `distill-tui`): the editor, on a model or the bundled demo."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "open", help="open the editor (no MODEL: the bundled demo model and sounds)",
+        description="Open the code-grid editor on a model and sounds (audio files are encoded; .codes.json files "
+        "are opened as they are). Without MODEL, the bundled demo model and its sounds.")
+    p.add_argument("model", type=Path, nargs="?", help="MODEL.distill (default: samples/demo.distill)")
+    p.add_argument("audio", type=Path, nargs="*", help="sounds to open: audio files or .codes.json files of this model")
+    p.add_argument("--theme", help="theme name (themes/ or ~/.config/distill-tui/themes; default distill-dark)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..tui.engine import demo_paths
+
+    model, audio = args.model, list(args.audio)
+    if model is None:
+        model, audio = demo_paths()  # a missing or broken model is reported inside the app, which keeps running
+    from ..tui.app import DistillApp
+
+    DistillApp(model, audio, theme=args.theme).run()
+    return 0

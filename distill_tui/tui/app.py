@@ -1,0 +1,93 @@
+"""`DistillApp`: themes, the keymap, the command palette, help and quitting; the editor screen does the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from .keymap import APP_BINDINGS, load_user_keymap
+from .palette import GridColours
+from .screens.confirm import ConfirmScreen
+from .screens.editor import EditorScreen
+from .screens.help import HelpScreen
+from .themes import DEFAULT_THEME, load_themes
+
+
+class DistillApp(App, inherit_bindings=False):
+    """The editor. `router` replaces the audio router (tests pass one that records what would be played)."""
+
+    CSS_PATH = Path(__file__).with_name("distill.tcss")
+    TITLE = "Distill"
+    BINDINGS = [*APP_BINDINGS, Binding("ctrl+c", "help_quit", show=False, system=True)]
+
+    def __init__(self, model: Path | None = None, audio: list[Path] | None = None, *, router: Any = None,
+                 theme: str | None = None, theme_dirs: list[Path] | None = None, keymap_path: Path | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.audio = list(audio or [])
+        self.router = router
+        loaded = load_themes(theme_dirs)
+        self.theme_colours: dict[str, GridColours] = loaded.colours
+        self._problems = list(loaded.problems)
+        for t in loaded.themes:
+            self.register_theme(t)
+        keys = load_user_keymap(keymap_path)
+        self.user_keymap = keys.keymap
+        self._problems += keys.problems
+        self.theme = theme if theme in self.available_themes else DEFAULT_THEME
+        if keys.keymap:
+            self.set_keymap(keys.keymap)
+
+    @property
+    def grid_colours(self) -> GridColours:
+        return self.theme_colours.get(self.theme, GridColours())
+
+    def get_default_screen(self) -> Screen:
+        return EditorScreen(self.model, self.audio, router=self.router)
+
+    def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        for problem in self._problems:
+            self.notify(problem, title="Settings", severity="warning", timeout=8)
+
+    def _theme_changed(self, theme: Any) -> None:
+        editor = self.editor
+        if editor is not None:
+            editor.apply_colours(self.grid_colours)
+
+    @property
+    def editor(self) -> EditorScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, EditorScreen):
+                return screen
+        return None
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help (keys)", "every key, by family (? or F1)", self.action_help)
+        if isinstance(screen, EditorScreen):
+            from .commands import editor_commands
+
+            yield from editor_commands(screen)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_request_quit(self) -> None:
+        """Quit, asking first when a sound has unsaved edits."""
+        editor = self.editor
+        dirty = editor.ws.dirty_names() if editor is not None else []
+        if not dirty:
+            self.exit()
+            return
+        if isinstance(self.screen, ConfirmScreen):
+            return
+        names = ", ".join(dirty[:4]) + (" …" if len(dirty) > 4 else "")
+        self.push_screen(ConfirmScreen(f"Unsaved edits in {names}. Quit and lose them?", yes="Quit", no="Stay"),
+                         lambda ok: self.exit() if ok else None)

@@ -1,0 +1,130 @@
+"""Every key binding of the editor, with an id so it can be rebound, grouped into families for the help screen.
+
+Rebind in `~/.config/distill-tui/config.toml` (or `$DISTILL_CONFIG`):
+
+    [keymap]
+    "editor.play" = "p"          # binding id = key(s), comma-separated
+    "grid.left" = "h,left,a"
+
+No binding needs Alt or Cmd: they do not survive SSH and many terminals.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.binding import Binding
+
+# ---- on the code grid: moving, counts, modes (the grid handles counts, "gg" and hex typing itself)
+GRID_BINDINGS: list[Binding] = [
+    Binding("h,left", "cursor_left", "left", show=False, id="grid.left"),
+    Binding("j,down", "cursor_down", "down", show=False, id="grid.down"),
+    Binding("k,up", "cursor_up", "up", show=False, id="grid.up"),
+    Binding("l,right", "cursor_right", "right", show=False, id="grid.right"),
+    Binding("w", "beat_forward", "next beat", show=False, id="grid.beat_forward"),
+    Binding("b", "beat_back", "previous beat", show=False, id="grid.beat_back"),
+    Binding("0,home", "line_start", "line start", show=False, id="grid.line_start"),
+    Binding("dollar_sign,end", "line_end", "line end", show=False, id="grid.line_end"),
+    Binding("g", "goto_prefix", "gg: first level", show=False, id="grid.first_level"),
+    Binding("G", "last_level", "last level", show=False, id="grid.last_level"),
+    Binding("i,enter", "edit_mode", "edit", id="grid.edit_mode", tooltip="type hex digits to overwrite codes"),
+    Binding("escape", "normal_mode", "normal", show=False, id="grid.normal_mode"),
+    Binding("v", "visual", "visual", show=False, id="grid.visual"),
+    Binding("V", "visual_line", "visual levels", show=False, id="grid.visual_line"),
+]
+
+# ---- on the editor screen: editing, listening, files
+EDITOR_BINDINGS: list[Binding] = [
+    Binding("space", "play", "play/stop", id="editor.play"),
+    Binding("f", "follow", "follow", show=False, id="editor.follow"),
+    Binding("plus,equals_sign", "nudge(1)", "nudge up", show=False, id="editor.nudge_up"),
+    Binding("minus", "nudge(-1)", "nudge down", show=False, id="editor.nudge_down"),
+    Binding("y", "yank", "yank", show=False, id="editor.yank"),
+    Binding("p", "paste('overwrite')", "paste", show=False, id="editor.paste"),
+    Binding("P", "paste('mix')", "mix-paste", show=False, id="editor.mix_paste"),
+    Binding("d,delete", "clear", "clear", show=False, id="editor.clear"),
+    Binding("u", "undo", "undo", id="editor.undo"),
+    Binding("ctrl+r", "redo", "redo", show=False, id="editor.redo"),
+    Binding("r", "randomize", "randomize", show=False, id="editor.randomize"),
+    Binding("R", "regenerate", "regenerate", show=False, id="editor.regenerate"),
+    Binding("x", "swap_ab", "swap A/B", show=False, id="editor.swap_ab"),
+    Binding("o", "other_slot", "edit B", show=False, id="editor.other_slot"),
+    Binding("right_square_bracket", "next_sound(1)", "next sound", show=False, id="editor.next_sound"),
+    Binding("left_square_bracket", "next_sound(-1)", "previous sound", show=False, id="editor.previous_sound"),
+    Binding("m", "mute", "mute level", show=False, id="editor.mute"),
+    Binding("M", "solo", "solo level", show=False, id="editor.solo"),
+    Binding("ctrl+g", "generate", "generate", show=False, id="editor.generate"),
+    Binding("ctrl+s", "save", "save", id="editor.save"),
+    Binding("e", "export", "export", show=False, id="editor.export"),
+]
+
+# ---- everywhere
+APP_BINDINGS: list[Binding] = [
+    Binding("colon", "command_palette", "commands", id="app.commands", key_display=":"),
+    Binding("f1,question_mark", "help", "help", id="app.help", key_display="?"),
+    Binding("ctrl+q", "request_quit", "quit", id="app.quit", priority=True),
+]
+
+FAMILIES: list[tuple[str, list[str]]] = [
+    ("Move", ["grid.left", "grid.down", "grid.up", "grid.right", "grid.beat_forward", "grid.beat_back",
+              "grid.line_start", "grid.line_end", "grid.first_level", "grid.last_level"]),
+    ("Modes", ["grid.edit_mode", "grid.normal_mode", "grid.visual", "grid.visual_line"]),
+    ("Edit", ["editor.nudge_up", "editor.nudge_down", "editor.yank", "editor.paste", "editor.mix_paste",
+              "editor.clear", "editor.randomize", "editor.regenerate", "editor.swap_ab", "editor.undo",
+              "editor.redo"]),
+    ("Sounds", ["editor.play", "editor.follow", "editor.mute", "editor.solo", "editor.other_slot",
+                "editor.next_sound", "editor.previous_sound", "editor.generate"]),
+    ("Files", ["editor.save", "editor.export", "app.commands", "app.help", "app.quit"]),
+]
+
+EXTRA_HELP: list[tuple[str, str]] = [
+    ("1-9", "count before a move or an edit (4l moves four right)"),
+    ("0-9 a-f", "in edit mode: type a code in hex; it overwrites the cell and advances by the edit step"),
+    ("tab", "move focus to the side panels (sliders: h/l or arrows) and back"),
+    ("ctrl+p", "command palette (same as :) — every operation by name, themes"),
+]
+
+
+@dataclass
+class KeymapResult:
+    """The user's overrides (id -> keys) and any problems reading them."""
+
+    keymap: dict[str, str]
+    problems: list[str]
+
+
+def all_bindings() -> dict[str, Binding]:
+    return {b.id: b for b in (*GRID_BINDINGS, *EDITOR_BINDINGS, *APP_BINDINGS) if b.id}
+
+
+def load_user_keymap(path: Path | None = None) -> KeymapResult:
+    """The `[keymap]` table of the config file; unknown ids and non-string keys are reported and skipped."""
+    if path is None:
+        env = os.environ
+        if env.get("DISTILL_CONFIG"):
+            path = Path(env["DISTILL_CONFIG"])
+        else:
+            base = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else Path.home() / ".config"
+            path = base / "distill-tui" / "config.toml"
+    if not path.is_file():
+        return KeymapResult({}, [])
+    try:
+        with path.open("rb") as fh:
+            table = tomllib.load(fh).get("keymap", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return KeymapResult({}, [f"{path}: cannot read the keymap ({exc})"])
+    if not isinstance(table, dict):
+        return KeymapResult({}, [f"{path}: [keymap] must be a table"])
+    known = all_bindings()
+    keymap, problems = {}, []
+    for key, value in table.items():
+        if key not in known:
+            problems.append(f"{path}: no binding has the id {key!r}")
+        elif not isinstance(value, str) or not value.strip():
+            problems.append(f"{path}: keys for {key!r} must be a non-empty string")
+        else:
+            keymap[key] = value
+    return KeymapResult(keymap, problems)

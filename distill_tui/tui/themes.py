@@ -1,0 +1,82 @@
+"""Theme files (TOML, in `themes/` and the user's config folder) -> Textual themes plus the grid's colours."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.theme import Theme
+
+from .palette import MAPS, GridColours
+
+REPO_THEMES = Path(__file__).resolve().parents[2] / "themes"
+THEME_KEYS = ("primary", "secondary", "warning", "error", "success", "accent", "foreground", "background",
+              "surface", "panel", "boost")
+DEFAULT_THEME = "distill-dark"
+FALLBACK = Theme(name=DEFAULT_THEME, primary="#5fafff", secondary="#87d7af", accent="#ffaf5f", warning="#ffd75f",
+                 error="#ff5f5f", success="#5fd75f", foreground="#e4e4e4", background="#121417", surface="#1b1e23",
+                 panel="#23272e", dark=True)
+
+
+@dataclass
+class LoadedThemes:
+    """Every theme found, the grid colours of each, and the files that could not be used (with why)."""
+
+    themes: list[Theme]
+    colours: dict[str, GridColours]
+    problems: list[str]
+
+
+def theme_dirs(env: dict[str, str] | None = None) -> list[Path]:
+    """The bundled `themes/` folder, then `$XDG_CONFIG_HOME/distill-tui/themes` (later files win)."""
+    env = dict(os.environ) if env is None else env
+    base = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else Path.home() / ".config"
+    return [REPO_THEMES, base / "distill-tui" / "themes"]
+
+
+def parse_theme(doc: dict, path: Path) -> tuple[Theme, GridColours]:
+    """One theme file's contents -> (Theme, GridColours); ValueError names what is wrong."""
+    name = doc.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError("needs a name")
+    if not isinstance(doc.get("primary"), str):
+        raise ValueError("needs a primary colour")
+    kwargs = {k: doc[k] for k in THEME_KEYS if isinstance(doc.get(k), str)}
+    variables = doc.get("variables", {})
+    if not isinstance(variables, dict):
+        raise ValueError("[variables] must be a table")
+    theme = Theme(name=name, dark=bool(doc.get("dark", True)), variables={str(k): str(v) for k, v in variables.items()},
+                  **kwargs)
+    table = doc.get("distill", {})
+    if not isinstance(table, dict):
+        raise ValueError("[distill] must be a table")
+    known = {f.name for f in dataclasses.fields(GridColours)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ValueError(f"unknown key(s) in [distill]: {', '.join(unknown)}")
+    for key in ("code_palette", "spectrogram_palette"):
+        if key in table and table[key] not in MAPS:
+            raise ValueError(f"{key} {table[key]!r} is not one of {', '.join(MAPS)}")
+    colours = GridColours(**{k: str(v) for k, v in table.items()})
+    return theme, colours
+
+
+def load_themes(dirs: list[Path] | None = None) -> LoadedThemes:
+    """Read every `*.toml` in the folders; a broken file is skipped and reported, never fatal."""
+    found: dict[str, tuple[Theme, GridColours]] = {FALLBACK.name: (FALLBACK, GridColours())}
+    problems: list[str] = []
+    for folder in theme_dirs() if dirs is None else dirs:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.toml")):
+            try:
+                with path.open("rb") as fh:
+                    theme, colours = parse_theme(tomllib.load(fh), path)
+            except (OSError, tomllib.TOMLDecodeError, ValueError, TypeError) as exc:
+                problems.append(f"{path}: {exc}")
+                continue
+            found[theme.name] = (theme, colours)
+    return LoadedThemes([t for t, _ in found.values()], {n: c for n, (_, c) in found.items()}, problems)

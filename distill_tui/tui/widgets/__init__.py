@@ -1,0 +1,1 @@
+"""The editor's widgets: code grid, spectrogram, panels, slider."""

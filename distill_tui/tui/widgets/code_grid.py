@@ -1,0 +1,532 @@
+"""The code grid: a Line-API `ScrollView` (cached row segments, `refresh(region)` for the cells that changed).
+
+Rows are quantizer levels (labels in a fixed gutter), columns are positions under a time ruler; each cell
+shows its code in hex on a colour taken from the code's place in its level's perceptual order. The
+cursor, a visual selection, the playhead and muted levels are drawn distinctly. The widget owns the
+cursor, the modes and the keys that only move or type (counts, `gg`, hex entry); edits are the screen's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ...codes.grid import CodeGrid
+from ...codes.selection import Selection
+from ..keymap import GRID_BINDINGS
+from ..messages import CodeTyped, CursorMoved, ModeChanged
+from ..palette import GridColours, ramp, step_of, text_on
+
+NORMAL, EDIT, VISUAL, VISUAL_LINE = "NORMAL", "EDIT", "VISUAL", "VISUAL LINE"
+HEX = "0123456789abcdef"
+NICE_SECONDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
+
+
+@dataclass
+class GridLook:
+    """What the grid needs besides the codes: level labels and each code's place in its level's order."""
+
+    labels: list[str]
+    ranks: list[np.ndarray] | None = None  # ranks[q][code] = 0..K-1 along the perceptual order; None: by index
+
+
+class CodeGridView(ScrollView, can_focus=True):
+    """The grid of one sound. `doc` is shared with the editor's workspace: the screen edits it, then tells
+    the view which cells changed (`cells_changed`), so only those cells are rebuilt and repainted."""
+
+    BINDINGS: list[Binding] = GRID_BINDINGS  # type: ignore[assignment]
+    DEFAULT_CSS = """
+    CodeGridView {
+        height: 3;
+        max-height: 20;
+        scrollbar-size-horizontal: 1;
+        scrollbar-size-vertical: 1;
+        background: $surface;
+    }
+    """
+    LABEL_WIDTH = 13
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.doc: CodeGrid | None = None
+        self.look = GridLook(labels=[])
+        self.colours = GridColours()
+        self.muted: set[int] = set()
+        self.level = 0
+        self.pos = 0
+        self.mode = NORMAL
+        self.anchor: tuple[int, int] | None = None
+        self.playhead: int | None = None
+        self.beat = 4  # positions per beat (w / b)
+        self.edit_step = 1
+        self.placeholder = "loading…"
+        self._count = ""
+        self._prefix: str | None = None
+        self._typed = ""
+        self._rows: dict[int, list[Segment]] = {}
+        self._styles: dict[tuple[int, int, bool], Style] = {}
+        self._ruler: Strip | None = None
+        self._steps: list[np.ndarray] = []
+
+    # ------------------------------------------------------------------ document
+    @property
+    def cell_width(self) -> int:
+        return self.digits + 1
+
+    @property
+    def digits(self) -> int:
+        if self.doc is None:
+            return 2
+        return max(len(f"{max(self.doc.codebook_sizes) - 1:x}"), 2)
+
+    def set_document(self, doc: CodeGrid | None, look: GridLook | None = None, muted: set[int] | None = None) -> None:
+        """Show another grid (or the same one after a resize); keeps the cursor where it still fits."""
+        self.doc = doc
+        if look is not None:
+            self.look = look
+        self.muted = set(muted or ())
+        self._typed = ""
+        self.invalidate()
+        if doc is None:
+            self.virtual_size = Size(0, 0)
+        else:
+            self.level = min(self.level, doc.levels - 1)
+            self.pos = min(self.pos, doc.positions - 1)
+            if self.anchor is not None:
+                self.anchor = (min(self.anchor[0], doc.levels - 1), min(self.anchor[1], doc.positions - 1))
+            self.virtual_size = Size(self.LABEL_WIDTH + doc.positions * self.cell_width, doc.levels + 1)
+            self.styles.height = doc.levels + 3  # the ruler, the levels, the scrollbar, the border
+        self.refresh(layout=True)
+        self._cursor_moved()
+
+    def set_colours(self, colours: GridColours) -> None:
+        self.colours = colours
+        self.invalidate()
+        self.refresh()
+
+    def set_muted(self, muted: set[int]) -> None:
+        changed = self.muted ^ set(muted)
+        self.muted = set(muted)
+        for q in changed:
+            self._rows.pop(q, None)
+            self._refresh_row(q)
+
+    def invalidate(self) -> None:
+        """Forget every cached row (new grid, new colours, new perceptual order)."""
+        self._rows.clear()
+        self._styles.clear()
+        self._ruler = None
+        self._steps = []
+        if self.doc is not None:
+            ranks = self.look.ranks
+            for q, k in enumerate(self.doc.codebook_sizes):
+                r = ranks[q] if ranks is not None and q < len(ranks) and len(ranks[q]) == k else np.arange(k)
+                self._steps.append(np.minimum((np.asarray(r) * len(ramp(self.colours.code_palette)) // max(k, 1)),
+                                              len(ramp(self.colours.code_palette)) - 1))
+
+    def cells_changed(self, sel: Selection, resized: bool = False) -> None:
+        """The codes in `sel` (clipped) changed: rebuild those cells only, and repaint them."""
+        doc = self.doc
+        if doc is None:
+            return
+        if resized:
+            self.set_document(doc)
+            return
+        sel = sel.clip(doc.levels, doc.positions)
+        if sel.empty:
+            return
+        width = sel.shape[1]
+        for q in range(sel.level_start, sel.level_stop or 0):
+            row = self._rows.get(q)
+            if row is not None:
+                if width > 64:
+                    self._rows.pop(q)
+                else:
+                    for p in range(sel.pos_start, sel.pos_stop or 0):
+                        row[p] = self._cell(q, p)
+        self._refresh_cells(sel)
+
+    # ------------------------------------------------------------------ selection and counts
+    @property
+    def selection(self) -> Selection:
+        """The visual selection, or the cursor cell (clipped to the grid)."""
+        doc = self.doc
+        levels, positions = (doc.levels, doc.positions) if doc is not None else (1, 1)
+        if self.mode == VISUAL and self.anchor is not None:
+            a_l, a_p = self.anchor
+            sel = Selection(min(a_l, self.level), max(a_l, self.level) + 1, min(a_p, self.pos), max(a_p, self.pos) + 1)
+        elif self.mode == VISUAL_LINE and self.anchor is not None:
+            sel = Selection(min(self.anchor[0], self.level), max(self.anchor[0], self.level) + 1, 0, None)
+        else:
+            sel = Selection.cell(self.level, self.pos)
+        return sel.clip(levels, positions)
+
+    @property
+    def has_selection(self) -> bool:
+        return self.mode in (VISUAL, VISUAL_LINE)
+
+    @property
+    def count_pending(self) -> str:
+        return self._count
+
+    @property
+    def typed(self) -> str:
+        return self._typed
+
+    def take_count(self) -> int:
+        n = int(self._count) if self._count else 1
+        self._count = ""
+        return max(n, 1)
+
+    def end_selection(self) -> None:
+        """Back to normal mode after an operation on the selection, the cursor at its start (as vim does)."""
+        if self.has_selection:
+            sel = self.selection
+            self.set_mode(NORMAL)
+            self.move_to(sel.level_start, sel.pos_start)
+
+    def set_mode(self, mode: str) -> None:
+        old_sel = self.selection
+        if mode in (VISUAL, VISUAL_LINE) and self.mode not in (VISUAL, VISUAL_LINE):
+            self.anchor = (self.level, self.pos)
+        if mode in (NORMAL, EDIT):
+            self.anchor = None
+        self.mode = mode
+        self._typed = ""
+        self._count = ""
+        self._refresh_cells(old_sel.union(self.selection) if not old_sel.empty else self.selection)
+        self.refresh(Region(0, 0, self.LABEL_WIDTH, 1))
+        self.post_message(ModeChanged(mode))
+        self._cursor_moved()
+
+    # ------------------------------------------------------------------ moving
+    def move_to(self, level: int, pos: int) -> None:
+        doc = self.doc
+        if doc is None:
+            return
+        level = min(max(level, 0), doc.levels - 1)
+        pos = min(max(pos, 0), doc.positions - 1)
+        if (level, pos) == (self.level, self.pos):
+            return
+        old = self.selection
+        old_level = self.level
+        self._typed = ""
+        self.level, self.pos = level, pos
+        new = self.selection
+        if old_level != level:
+            sy = int(self.scroll_offset.y)
+            self.refresh(Region(0, 1 + old_level - sy, self.LABEL_WIDTH, 1), Region(0, 1 + level - sy, self.LABEL_WIDTH, 1))
+        if self.has_selection:
+            self._refresh_cells(old.union(new))
+        else:
+            self._refresh_cells(old)
+            self._refresh_cells(new)
+        self._scroll_to_cursor()
+        self._cursor_moved()
+
+    def action_cursor_left(self) -> None:
+        self.move_to(self.level, self.pos - self.take_count())
+
+    def action_cursor_right(self) -> None:
+        self.move_to(self.level, self.pos + self.take_count())
+
+    def action_cursor_up(self) -> None:
+        self.move_to(self.level - self.take_count(), self.pos)
+
+    def action_cursor_down(self) -> None:
+        self.move_to(self.level + self.take_count(), self.pos)
+
+    def action_beat_forward(self) -> None:
+        n, beat = self.take_count(), max(self.beat, 1)
+        self.move_to(self.level, (self.pos // beat + n) * beat)
+
+    def action_beat_back(self) -> None:
+        n, beat = self.take_count(), max(self.beat, 1)
+        self.move_to(self.level, ((self.pos - 1) // beat - (n - 1)) * beat)
+
+    def action_line_start(self) -> None:
+        self._count = ""
+        self.move_to(self.level, 0)
+
+    def action_line_end(self) -> None:
+        self._count = ""
+        self.move_to(self.level, (self.doc.positions - 1) if self.doc is not None else 0)
+
+    def action_goto_prefix(self) -> None:
+        self._prefix = "g"
+
+    def action_first_level(self) -> None:
+        self._count = ""
+        self.move_to(0, self.pos)
+
+    def action_last_level(self) -> None:
+        self._count = ""
+        self.move_to((self.doc.levels - 1) if self.doc is not None else 0, self.pos)
+
+    def action_edit_mode(self) -> None:
+        self.set_mode(EDIT)
+
+    def action_normal_mode(self) -> None:
+        if self.mode != NORMAL or self._count or self._typed:
+            self.set_mode(NORMAL)
+
+    def action_visual(self) -> None:
+        self.set_mode(NORMAL if self.mode == VISUAL else VISUAL)
+
+    def action_visual_line(self) -> None:
+        self.set_mode(NORMAL if self.mode == VISUAL_LINE else VISUAL_LINE)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("edit_mode",) and self.mode == EDIT:
+            return None
+        if action in ("visual", "visual_line", "goto_prefix") and self.mode == EDIT:
+            return None
+        return True
+
+    # ------------------------------------------------------------------ keys the bindings cannot express
+    def on_key(self, event: events.Key) -> None:
+        char = (event.character or "").lower() if event.is_printable else ""
+        if self.mode == EDIT and char and char in HEX and event.key not in ("space",):
+            event.stop()
+            event.prevent_default()
+            self._type_digit(char)
+            return
+        if self._prefix == "g":
+            self._prefix = None
+            if event.key == "g":
+                event.stop()
+                event.prevent_default()
+                self.action_first_level()
+                return
+        if self.mode != EDIT and event.character and event.character.isdigit() and (self._count or event.character != "0"):
+            event.stop()
+            event.prevent_default()
+            self._count = (self._count + event.character)[-5:]
+            self._cursor_moved()
+
+    def _type_digit(self, char: str) -> None:
+        doc = self.doc
+        if doc is None:
+            return
+        self._typed += char
+        self._refresh_cells(Selection.cell(self.level, self.pos))
+        if len(self._typed) >= self.digits:
+            code = int(self._typed, 16)
+            level, pos = self.level, self.pos
+            self._typed = ""
+            self.post_message(CodeTyped(level, pos, code))
+            self.move_to(level, pos + self.edit_step)
+        else:
+            self._cursor_moved()
+
+    def on_click(self, event: events.Click) -> None:
+        doc = self.doc
+        if doc is None:
+            return
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < 1 or offset.x < self.LABEL_WIDTH:
+            return
+        scroll_x, scroll_y = (int(v) for v in self.scroll_offset)
+        self._count = ""
+        self.move_to(offset.y - 1 + scroll_y, (offset.x - self.LABEL_WIDTH + scroll_x) // self.cell_width)
+
+    # ------------------------------------------------------------------ playhead
+    def set_playhead(self, pos: int | None) -> None:
+        if pos == self.playhead:
+            return
+        old, self.playhead = self.playhead, pos
+        for p in (old, pos):
+            if p is not None:
+                self._refresh_columns(p, p + 1)
+
+    def scroll_to_position(self, pos: int) -> None:
+        """Bring a position into view (follow mode)."""
+        view = self._view_width()
+        x = pos * self.cell_width
+        if not int(self.scroll_x) <= x < int(self.scroll_x) + view - self.cell_width:
+            self.scroll_to(x=max(x - view // 4, 0), animate=False)
+
+    # ------------------------------------------------------------------ painting
+    def _view_width(self) -> int:
+        return max(self.scrollable_content_region.width - self.LABEL_WIDTH, 0)
+
+    def _style(self, q: int, code: int, muted: bool) -> Style:
+        key = (q, code, muted)
+        style = self._styles.get(key)
+        if style is None:
+            c = self.colours
+            if muted:
+                style = Style(color=c.muted_text, bgcolor=c.muted)
+            else:
+                steps = self._steps[q] if q < len(self._steps) else None
+                idx = int(steps[code]) if steps is not None and 0 <= code < len(steps) else step_of(0.0)
+                bg = ramp(c.code_palette)[idx]
+                style = Style(color=text_on(bg), bgcolor=bg)
+            self._styles[key] = style
+        return style
+
+    def _cell(self, q: int, p: int) -> Segment:
+        assert self.doc is not None
+        code = int(self.doc.codes[q, p])
+        return Segment(f"{code:0{self.digits}x} ", self._style(q, code, q in self.muted))
+
+    def _row(self, q: int) -> list[Segment]:
+        row = self._rows.get(q)
+        if row is None:
+            assert self.doc is not None
+            codes = self.doc.codes[q]
+            style = self._style
+            muted = q in self.muted
+            d = self.digits
+            row = [Segment(f"{int(c):0{d}x} ", style(q, int(c), muted)) for c in codes]
+            self._rows[q] = row
+        return row
+
+    def _label(self, q: int, base: Style) -> Strip:
+        c = self.colours
+        name = self.look.labels[q] if q < len(self.look.labels) else ""
+        muted = q in self.muted
+        mark = "×" if muted else " "
+        text = f"{q + 1:>2}{mark}{name}"[: self.LABEL_WIDTH - 1].ljust(self.LABEL_WIDTH)
+        style = base + Style(color=c.muted_text if muted else c.label, bold=q == self.level, strike=muted)
+        return Strip([Segment(text, style)], self.LABEL_WIDTH)
+
+    def _ruler_strip(self) -> Strip:
+        if self._ruler is None:
+            doc = self.doc
+            assert doc is not None
+            cw = self.cell_width
+            chars = [" "] * (doc.positions * cw)
+            beat = max(self.beat, 1)
+            for p in range(0, doc.positions, beat):
+                chars[p * cw] = "·"
+            spp = doc.seconds_per_position
+            step = next((s for s in NICE_SECONDS if s / spp * cw >= 7), NICE_SECONDS[-1])
+            k = 0
+            while True:
+                t = k * step
+                p = int(round(t / spp))
+                if p >= doc.positions:
+                    break
+                label = f"|{t:g}s"
+                x = p * cw
+                if x + len(label) <= len(chars):
+                    chars[x : x + len(label)] = list(label)
+                k += 1
+            self._ruler = Strip([Segment("".join(chars), Style(color=self.colours.ruler))], len(chars))
+        return self._ruler
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        doc = self.doc
+        if doc is None:
+            text = f"  {self.placeholder}" if y == 1 else ""
+            return Strip([Segment(text, base)]).extend_cell_length(width, base).crop(0, width)
+        scroll_x, scroll_y = (int(v) for v in self.scroll_offset)
+        view = max(width - self.LABEL_WIDTH, 0)
+        cw = self.cell_width
+        if y == 0:
+            head = f" {self.mode[:6]:<6} s"[: self.LABEL_WIDTH].ljust(self.LABEL_WIDTH)
+            strip = Strip([Segment(head, base + Style(color=self.colours.ruler, bold=True))], self.LABEL_WIDTH)
+            ruler = self._ruler_strip().crop(scroll_x, scroll_x + view)
+            if self.playhead is not None:
+                x = self.playhead * cw - scroll_x
+                if 0 <= x < view:
+                    parts = ruler.divide([x, x + 1])
+                    mark = Strip([Segment("▼", base + Style(color=self.colours.playhead, bold=True))], 1)
+                    ruler = Strip.join([parts[0], mark, *(parts[2:] if len(parts) > 2 else [])])
+            return Strip.join([strip, ruler]).extend_cell_length(width, base).crop(0, width)
+        q = y - 1 + scroll_y
+        if not 0 <= q < doc.levels:
+            return Strip.blank(width, base)
+        row = self._row(q)
+        c0 = scroll_x // cw
+        c1 = min(-(-(scroll_x + view) // cw), doc.positions)
+        segs = row[c0:c1]
+        segs = self._overlay(q, c0, c1, segs)
+        cells = Strip(segs, (c1 - c0) * cw).crop(scroll_x - c0 * cw, scroll_x - c0 * cw + view)
+        return Strip.join([self._label(q, base), cells]).extend_cell_length(width, base).crop(0, width)
+
+    def _overlay(self, q: int, c0: int, c1: int, segs: list[Segment]) -> list[Segment]:
+        """Cursor, selection and playhead drawn over the cached cells (only the visible ones are touched)."""
+        c = self.colours
+        marks: dict[int, Style] = {}
+        if self.playhead is not None and c0 <= self.playhead < c1:
+            marks[self.playhead] = Style(color=text_on(c.playhead), bgcolor=c.playhead)
+        if self.has_selection:
+            sel = self.selection
+            if sel.level_start <= q < (sel.level_stop or 0):
+                style = Style(color=c.selection_text, bgcolor=c.selection)
+                for p in range(max(sel.pos_start, c0), min(sel.pos_stop or 0, c1)):
+                    marks[p] = style
+        if q == self.level and c0 <= self.pos < c1:
+            marks[self.pos] = Style(color=c.cursor_text, bgcolor=c.cursor, bold=True)
+        if not marks:
+            return segs
+        segs = list(segs)
+        for p, style in marks.items():
+            text = segs[p - c0].text
+            if p == self.pos and q == self.level and self._typed:
+                text = (self._typed + "_" * self.digits)[: self.digits] + " "
+            segs[p - c0] = Segment(text, style)
+        return segs
+
+    # ------------------------------------------------------------------ refreshing just what changed
+    def _refresh_cells(self, sel: Selection) -> None:
+        doc = self.doc
+        if doc is None or sel.empty:
+            return
+        scroll_x, scroll_y = (int(v) for v in self.scroll_offset)
+        cw = self.cell_width
+        x0 = self.LABEL_WIDTH + sel.pos_start * cw - scroll_x
+        x1 = self.LABEL_WIDTH + (sel.pos_stop or doc.positions) * cw - scroll_x
+        y0 = 1 + sel.level_start - scroll_y
+        y1 = 1 + (sel.level_stop or doc.levels) - scroll_y
+        x0, x1 = max(x0, self.LABEL_WIDTH), min(x1, self.size.width)
+        y0, y1 = max(y0, 1), min(y1, self.size.height)
+        if x1 > x0 and y1 > y0:
+            self.refresh(Region(x0, y0, x1 - x0, y1 - y0))
+        if sel.level_start <= self.level < (sel.level_stop or 0):
+            self.refresh(Region(0, 1 + self.level - scroll_y, self.LABEL_WIDTH, 1))
+
+    def _refresh_row(self, q: int) -> None:
+        self.refresh(Region(0, 1 + q - int(self.scroll_offset.y), self.size.width, 1))
+
+    def _refresh_columns(self, p0: int, p1: int) -> None:
+        cw = self.cell_width
+        x0 = self.LABEL_WIDTH + p0 * cw - int(self.scroll_offset.x)
+        x0c = max(x0, self.LABEL_WIDTH)
+        x1 = min(x0 + (p1 - p0) * cw, self.size.width)
+        if x1 > x0c:
+            self.refresh(Region(x0c, 0, x1 - x0c, self.size.height))
+
+    def _scroll_to_cursor(self) -> None:
+        view = self._view_width()
+        cw = self.cell_width
+        x = self.pos * cw
+        sx = int(self.scroll_offset.x)
+        if x < sx:
+            self.scroll_to(x=x, animate=False)
+        elif x + cw > sx + view:
+            self.scroll_to(x=x + cw - view, animate=False)
+        rows = max(self.scrollable_content_region.height - 1, 1)
+        sy = int(self.scroll_offset.y)
+        if self.level < sy:
+            self.scroll_to(y=self.level, animate=False)
+        elif self.level >= sy + rows:
+            self.scroll_to(y=self.level - rows + 1, animate=False)
+
+    def _cursor_moved(self) -> None:
+        self.post_message(CursorMoved(self.level, self.pos))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._ruler = None

@@ -1,0 +1,63 @@
+"""The generate panel: Creativity (temperature, log scale), Diversity (top-p), Focus (top-k), length, seed."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Button, Static
+
+from ..messages import GenerateRequested
+from .slider import Slider
+
+MAX_SEED = 9999
+
+
+class GeneratePanel(Vertical):
+    """Sliders for the sampling settings and a Generate button; posts `GenerateRequested`."""
+
+    DEFAULT_CSS = """
+    GeneratePanel { height: auto; padding: 0 1; }
+    GeneratePanel > Button { width: 100%; min-width: 10; height: 1; border: none; margin-top: 0; }
+    GeneratePanel > #gen-note { color: $text-muted; height: auto; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.codebook_max = 64
+
+    def compose(self) -> ComposeResult:
+        yield Slider("Creativity", 0.25, 4.0, 1.0, steps=40, log=True, fmt=lambda v: f"{v:.2f}", id="creativity",
+                     tooltip="temperature: low is safe and repetitive, high is wild")
+        yield Slider("Diversity", 0.05, 1.0, 1.0, steps=19, fmt=lambda v: f"{v:.2f}", off_at="high", id="diversity",
+                     tooltip="top-p: sample only from the likeliest codes that together reach this probability")
+        yield Slider("Focus", 1, 64, 64, steps=63, integer=True, fmt=lambda v: f"{v:.0f}", off_at="high", id="focus",
+                     tooltip="top-k: sample only from the k likeliest codes")
+        yield Slider("Length", 0.5, 10.0, 2.0, steps=19, fmt=lambda v: f"{v:.1f} s", id="length")
+        yield Slider("Seed", 0, MAX_SEED, 0, steps=MAX_SEED, integer=True, fmt=lambda v: f"{v:.0f}", off_at="low",
+                     id="seed", tooltip="0 draws a new seed each time; any other value repeats a result")
+        yield Button("Generate ▸ new grid", id="generate", variant="primary")
+        yield Static("", id="gen-note")
+
+    def set_codebook_max(self, k: int) -> None:
+        focus = self.query_one("#focus", Slider)
+        self.codebook_max = k
+        focus.high, focus.steps = float(k), max(k - 1, 1)
+        focus.position = focus.steps
+        focus.refresh()
+
+    def set_note(self, text: str) -> None:
+        self.query_one("#gen-note", Static).update(text)
+
+    def request(self) -> GenerateRequested:
+        s = {name: self.query_one(f"#{name}", Slider) for name in ("creativity", "diversity", "focus", "length", "seed")}
+        return GenerateRequested(
+            seconds=s["length"].value, temperature=s["creativity"].value,
+            top_k=None if s["focus"].is_off else int(s["focus"].value),
+            top_p=None if s["diversity"].is_off else s["diversity"].value,
+            seed=None if s["seed"].is_off else int(s["seed"].value),
+        )
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "generate":
+            event.stop()
+            self.post_message(self.request())

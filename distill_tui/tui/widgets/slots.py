@@ -1,0 +1,76 @@
+"""The A/B slots and the list of open sounds (Enter puts a sound in A, b puts it in B)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+
+@dataclass
+class SlotRow:
+    name: str
+    dirty: bool
+    slot: str  # "A", "B" or ""
+    seconds: float
+
+
+class SoundList(OptionList):
+    BINDINGS = [
+        Binding("enter", "to_slot('A')", "to A", id="slots.to_a"),
+        Binding("b", "to_slot('B')", "to B", id="slots.to_b"),
+    ]
+
+    @dataclass
+    class Chosen(Message):
+        name: str
+        slot: str
+
+    def action_to_slot(self, slot: str) -> None:
+        if self.highlighted is None:
+            return
+        option = self.get_option_at_index(self.highlighted)
+        if option.id:
+            self.post_message(self.Chosen(option.id, slot))
+
+
+class SlotsPanel(Vertical):
+    """A and B at the top, then every open sound."""
+
+    DEFAULT_CSS = """
+    SlotsPanel { height: auto; }
+    SlotsPanel > #slots-ab { height: auto; padding: 0 1; }
+    SlotsPanel > SoundList { height: auto; max-height: 8; border: none; padding: 0; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="slots-ab")
+        yield SoundList(id="sound-list")
+
+    def show(self, rows: list[SlotRow]) -> None:
+        ab = Text()
+        for slot in ("A", "B"):
+            row = next((r for r in rows if r.slot == slot), None)
+            ab.append(f"{slot} ", style="bold reverse" if slot == "A" else "bold")
+            if row is None:
+                ab.append("—\n", style="dim")
+            else:
+                ab.append(f"{row.name}", style="bold" if slot == "A" else "")
+                ab.append(f" {row.seconds:.1f}s")
+                ab.append(" ● unsaved\n" if row.dirty else "\n", style="yellow")
+        ab.rstrip()
+        self.query_one("#slots-ab", Static).update(ab)
+        lst = self.query_one(SoundList)
+        highlighted = lst.highlighted
+        lst.clear_options()
+        for r in rows:
+            mark = f"{r.slot or ' '}{'●' if r.dirty else ' '}"
+            lst.add_option(Option(f"{mark} {r.name}", id=r.name))
+        if highlighted is not None and rows:
+            lst.highlighted = min(highlighted, len(rows) - 1)

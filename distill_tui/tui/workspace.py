@@ -1,0 +1,176 @@
+"""The editor's documents: every loaded sound, the A/B slots, the clipboard, muted levels, one shared undo history."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..codes.clipboard import Clipboard
+from ..codes.edits import Edit, EditResult
+from ..codes.grid import CodeGrid
+from ..codes.history import EditSession
+from ..errors import BadInputError
+
+
+@dataclass
+class Sound:
+    """One open grid and what the editor knows about it."""
+
+    name: str
+    audio_path: Path | None = None
+    muted: set[int] = field(default_factory=set)
+    audition: Any = None  # the latest `Audition` (decoded audio, spectrogram, phase)
+    version: int = 0  # bumped by every change to the codes or the muted levels
+    decoded_version: int = -1  # the version `audition` was decoded from
+    generated: bool = False
+
+
+@dataclass
+class Touched:
+    """A sound an edit, undo or redo changed, and where (to redraw and re-decode)."""
+
+    name: str
+    result: EditResult
+
+
+class Workspace:
+    """Sounds by unique name, edited through one `EditSession` (so a swap between A and B undoes as one step)."""
+
+    def __init__(self) -> None:
+        self.session = EditSession()
+        self.sounds: dict[str, Sound] = {}
+        self.a: str | None = None
+        self.b: str | None = None
+        self.clipboard: Clipboard | None = None
+
+    # ---- sounds
+    def add(self, grid: CodeGrid, audio_path: Path | None = None, codes_path: Path | None = None,
+            unsaved: bool = False) -> Sound:
+        """Open a grid under a fresh name (its own, made unique); it takes slot A if A is empty, else B if empty."""
+        name = self._unique(grid.name or "untitled")
+        grid.name = name
+        self.session.open(name, grid, unsaved=unsaved)
+        self.session.slots[name].path = codes_path
+        sound = Sound(name=name, audio_path=audio_path, generated=unsaved)
+        self.sounds[name] = sound
+        if self.a is None:
+            self.a = name
+        elif self.b is None:
+            self.b = name
+        return sound
+
+    def _unique(self, base: str) -> str:
+        base = re.sub(r"\s+", "_", base.strip()) or "untitled"
+        name, n = base, 2
+        while name in self.sounds:
+            name, n = f"{base}-{n}", n + 1
+        return name
+
+    def grid(self, name: str | None) -> CodeGrid:
+        if name is None:
+            raise BadInputError("no sound is open")
+        return self.session.grid(name)
+
+    def sound(self, name: str | None) -> Sound:
+        if name is None or name not in self.sounds:
+            raise BadInputError("no sound is open")
+        return self.sounds[name]
+
+    def name_of(self, grid: CodeGrid) -> str | None:
+        for name, slot in self.session.slots.items():
+            if slot.grid is grid:
+                return name
+        return None
+
+    def codes_path(self, name: str) -> Path | None:
+        return self.session.slots[name].path
+
+    def names(self) -> list[str]:
+        return list(self.sounds)
+
+    def set_slot(self, slot: str, name: str) -> None:
+        if name not in self.sounds:
+            raise BadInputError(f"no sound named {name!r}")
+        if slot == "A":
+            if self.b == name:
+                self.b = self.a
+            self.a = name
+        else:
+            if self.a == name:
+                self.a = self.b
+            self.b = name
+
+    def exchange(self) -> None:
+        """B becomes the sound being edited, A the other one."""
+        if self.b is None:
+            raise BadInputError("there is no sound in B: load or generate a second sound first")
+        self.a, self.b = self.b, self.a
+
+    # ---- editing
+    def apply(self, edit: Edit, name: str | None = None) -> list[Touched]:
+        """Apply an edit to a sound (A by default) through the shared history; a refused edit changes nothing."""
+        name = name or self.a
+        if name is None:
+            raise BadInputError("no sound is open")
+        result = self.session.apply(name, edit)
+        touched = [Touched(name, result)]
+        if result.other is not None and result.other_changed is not None:
+            other = self.name_of(result.other)
+            if other is not None:
+                touched.append(Touched(other, EditResult(result.other_changed)))
+        for t in touched:
+            self.sounds[t.name].version += 1
+        return touched
+
+    def undo(self) -> list[Touched] | None:
+        return self._changes(self.session.undo())
+
+    def redo(self) -> list[Touched] | None:
+        return self._changes(self.session.redo())
+
+    def _changes(self, changes: list[Any] | None) -> list[Touched] | None:
+        if changes is None:
+            return None
+        out: list[Touched] = []
+        for change in changes:
+            name = self.name_of(change.doc)
+            if name is None:
+                continue
+            out.append(Touched(name, change.result))
+            r = change.result
+            if r.other is not None and r.other_changed is not None:
+                other = self.name_of(r.other)
+                if other is not None:
+                    out.append(Touched(other, EditResult(r.other_changed)))
+        for name in {t.name for t in out}:
+            self.sounds[name].version += 1
+        return out
+
+    def checkpoint(self) -> None:
+        """The next keystroke edit starts a new undo step."""
+        self.session.history.checkpoint()
+
+    def set_muted(self, name: str, muted: set[int]) -> None:
+        sound = self.sound(name)
+        if muted != sound.muted:
+            sound.muted = set(muted)
+            sound.version += 1
+
+    # ---- saving
+    def dirty(self, name: str) -> bool:
+        return self.session.dirty(name)
+
+    def dirty_names(self) -> list[str]:
+        return [n for n in self.sounds if self.session.dirty(n)]
+
+    def default_codes_path(self, name: str, folder: Path | None = None) -> Path:
+        """Where ctrl+s saves a sound that has no codes file yet: `./<name>.codes.json`."""
+        known = self.codes_path(name)
+        if known is not None:
+            return known
+        return (folder or Path.cwd()) / f"{name}.codes.json"
+
+    def save(self, name: str, path: Path | None = None) -> Path:
+        return self.session.save(name, path or self.default_codes_path(name))
