@@ -1,0 +1,177 @@
+"""TUI latency: keystroke -> repaint on an 8 x 1000 grid (pilot), edit -> hearing (partial re-decode), command -> first frame (tmux).
+
+    python bench/bench_tui.py                 # all three; --only keys|hear|start; --json
+    python bench/bench_tui.py --only start --runs 5
+
+Keystroke -> repaint is the time from posting a key event to the app handing the repainted frame to
+its (headless) driver, measured by wrapping `App._display`. Edit -> hearing is the time from the
+second hex digit of an edit to the moment the re-decoded audio of that edit is stored, ready for
+space to play it, on the bundled demo model. Command -> first frame starts `distill-tui` in a tmux
+pane and polls `capture-pane` until the title line shows; "grid filled" waits for the demo's codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from distill_tui.codes.grid import CodeGrid  # noqa: E402
+from distill_tui.tui.app import DistillApp  # noqa: E402
+from distill_tui.tui.messages import SoundLoaded  # noqa: E402
+
+
+def big_grid(levels: int = 8, positions: int = 1000, k: int = 64) -> CodeGrid:
+    rng = np.random.default_rng(0)
+    return CodeGrid(codes=rng.integers(0, k, (levels, positions)), model_fingerprint="bench", codebook_sizes=[k] * levels,
+                    sample_rate=22050, hop_length=256, stride=4, name="bench")
+
+
+class Stamped:
+    """Records when frames reach the driver."""
+
+    def __init__(self, app: DistillApp) -> None:
+        self.times: list[float] = []
+        original = app._display  # noqa: SLF001 - the one place every frame passes through
+
+        def display(screen, renderable) -> None:  # noqa: ANN001
+            original(screen, renderable)
+            if renderable is not None:
+                self.times.append(time.perf_counter())
+
+        app._display = display  # type: ignore[method-assign]  # noqa: SLF001
+
+    def first_after(self, t0: float) -> float | None:
+        return next((t for t in self.times if t >= t0), None)
+
+
+async def bench_keys(presses: int = 200) -> dict:
+    app = DistillApp(None, [])
+    async with app.run_test(size=(120, 30)) as pilot:
+        stamps = Stamped(app)
+        editor = app.editor
+        editor.post_message(SoundLoaded(big_grid()))
+        await pilot.pause(0.3)
+        move, type_ = [], []
+        keys = ["l"] * 40 + ["j", "j", "k", "k"] + ["h"] * 40 + ["w", "w", "b", "b"]
+        for i in range(presses):
+            key = keys[i % len(keys)]
+            t0 = time.perf_counter()
+            await pilot.press(key)
+            t1 = stamps.first_after(t0)
+            if t1 is not None:
+                move.append(1000 * (t1 - t0))
+        await pilot.press("i")
+        for i in range(presses // 2):
+            await pilot.press("1")
+            t0 = time.perf_counter()
+            await pilot.press("f" if i % 2 else "0")  # the second digit writes the cell and advances
+            t1 = stamps.first_after(t0)
+            if t1 is not None:
+                type_.append(1000 * (t1 - t0))
+        await pilot.press("escape")
+    return {"grid": "8 levels x 1000 positions", "size": "120x30",
+            "move_ms_median": statistics.median(move), "move_ms_p90": float(np.percentile(move, 90)), "moves": len(move),
+            "overwrite_ms_median": statistics.median(type_), "overwrite_ms_p90": float(np.percentile(type_, 90)),
+            "overwrites": len(type_)}
+
+
+async def bench_hear(edits: int = 20) -> dict:
+    model = ROOT / "samples" / "demo.distill"
+    sound = ROOT / "samples" / "sounds" / "pad_am.wav"
+    app = DistillApp(model, [sound])
+    latencies, engine_ms = [], []
+    async with app.run_test(size=(120, 30)) as pilot:
+        editor = app.editor
+        for _ in range(600):
+            await pilot.pause(0.05)
+            name = editor.ws.a
+            if name and editor.ws.sounds[name].audition is not None:
+                break
+        name = editor.ws.a
+        assert name is not None, "the demo sound did not load"
+        sound_state = editor.ws.sounds[name]
+        await pilot.press("j", "1", "0", "l", "i")
+        for i in range(edits):
+            await pilot.press("3")
+            t0 = time.perf_counter()
+            await pilot.press("a" if i % 2 else "0")
+            target = sound_state.version
+            while sound_state.decoded_version < target:
+                await asyncio.sleep(0.001)
+            latencies.append(1000 * (time.perf_counter() - t0))
+            engine_ms.append(1000 * sound_state.audition.seconds)
+            assert sound_state.audition.partial
+            await pilot.press("left")  # edit the same spot again
+        await pilot.press("escape")
+    return {"model": "samples/demo.distill", "sound": "pad_am.wav (2.5 s)", "edit_to_audio_ms_median": statistics.median(latencies),
+            "edit_to_audio_ms_p90": float(np.percentile(latencies, 90)), "partial_decode_ms_median": statistics.median(engine_ms),
+            "edits": len(latencies)}
+
+
+def bench_start(runs: int = 5, width: int = 120, height: int = 35) -> dict:
+    if shutil.which("tmux") is None:
+        return {"skipped": "tmux is not installed"}
+    exe = shutil.which("distill-tui") or f"{sys.executable} -m distill_tui.cli"
+    first, filled = [], []
+    sock = f"distill-bench-{os.getpid()}"
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(runs):
+            name = f"start{i}"
+            t0 = time.perf_counter()
+            subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", name, "-x", str(width), "-y", str(height),
+                            "-c", tmp, exe], check=True)
+            t_first = t_filled = None
+            while time.perf_counter() - t0 < 60:
+                screen = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", name], capture_output=True,
+                                        text=True).stdout
+                now = time.perf_counter()
+                if t_first is None and "Distill" in screen:
+                    t_first = now - t0
+                if t_first is not None and "Structure" in screen and "bell_c5" in screen:
+                    t_filled = now - t0
+                    break
+                time.sleep(0.005)
+            subprocess.run(["tmux", "-L", sock, "kill-session", "-t", name], capture_output=True)
+            if t_first is not None:
+                first.append(t_first)
+            if t_filled is not None:
+                filled.append(t_filled)
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+    return {"command": "distill-tui", "terminal": f"tmux {width}x{height}", "runs": runs,
+            "first_frame_s_median": statistics.median(first) if first else None, "first_frame_s_all": first,
+            "grid_filled_s_median": statistics.median(filled) if filled else None}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", choices=["keys", "hear", "start"])
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    out: dict = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cpus": os.cpu_count(),
+                 "load_1min": os.getloadavg()[0]}
+    if args.only in (None, "start"):
+        out["start"] = bench_start(args.runs)
+    if args.only in (None, "keys"):
+        out["keys"] = asyncio.run(bench_keys())
+    if args.only in (None, "hear"):
+        out["hear"] = asyncio.run(bench_hear())
+    print(json.dumps(out, indent=None if args.json else 2, default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""The editor's parts without a model: the code grid widget (keys, modes, counts, painting), themes, keymap, panels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from distill_tui.codes.grid import CodeGrid
+from distill_tui.tui.app import DistillApp
+from distill_tui.tui.keymap import all_bindings, load_user_keymap
+from distill_tui.tui.messages import SoundLoaded
+from distill_tui.tui.palette import MAPS, ramp, text_on
+from distill_tui.tui.themes import REPO_THEMES, load_themes
+from distill_tui.tui.widgets.code_grid import CodeGridView
+from distill_tui.tui.widgets.health_bars import level_health
+from distill_tui.tui.widgets.slider import Slider
+
+from .test_tui_support import aio
+
+
+def grid_doc(levels: int = 8, positions: int = 1000, k: int = 64, seed: int = 0) -> CodeGrid:
+    rng = np.random.default_rng(seed)
+    return CodeGrid(codes=rng.integers(0, k, (levels, positions)), model_fingerprint="ab12", codebook_sizes=[k] * levels,
+                    sample_rate=22050, hop_length=256, stride=4, name="big")
+
+
+async def _open(pilot, app: DistillApp, doc: CodeGrid) -> CodeGridView:
+    app.editor.post_message(SoundLoaded(doc))
+    await pilot.pause()
+    return app.editor.grid
+
+
+@aio
+async def test_navigation_counts_and_jumps():
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 30)) as pilot:
+        g = await _open(pilot, app, grid_doc())
+        assert (g.level, g.pos) == (0, 0)
+        await pilot.press("l", "l", "4", "l", "j", "down")
+        assert (g.level, g.pos) == (2, 6)
+        await pilot.press("1", "2", "right", "h", "k")
+        assert (g.level, g.pos) == (1, 17)
+        await pilot.press("dollar_sign")
+        assert g.pos == 999 and g.scroll_offset.x > 0  # scrolled to keep the cursor visible
+        await pilot.press("0", "G")
+        assert (g.level, g.pos) == (7, 0)
+        await pilot.press("g", "g")
+        assert g.level == 0
+        g.beat = 4
+        await pilot.press("w", "w", "l", "b")
+        assert g.pos == 8
+        await pilot.press("2", "b")
+        assert g.pos == 0
+
+
+@aio
+async def test_edit_mode_types_hex_and_undo_is_one_step():
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 30)) as pilot:
+        doc = grid_doc()
+        before = doc.codes.copy()
+        g = await _open(pilot, app, doc)
+        await pilot.press("i")
+        assert g.mode == "EDIT" and "EDIT" in str(app.editor.query_one("#title").render())
+        await pilot.press("3", "f", "0", "a", "b")  # two codes written; a third half-typed
+        assert doc.codes[0, 0] == 0x3F and doc.codes[0, 1] == 0x0A and g.pos == 2 and g.typed == "b"
+        await pilot.press("escape")
+        assert g.mode == "NORMAL" and doc.codes[0, 2] == before[0, 2]
+        assert app.editor.ws.dirty("big")
+        await pilot.press("u")  # the burst of typing undoes as one step
+        assert (doc.codes == before).all()
+        await pilot.press("ctrl+r")
+        assert doc.codes[0, 0] == 0x3F and doc.codes[0, 1] == 0x0A
+        await pilot.press("i", "7", "f")  # 0x7f does not exist in a 64-code level: refused, nothing changes
+        assert doc.codes[0, 2] == before[0, 2]
+        await pilot.press("escape")
+
+
+@aio
+async def test_visual_selection_yank_paste_and_clear():
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 30)) as pilot:
+        doc = grid_doc()
+        g = await _open(pilot, app, doc)
+        await pilot.press("v", "l", "l", "j")
+        sel = g.selection
+        assert (sel.level_start, sel.level_stop, sel.pos_start, sel.pos_stop) == (0, 2, 0, 3)
+        block = doc.codes[0:2, 0:3].copy()
+        await pilot.press("y")
+        assert g.mode == "NORMAL" and app.editor.ws.clipboard.values.shape == (2, 3)
+        assert (g.level, g.pos) == (0, 0)
+        orig = doc.codes.copy()
+        await pilot.press("1", "0", "l", "p")
+        assert (doc.codes[0:2, 10:13] == block).all()
+        await pilot.press("V", "y")
+        assert app.editor.ws.clipboard.values.shape == (1, 1000)
+        assert g.pos == 0
+        common = np.bincount(doc.codes[0]).argmax()
+        await pilot.press("v", "4", "l", "d")
+        assert (doc.codes[0, 0:5] == common).all()
+        await pilot.press("u", "u")
+        assert (doc.codes == orig).all()
+
+
+@aio
+async def test_nudge_mute_solo_and_too_small():
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 30)) as pilot:
+        doc = grid_doc()
+        g = await _open(pilot, app, doc)
+        code = int(doc.codes[0, 0])
+        await pilot.press("plus")
+        assert doc.codes[0, 0] == min(code + 1, 63)  # no model: the order is the code order
+        await pilot.press("minus", "minus")
+        assert doc.codes[0, 0] == max(min(code + 1, 63) - 2, 0)
+        await pilot.press("j", "m")
+        assert app.editor.ws.sounds["big"].muted == {1} and g.muted == {1}
+        await pilot.press("M")
+        assert app.editor.ws.sounds["big"].muted == set(range(8)) - {1}
+        await pilot.press("M")
+        assert app.editor.ws.sounds["big"].muted == set()
+        await pilot.resize_terminal(40, 10)
+        await pilot.pause()
+        assert app.editor.has_class("-too-small")
+        assert app.editor.query_one("#too-small").display
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not app.editor.has_class("-too-small")
+
+
+@aio
+async def test_grid_paints_cells_cursor_and_playhead():
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 30)) as pilot:
+        doc = grid_doc(levels=4, positions=200)
+        g = await _open(pilot, app, doc)
+        line = g.render_line(1)
+        text = line.text
+        assert text[g.LABEL_WIDTH : g.LABEL_WIDTH + 2] == f"{doc.codes[0, 0]:02x}"
+        cursor_style = next(s.style for s in line if s.text.startswith(f"{doc.codes[0, 0]:02x}"))
+        assert str(cursor_style.bgcolor.name).lower() == app.grid_colours.cursor.lower()
+        g.set_playhead(3)
+        assert "▼" in g.render_line(0).text
+        ruler = g.render_line(0).text
+        assert "|0s" in ruler
+        await pilot.press("l")
+        line = g.render_line(1)
+        assert line.cell_length == g.scrollable_content_region.width
+
+
+def test_themes_load_and_bad_files_are_reported(tmp_path: Path):
+    loaded = load_themes([REPO_THEMES])
+    names = {t.name for t in loaded.themes}
+    assert {"distill-dark", "distill-light", "distill-high-contrast"} <= names
+    assert not loaded.problems
+    (tmp_path / "broken.toml").write_text("name = \n")
+    (tmp_path / "odd.toml").write_text('name = "odd"\nprimary = "#ffffff"\n[distill]\ncode_palette = "rainbow"\n')
+    loaded = load_themes([tmp_path])
+    assert len(loaded.problems) == 2 and "rainbow" in " ".join(loaded.problems)
+    assert "distill-dark" in {t.name for t in loaded.themes}  # the built-in fallback is always there
+
+
+def test_palettes_are_ordered_and_readable():
+    for name in MAPS:
+        colours = ramp(name)
+        assert len(colours) == len(set(colours)) or name == "greys"
+    assert text_on("#ffffff") == "#000000" and text_on("#000000") == "#ffffff"
+
+
+def test_every_binding_has_an_id_and_user_keymap(tmp_path: Path):
+    bindings = all_bindings()
+    assert "editor.play" in bindings and "grid.left" in bindings
+    for b in bindings.values():
+        assert "alt+" not in b.key and "meta+" not in b.key
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[keymap]\n"editor.play" = "p"\n"no.such" = "x"\n')
+    result = load_user_keymap(cfg)
+    assert result.keymap == {"editor.play": "p"} and len(result.problems) == 1
+
+
+@aio
+async def test_rebinding_a_key_through_the_keymap(tmp_path: Path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[keymap]\n"grid.right" = "n"\n')
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES], keymap_path=cfg)
+    async with app.run_test(size=(100, 30)) as pilot:
+        g = await _open(pilot, app, grid_doc())
+        await pilot.press("n", "n")
+        assert g.pos == 2
+
+
+def test_health_verdicts():
+    health = {"utilization": [0.9, 0.2, 0.5, 0.9], "perplexity": [40, 5, 20, 40], "dead_codes": [4, 50, 30, 4],
+              "level_gain_db": [10.0, 1.0, 1.0, 0.01]}
+    verdicts = [h.colour for h in level_health(health, [64] * 4, ["a", "b", "c", "d"])]
+    assert verdicts == ["green", "red", "yellow", "red"]
+    assert level_health({}, [64], ["a"])[0].verdict == "no data"
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_slider_maps_positions_to_values(log: bool):
+    s = Slider("x", 0.25, 4.0, 1.0, steps=40, log=log)
+    assert s.value_at(0) == pytest.approx(0.25) and s.value_at(40) == pytest.approx(4.0)
+    if log:
+        assert s.value == pytest.approx(1.0)
+    k = Slider("k", 1, 64, 64, steps=63, integer=True, off_at="high")
+    assert k.is_off and k.value_text() == "off"
