@@ -121,7 +121,7 @@ def default_levels(minutes: float) -> int:
 
 
 def adaptive_model_config(n_files: int, minutes: float, n_bins: int, **overrides: Any) -> ModelConfig:
-    """Dataset-adaptive defaults; any field given in `overrides` (not None) wins."""
+    """Dataset-adaptive defaults; any field given in `overrides` (not None) wins ."""
     levels = overrides.pop("levels", None) or default_levels(minutes)
     size = overrides.pop("codebook_size", None) or default_codebook_size(n_files)
     sizes = overrides.pop("codebook_sizes", None) or [size] * levels

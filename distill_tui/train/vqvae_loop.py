@@ -150,7 +150,8 @@ class Trainer:
         if resume:
             cfg = from_dict(ModelConfig, mf.doc["model"])
         else:
-            cfg = adaptive_model_config(summary.files, summary.minutes, spec.n_bins, **dict(req.model_overrides))
+            overrides = {k: v for k, v in req.model_overrides.items() if k != "n_bins"}  # n_bins follows the spectrogram
+            cfg = adaptive_model_config(summary.files, summary.minutes, spec.n_bins, **overrides)
         if tc.crop_frames % cfg.stride:
             raise BadInputError(f"crop of {tc.crop_frames} frames is not a multiple of the stride {cfg.stride}")
         model = VQVAE(cfg, floor_db=spec.floor_db).to(device)
