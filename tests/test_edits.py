@@ -370,6 +370,18 @@ def test_requantize_keeps_the_residual_quantizer_untouched(codec, real_grids):
         assert torch.equal(q.embeddings(i), e)
 
 
+def test_fast_latent_and_requantize_equal_the_librarys(codec, real_grids):
+    a, b = real_grids
+    q = codec.model.quantizer
+    codes = np.stack([a.codes[:, :20], b.codes[:, :20]])  # (2, Q, 20)
+    with torch.no_grad():
+        ref = q.decode_indices(torch.from_numpy(codes))  # (2, 20, D)
+        assert torch.allclose(E.latent(q, codes), ref, atol=1e-6)
+        z = torch.lerp(ref[0:1], ref[1:2], 0.3) + 0.05 * torch.randn(1, 20, ref.shape[-1])
+        _, idx, _ = q.rvq(z)
+    assert np.array_equal(E.requantize(q, z)[0], idx[0].T.numpy())
+
+
 def test_mapping_through_embeddings_when_asked(codec, real_grids):
     a, _ = real_grids
     oq = other_quantizer(levels=3, size=8, dim=codec.cfg.latent_dim)

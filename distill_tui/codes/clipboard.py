@@ -131,12 +131,9 @@ class EmbeddingMap:
 
     def map_grid(self, codes: np.ndarray) -> np.ndarray:
         """Whole columns: codes (Qs, P) of the source -> (Qt, P) of the target."""
-        import torch
+        from .edits import latent, requantize
 
-        from .edits import requantize
-
-        with torch.no_grad():
-            z = self.source.decode_indices(torch.as_tensor(codes, dtype=torch.long)[None])  # (1, P, D)
+        z = latent(self.source, np.asarray(codes)[None])  # (1, P, D)
         return requantize(self.target, z)[0]
 
     def map_levels(self, rows: np.ndarray, level_start: int) -> np.ndarray:
