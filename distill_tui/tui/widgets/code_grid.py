@@ -292,7 +292,7 @@ class CodeGridView(ScrollView, can_focus=True):
         return True
 
     # ------------------------------------------------------------------ keys the bindings cannot express
-    def on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
         char = (event.character or "").lower() if event.is_printable else ""
         if self.mode == EDIT and char and char in HEX and event.key not in ("space",):
             event.stop()
@@ -311,6 +311,17 @@ class CodeGridView(ScrollView, can_focus=True):
             event.prevent_default()
             self._count = (self._count + event.character)[-5:]
             self._cursor_moved()
+            return
+        # Every other key runs its binding here, in order. Left to bubble up to the app, a binding runs
+        # after the keys typed just behind it: "i00" in one burst (tmux, a fast typist, a paste) would
+        # read the zeros as a count before "i" switched to edit mode.
+        active = self.screen.active_bindings.get(event.key)
+        if active is None or active.binding.priority:
+            return
+        event.stop()
+        event.prevent_default()
+        if active.enabled:
+            await self.app.run_action(active.binding.action, active.node)
 
     def _type_digit(self, char: str) -> None:
         doc = self.doc

@@ -1,0 +1,265 @@
+"""The editor on the bundled demo model, through a pilot: every key family, playing, generating, files, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from distill_tui.codes.grid import CodeGrid
+from distill_tui.tui import engine as engine_module
+from distill_tui.tui.app import DistillApp
+from distill_tui.tui.screens.confirm import ConfirmScreen
+from distill_tui.tui.screens.help import HelpScreen, help_table
+from distill_tui.tui.screens.prompt import PromptScreen
+
+from .test_tui_support import DEMO_MODEL, DEMO_SOUNDS, RecordingRouter, aio, copy_demo, decoded, until
+
+pytestmark = pytest.mark.skipif(not DEMO_MODEL.exists(), reason="the bundled demo model samples/demo.distill is missing")
+
+SIZE = (110, 32)
+A_SOUND, B_SOUND = DEMO_SOUNDS / "pluck_a2.wav", DEMO_SOUNDS / "bell_g4.wav"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    return copy_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+def loaded_engine(demo: Path):
+    return engine_module.Engine.load(demo)
+
+
+@pytest.fixture
+def app_factory(demo: Path, loaded_engine, monkeypatch, tmp_path: Path):
+    """Apps on the demo model (loaded once per module: each app still loads it in a worker, from this cache)."""
+    monkeypatch.chdir(tmp_path)
+    real_load = engine_module.Engine.load
+
+    def load(path):  # noqa: ANN001, ANN202
+        return loaded_engine if Path(path) == demo else real_load(path)
+
+    monkeypatch.setattr(engine_module.Engine, "load", staticmethod(load))
+
+    def make(*audio: Path, model: Path | None = None) -> tuple[DistillApp, RecordingRouter]:
+        router = RecordingRouter()
+        return DistillApp(model or demo, list(audio) if audio else [A_SOUND, B_SOUND], router=router), router
+
+    return make
+
+
+async def ready(pilot, app: DistillApp, sounds: int = 2) -> None:
+    editor = app.editor
+    await until(pilot, lambda: editor.engine is not None and len(editor.ws.sounds) >= sounds and decoded(editor),
+                what="the demo model and sounds")
+
+
+@aio
+async def test_opens_on_demo_sounds_and_plays_the_current_state(app_factory):
+    app, router = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        assert ed.ws.a == "pluck_a2" and ed.ws.b == "bell_g4"
+        assert ed.grid.look.labels[0] == "Structure"
+        await pilot.press("space")
+        await until(pilot, lambda: len(router.played) == 1, what="the first play")
+        first, sr, name = router.played[0]
+        sound = ed.ws.sounds["pluck_a2"]
+        assert name == "pluck_a2" and sr == 22050 and np.array_equal(first, sound.audition.audio)
+        await pilot.press("space")  # stop
+        # an edit re-decodes only around the change, and space plays the edited sound
+        await pilot.press("5", "l", "i", "0", "0", "escape")
+        await until(pilot, lambda: decoded(ed), what="the partial re-decode")
+        assert sound.audition.partial
+        await pilot.press("space")
+        await until(pilot, lambda: len(router.played) == 2, what="the second play")
+        edited = router.played[1][0]
+        assert edited.shape == first.shape and not np.array_equal(edited, first)
+        lo, hi = sound.audition.samples
+        assert 0 < hi - lo < len(first) and np.array_equal(edited[:lo], first[:lo])
+
+
+@aio
+async def test_ab_swap_and_undo_restores_both(app_factory):
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        a, b = ed.ws.grid("pluck_a2"), ed.ws.grid("bell_g4")
+        a0, b0 = a.codes.copy(), b.codes.copy()
+        await pilot.press("v", "3", "l", "j", "x")
+        assert (a.codes[0:2, 0:4] == b0[0:2, 0:4]).all() and (b.codes[0:2, 0:4] == a0[0:2, 0:4]).all()
+        assert ed.ws.dirty("pluck_a2") and ed.ws.dirty("bell_g4")
+        await pilot.press("u")
+        assert (a.codes == a0).all() and (b.codes == b0).all()
+        await pilot.press("o")  # B becomes the grid being edited
+        assert ed.ws.a == "bell_g4" and ed.grid.doc is b
+        await pilot.press("right_square_bracket")
+        assert ed.ws.a != "bell_g4"
+
+
+@aio
+async def test_nudge_follows_the_perceptual_order_and_randomize(app_factory):
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        grid = ed.ws.grid(ed.ws.a)
+        order = ed.engine.order[0]
+        code = int(grid.codes[0, 0])
+        rank = int(np.flatnonzero(order == code)[0])
+        await pilot.press("plus")
+        assert grid.codes[0, 0] == order[min(rank + 1, len(order) - 1)]
+        before = grid.codes.copy()
+        await pilot.press("V", "r")
+        assert not (grid.codes[0] == before[0]).all() and (grid.codes[1:] == before[1:]).all()
+        await pilot.press("u")
+        assert (grid.codes == before).all()
+
+
+@aio
+async def test_regenerate_and_generate_with_the_prior(app_factory):
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        assert ed.engine.prior is not None, ed.engine.prior_error
+        grid = ed.ws.grid(ed.ws.a)
+        before = grid.codes.copy()
+        await pilot.press("4", "l", "v", "5", "l", "j", "R")
+        await until(pilot, lambda: ed.ws.session.history.can_undo, what="the regenerated region")
+        changed = np.argwhere(grid.codes != before)
+        assert len(changed) and changed[:, 0].max() <= 1 and 4 <= changed[:, 1].min() and changed[:, 1].max() <= 9
+        names = set(ed.ws.sounds)
+        await pilot.press("ctrl+g")
+        await until(pilot, lambda: len(ed.ws.sounds) == len(names) + 1, what="the generated sound")
+        new = (set(ed.ws.sounds) - names).pop()
+        assert ed.ws.a == new and ed.ws.dirty(new)  # a generated sound exists on no disk yet
+        assert ed.ws.grid(new).seconds == pytest.approx(2.0, abs=0.1)
+
+
+@aio
+async def test_save_export_and_quit_with_unsaved_edits(app_factory, tmp_path: Path):
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        await pilot.press("i", "2", "a", "escape")
+        assert ed.ws.dirty("pluck_a2")
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # stay
+        assert app.is_running and not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press("enter")
+        saved = tmp_path / "pluck_a2.codes.json"
+        assert saved.exists() and not ed.ws.dirty("pluck_a2")
+        assert json.loads(saved.read_text())["codes"][0][0] == 0x2A
+        await until(pilot, lambda: decoded(ed), what="decoding before the export")
+        await pilot.press("e")
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press("enter")
+        await until(pilot, lambda: (tmp_path / "pluck_a2.wav").exists(), what="the exported WAV")
+        await app.workers.wait_for_complete()
+        assert (tmp_path / "pluck_a2.codes.json").exists()
+        await pilot.press("i", "3", "b", "escape", "ctrl+q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause()
+    assert not app.is_running
+
+
+@aio
+async def test_help_palette_and_theme(app_factory):
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(help_table(app.user_keymap))
+        text = console.export_text()
+        for words in ("editor.play", "play/stop", "grid.first_level", "ctrl+r", "type a code in hex"):
+            assert words in text
+        await pilot.press("escape", "colon")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "CommandPalette"
+        commands = {c.title for c in app.get_system_commands(app.editor)}
+        for title in ("Blend toward B…", "Take levels from B", "Repeat selection…", "Reverse selection",
+                      "Paste template…", "Continue with the prior…", "Export WAV…", "Theme"):
+            assert title in commands
+        await pilot.press("escape")
+        app.theme = "distill-light"
+        await pilot.pause()
+        assert app.editor.grid.colours.code_palette == "cividis"
+
+
+@aio
+async def test_palette_operations_reverse_and_take_levels(app_factory):
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        a, b = ed.ws.grid("pluck_a2"), ed.ws.grid("bell_g4")
+        before = a.codes.copy()
+        await pilot.press("v", "5", "l")
+        run = {c.title: c.callback for c in app.get_system_commands(ed)}
+        run["Reverse selection"]()
+        assert (a.codes[0, 0:6] == before[0, 0:6][::-1]).all()
+        await pilot.press("j", "V")
+        run = {c.title: c.callback for c in app.get_system_commands(ed)}
+        run["Take levels from B"]()
+        assert not (a.codes[1] == before[1]).all() and (a.codes[2:] == before[2:]).all()
+        assert set(np.unique(a.codes[1])) <= set(np.unique(b.codes[1]))
+
+
+@aio
+async def test_bad_inputs_are_notified_and_the_app_keeps_running(app_factory, tmp_path: Path, demo: Path):
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF not really a wav")
+    other = tmp_path / "other.codes.json"
+    grid = CodeGrid(codes=np.zeros((4, 10), dtype=np.int64), model_fingerprint="ffff0000", codebook_sizes=[64] * 4,
+                    sample_rate=22050, hop_length=256, stride=4, name="other")
+    grid.save(other)
+    app, _ = app_factory(A_SOUND, broken, other)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(app._notifications) >= 2, what="two notifications")  # noqa: SLF001
+        messages = " ".join(n.message for n in app._notifications)  # noqa: SLF001
+        assert "broken.wav" in messages and "another model" in messages
+        assert list(app.editor.ws.sounds) == ["pluck_a2"] and app.is_running
+
+    missing = tmp_path / "missing.distill"
+    app, _ = app_factory(A_SOUND, model=missing)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(app._notifications) >= 1, what="the model error")  # noqa: SLF001
+        assert "missing.distill" in " ".join(n.message for n in app._notifications)  # noqa: SLF001
+        assert app.editor.engine is None and app.is_running
+        await pilot.press("l", "i", "0", "escape", "space")  # keys do nothing harmful without a model
+        assert app.is_running
+
+    truncated = tmp_path / "truncated.distill"
+    truncated.write_bytes(demo.read_bytes()[:1000])
+    app, _ = app_factory(A_SOUND, model=truncated)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(app._notifications) >= 1, what="the model error")  # noqa: SLF001
+        assert app.is_running
+
+
+def test_open_command_is_registered_and_light():
+    from distill_tui.cli import build_parser
+
+    args = build_parser().parse_args(["open", str(DEMO_MODEL), str(A_SOUND)])
+    assert args.model == DEMO_MODEL and args.audio == [A_SOUND]
+    code = ("import sys, distill_tui.cli as c; c.build_parser(); "
+            "print(sorted(m for m in ('torch', 'textual') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"  # `distill-tui --help` stays fast
