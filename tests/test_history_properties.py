@@ -91,15 +91,21 @@ def same(x: list, y: list) -> bool:
 @given(
     levels=st.integers(1, 4), positions=st.integers(1, 24), size=st.integers(2, 12), seed=st.integers(0, 99),
     specs=st.lists(edit_spec(), min_size=1, max_size=25), gaps=st.lists(st.sampled_from([0.1, 5.0]), min_size=25, max_size=25),
+    save_at=st.integers(0, 25),
 )
-def test_undo_all_restores_and_redo_replays(levels, positions, size, seed, specs, gaps):
+def test_undo_all_restores_and_redo_replays(levels, positions, size, seed, specs, gaps, save_at):
     sizes = [size + q for q in range(levels)]
     a, b = make_grid(levels, positions, sizes, seed), make_grid(levels, positions + 3, sizes, seed + 1)
     clock = Clock()
     history = EditHistory(clock=clock, checkpoint_timer=1.0)
     original = snapshot(a, b)
     at_step = {0: original}
-    for spec, gap in zip(specs, gaps, strict=False):
+    saved_step, saved = 0, original
+    for i, (spec, gap) in enumerate(zip(specs, gaps, strict=False)):
+        if i == save_at:  # save both here: from now on dirty means "not the saved state"
+            history.mark_saved(a)
+            history.mark_saved(b)
+            saved_step, saved = history.undo_steps, snapshot(a, b)
         clock.now += gap
         edit, target = build(spec, a, b)
         before = snapshot(a, b)
@@ -113,14 +119,25 @@ def test_undo_all_restores_and_redo_replays(levels, positions, size, seed, specs
         at_step[history.undo_steps] = snapshot(a, b)
     final = snapshot(a, b)
     steps = history.undo_steps
+    def check_dirty() -> None:
+        now = snapshot(a, b)
+        if history.undo_steps == saved_step:
+            assert not history.is_dirty(a) and not history.is_dirty(b)
+        for g, x, y in ((a, now[0], saved[0]), (b, now[1], saved[1])):
+            if not same([x], [y]):
+                assert history.is_dirty(g)
+
+    check_dirty()
     while history.can_undo:
         history.undo()
         assert same(snapshot(a, b), at_step[history.undo_steps])
+        check_dirty()
     assert same(snapshot(a, b), original)
     assert history.redo_steps == steps
     while history.can_redo:
         history.redo()
         assert same(snapshot(a, b), at_step[history.undo_steps])
+        check_dirty()
     assert same(snapshot(a, b), final)
 
 

@@ -23,7 +23,8 @@ class _Entry:
     edit: Edit
     doc: CodeGrid
     touched: tuple[CodeGrid, ...]
-    seq: int  # a unique, increasing number: identifies the state each touched grid is left in
+    seq: int  # a unique, increasing number: names the state each touched grid is left in
+    prev: dict[int, int] = field(default_factory=dict)  # id(grid) -> the state it was in before
 
 
 @dataclass
@@ -48,8 +49,8 @@ class EditHistory:
     _seq: int = field(init=False, default=0)
     _last_time: float = field(init=False, default=0.0)
     _force_new: bool = field(init=False, default=False)
-    _floor: dict[int, int] = field(init=False, default_factory=dict)  # id(grid) -> state token below the stack
-    _saved: dict[int, int] = field(init=False, default_factory=dict)  # id(grid) -> state token when last saved
+    _current: dict[int, int] = field(init=False, default_factory=dict)  # id(grid) -> the state it is in now
+    _saved: dict[int, int] = field(init=False, default_factory=dict)  # id(grid) -> the state it was saved in
     _grids: dict[int, CodeGrid] = field(init=False, default_factory=dict)  # keeps ids valid
 
     def apply(self, edit: Edit, doc: CodeGrid) -> EditResult:
@@ -63,9 +64,11 @@ class EditHistory:
         now = self.clock()
         self._seq += 1
         touched = edit.touched(doc)
+        entry = _Entry(edit, doc, touched, self._seq)
         for g in touched:
             self._track(g)
-        entry = _Entry(edit, doc, touched, self._seq)
+            entry.prev[id(g)] = self._current.get(id(g), 0)
+            self._current[id(g)] = self._seq
         last = self._undo[-1] if self._undo else None
         join = (
             last is not None
@@ -80,7 +83,7 @@ class EditHistory:
             last.append(entry)  # type: ignore[union-attr]
         else:
             if len(self._undo) >= self.max_checkpoints:
-                self._drop_oldest()
+                self._undo.popleft()  # the grids' states stay named by the newer steps
             self._undo.append([entry])
         self._last_time = now
         self._force_new = not edit.groupable
@@ -91,7 +94,10 @@ class EditHistory:
         if not self._undo:
             return None
         batch = self._undo.pop()
-        changes = [Change(e.doc, e.edit.undo(e.doc)) for e in reversed(batch)]
+        changes = []
+        for e in reversed(batch):
+            changes.append(Change(e.doc, e.edit.undo(e.doc)))
+            self._current.update(e.prev)
         self._redo.append(batch)
         self._force_new = True
         return changes
@@ -101,7 +107,10 @@ class EditHistory:
         if not self._redo:
             return None
         batch = self._redo.pop()
-        changes = [Change(e.doc, e.edit.do(e.doc)) for e in batch]
+        changes = []
+        for e in batch:
+            changes.append(Change(e.doc, e.edit.do(e.doc)))
+            self._current.update({key: e.seq for key in e.prev})
         self._undo.append(batch)
         self._force_new = True  # edits after a redo never join the redone step
         return changes
@@ -126,18 +135,16 @@ class EditHistory:
     def redo_steps(self) -> int:
         return len(self._redo)
 
-    # ---- dirty flags: a grid's state is named by the newest edit on the undo stack that touched it
+    # ---- dirty flags: a grid's state is named by the last edit applied to it (O(1) to ask)
 
     def state(self, doc: CodeGrid) -> int:
-        for batch in reversed(self._undo):
-            for entry in reversed(batch):
-                if any(g is doc for g in entry.touched):
-                    return entry.seq
-        return self._floor.get(id(doc), 0)
+        return self._current.get(id(doc), 0)
 
     def mark_saved(self, doc: CodeGrid) -> None:
+        """`doc` is as on disk now; the next edit starts a new undo step (so undo can land on the saved state)."""
         self._track(doc)
         self._saved[id(doc)] = self.state(doc)
+        self.checkpoint()
 
     def mark_unsaved(self, doc: CodeGrid) -> None:
         """Dirty until the next save, whatever is undone (a grid that exists on no disk)."""
@@ -160,7 +167,7 @@ class EditHistory:
                 kept = [b for b in stack if not any(e.doc is doc for e in b)]
                 stack.clear()
                 stack.extend(kept)
-        for table in (self._floor, self._saved, self._grids):
+        for table in (self._current, self._saved, self._grids):
             table.pop(id(doc), None)
 
     def clear(self) -> None:
@@ -171,16 +178,11 @@ class EditHistory:
         self._force_new = False
         self._seq += 1
         for key in self._grids:
-            self._floor[key] = self._seq
+            self._current[key] = self._seq
             self._saved[key] = -1 if dirty[key] else self._seq  # dirty stays dirty until the next save
 
     def _track(self, doc: CodeGrid) -> None:
         self._grids.setdefault(id(doc), doc)
-
-    def _drop_oldest(self) -> None:
-        for entry in self._undo.popleft():
-            for g in entry.touched:
-                self._floor[id(g)] = entry.seq
 
 
 @dataclass
