@@ -87,7 +87,7 @@ class BlockEdit(Edit):
         if self._new is None:
             sel = self.target(doc).clip(doc.levels, doc.positions)
             if sel.empty:
-                new, mask = np.zeros(sel.shape if min(sel.shape) >= 0 else (0, 0), dtype=np.int64), None
+                new, mask = np.zeros(sel.shape, dtype=np.int64), None
             else:
                 new, mask = self.compute(doc, sel)
                 new = np.asarray(new, dtype=np.int64)
