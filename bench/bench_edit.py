@@ -114,14 +114,14 @@ def consistency_db(aud, grid: CodeGrid, result) -> float:
     return float((x.clamp_min(floor) - y.clamp_min(floor)).pow(2).mean(dim=0).sqrt().mean())
 
 
-def bench_audition(model: Path, sound: Path, edits: int, runs: int) -> dict:
+def bench_audition(model: Path, sound: Path, edits: int, runs: int, threads: int) -> dict:
     from distill_tui.analysis.quality import log_spectral_distance
     from distill_tui.inference.audition import Auditioner
     from distill_tui.inference.codec import load_codec
 
     codec = load_codec(model)
     grid = codec.encode_file(sound)
-    aud = Auditioner(codec)
+    aud = Auditioner(codec, threads=threads)
     for _ in range(2):
         aud.full(grid)
     full_t = [aud.full(grid).seconds for _ in range(runs)]
@@ -167,7 +167,8 @@ def main() -> None:
     ap.add_argument("--sound", type=Path, default=None)
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--edits", type=int, default=24)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads for the edits (the auditioner uses one)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads for the edits (default: torch's choice)")
+    ap.add_argument("--audition-threads", type=int, default=1, help="torch threads for decoding (default 1, as the TUI)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -179,7 +180,7 @@ def main() -> None:
         sound = LMMS / "beats" / "electro_beat01.ogg"
     load0 = os.getloadavg()[0]
     edits = bench_edits(args.runs)
-    audition = bench_audition(args.model, sound, args.edits, max(args.runs // 5, 10))
+    audition = bench_audition(args.model, sound, args.edits, max(args.runs // 5, 10), args.audition_threads)
     load1 = os.getloadavg()[0]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads "
           f"{torch.get_num_threads()}, load average {load0:.1f} -> {load1:.1f}")
@@ -187,7 +188,7 @@ def main() -> None:
     for r in edits:
         print(f"| {r['op']} | {r['do_ms']:.3f} ms | {r['undo_ms']:.3f} ms | {r['redo_ms']:.3f} ms | {r['do_p90_ms']:.3f} ms |")
     a = audition
-    print(f"\naudition of {a['sound']} ({a['seconds']} s, grid {a['grid']}), receptive field {a['receptive_field_frames']} frames")
+    print(f"\naudition ({args.audition_threads} torch thread(s)) of {a['sound']} ({a['seconds']} s, grid {a['grid']}), receptive field {a['receptive_field_frames']} frames")
     print(f"full decode ({a['full_iters']} GL iters): median {a['full_ms']:.1f} ms (p90 {a['full_p90_ms']:.1f})")
     print(f"partial re-decode after one cell ({a['partial_iters']} GL iters, warm): median {a['partial_ms']:.1f} ms "
           f"(p90 {a['partial_p90_ms']:.1f}) over {a['edits']} edits")

@@ -436,5 +436,6 @@ def test_every_operation_on_a_tiny_real_model(codec, real_grids):
         roundtrip(op, g)
         g.validate()
         g.check_model(codec.fingerprint, codec.codebook_sizes)
-        out = codec.decode(g, iters=2)
+        with E.one_thread():  # two threads on a busy 2-core box mostly wait
+            out = codec.decode(g, iters=2)
         assert np.isfinite(out.audio).all() and len(out.audio) > 0, type(op).__name__
