@@ -10,7 +10,7 @@ import pytest
 from distill_tui.analysis.quality import log_spectral_distance
 from distill_tui.codes import edits as E
 from distill_tui.codes.selection import Selection
-from distill_tui.inference.audition import Auditioner
+from distill_tui.inference.audition import Auditioner, levels_up_to
 
 from .conftest import synth
 
@@ -91,7 +91,8 @@ def test_no_change_reuses_everything_and_other_changes_decode_fully(setup):
     longer = grid.copy()
     E.RepeatColumns(start=0, stop=2, times=2).do(longer)
     assert not aud.update(longer, base).partial
-    muted = aud.update(grid, base, muted=[1])
+    assert levels_up_to(1, 2) == (1,) and levels_up_to(2, 2) == ()
+    muted = aud.update(grid, base, muted=levels_up_to(1, grid.levels))
     assert not muted.partial and muted.muted == (1,)
     assert np.array_equal(muted.db, codec.decode_db(grid.codes, [1]).numpy())
 

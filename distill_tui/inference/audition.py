@@ -59,6 +59,11 @@ class Audition:
     seconds: float  # wall time of the decode
 
 
+def levels_up_to(k: int, levels: int) -> tuple[int, ...]:
+    """The levels to mute so that only levels 1..k sound (hear what each level contributes)."""
+    return tuple(range(max(k, 0), levels))
+
+
 @torch.no_grad()
 def measure_receptive_field(codec: Codec, positions: int = 48, trials: int = 3) -> ReceptiveField:
     """Perturb one latent position of a random latent and see which output frames move (exactly)."""
