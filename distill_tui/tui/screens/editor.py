@@ -75,6 +75,7 @@ class EditorScreen(Screen):
         self.bpm = DEFAULT_BPM
         self.message = ""
         self.last_decode_ms: float | None = None
+        self.show_timings = True  # the decode time in the status line (snapshot tests turn it off)
         self._play_when_ready = False
         self._decoding = False
         self._pending: list[str] = []
@@ -683,7 +684,7 @@ class EditorScreen(Screen):
             self.notify(str(exc), title="Not saved", severity="error", timeout=8)
             return
         self.refresh_panels()
-        self.set_message(f"saved {saved}")
+        self.set_message(f"saved {saved.name}")
         self.notify(f"saved {saved}", timeout=4)
 
     def action_export(self) -> None:
@@ -714,7 +715,7 @@ class EditorScreen(Screen):
             self.post_message(WorkFailed("export", str(exc)))
             return
         self.app.call_from_thread(self.notify, f"exported {result.path} ({result.seconds:.2f} s)", timeout=6)
-        self.app.call_from_thread(self.set_message, f"exported {result.path}")
+        self.app.call_from_thread(self.set_message, f"exported {result.path.name}")
 
     def open_paths(self, text: str, slot: str | None = "A") -> None:
         paths = [Path(p).expanduser() for p in text.split()]
@@ -790,7 +791,7 @@ class EditorScreen(Screen):
             info.usage, info.usage_total = int(lv.usage[code]), int(lv.usage.sum())
         if self.grid.has_selection:
             sel = self.grid.selection
-            info.selection = f"{sel.shape[0]} level(s) × {sel.shape[1]} pos ({sel.shape[1] * grid.seconds_per_position:.2f} s)"
+            info.selection = f"{sel.shape[0]} × {sel.shape[1]} ({sel.shape[1] * grid.seconds_per_position:.2f} s)"
         inspector.show(info)
 
     def refresh_status(self) -> None:
@@ -807,7 +808,7 @@ class EditorScreen(Screen):
             bits.append(f"L{g.level + 1} pos {g.pos}/{doc.positions} ({g.pos * doc.seconds_per_position:.2f} s)")
         if self.playing:
             bits.append("▶ playing" + (" (follow)" if self.follow else ""))
-        if self.last_decode_ms is not None:
+        if self.last_decode_ms is not None and self.show_timings:
             bits.append(f"decode {self.last_decode_ms:.0f} ms")
         if self.message:
             bits.append(self.message)

@@ -55,7 +55,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(
                 "Distill — keys. Normal mode moves and edits selections; i or Enter enters edit mode (type hex "
                 "codes), Esc returns. v / V select cells / whole levels. Rebind any key by its id in "
-                "~/.config/distill-tui/config.toml under [keymap].", id="help-intro")
+                "~/.config/distill-tui/config.toml under [keymap].", id="help-intro", markup=False)
             yield Static(help_table(dict(getattr(self.app, "user_keymap", {}))), id="help-table")
 
     def action_dismiss(self) -> None:  # type: ignore[override]

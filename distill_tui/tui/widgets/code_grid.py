@@ -448,7 +448,7 @@ class CodeGridView(ScrollView, can_focus=True):
         if y == 0:
             head = f" {self.mode[:6]:<6} s"[: self.LABEL_WIDTH].ljust(self.LABEL_WIDTH)
             strip = Strip([Segment(head, base + Style(color=self.colours.ruler, bold=True))], self.LABEL_WIDTH)
-            ruler = self._ruler_strip().crop(scroll_x, scroll_x + view)
+            ruler = self._ruler_strip().crop(scroll_x, scroll_x + view).apply_style(base)
             if self.playhead is not None:
                 x = self.playhead * cw - scroll_x
                 if 0 <= x < view:

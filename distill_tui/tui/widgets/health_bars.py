@@ -83,8 +83,8 @@ def render_health(levels: list[LevelHealth], width: int = 28) -> Text:
         text.append(f" {100 * util:3.0f}% used\n")
         ppl = "?" if h.perplexity is None else f"{h.perplexity:.0f}"
         dead = "?" if h.dead is None else str(h.dead)
-        gain = "" if h.gain_db is None else f" · +{max(h.gain_db, 0):.2f} dB"
-        text.append(f"  ppl {ppl}/{h.size} · {dead} dead{gain}\n", style="dim")
+        gain = "" if h.gain_db is None else f" · +{max(h.gain_db, 0):.2g} dB"
+        text.append(f"  ppl {ppl} · {dead} dead{gain}\n", style="dim")
     if not levels:
         text.append("no model loaded", style="dim")
     text.rstrip()

@@ -22,7 +22,7 @@ class SpectrogramStrip(Widget):
     """Half-block spectrogram, log-frequency (low at the bottom), aligned to the grid's columns."""
 
     DEFAULT_CSS = """
-    SpectrogramStrip { height: 1fr; min-height: 2; max-height: 10; background: $surface; }
+    SpectrogramStrip { height: 1fr; min-height: 2; background: $surface; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
