@@ -47,34 +47,44 @@ def parse_variant(text: str) -> tuple[str, dict, dict]:
     return name, prior, train
 
 
-def sampling_speed(prior: Prior, positions: int, batch: int = 1, runs: int = 5) -> float:
+def sampling_speed(prior: Prior, positions: int, batch: int = 1, runs: int = 5) -> tuple[float, float]:
+    """Median tokens per wall second and per CPU second (the box is shared: both are reported)."""
     prior.generate_batch(batch, 8, SamplingSettings(seed=0))  # warm-up
-    rates = []
+    wall, cpu = [], []
     for i in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         prior.generate_batch(batch, positions, SamplingSettings(temperature=1.0, seed=100 + i))
-        rates.append(batch * positions * prior.levels / (time.perf_counter() - t))
-    return statistics.median(rates)
+        n = batch * positions * prior.levels
+        wall.append(n / (time.perf_counter() - t))
+        cpu.append(n / max(time.process_time() - c, 1e-9))
+    return statistics.median(wall), statistics.median(cpu)
 
 
-def seam_ratio(prior: Prior, model_path: Path, n: int = 6) -> float:
-    """Spectral flux (mean |dB change| between frames) within a position of each slide point, over elsewhere."""
+def seam_ratio(prior: Prior, model_path: Path, n: int = 16) -> tuple[float, float]:
+    """Spectral flux (mean |dB change| between frames) around the window's slide points, over the same
+    measure around points half a hop away (controls); and the control-to-control ratio of two control
+    sets, to show the noise. Near 1 means the slide leaves no mark."""
     codec = load_codec(model_path)
     ctx, hop = prior.cfg.context, prior.cfg.hop
-    positions = ctx + 4 * hop
+    slides = [ctx + k * hop for k in range(4)]
+    positions = slides[-1] + hop
     grids = prior.generate_batch(n, positions, SamplingSettings(temperature=1.0, seed=7))
     stride = codec.cfg.stride
-    at, away = [], []
-    slides = [ctx + k * hop for k in range(4)]
+
+    def around(flux: np.ndarray, points: list[int]) -> float:
+        near = np.zeros(len(flux), dtype=bool)
+        for s in points:
+            near[max(0, (s - 1) * stride) : min(len(flux), (s + 1) * stride)] = True
+        return float(flux[near].mean())
+
+    at, ctrl_a, ctrl_b = [], [], []
     for g in grids:
         db = codec.decode_db(g).cpu().numpy()  # (F, positions * stride)
-        flux = np.abs(np.diff(db, axis=1)).mean(axis=0)  # (frames - 1,): change into frame j + 1
-        near = np.zeros(len(flux), dtype=bool)
-        for s in slides:
-            near[max(0, (s - 1) * stride) : min(len(flux), (s + 1) * stride)] = True
-        at.append(flux[near].mean())
-        away.append(flux[~near].mean())
-    return float(np.mean(at) / np.mean(away))
+        flux = np.abs(np.diff(db, axis=1)).mean(axis=0)  # (frames - 1,)
+        at.append(around(flux, slides))
+        ctrl_a.append(around(flux, [s - hop // 2 for s in slides]))
+        ctrl_b.append(around(flux, [s + hop // 2 for s in slides]))
+    return float(np.mean(at) / np.mean(ctrl_a)), float(np.mean(ctrl_b) / np.mean(ctrl_a))
 
 
 def run_one(corpus_name: str, model: Path, data_dir: Path, arch: str, seed: int, variant: str, prior_kw: dict,
@@ -100,14 +110,20 @@ def run_one(corpus_name: str, model: Path, data_dir: Path, arch: str, seed: int,
         "train_cpu_s": round(cpu_s, 1), "train_wall_s": round(wall_s, 1), "parameters": prior.doc["parameters"],
         "train_files": res.train_files, "val_files": res.val_files, "levels": prior.levels,
         "codebook_sizes": prior.codebook_sizes, "context": prior.cfg.context,
-        "tokens_per_s_b1": round(sampling_speed(prior, seconds_4), 1),
-        "seconds_for_4s": round(seconds_4 * prior.levels / sampling_speed(prior, seconds_4, runs=3), 3),
     }
+    row.update(speed_row(prior, seconds_4))
     if seam:
-        row["seam_flux_ratio"] = round(seam_ratio(prior, path), 3)
+        row["seam_flux_ratio"], row["seam_control_ratio"] = (round(v, 3) for v in seam_ratio(prior, path))
     path.unlink(missing_ok=True)
     shutil.rmtree(req.run_dir, ignore_errors=True)
     return row
+
+
+def speed_row(prior: Prior, positions: int) -> dict:
+    wall, cpu = sampling_speed(prior, positions)
+    wall8, cpu8 = sampling_speed(prior, positions, batch=8, runs=3)
+    return {"tokens_per_s_b1": round(wall, 1), "tokens_per_cpu_s_b1": round(cpu, 1), "tokens_per_s_b8": round(wall8, 1),
+            "tokens_per_cpu_s_b8": round(cpu8, 1), "seconds_for_4s": round(positions * prior.levels / wall, 3)}
 
 
 def table(rows: list[dict]) -> str:
@@ -121,13 +137,17 @@ def table(rows: list[dict]) -> str:
     def med(group: list[dict], key: str) -> float:
         return statistics.median(r[key] for r in group)
 
+    def cpu_rate(group: list[dict]) -> str:
+        rates = [r["tokens_per_cpu_s_b1"] for r in group if "tokens_per_cpu_s_b1" in r]
+        return f" ({statistics.median(rates):,.0f} per CPU-s)" if rates else ""
+
     for (c, v, a), g in sorted(groups.items(), key=lambda kv: (int(kv[0][0].rsplit("-", 1)[-1]), kv[0][1], kv[0][2])):
         gains = [1 - r["val_ppl"] / r["bigram_ppl"] for r in g]
         out.append(
             f"| {c} | {v} | {a} | {len(g)} | {med(g, 'val_ppl'):.2f} | {med(g, 'bigram_ppl'):.2f} | "
             f"{statistics.median(gains):+.0%} better ({sum(x > 0 for x in gains)}/{len(g)} runs) | "
             f"{med(g, 'train_ppl'):.2f} | {med(g, 'copy_rate'):.1%} | {med(g, 'nearest_hamming'):.2f} | "
-            f"{med(g, 'train_cpu_s'):.0f} ({med(g, 'train_wall_s'):.0f}) | {med(g, 'tokens_per_s_b1'):,.0f} |")
+            f"{med(g, 'train_cpu_s'):.0f} ({med(g, 'train_wall_s'):.0f}) | {med(g, 'tokens_per_s_b1'):,.0f}{cpu_rate(g)} |")
     return "\n".join(out)
 
 
@@ -140,7 +160,18 @@ def main() -> None:
     ap.add_argument("--variant", action="append", default=[], help="NAME:key=value;key=value (default: 'default:')")
     ap.add_argument("--seam", action="store_true", help="also measure the slide-point spectral flux")
     ap.add_argument("--table", action="store_true", help="only print the table of --out")
+    ap.add_argument("--measure", type=Path, help="only measure sampling speed and the seam of this MODEL's prior")
     args = ap.parse_args()
+    if args.measure:
+        prior = Prior.from_model_file(args.measure)
+        codec = load_codec(args.measure)
+        positions = positions_for_seconds(4.0, codec.spec.sample_rate, codec.spec.hop_length, codec.cfg.stride)
+        row = {"model": str(args.measure), "arch": prior.cfg.architecture, **speed_row(prior, positions)}
+        row["seam_flux_ratio"], row["seam_control_ratio"] = (round(v, 3) for v in seam_ratio(prior, args.measure))
+        with args.out.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        print(json.dumps(row))
+        return
     if args.table:
         rows = [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()]
         print(table(rows))

@@ -12,6 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from distill_tui.analysis.memorization import bigram_log_tables
 from distill_tui.cli import main
 from distill_tui.codes.grid import CodeGrid
 from distill_tui.config import to_dict
@@ -33,7 +34,12 @@ def random_prior(arch: str = "transformer", sizes=(16, 8, 16), context: int = 8,
     torch.manual_seed(seed)
     cfg = PriorConfig(architecture=arch, levels=len(sizes), codebook_sizes=list(sizes), context=context, d_model=32,
                       layers=2, heads=2, dropout=0.1)
-    return Prior(PriorModel(cfg), "fingerprint")
+    model = PriorModel(cfg)
+    rng = np.random.default_rng(seed)
+    grids = [np.stack([rng.integers(0, k, 30) for k in sizes]) for _ in range(3)]
+    model.set_bigram(*bigram_log_tables(grids, list(sizes), 0.5))
+    torch.nn.init.normal_(model.head.weight, std=0.3)  # an untrained network, but one that counts
+    return Prior(model, "fingerprint")
 
 
 def attach_prior(model_path, out_path, arch: str = "transformer") -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import shutil
 import signal
-import threading
-import time
 
 import numpy as np
 import pytest
 import torch
 
+from distill_tui.analysis.memorization import bigram_log_tables, bigram_nll
 from distill_tui.cli import main
 from distill_tui.commands.info import model_info
 from distill_tui.errors import BadInputError
@@ -26,12 +26,13 @@ from distill_tui.model.prior import (
     adaptive_prior_config,
     flatten_codes,
     scoring_windows,
+    sequences_nll,
     slot_inputs,
     unflatten_tokens,
 )
 from distill_tui.persistence.model_file import load_model_file
-from distill_tui.train.events import read_events
-from distill_tui.train.prior_loop import PriorRequest, PriorTrainConfig, train_prior
+from distill_tui.train.events import EventLog, read_events
+from distill_tui.train.prior_loop import PriorRequest, PriorTrainConfig, PriorTrainer, train_prior
 
 from .conftest import synth
 
@@ -46,8 +47,15 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def small_cfg(arch: str = "transformer") -> PriorConfig:
-    return PriorConfig(architecture=arch, levels=3, codebook_sizes=[8, 16, 8], context=8, d_model=32, heads=4, dropout=0.0)
+def small_cfg(arch: str = "transformer", base: bool = True) -> PriorConfig:
+    return PriorConfig(architecture=arch, levels=3, codebook_sizes=[8, 16, 8], context=8, d_model=32, heads=4, dropout=0.0,
+                       bigram_base=base)
+
+
+def random_bigram(sizes: list[int], seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    grids = [np.stack([rng.integers(0, k, 30) for k in sizes]) for _ in range(3)]
+    return bigram_log_tables(grids, sizes, 0.5)
 
 
 # ------------------------------------------------------------------ model
@@ -60,11 +68,14 @@ def test_layout_is_time_major_with_levels_interleaved():
     assert np.array_equal(unflatten_tokens(tokens, cfg), codes)
 
 
-@pytest.mark.parametrize("arch", ["transformer", "lstm"])
-def test_incremental_steps_match_the_full_forward(arch):
+@pytest.mark.parametrize(("arch", "base"), [("transformer", True), ("lstm", True), ("transformer", False)])
+def test_incremental_steps_match_the_full_forward(arch, base):
     torch.manual_seed(0)
-    cfg = small_cfg(arch)
+    cfg = small_cfg(arch, base)
     model = PriorModel(cfg).eval()
+    if base:
+        model.set_bigram(*random_bigram(cfg.codebook_sizes))
+        torch.nn.init.normal_(model.head.weight, std=0.5)  # the head starts at zero; make the network count
     codes = np.stack([np.random.default_rng(q).integers(0, k, 8) for q, k in enumerate(cfg.codebook_sizes)])
     seq = torch.from_numpy(flatten_codes(codes, cfg))[None]  # (1, 24)
     with torch.no_grad():
@@ -81,6 +92,18 @@ def test_incremental_steps_match_the_full_forward(arch):
     for i in range(24):
         lo = cfg.offsets[i % 3]
         assert finite[0, i].nonzero().flatten().tolist() == list(range(lo, lo + cfg.codebook_sizes[i % 3]))
+
+
+def test_before_training_the_prior_is_the_bigram():
+    cfg = small_cfg()
+    rng = np.random.default_rng(1)
+    train = [np.stack([rng.integers(0, k, 40) for k in cfg.codebook_sizes]) for _ in range(4)]
+    val = [np.stack([rng.integers(0, k, n) for k in cfg.codebook_sizes]) for n in (5, 19)]
+    model = PriorModel(cfg).eval()
+    model.set_bigram(*bigram_log_tables(train, cfg.codebook_sizes, 0.3))
+    total, n = sequences_nll(model, [torch.from_numpy(flatten_codes(g, cfg)) for g in val])
+    expected, m = bigram_nll(train, val, cfg.codebook_sizes, 0.3)
+    assert n == m and math.isclose(total, expected, rel_tol=1e-5)
 
 
 @pytest.mark.parametrize("positions", [1, 5, 8, 9, 12, 13, 31])
@@ -195,17 +218,13 @@ def test_interrupted_training_resumes(tiny_model, tmp_path, dataset):
         tc = PriorTrainConfig(steps=steps, eval_every=10, patience=1000, augment=False)
         return PriorRequest(model_path=path, run_dir=run, data_dir=dataset, train=tc, prior_overrides=cfg)
 
-    def interrupt() -> None:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if any(e["event"] == "step" and e["step"] >= 3 for e in read_events(run)):
-                os.kill(os.getpid(), signal.SIGINT)
-                return
-            time.sleep(0.02)
+    def interrupt(event: dict) -> None:  # Ctrl-C as soon as training steps, delivered in this (the main) thread
+        if event["event"] == "step":
+            os.kill(os.getpid(), signal.SIGINT)
 
-    threading.Thread(target=interrupt, daemon=True).start()
-    first = train_prior(request(100_000))
-    assert first.status == "stopped" and first.step >= 3
+    req = request(100_000)
+    first = PriorTrainer(req, EventLog(req.run_dir, echo=interrupt)).run()
+    assert first.status == "stopped" and first.step >= 1
     assert load_model_file(path).doc.get("prior") is None  # nothing written into the model yet
     second = train_prior(request(first.step + 5))
     assert second.status == "done" and second.step == first.step + 5

@@ -20,6 +20,7 @@ class BigramResult:
     alpha: float
     val_perplexity: float
     val_tokens: int
+    augmented: bool = False  # fitted on the augmented training codes too (whichever scored better)
 
 
 def _bigram_counts(grids: list[np.ndarray], sizes: list[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -54,6 +55,14 @@ def bigram_nll(train: list[np.ndarray], val: list[np.ndarray], sizes: list[int],
             total -= math.log(p0) + float(np.log(num / den).sum())
             n += row.size
     return total, n
+
+
+def bigram_log_tables(train: list[np.ndarray], sizes: list[int], alpha: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The add-alpha bigram as log-probabilities per level: starts (K,), transitions (K, K) previous -> next."""
+    starts, trans = _bigram_counts(train, sizes)
+    log_starts = [np.log((s + alpha) / (s.sum() + alpha * len(s))) for s in starts]
+    log_trans = [np.log((t + alpha) / (t.sum(axis=1, keepdims=True) + alpha * t.shape[1])) for t in trans]
+    return log_starts, log_trans
 
 
 def bigram_baseline(train: list[np.ndarray], val: list[np.ndarray], sizes: list[int]) -> BigramResult:
@@ -155,7 +164,7 @@ def verdict(val_ppl: float, train_ppl: float, bigram_ppl: float, copy: float) ->
     """
     if val_ppl < MEMORIZING_PPL or copy >= COPYING_RATE:
         return "copying the training set — try fewer layers or more dropout"
-    if val_ppl >= bigram_ppl:
+    if val_ppl >= 0.99 * bigram_ppl:  # a prior built on the bigram stays at it when nothing more carries over
         if train_ppl >= 0.8 * val_ppl:
             return "undertrained — no better than a bigram on new sounds; train longer (--steps or --minutes)"
         return ("overfitting — it learned the training sounds but is no better than a bigram on new ones; "

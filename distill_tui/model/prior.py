@@ -33,6 +33,7 @@ class PriorConfig:
     heads: int = 4
     dropout: float = 0.3
     corrupt: float = 0.08  # share of input tokens replaced by a random code of their level while training
+    bigram_base: bool = True  # the network learns a correction to a smoothed same-level bigram (see PriorModel)
 
     @property
     def vocab(self) -> int:
@@ -190,13 +191,22 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
+MAX_BASE_VOCAB = 2048  # the bigram table is (vocab + levels, vocab) floats: 16 MB at this size
+
+
 class PriorModel(nn.Module):
-    """Both architectures share the embedder and the head (tied to the token embedding).
+    """Both architectures share the embedder and the head.
 
     `forward(inputs, cache)` returns logits (B, T, vocab) with every other level's codes masked to
     -inf, so the softmax at a slot ranges over its own level's codes only. With a cache (from
     `new_cache`) the call continues the window: the key/value cache for the Transformer, the
     recurrent state for the LSTM.
+
+    With `bigram_base` the logits are the log-probabilities of an add-alpha same-level bigram (a
+    buffer filled by `set_bigram` from the training codes) plus the network's output, whose head
+    starts at zero: before training the prior *is* the bigram, and early stopping on held-out
+    sounds can only keep what generalizes beyond it. Without it, the head is tied to the token
+    embedding. (Measured in bench/RESULTS.md: from 5 files the plain network never beat the bigram.)
     """
 
     def __init__(self, cfg: PriorConfig) -> None:
@@ -214,6 +224,11 @@ class PriorModel(nn.Module):
                                 dropout=cfg.dropout if cfg.layers > 1 else 0.0)
             self.drop = nn.Dropout(cfg.dropout)
         self.ln_f = nn.LayerNorm(cfg.d_model)
+        self.use_base = cfg.bigram_base and cfg.vocab <= MAX_BASE_VOCAB
+        if self.use_base:
+            self.head = nn.Linear(cfg.d_model, cfg.vocab, bias=False)
+            nn.init.zeros_(self.head.weight)
+            self.register_buffer("bigram", torch.zeros(cfg.vocab + cfg.levels, cfg.vocab))  # (V + Q, V) log p
         mask = torch.full((cfg.levels, cfg.vocab), -math.inf)  # (Q, V)
         for q, (off, k) in enumerate(zip(cfg.offsets, cfg.codebook_sizes, strict=True)):
             mask[q, off : off + k] = 0.0
@@ -240,8 +255,23 @@ class PriorModel(nn.Module):
             h = self.drop(h)
             if cache is not None:
                 cache[0] = state
-        logits = self.ln_f(h) @ self.embed.tok.weight[: self.cfg.vocab].T  # (B, T, V)
+        if self.use_base:
+            row = torch.where(x.same == self.cfg.vocab, self.cfg.vocab + x.level, x.same)  # (B, T)
+            logits = self.head(self.ln_f(h)) + self.bigram[row]  # (B, T, V)
+        else:
+            logits = self.ln_f(h) @ self.embed.tok.weight[: self.cfg.vocab].T  # (B, T, V)
         return logits + self.level_mask[x.level]  # (B, T, V)
+
+    @torch.no_grad()
+    def set_bigram(self, starts: list[np.ndarray], transitions: list[np.ndarray]) -> None:
+        """Fill the base from per-level log-probabilities: starts (K,), transitions (K, K) previous -> next."""
+        if not self.use_base:
+            return
+        table = torch.zeros_like(self.bigram)  # (V + Q, V); entries outside a level's block are masked anyway
+        for q, (off, k) in enumerate(zip(self.cfg.offsets, self.cfg.codebook_sizes, strict=True)):
+            table[self.cfg.vocab + q, off : off + k] = torch.as_tensor(starts[q], dtype=table.dtype)
+            table[off : off + k, off : off + k] = torch.as_tensor(transitions[q], dtype=table.dtype)
+        self.bigram.copy_(table)
 
 
 def token_nll(model: PriorModel, x: SlotInputs, target: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,12 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from .. import __version__
-from ..analysis.memorization import MemorizationReport, bigram_baseline, memorization_report
+from ..analysis.memorization import (
+    MemorizationReport,
+    bigram_baseline,
+    bigram_log_tables,
+    memorization_report,
+)
 from ..config import from_dict, to_dict
 from ..data.cache import cache_root
 from ..data.dataset import SoundFile, scan
@@ -352,6 +357,11 @@ class PriorTrainer:
         torch.manual_seed(tc.seed)
         model = PriorModel(cfg).to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.98))
+        bigram = bigram_baseline(data.train + data.augmented, data.val, sizes)
+        bigram.augmented = True
+        bigram_orig = bigram_baseline(data.train, data.val, sizes)
+        if bigram_orig.val_perplexity < bigram.val_perplexity:
+            bigram = bigram_orig  # the stronger baseline, whichever training codes it used
         step, elapsed, best_val, evals_since_best = 0, 0.0, math.inf, 0
         history: list[dict[str, float]] = []
         best_state = copy.deepcopy(model.state_dict())
@@ -409,11 +419,11 @@ class PriorTrainer:
             self.log.emit("eval", step=step, train_ppl=round(train_ppl, 4), val_ppl=round(val_ppl, 4),
                           best_val_ppl=round(best_val, 4), bigram_val_ppl=round(bigram.val_perplexity, 4))
 
-        bigram = bigram_baseline(data.train + data.augmented, data.val, sizes)
-        bigram_orig = bigram_baseline(data.train, data.val, sizes)
-        if bigram_orig.val_perplexity < bigram.val_perplexity:
-            bigram = bigram_orig  # the stronger baseline, whichever training codes it used
         if not resume:
+            starts, transitions = bigram_log_tables(data.train + data.augmented if bigram.augmented else data.train,
+                                                    sizes, bigram.alpha)
+            model.set_bigram(starts, transitions)  # the prior starts as the baseline (with cfg.bigram_base)
+            best_state = copy.deepcopy(model.state_dict())
             checkpoint("initial")
             evaluate()
         self.log.emit("ready", step=step, setup_s=round(time.time() - t_setup, 3))
@@ -502,6 +512,7 @@ class PriorTrainer:
             "nearest_hamming": round(report.nearest_hamming, 4),
             "copy_rate_8gram_by_level": [round(c, 4) for c in report.copy_rate_8gram_by_level],
             "bigram_alpha": report.bigram_alpha,
+            "bigram_augmented": bigram.augmented,
             "vqvae_fingerprint": mf.fingerprint,
             "config": to_dict(cfg),
             "train": to_dict(tc),
