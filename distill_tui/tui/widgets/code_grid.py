@@ -476,7 +476,7 @@ class CodeGridView(ScrollView, can_focus=True):
         if self.has_selection:
             sel = self.selection
             if sel.level_start <= q < (sel.level_stop or 0):
-                style = Style(color=c.selection_text, bgcolor=c.selection)
+                style = Style(color=c.selection_text, bgcolor=c.selection, underline=True)
                 for p in range(max(sel.pos_start, c0), min(sel.pos_stop or 0, c1)):
                     marks[p] = style
         if q == self.level and c0 <= self.pos < c1:
