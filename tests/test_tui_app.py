@@ -263,3 +263,6 @@ def test_open_command_is_registered_and_light():
             "print(sorted(m for m in ('torch', 'textual') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"  # `distill-tui --help` stays fast
+    code = "import sys, distill_tui.tui.app; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"  # the editor paints before it imports torch (in a worker)

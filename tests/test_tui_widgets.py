@@ -207,3 +207,26 @@ def test_slider_maps_positions_to_values(log: bool):
         assert s.value == pytest.approx(1.0)
     k = Slider("k", 1, 64, 64, steps=63, integer=True, off_at="high")
     assert k.is_off and k.value_text() == "off"
+
+
+@aio
+async def test_sliders_by_keyboard_and_mouse_and_the_generate_request():
+    from distill_tui.tui.widgets.generate_panel import GeneratePanel
+
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 40)) as pilot:
+        panel = app.editor.query_one(GeneratePanel)
+        creativity = panel.query_one("#creativity", Slider)
+        creativity.focus()
+        await pilot.press("l", "l", "h")
+        assert creativity.value > 1.0 and "●" in str(creativity.render())
+        focus = panel.query_one("#focus", Slider)
+        focus.focus()
+        await pilot.press("home")
+        assert focus.value == 1
+        req = panel.request()
+        assert req.top_k == 1 and req.top_p is None and req.seed is None and req.temperature == creativity.value
+        seconds = panel.query_one("#length", Slider)
+        await pilot.click(seconds, offset=(11, 0))  # the bar starts after the 11-character label
+        assert panel.request().seconds == pytest.approx(0.5)
+

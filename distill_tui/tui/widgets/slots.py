@@ -22,15 +22,19 @@ class SlotRow:
 
 
 class SoundList(OptionList):
-    BINDINGS = [
-        Binding("enter", "to_slot('A')", "to A", id="slots.to_a"),
-        Binding("b", "to_slot('B')", "to B", id="slots.to_b"),
-    ]
+    """Enter or a click puts the highlighted sound in A; b puts it in B."""
+
+    BINDINGS = [Binding("b", "to_slot('B')", "to B", id="slots.to_b")]
 
     @dataclass
     class Chosen(Message):
         name: str
         slot: str
+
+    def _on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id:
+            self.post_message(self.Chosen(event.option.id, "A"))
 
     def action_to_slot(self, slot: str) -> None:
         if self.highlighted is None:
