@@ -77,6 +77,7 @@ class EditorScreen(Screen):
         self.last_decode_ms: float | None = None
         self.show_timings = True  # the decode time in the status line (snapshot tests turn it off)
         self._play_when_ready = False
+        self._export_when_ready: tuple[str, Path] | None = None
         self._decoding = False
         self._pending: list[str] = []
         self._play_timer: Any = None
@@ -260,12 +261,17 @@ class EditorScreen(Screen):
         self._decoding = False
         return None
 
-    @work(thread=True, group="decode")
+    @work(thread=True, exclusive=True, group="decode")
     def decode_loop(self) -> None:
+        """Decode what `request_decode` queued, newest state first, until nothing is stale (one at a time)."""
         engine = self.engine
         assert engine is not None
-        while True:
-            job = self.app.call_from_thread(self._next_decode_job)
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            try:
+                job = self.app.call_from_thread(self._next_decode_job)
+            except RuntimeError:  # the app is closing
+                return
             if job is None:
                 return
             name, grid, muted, previous, version = job
@@ -290,6 +296,11 @@ class EditorScreen(Screen):
         self.post_message(AuditionReady(name, audition, version))
 
     def on_audition_ready(self, message: AuditionReady) -> None:
+        pending = self._export_when_ready
+        if pending is not None and pending[0] == message.name and self.ws.sounds[message.name].decoded_version == \
+                self.ws.sounds[message.name].version:
+            self._export_when_ready = None
+            self.export_to(*pending)
         if message.name != self.ws.a:
             return
         self.show_spectrogram()
@@ -511,7 +522,7 @@ class EditorScreen(Screen):
         self.set_message(f"{label}…")
         self._compute_edit(name, self.ws.grid(name).copy(), edit, label)
 
-    @work(thread=True, group="model")
+    @work(thread=True, exclusive=True, group="model")
     def _compute_edit(self, name: str, snapshot: CodeGrid, edit: E.Edit, label: str) -> None:
         assert self.engine is not None
         try:
@@ -522,7 +533,8 @@ class EditorScreen(Screen):
         except Exception as exc:  # noqa: BLE001 - reported; nothing changed
             self.post_message(WorkFailed(label, f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(EditReady(name, edit, label, expect=snapshot.codes.copy()))
+        if not get_current_worker().is_cancelled:  # a newer request replaced this one
+            self.post_message(EditReady(name, edit, label, expect=snapshot.codes.copy()))
 
     def on_edit_ready(self, message: EditReady) -> None:
         if message.name not in self.ws.sounds:
@@ -577,6 +589,9 @@ class EditorScreen(Screen):
             notice = router.notice()
         except DistillError as exc:
             self.post_message(WorkFailed("audio", str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - no audio is never fatal to the editor
+            self.post_message(WorkFailed("audio", f"{type(exc).__name__}: {exc}"))
             return
         self.router = router
         if notice:
@@ -700,7 +715,8 @@ class EditorScreen(Screen):
     def export_to(self, name: str, path: Path) -> None:
         sound = self.ws.sound(name)
         if sound.audition is None or sound.decoded_version != sound.version:
-            self.notify("still decoding: try again in a moment", severity="warning")
+            self._export_when_ready = (name, path)  # exported as soon as the current state is decoded
+            self.set_message("decoding, then exporting…")
             self.request_decode(name)
             return
         self._export(path, sound.audition.audio, self.ws.grid(name).sample_rate, self.ws.grid(name).copy())
@@ -713,6 +729,9 @@ class EditorScreen(Screen):
             result = export_audio(path, audio, sample_rate, ExportOptions(normalize_db=-1.0), codes=codes)
         except DistillError as exc:
             self.post_message(WorkFailed("export", str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - reported; nothing is lost
+            self.post_message(WorkFailed("export", f"{path}: {type(exc).__name__}: {exc}"))
             return
         self.app.call_from_thread(self.notify, f"exported {result.path} ({result.seconds:.2f} s)", timeout=6)
         self.app.call_from_thread(self.set_message, f"exported {result.path.name}")
