@@ -15,6 +15,7 @@ from rich.console import Console
 from distill_tui.codes.grid import CodeGrid
 from distill_tui.tui import engine as engine_module
 from distill_tui.tui.app import DistillApp
+from distill_tui.tui.screens import editor as editor_module
 from distill_tui.tui.screens.confirm import ConfirmScreen
 from distill_tui.tui.screens.help import HelpScreen, help_table
 from distill_tui.tui.screens.prompt import PromptScreen
@@ -47,6 +48,7 @@ def app_factory(demo: Path, loaded_engine, monkeypatch, tmp_path: Path):
         return loaded_engine if Path(path) == demo else real_load(path)
 
     monkeypatch.setattr(engine_module.Engine, "load", staticmethod(load))
+    monkeypatch.setattr(editor_module, "IDLE_FULL_DECODE_S", 600.0)  # tests look at the partial re-decodes
 
     def make(*audio: Path, model: Path | None = None) -> tuple[DistillApp, RecordingRouter]:
         router = RecordingRouter()
@@ -85,6 +87,19 @@ async def test_opens_on_demo_sounds_and_plays_the_current_state(app_factory):
         assert edited.shape == first.shape and not np.array_equal(edited, first)
         lo, hi = sound.audition.samples
         assert 0 < hi - lo < len(first) and np.array_equal(edited[:lo], first[:lo])
+
+
+@aio
+async def test_a_pause_after_edits_brings_a_fresh_full_decode(app_factory, monkeypatch):
+    monkeypatch.setattr(editor_module, "IDLE_FULL_DECODE_S", 0.2)
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        sound = ed.ws.sounds[ed.ws.a]
+        await pilot.press("3", "l", "i", "1", "1", "escape")
+        await until(pilot, lambda: decoded(ed) and not sound.audition.partial, what="the idle full decode")
+        assert (sound.audition.codes == ed.ws.grid(ed.ws.a).codes).all()
 
 
 @aio

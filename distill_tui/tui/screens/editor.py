@@ -55,6 +55,7 @@ from .prompt import PromptScreen
 MIN_WIDTH, MIN_HEIGHT = 60, 16
 EDIT_MODE_ACTIONS = {"play", "undo", "redo", "save"}  # what normal-mode keys still do while typing codes
 DEFAULT_BPM = 120.0
+IDLE_FULL_DECODE_S = 2.0  # after this long without edits, a sound built from partial re-decodes is decoded afresh
 
 
 class EditorScreen(Screen):
@@ -80,6 +81,7 @@ class EditorScreen(Screen):
         self._export_when_ready: tuple[str, Path] | None = None
         self._decoding = False
         self._pending: list[str] = []
+        self._full: set[str] = set()  # sounds to decode from scratch (not partially) on their next turn
         self._play_timer: Any = None
 
     # ------------------------------------------------------------------ layout
@@ -255,9 +257,12 @@ class EditorScreen(Screen):
             name = self.ws.a if self.ws.a in self._pending else self._pending[0]
             self._pending.remove(name)
             sound = self.ws.sounds.get(name)
-            if sound is None or (sound.audition is not None and sound.decoded_version == sound.version):
+            fresh = name in self._full
+            self._full.discard(name)
+            if sound is None or (sound.audition is not None and sound.decoded_version == sound.version and not fresh):
                 continue
-            return name, self.ws.grid(name).copy(), set(sound.muted), sound.audition, sound.version
+            previous = None if fresh else sound.audition
+            return name, self.ws.grid(name).copy(), set(sound.muted), previous, sound.version
         self._decoding = False
         return None
 
@@ -293,7 +298,18 @@ class EditorScreen(Screen):
         self.last_decode_ms = 1000 * float(getattr(audition, "seconds", 0.0))
         if sound.version != version and name not in self._pending:
             self._pending.append(name)  # edited meanwhile: the loop picks it up next
+        elif getattr(audition, "partial", False):
+            self.set_timer(IDLE_FULL_DECODE_S, lambda: self._idle_full_decode(name, version))
         self.post_message(AuditionReady(name, audition, version))
+
+    def _idle_full_decode(self, name: str, version: int) -> None:
+        """Partial re-decodes are exact for the spectrogram but chain Griffin-Lim phases; when the user pauses,
+        decode the sound afresh (bench/RESULTS.md, editing engine)."""
+        sound = self.ws.sounds.get(name)
+        if sound is None or sound.version != version or self.playing or not getattr(sound.audition, "partial", False):
+            return
+        self._full.add(name)
+        self.request_decode(name)
 
     def on_audition_ready(self, message: AuditionReady) -> None:
         pending = self._export_when_ready
