@@ -33,7 +33,7 @@ def _one_thread():
 def random_prior(arch: str = "transformer", sizes=(16, 8, 16), context: int = 8, seed: int = 0) -> Prior:
     torch.manual_seed(seed)
     cfg = PriorConfig(architecture=arch, levels=len(sizes), codebook_sizes=list(sizes), context=context, d_model=32,
-                      layers=2, heads=2, dropout=0.1)
+                      layers=2, heads=2, dropout=0.1, bigram_base=True)
     model = PriorModel(cfg)
     rng = np.random.default_rng(seed)
     grids = [np.stack([rng.integers(0, k, 30) for k in sizes]) for _ in range(3)]

@@ -187,6 +187,20 @@ def test_train_prior_event_log_reports_perplexity_over_time(prior_run):
     assert start["split"] == "by file" and start["augmented_grids"] > 0
 
 
+def test_a_network_that_never_beats_the_bigram_falls_back_to_it(tiny_model, dataset, tmp_path):
+    path = tmp_path / "m.distill"
+    shutil.copyfile(tiny_model, path)
+    tc = PriorTrainConfig(steps=2, lr=1e-9, eval_every=1, augment=False)  # the network stays random
+    res = train_prior(PriorRequest(model_path=path, run_dir=tmp_path / "run", data_dir=dataset, train=tc,
+                                   prior_overrides={"d_model": 32, "layers": 1, "context": 8}))
+    doc = load_model_file(path).doc["prior"]
+    assert doc["fallback"] == "bigram" and doc["config"]["bigram_base"]
+    assert math.isclose(doc["val_perplexity"], doc["bigram_val_perplexity"], rel_tol=1e-4)
+    assert "samples like the bigram" in doc["verdict"] and any("falls back" in w for w in res.warnings)
+    grid = Prior.from_model_file(path).generate(12, SamplingSettings(seed=0))
+    assert grid.shape == (2, 12)
+
+
 def test_trained_prior_generates(prior_run):
     path, _, _ = prior_run
     prior = Prior.from_model_file(path)

@@ -33,7 +33,7 @@ class PriorConfig:
     heads: int = 4
     dropout: float = 0.3
     corrupt: float = 0.08  # share of input tokens replaced by a random code of their level while training
-    bigram_base: bool = True  # the network learns a correction to a smoothed same-level bigram (see PriorModel)
+    bigram_base: bool = False  # learn a correction to a smoothed same-level bigram (see PriorModel); also the fallback
 
     @property
     def vocab(self) -> int:
@@ -205,8 +205,10 @@ class PriorModel(nn.Module):
     With `bigram_base` the logits are the log-probabilities of an add-alpha same-level bigram (a
     buffer filled by `set_bigram` from the training codes) plus the network's output, whose head
     starts at zero: before training the prior *is* the bigram, and early stopping on held-out
-    sounds can only keep what generalizes beyond it. Without it, the head is tied to the token
-    embedding. (Measured in bench/RESULTS.md: from 5 files the plain network never beat the bigram.)
+    sounds can only keep what generalizes beyond it. Without it (the default: measured better from
+    20 and 50 files, bench/RESULTS.md) the head is tied to the token embedding. A model with the base
+    and an untrained head is exactly the bigram: the trainer stores that when the network fails to
+    beat the bigram on held-out sounds.
     """
 
     def __init__(self, cfg: PriorConfig) -> None:

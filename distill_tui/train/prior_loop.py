@@ -419,10 +419,9 @@ class PriorTrainer:
             self.log.emit("eval", step=step, train_ppl=round(train_ppl, 4), val_ppl=round(val_ppl, 4),
                           best_val_ppl=round(best_val, 4), bigram_val_ppl=round(bigram.val_perplexity, 4))
 
+        tables = bigram_log_tables(data.train + data.augmented if bigram.augmented else data.train, sizes, bigram.alpha)
         if not resume:
-            starts, transitions = bigram_log_tables(data.train + data.augmented if bigram.augmented else data.train,
-                                                    sizes, bigram.alpha)
-            model.set_bigram(starts, transitions)  # the prior starts as the baseline (with cfg.bigram_base)
+            model.set_bigram(*tables)  # with cfg.bigram_base the prior starts as the baseline
             best_state = copy.deepcopy(model.state_dict())
             checkpoint("initial")
             evaluate()
@@ -489,8 +488,17 @@ class PriorTrainer:
         if not history or history[-1]["step"] != step:
             evaluate()
 
-        # finish: the best state, the memorization guard, then the model file
+        # finish: the best state (or the bigram, if the network never beat it), the memorization guard, the model file
         model.load_state_dict(best_state)
+        checkpoint("finished", finished=True)
+        fallback = None
+        if best_val >= bigram.val_perplexity and not cfg.bigram_base:
+            fallback = "bigram"
+            cfg = from_dict(PriorConfig, {**to_dict(cfg), "bigram_base": True})
+            model = PriorModel(cfg)
+            model.set_bigram(*tables)  # the head starts at zero: this prior is exactly the bigram
+            self._warn(f"the network never beat the bigram on held-out sounds (best {best_val:.2f} against "
+                       f"{bigram.val_perplexity:.2f}): the prior falls back to the bigram", step, "fallback")
         model.eval().cpu()
         val_ppl = perplexity(model, data.val)
         train_ppl = perplexity(model, data.train)
@@ -499,8 +507,8 @@ class PriorTrainer:
         gen_positions = int(min(max(lengths[len(lengths) // 2], 16), 2 * cfg.context))
         generated = list(prior.generate_batch(tc.generated_grids, gen_positions, SamplingSettings(temperature=1.0, seed=tc.seed)))
         report = memorization_report(val_ppl, train_ppl, bigram, generated, data.train, sizes)
-        model.to(device)
-        checkpoint("finished", finished=True)
+        if fallback:
+            report.verdict += "; the prior samples like the bigram"
 
         prior_doc = {
             "architecture": cfg.architecture,
@@ -513,6 +521,7 @@ class PriorTrainer:
             "copy_rate_8gram_by_level": [round(c, 4) for c in report.copy_rate_8gram_by_level],
             "bigram_alpha": report.bigram_alpha,
             "bigram_augmented": bigram.augmented,
+            "fallback": fallback,
             "vqvae_fingerprint": mf.fingerprint,
             "config": to_dict(cfg),
             "train": to_dict(tc),
