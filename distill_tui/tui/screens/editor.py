@@ -81,7 +81,8 @@ class EditorScreen(Screen):
         self._export_when_ready: tuple[str, Path] | None = None
         self._decoding = False
         self._pending: list[str] = []
-        self._full: set[str] = set()  # sounds to decode from scratch (not partially) on their next turn
+        self._full: set[str] = set()
+        self._slot_rows: list[SlotRow] | None = None  # sounds to decode from scratch (not partially) on their next turn
         self._play_timer: Any = None
 
     # ------------------------------------------------------------------ layout
@@ -803,7 +804,9 @@ class EditorScreen(Screen):
         for name in self.ws.names():
             slot = "A" if name == self.ws.a else "B" if name == self.ws.b else ""
             rows.append(SlotRow(name, self.ws.dirty(name), slot, self.ws.grid(name).seconds))
-        self.query_one(SlotsPanel).show(rows)
+        if rows != self._slot_rows:  # rebuilding the list on every keystroke would cost more than the edit
+            self._slot_rows = rows
+            self.query_one(SlotsPanel).show(rows)
 
     def refresh_inspector(self) -> None:
         inspector = self.query_one(Inspector)
