@@ -162,6 +162,21 @@ async def test_regenerate_and_generate_with_the_prior(app_factory):
 
 
 @aio
+async def test_without_a_prior_sampling_says_why(app_factory, loaded_engine, monkeypatch):
+    monkeypatch.setattr(loaded_engine, "prior", None)
+    monkeypatch.setattr(loaded_engine, "prior_error", "this model has no prior: run `distill-tui train-prior MODEL`")
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        before = app.editor.ws.grid(app.editor.ws.a).codes.copy()
+        await pilot.press("v", "l", "R", "ctrl+g")
+        await pilot.pause()
+        messages = " ".join(n.message for n in app._notifications)  # noqa: SLF001
+        assert messages.count("no prior") >= 2 and "train-prior" in messages
+        assert (app.editor.ws.grid(app.editor.ws.a).codes == before).all() and len(app.editor.ws.sounds) == 2
+
+
+@aio
 async def test_save_export_and_quit_with_unsaved_edits(app_factory, tmp_path: Path):
     app, _ = app_factory()
     async with app.run_test(size=SIZE) as pilot:
