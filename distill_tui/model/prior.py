@@ -133,7 +133,7 @@ class Embedder(nn.Module):
 
     def forward(self, x: SlotInputs) -> torch.Tensor:
         h = self.tok(x.tok) + self.same(x.same) + self.level(x.level) + self.time(x.time)  # (B, T, C)
-        return self.drop(h)
+        return self.drop(h) if self.training else h  # (module calls cost more than the maths when sampling)
 
 
 @dataclass
@@ -173,8 +173,8 @@ class CausalSelfAttention(nn.Module):
             else:
                 mask = torch.ones(t, n + t, dtype=torch.bool, device=x.device).tril(diagonal=n)  # (T, n + T)
                 y = F.scaled_dot_product_attention(q, kk, vv, attn_mask=mask)
-        y = y.transpose(1, 2).reshape(b, t, c)  # (B, T, C)
-        return self.drop(self.proj(y))
+        y = self.proj(y.transpose(1, 2).reshape(b, t, c))  # (B, T, C)
+        return self.drop(y) if self.training else y
 
 
 class Block(nn.Module):
@@ -183,12 +183,14 @@ class Block(nn.Module):
         self.ln1 = nn.LayerNorm(cfg.d_model)
         self.attn = CausalSelfAttention(cfg)
         self.ln2 = nn.LayerNorm(cfg.d_model)
-        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(),
-                                 nn.Linear(4 * cfg.d_model, cfg.d_model), nn.Dropout(cfg.dropout))
+        self.fc1 = nn.Linear(cfg.d_model, 4 * cfg.d_model)
+        self.fc2 = nn.Linear(4 * cfg.d_model, cfg.d_model)
+        self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x), cache, layer)
-        return x + self.mlp(self.ln2(x))
+        x = x + self.attn(self.ln1(x), cache, layer)  # (B, T, C)
+        y = self.fc2(F.gelu(self.fc1(self.ln2(x))))  # (B, T, C)
+        return x + (self.drop(y) if self.training else y)
 
 
 MAX_BASE_VOCAB = 2048  # the bigram table is (vocab + levels, vocab) floats: 16 MB at this size
@@ -219,7 +221,7 @@ class PriorModel(nn.Module):
         if cfg.architecture == "transformer":
             self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.layers)])
             for name, p in self.named_parameters():
-                if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):  # GPT-2's scaled residual init
+                if name.endswith("proj.weight") or name.endswith("fc2.weight"):  # GPT-2's scaled residual init
                     nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.layers))
         else:
             self.lstm = nn.LSTM(cfg.d_model, cfg.d_model, num_layers=cfg.layers, batch_first=True,
@@ -254,7 +256,7 @@ class PriorModel(nn.Module):
         else:
             state = cache[0] if cache is not None else None
             h, state = self.lstm(h, state)  # (B, T, C)
-            h = self.drop(h)
+            h = self.drop(h) if self.training else h
             if cache is not None:
                 cache[0] = state
         if self.use_base:
