@@ -230,3 +230,20 @@ async def test_sliders_by_keyboard_and_mouse_and_the_generate_request():
         await pilot.click(seconds, offset=(11, 0))  # the bar starts after the 11-character label
         assert panel.request().seconds == pytest.approx(0.5)
 
+
+@aio
+async def test_command_palette_by_colon_and_ctrl_p_and_help_by_f1():
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 30)) as pilot:
+        for key in ("colon", "ctrl+p"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert type(app.screen).__name__ == "CommandPalette"
+            await pilot.press("escape")
+            await pilot.pause()
+        await pilot.press("f1")
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape", "ctrl+q")
+        await pilot.pause()
+    assert not app.is_running  # nothing unsaved: quits at once
+

@@ -64,6 +64,7 @@ EDITOR_BINDINGS: list[Binding] = [
 # ---- everywhere
 APP_BINDINGS: list[Binding] = [
     Binding("colon", "command_palette", "commands", id="app.commands", key_display=":"),
+    Binding("ctrl+p", "command_palette", "commands", show=False, id="app.commands_ctrl_p"),
     Binding("f1,question_mark", "help", "help", id="app.help", key_display="?"),
     Binding("ctrl+q", "request_quit", "quit", id="app.quit", priority=True),
 ]
@@ -77,14 +78,13 @@ FAMILIES: list[tuple[str, list[str]]] = [
               "editor.redo"]),
     ("Sounds", ["editor.play", "editor.follow", "editor.mute", "editor.solo", "editor.other_slot",
                 "editor.next_sound", "editor.previous_sound", "editor.generate"]),
-    ("Files", ["editor.save", "editor.export", "app.commands", "app.help", "app.quit"]),
+    ("Files", ["editor.save", "editor.export", "app.commands", "app.commands_ctrl_p", "app.help", "app.quit"]),
 ]
 
 EXTRA_HELP: list[tuple[str, str]] = [
     ("1-9", "count before a move or an edit (4l moves four right)"),
     ("0-9 a-f", "in edit mode: type a code in hex; it overwrites the cell and advances by the edit step"),
     ("tab", "move focus to the side panels (sliders: h/l or arrows) and back"),
-    ("ctrl+p", "command palette (same as :) — every operation by name, themes"),
 ]
 
 

@@ -103,7 +103,7 @@ class EditorScreen(Screen):
                 yield GeneratePanel(id="generate")
         yield Static("", id="status", markup=False)
         yield Static("Terminal too small: Distill needs at least 60 × 16 characters.", id="too-small")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" is in the footer already
 
     @property
     def grid(self) -> CodeGridView:
