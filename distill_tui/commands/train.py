@@ -31,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sample-rate", type=int, help="model sample rate, 16000-48000 (default 22050)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--eval-every", type=int, help="validate every N steps (default 200)")
+    p.add_argument("--trim-silence", action="store_true", help="cut leading and trailing silence from every file")
     p.add_argument("--no-quantizer", action="store_true", help="continuous bottleneck (the baseline; makes no codes)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress display")
@@ -66,6 +67,8 @@ def build_request(args: argparse.Namespace):
         overrides["stride"] = args.stride
     if args.no_quantizer:
         overrides["quantize"] = False
+    if args.trim_silence:
+        tc.trim_silence = True
     if "codebook_sizes" in overrides and "levels" not in overrides:
         overrides["levels"] = len(overrides["codebook_sizes"])
     output = args.output
