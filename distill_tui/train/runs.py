@@ -1,0 +1,188 @@
+"""Find training run folders and say what state each is in: running, finished, stopped, crashed."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .events import tail_events
+
+PID_FILE = "trainer.pid"  # written by the launcher: "<pid>\n"
+LAUNCH_FILE = "launch.json"  # the command the launcher ran (resuming runs it again)
+STDERR_FILE = "trainer.err"
+TERMINAL = {"done", "stopped", "error"}
+BEGIN = {"start", "resume"}
+
+RUNNING, STARTING, FINISHED, STOPPED, CRASHED, EMPTY = "running", "starting", "finished", "stopped", "crashed", "empty"
+
+
+def runs_root() -> Path:
+    """Where the TUI starts runs: `$XDG_STATE_HOME/distill-tui/runs` (default ~/.local/state/distill-tui/runs)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "distill-tui" / "runs"
+
+
+@dataclass
+class RunSummary:
+    """One run folder as the runs list shows it."""
+
+    path: Path
+    state: str  # running, starting, finished, stopped, crashed, empty
+    stage: str  # "model" (stage 1) or "prior"
+    step: int = 0
+    progress: float | None = None  # 0..1
+    elapsed_s: float | None = None
+    data_dir: str | None = None
+    output: str | None = None  # the model file it writes (or, for a prior, the model it adds to)
+    pid: int | None = None
+    last_time: float | None = None
+    message: str = ""  # what happened, in words (the error, the reason it stopped)
+    checkpoint: Path | None = None  # the last checkpoint, when there is one
+    problems: list[str] = field(default_factory=list)  # unreadable parts of the folder
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def alive(self) -> bool:
+        return self.state in (RUNNING, STARTING)
+
+    @property
+    def model_ready(self) -> bool:
+        return self.state == FINISHED and bool(self.output) and Path(str(self.output)).exists()
+
+
+def read_pid(run_dir: Path) -> int | None:
+    try:
+        return int((run_dir / PID_FILE).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pid_alive(pid: int | None) -> bool:
+    """The process exists and is not a zombie (a child of ours that exited but was not reaped yet)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): trust kill(0)
+
+
+def _read_json(path: Path, problems: list[str]) -> dict[str, Any]:
+    try:
+        obj = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        problems.append(f"{path.name} is unreadable ({exc.__class__.__name__}); it was probably cut off while written")
+        return {}
+    if not isinstance(obj, dict):
+        problems.append(f"{path.name} is not a JSON object")
+        return {}
+    return obj
+
+
+def last_error_line(run_dir: Path) -> str:
+    """The trainer's own last `error:` line on stderr (a crash before it could write an event)."""
+    try:
+        with (run_dir / STDERR_FILE).open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 8192))
+            lines = fh.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        if line.startswith("error:"):
+            return line[len("error:"):].strip()
+    return next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
+
+
+def state_from_events(events: list[dict[str, Any]], alive: bool) -> tuple[str, str]:
+    """(state, message) from the tail of the log and whether the trainer process lives."""
+    last_begin = max((i for i, e in enumerate(events) if e.get("event") in BEGIN), default=-1)
+    last_end = max((i for i, e in enumerate(events) if e.get("event") in TERMINAL), default=-1)
+    if last_end > last_begin or (last_end >= 0 and not alive):
+        ev = events[last_end]
+        kind = ev["event"]
+        if kind == "done":
+            return FINISHED, f"finished at step {ev.get('step', '?')}"
+        if kind == "stopped":
+            return STOPPED, f"stopped at step {ev.get('step', '?')} ({ev.get('signal', 'signal')}); resume continues it"
+        return CRASHED, str(ev.get("message", "the trainer reported an error"))
+    if alive:
+        return (RUNNING, "training") if events else (STARTING, "starting (reading the sounds, importing torch)")
+    if not events:
+        return EMPTY, "no events: the trainer never started"
+    return CRASHED, f"the trainer exited without a word after step {events[-1].get('step', '?')}"
+
+
+def summarize(run_dir: str | Path, tail_bytes: int = 256 << 10) -> RunSummary:
+    """Read a run folder's state from its last `tail_bytes` of events, its pid file and run.json."""
+    run_dir = Path(run_dir)
+    problems: list[str] = []
+    meta = _read_json(run_dir / "run.json", problems)
+    launch = _read_json(run_dir / LAUNCH_FILE, problems)
+    events = tail_events(run_dir / "events.jsonl", tail_bytes)
+    pid = read_pid(run_dir)
+    alive = pid_alive(pid)
+    state, message = state_from_events(events, alive)
+    if state == CRASHED and not any(e.get("event") == "error" for e in events[-1:]):
+        err = last_error_line(run_dir)
+        if err:
+            message = f"{message}: {err}"
+    if state == EMPTY and not alive:
+        err = last_error_line(run_dir)
+        if err:
+            state, message = CRASHED, err
+    stage = "prior" if meta.get("stage") == "prior" or launch.get("stage") == "prior" else "model"
+    output = meta.get("model") if stage == "prior" else meta.get("output")
+    output = output or launch.get("output")
+    step_ev = next((e for e in reversed(events) if "step" in e and e.get("step") is not None), {})
+    prog = next((e.get("progress") for e in reversed(events) if e.get("event") == "step"), None)
+    elapsed = next((e.get("elapsed_s") for e in reversed(events) if e.get("elapsed_s") is not None), None)
+    ckpt = next((p for p in (run_dir / "checkpoint.distill", run_dir / "prior-checkpoint.safetensors") if p.exists()), None)
+    if state == FINISHED:
+        prog = 1.0
+    return RunSummary(path=run_dir, state=state, stage=stage, step=int(step_ev.get("step") or 0),
+                      progress=prog, elapsed_s=elapsed, data_dir=meta.get("data_dir") or launch.get("data_dir"),
+                      output=output, pid=pid, last_time=events[-1].get("time") if events else None, message=message,
+                      checkpoint=ckpt, problems=problems)
+
+
+def is_run_dir(path: Path) -> bool:
+    return path.is_dir() and any((path / n).exists() for n in ("events.jsonl", "run.json", PID_FILE, LAUNCH_FILE))
+
+
+def discover(extra: list[Path] | None = None, root: Path | None = None) -> list[RunSummary]:
+    """Every run under the runs root (and the extra folders given), newest first."""
+    root = root or runs_root()
+    dirs: list[Path] = []
+    if root.is_dir():
+        dirs += [p for p in root.iterdir() if is_run_dir(p)]
+    for p in extra or []:
+        p = Path(p)
+        if is_run_dir(p) and p.resolve() not in {d.resolve() for d in dirs}:
+            dirs.append(p)
+    out = [summarize(d) for d in dirs]
+    out.sort(key=lambda r: -(r.last_time or _mtime(r.path)))
+    return out
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
