@@ -1,0 +1,351 @@
+"""A training run, live: loss curves, per-level health, warnings in words, speed and time left; stop, resume, next stage."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from ...errors import DistillError
+from ...train import launcher
+from ...train.runs import (
+    BEGIN,
+    CRASHED,
+    EMPTY,
+    FINISHED,
+    RUNNING,
+    STARTING,
+    STOPPED,
+    TERMINAL,
+    RunSummary,
+    state_from_events,
+    summarize,
+)
+from ..event_feed import EventFeed, FeedUpdated
+from ..widgets.health_bars import HealthBars, level_health
+from ..widgets.loss_chart import LossChart, Series
+
+MAX_POINTS = 1500  # per curve; older points are thinned (every other one dropped) beyond this
+STATE_STYLE = {RUNNING: "bold green", STARTING: "bold cyan", FINISHED: "bold blue", STOPPED: "bold yellow",
+               CRASHED: "bold red", EMPTY: "bold red"}
+
+
+def _thin(s: Series) -> None:
+    if len(s.xs) > MAX_POINTS:
+        s.xs[:] = s.xs[::2]
+        s.ys[:] = s.ys[::2]
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "?"
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def progress_bar(progress: float | None, width: int = 20) -> str:
+    p = min(max(progress or 0.0, 0.0), 1.0)
+    filled = int(p * width)
+    return "█" * filled + ("▌" if p * width - filled >= 0.5 else "") + "·" * (width - filled - (1 if p * width - filled >= 0.5 else 0))
+
+
+class RunViewScreen(Screen):
+    """Attach to one run folder; the trainer is a separate process, so leaving this screen leaves it running."""
+
+    BINDINGS = [
+        Binding("s", "stop", "stop (saves)", id="run.stop", tooltip="the trainer saves a checkpoint and exits"),
+        Binding("r", "resume", "resume", id="run.resume", tooltip="start the trainer again from its checkpoint"),
+        Binding("t", "train_prior", "train the prior", id="run.train_prior"),
+        Binding("o", "open_model", "open in editor", id="run.open"),
+        Binding("escape", "back", "back", id="run.back"),
+    ]
+    DEFAULT_CSS = """
+    RunViewScreen #run-title { height: 1; background: $panel; text-style: bold; padding: 0 1; }
+    RunViewScreen #run-status { height: 2; padding: 0 1; }
+    RunViewScreen #run-body { height: 1fr; }
+    RunViewScreen #run-charts { width: 1fr; }
+    RunViewScreen #run-side { width: 36; border-left: vkey $panel; }
+    RunViewScreen #loss-chart { height: 1fr; min-height: 6; }
+    RunViewScreen #commit-chart { height: 7; }
+    RunViewScreen #run-message { height: auto; padding: 0 1; }
+    RunViewScreen #run-warnings { height: auto; padding: 0 1; }
+    RunViewScreen .panel-title { background: $panel; color: $primary; text-style: bold; padding: 0 1; }
+    """
+
+    def __init__(self, run_dir: Path, *, tail_bytes: int | None = None, poll_interval: float = 0.1) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.feed: EventFeed | None = None
+        self.tail_bytes = tail_bytes
+        self.poll_interval = poll_interval
+        self.process: Any = None  # the Popen when this TUI started the trainer (reaped here)
+        self.summary: RunSummary = summarize(self.run_dir, 64 << 10)
+        self.stage = self.summary.stage
+        self.key_events: list[dict[str, Any]] = []  # start/resume/done/stopped/error, in order
+        self.alive: bool | None = None
+        self.events_seen = 0
+        self.step = 0  # the highest step any event reported
+        self.last: dict[str, dict[str, Any]] = {}  # the latest event of each kind
+        self.warnings: list[str] = []
+        self.sizes: list[int] = []
+        self.health_event_time: float | None = None  # the latest health event's own time (for the lag benchmark)
+        self.health_shown_at: float | None = None  # when the bars showed it
+        self.recon = Series("recon dB", "#ff7f50")
+        self.val = Series("validation dB", "#5fd7ff")
+        self.commit = Series("commitment", "#d7af00")
+        self.ppl_train = Series("train ppl", "#ff7f50")
+        self.ppl_val = Series("validation ppl", "#5fd7ff")
+        self.prior_loss = Series("loss", "#d7af00")
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Static("", id="run-title")
+        yield Static("", id="run-status")
+        with Horizontal(id="run-body"):
+            with Vertical(id="run-charts"):
+                if self.stage == "prior":
+                    yield LossChart([self.ppl_train, self.ppl_val], "perplexity", id="loss-chart")
+                    yield LossChart([self.prior_loss], "loss", id="commit-chart")
+                else:
+                    yield LossChart([self.recon, self.val], "reconstruction", id="loss-chart")
+                    yield LossChart([self.commit], "commitment", id="commit-chart")
+            with VerticalScroll(id="run-side"):
+                yield Static("Codebook health", classes="panel-title")
+                yield HealthBars(id="run-health")
+                yield Static("Messages", classes="panel-title")
+                yield Static("", id="run-message")
+                yield Static("", id="run-warnings")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#run-health", HealthBars).update(Text("waiting for the first evaluation", style="dim")
+                                                         if self.stage != "prior" else Text("stage 2: the prior", style="dim"))
+        self.start_feed()
+        self.refresh_view()
+
+    def start_feed(self) -> None:
+        if self.feed is None:
+            kw = {"tail_bytes": self.tail_bytes} if self.tail_bytes else {}
+            self.feed = EventFeed(self.run_dir, self, interval=self.poll_interval, **kw)
+            self.feed.start()
+
+    def on_unmount(self) -> None:
+        if self.feed is not None:
+            self.feed.stop()
+
+    # ------------------------------------------------------------------ events
+    def on_feed_updated(self, message: FeedUpdated) -> None:
+        message.stop()
+        if self.feed is None:
+            return
+        if self.process is not None:
+            self.process.poll()  # reap our own child so it is not left a zombie
+        batch = self.feed.drain()
+        if batch.reset:
+            self._forget()
+        if batch.alive is not None:
+            self.alive = batch.alive
+        health = None
+        for ev in batch.events:
+            health = self._take(ev) or health
+        self.events_seen += len(batch.events)
+        if health is not None:
+            self._show_health(health)
+        self.refresh_view()
+
+    def _forget(self) -> None:
+        for s in (self.recon, self.val, self.commit, self.ppl_train, self.ppl_val, self.prior_loss):
+            s.xs.clear()
+            s.ys.clear()
+        self.key_events.clear()
+        self.last.clear()
+        self.step = 0
+        self.warnings.clear()
+
+    def _take(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        """Fold one event into the view's state; returns it when it is a health event."""
+        kind = ev.get("event")
+        self.last[kind] = ev
+        step = ev.get("step") or 0
+        if isinstance(step, int):
+            self.step = max(self.step, step) if kind not in BEGIN else step
+        if kind in BEGIN or kind in TERMINAL:
+            self.key_events.append(ev)
+            if kind == "start" and isinstance(ev.get("model"), dict):
+                self.sizes = list(ev["model"].get("codebook_sizes") or [])
+            if kind == "start" and ev.get("prior"):
+                self.stage = "prior"
+        if kind == "step":
+            if self.stage == "prior":
+                self.prior_loss.add(step, ev.get("loss", float("nan")))
+                _thin(self.prior_loss)
+            else:
+                self.recon.add(step, ev.get("recon_db", float("nan")))
+                self.commit.add(step, ev.get("commit", float("nan")))
+                _thin(self.recon)
+                _thin(self.commit)
+        elif kind == "eval":
+            if "val_db" in ev:
+                self.val.add(step, ev["val_db"])
+            if "val_ppl" in ev:
+                self.ppl_val.add(step, ev["val_ppl"])
+                self.ppl_train.add(step, ev.get("train_ppl", float("nan")))
+        elif kind == "warning":
+            msg = str(ev.get("message", ""))
+            if msg and msg not in self.warnings[-20:]:
+                self.warnings.append(msg)
+        elif kind == "health":
+            return ev
+        elif kind == "done" and isinstance(ev.get("health"), dict):
+            return ev["health"] | {"time": ev.get("time")}
+        return None
+
+    def _show_health(self, health: dict[str, Any]) -> None:
+        sizes = self.sizes or [0] * len(health.get("utilization") or [])
+        bars = self.query_one("#run-health", HealthBars)
+        bars.show(level_health(health, sizes, [""] * len(sizes)))
+        self.health_event_time = health.get("time")
+        self.health_shown_at = time.time()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def state(self) -> str:
+        alive = bool(self.alive) if self.alive is not None else self.summary.alive
+        if not self.key_events and not self.last:
+            return self.summary.state if self.alive is None else (STARTING if alive else self.summary.state)
+        state, _ = state_from_events(self.key_events or [{"event": "step"}], alive)  # a tail without its start
+        return state
+
+    def state_message(self) -> str:
+        state = self.state
+        alive = bool(self.alive)
+        if state == CRASHED or state == EMPTY:
+            err = self.last.get("error")
+            what = str(err.get("message")) if err else (summarize(self.run_dir).message or "the trainer stopped")
+            ckpt = self.run_dir / ("prior-checkpoint.safetensors" if self.stage == "prior" else "checkpoint.distill")
+            todo = (f"The last checkpoint ({ckpt.name}) is kept: press r to resume from it."
+                    if ckpt.exists() else "No checkpoint was written: fix the cause and start again (escape, then n).")
+            return f"[b red]Training failed:[/] {what}\n{todo}  Its output is in {self.run_dir / 'trainer.err'}."
+        if state == STOPPED:
+            return "[b yellow]Stopped[/]: the checkpoint is saved. Press r to resume where it stopped."
+        if state == FINISHED:
+            out = self.output_path()
+            if self.stage == "prior":
+                return f"[b blue]The prior is trained[/] and stored in {out}. Press o to open it in the editor."
+            return (f"[b blue]Stage 1 is done[/]: the model is {out}.\nPress o to open it in the editor, "
+                    "or t to train the prior (needed to generate).")
+        if state == STARTING or (alive and not self.last.get("ready")):
+            return "Starting: reading the sounds and building the model…"
+        return "Training. It runs on its own: leave this screen, close the TUI or drop SSH; it keeps going."
+
+    def output_path(self) -> Path | None:
+        done = self.last.get("done") or {}
+        out = done.get("output") or done.get("model") or self.summary.output
+        return Path(out) if out else None
+
+    def refresh_view(self) -> None:
+        state = self.state
+        title = Text()
+        title.append(f"{'Prior' if self.stage == 'prior' else 'Training'} · {self.run_dir.name}  ")
+        title.append(state, style=STATE_STYLE.get(state, "bold"))
+        self.query_one("#run-title", Static).update(title)
+        step = self.last.get("step") or {}
+        n = self.step
+        progress = 1.0 if state == FINISHED else step.get("progress")
+        elapsed = step.get("elapsed_s")
+        sps = step.get("steps_per_s")
+        left = elapsed * (1 - progress) / progress if progress and elapsed and 0 < progress < 1 else None
+        line = (f"step {n}  {progress_bar(progress)} {100 * (progress or 0):3.0f}%   "
+                f"{sps if sps is not None else '?'} steps/s   elapsed {_duration(elapsed)}   "
+                f"left {_duration(left) if state == RUNNING else '–'}")
+        start = next((e for e in self.key_events if e.get("event") == "start"), None)
+        if start:
+            model = start.get("model") or start.get("prior") or {}
+            sizes = model.get("codebook_sizes")
+            what = f"{model.get('levels')} levels × {sizes[0] if sizes else '?'} codes" if sizes else model.get("architecture", "")
+            line += f"\n{start.get('files')} files, {start.get('device')}, {what}"
+        self.query_one("#run-status", Static).update(line)
+        self.query_one("#loss-chart", LossChart).refresh()
+        self.query_one("#commit-chart", LossChart).refresh()
+        self.query_one("#run-message", Static).update(self.state_message())
+        warn = Text()
+        for w in self.warnings[-6:]:
+            warn.append("⚠ ", style="bold yellow")
+            warn.append(w + "\n")
+        self.query_one("#run-warnings", Static).update(warn)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        state = self.state
+        if action == "stop":
+            return state in (RUNNING, STARTING) or None
+        if action == "resume":
+            return (state in (STOPPED, CRASHED, EMPTY) and not self.alive) or None
+        if action == "train_prior":
+            return (state == FINISHED and self.stage == "model") or None
+        if action == "open_model":
+            out = self.output_path()
+            return (state == FINISHED and out is not None and out.exists()) or None
+        return True
+
+    # ------------------------------------------------------------------ actions
+    def action_stop(self) -> None:
+        if launcher.stop(self.run_dir):
+            self.notify("asked the trainer to save and stop", timeout=4)
+        else:
+            self.notify("no trainer is running for this run", severity="warning")
+        if self.feed:
+            self.feed.wake()
+
+    def action_resume(self) -> None:
+        try:
+            started = launcher.resume(self.run_dir)
+        except DistillError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.process = started.process
+        self.alive = True
+        self.notify("resuming from the checkpoint", timeout=4)
+        if self.feed:
+            self.feed.wake()
+        self.refresh_view()
+
+    def action_train_prior(self) -> None:
+        out = self.output_path()
+        if out is None or not out.exists():
+            self.notify("the model file is not there yet", severity="warning")
+            return
+        run_dir = launcher.new_run_dir(out.stem + "-prior", self.run_dir.parent)
+        data_dir = self.summary.data_dir
+        try:
+            started = launcher.launch(launcher.PriorSpec(model=out, run_dir=run_dir,
+                                                         data_dir=Path(data_dir) if data_dir else None))
+        except DistillError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        view = RunViewScreen(run_dir)
+        view.process = started.process
+        view.stage = "prior"
+        self.app.switch_screen(view)
+
+    def action_open_model(self) -> None:
+        out = self.output_path()
+        editor = getattr(self.app, "editor", None)
+        if out is None or editor is None:
+            self.notify("no model to open", severity="warning")
+            return
+        while self.app.screen is not editor and len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+        editor.open_model(out)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

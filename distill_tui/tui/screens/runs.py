@@ -1,0 +1,140 @@
+"""Training runs in progress and finished: attach to one, or start a new one; the app's hooks for all training screens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ...train.runs import RunSummary, discover
+from .run_view import STATE_STYLE, progress_bar
+
+
+@dataclass
+class RunsFound(Message):
+    runs: list[RunSummary]
+
+
+def run_line(r: RunSummary) -> Text:
+    t = Text(no_wrap=True, overflow="ellipsis")
+    t.append(f"{r.state:<9}", style=STATE_STYLE.get(r.state, "bold"))
+    t.append(f" {r.name:<34} ", style="bold")
+    t.append(f"{'prior' if r.stage == 'prior' else 'model':<6}")
+    t.append(f"step {r.step:<7} {progress_bar(r.progress, 10)} ")
+    t.append(r.message, style="dim")
+    return t
+
+
+class RunsScreen(Screen):
+    """Every run folder under the runs root (and any given), refreshed every two seconds."""
+
+    BINDINGS = [
+        Binding("enter", "attach", "attach", id="runs.attach", show=False),
+        Binding("n", "new", "new training", id="runs.new"),
+        Binding("escape", "back", "back", id="runs.back"),
+    ]
+    DEFAULT_CSS = """
+    RunsScreen #runs-title { height: 1; background: $panel; text-style: bold; padding: 0 1; }
+    RunsScreen #runs-help { height: auto; padding: 0 1; color: $text-muted; }
+    RunsScreen OptionList { height: 1fr; }
+    """
+
+    def __init__(self, extra: list[Path] | None = None, root: Path | None = None) -> None:
+        super().__init__()
+        self.extra = list(extra or [])
+        self.root = root
+        self.runs: list[RunSummary] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("Training runs", id="runs-title")
+        yield Static("Enter attaches to a run (it keeps training whatever this screen does); n starts a new one.",
+                     id="runs-help")
+        yield OptionList(id="runs")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+        self.scan_runs()
+        self.set_interval(2.0, self.scan_runs)
+
+    @work(thread=True, exclusive=True, group="runs")
+    def scan_runs(self) -> None:
+        self.post_message(RunsFound(discover(self.extra, self.root)))
+
+    def on_runs_found(self, message: RunsFound) -> None:
+        ol = self.query_one(OptionList)
+        keep = ol.highlighted
+        self.runs = message.runs
+        ol.clear_options()
+        if not self.runs:
+            ol.add_option(Option(Text("no runs yet: press n to train a model", style="dim"), disabled=True))
+            return
+        ol.add_options([Option(run_line(r), id=str(r.path)) for r in self.runs])
+        ol.highlighted = min(keep or 0, len(self.runs) - 1)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.attach(Path(str(event.option.id)))
+
+    def action_attach(self) -> None:
+        ol = self.query_one(OptionList)
+        if ol.highlighted is not None and ol.highlighted < len(self.runs):
+            self.attach(self.runs[ol.highlighted].path)
+
+    def attach(self, run_dir: Path) -> None:
+        from .run_view import RunViewScreen
+
+        self.app.push_screen(RunViewScreen(run_dir))
+
+    def action_new(self) -> None:
+        from .train import TrainScreen
+
+        self.app.push_screen(TrainScreen(runs_root=self.root))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+# -------------------------------------------------------------------------------------------------
+# hooks for the app (kept here so app.py only calls them)
+
+
+def training_commands(app: Any) -> Iterator[SystemCommand]:
+    """Palette entries: train, runs, the codebook browser and the model report."""
+    from .train import TrainScreen
+
+    yield SystemCommand("Train a model…", "pick a folder of sounds and start training", lambda: app.push_screen(TrainScreen()))
+    yield SystemCommand("Training runs", "runs in progress and finished: attach to one (ctrl+t)",
+                        lambda: app.push_screen(RunsScreen()))
+    editor = getattr(app, "editor", None)
+    if editor is not None and editor.engine is not None:
+        from .codebook import CodebookScreen
+        from .report import ReportScreen
+
+        yield SystemCommand("Codebook browser", "every code of every level: usage, sound, where it occurs",
+                            lambda: app.push_screen(CodebookScreen(editor.engine, editor)))
+        yield SystemCommand("Model report", "configs, dataset, codebook health, the prior; export as Markdown",
+                            lambda: app.push_screen(ReportScreen(editor.engine.path)))
+
+
+def announce_runs(app: Any) -> None:
+    """At start-up: say which runs are training right now (found in a thread, so the first frame is not delayed)."""
+
+    def look() -> None:
+        live = [r for r in discover() if r.alive]
+        if live:
+            names = ", ".join(f"{r.name} (step {r.step})" for r in live[:3])
+            app.call_from_thread(app.notify, f"{len(live)} training run(s) in progress: {names}. ctrl+t to attach.",
+                                 title="Training", timeout=10)
+
+    app.run_worker(look, thread=True, group="announce-runs", exit_on_error=False)

@@ -1,0 +1,268 @@
+"""Start a training: pick a folder of sounds, see what was found and the defaults it implies, change a few settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, DirectoryTree, Footer, Input, Label, Static
+
+from ...errors import DistillError
+from ...train import launcher
+
+# (field, label, one-line explanation)
+SETTINGS: list[tuple[str, str, str]] = [
+    ("codebook_size", "Codes per level", "how many distinct codes each level can use; fewer for fewer sounds"),
+    ("levels", "Levels", "coarse to fine layers of codes; each adds detail (2-4)"),
+    ("stride", "Stride", "spectrogram frames per grid column: 4 = finer timeline, 8 = shorter grids"),
+    ("steps", "Steps", "training steps (or leave empty and give minutes)"),
+    ("minutes", "Minutes", "train for this long instead of a number of steps"),
+    ("device", "Device", "auto picks CUDA, then Apple MPS, then the CPU"),
+    ("output", "Model file", "where the trained model is written"),
+    ("config", "Config file", "optional TOML with [model] and [train] tables (overrides the defaults above)"),
+]
+
+
+@dataclass
+class ScanReport:
+    """What a folder holds, as the train screen shows it."""
+
+    root: Path
+    files: int
+    minutes: float
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    defaults: dict[str, Any] = field(default_factory=dict)  # levels, codebook_size, stride, steps
+
+
+@dataclass
+class ScanDone(Message):
+    report: ScanReport
+
+
+@dataclass
+class ScanFailed(Message):
+    root: Path
+    reason: str
+
+
+def scan_folder(root: Path) -> ScanReport:
+    """Decode every sound once (cached for the trainer too) and derive the dataset-adaptive defaults."""
+    from ...config import SpectrogramConfig, TrainConfig, adaptive_model_config
+    from ...data.dataset import scan
+
+    spec, tc = SpectrogramConfig(), TrainConfig()
+    result = scan(root, spec, max_file_seconds=tc.max_file_seconds, trim_silence=tc.trim_silence)
+    summary = result.summary(root, spec.sample_rate)
+    cfg = adaptive_model_config(summary.files, summary.minutes, spec.n_bins)
+    return ScanReport(root=root, files=summary.files, minutes=summary.minutes, skipped=list(summary.skipped),
+                      notes=list(result.notes), defaults={"levels": cfg.levels, "codebook_size": cfg.codebook_sizes[0],
+                                                          "stride": cfg.stride, "steps": tc.steps, "device": tc.device})
+
+
+class TrainScreen(Screen):
+    """Folder on the left, what was found and the settings on the right; ctrl+t starts."""
+
+    BINDINGS = [
+        Binding("ctrl+t", "start", "start training", id="train.start"),
+        Binding("escape", "back", "back", id="train.back"),
+    ]
+    DEFAULT_CSS = """
+    TrainScreen #train-title { height: 1; background: $panel; text-style: bold; padding: 0 1; }
+    TrainScreen #train-body { height: 1fr; }
+    TrainScreen #tree { width: 34; border-right: vkey $panel; }
+    TrainScreen #form { width: 1fr; padding: 0 1; }
+    TrainScreen #found { height: auto; margin-bottom: 1; }
+    TrainScreen .row { height: auto; margin-bottom: 1; }
+    TrainScreen .row Label { width: 16; }
+    TrainScreen .row Input { width: 26; height: 1; border: none; padding: 0 1; background: $boost; }
+    TrainScreen .row Input:focus { background: $accent 30%; }
+    TrainScreen .row .why { width: 1fr; padding: 0 0 0 1; color: $text-muted; }
+    TrainScreen #path { width: 1fr; }
+    TrainScreen #found { margin-top: 0; }
+    TrainScreen #start { margin-top: 1; }
+    """
+
+    def __init__(self, folder: Path | None = None, *, browse_root: Path | None = None, runs_root: Path | None = None) -> None:
+        super().__init__()
+        self.folder = folder
+        self.browse_root = browse_root or (folder.parent if folder else Path.cwd())
+        self.runs_root = runs_root
+        self.report: ScanReport | None = None
+        self.scanning: Path | None = None
+        self.launched: launcher.Launched | None = None
+        self.found_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("Train a model on a folder of sounds", id="train-title")
+        with Horizontal(id="train-body"):
+            yield DirectoryTree(str(self.browse_root), id="tree")
+            with VerticalScroll(id="form"):
+                with Horizontal(classes="row"):
+                    yield Label("Sounds folder")
+                    yield Input(str(self.folder or ""), placeholder="a folder of wav/flac/ogg/mp3/aiff files; Enter scans",
+                                id="path")
+                yield Static("Choose a folder on the left, or type its path and press Enter.", id="found")
+                for name, label, why in SETTINGS:
+                    with Horizontal(classes="row"):
+                        yield Label(label)
+                        yield Input(id=f"set-{name}")
+                        yield Static(why, classes="why", markup=False)
+                yield Button("Start training (ctrl+t)", id="start", variant="primary", disabled=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#path", Input).focus()
+        if self.folder is not None:
+            self.start_scan(self.folder)
+
+    def say(self, text: str) -> None:
+        """What the folder holds (or why it cannot be used): the panel under the path."""
+        self.found_text = text
+        self.query_one("#found", Static).update(text)
+
+    # ------------------------------------------------------------------ choosing a folder
+    def on_directory_tree_directory_selected(self, event: DirectoryTree.DirectorySelected) -> None:
+        event.stop()
+        self.query_one("#path", Input).value = str(event.path)
+        self.start_scan(Path(event.path))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "path" and event.value.strip():
+            self.start_scan(Path(event.value.strip()).expanduser())
+        elif self.report is not None:
+            self.action_start()
+
+    def start_scan(self, folder: Path) -> None:
+        self.scanning = folder
+        self.report = None
+        self.query_one("#start", Button).disabled = True
+        self.say(f"Reading the sounds in {escape(str(folder))}…")
+        self._scan(folder)
+
+    @work(thread=True, exclusive=True, group="scan")
+    def _scan(self, folder: Path) -> None:
+        try:
+            report = scan_folder(folder)
+        except DistillError as exc:
+            self.post_message(ScanFailed(folder, str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - a bad folder never takes the screen down
+            self.post_message(ScanFailed(folder, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(ScanDone(report))
+
+    def on_scan_failed(self, message: ScanFailed) -> None:
+        if message.root != self.scanning:
+            return
+        self.say(
+            f"[b red]Nothing to train on.[/] {escape(message.reason)}\n"
+            "Choose a folder that holds audio files (wav, flac, ogg, mp3, aiff), in sub-folders too.")
+
+    def on_scan_done(self, message: ScanDone) -> None:
+        r = message.report
+        if r.root != self.scanning:
+            return
+        self.report = r
+        lines = [f"[b]{r.files}[/] sound(s), [b]{r.minutes:.2f}[/] minutes in total."]
+        if r.skipped:
+            lines.append(f"[yellow]{len(r.skipped)} skipped:[/]")
+            for s in r.skipped[:6]:
+                name = _relative(Path(s["path"]), r.root)
+                lines.append(f"  {escape(name)}: {escape(s['reason'])}")
+            if len(r.skipped) > 6:
+                lines.append(f"  … and {len(r.skipped) - 6} more")
+        for note in r.notes[:3]:
+            lines.append(f"[dim]{escape(_relative(Path(note.split(':')[0]), r.root))}:{escape(note.split(':', 1)[-1])}[/]")
+        d = r.defaults
+        lines.append(f"Defaults for this much audio: {d['levels']} levels × {d['codebook_size']} codes, stride "
+                     f"{d['stride']}, {d['steps']} steps. Leave a field empty to keep its default.")
+        if r.files < 5:
+            lines.append("[yellow]Very few sounds: expect a model that knows them, not one that generalizes.[/]")
+        self.say("\n".join(lines))
+        for name in ("codebook_size", "levels", "stride", "steps", "device"):
+            self.query_one(f"#set-{name}", Input).placeholder = str(d.get(name, ""))
+        self.query_one("#set-minutes", Input).placeholder = "(steps decide)"
+        out = self.query_one("#set-output", Input)
+        if not out.value:
+            out.value = f"{r.root.resolve().name or 'model'}.distill"  # in the current folder
+        self.query_one("#start", Button).disabled = False
+
+    # ------------------------------------------------------------------ starting
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "start":
+            event.stop()
+            self.action_start()
+
+    def value(self, name: str) -> str:
+        return self.query_one(f"#set-{name}", Input).value.strip()
+
+    def spec(self) -> launcher.TrainSpec:
+        """The launch request from the form; raises ValueError with a message for the user."""
+        if self.report is None:
+            raise ValueError("choose a folder of sounds first (and wait for it to be read)")
+
+        def number(name: str, kind: type, low: float) -> Any:
+            text = self.value(name)
+            if not text:
+                return None
+            try:
+                v = kind(text)
+            except ValueError:
+                raise ValueError(f"{name.replace('_', ' ')} must be a {'whole ' if kind is int else ''}number") from None
+            if v < low:
+                raise ValueError(f"{name.replace('_', ' ')} must be at least {low}")
+            return v
+
+        steps, minutes = number("steps", int, 1), number("minutes", float, 0.01)
+        if steps is not None and minutes is not None:
+            raise ValueError("give steps or minutes, not both")
+        stride = number("stride", int, 1)
+        if stride is not None and stride not in (2, 4, 8, 16):
+            raise ValueError("stride must be 2, 4, 8 or 16")
+        device = self.value("device") or None
+        if device is not None and device not in ("auto", "cpu", "cuda", "mps"):
+            raise ValueError("device is auto, cpu, cuda or mps")
+        output = Path(self.value("output") or f"{self.report.root.name}.distill").expanduser()
+        if output.is_dir():
+            raise ValueError("the model file is a folder; give a file name like sounds.distill")
+        config = Path(self.value("config")).expanduser() if self.value("config") else None
+        if config is not None and not config.is_file():
+            raise ValueError(f"no config file {config}")
+        run_dir = launcher.new_run_dir(output.stem, self.runs_root)
+        return launcher.TrainSpec(data_dir=self.report.root, output=output, run_dir=run_dir, steps=steps,
+                                  minutes=minutes, device=device, levels=number("levels", int, 1),
+                                  codebook_size=number("codebook_size", int, 2), stride=stride, config=config)
+
+    def action_start(self) -> None:
+        try:
+            spec = self.spec()
+            started = launcher.launch(spec)
+        except (ValueError, DistillError) as exc:
+            self.notify(str(exc), title="Cannot start", severity="error")
+            return
+        self.launched = started
+        from .run_view import RunViewScreen
+
+        view = RunViewScreen(started.run_dir)
+        view.process = started.process
+        self.app.switch_screen(view)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

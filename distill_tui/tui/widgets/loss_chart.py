@@ -1,0 +1,130 @@
+"""A terminal line chart in Braille dots (2 x 4 per character): loss curves that fit in a panel."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.widget import Widget
+
+_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  # [row][col] within a cell
+AXIS_W = 7  # characters for the y labels
+
+
+@dataclass
+class Series:
+    """One curve: points (x, y) in data units, drawn in `colour`."""
+
+    name: str
+    colour: str
+    xs: list[float] = field(default_factory=list)
+    ys: list[float] = field(default_factory=list)
+
+    def add(self, x: float, y: float) -> None:
+        if math.isfinite(x) and math.isfinite(y):
+            self.xs.append(float(x))
+            self.ys.append(float(y))
+
+
+def _fmt(v: float) -> str:
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def _line(a: tuple[int, int], b: tuple[int, int]) -> list[tuple[int, int]]:
+    """Bresenham's line from a to b (inclusive)."""
+    (x0, y0), (x1, y1) = a, b
+    dx, dy = abs(x1 - x0), -abs(y1 - y0)
+    sx, sy = (1 if x0 < x1 else -1), (1 if y0 < y1 else -1)
+    err, out = dx + dy, []
+    while True:
+        out.append((x0, y0))
+        if x0 == x1 and y0 == y1:
+            return out
+        e2 = 2 * err
+        if e2 >= dy:
+            err, x0 = err + dy, x0 + sx
+        if e2 <= dx:
+            err, y0 = err + dx, y0 + sy
+
+
+def render_chart(series: list[Series], width: int, height: int, title: str = "") -> Text:
+    """The chart as text: a legend line, then `height - 1` rows of Braille with y labels at the left."""
+    width, rows = max(width, AXIS_W + 4), max(height - 1, 2)
+    cols = width - AXIS_W
+    text = Text(no_wrap=True, overflow="crop")
+    if title:
+        text.append(title + "  ", style="bold")
+    for s in series:
+        last = f" {_fmt(s.ys[-1])}" if s.ys else ""
+        text.append("━ ", style=s.colour)
+        text.append(f"{s.name}{last}  ", style="dim" if not s.ys else "")
+    text.append("\n")
+    points = [(x, y) for s in series for x, y in zip(s.xs, s.ys, strict=True)]
+    if not points:
+        for r in range(rows):
+            text.append(" " * AXIS_W + ("waiting for data" if r == rows // 2 else ""), style="dim")
+            if r < rows - 1:
+                text.append("\n")
+        return text
+    x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
+    y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
+    if y1 - y0 < 1e-9:
+        y0, y1 = y0 - 0.5, y1 + 0.5
+    if x1 - x0 < 1e-9:
+        x1 = x0 + 1
+    px_w, px_h = cols * 2, rows * 4
+    cells = [[0] * cols for _ in range(rows)]
+    owner: list[list[str | None]] = [[None] * cols for _ in range(rows)]
+
+    def dot(px: int, py: int, colour: str) -> None:
+        if 0 <= px < px_w and 0 <= py < px_h:
+            r, c = py // 4, px // 2
+            cells[r][c] |= _BITS[py % 4][px % 2]
+            owner[r][c] = colour
+
+    for s in series:
+        prev: tuple[int, int] | None = None
+        for x, y in zip(s.xs, s.ys, strict=True):
+            px = round((x - x0) / (x1 - x0) * (px_w - 1))
+            py = round((y1 - y) / (y1 - y0) * (px_h - 1))
+            if prev is not None:
+                for qx, qy in _line(prev, (px, py)):
+                    dot(qx, qy, s.colour)
+            dot(px, py, s.colour)
+            prev = (px, py)
+    for r in range(rows):
+        label = _fmt(y1) if r == 0 else _fmt(y0) if r == rows - 1 else ""
+        text.append(f"{label:>{AXIS_W - 1}} ", style="dim")
+        for c in range(cols):
+            bits = cells[r][c]
+            text.append(chr(0x2800 + bits) if bits else " ", style=owner[r][c] or "")
+        if r < rows - 1:
+            text.append("\n")
+    return text
+
+
+class LossChart(Widget):
+    """Curves that grow as events arrive; `refresh()` is cheap (it redraws only this widget)."""
+
+    DEFAULT_CSS = """
+    LossChart { height: 8; }
+    """
+
+    def __init__(self, series: list[Series], title: str = "", *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.series = series
+        self.title = title
+
+    def clear(self) -> None:
+        for s in self.series:
+            s.xs.clear()
+            s.ys.clear()
+        self.refresh()
+
+    def render(self) -> Text:
+        return render_chart(self.series, self.size.width, self.size.height, self.title)

@@ -1,0 +1,144 @@
+"""The training screens through a pilot: a real tiny training started, watched, stopped, resumed and opened; bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from distill_tui.train.runs import FINISHED, STOPPED
+from distill_tui.tui.app import DistillApp
+from distill_tui.tui.screens.run_view import RunViewScreen
+from distill_tui.tui.screens.runs import RunsScreen
+from distill_tui.tui.screens.train import TrainScreen
+
+from .test_tui_support import RecordingRouter, aio, until
+
+SIZE = (110, 32)
+SLOW = 300.0  # seconds: a trainer's start imports torch; on a loaded 2-core machine that alone can take a minute
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "state" / "distill-tui" / "runs"
+
+
+def bare_app() -> DistillApp:
+    return DistillApp(None, [], router=RecordingRouter())
+
+
+def screen_text(app: DistillApp) -> str:
+    return "\n".join(s.text for s in app.screen._compositor.render_strips())  # noqa: SLF001
+
+
+@aio
+async def test_train_watch_stop_resume_and_open(dataset: Path, tiny_toml: Path, state: Path):
+    app = bare_app()
+    async with app.run_test(size=SIZE) as pilot:
+        train = TrainScreen(dataset, browse_root=dataset.parent)
+        app.push_screen(train)
+        await until(pilot, lambda: train.report is not None, what="the folder scan")
+        assert train.report.files == 6 and "6 sound(s)" in screen_text(app)
+        for name, value in (("steps", "60"), ("config", str(tiny_toml)), ("output", "tiny.distill"),
+                            ("device", "cpu")):
+            train.query_one(f"#set-{name}").value = value
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: isinstance(app.screen, RunViewScreen), what="the run view")
+        view: RunViewScreen = app.screen  # type: ignore[assignment]
+        assert view.run_dir.parent == state and (view.run_dir / "trainer.pid").exists()
+
+        # events arrive: the first step draws the loss curve; then stop (the trainer saves and exits)
+        await until(pilot, lambda: len(view.recon.xs) >= 1, timeout=SLOW, what="the first step event")
+        await pilot.press("s")
+        await until(pilot, lambda: view.state == STOPPED and view.alive is False, timeout=SLOW, what="the stop")
+        assert (view.run_dir / "checkpoint.distill").exists()
+        stopped_at = view.step
+        assert "Press r to resume" in view.state_message()
+
+        # resume: the same run continues from its checkpoint to the end, health bars fill in
+        await pilot.press("r")
+        await until(pilot, lambda: "resume" in view.last, timeout=SLOW, what="the resume event")
+        assert view.last["resume"]["step"] == stopped_at
+        await until(pilot, lambda: view.state == FINISHED, timeout=SLOW, what="the end of training")
+        assert view.step == 60 and view.health_shown_at is not None
+        assert (Path.cwd() / "tiny.distill").exists()
+        assert "Stage 1 is done" in view.state_message()
+
+        # open the model in the editor
+        await pilot.press("o")
+        editor = app.editor
+        await until(pilot, lambda: app.screen is editor and editor.engine is not None, timeout=SLOW,
+                    what="the editor on the new model")
+        assert editor.engine.path == Path.cwd() / "tiny.distill"
+
+        # the runs list shows the finished run; enter attaches to it again
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, what="the runs list")
+        assert app.screen.runs[0].state == FINISHED
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunViewScreen) and app.screen.state == FINISHED,
+                    what="attaching to the finished run")
+
+
+@aio
+async def test_a_folder_without_audio_says_what_to_do(tmp_path: Path, state: Path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no sounds here")
+    app = bare_app()
+    async with app.run_test(size=SIZE) as pilot:
+        train = TrainScreen(tmp_path / "empty", browse_root=tmp_path)
+        app.push_screen(train)
+        await until(pilot, lambda: "Nothing to train on" in train.found_text, what="the scan's verdict")
+        assert "no usable audio files" in train.found_text and "Choose a folder" in train.found_text
+        await pilot.press("ctrl+t")  # refused: nothing was found
+        assert isinstance(app.screen, TrainScreen) and not state.exists()
+
+
+def make_run(folder: Path, *lines: bytes, pid: int | None = None, checkpoint: bool = True) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "events.jsonl").write_bytes(b"".join(lines))
+    (folder / "run.json").write_text(json.dumps({"data_dir": "/sounds", "output": str(folder / "m.distill")}))
+    if pid:
+        (folder / "trainer.pid").write_text(f"{pid}\n")
+    if checkpoint:
+        (folder / "checkpoint.distill").write_bytes(b"not really")
+    return folder
+
+
+def ev(**fields) -> bytes:  # noqa: ANN003
+    return (json.dumps({"time": 1.0, **fields}) + "\n").encode()
+
+
+@aio
+async def test_crashed_and_half_written_runs_offer_the_checkpoint(tmp_path: Path, state: Path):
+    crashed = make_run(state / "crashed", ev(event="start", step=0, model={"codebook_sizes": [16, 16], "levels": 2}),
+                       ev(event="step", step=4, recon_db=20.0, commit=0.1, progress=0.1, elapsed_s=2.0),
+                       b"garbage line\n", ev(event="error", message="RuntimeError: out of memory"))
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    silent = make_run(state / "silent", ev(event="start", step=0), ev(event="step", step=7, recon_db=9.0, commit=0.1),
+                      b'{"event": "step", "st', pid=p.pid)
+    app = bare_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(RunViewScreen(crashed))
+        await until(pilot, lambda: "Training failed" in screen_text(app), what="the crash message")
+        text = app.screen.state_message()
+        assert "out of memory" in text and "checkpoint" in text and "press r" in text
+        assert app.screen.check_action("resume", ()) is True
+        app.pop_screen()
+        app.push_screen(RunViewScreen(silent))
+        await until(pilot, lambda: "Training failed" in screen_text(app), what="the silent exit")
+        assert "without a word after step 7" in app.screen.state_message()
+        assert app.screen.step == 7  # the half-written line is ignored
+        app.pop_screen()
+        app.push_screen(RunsScreen())
+        await until(pilot, lambda: len(getattr(app.screen, "runs", [])) == 2, what="the runs list")
+        assert {r.state for r in app.screen.runs} == {"crashed"}
+    assert os.path.exists(crashed / "checkpoint.distill")
