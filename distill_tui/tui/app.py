@@ -54,6 +54,9 @@ class DistillApp(App, inherit_bindings=False):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         for problem in self._problems:
             self.notify(problem, title="Settings", severity="warning", timeout=8)
+        from .screens.runs import announce_runs
+
+        announce_runs(self)  # training runs in progress (found in a thread)
 
     def _theme_changed(self, theme: Any) -> None:
         editor = self.editor
@@ -74,6 +77,16 @@ class DistillApp(App, inherit_bindings=False):
             from .commands import editor_commands
 
             yield from editor_commands(screen)
+        from .screens.runs import training_commands
+
+        yield from training_commands(self)
+
+    def action_training(self) -> None:
+        """Training runs: attach to one, or start a new one."""
+        from .screens.runs import RunsScreen
+
+        if not isinstance(self.screen, RunsScreen):
+            self.push_screen(RunsScreen())
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

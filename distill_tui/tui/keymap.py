@@ -66,6 +66,7 @@ APP_BINDINGS: list[Binding] = [
     Binding("colon", "command_palette", "commands", id="app.commands", key_display=":"),
     Binding("ctrl+p", "command_palette", "commands", show=False, id="app.commands_ctrl_p"),
     Binding("f1,question_mark", "help", "help", id="app.help", key_display="?"),
+    Binding("ctrl+t", "training", "training", show=False, id="app.training"),
     Binding("ctrl+q", "request_quit", "quit", id="app.quit", priority=True),
 ]
 
