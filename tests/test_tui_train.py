@@ -142,3 +142,39 @@ async def test_crashed_and_half_written_runs_offer_the_checkpoint(tmp_path: Path
         await until(pilot, lambda: len(getattr(app.screen, "runs", [])) == 2, what="the runs list")
         assert {r.state for r in app.screen.runs} == {"crashed"}
     assert os.path.exists(crashed / "checkpoint.distill")
+
+
+# ---------------------------------------------------------------- snapshot (files in tests/snapshots/)
+snapshot_plugin = pytest.importorskip("pytest_textual_snapshot", reason="pip install pytest-textual-snapshot")
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+class _InSnapshotsFolder(snapshot_plugin.SVGImageExtension):
+    @classmethod
+    def dirname(cls, *, test_location) -> str:  # noqa: ANN001
+        return str(SNAPSHOTS / test_location.basename)
+
+
+@pytest.fixture(autouse=True)
+def _snapshots_here(monkeypatch):
+    monkeypatch.setattr(snapshot_plugin, "SVGImageExtension", _InSnapshotsFolder)
+
+
+def test_train_screen_snapshot(snap_compare, tmp_path: Path, monkeypatch):
+    from distill_tui.tui.themes import REPO_THEMES
+
+    from .conftest import write_dataset
+
+    work = tmp_path / "work"
+    write_dataset(work / "sounds")
+    (work / "sounds" / "broken.wav").write_bytes(b"RIFF not really a wav")
+    monkeypatch.chdir(work)
+    app = DistillApp(None, [], router=RecordingRouter(), theme="distill-dark", theme_dirs=[REPO_THEMES])
+
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        screen = TrainScreen(Path("sounds"), browse_root=Path("."))
+        pilot.app.push_screen(screen)
+        await until(pilot, lambda: screen.report is not None, what="the scan")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(110, 32), run_before=run_before)

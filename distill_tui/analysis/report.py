@@ -1,0 +1,159 @@
+"""A model report for sharing: Markdown from `info --json` plus a PNG usage heatmap (matplotlib, the `report` extra)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import OutputError
+
+PNG_NEEDS = "the PNG heatmap needs matplotlib: pip install 'distill-tui[report]'"
+
+
+@dataclass
+class ReportFiles:
+    """What `write_report` wrote; `note` says why there is no PNG, when there is none."""
+
+    markdown: Path
+    png: Path | None
+    note: str = ""
+
+
+def _pct(v: Any) -> str:
+    return f"{100 * v:.0f} %" if isinstance(v, int | float) else "?"
+
+
+def _num(v: Any, fmt: str = ".2f") -> str:
+    return format(v, fmt) if isinstance(v, int | float) else "?"
+
+
+def level_verdicts(info: dict[str, Any]) -> list[str]:
+    """A word per level, from the trainer's own thresholds (low utilization, a level that adds ~nothing)."""
+    from ..config import TrainConfig  # noqa: PLC0415
+
+    tc, h = TrainConfig(), info.get("health") or {}
+    util, gains = h.get("utilization") or [], h.get("level_gain_db") or []
+    out = []
+    for q, u in enumerate(util):
+        g = gains[q] if q < len(gains) else None
+        if not isinstance(u, int | float):
+            out.append("no data")
+        elif u < tc.low_utilization:
+            out.append("mostly unused")
+        elif isinstance(g, int | float) and g < tc.min_level_gain_db:
+            out.append("adds ~nothing")
+        elif u < 0.6:
+            out.append("underused")
+        else:
+            out.append("healthy")
+    return out
+
+
+def markdown_report(info: dict[str, Any], name: str, png_name: str | None = None) -> str:
+    """The report as Markdown: configs, dataset, per-level health, the prior and its memorization verdict."""
+    ds, tr, h = info.get("dataset") or {}, info.get("training") or {}, info.get("health") or {}
+    model, spec = info.get("model") or {}, info.get("spectrogram") or {}
+    lines = [f"# Model report: {name}", "",
+             f"- fingerprint `{info.get('fingerprint')}`, format {info.get('format')} v{info.get('version')}",
+             f"- {info.get('levels')} levels × {info.get('codebook_sizes')} codes, stride {info.get('stride')}, "
+             f"{info.get('sample_rate')} Hz", ""]
+    lines += ["## Dataset", "",
+              f"{ds.get('files', '?')} files, {_num(ds.get('minutes'))} minutes, from `{ds.get('root', '?')}`"]
+    skipped = ds.get("skipped") or []
+    if skipped:
+        lines.append(f"; {len(skipped)} skipped:")
+        lines += [f"- `{Path(s.get('path', '?')).name}`: {s.get('reason', '?')}" for s in skipped[:20]]
+    lines += ["", "## Training", "",
+              f"{tr.get('steps', '?')} steps in {_num((tr.get('seconds') or 0) / 60, '.1f')} minutes on "
+              f"{tr.get('device', '?')}; best validation distance {_num(tr.get('best_val_db'))} dB"
+              + (f"; healthy after {_num(tr.get('healthy_at_s'), '.0f')} s" if tr.get("healthy_at_s") else ""), ""]
+    for w in tr.get("warnings") or []:
+        lines.append(f"- warning: {w}")
+    lines += ["", "## Codebook health", ""]
+    util = h.get("utilization") or []
+    if util:
+        verdicts = level_verdicts(info)
+        lines += ["| level | codes | used | perplexity | dead codes | adds dB | verdict |",
+                  "|---:|---:|---:|---:|---:|---:|---|"]
+        sizes = info.get("codebook_sizes") or []
+        for q in range(len(util)):
+            def at(key: str, q: int = q) -> Any:
+                v = h.get(key) or []
+                return v[q] if q < len(v) else None
+            lines.append(f"| {q + 1} | {sizes[q] if q < len(sizes) else '?'} | {_pct(at('utilization'))} | "
+                         f"{_num(at('perplexity'), '.1f')} | {at('dead_codes') if at('dead_codes') is not None else '?'} | "
+                         f"{_num(at('level_gain_db'))} | {verdicts[q] if q < len(verdicts) else ''} |")
+    else:
+        lines.append("No health measurement in this model file.")
+    if png_name:
+        lines += ["", f"![codebook usage, levels × codes]({png_name})"]
+    lines += ["", "## Prior", ""]
+    p = info.get("prior")
+    if p is None:
+        lines.append("No prior yet (`distill-tui train-prior MODEL`): the model encodes and decodes but cannot generate.")
+    else:
+        lines += [f"- architecture: {p.get('architecture')}",
+                  f"- validation perplexity {_num(p.get('val_perplexity'))} (same-level bigram baseline "
+                  f"{_num(p.get('bigram_val_perplexity'))}; lower is better)",
+                  f"- generated 8-grams copied from training: {_pct(p.get('copy_rate_8gram'))}",
+                  f"- memorization verdict: **{p.get('verdict')}**"]
+    lines += ["", "## Configuration", "", "```json"]
+    import json
+
+    lines += [json.dumps({"model": model, "spectrogram": spec}, indent=1), "```", ""]
+    return "\n".join(lines)
+
+
+def heatmap_png(counts: list[list[int]], path: Path) -> None:
+    """Levels × codes, log usage; raises ImportError without matplotlib."""
+    import matplotlib  # noqa: PLC0415 - optional extra
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    k = max(len(c) for c in counts)
+    grid = np.full((len(counts), k), np.nan)
+    for q, c in enumerate(counts):
+        grid[q, : len(c)] = np.log10(np.asarray(c, dtype=np.float64) + 1)
+    fig, ax = plt.subplots(figsize=(max(6, k / 16), 0.6 * len(counts) + 1.2), dpi=120)
+    im = ax.imshow(grid, aspect="auto", cmap="magma", interpolation="nearest")
+    ax.set_yticks(range(len(counts)), [f"level {q + 1}" for q in range(len(counts))])
+    ax.set_xlabel("code")
+    ax.set_title("codebook usage (log10 count + 1); black = never used")
+    fig.colorbar(im, ax=ax, fraction=0.03)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_report(model_path: str | Path, out: str | Path | None = None) -> ReportFiles:
+    """Write MODEL.report.md (and MODEL.usage.png when matplotlib is installed) beside `out` or the model."""
+    from ..commands.info import model_info  # noqa: PLC0415
+    from ..persistence.model_file import load_model_file  # noqa: PLC0415
+
+    model_path = Path(model_path)
+    info = model_info(model_path)
+    counts = (load_model_file(model_path).doc.get("health") or {}).get("counts")
+    md_path = Path(out) if out else model_path.with_name(model_path.stem + ".report.md")
+    png_path: Path | None = md_path.with_name(model_path.stem + ".usage.png")
+    note = ""
+    if not counts:
+        png_path, note = None, "no usage counts in this model file: no heatmap"
+    else:
+        try:
+            heatmap_png(counts, png_path)
+        except ImportError:
+            png_path, note = None, PNG_NEEDS
+        except OSError as exc:
+            raise OutputError(f"cannot write ({exc.strerror})", png_path) from exc
+    text = markdown_report(info, model_path.name, png_path.name if png_path else None)
+    if note:
+        text += f"\n_{note}_\n"
+    try:
+        md_path.write_text(text)
+    except OSError as exc:
+        raise OutputError(f"cannot write ({exc.strerror})", md_path) from exc
+    return ReportFiles(md_path, png_path, note)

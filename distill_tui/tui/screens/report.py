@@ -1,0 +1,125 @@
+"""The model report (`info` as a screen): configs, dataset, per-level health, the prior's verdict; `e` exports Markdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Markdown, Static
+
+from ..widgets.health_bars import HealthBars, level_health
+from ..widgets.heatmap import UsageHeatmap
+
+
+@dataclass
+class ReportLoaded(Message):
+    info: dict[str, Any]
+    counts: list[list[int]] | None
+    markdown: str
+
+
+@dataclass
+class ReportFailed(Message):
+    reason: str
+
+
+@dataclass
+class ReportExported(Message):
+    message: str
+    ok: bool
+
+
+class ReportScreen(Screen):
+    """Reads the model file in a thread (a corrupt file is a message, not a crash)."""
+
+    BINDINGS = [
+        Binding("e", "export", "export Markdown", id="report.export"),
+        Binding("escape", "back", "back", id="report.back"),
+    ]
+    DEFAULT_CSS = """
+    ReportScreen #report-title { height: 1; background: $panel; text-style: bold; padding: 0 1; }
+    ReportScreen #report-heatmap { border-bottom: hkey $panel; }
+    ReportScreen #report-body-row { height: 1fr; }
+    ReportScreen #report-side { width: 34; border-right: vkey $panel; }
+    ReportScreen #report-main { width: 1fr; }
+    ReportScreen #report-status { height: 1; padding: 0 1; background: $surface; }
+    """
+
+    def __init__(self, model_path: Path) -> None:
+        super().__init__()
+        self.model_path = Path(model_path)
+        self.info: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"Model report · {self.model_path.name}", id="report-title")
+        yield UsageHeatmap(id="report-heatmap")
+        with Horizontal(id="report-body-row"):
+            with VerticalScroll(id="report-side"):
+                yield HealthBars(id="report-health")
+            with VerticalScroll(id="report-main"):
+                yield Markdown("Reading the model file…", id="report-body")
+        yield Static("e: export as Markdown (with a PNG heatmap when matplotlib is installed)", id="report-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="report")
+    def _load(self) -> None:
+        from ...analysis.report import markdown_report
+        from ...commands.info import model_info
+        from ...persistence.model_file import load_model_file
+
+        try:
+            info = model_info(self.model_path)
+            counts = (load_model_file(self.model_path).doc.get("health") or {}).get("counts")
+        except Exception as exc:  # noqa: BLE001 - a bad model file is a message on this screen
+            self.post_message(ReportFailed(str(exc)))
+            return
+        self.post_message(ReportLoaded(info, counts, markdown_report(info, self.model_path.name)))
+
+    def on_report_loaded(self, message: ReportLoaded) -> None:
+        self.info = message.info
+        if message.counts:
+            self.query_one(UsageHeatmap).show([np.asarray(c) for c in message.counts])
+        sizes = list(message.info.get("codebook_sizes") or [])
+        self.query_one(HealthBars).show(level_health(message.info.get("health") or {}, sizes, [""] * len(sizes)))
+        self.query_one(Markdown).update(message.markdown)
+
+    def on_report_failed(self, message: ReportFailed) -> None:
+        self.query_one(Markdown).update(f"**Cannot read this model file.** {message.reason}\n\n"
+                                        "Retrain it, or open another model (`:` then *Open model…*).")
+
+    def action_export(self) -> None:
+        if self.info is None:
+            self.notify("the report is not loaded", severity="warning")
+            return
+        self._export()
+
+    @work(thread=True, exclusive=True, group="report-export")
+    def _export(self) -> None:
+        from ...analysis.report import write_report
+
+        try:
+            files = write_report(self.model_path)
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(ReportExported(f"export failed: {exc}", False))
+            return
+        msg = f"wrote {files.markdown}" + (f" and {files.png.name}" if files.png else f" ({files.note})")
+        self.post_message(ReportExported(msg, True))
+
+    def on_report_exported(self, message: ReportExported) -> None:
+        self.query_one("#report-status", Static).update(escape(message.message))
+        self.notify(message.message, severity="information" if message.ok else "error", timeout=8)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,52 @@
+"""The shareable model report: Markdown from `info`, and the PNG heatmap only with the `report` extra."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+from distill_tui.analysis.report import PNG_NEEDS, level_verdicts, markdown_report, write_report
+from distill_tui.commands.info import model_info
+
+
+def test_markdown_has_every_section(tiny_model: Path):
+    info = model_info(tiny_model)
+    text = markdown_report(info, "tiny.distill", "tiny.usage.png")
+    for section in ("# Model report: tiny.distill", "## Dataset", "## Training", "## Codebook health", "## Prior",
+                    "## Configuration", "![codebook usage"):
+        assert section in text
+    assert text.count("\n| ") == 1 + info["levels"]  # the header and one row per level
+    assert "No prior yet" in text
+    assert len(level_verdicts(info)) == info["levels"]
+
+
+def test_prior_verdict_is_reported():
+    info = {"levels": 1, "codebook_sizes": [8], "health": {"utilization": [0.1], "perplexity": [2.0],
+            "dead_codes": [7], "level_gain_db": [3.0]},
+            "prior": {"architecture": "transformer", "val_perplexity": 12.5, "bigram_val_perplexity": 14.0,
+                      "copy_rate_8gram": 0.2, "verdict": "generalizes"}}
+    text = markdown_report(info, "m")
+    assert "memorization verdict: **generalizes**" in text and "12.50" in text and "mostly unused" in text
+
+
+def test_write_report_with_or_without_matplotlib(tiny_model: Path, tmp_path: Path):
+    model = tmp_path / "m.distill"
+    shutil.copy(tiny_model, model)
+    files = write_report(model)
+    assert files.markdown == tmp_path / "m.report.md" and files.markdown.exists()
+    if importlib.util.find_spec("matplotlib") is None:
+        assert files.png is None and files.note == PNG_NEEDS and PNG_NEEDS in files.markdown.read_text()
+    else:
+        assert files.png is not None and files.png.read_bytes()[:4] == b"\x89PNG"
+        assert f"]({files.png.name})" in files.markdown.read_text()
+
+
+def test_png_heatmap(tmp_path: Path):
+    pytest.importorskip("matplotlib")
+    from distill_tui.analysis.report import heatmap_png
+
+    heatmap_png([[3, 0, 1], [1, 1]], tmp_path / "h.png")
+    assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"

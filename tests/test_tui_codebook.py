@@ -1,0 +1,148 @@
+"""The codebook browser and the model report on the bundled demo model, through a pilot; snapshots of both new screens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from textual.widgets import DataTable
+
+from distill_tui.tui.app import DistillApp
+from distill_tui.tui.screens.codebook import PERCEPTUAL, CodebookScreen, occurrences
+from distill_tui.tui.screens.report import ReportScreen
+from distill_tui.tui.widgets.heatmap import render_heatmap
+
+from .test_tui_support import DEMO_MODEL, DEMO_SOUNDS, RecordingRouter, aio, copy_demo, decoded, until
+
+pytestmark = pytest.mark.skipif(not DEMO_MODEL.exists(), reason="the bundled demo model samples/demo.distill is missing")
+SIZE = (110, 32)
+SOUNDS = [DEMO_SOUNDS / "pluck_a2.wav", DEMO_SOUNDS / "bell_g4.wav"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    return copy_demo(tmp_path_factory.mktemp("demo"))
+
+
+async def loaded(pilot, app: DistillApp) -> None:
+    ed = app.editor
+    await until(pilot, lambda: ed.engine is not None and len(ed.ws.sounds) >= 2 and decoded(ed), what="the demo")
+
+
+def codebook(app: DistillApp) -> CodebookScreen:
+    ed = app.editor
+    screen = CodebookScreen(ed.engine, ed)
+    app.push_screen(screen)
+    return screen
+
+
+@aio
+async def test_browse_sort_hear_jump_and_insert(demo: Path):
+    router = RecordingRouter()
+    app = DistillApp(demo, SOUNDS, router=router)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        ed = app.editor
+        cb = codebook(app)
+        await pilot.pause()
+        usage = ed.engine.perceptual.levels[0].usage
+        assert cb.rows[0] == int(np.argmax(usage)) and len(cb.rows) == len(usage)  # most used first
+        await pilot.press("s")
+        assert cb.sort == PERCEPTUAL and cb.rows == [int(c) for c in ed.engine.perceptual.levels[0].order]
+        await pilot.press("right_square_bracket")
+        assert cb.level == 1
+        await pilot.press("1")
+        assert cb.level == 0
+
+        # hear the highlighted code
+        await pilot.press("space")
+        await until(pilot, lambda: len(router.played) == 1, what="the code preview")
+        assert router.played[0][2].startswith("L1-code-")
+
+        # jump to where a used code occurs in the loaded sounds
+        await pilot.press("s")  # back to usage order
+        code = int(ed.ws.grid(ed.ws.b).codes[0, 5])  # a code B uses
+        cb.query_one(DataTable).move_cursor(row=cb.rows.index(code))
+        await pilot.pause()
+        assert cb.code == code
+        occ = occurrences(ed.ws, 0, code)
+        assert occ and "g jumps there" in cb.where_text
+        await pilot.press("g")
+        assert app.screen is ed and ed.ws.a == occ[0].sound and (ed.grid.level, ed.grid.pos) == (0, occ[0].positions[0])
+
+        # insert a code at the editor's cursor
+        ed.grid.move_to(0, 3)
+        cb = codebook(app)
+        await pilot.pause()
+        await pilot.press("end")  # the least used code of level 1
+        code = cb.code
+        await pilot.press("i")
+        await until(pilot, lambda: int(ed.ws.grid(ed.ws.a).codes[0, 3]) == code, what="the insert")
+        assert app.screen is ed and ed.ws.dirty(ed.ws.a)
+
+
+@aio
+async def test_report_screen_exports_markdown(demo: Path, tmp_path: Path):
+    app = DistillApp(demo, [], router=RecordingRouter())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = ReportScreen(demo)
+        app.push_screen(screen)
+        await until(pilot, lambda: screen.info is not None, what="the report")
+        await pilot.press("e")
+        md = demo.with_name("demo.report.md")
+        await until(pilot, lambda: md.exists(), what="the export")
+        text = md.read_text()
+        assert "## Codebook health" in text and "## Prior" in text
+
+
+@aio
+async def test_report_of_a_broken_model_file_says_so(tmp_path: Path):
+    bad = tmp_path / "broken.distill"
+    bad.write_bytes(b"\x00\x01 not a model")
+    app = DistillApp(None, [], router=RecordingRouter())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = ReportScreen(bad)
+        app.push_screen(screen)
+        await pilot.pause(0.5)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.info is None
+        await pilot.press("e")
+        assert not bad.with_name("broken.report.md").exists()
+
+
+def test_heatmap_marks_dead_codes():
+    text = render_heatmap([np.array([5, 0, 3, 0]), np.array([1, 1, 1, 1])], 40).plain
+    assert text.splitlines()[0].endswith("2 dead") and "dead" not in text.splitlines()[1]
+
+
+# ---------------------------------------------------------------- snapshots (files in tests/snapshots/)
+snapshot_plugin = pytest.importorskip("pytest_textual_snapshot", reason="pip install pytest-textual-snapshot")
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+class _InSnapshotsFolder(snapshot_plugin.SVGImageExtension):
+    @classmethod
+    def dirname(cls, *, test_location) -> str:  # noqa: ANN001
+        return str(SNAPSHOTS / test_location.basename)
+
+
+@pytest.fixture(autouse=True)
+def _snapshots_here(monkeypatch):
+    monkeypatch.setattr(snapshot_plugin, "SVGImageExtension", _InSnapshotsFolder)
+
+
+def test_codebook_browser_snapshot(snap_compare, demo: Path, monkeypatch):
+    from distill_tui.tui.themes import REPO_THEMES
+
+    app = DistillApp(demo, SOUNDS, router=RecordingRouter(), theme="distill-dark", theme_dirs=[REPO_THEMES])
+
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await loaded(pilot, pilot.app)
+        codebook(pilot.app)
+        await pilot.pause()
+        await pilot.press("down", "down")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(110, 32), run_before=run_before)
