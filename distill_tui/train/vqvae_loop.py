@@ -167,6 +167,7 @@ class Trainer:
         best_val = math.inf
         lr_scale = 1.0
         evals_since_best = 0
+        smooth_val: float | None = None  # validation on a few held-out sounds is noisy: compare a running average
         healthy_at: float | None = None
         if resume:
             model.load_state_dict(mf.group("vqvae"))
@@ -177,6 +178,7 @@ class Trainer:
             best_val = math.inf if saved_best is None else float(saved_best)
             lr_scale = float(state_doc.get("lr_scale", 1.0))
             evals_since_best = int(state_doc.get("evals_since_best", 0))
+            smooth_val = state_doc.get("smooth_val_db")
             healthy_at = state_doc.get("healthy_at_s")
             best_path = run_dir / "best.distill"
             best_state = load_model_file(best_path).group("vqvae") if best_path.exists() else copy.deepcopy(model.state_dict())
@@ -209,7 +211,7 @@ class Trainer:
             return {
                 "data_dir": str(req.data_dir.resolve()), "output": str(req.output), "step": step, "elapsed_s": elapsed,
                 "best_val_db": None if math.isinf(best_val) else best_val, "lr_scale": lr_scale,
-                "evals_since_best": evals_since_best, "healthy_at_s": healthy_at, "finished": finished,
+                "evals_since_best": evals_since_best, "smooth_val_db": smooth_val, "healthy_at_s": healthy_at, "finished": finished,
                 "train": to_dict(tc), "optim_groups": [{k: v for k, v in g.items() if k != "params"} for g in opt.state_dict()["param_groups"]],
             }
 
@@ -322,9 +324,10 @@ class Trainer:
             if step % tc.eval_every == 0:
                 val_db, health = self._evaluate(model, train_items, val_items, spec, device, step)
                 usage_window = [torch.zeros(k, dtype=torch.long) for k in cfg.codebook_sizes]
-                improved = val_db < best_val - 1e-4
+                smooth_val = val_db if smooth_val is None else 0.5 * smooth_val + 0.5 * val_db
+                improved = smooth_val < best_val - 1e-4
                 if improved:
-                    best_val, evals_since_best = val_db, 0
+                    best_val, evals_since_best = smooth_val, 0
                     best_state = copy.deepcopy(model.state_dict())
                     try:
                         save_model_file(run_dir / "best.distill", make_doc(health=health.as_dict()), {"vqvae": best_state})
@@ -334,12 +337,13 @@ class Trainer:
                     evals_since_best += 1
                 if healthy_at is None and cfg.quantize and health.healthy(0.9, tc.min_level_gain_db):
                     healthy_at = elapsed
-                self.log.emit("eval", step=step, val_db=round(val_db, 4), best_val_db=round(best_val, 4),
+                self.log.emit("eval", step=step, val_db=round(val_db, 4), smooth_val_db=round(smooth_val, 4), best_val_db=round(best_val, 4),
                               improved=improved, healthy_at_s=healthy_at, elapsed_s=round(elapsed, 2))
                 self._check_health(model, health, step)
                 if _buffers_finite(model):
                     last_good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
-                if evals_since_best >= tc.early_stop_evals:
+                # At a high learning rate a flat validation says little: stop early only in the second half.
+                if evals_since_best >= tc.early_stop_evals and progress >= 0.5:
                     self.log.emit("warning", step=step, message=f"validation has not improved for {evals_since_best} evaluations: stopping early", key="early-stop")
                     stopped_by = "early-stop"
                     break
@@ -357,14 +361,15 @@ class Trainer:
         # The final state has seen the learning rate decay and fits the user's own sounds best; keep it
         # unless it generalizes clearly worse than the best one seen (more than 5 % on held-out audio).
         val_db, health = self._evaluate(model, train_items, val_items, spec, device, step)
-        if val_db <= best_val * 1.05 or math.isinf(best_val):
+        smooth_val = val_db if smooth_val is None else 0.5 * smooth_val + 0.5 * val_db
+        if smooth_val <= best_val * 1.05 or math.isinf(best_val):
             best_state = copy.deepcopy(model.state_dict())
-            best_val = min(best_val, val_db)
+            best_val = min(best_val, smooth_val)
             kept = "final"
         else:
             kept = "best"
             self.log.emit("warning", step=step, key="overfit", message=f"the final model generalizes worse than the best one "
-                          f"({val_db:.2f} vs {best_val:.2f} dB on held-out audio): keeping the best")
+                          f"({smooth_val:.2f} vs {best_val:.2f} dB on held-out audio): keeping the best")
         model.load_state_dict(best_state)
         final = dataset_health(model, train_items, spec, device) if cfg.quantize else None
         if final is not None:
