@@ -66,6 +66,7 @@ class RunViewScreen(Screen):
         Binding("r", "resume", "resume", id="run.resume", tooltip="start the trainer again from its checkpoint"),
         Binding("t", "train_prior", "train the prior", id="run.train_prior"),
         Binding("o", "open_model", "open in editor", id="run.open"),
+        Binding("v", "zoom", "recent/all", id="run.zoom", tooltip="curves: the last 200 steps, or the whole run"),
         Binding("escape", "back", "back", id="run.back"),
     ]
     DEFAULT_CSS = """
@@ -346,6 +347,11 @@ class RunViewScreen(Screen):
         while self.app.screen is not editor and len(self.app.screen_stack) > 1:
             self.app.pop_screen()
         editor.open_model(out)
+
+    def action_zoom(self) -> None:
+        for chart in self.query(LossChart):
+            chart.window = None if chart.window else 200.0
+            chart.refresh()
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -35,6 +35,11 @@ def _fmt(v: float) -> str:
     return f"{v:.3f}"
 
 
+def _since(s: Series, x0: float) -> tuple[list[float], list[float]]:
+    i = next((i for i, x in enumerate(s.xs) if x >= x0), len(s.xs))
+    return s.xs[i:], s.ys[i:]
+
+
 def _line(a: tuple[int, int], b: tuple[int, int]) -> list[tuple[int, int]]:
     """Bresenham's line from a to b (inclusive)."""
     (x0, y0), (x1, y1) = a, b
@@ -52,8 +57,13 @@ def _line(a: tuple[int, int], b: tuple[int, int]) -> list[tuple[int, int]]:
             err, y0 = err + dx, y0 + sy
 
 
-def render_chart(series: list[Series], width: int, height: int, title: str = "") -> Text:
-    """The chart as text: a legend line, then `height - 1` rows of Braille with y labels at the left."""
+def render_chart(series: list[Series], width: int, height: int, title: str = "", window: float | None = None) -> Text:
+    """The chart as text: a legend line, then `height - 1` rows of Braille with y labels at the left.
+
+    `window`: show only the last this-many x units (the most recent steps)."""
+    if window is not None:
+        right = max((s.xs[-1] for s in series if s.xs), default=0.0)
+        series = [Series(s.name, s.colour, *_since(s, right - window)) for s in series]
     width, rows = max(width, AXIS_W + 4), max(height - 1, 2)
     cols = width - AXIS_W
     text = Text(no_wrap=True, overflow="crop")
@@ -119,6 +129,7 @@ class LossChart(Widget):
         super().__init__(id=id)
         self.series = series
         self.title = title
+        self.window: float | None = None  # show only the last this-many steps (None: all)
 
     def clear(self) -> None:
         for s in self.series:
@@ -127,4 +138,5 @@ class LossChart(Widget):
         self.refresh()
 
     def render(self) -> Text:
-        return render_chart(self.series, self.size.width, self.size.height, self.title)
+        title = self.title + (f" (last {self.window:g} steps)" if self.window else "")
+        return render_chart(self.series, self.size.width, self.size.height, title, self.window)
