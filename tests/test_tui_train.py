@@ -50,6 +50,7 @@ async def test_train_watch_stop_resume_and_open(dataset: Path, tiny_toml: Path, 
         await until(pilot, lambda: isinstance(app.screen, RunViewScreen), what="the run view")
         view: RunViewScreen = app.screen  # type: ignore[assignment]
         assert view.run_dir.parent == state and (view.run_dir / "trainer.pid").exists()
+        assert os.getsid(view.process.pid) != os.getsid(0)  # its own session: a closed terminal does not stop it
 
         # events arrive: the first step draws the loss curve; then stop (the trainer saves and exits)
         await until(pilot, lambda: len(view.recon.xs) >= 1, timeout=SLOW, what="the first step event")
@@ -96,6 +97,38 @@ async def test_a_folder_without_audio_says_what_to_do(tmp_path: Path, state: Pat
         assert "no usable audio files" in train.found_text and "Choose a folder" in train.found_text
         await pilot.press("ctrl+t")  # refused: nothing was found
         assert isinstance(app.screen, TrainScreen) and not state.exists()
+
+
+@aio
+async def test_a_trainer_that_fails_says_why(tmp_path: Path, state: Path):
+    """A real trainer on a folder without audio: its error event reaches the run view."""
+    from distill_tui.train import launcher
+
+    (tmp_path / "nothing").mkdir()
+    started = launcher.launch(launcher.TrainSpec(data_dir=tmp_path / "nothing", output=tmp_path / "m.distill",
+                                                 run_dir=state / "fails", steps=5))
+    app = bare_app()
+    async with app.run_test(size=SIZE) as pilot:
+        view = RunViewScreen(started.run_dir)
+        view.process = started.process
+        app.push_screen(view)
+        await until(pilot, lambda: view.state == "crashed" and view.alive is False, timeout=SLOW, what="the failure")
+        text = view.state_message()
+        assert "no usable audio files" in text and "No checkpoint was written" in text
+
+
+@aio
+async def test_start_up_announces_runs_in_progress(tmp_path: Path, state: Path):
+    from distill_tui.tui.screens.runs import announce_runs
+
+    live = make_run(state / "live", ev(event="start", step=0), ev(event="step", step=12), pid=os.getpid())
+    app = bare_app()
+    async with app.run_test(size=SIZE) as pilot:
+        announce_runs(app, state, headless_too=True)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        assert any("live (step 12)" in n.message for n in app._notifications)  # noqa: SLF001
+    assert live.exists()
 
 
 def make_run(folder: Path, *lines: bytes, pid: int | None = None, checkpoint: bool = True) -> Path:

@@ -94,6 +94,7 @@ class RunViewScreen(Screen):
         self.key_events: list[dict[str, Any]] = []  # start/resume/done/stopped/error, in order
         self.alive: bool | None = None
         self.events_seen = 0
+        self._crash_reason: str | None = None
         self.step = 0  # the highest step any event reported
         self.last: dict[str, dict[str, Any]] = {}  # the latest event of each kind
         self.warnings: list[str] = []
@@ -154,6 +155,8 @@ class RunViewScreen(Screen):
         if batch.reset:
             self._forget()
         if batch.alive is not None:
+            if batch.alive != self.alive:
+                self._crash_reason = None
             self.alive = batch.alive
         health = None
         for ev in batch.events:
@@ -231,7 +234,12 @@ class RunViewScreen(Screen):
         alive = bool(self.alive)
         if state == CRASHED or state == EMPTY:
             err = self.last.get("error")
-            what = str(err.get("message")) if err else (summarize(self.run_dir).message or "the trainer stopped")
+            if err:
+                what = str(err.get("message"))
+            else:
+                if self._crash_reason is None:  # read once: the trainer's stderr, when it left no error event
+                    self._crash_reason = summarize(self.run_dir).message or "the trainer stopped"
+                what = self._crash_reason
             ckpt = self.run_dir / ("prior-checkpoint.safetensors" if self.stage == "prior" else "checkpoint.distill")
             todo = (f"The last checkpoint ({ckpt.name}) is kept: press r to resume from it."
                     if ckpt.exists() else "No checkpoint was written: fix the cause and start again (escape, then n).")

@@ -127,11 +127,15 @@ def training_commands(app: Any) -> Iterator[SystemCommand]:
                             lambda: app.push_screen(ReportScreen(editor.engine.path)))
 
 
-def announce_runs(app: Any) -> None:
-    """At start-up: say which runs are training right now (found in a thread, so the first frame is not delayed)."""
+def announce_runs(app: Any, root: Path | None = None, *, headless_too: bool = False) -> None:
+    """At start-up: say which runs are training right now (found in a thread, so the first frame is not delayed).
+
+    Headless apps (tests, benchmarks) skip it unless asked: a real run elsewhere must not change their screens."""
+    if getattr(app, "is_headless", False) and not headless_too:
+        return
 
     def look() -> None:
-        live = [r for r in discover() if r.alive]
+        live = [r for r in discover(root=root) if r.alive]
         if live:
             names = ", ".join(f"{r.name} (step {r.step})" for r in live[:3])
             app.call_from_thread(app.notify, f"{len(live)} training run(s) in progress: {names}. ctrl+t to attach.",
