@@ -84,6 +84,16 @@ async def test_train_watch_stop_resume_and_open(dataset: Path, tiny_toml: Path, 
         await until(pilot, lambda: isinstance(app.screen, RunViewScreen) and app.screen.state == FINISHED,
                     what="attaching to the finished run")
 
+        # stage 2 from here: the prior's own run starts, shows its events, and stops cleanly
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, RunViewScreen) and app.screen.stage == "prior",
+                    what="the prior's run view")
+        prior: RunViewScreen = app.screen  # type: ignore[assignment]
+        await until(pilot, lambda: len(prior.prior_loss.xs) >= 1, timeout=SLOW, what="the prior's first step")
+        await pilot.press("s")
+        await until(pilot, lambda: prior.state == STOPPED and prior.alive is False, timeout=SLOW, what="the prior's stop")
+        assert json.loads((prior.run_dir / "launch.json").read_text())["stage"] == "prior"
+
 
 @aio
 async def test_a_folder_without_audio_says_what_to_do(tmp_path: Path, state: Path):
