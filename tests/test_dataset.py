@@ -90,3 +90,13 @@ def test_split_by_file_with_enough_files(tmp_path):
     sp = split(res.files, 31 * 256)
     assert sp.by_file and len(sp.val) == 1 and len(sp.train) == 11
     assert not {f.digest for f in sp.val} & {f.digest for f in sp.train}
+
+
+def test_a_click_shorter_than_half_a_window_is_used(tmp_path):
+    rng = np.random.default_rng(0)
+    sf.write(tmp_path / "click.wav", (0.3 * rng.standard_normal(150)).astype(np.float32), SR)  # 7 ms
+    res = scan(tmp_path, SpectrogramConfig())
+    assert len(res.files) == 1 and not res.skipped and np.isfinite(res.files[0].ref_db)
+    sp = split(res.files, 31 * 256)
+    batch = CropSampler(sp, SpectrogramConfig(), 32).batch(2)
+    assert batch.shape == (2, 513, 32) and float(batch.max()) == 0.0

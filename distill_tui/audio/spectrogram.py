@@ -23,7 +23,13 @@ def hann(n_fft: int, device: torch.device | str = "cpu") -> torch.Tensor:
 
 
 def stft(audio: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
-    """Complex STFT, centred, Hann window. audio: (B, N) -> (B, n_fft//2+1, 1 + N//hop)."""
+    """Complex STFT, centred, Hann window. audio: (B, N) -> (B, n_fft//2+1, 1 + N//hop).
+
+    Sounds shorter than half a window (a 5 ms click) are zero-padded at the end first: the centring's
+    reflect padding needs more samples than it pads.
+    """
+    if audio.shape[-1] <= n_fft // 2:
+        audio = torch.nn.functional.pad(audio, (0, n_fft // 2 + 1 - audio.shape[-1]))
     return torch.stft(audio, n_fft, hop, window=hann(n_fft, audio.device), center=True, return_complex=True)
 
 

@@ -61,7 +61,8 @@ def scan(
     root = Path(root)
     paths = find_audio(root)
     if cache is None:
-        cache = AudioCache({"sr": spec.sample_rate, "max": max_file_seconds, "trim": trim_silence, "norm": "peak", "v": 1})
+        cache = AudioCache({"sr": spec.sample_rate, "max": max_file_seconds, "trim": trim_silence, "norm": "peak",
+                            "n_fft": spec.n_fft, "hop": spec.hop_length, "v": 2})
     result = ScanResult(files=[], skipped=[])
     for i, path in enumerate(paths):
         if progress:
@@ -89,12 +90,15 @@ def scan(
                 result.skipped.append({"path": str(path), "reason": "all silent"})
                 continue
             samples = (samples * (10 ** (-1 / 20) / peak)).astype(np.float32)
-            info = {"truncated": loaded.truncated, "source_rate": loaded.source_sample_rate}
+            info = {"truncated": loaded.truncated, "source_rate": loaded.source_sample_rate,
+                    "ref_db": float(magnitude_db(torch.from_numpy(samples)[None], spec).max())}
             if loaded.truncated:
                 result.notes.append(f"{path}: longer than {max_file_seconds:g} s, only the start is used")
             cache.put(digest, samples, info)
-        ref = float(magnitude_db(torch.from_numpy(samples)[None], spec).max())
-        result.files.append(SoundFile(path=path, digest=digest, samples=samples, ref_db=ref))
+        ref = info.get("ref_db")
+        if ref is None:
+            ref = float(magnitude_db(torch.from_numpy(samples)[None], spec).max())
+        result.files.append(SoundFile(path=path, digest=digest, samples=samples, ref_db=float(ref)))
     cache.flush()
     if not result.files:
         why = "; ".join(f"{Path(s['path']).name}: {s['reason']}" for s in result.skipped[:3])
