@@ -157,5 +157,9 @@ def save_audio(path: str | Path, samples: np.ndarray, sample_rate: int, *, bits:
 
 
 def _short(exc: BaseException) -> str:
+    """libsndfile's reason, without the file name it repeats ("Error opening '/x.wav': ...")."""
     text = str(exc).strip().splitlines()
-    return text[-1][:160] if text else type(exc).__name__
+    line = text[-1] if text else type(exc).__name__
+    if line.startswith("Error opening") and "': " in line:
+        line = line.split("': ", 1)[1]
+    return line[:160]
