@@ -178,3 +178,36 @@ def test_launch_refuses_a_live_run_and_writes_its_pid(tmp_path: Path):
     spec = launcher.TrainSpec(data_dir=tmp_path, output=tmp_path / "m.distill", run_dir=run)
     with pytest.raises(BadInputError, match="already running"):
         launcher.launch(spec)
+
+
+def test_feed_thread_buffers_a_flood_and_posts_one_collapsible_message_per_look(tmp_path: Path):
+    from distill_tui.tui.event_feed import EventFeed, FeedUpdated
+
+    class Target:
+        def __init__(self) -> None:
+            self.posted: list[FeedUpdated] = []
+
+        def post_message(self, message: FeedUpdated) -> bool:
+            self.posted.append(message)
+            return True
+
+    path = write_events(tmp_path, {"event": "start", "step": 0})
+    target = Target()
+    feed = EventFeed(tmp_path, target, interval=0.05)  # type: ignore[arg-type]
+    feed.start()
+    try:
+        with path.open("a") as fh:
+            for i in range(2000):
+                fh.write(json.dumps({"event": "step", "time": 1.0, "step": i + 1}) + "\n")
+        deadline = time.time() + 10
+        events: list[dict] = []
+        while time.time() < deadline and (not events or events[-1]["step"] != 2000):
+            time.sleep(0.05)
+            events += feed.drain().events
+    finally:
+        feed.stop()
+        feed.join(2)
+    assert events[0]["event"] == "start" and [e["step"] for e in events[1:]] == list(range(1, 2001))
+    assert 1 <= len(target.posted) < 50  # one message per look at the file, not one per event
+    a, b = target.posted[0], FeedUpdated(tmp_path)
+    assert b.can_replace(a) and not b.can_replace(FeedUpdated(tmp_path / "other"))
