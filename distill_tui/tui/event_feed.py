@@ -111,11 +111,11 @@ class EventFeed(threading.Thread):
         self._lock = threading.Lock()
         self._batch = FeedBatch()
         self._alive: bool | None = None
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._wake = threading.Event()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self._wake.set()
 
     def wake(self) -> None:
@@ -129,7 +129,7 @@ class EventFeed(threading.Thread):
 
     def run(self) -> None:
         since_alive = self.alive_every
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             news = False
             try:
                 events, reset = self.follower.poll()
