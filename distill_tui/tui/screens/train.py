@@ -235,6 +235,8 @@ class TrainScreen(Screen):
         output = Path(self.value("output") or f"{self.report.root.name}.distill").expanduser()
         if output.is_dir():
             raise ValueError("the model file is a folder; give a file name like sounds.distill")
+        if output.exists():
+            raise ValueError(f"{output} already exists: give another file name (training would replace it)")
         config = Path(self.value("config")).expanduser() if self.value("config") else None
         if config is not None and not config.is_file():
             raise ValueError(f"no config file {config}")
