@@ -176,7 +176,7 @@ def discover(extra: list[Path] | None = None, root: Path | None = None) -> list[
         p = Path(p)
         if is_run_dir(p) and p.resolve() not in {d.resolve() for d in dirs}:
             dirs.append(p)
-    out = [summarize(d) for d in dirs]
+    out = [summarize(d, 32 << 10) for d in dirs]  # the last events say the state; lists refresh often
     out.sort(key=lambda r: -(r.last_time or _mtime(r.path)))
     return out
 
