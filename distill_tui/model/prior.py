@@ -27,7 +27,7 @@ class PriorConfig:
     architecture: str = "transformer"  # "transformer" or "lstm"; chosen by measurement (bench/RESULTS.md)
     levels: int = 3
     codebook_sizes: list[int] = field(default_factory=lambda: [64, 64, 64])
-    context: int = 32  # time positions in the window (tokens: context * levels); an even number
+    context: int = 16  # time positions in the window (tokens: context * levels); even. 16 beat 32 and 64 (bench/RESULTS.md)
     d_model: int = 128
     layers: int = 2
     heads: int = 4
