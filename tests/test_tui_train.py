@@ -6,7 +6,9 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from distill_tui.train.runs import FINISHED, STOPPED
 from distill_tui.tui.app import DistillApp
@@ -210,7 +212,7 @@ def test_train_screen_snapshot(snap_compare, tmp_path: Path, monkeypatch):
 
     work = tmp_path / "work"
     write_dataset(work / "sounds")
-    (work / "sounds" / "broken.wav").write_bytes(b"RIFF not really a wav")
+    sf.write(work / "sounds" / "silence.wav", np.zeros(4410, dtype=np.float32), 22050)  # skipped: all silent
     monkeypatch.chdir(work)
     app = DistillApp(None, [], router=RecordingRouter(), theme="distill-dark", theme_dirs=[REPO_THEMES])
 
