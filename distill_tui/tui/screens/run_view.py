@@ -95,6 +95,8 @@ class RunViewScreen(Screen):
         self.alive: bool | None = None
         self.events_seen = 0
         self._crash_reason: str | None = None
+        self._shown: dict[str, str] = {}  # what each Static shows now
+        self._bindings_state = ""
         self.step = 0  # the highest step any event reported
         self.last: dict[str, dict[str, Any]] = {}  # the latest event of each kind
         self.warnings: list[str] = []
@@ -136,6 +138,9 @@ class RunViewScreen(Screen):
 
     def start_feed(self) -> None:
         if self.feed is None:
+            if self.events_seen:  # mounted again after a pop: the new feed reads the tail afresh
+                self._forget()
+                self.events_seen = 0
             kw = {"tail_bytes": self.tail_bytes} if self.tail_bytes else {}
             self.feed = EventFeed(self.run_dir, self, interval=self.poll_interval, **kw)
             self.feed.start()
@@ -143,6 +148,7 @@ class RunViewScreen(Screen):
     def on_unmount(self) -> None:
         if self.feed is not None:
             self.feed.stop()
+            self.feed = None
 
     # ------------------------------------------------------------------ events
     def on_feed_updated(self, message: FeedUpdated) -> None:
@@ -266,7 +272,7 @@ class RunViewScreen(Screen):
         title = Text()
         title.append(f"{'Prior' if self.stage == 'prior' else 'Training'} · {self.run_dir.name}  ")
         title.append(state, style=STATE_STYLE.get(state, "bold"))
-        self.query_one("#run-title", Static).update(title)
+        self._set("#run-title", title)
         step = self.last.get("step") or {}
         n = self.step
         progress = 1.0 if state == FINISHED else step.get("progress")
@@ -282,16 +288,25 @@ class RunViewScreen(Screen):
             sizes = model.get("codebook_sizes")
             what = f"{model.get('levels')} levels × {sizes[0] if sizes else '?'} codes" if sizes else model.get("architecture", "")
             line += f"\n{start.get('files')} files, {start.get('device')}, {what}"
-        self.query_one("#run-status", Static).update(line)
+        self._set("#run-status", line)
         self.query_one("#loss-chart", LossChart).refresh()
         self.query_one("#commit-chart", LossChart).refresh()
-        self.query_one("#run-message", Static).update(self.state_message())
+        self._set("#run-message", self.state_message())
         warn = Text()
         for w in self.warnings[-6:]:
             warn.append("⚠ ", style="bold yellow")
             warn.append(w + "\n")
-        self.query_one("#run-warnings", Static).update(warn)
-        self.refresh_bindings()
+        self._set("#run-warnings", warn)
+        if state != self._bindings_state:
+            self._bindings_state = state
+            self.refresh_bindings()
+
+    def _set(self, selector: str, content: str | Text) -> None:
+        """Update a Static only when its text changed: an update re-lays out the screen, a flood must not."""
+        key = content.markup if isinstance(content, Text) else content
+        if self._shown.get(selector) != key:
+            self._shown[selector] = key
+            self.query_one(selector, Static).update(content)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         state = self.state

@@ -35,6 +35,23 @@ def _fmt(v: float) -> str:
     return f"{v:.3f}"
 
 
+def _pixels(s: Series, x0: float, x1: float, y0: float, y1: float, px_w: int, px_h: int) -> list[tuple[int, int]]:
+    """The curve in dot coordinates; many points in one dot column become its first, lowest, highest and last."""
+    fx, fy = (px_w - 1) / (x1 - x0), (px_h - 1) / (y1 - y0)
+    cols: dict[int, list[int]] = {}
+    for x, y in zip(s.xs, s.ys, strict=True):
+        cols.setdefault(round((x - x0) * fx), []).append(round((y1 - y) * fy))
+    out = []
+    for px, ys in cols.items():
+        if len(ys) <= 4:
+            out += [(px, py) for py in ys]
+        else:
+            lo, hi = min(ys), max(ys)
+            out += [(px, ys[0]), (px, lo if ys[0] > hi - (hi - lo) // 2 else hi), (px, hi if ys[0] > hi - (hi - lo) // 2 else lo),
+                    (px, ys[-1])]
+    return out
+
+
 def _since(s: Series, x0: float) -> tuple[list[float], list[float]]:
     i = next((i for i, x in enumerate(s.xs) if x >= x0), len(s.xs))
     return s.xs[i:], s.ys[i:]
@@ -99,9 +116,7 @@ def render_chart(series: list[Series], width: int, height: int, title: str = "",
 
     for s in series:
         prev: tuple[int, int] | None = None
-        for x, y in zip(s.xs, s.ys, strict=True):
-            px = round((x - x0) / (x1 - x0) * (px_w - 1))
-            py = round((y1 - y) / (y1 - y0) * (px_h - 1))
+        for px, py in _pixels(s, x0, x1, y0, y1, px_w, px_h):
             if prev is not None:
                 for qx, qy in _line(prev, (px, py)):
                     dot(qx, qy, s.colour)
@@ -110,9 +125,14 @@ def render_chart(series: list[Series], width: int, height: int, title: str = "",
     for r in range(rows):
         label = _fmt(y1) if r == 0 else _fmt(y0) if r == rows - 1 else ""
         text.append(f"{label:>{AXIS_W - 1}} ", style="dim")
-        for c in range(cols):
-            bits = cells[r][c]
-            text.append(chr(0x2800 + bits) if bits else " ", style=owner[r][c] or "")
+        run, run_style = [], owner[r][0] or ""
+        for c in range(cols):  # one span per run of a colour, not one per character
+            style = owner[r][c] or run_style if cells[r][c] else run_style
+            if style != run_style:
+                text.append("".join(run), style=run_style)
+                run, run_style = [], style
+            run.append(chr(0x2800 + cells[r][c]) if cells[r][c] else " ")
+        text.append("".join(run), style=run_style)
         if r < rows - 1:
             text.append("\n")
     return text
