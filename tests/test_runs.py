@@ -211,3 +211,28 @@ def test_feed_thread_buffers_a_flood_and_posts_one_collapsible_message_per_look(
     assert 1 <= len(target.posted) < 50  # one message per look at the file, not one per event
     a, b = target.posted[0], FeedUpdated(tmp_path)
     assert b.can_replace(a) and not b.can_replace(FeedUpdated(tmp_path / "other"))
+
+
+def test_a_trainer_started_from_the_command_line_is_found_without_a_pid_file(tmp_path: Path, monkeypatch):
+    run = tmp_path / "m.distill.run"
+    write_events(run, {"event": "start", "step": 0}, {"event": "step", "step": 3})
+    monkeypatch.chdir(tmp_path)
+    # stands in for `distill-tui train DATA -o m.distill` (default run folder) and `... --run DIR`
+    fake = [sys.executable, "-c", "import time; time.sleep(30)", "distill_tui", "train", "data", "-o", "m.distill"]
+    p = subprocess.Popen(fake, cwd=tmp_path)
+    other = tmp_path / "elsewhere"
+    write_events(other, {"event": "start", "step": 0})
+    q = subprocess.Popen([*fake[:6], "--run", "elsewhere"], cwd=tmp_path)
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and (summarize(run).pid, summarize(other).pid) != (p.pid, q.pid):  # exec'd
+            time.sleep(0.05)
+        s = summarize(run)
+        assert s.pid == p.pid and s.state == RUNNING
+        assert summarize(other).pid == q.pid
+    finally:
+        p.kill()
+        q.kill()
+        p.wait()
+        q.wait()
+    assert summarize(run).state == CRASHED

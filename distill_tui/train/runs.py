@@ -64,6 +64,11 @@ def read_pid(run_dir: Path) -> int | None:
         return None
 
 
+def trainer_pid(run_dir: Path) -> int | None:
+    """The trainer's pid: from the launcher's pid file, else a matching process started from the command line."""
+    return read_pid(run_dir) or find_trainer_pid(run_dir)
+
+
 def pid_alive(pid: int | None) -> bool:
     """The process exists and is not a zombie (a child of ours that exited but was not reaped yet)."""
     if not pid or pid <= 0:
@@ -79,6 +84,40 @@ def pid_alive(pid: int | None) -> bool:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True  # no /proc (macOS): trust kill(0)
+
+
+def find_trainer_pid(run_dir: Path, output: str | None = None) -> int | None:
+    """A trainer started outside the TUI (no pid file): a live `distill… train` process whose arguments name
+    this run folder, or the model file whose default run folder this is. Linux only (/proc); None elsewhere."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    target = run_dir.resolve()
+    default_for = None
+    if output is None and target.suffix in (".run", ".prior-run"):
+        default_for = target.with_name(target.name.rsplit(".", 1)[0])
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().decode("utf-8", "replace").split("\0")
+            if not any("distill" in a for a in args) or not any(a in ("train", "train-prior") for a in args):
+                continue
+            cwd = Path(os.readlink(entry / "cwd"))
+        except OSError:
+            continue
+        for i, a in enumerate(args):
+            if not a or a.startswith("-"):
+                continue
+            path = (cwd / a).resolve() if not a.startswith("/") else Path(a).resolve()
+            previous = args[i - 1] if i else ""
+            if path == target and previous == "--run":
+                return int(entry.name)
+            if default_for is not None and path == default_for and "--run" not in args:
+                return int(entry.name)
+            if output and path == Path(output).resolve() and previous in ("-o", "--output") and "--run" not in args:
+                return int(entry.name)
+    return None
 
 
 def _read_json(path: Path, problems: list[str]) -> dict[str, Any]:
@@ -136,7 +175,7 @@ def summarize(run_dir: str | Path, tail_bytes: int = 256 << 10) -> RunSummary:
     meta = _read_json(run_dir / "run.json", problems)
     launch = _read_json(run_dir / LAUNCH_FILE, problems)
     events = tail_events(run_dir / "events.jsonl", tail_bytes)
-    pid = read_pid(run_dir)
+    pid = trainer_pid(run_dir)  # no pid file: started from the command line, look for its process
     alive = pid_alive(pid)
     state, message = state_from_events(events, alive)
     if state == CRASHED and not any(e.get("event") == "error" for e in events[-1:]):

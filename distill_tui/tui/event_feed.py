@@ -18,7 +18,7 @@ from typing import Any
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from ..train.runs import pid_alive, read_pid
+from ..train.runs import pid_alive, read_pid, trainer_pid
 
 TAIL_BYTES = 1 << 20  # attach: read at most the last MiB (about 3,000 step events)
 
@@ -111,6 +111,7 @@ class EventFeed(threading.Thread):
         self._lock = threading.Lock()
         self._batch = FeedBatch()
         self._alive: bool | None = None
+        self._pid: int | None = None
         self._halt = threading.Event()
         self._wake = threading.Event()
 
@@ -136,7 +137,11 @@ class EventFeed(threading.Thread):
             except OSError:
                 events, reset = [], False
             if since_alive >= self.alive_every:
-                alive = pid_alive(read_pid(self.run_dir))
+                pid = read_pid(self.run_dir)  # a new pid file after a resume wins over a remembered pid
+                if pid is None:
+                    pid = self._pid if pid_alive(self._pid) else trainer_pid(self.run_dir)
+                self._pid = pid
+                alive = pid_alive(pid)
                 since_alive = 0.0
                 if alive != self._alive:
                     self._alive, news = alive, True
