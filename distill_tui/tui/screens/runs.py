@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...train.runs import RunSummary, discover
+from ...train.runs import RunSummary, discover, is_run_dir
 from .run_view import STATE_STYLE, progress_bar
 
 
@@ -41,6 +41,8 @@ class RunsScreen(Screen):
     BINDINGS = [
         Binding("enter", "attach", "attach", id="runs.attach", show=False),
         Binding("n", "new", "new training", id="runs.new"),
+        Binding("a", "attach_path", "attach to a folder…", id="runs.attach_path",
+                tooltip="a run folder started from the command line (MODEL.run, or --run DIR)"),
         Binding("escape", "back", "back", id="runs.back"),
     ]
     DEFAULT_CSS = """
@@ -57,7 +59,8 @@ class RunsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static("Training runs", id="runs-title")
-        yield Static("Enter attaches to a run (it keeps training whatever this screen does); n starts a new one.",
+        yield Static("Enter attaches to a run (it keeps training whatever this screen does); n starts a new one; "
+                     "a attaches to a run folder started from the command line.",
                      id="runs-help")
         yield OptionList(id="runs")
         yield Footer()
@@ -95,6 +98,23 @@ class RunsScreen(Screen):
         from .run_view import RunViewScreen
 
         self.app.push_screen(RunViewScreen(run_dir))
+
+    def action_attach_path(self) -> None:
+        from .prompt import PromptScreen
+
+        def then(text: str | None) -> None:
+            if not text:
+                return
+            path = Path(text).expanduser()
+            if not is_run_dir(path):
+                self.notify(f"{path} is not a run folder (no events.jsonl or run.json)", severity="error")
+                return
+            self.extra.append(path)
+            self.scan_runs()
+            self.attach(path)
+
+        self.app.push_screen(PromptScreen("Run folder to attach to", "", "e.g. kit.distill.run (Enter: attach, Esc: cancel)"),
+                             then)
 
     def action_new(self) -> None:
         from .train import TrainScreen
