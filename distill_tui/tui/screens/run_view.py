@@ -135,6 +135,13 @@ class RunViewScreen(Screen):
                                                          if self.stage != "prior" else Text("stage 2: the prior", style="dim"))
         self.start_feed()
         self.refresh_view()
+        self.set_interval(1.0, self._reap)
+
+    def _reap(self) -> None:
+        """Collect our own child's exit status, so it is not a zombie the feed would take for alive (no /proc)."""
+        if self.process is not None and self.process.poll() is not None and self.feed is not None:
+            self.process = None
+            self.feed.wake()
 
     def start_feed(self) -> None:
         if self.feed is None:
