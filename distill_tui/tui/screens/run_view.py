@@ -98,6 +98,7 @@ class RunViewScreen(Screen):
         self._shown: dict[str, str] = {}  # what each Static shows now
         self._bindings_state = ""
         self.step = 0  # the highest step any event reported
+        self.elapsed: float | None = None  # training seconds, from the latest event that says
         self.last: dict[str, dict[str, Any]] = {}  # the latest event of each kind
         self.warnings: list[str] = []
         self.sizes: list[int] = []
@@ -195,6 +196,8 @@ class RunViewScreen(Screen):
         step = ev.get("step") or 0
         if isinstance(step, int):
             self.step = max(self.step, step) if kind not in BEGIN else step
+        if isinstance(ev.get("elapsed_s"), int | float):
+            self.elapsed = float(ev["elapsed_s"])
         if kind in BEGIN or kind in TERMINAL:
             self.key_events.append(ev)
             if kind == "start" and isinstance(ev.get("model"), dict):
@@ -283,7 +286,7 @@ class RunViewScreen(Screen):
         step = self.last.get("step") or {}
         n = self.step
         progress = 1.0 if state == FINISHED else step.get("progress")
-        elapsed = step.get("elapsed_s")
+        elapsed = self.elapsed
         sps = step.get("steps_per_s")
         left = elapsed * (1 - progress) / progress if progress and elapsed and 0 < progress < 1 else None
         line = (f"step {n}  {progress_bar(progress)} {100 * (progress or 0):3.0f}%   "
