@@ -80,7 +80,8 @@ class TrainConfig:
     grad_clip: float = 1.0
     eval_every: int = 200
     checkpoint_every_s: float = 60.0
-    early_stop_evals: int = 8  # stop after this many evaluations without improvement
+    early_stop_evals: int = 8  # stop after this many evaluations in which neither validation nor training improved
+    keep: str = "final"  # "final": the last state (fits your sounds best); "best": the best on held-out sounds
     kmeans_init_vectors: int = 4096  # the first batch feeds k-means; many more vectors than codebook_size
     seed: int = 0
     max_file_seconds: float = 600.0  # longer files are truncated, with a note

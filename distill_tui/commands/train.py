@@ -31,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sample-rate", type=int, help="model sample rate, 16000-48000 (default 22050)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--eval-every", type=int, help="validate every N steps (default 200)")
+    p.add_argument("--keep", choices=["final", "best"], help="which state to write: the final one (default; fits "
+                   "your sounds best) or the one that did best on held-out sounds")
     p.add_argument("--trim-silence", action="store_true", help="cut leading and trailing silence from every file")
     p.add_argument("--no-quantizer", action="store_true", help="continuous bottleneck (the baseline; makes no codes)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -56,7 +58,7 @@ def build_request(args: argparse.Namespace):
         if args.minutes <= 0:
             raise BadInputError("--minutes must be positive")
         tc.minutes, tc.steps = args.minutes, 10**9
-    for name in ("device", "seed", "batch_size", "eval_every", "clock"):
+    for name in ("device", "seed", "batch_size", "eval_every", "clock", "keep"):
         if getattr(args, name) is not None:
             setattr(tc, name, getattr(args, name))
     if args.levels is not None:

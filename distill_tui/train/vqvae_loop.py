@@ -168,6 +168,8 @@ class Trainer:
         lr_scale = 1.0
         evals_since_best = 0
         smooth_val: float | None = None  # validation on a few held-out sounds is noisy: compare a running average
+        best_train = math.inf  # the decode error on the training sounds themselves (the sounds the user edits)
+        evals_since_train_best = 0
         healthy_at: float | None = None
         if resume:
             model.load_state_dict(mf.group("vqvae"))
@@ -179,6 +181,8 @@ class Trainer:
             lr_scale = float(state_doc.get("lr_scale", 1.0))
             evals_since_best = int(state_doc.get("evals_since_best", 0))
             smooth_val = state_doc.get("smooth_val_db")
+            best_train = float(state_doc.get("best_train_db") or math.inf)
+            evals_since_train_best = int(state_doc.get("evals_since_train_best", 0))
             healthy_at = state_doc.get("healthy_at_s")
             best_path = run_dir / "best.distill"
             best_state = load_model_file(best_path).group("vqvae") if best_path.exists() else copy.deepcopy(model.state_dict())
@@ -211,7 +215,9 @@ class Trainer:
             return {
                 "data_dir": str(req.data_dir.resolve()), "output": str(req.output), "step": step, "elapsed_s": elapsed,
                 "best_val_db": None if math.isinf(best_val) else best_val, "lr_scale": lr_scale,
-                "evals_since_best": evals_since_best, "smooth_val_db": smooth_val, "healthy_at_s": healthy_at, "finished": finished,
+                "evals_since_best": evals_since_best, "smooth_val_db": smooth_val,
+                "best_train_db": None if math.isinf(best_train) else best_train, "evals_since_train_best": evals_since_train_best,
+                "healthy_at_s": healthy_at, "finished": finished,
                 "train": to_dict(tc), "optim_groups": [{k: v for k, v in g.items() if k != "params"} for g in opt.state_dict()["param_groups"]],
             }
 
@@ -335,6 +341,11 @@ class Trainer:
                         self.log.emit("warning", step=step, message=f"best model not saved: {exc}", key="best")
                 else:
                     evals_since_best += 1
+                train_db = health.distance_db[-1]
+                if train_db < best_train - 1e-3:
+                    best_train, evals_since_train_best = train_db, 0
+                else:
+                    evals_since_train_best += 1
                 if healthy_at is None and cfg.quantize and health.healthy(0.9, tc.min_level_gain_db):
                     healthy_at = elapsed
                 self.log.emit("eval", step=step, val_db=round(val_db, 4), smooth_val_db=round(smooth_val, 4), best_val_db=round(best_val, 4),
@@ -342,9 +353,12 @@ class Trainer:
                 self._check_health(model, health, step)
                 if _buffers_finite(model):
                     last_good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
-                # At a high learning rate a flat validation says little: stop early only in the second half.
-                if evals_since_best >= tc.early_stop_evals and progress >= 0.5:
-                    self.log.emit("warning", step=step, message=f"validation has not improved for {evals_since_best} evaluations: stopping early", key="early-stop")
+                # Stop early when nothing improves any more: neither held-out sounds nor the training sounds
+                # (with a handful of files the held-out ones alone stop improving long before the model has
+                # learnt the user's own sounds). At a high learning rate a flat curve says little: second half only.
+                stale = min(evals_since_best, evals_since_train_best)
+                if stale >= tc.early_stop_evals and progress >= 0.5:
+                    self.log.emit("warning", step=step, message=f"neither validation nor training error has improved for {stale} evaluations: stopping early", key="early-stop")
                     stopped_by = "early-stop"
                     break
             if time.time() - last_ckpt_time >= tc.checkpoint_every_s:
@@ -358,14 +372,21 @@ class Trainer:
             return TrainResult("stopped", None, run_dir, step, elapsed, best_val, None, None, self.warnings)
 
         # finish: evaluate once more, keep the best, write the model file
-        # The final state has seen the learning rate decay and fits the user's own sounds best; keep it
-        # unless it generalizes clearly worse than the best one seen (more than 5 % on held-out audio).
+        # Which state to keep: `keep = "final"` (default) keeps the last one, which has seen the learning
+        # rate decay and fits the user's own sounds best; `"best"` keeps the one that did best on held-out
+        # sounds. With few files these disagree (measured: 18 training files, held-out error rising from
+        # 12.6 to 14.5 dB while the training error fell), so the choice is said out loud either way.
         val_db, health = self._evaluate(model, train_items, val_items, spec, device, step)
         smooth_val = val_db if smooth_val is None else 0.5 * smooth_val + 0.5 * val_db
-        if smooth_val <= best_val * 1.05 or math.isinf(best_val):
+        worse = not math.isinf(best_val) and smooth_val > best_val * 1.05
+        if tc.keep == "final" or not worse:
             best_state = copy.deepcopy(model.state_dict())
-            best_val = min(best_val, smooth_val)
             kept = "final"
+            if worse:
+                self.log.emit("warning", step=step, key="overfit", message=f"held-out sounds decode worse now than earlier "
+                              f"({smooth_val:.2f} vs {best_val:.2f} dB): the model fits your own sounds best but generalizes "
+                              "less; train with more files, or keep the earlier state with keep = \"best\"")
+            best_val = min(best_val, smooth_val)
         else:
             kept = "best"
             self.log.emit("warning", step=step, key="overfit", message=f"the final model generalizes worse than the best one "
