@@ -493,12 +493,14 @@ class PriorTrainer:
         checkpoint("finished", finished=True)
         fallback = None
         if best_val >= bigram.val_perplexity and not cfg.bigram_base:
-            fallback = "bigram"
-            cfg = from_dict(PriorConfig, {**to_dict(cfg), "bigram_base": True})
-            model = PriorModel(cfg)
-            model.set_bigram(*tables)  # the head starts at zero: this prior is exactly the bigram
+            base_cfg = from_dict(PriorConfig, {**to_dict(cfg), "bigram_base": True})
+            base_model = PriorModel(base_cfg)
+            if base_model.use_base:  # a vocabulary too large for the table keeps the network, with the warning below
+                fallback, cfg, model = "bigram", base_cfg, base_model
+                model.set_bigram(*tables)  # the head starts at zero: this prior is exactly the bigram
             self._warn(f"the network never beat the bigram on held-out sounds (best {best_val:.2f} against "
-                       f"{bigram.val_perplexity:.2f}): the prior falls back to the bigram", step, "fallback")
+                       f"{bigram.val_perplexity:.2f})" + (": the prior falls back to the bigram" if fallback else
+                       "; the vocabulary is too large to store the bigram instead"), step, "fallback")
         model.eval().cpu()
         val_ppl = perplexity(model, data.val)
         train_ppl = perplexity(model, data.train)
