@@ -143,7 +143,8 @@ def prior_run(tiny_model, tmp_path_factory):
 
 def test_train_prior_writes_the_prior_and_its_guard(prior_run):
     path, out, _ = prior_run
-    assert out["status"] == "done" and out["step"] == 30 and out["architecture"] == "transformer"
+    assert out["status"] == "done" and out["step"] == 30
+    assert out["architecture"] in {"transformer", "bigram"}  # "bigram": the tiny network fell back to it
     assert out["train_files"] == 5 and out["val_files"] == 1  # whole sounds held out
     doc = load_model_file(path).doc["prior"]
     for key in ("architecture", "val_perplexity", "bigram_val_perplexity", "copy_rate_8gram", "verdict",
@@ -153,7 +154,7 @@ def test_train_prior_writes_the_prior_and_its_guard(prior_run):
     assert 0 <= doc["copy_rate_8gram"] <= 1 and 0 <= doc["nearest_hamming"] <= 1
     assert doc["verdict"].split()[0] in {"healthy", "copying", "undertrained", "overfitting"}
     info = model_info(path)
-    assert info["has_prior"] and info["prior"]["architecture"] == "transformer"
+    assert info["has_prior"] and info["prior"]["architecture"] == out["architecture"] == doc["architecture"]
     assert info["prior"]["verdict"] == doc["verdict"]
 
 
@@ -194,7 +195,7 @@ def test_a_network_that_never_beats_the_bigram_falls_back_to_it(tiny_model, data
     res = train_prior(PriorRequest(model_path=path, run_dir=tmp_path / "run", data_dir=dataset, train=tc,
                                    prior_overrides={"d_model": 32, "layers": 1, "context": 8}))
     doc = load_model_file(path).doc["prior"]
-    assert doc["fallback"] == "bigram" and doc["config"]["bigram_base"]
+    assert doc["fallback"] == "bigram" and doc["config"]["bigram_base"] and doc["architecture"] == "bigram"
     assert math.isclose(doc["val_perplexity"], doc["bigram_val_perplexity"], rel_tol=1e-4)
     assert "samples like the bigram" in doc["verdict"] and any("falls back" in w for w in res.warnings)
     grid = Prior.from_model_file(path).generate(12, SamplingSettings(seed=0))

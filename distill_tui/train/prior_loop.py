@@ -513,7 +513,7 @@ class PriorTrainer:
             report.verdict += "; the prior samples like the bigram"
 
         prior_doc = {
-            "architecture": cfg.architecture,
+            "architecture": "bigram" if fallback else cfg.architecture,  # a fallback prior is the bigram itself
             "val_perplexity": round(report.val_perplexity, 4),
             "bigram_val_perplexity": round(report.bigram_val_perplexity, 4),
             "copy_rate_8gram": round(report.copy_rate_8gram, 4),
@@ -539,8 +539,8 @@ class PriorTrainer:
         }
         self._write_model(prior_doc, {k: v.detach().cpu() for k, v in model.state_dict().items()})
         self.log.emit("done", step=step, model=str(req.model_path), elapsed_s=round(elapsed, 2), stopped_by=stopped_by,
-                      report=report.as_dict(), architecture=cfg.architecture)
-        return PriorResult("done", req.model_path, run_dir, step, elapsed, cfg.architecture, report, self.warnings,
+                      report=report.as_dict(), architecture=prior_doc["architecture"])
+        return PriorResult("done", req.model_path, run_dir, step, elapsed, prior_doc["architecture"], report, self.warnings,
                            len(data.train), len(data.val))
 
     def _write_model(self, prior_doc: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
