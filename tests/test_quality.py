@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from distill_tui.analysis.quality import log_spectral_distance, measure, mel_distance, multi_resolution_stft, oracle
+from distill_tui.analysis.quality import (
+    log_spectral_distance,
+    measure,
+    mel_distance,
+    multi_resolution_stft,
+    oracle,
+)
 
 from .conftest import SR, synth
 

@@ -18,7 +18,7 @@ from distill_tui.audio.spectrogram import (
 )
 from distill_tui.config import SpectrogramConfig
 
-from .conftest import SR, synth
+from .conftest import synth
 
 
 def test_stft_istft_round_trip():

@@ -1,1 +1,19 @@
 """One module per `distill-tui` subcommand; each exposes `register(subparsers)`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import BadInputError
+
+
+def apply_budget(train_config: Any, steps: int | None, minutes: float | None) -> None:
+    """`--steps N` or `--minutes M` onto a training config with `steps` and `minutes` fields."""
+    if steps is not None:
+        if steps < 1:
+            raise BadInputError("--steps must be at least 1")
+        train_config.steps, train_config.minutes = steps, None
+    if minutes is not None:
+        if minutes <= 0:
+            raise BadInputError("--minutes must be positive")
+        train_config.minutes, train_config.steps = minutes, 10**9

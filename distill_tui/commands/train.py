@@ -8,6 +8,7 @@ from pathlib import Path
 from ..cli import print_json
 from ..config import SpectrogramConfig, TrainConfig, from_dict, load_toml, to_dict
 from ..errors import BadInputError
+from . import apply_budget
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,14 +51,7 @@ def build_request(args: argparse.Namespace):
     if args.sample_rate:
         spec.sample_rate = args.sample_rate
     spec.validate()
-    if args.steps is not None:
-        if args.steps < 1:
-            raise BadInputError("--steps must be at least 1")
-        tc.steps, tc.minutes = args.steps, None
-    if args.minutes is not None:
-        if args.minutes <= 0:
-            raise BadInputError("--minutes must be positive")
-        tc.minutes, tc.steps = args.minutes, 10**9
+    apply_budget(tc, args.steps, args.minutes)
     for name in ("device", "seed", "batch_size", "eval_every", "clock", "keep"):
         if getattr(args, name) is not None:
             setattr(tc, name, getattr(args, name))

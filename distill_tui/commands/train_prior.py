@@ -8,6 +8,7 @@ from typing import Any
 
 from ..cli import print_json
 from ..errors import BadInputError
+from . import apply_budget
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,14 +40,7 @@ def build_request(args: argparse.Namespace):
     from ..train.prior_loop import PriorRequest, PriorTrainConfig
 
     tc = PriorTrainConfig()
-    if args.steps is not None:
-        if args.steps < 1:
-            raise BadInputError("--steps must be at least 1")
-        tc.steps, tc.minutes = args.steps, None
-    if args.minutes is not None:
-        if args.minutes <= 0:
-            raise BadInputError("--minutes must be positive")
-        tc.minutes, tc.steps = args.minutes, 10**9
+    apply_budget(tc, args.steps, args.minutes)
     if args.seed is not None:
         tc.seed = args.seed
     if args.device is not None:

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import random
-import signal
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -53,6 +52,7 @@ from ..model.prior import (
 )
 from ..persistence.model_file import load_model_file, save_model_file
 from .events import EventLog, write_json_atomic
+from .signals import stop_on_signals
 from .vqvae_loop import _flatten_optimizer, _load_optimizer, pick_device
 
 CHECKPOINT = "prior-checkpoint.safetensors"
@@ -280,24 +280,17 @@ class PriorTrainer:
         self.stop_signal: str | None = None
         self.warnings: list[str] = []
 
-    def _handle_signal(self, signum, _frame) -> None:
-        self.stop_signal = signal.Signals(signum).name
+    def _request_stop(self, name: str) -> None:
+        self.stop_signal = name
 
     def run(self) -> PriorResult:
         threads = torch.get_num_threads()
         if self.req.train.threads > 0:
             torch.set_num_threads(self.req.train.threads)
-        old = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                old.append((sig, signal.signal(sig, self._handle_signal)))
-            except ValueError:  # not the main thread
-                pass
         try:
-            return self._run()
+            with stop_on_signals(self._request_stop):
+                return self._run()
         finally:
-            for sig, handler in old:
-                signal.signal(sig, handler)
             torch.set_num_threads(threads)
             self.log.close()
 

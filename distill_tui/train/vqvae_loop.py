@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import math
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from ..errors import BadInputError, DistillError, OutputError
 from ..model.vqvae import VQVAE, spectral_loss
 from ..persistence.model_file import load_model_file, save_model_file
 from .events import EventLog, write_json_atomic
+from .signals import stop_on_signals
 
 LossHook = Callable[[int, torch.Tensor], torch.Tensor]
 
@@ -93,17 +93,8 @@ class Trainer:
         self.warnings.append(message)
         self.log.emit("warning", step=step, message=message, key=key, **extra)
 
-    def _handle_signal(self, signum, _frame) -> None:
-        self.stop_signal = signal.Signals(signum).name
-
-    def _install_signals(self) -> list[tuple[int, Any]]:
-        old = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                old.append((sig, signal.signal(sig, self._handle_signal)))
-            except ValueError:  # not the main thread
-                pass
-        return old
+    def _request_stop(self, name: str) -> None:
+        self.stop_signal = name
 
     def _scan(self) -> ScanResult:
         tc = self.req.train
@@ -111,12 +102,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ main
     def run(self) -> TrainResult:
-        old_handlers = self._install_signals()
         try:
-            return self._run()
+            with stop_on_signals(self._request_stop):
+                return self._run()
         finally:
-            for sig, handler in old_handlers:
-                signal.signal(sig, handler)
             self.log.close()
 
     def _run(self) -> TrainResult:
