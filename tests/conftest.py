@@ -98,3 +98,22 @@ def tiny_model(tmp_path_factory, dataset, tiny_toml) -> Path:
                 "--json", "--quiet", env={"DISTILL_CACHE": str(cache)})
     assert r.returncode == 0, r.stderr
     return out
+
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+@pytest.fixture(autouse=True)
+def _snapshots_in_tests_folder(request, monkeypatch):
+    """Tests that compare screenshots keep their SVGs in tests/snapshots/<test file>/ (the plugin's
+    default is a folder beside each test file); without the plugin those tests are skipped."""
+    if "snap_compare" not in request.fixturenames:
+        return
+    plugin = pytest.importorskip("pytest_textual_snapshot", reason="pip install pytest-textual-snapshot")
+
+    class InSnapshotsFolder(plugin.SVGImageExtension):
+        @classmethod
+        def dirname(cls, *, test_location) -> str:  # noqa: ANN001
+            return str(SNAPSHOTS / test_location.basename)
+
+    monkeypatch.setattr(plugin, "SVGImageExtension", InSnapshotsFolder)

@@ -118,19 +118,6 @@ def test_heatmap_marks_dead_codes():
 
 
 # ---------------------------------------------------------------- snapshots (files in tests/snapshots/)
-snapshot_plugin = pytest.importorskip("pytest_textual_snapshot", reason="pip install pytest-textual-snapshot")
-SNAPSHOTS = Path(__file__).parent / "snapshots"
-
-
-class _InSnapshotsFolder(snapshot_plugin.SVGImageExtension):
-    @classmethod
-    def dirname(cls, *, test_location) -> str:  # noqa: ANN001
-        return str(SNAPSHOTS / test_location.basename)
-
-
-@pytest.fixture(autouse=True)
-def _snapshots_here(monkeypatch):
-    monkeypatch.setattr(snapshot_plugin, "SVGImageExtension", _InSnapshotsFolder)
 
 
 def test_codebook_browser_snapshot(snap_compare, demo: Path, monkeypatch):

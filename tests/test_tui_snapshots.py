@@ -17,18 +17,6 @@ from .test_tui_support import DEMO_MODEL, DEMO_SOUNDS, RecordingRouter, copy_dem
 snapshot_plugin = pytest.importorskip("pytest_textual_snapshot", reason="pip install pytest-textual-snapshot")
 pytestmark = pytest.mark.skipif(not DEMO_MODEL.exists(), reason="the bundled demo model samples/demo.distill is missing")
 
-SNAPSHOTS = Path(__file__).parent / "snapshots"
-
-
-class _InSnapshotsFolder(snapshot_plugin.SVGImageExtension):
-    @classmethod
-    def dirname(cls, *, test_location) -> str:  # noqa: ANN001
-        return str(SNAPSHOTS / test_location.basename)
-
-
-@pytest.fixture(autouse=True)
-def _snapshots_here(monkeypatch):
-    monkeypatch.setattr(snapshot_plugin, "SVGImageExtension", _InSnapshotsFolder)
 
 
 @pytest.fixture(scope="module")

@@ -190,19 +190,6 @@ async def test_crashed_and_half_written_runs_offer_the_checkpoint(tmp_path: Path
 
 
 # ---------------------------------------------------------------- snapshot (files in tests/snapshots/)
-snapshot_plugin = pytest.importorskip("pytest_textual_snapshot", reason="pip install pytest-textual-snapshot")
-SNAPSHOTS = Path(__file__).parent / "snapshots"
-
-
-class _InSnapshotsFolder(snapshot_plugin.SVGImageExtension):
-    @classmethod
-    def dirname(cls, *, test_location) -> str:  # noqa: ANN001
-        return str(SNAPSHOTS / test_location.basename)
-
-
-@pytest.fixture(autouse=True)
-def _snapshots_here(monkeypatch):
-    monkeypatch.setattr(snapshot_plugin, "SVGImageExtension", _InSnapshotsFolder)
 
 
 def test_train_screen_snapshot(snap_compare, tmp_path: Path, monkeypatch):
