@@ -117,3 +117,14 @@ def _snapshots_in_tests_folder(request, monkeypatch):
             return str(SNAPSHOTS / test_location.basename)
 
     monkeypatch.setattr(plugin, "SVGImageExtension", InSnapshotsFolder)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models: on a busy 2-core box a second torch thread makes each op wait (seconds per test)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

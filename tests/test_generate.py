@@ -21,13 +21,7 @@ from distill_tui.inference.generate import Prior, SamplingSettings, filter_logit
 from distill_tui.model.prior import PriorConfig, PriorModel, flatten_codes, scoring_windows, windows_nll
 from distill_tui.persistence.model_file import load_model_file, save_model_file
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def random_prior(arch: str = "transformer", sizes=(16, 8, 16), context: int = 8, seed: int = 0) -> Prior:

@@ -23,13 +23,7 @@ from distill_tui.train.prior_loop import WindowSampler
 SIZES = [16, 16]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: on a busy 2-core box a second torch thread makes each op wait (seconds per test)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def random_grids(n: int, positions: int, seed: int, sizes=SIZES) -> list[np.ndarray]:

@@ -39,12 +39,7 @@ from .conftest import synth
 FAST = ["--steps", "30", "--d-model", "32", "--layers", "1", "--context", "8"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small_cfg(arch: str = "transformer", base: bool = True) -> PriorConfig:

@@ -11,10 +11,11 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputError
+from ..errors import DistillError, OutputError
 
 
 class EventLog:
@@ -125,3 +126,16 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write ({exc.strerror})", path) from exc
+
+
+@contextmanager
+def errors_logged(run_dir: Path) -> Iterator[None]:
+    """Record any exception that escapes a training run as an "error" event, then let it propagate."""
+    try:
+        yield
+    except DistillError as exc:
+        EventLog(run_dir).emit("error", message=str(exc))
+        raise
+    except Exception as exc:
+        EventLog(run_dir).emit("error", message=f"{type(exc).__name__}: {exc}")
+        raise

@@ -35,7 +35,7 @@ from ..analysis.memorization import (
 from ..config import from_dict, to_dict
 from ..data.cache import cache_root
 from ..data.dataset import SoundFile, scan
-from ..errors import BadInputError, DistillError, OutputError
+from ..errors import BadInputError, OutputError
 from ..inference.codec import Codec, build_vqvae
 from ..inference.generate import Prior, SamplingSettings
 from ..model.prior import (
@@ -51,7 +51,7 @@ from ..model.prior import (
     token_nll,
 )
 from ..persistence.model_file import load_model_file, save_model_file
-from .events import EventLog, write_json_atomic
+from .events import EventLog, errors_logged, write_json_atomic
 from .signals import stop_on_signals
 from .vqvae_loop import _flatten_optimizer, _load_optimizer, pick_device
 
@@ -558,14 +558,8 @@ def _lr_factor(step: int, progress: float, tc: PriorTrainConfig) -> float:
 def train_prior(req: PriorRequest, echo=None) -> PriorResult:
     """Run (or resume) a stage-2 training; see `PriorTrainer`."""
     log = EventLog(req.run_dir, echo=echo)
-    try:
+    with errors_logged(req.run_dir):
         return PriorTrainer(req, log).run()
-    except DistillError as exc:
-        EventLog(req.run_dir).emit("error", message=str(exc))
-        raise
-    except Exception as exc:
-        EventLog(req.run_dir).emit("error", message=f"{type(exc).__name__}: {exc}")
-        raise
 
 
 def result_json(res: PriorResult) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from ..data.dataset import CropSampler, ScanResult, scan, split, validation_item
 from ..errors import BadInputError, DistillError, OutputError
 from ..model.vqvae import VQVAE, spectral_loss
 from ..persistence.model_file import load_model_file, save_model_file
-from .events import EventLog, write_json_atomic
+from .events import EventLog, errors_logged, write_json_atomic
 from .signals import stop_on_signals
 
 LossHook = Callable[[int, torch.Tensor], torch.Tensor]
@@ -515,12 +515,6 @@ def _load_optimizer(opt: torch.optim.Optimizer, flat: dict[str, torch.Tensor], g
 def train_vqvae(req: TrainRequest, echo=None, loss_hook: LossHook | None = None) -> TrainResult:
     """Run (or resume) a stage-1 training; see `Trainer`."""
     log = EventLog(req.run_dir, echo=echo)
-    try:
+    with errors_logged(req.run_dir):
         return Trainer(req, log, loss_hook).run()
-    except DistillError as exc:
-        EventLog(req.run_dir).emit("error", message=str(exc))
-        raise
-    except Exception as exc:
-        EventLog(req.run_dir).emit("error", message=f"{type(exc).__name__}: {exc}")
-        raise
 
