@@ -190,7 +190,8 @@ def main() -> None:
     a = audition
     print(f"\naudition ({args.audition_threads} torch thread(s)) of {a['sound']} ({a['seconds']} s, grid {a['grid']}), receptive field {a['receptive_field_frames']} frames")
     print(f"full decode ({a['full_iters']} GL iters): median {a['full_ms']:.1f} ms (p90 {a['full_p90_ms']:.1f})")
-    print(f"partial re-decode after one cell ({a['partial_iters']} GL iters, warm): median {a['partial_ms']:.1f} ms "
+    how = f"{a['full_iters']} GL iters from the full decode's initial phase" if a["partial_iters"] is None else f"{a['partial_iters']} GL iters, warm"
+    print(f"partial re-decode after one cell ({how}): median {a['partial_ms']:.1f} ms "
           f"(p90 {a['partial_p90_ms']:.1f}) over {a['edits']} edits")
     print(f"partial vs full LSD: median {a['lsd_median_db']:.3f} dB, max {a['lsd_max_db']:.3f} dB; spectrogram identical "
           f"outside the window in {a['identical_outside']}; after a chain of {a['edits']} partial updates: {a['chain_lsd_db']:.3f} dB")
