@@ -45,7 +45,7 @@ def events(run: Path) -> list[dict]:
 
 def quality(args) -> dict:
     data = corpus.link(args.corpus, OUT / "corpora" / args.corpus)
-    model = OUT / f"{args.corpus}-{args.minutes:g}{args.clock}min-seed{args.seed}.distill"
+    model = OUT / f"{args.corpus}-{args.minutes:g}{args.clock}min-seed{args.seed}{'-' + args.tag if args.tag else ''}.distill"
     run = Path(str(model) + ".run")
     if not model.exists():
         t = time.time()
@@ -62,7 +62,7 @@ def quality(args) -> dict:
         raise SystemExit(r.stderr)
     ev = json.loads(r.stdout.strip().splitlines()[-1])
     steps = [e for e in events(run) if e["event"] == "step"]
-    return {"bench": "quality", "corpus": args.corpus, "minutes": args.minutes, "clock": args.clock, "seed": args.seed, "wall_s": wall,
+    return {"bench": "quality", "tag": args.tag, "extra": args.extra, "corpus": args.corpus, "minutes": args.minutes, "clock": args.clock, "seed": args.seed, "wall_s": wall,
             "steps": train.get("step") or (steps[-1]["step"] if steps else None),
             "median_steps_per_s": statistics.median(e["steps_per_s"] for e in steps[1:]) if len(steps) > 2 else None,
             "healthy_at_s": next((e.get("healthy_at_s") for e in reversed(events(run)) if e["event"] == "done"), None),
@@ -154,7 +154,8 @@ def main() -> None:
     q.add_argument("--minutes", type=float, default=5.0)
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--clock", choices=["wall", "cpu"], default="cpu", help="what --minutes counts (cpu: CPU time / threads)")
-    q.add_argument("extra", nargs="*", help="extra arguments for train")
+    q.add_argument("--tag", default="", help="added to the model's name (to tell variants apart)")
+    q.add_argument("extra", nargs="*", help="extra arguments for train (after --)")
     s = sub.add_parser("speed")
     s.add_argument("model", type=Path)
     s.add_argument("--runs", type=int, default=21)

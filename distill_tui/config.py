@@ -53,6 +53,10 @@ class ModelConfig:
     kmeans_init: bool = True
     quantize_dropout: bool = True  # trains the decoder to work from levels 1..k too
     quantize: bool = True  # False: continuous bottleneck (the baseline that prices the quantizer)
+    # Silence around every sound when encoding and decoding, in positions on each side: training crops
+    # see sounds with silence around them, so a 6-frame one-shot decoded without it (the convolutions'
+    # zero padding instead) scored 14.5 dB where its training crops fit to 0.1 dB (RESULTS.md).
+    edge_positions: int = 8
 
     def validate(self) -> None:
         if self.stride < 1 or self.stride & (self.stride - 1):
@@ -61,6 +65,8 @@ class ModelConfig:
             raise BadInputError(f"{self.levels} levels but {len(self.codebook_sizes)} codebook sizes")
         if any(not 2 <= k <= 4096 for k in self.codebook_sizes):
             raise BadInputError(f"codebook sizes {self.codebook_sizes} must be between 2 and 4096")
+        if self.edge_positions < 0:
+            raise BadInputError(f"edge_positions {self.edge_positions} must be 0 or more")
         if not 1 <= self.levels <= 16:
             raise BadInputError(f"levels {self.levels} must be between 1 and 16")
 
@@ -81,6 +87,7 @@ class TrainConfig:
     eval_every: int = 200
     checkpoint_every_s: float = 60.0
     early_stop_evals: int = 8  # stop after this many evaluations in which neither validation nor training improved
+    holdout: str = "none"  # "none": validate on the sounds trained on; "files" or "crops": held out (data/dataset.Split)
     keep: str = "final"  # "final": the last state (fits your sounds best); "best": the best on held-out sounds
     kmeans_init_vectors: int = 4096  # the first batch feeds k-means; many more vectors than codebook_size
     seed: int = 0
@@ -113,10 +120,14 @@ def default_codebook_size(n_files: int) -> int:
 
 
 def default_levels(minutes: float) -> int:
-    """Fewer levels for very little audio: each level needs enough vectors to fill its codebook."""
-    if minutes < 0.25:
-        return 2
+    """Fewer levels for little audio: a level must have something left to add.
+
+    Measured on 0.91 minutes (pads-drums-20, RESULTS.md): a third level added 0.009-0.017 dB in three
+    5-minute runs; the second 0.09-0.11 dB. The 2-minute step is a guess between that and 4 levels.
+    """
     if minutes < 1.0:
+        return 2
+    if minutes < 2.0:
         return 3
     return 4
 

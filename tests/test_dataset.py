@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from distill_tui.config import SpectrogramConfig
 from distill_tui.data.dataset import CropSampler, scan, split, validation_items
@@ -68,12 +69,18 @@ def test_short_files_are_padded_not_dropped(tmp_path):
     spec = SpectrogramConfig()
     res = scan(tmp_path, spec)
     assert len(res.files) == 2
-    sp = split(res.files, 31 * 256)
-    assert not sp.by_file  # fewer than 8 files: validate on held-out crops
+    sp = split(res.files, 31 * 256, holdout="files")
+    assert not sp.by_file and sp.holdout == "crops"  # fewer than 8 files: validate on held-out crops
     sampler = CropSampler(sp, spec, 32, seed=0)
     tiny = next(f for f in res.files if f.path.name == "tiny.wav")
-    crop = sampler.crop(tiny)
-    assert len(crop) == 31 * 256 and np.abs(crop[: len(tiny.samples)]).max() > 0 and not crop[len(tiny.samples):].any()
+    starts = set()
+    for _ in range(20):  # the whole sound, at a random place inside the crop, silence around it
+        crop = sampler.crop(tiny)
+        start = int(np.flatnonzero(crop)[0])
+        assert len(crop) == 31 * 256 and np.array_equal(crop[start : start + len(tiny.samples)], tiny.samples)
+        assert not crop[:start].any() and not crop[start + len(tiny.samples) :].any()
+        starts.add(start)
+    assert len(starts) > 10
     batch = sampler.batch(8)
     assert batch.shape == (8, 513, 32) and float(batch.max()) <= 0 and float(batch.min()) >= spec.floor_db
     long = next(f for f in res.files if f.path.name == "long.wav")
@@ -87,9 +94,31 @@ def test_short_files_are_padded_not_dropped(tmp_path):
 def test_split_by_file_with_enough_files(tmp_path):
     write_dataset(tmp_path, 12)
     res = scan(tmp_path, SpectrogramConfig())
-    sp = split(res.files, 31 * 256)
+    sp = split(res.files, 31 * 256, holdout="files")
     assert sp.by_file and len(sp.val) == 1 and len(sp.train) == 11
     assert not {f.digest for f in sp.val} & {f.digest for f in sp.train}
+
+
+def test_by_default_every_file_trains_and_validation_is_the_fit(tmp_path):
+    write_dataset(tmp_path, 12)
+    res = scan(tmp_path, SpectrogramConfig())
+    sp = split(res.files, 31 * 256)
+    assert sp.holdout == "none" and not sp.by_file and sp.train == res.files
+    assert [a for a, _ in validation_items(sp)] == [f.samples for f in res.files]
+    with pytest.raises(BadInputError, match="unknown holdout"):
+        split(res.files, 31 * 256, holdout="some")
+
+
+def test_crops_of_long_files_sometimes_reach_past_their_edges(tmp_path):
+    sf.write(tmp_path / "long.wav", synth("pad", 2.0), SR)
+    res = scan(tmp_path, SpectrogramConfig())
+    sampler = CropSampler(split(res.files, 31 * 256), SpectrogramConfig(), 32, seed=1)
+    crops = [sampler.crop(res.files[0]) for _ in range(400)]
+    assert all(len(c) == 31 * 256 for c in crops)
+    lead = sum(not c[:64].any() for c in crops)  # silence before the sound's start
+    tail = sum(not c[-64:].any() for c in crops)  # silence after its end
+    inner = sum(c[:64].any() and c[-64:].any() for c in crops)
+    assert lead > 0 and tail > 0 and inner > 300
 
 
 def test_a_click_shorter_than_half_a_window_is_used(tmp_path):
@@ -99,4 +128,22 @@ def test_a_click_shorter_than_half_a_window_is_used(tmp_path):
     assert len(res.files) == 1 and not res.skipped and np.isfinite(res.files[0].ref_db)
     sp = split(res.files, 31 * 256)
     batch = CropSampler(sp, SpectrogramConfig(), 32).batch(2)
-    assert batch.shape == (2, 513, 32) and float(batch.max()) == 0.0
+    # relative to the file's own loudest bin; at another alignment to the frames it peaks a little lower
+    assert batch.shape == (2, 513, 32) and -12.0 < float(batch.max()) <= 3.0
+
+
+def test_crops_say_which_frames_are_inside_the_sound(tmp_path):
+    sf.write(tmp_path / "tiny.wav", synth("kick", 0.05), SR)  # 1102 samples: frames centred on 0..1024
+    sf.write(tmp_path / "long.wav", synth("pad", 2.0), SR)
+    res = scan(tmp_path, SpectrogramConfig())
+    sampler = CropSampler(split(res.files, 31 * 256), SpectrogramConfig(), 32, seed=0)
+    batch = sampler.crops(64)
+    assert batch.db.shape == (64, 513, 32) and batch.inside.shape == (64, 32) and batch.inside.dtype == torch.bool
+    counts = batch.inside.sum(dim=1)
+    assert set(counts.tolist()) >= {5, 32}  # the kick's 5 frames; a crop inside the pad
+    for row, inside in zip(batch.db, batch.inside, strict=True):
+        frames = torch.nonzero(inside).flatten()
+        far = torch.ones(32, dtype=torch.bool)  # frames whose window (+-2 frames) cannot reach the sound
+        far[max(int(frames[0]) - 2, 0) : int(frames[-1]) + 3] = False
+        if far.any():
+            assert float(row[:, far].max()) == -90.0

@@ -69,9 +69,7 @@ def dataset_health(
                     all_codes[q].append(codes[0, q].cpu().numpy())
                 frames = db.shape[-1]
                 for k in range(cfg.levels + 1):
-                    pred = model.decode(codes, levels=k) if k else model.decode_latent(
-                        torch.zeros(1, codes.shape[-1], cfg.latent_dim, device=codes.device)
-                    ).clamp(spec.floor_db, 0)
+                    pred = model.decode(codes, levels=k)  # k = 0: every level left out
                     dist_sum[k] += float(frame_distance_db(pred, db)[0]) * frames
                 n_frames += frames
     finally:

@@ -58,7 +58,7 @@ def model_reconstructor(model: VQVAE, spec: SpectrogramConfig, device: str = "cp
         if quantize:
             pred = model.decode(model.encode(db))
         else:
-            pred = model.decode_latent(model.encode_latent(db)).clamp(spec.floor_db, 0)
+            pred = model.reconstruct_continuous(db)
         mag = from_db(pred, spec.floor_db) * 10 ** (f.ref_db / 20)
         n = (pred.shape[-1] - 1) * spec.hop_length
         audio = griffin_lim(mag, spec.n_fft, spec.hop_length, iters=spec.griffin_lim_iters,

@@ -34,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-every", type=int, help="validate every N steps (default 200)")
     p.add_argument("--keep", choices=["final", "best"], help="which state to write: the final one (default; fits "
                    "your sounds best) or the one that did best on held-out sounds")
+    p.add_argument("--holdout", choices=["none", "files", "crops"], help="what validation measures: the sounds "
+                   "trained on (none, the default), ~10%% of the files held out whole, or the last crop of each file")
     p.add_argument("--trim-silence", action="store_true", help="cut leading and trailing silence from every file")
     p.add_argument("--no-quantizer", action="store_true", help="continuous bottleneck (the baseline; makes no codes)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -52,7 +54,7 @@ def build_request(args: argparse.Namespace):
         spec.sample_rate = args.sample_rate
     spec.validate()
     apply_budget(tc, args.steps, args.minutes)
-    for name in ("device", "seed", "batch_size", "eval_every", "clock", "keep"):
+    for name in ("device", "seed", "batch_size", "eval_every", "clock", "keep", "holdout"):
         if getattr(args, name) is not None:
             setattr(tc, name, getattr(args, name))
     if args.levels is not None:

@@ -108,25 +108,48 @@ def scan(
 
 @dataclass
 class Split:
-    """Train/validation by file; with fewer than `min_files_for_file_split` files, by held-out crops."""
+    """Which audio trains and which validates.
+
+    `holdout` (TrainConfig.holdout) picks it:
+    - "none": every file trains and validation measures the fit on those same sounds. A musician's
+      model is a codec for *their* sounds; a held-out file decodes far worse (a held-out crash cymbal
+      scored 18 dB where trained-on sounds scored 2-6 dB, RESULTS.md), so nothing is held out by default.
+    - "files": about 10 % of the files (at least one) are held out whole: how well the model generalizes
+      to sounds it never heard. With fewer than `min_files_for_file_split` files, held-out crops instead.
+    - "crops": the last crop of every file at least three crops long is held out.
+    """
 
     train: list[SoundFile]
     val: list[SoundFile]
     by_file: bool
-    holdout_samples: int = 0  # with by_file False: the last this-many samples of long files are validation only
+    holdout_samples: int = 0  # with "crops": the last this-many samples of long files are validation only
+    holdout: str = "none"
 
 
-def split(files: list[SoundFile], crop_samples: int, seed: int = 0, min_files_for_file_split: int = 8) -> Split:
-    if len(files) >= min_files_for_file_split:
+HOLDOUTS = ("none", "files", "crops")
+
+
+def split(files: list[SoundFile], crop_samples: int, seed: int = 0, holdout: str = "none",
+          min_files_for_file_split: int = 8) -> Split:
+    if holdout not in HOLDOUTS:
+        raise BadInputError(f"unknown holdout {holdout!r} (none, files or crops)")
+    if holdout == "none":
+        return Split(train=list(files), val=list(files), by_file=False)
+    if holdout == "files" and len(files) >= min_files_for_file_split:
         order = sorted(files, key=lambda f: f.digest)
         random.Random(seed).shuffle(order)
         n_val = max(1, round(0.1 * len(files)))
-        return Split(train=order[n_val:], val=order[:n_val], by_file=True)
-    return Split(train=list(files), val=list(files), by_file=False, holdout_samples=crop_samples)
+        return Split(train=order[n_val:], val=order[:n_val], by_file=True, holdout="files")
+    return Split(train=list(files), val=list(files), by_file=False, holdout_samples=crop_samples, holdout="crops")
 
 
 class CropSampler:
-    """Random fixed-length crops; shorter files are zero-padded at the end, never dropped.
+    """Random fixed-length crops, with silence where a crop reaches past a sound's start or end.
+
+    A file shorter than a crop sits at a random place inside it, whole, never dropped; a crop of a
+    longer file may start up to a quarter crop before its start or end as far after its end. So the
+    model learns sounds with silence around them, which is how whole sounds are encoded and decoded
+    (`VQVAE.encode`/`decode` add `edge_positions` of silence), and at every alignment to the stride.
 
     Batches come back as model input: relative log-magnitude, (B, F, crop_frames), in dB.
     """
@@ -135,37 +158,73 @@ class CropSampler:
         self.spec = spec
         self.crop_frames = crop_frames
         self.crop_samples = (crop_frames - 1) * spec.hop_length
+        self.edge_samples = self.crop_samples // 4
         self.rng = np.random.default_rng(seed)
         self.files = sp.train
-        self.holdout = 0 if sp.by_file else sp.holdout_samples
-        lengths = np.array([max(len(f.samples), self.crop_samples) for f in self.files], dtype=np.float64)
-        self.weights = np.sqrt(lengths) / np.sqrt(lengths).sum()  # long files a bit more often, short ones still seen
+        self.holdout = sp.holdout_samples if sp.holdout == "crops" else 0
 
     def _usable(self, f: SoundFile) -> np.ndarray:
         if self.holdout and len(f.samples) >= 3 * self.crop_samples:
             return f.samples[: len(f.samples) - self.holdout]
         return f.samples
 
-    def crop(self, f: SoundFile) -> np.ndarray:
-        x = self._usable(f)
-        out = np.zeros(self.crop_samples, dtype=np.float32)
-        if len(x) <= self.crop_samples:
-            out[: len(x)] = x
-        else:
-            start = int(self.rng.integers(0, len(x) - self.crop_samples + 1))
-            out[:] = x[start : start + self.crop_samples]
+    def _start(self, n_usable: int) -> int:
+        """Where the crop starts, in samples of the sound (negative: silence before it)."""
+        n = self.crop_samples
+        if n_usable <= n:
+            return -int(self.rng.integers(0, n - n_usable + 1))  # the whole sound, somewhere inside
+        m = self.edge_samples
+        return int(self.rng.integers(-m, n_usable - n + m + 1))
+
+    def _cut(self, x: np.ndarray, start: int) -> np.ndarray:
+        n = self.crop_samples
+        lo, hi = max(start, 0), min(start + n, len(x))
+        out = np.zeros(n, dtype=np.float32)
+        out[lo - start : hi - start] = x[lo:hi]
         return out
 
+    def crop(self, f: SoundFile) -> np.ndarray:
+        """(crop_samples,) float32: a window of the file; zeros where it reaches past the sound."""
+        x = self._usable(f)
+        return self._cut(x, self._start(len(x)))
+
     def batch(self, batch_size: int) -> torch.Tensor:
-        idx = self.rng.choice(len(self.files), size=batch_size, p=self.weights)
-        audio = torch.from_numpy(np.stack([self.crop(self.files[i]) for i in idx]))  # (B, N)
+        return self.crops(batch_size).db
+
+    def crops(self, batch_size: int) -> CropBatch:
+        """A batch of crops of files drawn uniformly, and which of their frames lie inside the sound.
+
+        Files are drawn uniformly, not by length, and `spectral_loss` averages each crop over the
+        frames inside its sound: so a 0.06 s kick weighs as much as a 10 s pad, as in the metric
+        (the mean over files of each file's mean over frames, design.md "Metrics").
+        """
+        idx = self.rng.integers(0, len(self.files), size=batch_size)
+        hop = self.spec.hop_length
+        centres = np.arange(self.crop_frames) * hop  # frame t of a crop is centred on sample t * hop
+        audio, inside = [], []
+        for i in idx:
+            x = self._usable(self.files[i])
+            start = self._start(len(x))
+            audio.append(self._cut(x, start))
+            pos = start + centres
+            inside.append((pos >= 0) & (pos <= len(x)))
+        wave = torch.from_numpy(np.stack(audio))  # (B, N)
         refs = torch.tensor([self.files[i].ref_db for i in idx])
-        return to_relative_db(magnitude_db(audio, self.spec), self.spec.floor_db, refs)  # (B, F, crop_frames)
+        db = to_relative_db(magnitude_db(wave, self.spec), self.spec.floor_db, refs)  # (B, F, crop_frames)
+        # at another alignment to the frames a transient can peak above its file's 0 dB
+        return CropBatch(db=db.clamp_max(0.0), inside=torch.from_numpy(np.stack(inside)))
+
+
+@dataclass
+class CropBatch:
+    db: torch.Tensor  # (B, F, crop_frames) relative dB
+    inside: torch.Tensor  # (B, crop_frames) bool: the frame is centred inside the sound (not the silence around it)
 
 
 def validation_items(sp: Split) -> list[tuple[np.ndarray, float]]:
-    """(audio, ref_db) for validation: whole held-out files, or the held-out tail of each long file."""
-    if sp.by_file:
+    """(audio, ref_db) for validation: whole files (held out, or every file with holdout "none"), or
+    the held-out tail of each long file."""
+    if sp.by_file or sp.holdout == "none":
         return [(f.samples, f.ref_db) for f in sp.val]
     items = []
     for f in sp.val:

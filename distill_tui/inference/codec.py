@@ -86,11 +86,8 @@ class Codec:
     @torch.no_grad()
     def decode_db(self, codes: np.ndarray, muted: list[int] | tuple[int, ...] = ()) -> torch.Tensor:
         """codes (Q, P) -> relative dB (F, P * stride); muted levels (0-based) are left out."""
-        idx = torch.as_tensor(np.asarray(codes), dtype=torch.long, device=self.device)[None].clone()  # (1, Q, P)
-        for level in muted:
-            idx[:, level, :] = -1
-        z = self.model.quantizer.decode_indices(idx)
-        return self.model.decode_latent(z).clamp(self.spec.floor_db, 0.0)[0]
+        idx = torch.as_tensor(np.asarray(codes), dtype=torch.long, device=self.device)[None]  # (1, Q, P)
+        return self.model.decode(idx, muted=tuple(muted))[0]
 
     @torch.no_grad()
     def db_to_audio(

@@ -104,31 +104,101 @@ class VQVAE(nn.Module):
         q = self.quantizer(z)
         return VQVAEOutput(recon_db=self.decode_latent(q.quantized), quant=q)
 
+    # ---- whole sounds: with silence around them, as the training crops have it
+
+    @property
+    def edge_frames(self) -> int:
+        return self.cfg.edge_positions * self.cfg.stride
+
+    def train(self, mode: bool = True) -> VQVAE:
+        self._silence = None  # the weights may change: the silence column is computed again
+        return super().train(mode)
+
+    def load_state_dict(self, *args, **kwargs):  # type: ignore[override]
+        self._silence = None
+        return super().load_state_dict(*args, **kwargs)
+
+    @torch.no_grad()
+    def silence_codes(self) -> torch.Tensor:
+        """The codes the encoder gives silence (every bin at the floor): (Q,). Cached in eval mode."""
+        cached = getattr(self, "_silence", None)
+        if cached is not None and not self.training:
+            return cached
+        e = max(self.cfg.edge_positions, 4)
+        device = next(self.parameters()).device
+        db = torch.full((1, self.cfg.n_bins, (2 * e + 1) * self.cfg.stride), self.floor_db, device=device)  # (1, F, T)
+        q = self.quantizer(self.encode_latent(db))
+        assert q.indices is not None, "the continuous baseline has no codes"
+        codes = q.indices[0, e]  # (Q,) the middle position, far from the convolutions' padding
+        if not self.training:
+            self._silence = codes
+        return codes
+
+    def _pad_db(self, db: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """(B, F, T) -> (B, F, edge + T' + edge) with T' a multiple of the stride; returns T' / stride."""
+        db = self.pad_frames(db)
+        e = self.edge_frames
+        return (F.pad(db, (e, e), value=self.floor_db) if e else db), db.shape[-1] // self.cfg.stride
+
     @torch.no_grad()
     def encode(self, db: torch.Tensor) -> torch.Tensor:
         """Relative dB (B, F, T) -> codes (B, Q, ceil(T / stride)). Call in eval mode."""
-        q = self.quantizer(self.encode_latent(db))
+        padded, positions = self._pad_db(db)
+        q = self.quantizer(self.encode_latent(padded))
         assert q.indices is not None, "the continuous baseline has no codes"
-        return q.indices.transpose(1, 2)
+        e = self.cfg.edge_positions
+        return q.indices.transpose(1, 2)[..., e : e + positions]
 
     @torch.no_grad()
-    def decode(self, codes: torch.Tensor, levels: int | None = None) -> torch.Tensor:
-        """codes (B, Q, P) -> relative dB (B, F, P * stride), clamped to [floor, 0]."""
-        z = self.quantizer.decode_indices(codes, levels)
-        return self.decode_latent(z).clamp(self.floor_db, 0.0)
+    def decode(self, codes: torch.Tensor, levels: int | None = None, muted: tuple[int, ...] | list[int] = ()) -> torch.Tensor:
+        """codes (B, Q, P) -> relative dB (B, F, P * stride), clamped to [floor, 0].
+
+        Levels above `levels`, and the (0-based) `muted` ones, are left out. The grid is decoded with
+        `edge_positions` columns of silence on each side, the context the decoder was trained with.
+        """
+        b, n_levels, positions = codes.shape
+        e = self.cfg.edge_positions
+        idx = codes.long()
+        if e:
+            silence = self.silence_codes().to(idx.device).view(1, n_levels, 1).expand(b, n_levels, e)
+            idx = torch.cat([silence, idx, silence], dim=-1)  # (B, Q, e + P + e)
+        if muted:
+            idx = idx.clone()
+            idx[:, list(muted), :] = -1
+        out = self.decode_latent(self.quantizer.decode_indices(idx, levels))
+        start = self.edge_frames
+        return out[..., start : start + positions * self.cfg.stride].clamp(self.floor_db, 0.0)
+
+    @torch.no_grad()
+    def reconstruct_continuous(self, db: torch.Tensor) -> torch.Tensor:
+        """Relative dB (B, F, T) -> the decoder's output from the unquantized latent, (B, F, ceil(T / stride) * stride)."""
+        padded, positions = self._pad_db(db)
+        out = self.decode_latent(self.encode_latent(padded))
+        start = self.edge_frames
+        return out[..., start : start + positions * self.cfg.stride].clamp(self.floor_db, 0.0)
 
 
-def spectral_loss(pred_db: torch.Tensor, target_db: torch.Tensor, metric_floor_db: float = -80.0) -> torch.Tensor:
+def spectral_loss(
+    pred_db: torch.Tensor, target_db: torch.Tensor, inside: torch.Tensor | None = None,
+    metric_floor_db: float = -80.0, outside_weight: float = 0.1,
+) -> torch.Tensor:
     """Shaped like the log-spectral distance: per-frame RMS over bins of the dB error, with both
-    sides floored where the metric floors them, averaged over frames; plus a small L1 over the full
-    range so values under the metric's floor still get a gradient.
+    sides floored where the metric floors them; plus a small L1 over the full range so values under
+    the metric's floor still get a gradient.
 
+    Each crop is averaged over the frames `inside` its sound (B, T) (the silence around it weighs
+    `outside_weight` as much), then crops are averaged: every sound counts alike, however short.
     pred_db, target_db: (B, F, T) relative dB.
     """
     p = pred_db.clamp_min(metric_floor_db)
     t = target_db.clamp_min(metric_floor_db)
-    rms = ((p - t).pow(2).mean(dim=1) + 1e-4).sqrt().mean()
-    return rms + 0.1 * (pred_db - target_db).abs().mean()
+    rms = ((p - t).pow(2).mean(dim=1) + 1e-4).sqrt()  # (B, T)
+    if inside is None:
+        frames = rms.mean()
+    else:
+        w = torch.where(inside.to(rms.device), 1.0, outside_weight)  # (B, T)
+        frames = ((rms * w).sum(dim=1) / w.sum(dim=1)).mean()
+    return frames + 0.1 * (pred_db - target_db).abs().mean()
 
 
 def frame_distance_db(pred_db: torch.Tensor, target_db: torch.Tensor, metric_floor_db: float = -80.0) -> torch.Tensor:

@@ -144,12 +144,14 @@ class Trainer:
         if tc.crop_frames % cfg.stride:
             raise BadInputError(f"crop of {tc.crop_frames} frames is not a multiple of the stride {cfg.stride}")
         model = VQVAE(cfg, floor_db=spec.floor_db).to(device)
-        opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.99))
+        # fused: one kernel for every parameter; on 2 CPU cores 2.6 ms a step instead of 6.0 ms
+        opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.99),
+                                fused=device in ("cpu", "cuda"))
 
-        sp = split(scanned.files, (tc.crop_frames - 1) * spec.hop_length, seed=tc.seed)
+        sp = split(scanned.files, (tc.crop_frames - 1) * spec.hop_length, seed=tc.seed, holdout=tc.holdout)
         sampler = CropSampler(sp, spec, tc.crop_frames, seed=tc.seed + int(state_doc.get("step", 0)))
         train_items = [(f.samples, f.ref_db) for f in sp.train]
-        val_items = validation_items(sp)
+        val_items = train_items if sp.holdout == "none" else validation_items(sp)
 
         step = 0
         elapsed = 0.0
@@ -181,7 +183,7 @@ class Trainer:
             self.log.emit(
                 "start", step=0, files=summary.files, minutes=summary.minutes, skipped=summary.skipped,
                 notes=scanned.notes, cached=scanned.cached, device=device, model=to_dict(cfg), train=to_dict(tc),
-                spectrogram=to_dict(spec), split="by file" if sp.by_file else "held-out crops",
+                spectrogram=to_dict(spec), split={"files": "by file", "crops": "held-out crops"}.get(sp.holdout, "none held out"),
                 train_files=len(sp.train), val_files=len(sp.val) if sp.by_file else 0,
             )
             for s in summary.skipped:
@@ -256,9 +258,10 @@ class Trainer:
             for g in opt.param_groups:
                 g["lr"] = lr
             try:
-                target = sampler.batch(batch_size).to(device)
+                crops = sampler.crops(batch_size)
+                target = crops.db.to(device)
                 out = model(target)
-                recon = spectral_loss(out.recon_db, target)
+                recon = spectral_loss(out.recon_db, target, crops.inside)
                 loss = recon + out.quant.commit_loss
                 if self.loss_hook is not None:
                     loss = self.loss_hook(step, loss)
@@ -371,7 +374,7 @@ class Trainer:
         if tc.keep == "final" or not worse:
             best_state = copy.deepcopy(model.state_dict())
             kept = "final"
-            if worse:
+            if worse and sp.holdout != "none":
                 self.log.emit("warning", step=step, key="overfit", message=f"held-out sounds decode worse now than earlier "
                               f"({smooth_val:.2f} vs {best_val:.2f} dB): the model fits your own sounds best but generalizes "
                               "less; train with more files, or keep the earlier state with keep = \"best\"")
@@ -427,9 +430,13 @@ class Trainer:
         model.quantizer.kmeans_init_(z.reshape(1, -1, z.shape[-1]))
 
     def _evaluate(self, model: VQVAE, train_items, val_items, spec, device, step) -> tuple[float, HealthReport]:
-        val = dataset_health(model, val_items, spec, device) if model.cfg.quantize else None
-        val_db = val.distance_db[-1] if val else _continuous_val(model, val_items, spec, device)
+        """The validation distance (dB) and the codebook health over the training sounds."""
         health = dataset_health(model, train_items, spec, device) if model.cfg.quantize else None
+        if val_items is train_items:  # holdout "none": validation is the fit on the training sounds
+            val_db = health.distance_db[-1] if health else _continuous_val(model, val_items, spec, device)
+        else:
+            val = dataset_health(model, val_items, spec, device) if model.cfg.quantize else None
+            val_db = val.distance_db[-1] if val else _continuous_val(model, val_items, spec, device)
         if health is not None:
             self.log.emit("health", step=step, **health.as_dict())
         return val_db, health or HealthReport([], [val_db], [])
@@ -462,7 +469,7 @@ def _continuous_val(model: VQVAE, items, spec, device) -> float:
     total, frames = 0.0, 0
     for samples, ref in items:
         db = model.pad_frames(to_relative_db(magnitude_db(torch.from_numpy(samples)[None].to(device), spec), spec.floor_db, ref))
-        pred = model.decode_latent(model.encode_latent(db)).clamp(spec.floor_db, 0)
+        pred = model.reconstruct_continuous(db)
         total += float(frame_distance_db(pred, db)[0]) * db.shape[-1]
         frames += db.shape[-1]
     model.train()

@@ -1,0 +1,78 @@
+"""The VQVAE's whole-sound encode/decode: silence around every sound, as its training crops have it."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from distill_tui.config import ModelConfig
+from distill_tui.model.vqvae import VQVAE
+
+
+def _model(edge: int = 4) -> VQVAE:
+    torch.manual_seed(0)
+    model = VQVAE(ModelConfig(channels=32, latent_dim=8, res_blocks=1, levels=2, codebook_sizes=[16, 16],
+                              edge_positions=edge, kmeans_init=False))
+    return model.eval()
+
+
+def _sound(frames: int = 24) -> torch.Tensor:
+    torch.manual_seed(1)
+    return (-90 * torch.rand(1, 513, frames)).clamp(-90, 0)  # (1, F, T) relative dB
+
+
+def test_silence_codes_are_what_silence_encodes_to():
+    model = _model()
+    silence = model.silence_codes()
+    assert silence.shape == (2,)
+    codes = model.encode(torch.full((1, 513, 40), -90.0))  # (1, Q, 10)
+    assert (codes[0, :, 3:7] == silence[:, None]).all()  # away from the ends, silence codes are silence's
+    assert model.silence_codes() is silence  # cached in eval mode
+    model.train()
+    assert getattr(model, "_silence", None) is None
+
+
+def test_encoding_adds_silence_around_the_sound():
+    model = _model()
+    db = _sound()
+    more = F.pad(db, (8, 8), value=-90.0)  # two positions of explicit silence on each side
+    # with edge_positions of silence added anyway, two more change nothing inside the sound
+    assert torch.equal(model.encode(more)[..., 2:-2], model.encode(db))
+    bare = _model(edge=0)
+    bare.load_state_dict(model.state_dict())
+    assert not torch.equal(bare.encode(more)[..., 2:-2], bare.encode(db))  # without it, the ends see zero padding
+
+
+def test_decoding_adds_silence_columns_around_the_grid():
+    model = _model()
+    codes = model.encode(_sound())  # (1, Q, P)
+    out = model.decode(codes)
+    assert out.shape == (1, 513, codes.shape[-1] * 4)
+    silence = model.silence_codes().view(1, -1, 1).expand(1, 2, 2)
+    wider = model.decode(torch.cat([silence, codes, silence], dim=-1))[..., 8:-8]
+    assert torch.allclose(out, wider, atol=1e-4)
+    muted = model.decode(codes, muted=[1])
+    assert torch.allclose(muted, model.decode(codes, levels=1))
+    assert not torch.allclose(muted, out)
+
+
+def test_continuous_reconstruction_has_the_same_frames():
+    model = _model()
+    db = _sound(22)  # not a multiple of the stride: padded to 24
+    assert model.reconstruct_continuous(db).shape == (1, 513, 24)
+
+
+def test_the_loss_weighs_a_short_sound_like_a_long_one():
+    from distill_tui.model.vqvae import spectral_loss
+
+    target = torch.full((2, 513, 32), -40.0)
+    pred = target.clone()
+    pred[0, :, :5] += 10.0  # a 5-frame sound, 10 dB off everywhere
+    pred[1] += 10.0  # a long sound, 10 dB off everywhere
+    inside = torch.zeros(2, 32, dtype=torch.bool)
+    inside[0, :5] = True
+    inside[1] = True
+    per_crop = [spectral_loss(pred[i : i + 1], target[i : i + 1], inside[i : i + 1]).item() for i in range(2)]
+    assert abs(per_crop[1] - 11.0) < 0.01  # 10 dB RMS + 0.1 * 10 dB L1
+    assert per_crop[0] > 6.0  # the short sound's frames dominate its crop, not the silence around it
+    assert spectral_loss(pred[:1], target[:1]).item() < 2.0  # unweighted, its 5 frames are drowned out
