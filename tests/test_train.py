@@ -48,6 +48,9 @@ def test_train_writes_model_events_and_health(dataset, tmp_path):
     assert len(h["utilization"]) == 2 and len(h["level_gain_db"]) == 2
     assert all(0 < u <= 1 for u in h["utilization"])
     assert h["level_gain_db"][0] > 0  # the first level must help
+    refills = [e for e in events(tmp_path / "run") if e["event"] == "codebook"]
+    # 30 steps leave codes no sound uses; at the end they are moved to where the sounds are: all in use
+    assert len(refills) == 1 and sum(refills[0]["refilled"]) > 0 and h["utilization"] == [1.0, 1.0], (refills, h)
     assert "optim" not in mf.tensors  # the exported model carries no optimizer state
     assert mf.doc["dataset"]["files"] == 6
 

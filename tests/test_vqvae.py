@@ -76,3 +76,22 @@ def test_the_loss_weighs_a_short_sound_like_a_long_one():
     assert abs(per_crop[1] - 11.0) < 0.01  # 10 dB RMS + 0.1 * 10 dB L1
     assert per_crop[0] > 6.0  # the short sound's frames dominate its crop, not the silence around it
     assert spectral_loss(pred[:1], target[:1]).item() < 2.0  # unweighted, its 5 frames are drowned out
+
+
+def test_unused_codes_are_refilled_where_the_data_is_quantized_worst():
+    from distill_tui.model.quantizer import Quantizer
+
+    torch.manual_seed(0)
+    q = Quantizer(ModelConfig(latent_dim=4, levels=2, codebook_sizes=[8, 8], kmeans_init=False)).eval()
+    z = torch.cat([torch.randn(200, 4) * 0.1 + c for c in torch.eye(4) * 5])  # 4 tight clusters
+    for layer in q.rvq.layers:
+        layer._codebook.embed.data[0] = 50 + torch.randn(8, 4)  # far from everything: one code wins all
+    layer0 = q.rvq.layers[0]._codebook.embed[0]
+    before = torch.cdist(z, layer0).min(dim=1).values.mean()
+    refilled = q.refill_dead_codes_(z)
+    assert refilled[0] >= 7 and refilled[1] >= 1
+    after = torch.cdist(z, layer0).min(dim=1).values.mean()
+    assert after < before / 10  # the four clusters now have codes
+    codes = q(z[None]).indices[0]  # (N, Q)
+    assert len(torch.unique(codes[:, 0])) == 8 and len(torch.unique(codes[:, 1])) == 8  # every code in use
+    assert q.refill_dead_codes_(z) == [0, 0]

@@ -79,6 +79,48 @@ class Quantizer(nn.Module):
         cb = self.rvq.layers[level]._codebook
         cb.initted.data.copy_(torch.tensor(False))
 
+    @torch.no_grad()
+    def refill_dead_codes_(self, z: torch.Tensor) -> list[int]:
+        """Point every code that no vector of `z` (N, D) chooses at the vectors its level quantizes worst.
+
+        The dead-code replacement of training, done once over the whole dataset instead of one batch:
+        level by level, each unused code takes the residual farthest from every code so far (farthest
+        point, so two new codes never land on the same spot), and the next level sees the residuals of
+        the refilled one. Returns how many codes each level refilled.
+        """
+        if self.rvq is None:
+            return []
+        if len(z) > 65536:  # bounds the (N, K) distances; a fixed subset keeps it deterministic
+            z = z[torch.randperm(len(z), generator=torch.Generator().manual_seed(0))[:65536].to(z.device)]
+        residual = self.rvq.project_in(z.float())
+        refilled = []
+        for layer in self.rvq.layers:
+            cb = layer._codebook
+            embed = cb.embed[0]  # (K, D), a view: writing it writes the codebook
+            total = 0
+            for _ in range(4):  # a code that lost all its vectors to new ones is dead in turn: go again
+                dist = torch.cdist(residual, embed)  # (N, K)
+                counts = torch.bincount(dist.argmin(dim=1), minlength=embed.shape[0])
+                dead = torch.nonzero(counts == 0).flatten().tolist()
+                err = dist.min(dim=1).values  # (N,) distance of each vector to its code
+                placed = 0
+                for code in dead:
+                    worst = int(err.argmax())
+                    if float(err[worst]) <= 0:
+                        break
+                    vec = residual[worst]
+                    embed[code] = vec
+                    cb.embed_avg.data[0, code] = vec * cb.reset_cluster_size
+                    cb.cluster_size.data[0, code] = cb.reset_cluster_size
+                    err = torch.minimum(err, (residual - vec).norm(dim=1))
+                    placed += 1
+                total += placed
+                if not placed:
+                    break
+            refilled.append(total)
+            residual = residual - embed[torch.cdist(residual, embed).argmin(dim=1)]
+        return refilled
+
     def decode_indices(self, indices: torch.Tensor, levels: int | None = None) -> torch.Tensor:
         """indices: (B, Q, T) -> latent (B, T, D); levels > `levels` are left out (muted)."""
         assert self.rvq is not None, "the continuous baseline has no codes"

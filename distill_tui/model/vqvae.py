@@ -170,6 +170,13 @@ class VQVAE(nn.Module):
         return out[..., start : start + positions * self.cfg.stride].clamp(self.floor_db, 0.0)
 
     @torch.no_grad()
+    def sound_latent(self, db: torch.Tensor) -> torch.Tensor:
+        """Relative dB (B, F, T) -> the encoder's latent of the sound's own positions, (B, ceil(T / stride), D)."""
+        padded, positions = self._pad_db(db)
+        e = self.cfg.edge_positions
+        return self.encode_latent(padded)[:, e : e + positions]
+
+    @torch.no_grad()
     def reconstruct_continuous(self, db: torch.Tensor) -> torch.Tensor:
         """Relative dB (B, F, T) -> the decoder's output from the unquantized latent, (B, F, ceil(T / stride) * stride)."""
         padded, positions = self._pad_db(db)

@@ -384,6 +384,12 @@ class Trainer:
             self.log.emit("warning", step=step, key="overfit", message=f"the final model generalizes worse than the best one "
                           f"({smooth_val:.2f} vs {best_val:.2f} dB on held-out audio): keeping the best")
         model.load_state_dict(best_state)
+        if cfg.quantize:
+            refilled = self._refill_dead_codes(model, train_items, spec, device)
+            if any(refilled):
+                best_state = copy.deepcopy(model.state_dict())
+                self.log.emit("codebook", step=step, refilled=refilled, message="unused codes re-pointed at the "
+                              f"positions quantized worst, per level: {', '.join(map(str, refilled))}")
         final = dataset_health(model, train_items, spec, device) if cfg.quantize else None
         if final is not None:
             self._check_health(model, final, step, reinit=False)
@@ -428,6 +434,21 @@ class Trainer:
         with torch.no_grad():
             z = torch.cat([model.encode_latent(sampler.batch(64).to(device)) for _ in range(math.ceil(n_crops / 64))])
         model.quantizer.kmeans_init_(z.reshape(1, -1, z.shape[-1]))
+
+    @torch.no_grad()
+    def _refill_dead_codes(self, model: VQVAE, items, spec, device) -> list[int]:
+        """Once, at the end: codes no training position uses take the positions quantized worst."""
+        from ..audio.spectrogram import magnitude_db, to_relative_db
+
+        was_training = model.training
+        model.eval()
+        try:
+            z = [model.sound_latent(to_relative_db(magnitude_db(torch.from_numpy(samples)[None].to(device), spec),
+                                                   spec.floor_db, ref))[0] for samples, ref in items]
+            silence = model.sound_latent(torch.full((1, spec.n_bins, 4 * model.cfg.stride), spec.floor_db, device=device))[0]
+            return model.quantizer.refill_dead_codes_(torch.cat([*z, silence]))  # (N, D)
+        finally:
+            model.train(was_training)
 
     def _evaluate(self, model: VQVAE, train_items, val_items, spec, device, step) -> tuple[float, HealthReport]:
         """The validation distance (dB) and the codebook health over the training sounds."""
