@@ -88,7 +88,7 @@ class TrainConfig:
     checkpoint_every_s: float = 60.0
     early_stop_evals: int = 8  # stop after this many evaluations in which neither validation nor training improved
     holdout: str = "none"  # "none": validate on the sounds trained on; "files" or "crops": held out (data/dataset.Split)
-    keep: str = "final"  # "final": the last state (fits your sounds best); "best": the best on held-out sounds
+    keep: str = "final"  # "final": the last state; "best": the state with the best validation
     kmeans_init_vectors: int = 4096  # the first batch feeds k-means; many more vectors than codebook_size
     seed: int = 0
     max_file_seconds: float = 600.0  # longer files are truncated, with a note

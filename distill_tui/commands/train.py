@@ -32,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sample-rate", type=int, help="model sample rate, 16000-48000 (default 22050)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--eval-every", type=int, help="validate every N steps (default 200)")
-    p.add_argument("--keep", choices=["final", "best"], help="which state to write: the final one (default; fits "
-                   "your sounds best) or the one that did best on held-out sounds")
+    p.add_argument("--keep", choices=["final", "best"], help="which state to write: the final one (default) or "
+                   "the one with the best validation (with --holdout files: the best on sounds it never trained on)")
     p.add_argument("--holdout", choices=["none", "files", "crops"], help="what validation measures: the sounds "
                    "trained on (none, the default), ~10%% of the files held out whole, or the last crop of each file")
     p.add_argument("--trim-silence", action="store_true", help="cut leading and trailing silence from every file")
