@@ -45,6 +45,7 @@ class ModelConfig:
     latent_dim: int = 32
     stride: int = 4  # time downsampling, a power of two (4 or 8)
     res_blocks: int = 2  # residual blocks per resolution
+    dilation_growth: int = 3  # dilations 1, 3, 9, ... within a resolution; 1 keeps every block local
     levels: int = 4
     codebook_sizes: list[int] = field(default_factory=lambda: [64, 64, 64, 64])
     commitment_weight: float = 0.25
@@ -65,6 +66,8 @@ class ModelConfig:
             raise BadInputError(f"{self.levels} levels but {len(self.codebook_sizes)} codebook sizes")
         if any(not 2 <= k <= 4096 for k in self.codebook_sizes):
             raise BadInputError(f"codebook sizes {self.codebook_sizes} must be between 2 and 4096")
+        if self.dilation_growth < 1:
+            raise BadInputError(f"dilation_growth {self.dilation_growth} must be 1 or more")
         if self.edge_positions < 0:
             raise BadInputError(f"edge_positions {self.edge_positions} must be 0 or more")
         if not 1 <= self.levels <= 16:

@@ -95,3 +95,18 @@ def test_unused_codes_are_refilled_where_the_data_is_quantized_worst():
     codes = q(z[None]).indices[0]  # (N, Q)
     assert len(torch.unique(codes[:, 0])) == 8 and len(torch.unique(codes[:, 1])) == 8  # every code in use
     assert q.refill_dead_codes_(z) == [0, 0]
+
+
+def test_dilation_growth_sets_how_far_a_position_reaches():
+    reach = {}
+    for growth in (1, 3):
+        torch.manual_seed(0)
+        model = VQVAE(ModelConfig(channels=16, latent_dim=8, res_blocks=2, levels=2, codebook_sizes=[16, 16],
+                                  dilation_growth=growth, kmeans_init=False)).eval()
+        z = torch.randn(1, 40, 8)  # (B, P, D)
+        z2 = z.clone()
+        z2[0, 20] += 1.0
+        with torch.no_grad():
+            moved = torch.nonzero((model.decode_latent(z) - model.decode_latent(z2)).abs().amax(dim=1)[0] > 0).flatten()
+        reach[growth] = int(moved[-1] - moved[0])
+    assert reach[1] < reach[3]

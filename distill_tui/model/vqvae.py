@@ -29,17 +29,18 @@ class ResBlock(nn.Module):
         return x + self.conv2(F.gelu(self.conv1(F.gelu(x))))
 
 
-def _blocks(channels: int, n: int) -> list[nn.Module]:
-    return [ResBlock(channels, 3**i) for i in range(n)]
+def _blocks(channels: int, n: int, growth: int = 3) -> list[nn.Module]:
+    """n residual blocks with dilations 1, growth, growth**2, ...: growth sets the receptive field."""
+    return [ResBlock(channels, growth**i) for i in range(n)]
 
 
 class Encoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         c = cfg.channels
-        layers: list[nn.Module] = [nn.Conv1d(cfg.n_bins, c, 3, padding=1), *_blocks(c, cfg.res_blocks)]
+        layers: list[nn.Module] = [nn.Conv1d(cfg.n_bins, c, 3, padding=1), *_blocks(c, cfg.res_blocks, cfg.dilation_growth)]
         for _ in range(int(math.log2(cfg.stride))):
-            layers += [nn.Conv1d(c, c, 4, stride=2, padding=1), *_blocks(c, cfg.res_blocks)]
+            layers += [nn.Conv1d(c, c, 4, stride=2, padding=1), *_blocks(c, cfg.res_blocks, cfg.dilation_growth)]
         layers += [nn.GELU(), nn.Conv1d(c, cfg.latent_dim, 1)]
         self.net = nn.Sequential(*layers)
 
@@ -51,9 +52,9 @@ class Decoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         c = cfg.channels
-        layers: list[nn.Module] = [nn.Conv1d(cfg.latent_dim, c, 3, padding=1), *_blocks(c, cfg.res_blocks)]
+        layers: list[nn.Module] = [nn.Conv1d(cfg.latent_dim, c, 3, padding=1), *_blocks(c, cfg.res_blocks, cfg.dilation_growth)]
         for _ in range(int(math.log2(cfg.stride))):
-            layers += [nn.ConvTranspose1d(c, c, 4, stride=2, padding=1), *_blocks(c, cfg.res_blocks)]
+            layers += [nn.ConvTranspose1d(c, c, 4, stride=2, padding=1), *_blocks(c, cfg.res_blocks, cfg.dilation_growth)]
         layers += [nn.GELU(), nn.Conv1d(c, cfg.n_bins, 3, padding=1)]
         self.net = nn.Sequential(*layers)
 
