@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..audio.spectrogram import magnitude_db, to_relative_db
+from ..audio.spectrogram import sound_db
 from ..config import SpectrogramConfig
 from ..model.quantizer import LevelHealth, level_health, usage_counts
 from ..model.vqvae import VQVAE, frame_distance_db
@@ -61,7 +61,7 @@ def dataset_health(
     n_frames = 0
     try:
         for samples, ref in items:
-            db_full = to_relative_db(magnitude_db(torch.from_numpy(samples)[None].to(device), spec), spec.floor_db, ref)
+            db_full = sound_db(samples, spec, ref, device)
             for start in range(0, db_full.shape[-1], max_frames):
                 db = model.pad_frames(db_full[..., start : start + max_frames])
                 codes = model.encode(db)  # (1, Q, P)

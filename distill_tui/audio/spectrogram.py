@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..config import SpectrogramConfig
@@ -53,6 +54,11 @@ def to_relative_db(db: torch.Tensor, floor_db: float, ref_db: torch.Tensor | flo
         ref_db = db.amax(dim=(1, 2))
     ref = torch.as_tensor(ref_db, dtype=db.dtype, device=db.device).reshape(-1, 1, 1)
     return (db - ref).clamp(min=floor_db, max=0.0 if ref_db is None else None)
+
+
+def sound_db(samples: np.ndarray, cfg: SpectrogramConfig, ref_db: float, device: torch.device | str = "cpu") -> torch.Tensor:
+    """One sound (N,) float32 -> its relative log-magnitude (1, F, T), 0 dB at `ref_db`, floored."""
+    return to_relative_db(magnitude_db(torch.from_numpy(samples)[None].to(device), cfg), cfg.floor_db, ref_db)
 
 
 def from_db(db: torch.Tensor, floor_db: float) -> torch.Tensor:

@@ -121,9 +121,12 @@ class Split:
 
     train: list[SoundFile]
     val: list[SoundFile]
-    by_file: bool
-    holdout_samples: int = 0  # with "crops": the last this-many samples of long files are validation only
     holdout: str = "none"
+    holdout_samples: int = 0  # with "crops": the last this-many samples of long files are validation only
+
+    @property
+    def by_file(self) -> bool:
+        return self.holdout == "files"
 
 
 HOLDOUTS = ("none", "files", "crops")
@@ -134,13 +137,13 @@ def split(files: list[SoundFile], crop_samples: int, seed: int = 0, holdout: str
     if holdout not in HOLDOUTS:
         raise BadInputError(f"unknown holdout {holdout!r} (none, files or crops)")
     if holdout == "none":
-        return Split(train=list(files), val=list(files), by_file=False)
+        return Split(train=list(files), val=list(files))
     if holdout == "files" and len(files) >= min_files_for_file_split:
         order = sorted(files, key=lambda f: f.digest)
         random.Random(seed).shuffle(order)
         n_val = max(1, round(0.1 * len(files)))
-        return Split(train=order[n_val:], val=order[:n_val], by_file=True, holdout="files")
-    return Split(train=list(files), val=list(files), by_file=False, holdout_samples=crop_samples, holdout="crops")
+        return Split(train=order[n_val:], val=order[:n_val], holdout="files")
+    return Split(train=list(files), val=list(files), holdout="crops", holdout_samples=crop_samples)
 
 
 class CropSampler:
@@ -168,25 +171,23 @@ class CropSampler:
             return f.samples[: len(f.samples) - self.holdout]
         return f.samples
 
-    def _start(self, n_usable: int) -> int:
-        """Where the crop starts, in samples of the sound (negative: silence before it)."""
+    def _draw(self, f: SoundFile) -> tuple[np.ndarray, int, int]:
+        """One crop of f: (audio (crop_samples,), where it starts in the sound (negative: silence before
+        it), the sound's usable length)."""
+        x = self._usable(f)
         n = self.crop_samples
-        if n_usable <= n:
-            return -int(self.rng.integers(0, n - n_usable + 1))  # the whole sound, somewhere inside
-        m = self.edge_samples
-        return int(self.rng.integers(-m, n_usable - n + m + 1))
-
-    def _cut(self, x: np.ndarray, start: int) -> np.ndarray:
-        n = self.crop_samples
+        if len(x) <= n:
+            start = -int(self.rng.integers(0, n - len(x) + 1))  # the whole sound, somewhere inside
+        else:
+            start = int(self.rng.integers(-self.edge_samples, len(x) - n + self.edge_samples + 1))
         lo, hi = max(start, 0), min(start + n, len(x))
         out = np.zeros(n, dtype=np.float32)
         out[lo - start : hi - start] = x[lo:hi]
-        return out
+        return out, start, len(x)
 
     def crop(self, f: SoundFile) -> np.ndarray:
         """(crop_samples,) float32: a window of the file; zeros where it reaches past the sound."""
-        x = self._usable(f)
-        return self._cut(x, self._start(len(x)))
+        return self._draw(f)[0]
 
     def batch(self, batch_size: int) -> torch.Tensor:
         return self.crops(batch_size).db
@@ -199,15 +200,13 @@ class CropSampler:
         (the mean over files of each file's mean over frames, design.md "Metrics").
         """
         idx = self.rng.integers(0, len(self.files), size=batch_size)
-        hop = self.spec.hop_length
-        centres = np.arange(self.crop_frames) * hop  # frame t of a crop is centred on sample t * hop
+        centres = np.arange(self.crop_frames) * self.spec.hop_length  # frame t of a crop is centred on sample t * hop
         audio, inside = [], []
         for i in idx:
-            x = self._usable(self.files[i])
-            start = self._start(len(x))
-            audio.append(self._cut(x, start))
+            crop, start, length = self._draw(self.files[i])
+            audio.append(crop)
             pos = start + centres
-            inside.append((pos >= 0) & (pos <= len(x)))
+            inside.append((pos >= 0) & (pos <= length))
         wave = torch.from_numpy(np.stack(audio))  # (B, N)
         refs = torch.tensor([self.files[i].ref_db for i in idx])
         db = to_relative_db(magnitude_db(wave, self.spec), self.spec.floor_db, refs)  # (B, F, crop_frames)

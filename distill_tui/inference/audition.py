@@ -119,10 +119,11 @@ class Auditioner:
         # crossfade, then the n_fft / 2 samples the changed frames reach: 3 * n_fft / 2 plus a frame.
         self.margin = margin_frames if margin_frames is not None else math.ceil(3 * n_fft / 2 / hop) + 1
         self.fade = n_fft // 2  # crossfade length in samples
+        self._phase0: torch.Tensor | None = None  # the full decode's initial phase, for the last grid length
 
     def _initial_phase(self, shape: tuple[int, int]) -> torch.Tensor:
         """The full decode's initial phase for a (F, T) spectrogram, (F, T); cached for the last T."""
-        if getattr(self, "_phase0", None) is None or self._phase0.shape != tuple(shape):
+        if self._phase0 is None or self._phase0.shape != tuple(shape):
             self._phase0 = initial_phase((1, *shape))[0]
         return self._phase0
 

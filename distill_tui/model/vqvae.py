@@ -79,6 +79,7 @@ class VQVAE(nn.Module):
         self.encoder = Encoder(cfg)
         self.quantizer = Quantizer(cfg)
         self.decoder = Decoder(cfg)
+        self._silence: torch.Tensor | None = None  # silence_codes(), cached in eval mode
 
     # dB in [floor, 0] <-> network units in about [-1, 1]
     def scale_in(self, db: torch.Tensor) -> torch.Tensor:
@@ -120,17 +121,21 @@ class VQVAE(nn.Module):
         return super().load_state_dict(*args, **kwargs)
 
     @torch.no_grad()
-    def silence_codes(self) -> torch.Tensor:
-        """The codes the encoder gives silence (every bin at the floor): (Q,). Cached in eval mode."""
-        cached = getattr(self, "_silence", None)
-        if cached is not None and not self.training:
-            return cached
+    def silence_latent(self) -> torch.Tensor:
+        """The encoder's latent for silence (every bin at the floor), far from any edge: (D,)."""
         e = max(self.cfg.edge_positions, 4)
         device = next(self.parameters()).device
         db = torch.full((1, self.cfg.n_bins, (2 * e + 1) * self.cfg.stride), self.floor_db, device=device)  # (1, F, T)
-        q = self.quantizer(self.encode_latent(db))
+        return self.encode_latent(db)[0, e]  # the middle position, away from the convolutions' padding
+
+    @torch.no_grad()
+    def silence_codes(self) -> torch.Tensor:
+        """The codes the encoder gives silence: (Q,). Cached in eval mode."""
+        if self._silence is not None and not self.training:
+            return self._silence
+        q = self.quantizer(self.silence_latent()[None, None])
         assert q.indices is not None, "the continuous baseline has no codes"
-        codes = q.indices[0, e]  # (Q,) the middle position, far from the convolutions' padding
+        codes = q.indices[0, 0]  # (Q,)
         if not self.training:
             self._silence = codes
         return codes
@@ -144,11 +149,9 @@ class VQVAE(nn.Module):
     @torch.no_grad()
     def encode(self, db: torch.Tensor) -> torch.Tensor:
         """Relative dB (B, F, T) -> codes (B, Q, ceil(T / stride)). Call in eval mode."""
-        padded, positions = self._pad_db(db)
-        q = self.quantizer(self.encode_latent(padded))
+        q = self.quantizer(self.sound_latent(db))
         assert q.indices is not None, "the continuous baseline has no codes"
-        e = self.cfg.edge_positions
-        return q.indices.transpose(1, 2)[..., e : e + positions]
+        return q.indices.transpose(1, 2)
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, levels: int | None = None, muted: tuple[int, ...] | list[int] = ()) -> torch.Tensor:

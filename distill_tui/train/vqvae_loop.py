@@ -21,6 +21,7 @@ import torch
 
 from .. import __version__
 from ..analysis.codebook import HealthReport, dataset_health
+from ..audio.spectrogram import sound_db
 from ..config import ModelConfig, SpectrogramConfig, TrainConfig, adaptive_model_config, from_dict, to_dict
 from ..data.dataset import CropSampler, ScanResult, scan, split, validation_items
 from ..errors import BadInputError, DistillError, OutputError
@@ -438,26 +439,21 @@ class Trainer:
     @torch.no_grad()
     def _refill_dead_codes(self, model: VQVAE, items, spec, device) -> list[int]:
         """Once, at the end: codes no training position uses take the positions quantized worst."""
-        from ..audio.spectrogram import magnitude_db, to_relative_db
-
         was_training = model.training
         model.eval()
         try:
-            z = [model.sound_latent(to_relative_db(magnitude_db(torch.from_numpy(samples)[None].to(device), spec),
-                                                   spec.floor_db, ref))[0] for samples, ref in items]
-            silence = model.sound_latent(torch.full((1, spec.n_bins, 4 * model.cfg.stride), spec.floor_db, device=device))[0]
-            return model.quantizer.refill_dead_codes_(torch.cat([*z, silence]))  # (N, D)
+            z = [model.sound_latent(sound_db(samples, spec, ref, device))[0] for samples, ref in items]
+            return model.quantizer.refill_dead_codes_(torch.cat([*z, model.silence_latent()[None]]))  # (N, D)
         finally:
             model.train(was_training)
 
     def _evaluate(self, model: VQVAE, train_items, val_items, spec, device, step) -> tuple[float, HealthReport]:
         """The validation distance (dB) and the codebook health over the training sounds."""
         health = dataset_health(model, train_items, spec, device) if model.cfg.quantize else None
-        if val_items is train_items:  # holdout "none": validation is the fit on the training sounds
-            val_db = health.distance_db[-1] if health else _continuous_val(model, val_items, spec, device)
-        else:
-            val = dataset_health(model, val_items, spec, device) if model.cfg.quantize else None
-            val_db = val.distance_db[-1] if val else _continuous_val(model, val_items, spec, device)
+        val = health  # holdout "none": validation is the fit on the training sounds
+        if val_items is not train_items and model.cfg.quantize:
+            val = dataset_health(model, val_items, spec, device)
+        val_db = val.distance_db[-1] if val else _continuous_val(model, val_items, spec, device)
         if health is not None:
             self.log.emit("health", step=step, **health.as_dict())
         return val_db, health or HealthReport([], [val_db], [])
@@ -483,13 +479,12 @@ class Trainer:
 
 @torch.no_grad()
 def _continuous_val(model: VQVAE, items, spec, device) -> float:
-    from ..audio.spectrogram import magnitude_db, to_relative_db
     from ..model.vqvae import frame_distance_db
 
     model.eval()
     total, frames = 0.0, 0
     for samples, ref in items:
-        db = model.pad_frames(to_relative_db(magnitude_db(torch.from_numpy(samples)[None].to(device), spec), spec.floor_db, ref))
+        db = model.pad_frames(sound_db(samples, spec, ref, device))
         pred = model.reconstruct_continuous(db)
         total += float(frame_distance_db(pred, db)[0]) * db.shape[-1]
         frames += db.shape[-1]
