@@ -110,3 +110,31 @@ def test_dilation_growth_sets_how_far_a_position_reaches():
             moved = torch.nonzero((model.decode_latent(z) - model.decode_latent(z2)).abs().amax(dim=1)[0] > 0).flatten()
         reach[growth] = int(moved[-1] - moved[0])
     assert reach[1] < reach[3]
+
+
+def test_quantize_dropout_is_the_share_of_steps_that_drop_levels():
+    from distill_tui.model.quantizer import Quantizer
+
+    def dropped_share(p: float) -> float:
+        torch.manual_seed(0)
+        q = Quantizer(ModelConfig(latent_dim=4, levels=2, codebook_sizes=[8, 8], kmeans_init=False,
+                                  quantize_dropout=p)).train()
+        z = torch.randn(1, 16, 4)  # (B, T, D)
+        # a dropped level comes back as index -1 in train mode; with 2 levels, k = 1 is drawn half the time
+        return sum(bool((q(z).indices[..., 1] == -1).all()) for _ in range(400)) / 400
+
+    assert dropped_share(0.0) == 0.0
+    assert 0.4 < dropped_share(1.0) < 0.6
+    assert 0.07 < dropped_share(0.25) < 0.19
+    assert ModelConfig(quantize_dropout=True).quantize_dropout == 1.0  # an old model file's `true`
+
+
+def test_dataset_sizes_pick_levels_and_codebooks_and_overrides_win():
+    from distill_tui.config import adaptive_model_config
+
+    small = adaptive_model_config(20, 0.91, 513)
+    assert (small.levels, small.codebook_sizes, small.quantize_dropout) == (3, [64, 64, 64], 0.0)
+    big = adaptive_model_config(200, 5.4, 513)
+    assert (big.levels, big.codebook_sizes) == (4, [256] * 4)
+    mine = adaptive_model_config(20, 0.91, 513, levels=2, codebook_size=32, quantize_dropout=0.5)
+    assert (mine.levels, mine.codebook_sizes, mine.quantize_dropout) == (2, [32, 32], 0.5)

@@ -47,12 +47,16 @@ class Quantizer(nn.Module):
                 kmeans_init=cfg.kmeans_init,
                 kmeans_iters=10,
                 threshold_ema_dead_code=cfg.dead_code_threshold,
-                quantize_dropout=cfg.quantize_dropout and cfg.levels > 1,
+                quantize_dropout=float(cfg.quantize_dropout) > 0 and cfg.levels > 1,
             )
 
     def forward(self, z: torch.Tensor) -> QuantizeResult:
         if self.rvq is None:
             return QuantizeResult(quantized=z, indices=None, commit_loss=z.new_zeros(()))
+        p = float(self.cfg.quantize_dropout)
+        if self.training and 0.0 < p < 1.0 and self.cfg.levels > 1:
+            # this step drops levels with probability p (drawn from torch's generator: --seed holds)
+            self.rvq.quantize_dropout = bool(torch.rand(()) < p)
         with torch.autocast(device_type=z.device.type, enabled=False):  # quantization runs in float32
             quantized, indices, losses = self.rvq(z.float())
         return QuantizeResult(quantized=quantized, indices=indices, commit_loss=losses.sum())
