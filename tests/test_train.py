@@ -26,8 +26,8 @@ TINY_MODEL = {"channels": 32, "latent_dim": 8, "res_blocks": 1, "levels": 2, "co
 
 
 def tiny_request(dataset: Path, tmp: Path, steps: int = 30, **train_kw) -> TrainRequest:
-    tc = TrainConfig(steps=steps, batch_size=4, crop_frames=32, eval_every=10, kmeans_init_vectors=256,
-                     warmup_steps=5, seed=0, **train_kw)
+    kw = dict(batch_size=4, crop_frames=32, eval_every=10, kmeans_init_vectors=256, warmup_steps=5, seed=0)
+    tc = TrainConfig(steps=steps, **{**kw, **train_kw})
     return TrainRequest(data_dir=dataset, output=tmp / "m.distill", run_dir=tmp / "run", train=tc,
                         model_overrides=dict(TINY_MODEL))
 
@@ -194,3 +194,14 @@ def test_killed_trainer_process_resumes(dataset, tiny_toml, tmp_path, sig):
     assert json.loads(r.stdout.strip().splitlines()[-1])["status"] == "done"
     assert out.exists() and math.isfinite(load_model_file(out).doc["training"]["best_val_db"])
     assert np.isfinite(saved_step)
+
+
+def test_level_gain_warnings_wait_for_a_quarter_of_the_run(dataset, tmp_path):
+    # every level falls short of an impossible 100 dB gain: the warning must come, but not from the first
+    # evaluations, where level gains are noise
+    res = train_vqvae(tiny_request(dataset, tmp_path, steps=40, eval_every=5, min_level_gain_db=100.0))
+    assert res.status == "done"
+    gain_warnings = [e for e in events(tmp_path / "run") if e["event"] == "warning" and e.get("key", "").startswith("gain:")]
+    assert {e["key"] for e in gain_warnings} == {"gain:0", "gain:1"}
+    assert min(e["step"] for e in gain_warnings) >= 10
+    assert all("try --levels" in e["message"] for e in gain_warnings)

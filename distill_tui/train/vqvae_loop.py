@@ -1,7 +1,7 @@
 """Stage 1: train the RVQ-VAE on a folder of sounds, in a run folder that survives interruption.
 
 The loop: AdamW with warm-up and cosine decay, gradient clipping, k-means init from one large
-batch, dead-code replacement (in the quantizer), quantizer dropout, validation every N steps with
+batch, dead-code replacement (in the quantizer), optional quantizer dropout, validation every N steps with
 best-model keeping and early stopping. Non-finite losses or gradients skip the step; a streak of
 them rolls back to the last good state at half the learning rate. A collapsed level is
 re-initialized. SIGINT/SIGTERM save a checkpoint and stop; running again resumes.
@@ -31,6 +31,7 @@ from .events import EventLog, errors_logged, write_json_atomic
 from .signals import stop_on_signals
 
 LossHook = Callable[[int, torch.Tensor], torch.Tensor]
+GAIN_WARNING_PROGRESS = 0.25  # share of the run after which a level that adds almost nothing is warned about
 
 
 def pick_device(name: str) -> str:
@@ -343,7 +344,7 @@ class Trainer:
                     healthy_at = elapsed
                 self.log.emit("eval", step=step, val_db=round(val_db, 4), smooth_val_db=round(smooth_val, 4), best_val_db=round(best_val, 4),
                               improved=improved, healthy_at_s=healthy_at, elapsed_s=round(elapsed, 2))
-                self._check_health(model, health, step)
+                self._check_health(model, health, step, judge_gains=progress >= GAIN_WARNING_PROGRESS)
                 if _buffers_finite(model):
                     last_good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
                 # Stop early when nothing improves any more: neither held-out sounds nor the training sounds
@@ -458,7 +459,11 @@ class Trainer:
             self.log.emit("health", step=step, **health.as_dict())
         return val_db, health or HealthReport([], [val_db], [])
 
-    def _check_health(self, model: VQVAE, health: HealthReport, step: int, reinit: bool = True) -> None:
+    def _check_health(self, model: VQVAE, health: HealthReport, step: int, reinit: bool = True,
+                      judge_gains: bool = True) -> None:
+        """Warn about (or re-initialize) unhealthy levels. `judge_gains`: also warn about levels that add
+        almost nothing; early in a run their gains are noise (RESULTS.md: -0.05 dB for a level 2 that ended
+        at +0.45 dB), so the trainer asks only from `GAIN_WARNING_PROGRESS` of the run on, and at the end."""
         tc = self.req.train
         gains = health.level_gain_db
         for q, h in enumerate(health.levels):
@@ -472,7 +477,7 @@ class Trainer:
             elif h.utilization < tc.low_utilization:
                 self._warn(f"util:{q}", f"level {q + 1} uses only {h.utilization:.0%} of its {size} codes: "
                            f"try --codebook-size {max(8, 2 ** int(math.log2(max(used, 8))))} or more audio", step, level=q + 1)
-            if q < len(gains) and gains[q] < tc.min_level_gain_db:
+            if judge_gains and q < len(gains) and gains[q] < tc.min_level_gain_db:
                 self._warn(f"gain:{q}", f"level {q + 1} adds only {gains[q]:.2f} dB to the reconstruction: "
                            f"try --levels {max(1, q)}", step, level=q + 1)
 
