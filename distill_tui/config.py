@@ -132,10 +132,13 @@ def default_codebook_size(n_files: int) -> int:
 def default_levels(minutes: float) -> int:
     """Fewer levels for little audio: a level must have something left to add.
 
-    Measured on 0.91 minutes (pads-drums-20, 5 minutes of training, no quantizer dropout, RESULTS.md):
-    with 4 levels the gains were 0.66 / 0.094 / 0.020 dB for levels 2-4, with 3 levels 0.45 / 0.065 dB.
-    The 2-minute step, where the fourth level starts to pay, is a guess.
+    Measured with 5 minutes of training and no quantizer dropout (RESULTS.md): on 0.91 minutes
+    (pads-drums-20), 4 levels gained 0.66 / 0.094 / 0.020 dB for levels 2-4 and 3 levels 0.45 / 0.065 dB;
+    on the 16 s demo, a third level gained 0.013 dB. The 2-minute step, where a fourth level starts to pay,
+    is a guess.
     """
+    if minutes < 0.5:
+        return 2
     return 3 if minutes < 2.0 else 4
 
 

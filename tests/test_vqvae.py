@@ -134,6 +134,7 @@ def test_dataset_sizes_pick_levels_and_codebooks_and_overrides_win():
 
     small = adaptive_model_config(20, 0.91, 513)
     assert (small.levels, small.codebook_sizes, small.quantize_dropout) == (3, [64, 64, 64], 0.0)
+    assert adaptive_model_config(13, 0.27, 513).levels == 2
     big = adaptive_model_config(200, 5.4, 513)
     assert (big.levels, big.codebook_sizes) == (4, [256] * 4)
     mine = adaptive_model_config(20, 0.91, 513, levels=2, codebook_size=32, quantize_dropout=0.5)
