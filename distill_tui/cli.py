@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 import traceback
-from typing import Any
 
 from .errors import DistillError
 
+DESCRIPTION = ("Distill: train a small RVQ-VAE on a folder of your sounds, then see, edit and regenerate their "
+               "codes. With no command, opens the editor on the bundled demo.")
 COMMAND_MODULES = ["train", "train_prior", "codec", "eval", "info", "generate", "edit", "listen", "play", "open"]
 
 
@@ -27,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="distill-tui", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="distill-tui", description=DESCRIPTION)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     subparsers = parser.add_subparsers(dest="command", parser_class=_Parser)
     for name in COMMAND_MODULES:
@@ -39,12 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(subparsers)
     return parser
-
-
-def print_json(obj: Any) -> None:
-    """The machine-readable result: one JSON object, the last line on stdout."""
-    sys.stdout.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
-    sys.stdout.flush()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Any
 
 from ..errors import BadInputError
@@ -17,3 +19,9 @@ def apply_budget(train_config: Any, steps: int | None, minutes: float | None) ->
         if minutes <= 0:
             raise BadInputError("--minutes must be positive")
         train_config.minutes, train_config.steps = minutes, 10**9
+
+
+def print_json(obj: Any) -> None:
+    """The machine-readable result: one JSON object, the last line on stdout."""
+    sys.stdout.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
+    sys.stdout.flush()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import print_json
 from ..errors import BadInputError
+from . import print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -13,8 +13,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..cli import print_json
 from ..errors import BadInputError
+from . import print_json
 
 OPS = {
     "take-levels": "replace whole levels with another grid's (structure from A, texture from B)",

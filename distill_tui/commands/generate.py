@@ -6,8 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
-from ..cli import print_json
 from ..errors import BadInputError
+from . import print_json
 
 DEFAULT_SECONDS = 4.0
 

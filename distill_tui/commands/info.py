@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import print_json
+from . import print_json
 
 
 def model_info(path: Path) -> dict:

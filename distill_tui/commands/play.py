@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         router.close()
     if args.json:
-        from ..cli import print_json
+        from . import print_json
 
         first = None if result.first_sample_s is None else round(result.first_sample_s * 1000, 3)
         print_json(

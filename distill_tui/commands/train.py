@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import print_json
 from ..config import SpectrogramConfig, TrainConfig, from_dict, load_toml, to_dict
 from ..errors import BadInputError
-from . import apply_budget
+from . import apply_budget, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -6,9 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..cli import print_json
 from ..errors import BadInputError
-from . import apply_budget
+from . import apply_budget, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
