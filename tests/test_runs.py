@@ -36,14 +36,14 @@ def dead_pid() -> int:
 
 # ---------------------------------------------------------------- the follower (the feed thread's reader)
 def test_follower_waits_for_a_half_written_line(tmp_path: Path):
-    path = write_events(tmp_path, {"event": "start", "step": 0}, tail=b'{"event": "step", "st')
+    path = write_events(tmp_path, {"event": "start", "step": 0}, tail=b'{"event": "step", "time": 2.0, "st')
     f = EventFollower(path)
     events, reset = f.poll()
     assert [e["event"] for e in events] == ["start"] and not reset
     with path.open("ab") as fh:
         fh.write(b'ep": 5}\n')
     events, _ = f.poll()
-    assert events == [{"event": "step", "step": 5}]
+    assert events == [{"event": "step", "time": 2.0, "step": 5}]
     assert f.poll() == ([], False)
 
 
@@ -104,9 +104,9 @@ def test_states_from_events_and_pids(tmp_path: Path):
 
     stopped = tmp_path / "stopped"
     write_events(stopped, {"event": "start"}, {"event": "step", "step": 3}, {"event": "stopped", "step": 3, "signal": "SIGTERM"})
-    (stopped / "checkpoint.distill").write_bytes(b"x")
+    (stopped / "checkpoint.safetensors").write_bytes(b"x")
     s = summarize(stopped)
-    assert s.state == STOPPED and s.checkpoint == stopped / "checkpoint.distill" and "resume" in s.message
+    assert s.state == STOPPED and s.checkpoint == stopped / "checkpoint.safetensors" and "resume" in s.message
 
     resumed = tmp_path / "resumed"
     write_events(resumed, {"event": "start"}, {"event": "stopped", "step": 3}, {"event": "resume", "step": 3})

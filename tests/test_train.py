@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -19,6 +18,7 @@ from distill_tui.analysis.codebook import HealthReport
 from distill_tui.config import TrainConfig
 from distill_tui.model.quantizer import LevelHealth
 from distill_tui.persistence.model_file import load_model_file
+from distill_tui.train.checkpoint import read_checkpoint
 from distill_tui.train.events import EventLog, read_events
 from distill_tui.train.vqvae_loop import Trainer, TrainRequest, train_vqvae
 
@@ -73,8 +73,8 @@ def test_stop_then_resume_continues_from_the_checkpoint(dataset, tmp_path):
     trainer.loss_hook = stop_at_12
     res = trainer.run()
     assert res.status == "stopped" and not req.output.exists()
-    ckpt = load_model_file(tmp_path / "run" / "checkpoint.distill")
-    assert ckpt.doc["trainer"]["step"] == 13 and "optim" in ckpt.tensors
+    ckpt = read_checkpoint(tmp_path / "run" / "checkpoint.safetensors", "model")
+    assert ckpt.state.step == 13 and "optim" in ckpt.tensors and not ckpt.state.finished
     res2 = train_vqvae(tiny_request(dataset, tmp_path, steps=30))
     assert res2.status == "done" and res2.step == 30
     ev = events(tmp_path / "run")
@@ -117,26 +117,32 @@ def test_out_of_memory_halves_the_batch(dataset, tmp_path):
     assert any(e["event"] == "step" and e.get("batch_size") == 2 for e in ev)
 
 
-def test_full_disk_during_checkpoint_keeps_the_last_good_one(dataset, tmp_path, monkeypatch):
-    import distill_tui.persistence.model_file as mfmod
+class FakeSafetensorError(Exception):
+    """Like safetensors' SafetensorError: not an OSError, the reason only in its text."""
 
-    real = mfmod.save_file
+
+def test_full_disk_during_checkpoint_keeps_the_last_good_one(dataset, tmp_path, monkeypatch):
+    import safetensors.torch
+
+    real = safetensors.torch.save_file
     calls = {"n": 0}
 
     def flaky(tensors, filename, metadata=None):
-        if "checkpoint" in Path(filename).name:
-            calls["n"] += 1
-            if calls["n"] > 1:  # the initial checkpoint succeeds, later ones hit a full disk
-                raise OSError(28, "No space left on device")
+        calls["n"] += 1
+        if calls["n"] > 1:  # the initial checkpoint succeeds, later ones hit a full disk
+            Path(filename).write_bytes(b"half a checkpoint")
+            raise FakeSafetensorError("Error while serializing: IoError(No space left on device (os error 28))")
         return real(tensors, filename, metadata=metadata)
 
-    monkeypatch.setattr(mfmod, "save_file", flaky)
+    monkeypatch.setattr(safetensors.torch, "save_file", flaky)  # the checkpoint writer's; the model file has its own
     res = train_vqvae(tiny_request(dataset, tmp_path, steps=15, checkpoint_every_s=0.0))
-    assert res.status == "done"
+    assert res.status == "done" and res.step == 15 and calls["n"] > 3  # training went on past the failures
     ev = events(tmp_path / "run")
-    assert any(e["event"] == "warning" and "No space left" in e["message"] for e in ev)
-    ckpt = load_model_file(tmp_path / "run" / "checkpoint.distill")
-    assert ckpt.doc["trainer"]["step"] == 0  # the initial, intact checkpoint
+    failed = [e for e in ev if e["event"] == "warning" and e.get("key") == "checkpoint"]
+    assert failed and all("No space left" in e["message"] and "previous checkpoint is kept" in e["message"] for e in failed)
+    ckpt = read_checkpoint(tmp_path / "run" / "checkpoint.safetensors", "model")
+    assert ckpt.state.step == 0  # the initial, intact checkpoint
+    assert load_model_file(tmp_path / "m.distill").doc["training"]["steps"] == 15
     assert not [p for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")]
 
 
@@ -180,8 +186,7 @@ def test_killed_trainer_process_resumes(dataset, tiny_toml, tmp_path, sig):
         rc = proc.wait(timeout=60)
     finally:
         proc.kill()
-    ckpt = load_model_file(run / "checkpoint.distill")
-    saved_step = ckpt.doc["trainer"]["step"]
+    saved_step = read_checkpoint(run / "checkpoint.safetensors", "model").state.step
     assert saved_step > 0
     if sig == signal.SIGTERM:
         assert rc == 130
@@ -192,8 +197,12 @@ def test_killed_trainer_process_resumes(dataset, tiny_toml, tmp_path, sig):
     resumed = [e for e in events(run) if e["event"] == "resume"]
     assert resumed and resumed[-1]["step"] == saved_step
     assert json.loads(r.stdout.strip().splitlines()[-1])["status"] == "done"
-    assert out.exists() and math.isfinite(load_model_file(out).doc["training"]["best_val_db"])
-    assert np.isfinite(saved_step)
+    doc = load_model_file(out).doc
+    assert math.isfinite(doc["training"]["best_val_db"])
+    # it went on from the saved step (not from 0): 5 more steps, the first of them numbered saved_step + 1
+    assert doc["training"]["steps"] == saved_step + 5
+    first = next(e for e in events(run)[events(run).index(resumed[-1]):] if e["event"] == "step")
+    assert first["step"] == saved_step + 1
 
 
 def test_level_gain_warnings_judge_the_final_model(dataset, tmp_path):

@@ -58,7 +58,7 @@ async def test_train_watch_stop_resume_and_open(dataset: Path, tiny_toml: Path, 
         await until(pilot, lambda: len(view.recon.xs) >= 1, timeout=SLOW, what="the first step event")
         await pilot.press("s")
         await until(pilot, lambda: view.state == STOPPED and view.alive is False, timeout=SLOW, what="the stop")
-        assert (view.run_dir / "checkpoint.distill").exists()
+        assert (view.run_dir / "checkpoint.safetensors").exists()
         stopped_at = view.step
         assert "Press r to resume" in view.state_message()
 
@@ -150,7 +150,7 @@ def make_run(folder: Path, *lines: bytes, pid: int | None = None, checkpoint: bo
     if pid:
         (folder / "trainer.pid").write_text(f"{pid}\n")
     if checkpoint:
-        (folder / "checkpoint.distill").write_bytes(b"not really")
+        (folder / "checkpoint.safetensors").write_bytes(b"not really")
     return folder
 
 
@@ -186,7 +186,7 @@ async def test_crashed_and_half_written_runs_offer_the_checkpoint(tmp_path: Path
         app.push_screen(RunsScreen())
         await until(pilot, lambda: len(getattr(app.screen, "runs", [])) == 2, what="the runs list")
         assert {r.state for r in app.screen.runs} == {"crashed"}
-    assert os.path.exists(crashed / "checkpoint.distill")
+    assert os.path.exists(crashed / "checkpoint.safetensors")
 
 
 # ---------------------------------------------------------------- snapshot (files in tests/snapshots/)

@@ -21,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--steps", type=int, help="at most this many steps (default 3000; early stopping usually ends sooner)")
     g.add_argument("--minutes", type=float, help="at most this many minutes of compute instead")
+    p.add_argument("--clock", choices=["wall", "cpu"], help="what --minutes counts: wall time (default) or this "
+                   "process's CPU time / threads (comparable budgets on a shared machine)")
     p.add_argument("--run", type=Path, help="run folder (default: MODEL.prior-run beside the model)")
     p.add_argument("--architecture", choices=["transformer", "lstm"], help="default: transformer (see bench/RESULTS.md)")
     p.add_argument("--context", type=int, help="time positions the prior reads at once (even; default 16, about 0.75 s)")
@@ -44,6 +46,8 @@ def build_request(args: argparse.Namespace):
         tc.seed = args.seed
     if args.device is not None:
         tc.device = args.device
+    if args.clock is not None:
+        tc.clock = args.clock
     if args.no_augment:
         tc.augment = False
     if args.dropout is not None and not 0 <= args.dropout < 1:

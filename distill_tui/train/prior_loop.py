@@ -1,29 +1,21 @@
 """Stage 2: freeze the VQ-VAE, encode the sounds (cached, augmented), train the prior, store it in the model file.
 
-Validation is on whole held-out sounds (split by file), with early stopping on validation
-perplexity and the best state kept. The run folder holds `events.jsonl` and an atomic checkpoint
-(safetensors + JSON, no pickle); SIGINT/SIGTERM save and stop, running again resumes. At the end
-the memorization guard (bigram baseline, copy rate, nearest grid) is computed and stored with the prior.
+The loop (budget, learning rate, signals, checkpoints, resume) is `runner.Runner`'s; this module is
+the stage. Validation is on whole held-out sounds (split by file, `prior_data.py`), with early
+stopping on validation perplexity and the best state kept. At the end the memorization guard (bigram
+baseline, copy rate, nearest grid) is computed and stored with the prior; a network that never beat
+the bigram on held-out sounds falls back to the bigram itself.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import math
-import os
-import random
-import tempfile
-import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import soxr
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 
 from .. import __version__
 from ..analysis.memorization import (
@@ -33,9 +25,9 @@ from ..analysis.memorization import (
     memorization_report,
 )
 from ..config import from_dict, to_dict
-from ..data.cache import cache_root
-from ..data.dataset import SoundFile, scan
-from ..errors import BadInputError, OutputError
+from ..data.dataset import scan
+from ..errors import BadInputError
+from ..fileio import atomic_write_json
 from ..inference.codec import Codec, build_vqvae
 from ..inference.generate import Prior, SamplingSettings
 from ..model.prior import (
@@ -43,20 +35,28 @@ from ..model.prior import (
     PriorModel,
     SlotInputs,
     adaptive_prior_config,
-    corrupt_inputs,
     count_parameters,
-    flatten_codes,
-    sequences_nll,
-    slot_inputs,
     token_nll,
 )
 from ..persistence.model_file import load_model_file, save_model_file
-from .events import EventLog, errors_logged, write_json_atomic
-from .signals import stop_on_signals
-from .vqvae_loop import _flatten_optimizer, _load_optimizer, pick_device
+from ..threads import torch_threads
+from .checkpoint import Checkpoint, load_optimizer
+from .events import EventLog
+from .prior_data import (  # noqa: F401 - re-exported: tests and benchmarks import them from here
+    EncodedSet,
+    FileSplit,
+    GridEncoder,
+    WindowSampler,
+    encode_dataset,
+    perplexity,
+    pitch_shift,
+    split_files,
+)
+from .runfolder import check_writable_folder
+from .runner import FinalModel, Runner
+from .state import Budget, LoopConfig, Schedule, pick_device
 
-CHECKPOINT = "prior-checkpoint.safetensors"
-META_KEY = "distill-prior-run"
+RESUME_KEEPS_ASKED = {"steps", "minutes", "device", "clock"}  # a resumed run takes these from the request
 
 
 @dataclass
@@ -65,6 +65,7 @@ class PriorTrainConfig:
 
     steps: int = 3000
     minutes: float | None = None
+    clock: str = "wall"  # what `minutes` counts: "wall" time, or "cpu" (process CPU time / threads)
     batch_size: int = 16
     lr: float = 2e-3
     weight_decay: float = 0.1  # heavy: 5 to 500 sounds
@@ -108,404 +109,223 @@ class PriorResult:
     val_files: int = 0
 
 
-@dataclass
-class EncodedSet:
-    """Code grids (levels, positions) of the split: originals and, for training, augmented copies."""
-
-    train: list[np.ndarray]  # the training sounds as they are
-    val: list[np.ndarray]  # whole held-out sounds
-    augmented: list[np.ndarray]  # extra training grids
-    split: str  # "by file" or "held-out tail"
-    cached: int = 0
-
-
-@dataclass
-class FileSplit:
-    train: list[SoundFile]
-    val: list[SoundFile]
-    by_file: bool  # False: a single sound, validated on its own tail
-
-
-def split_files(files: list[SoundFile], share: float, seed: int) -> FileSplit:
-    """Whole sounds held out, chosen as stage 1 chooses them (same order, same seed -> same files)."""
-    if len(files) < 2:
-        return FileSplit(list(files), list(files), by_file=False)
-    order = sorted(files, key=lambda f: f.digest)
-    random.Random(seed).shuffle(order)
-    n_val = min(len(files) - 1, max(1, round(share * len(files))))
-    return FileSplit(order[n_val:], order[:n_val], by_file=True)
-
-
-# ------------------------------------------------------------------ encoding (cached)
-class GridEncoder:
-    """Encodes audio with the frozen VQ-VAE in eval mode; grids cached by fingerprint + file digest + augmentation."""
-
-    def __init__(self, codec: Codec) -> None:
-        self.codec = codec
-        self.root = cache_root() / "prior-codes" / codec.fingerprint
-        self.hits = 0
-
-    def encode(self, samples: np.ndarray, key: str) -> np.ndarray | None:
-        path = self.root / f"{key}.npy"
-        try:
-            grid = np.load(path, allow_pickle=False)
-            if grid.ndim == 2 and grid.shape[0] == self.codec.cfg.levels:
-                self.hits += 1
-                return grid
-        except (OSError, ValueError):
-            pass
-        if len(samples) == 0 or float(np.abs(samples).max()) <= 1e-5:
-            return None
-        grid = self.codec.encode_samples(samples.astype(np.float32)).codes
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=self.root)
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, grid, allow_pickle=False)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a cache that cannot be written only costs time
-        return grid
-
-
-def pitch_shift(samples: np.ndarray, sample_rate: int, semitones: float) -> np.ndarray:
-    """Resampling shift: up in pitch is also shorter in time (like a sampler's repitch)."""
-    ratio = 2 ** (semitones / 12)
-    return soxr.resample(samples, sample_rate, sample_rate / ratio).astype(np.float32)
-
-
-def encode_dataset(codec: Codec, sp: FileSplit, tc: PriorTrainConfig) -> EncodedSet:
-    enc = GridEncoder(codec)
-    sr = codec.spec.sample_rate
-    train = [g for f in sp.train if (g := enc.encode(f.samples, f"{f.digest}-orig")) is not None]
-    val = [g for f in sp.val if (g := enc.encode(f.samples, f"{f.digest}-orig")) is not None]
-    split = "by file"
-    if not sp.by_file and train:  # one sound: its last fifth is the validation
-        g = train[0]
-        cut = max(1, int(g.shape[1] * 0.8))
-        train, split = [g[:, :cut]], "held-out tail"
-        val = [g[:, cut:]] if cut < g.shape[1] else [g]
-    augmented: list[np.ndarray] = []
-    if tc.augment and sp.by_file:
-        rng = random.Random(tc.seed)
-        for f in sp.train:
-            for st in tc.pitch_semitones:
-                g = enc.encode(pitch_shift(f.samples, sr, st), f"{f.digest}-pitch{st:+g}")
-                if g is not None:
-                    augmented.append(g)
-        n_mix = round(tc.mixes_per_file * len(sp.train)) if len(sp.train) > 1 else 0
-        for _ in range(n_mix):
-            a, b = rng.sample(sp.train, 2)
-            gain = round(rng.uniform(0.4, 1.0), 2)
-            n = max(len(a.samples), len(b.samples))
-            mix = np.zeros(n, dtype=np.float32)
-            mix[: len(a.samples)] += a.samples
-            mix[: len(b.samples)] += gain * b.samples
-            g = enc.encode(mix, f"{a.digest}-mix-{b.digest[:12]}-{gain:.2f}")
-            if g is not None:
-                augmented.append(g)
-    return EncodedSet(train=train, val=val, augmented=augmented, split=split, cached=enc.hits)
-
-
-# ------------------------------------------------------------------ batches
-class WindowSampler:
-    """Random training windows of `context` positions; some start where their sound starts."""
-
-    def __init__(self, cfg: PriorConfig, grids: list[np.ndarray], start_share: float, seed: int) -> None:
-        self.cfg = cfg
-        self.seqs = [torch.from_numpy(flatten_codes(g, cfg)) for g in grids if g.shape[1] > 0]
-        lengths = np.array([len(s) // cfg.levels for s in self.seqs], dtype=np.float64)
-        self.weights = np.sqrt(lengths) / np.sqrt(lengths).sum()  # long sounds a bit more often
-        self.start_share = start_share
-        self.rng = np.random.default_rng(seed)
-        self.gen = torch.Generator().manual_seed(seed)
-
-    def batch(self, batch_size: int, corrupt: float) -> tuple[SlotInputs, torch.Tensor]:
-        cfg, q, width = self.cfg, self.cfg.levels, self.cfg.context * self.cfg.levels
-        parts, targets = [], []
-        for i in self.rng.choice(len(self.seqs), size=batch_size, p=self.weights):
-            s = self.seqs[i]
-            positions = len(s) // q
-            if positions < 2 or self.rng.random() < self.start_share:
-                w0 = 0
-            else:
-                w0 = int(self.rng.integers(1, max(2, positions - cfg.context // 2 + 1)))
-            i1 = min(len(s), (w0 + cfg.context) * q)
-            x = slot_inputs(cfg, s[None], w0, w0 * q, i1)
-            pad = width - (i1 - w0 * q)
-            parts.append([torch.nn.functional.pad(t, (0, pad)) for t in (x.tok, x.same, x.level, x.time)])
-            targets.append(torch.nn.functional.pad(s[None, w0 * q : i1], (0, pad), value=-1))
-        x = SlotInputs(*(torch.cat([p[j] for p in parts]) for j in range(4)))  # each (B, T)
-        return corrupt_inputs(cfg, x, corrupt, self.gen), torch.cat(targets)  # (B, T)
-
-
-def perplexity(model: PriorModel, grids: list[np.ndarray]) -> float:
-    was = model.training
-    model.eval()
-    total, n = sequences_nll(model, [torch.from_numpy(flatten_codes(g, model.cfg)) for g in grids])
-    model.train(was)
-    return math.exp(total / max(n, 1))
-
-
-# ------------------------------------------------------------------ checkpoint (safetensors + JSON)
-def _save_checkpoint(path: Path, state: dict[str, Any], groups: dict[str, dict[str, torch.Tensor]]) -> None:
-    flat = {f"{g}.{k}": t.detach().cpu().contiguous() for g, ts in groups.items() for k, t in ts.items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(flat, tmp, metadata={META_KEY: json.dumps(state, default=str)})
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"could not save the checkpoint ({exc})", path) from exc
-
-
-def _load_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            state = json.loads((fh.metadata() or {})[META_KEY])
-            groups: dict[str, dict[str, torch.Tensor]] = {}
-            for key in fh.keys():
-                g, _, name = key.partition(".")
-                groups.setdefault(g, {})[name] = fh.get_tensor(key)
-    except Exception as exc:  # a damaged checkpoint: say so, do not guess
-        raise BadInputError(f"the prior checkpoint cannot be read ({str(exc).splitlines()[0][:100]}); delete the run folder to start again", path) from exc
-    return state, groups
-
-
 class PriorTrainer:
+    """The stage-2 hooks for `Runner`; `run()` trains (or resumes) and returns a `PriorResult`."""
+
+    name = "prior"
+
     def __init__(self, req: PriorRequest, log: EventLog) -> None:
         self.req = req
         self.log = log
-        self.stop_signal: str | None = None
-        self.warnings: list[str] = []
+        self.runner = Runner(self, req.run_dir, log)
+        self.history: list[dict[str, float]] = []
+        self.model: PriorModel | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self._report: MemorizationReport | None = None
 
-    def _request_stop(self, name: str) -> None:
-        self.stop_signal = name
+    @property
+    def stop_signal(self) -> str | None:
+        return self.runner.stop_signal
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.runner.warnings
 
     def run(self) -> PriorResult:
-        threads = torch.get_num_threads()
-        if self.req.train.threads > 0:
-            torch.set_num_threads(self.req.train.threads)
-        try:
-            with stop_on_signals(self._request_stop):
-                return self._run()
-        finally:
-            torch.set_num_threads(threads)
-            self.log.close()
+        with torch_threads(self.req.train.threads):
+            return self.runner.run()
 
-    def _warn(self, message: str, step: int, key: str) -> None:
-        self.warnings.append(message)
-        self.log.emit("warning", step=step, message=message, key=key)
-
-    def _run(self) -> PriorResult:
-        req, tc = self.req, self.req.train
-        t_setup = time.time()
+    # ------------------------------------------------------------------ setup
+    def setup(self, ckpt: Checkpoint | None) -> None:
+        req, st = self.req, self.runner.state
+        check_writable_folder(req.model_path, "model file")
         mf = load_model_file(req.model_path)
         if not mf.doc["model"].get("quantize", True):
             raise BadInputError("this is a continuous-baseline model: it has no codes to train a prior on", req.model_path)
         vq, spec = build_vqvae(mf, req.model_path)
-        codec = Codec(vq, spec, mf.fingerprint, mf.doc)
-        run_dir = req.run_dir
-        run_dir.mkdir(parents=True, exist_ok=True)
-        ckpt_path = run_dir / CHECKPOINT
-
-        state: dict[str, Any] = {}
-        groups: dict[str, dict[str, torch.Tensor]] = {}
-        resume = ckpt_path.exists()
-        if resume:
-            state, groups = _load_checkpoint(ckpt_path)
-            if state.get("vqvae_fingerprint") != mf.fingerprint:
-                raise BadInputError(
-                    f"this run folder trained a prior for another VQ-VAE (fingerprint {state.get('vqvae_fingerprint')}, "
-                    f"the model is {mf.fingerprint}); delete it or pass --run", run_dir)
-            tc = from_dict(PriorTrainConfig, {**to_dict(tc), **{k: v for k, v in state["train"].items() if k not in {"steps", "minutes", "device"}}})
-            req.train = tc
-            differ = {k: (state["config"].get(k), v) for k, v in req.prior_overrides.items() if state["config"].get(k) != v}
-            if differ:
-                what = ", ".join(f"{k} {old} (asked {new})" for k, (old, new) in differ.items())
-                raise BadInputError(f"this run folder trains a prior with {what}; delete it or pass --run DIR to train another", run_dir)
-
-        data_dir = req.data_dir or (Path(state["data_dir"]) if state.get("data_dir") else None)
-        if data_dir is None:
-            root = (mf.doc.get("dataset") or {}).get("root")
-            if not root:
-                raise BadInputError("give DATA_DIR: the model does not say which folder it was trained on", req.model_path)
-            data_dir = Path(root)
-            if not data_dir.exists():
-                raise BadInputError(f"the folder the model was trained on ({root}) is gone: give DATA_DIR", req.model_path)
+        self.codec = codec = Codec(vq, spec, mf.fingerprint, mf.doc)
+        self.fingerprint = mf.fingerprint
+        tc = req.train
+        self.data_dir = data_dir = self._data_dir(mf.doc)
         max_s = float(((mf.doc.get("training") or {}).get("train") or {}).get("max_file_seconds", 600.0))
-        scanned = scan(data_dir, spec, max_file_seconds=max_s)
-        sp = split_files(scanned.files, tc.val_share, tc.seed)
-        data = encode_dataset(codec, sp, tc)
+        self.scanned = scanned = scan(data_dir, spec, max_file_seconds=max_s)
+        self.data = data = encode_dataset(codec, split_files(scanned.files, tc.val_share, tc.seed), tc)
         if not data.train or not data.val:
             raise BadInputError("no sound could be encoded (all silent?)", data_dir)
-        q, sizes = codec.cfg.levels, codec.codebook_sizes
-
-        if resume:
-            cfg = from_dict(PriorConfig, state["config"])
-        else:
-            cfg = adaptive_prior_config(len(scanned.files), q, sizes, **req.prior_overrides)
-        device = pick_device(tc.device)
+        sizes = codec.codebook_sizes
+        cfg = (from_dict(PriorConfig, ckpt.info["config"]) if ckpt is not None
+               else adaptive_prior_config(len(scanned.files), codec.cfg.levels, sizes, **req.prior_overrides))
+        self.cfg = cfg
+        self.device = pick_device(tc.device)
         torch.manual_seed(tc.seed)
-        model = PriorModel(cfg).to(device)
-        opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.98))
+        self.model = model = PriorModel(cfg).to(self.device)
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.98))
         bigram = bigram_baseline(data.train + data.augmented, data.val, sizes)
         bigram.augmented = True
         bigram_orig = bigram_baseline(data.train, data.val, sizes)
-        if bigram_orig.val_perplexity < bigram.val_perplexity:
-            bigram = bigram_orig  # the stronger baseline, whichever training codes it used
-        step, elapsed, best_val, evals_since_best = 0, 0.0, math.inf, 0
-        history: list[dict[str, float]] = []
-        best_state = copy.deepcopy(model.state_dict())
-        train_tokens = sum(g.size for g in data.train + data.augmented)
-        if resume:
-            model.load_state_dict(groups["prior"])
-            best_state = {k: v.to(device) for k, v in groups["best"].items()}
-            _load_optimizer(opt, groups.get("optim", {}), state.get("optim_groups"))
-            step, elapsed = int(state["step"]), float(state["elapsed_s"])
-            best_val = float(state["best_val"]) if state.get("best_val") is not None else math.inf
-            evals_since_best = int(state.get("evals_since_best", 0))
-            history = list(state.get("history", []))
-            self.log.emit("resume", step=step, elapsed_s=elapsed, files=len(scanned.files), cached=data.cached, device=device)
-            if state.get("finished"):
-                self.log.emit("warning", step=step, message="this run had finished; writing its prior again", key="finished")
+        self.bigram = bigram_orig if bigram_orig.val_perplexity < bigram.val_perplexity else bigram  # the stronger
+        self.train_tokens = sum(g.size for g in data.train + data.augmented)
+        st.data_dir = str(data_dir.resolve())
+        if ckpt is not None:
+            model.load_state_dict(ckpt.group("model"))
+            self.best_state = {k: v.to(self.device) for k, v in ckpt.group("best").items()}
+            load_optimizer(self.optimizer, ckpt.group("optim"), ckpt.optim_groups)
+            self.history = list(st.stage.get("history", []))
+            self.log.emit("resume", step=st.step, elapsed_s=st.elapsed_s, files=len(scanned.files), cached=data.cached,
+                          device=self.device)
         else:
-            write_json_atomic(run_dir / "run.json", {"model": str(req.model_path), "data_dir": str(data_dir.resolve()),
-                                                     "version": __version__, "stage": "prior"})
-            self.log.emit(
-                "start", step=0, files=len(scanned.files), train_files=len(data.train), val_files=len(data.val),
-                split=data.split, augmented_grids=len(data.augmented), train_tokens=int(train_tokens),
-                cached=data.cached, device=device, prior=to_dict(cfg), train=to_dict(tc),
-                parameters=count_parameters(model), vqvae_fingerprint=mf.fingerprint,
-            )
-            for s in scanned.skipped:
-                self._warn(f"skipped {s['path']}: {s['reason']}", 0, f"skip:{s['path']}")
+            self._start()
         if data.split != "by file":
-            self._warn("only one sound: validation is its last fifth, not a held-out sound", step, "split")
+            self.runner.warn("only one sound: validation is its last fifth, not a held-out sound", "split")
+        self.tables = bigram_log_tables(data.train + data.augmented if self.bigram.augmented else data.train, sizes,
+                                        self.bigram.alpha)
+        if ckpt is None:
+            model.set_bigram(*self.tables)  # with cfg.bigram_base the prior starts as the baseline
+            self.best_state = copy.deepcopy(model.state_dict())
 
-        def trainer_state(finished: bool = False) -> dict[str, Any]:
-            return {"vqvae_fingerprint": mf.fingerprint, "data_dir": str(data_dir.resolve()), "step": step,
-                    "elapsed_s": elapsed, "best_val": None if math.isinf(best_val) else best_val,
-                    "evals_since_best": evals_since_best, "finished": finished, "config": to_dict(cfg),
-                    "train": to_dict(tc), "history": history,
-                    "optim_groups": [{k: v for k, v in g.items() if k != "params"} for g in opt.state_dict()["param_groups"]]}
+    def check_resumable(self, ckpt: Checkpoint) -> None:
+        """The run folder must train a prior for this VQ-VAE, of the shape asked for; it keeps its settings."""
+        req, info = self.req, ckpt.info
+        fingerprint = load_model_file(req.model_path).fingerprint
+        if info.get("vqvae_fingerprint") != fingerprint:
+            raise BadInputError(
+                f"this run folder trained a prior for another VQ-VAE (fingerprint {info.get('vqvae_fingerprint')}, "
+                f"the model is {fingerprint}); delete it or pass --run", req.run_dir)
+        saved = {k: v for k, v in info.get("train", {}).items() if k not in RESUME_KEEPS_ASKED}
+        req.train = from_dict(PriorTrainConfig, {**to_dict(req.train), **saved})
+        config = info.get("config", {})
+        differ = {k: (config.get(k), v) for k, v in req.prior_overrides.items() if config.get(k) != v}
+        if differ:
+            what = ", ".join(f"{k} {old} (asked {new})" for k, (old, new) in differ.items())
+            raise BadInputError(f"this run folder trains a prior with {what}; delete it or pass --run DIR to train another",
+                                req.run_dir)
 
-        def checkpoint(reason: str, finished: bool = False) -> None:
-            try:
-                _save_checkpoint(ckpt_path, trainer_state(finished), {
-                    "prior": model.state_dict(), "best": best_state, "optim": _flatten_optimizer(opt)})
-            except OutputError as exc:
-                self.log.emit("warning", step=step, message=f"checkpoint not saved: {exc}", key="checkpoint")
-                return
-            self.log.emit("checkpoint", step=step, path=str(ckpt_path), reason=reason)
+    def _data_dir(self, doc: dict[str, Any]) -> Path:
+        """The folder asked for, else the one this run trained on, else the one the model was trained on."""
+        st = self.runner.state
+        if self.req.data_dir is not None:
+            return self.req.data_dir
+        if st.data_dir:
+            return Path(st.data_dir)
+        root = (doc.get("dataset") or {}).get("root")
+        if not root:
+            raise BadInputError("give DATA_DIR: the model does not say which folder it was trained on", self.req.model_path)
+        if not Path(root).exists():
+            raise BadInputError(f"the folder the model was trained on ({root}) is gone: give DATA_DIR", self.req.model_path)
+        return Path(root)
 
-        def evaluate() -> None:
-            nonlocal best_val, best_state, evals_since_best
-            val_ppl = perplexity(model, data.val)
-            train_ppl = perplexity(model, data.train[:64])
-            if val_ppl < best_val - 1e-6:
-                best_val, best_state, evals_since_best = val_ppl, copy.deepcopy(model.state_dict()), 0
-            else:
-                evals_since_best += 1
-            history.append({"step": step, "train_ppl": round(train_ppl, 4), "val_ppl": round(val_ppl, 4)})
-            self.log.emit("eval", step=step, train_ppl=round(train_ppl, 4), val_ppl=round(val_ppl, 4),
-                          best_val_ppl=round(best_val, 4), bigram_val_ppl=round(bigram.val_perplexity, 4))
+    def _start(self) -> None:
+        req, data, tc = self.req, self.data, self.req.train
+        atomic_write_json(req.run_dir / "run.json", {"model": str(req.model_path), "data_dir": str(self.data_dir.resolve()),
+                                                     "version": __version__, "stage": "prior"}, "run record", indent=1)
+        self.log.emit(
+            "start", step=0, files=len(self.scanned.files), train_files=len(data.train), val_files=len(data.val),
+            split=data.split, augmented_grids=len(data.augmented), train_tokens=int(self.train_tokens),
+            cached=data.cached, device=self.device, prior=to_dict(self.cfg), train=to_dict(tc),
+            parameters=count_parameters(self.model), vqvae_fingerprint=self.fingerprint,
+        )
+        for s in self.scanned.skipped:
+            self.runner.warn(f"skipped {s['path']}: {s['reason']}", f"skip:{s['path']}", step=0)
 
-        tables = bigram_log_tables(data.train + data.augmented if bigram.augmented else data.train, sizes, bigram.alpha)
-        if not resume:
-            model.set_bigram(*tables)  # with cfg.bigram_base the prior starts as the baseline
-            best_state = copy.deepcopy(model.state_dict())
-            checkpoint("initial")
-            evaluate()
-        self.log.emit("ready", step=step, setup_s=round(time.time() - t_setup, 3))
+    def loop_config(self) -> LoopConfig:
+        tc = self.req.train
+        return LoopConfig(Budget(tc.steps, tc.minutes, tc.clock), Schedule(tc.lr, tc.warmup_steps, tc.min_lr_ratio),
+                          tc.eval_every, tc.checkpoint_every_s)
 
-        sampler = WindowSampler(cfg, data.train + data.augmented, tc.start_share, tc.seed + step)
-        budget_s = tc.minutes * 60 if tc.minutes else None
-        stopped_by = None
-        last_ckpt = last_event = time.time()
-        steps_since, t_rate = 0, time.time()
-        model.train()
-        t_prev = time.time()
-        while True:
-            now = time.time()
-            elapsed += now - t_prev
-            t_prev = now
-            progress = step / max(tc.steps, 1)
-            if budget_s:
-                progress = max(progress, elapsed / budget_s)
-            if progress >= 1.0:
-                stopped_by = "budget"
-                break
-            if evals_since_best >= tc.patience:
-                stopped_by = "early stopping"
-                break
-            if self.stop_signal:
-                stopped_by = "signal"
-                break
-            lr = tc.lr * _lr_factor(step, progress, tc)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            x, target = sampler.batch(tc.batch_size, cfg.corrupt)
-            x = SlotInputs(*(t.to(device) for t in (x.tok, x.same, x.level, x.time)))
-            nll = token_nll(model, x, target.to(device))  # (B, T)
-            loss = nll.sum() / (target >= 0).sum().clamp(min=1)
-            if not torch.isfinite(loss):
-                self._warn("non-finite loss: step skipped", step, "nonfinite")
-                opt.zero_grad(set_to_none=True)
-                continue
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-            opt.step()
-            step += 1
-            steps_since += 1
-            now = time.time()
-            if now - last_event >= 1.0 or step == 1:
-                self.log.emit("step", step=step, loss=round(float(loss.detach()), 4), lr=lr,
-                              steps_per_s=round(steps_since / max(now - t_rate, 1e-6), 2), elapsed_s=round(elapsed, 2),
-                              progress=round(min(progress, 1.0), 4))
-                last_event, steps_since, t_rate = now, 0, now
-            if step % tc.eval_every == 0:
-                evaluate()
-            if now - last_ckpt >= tc.checkpoint_every_s:
-                checkpoint("periodic")
-                last_ckpt = time.time()
+    def on_train_start(self, fresh: bool) -> None:
+        if fresh:
+            self._evaluate()
+        tc, st = self.req.train, self.runner.state
+        self.sampler = WindowSampler(self.cfg, self.data.train + self.data.augmented, tc.start_share, tc.seed + st.step)
+        self.model.train()
 
-        if stopped_by == "signal":
-            checkpoint("signal")
-            self.log.emit("stopped", step=step, signal=self.stop_signal, elapsed_s=round(elapsed, 2),
-                          message="checkpoint saved; run the same command again to resume")
-            return PriorResult("stopped", req.model_path, run_dir, step, elapsed, cfg.architecture, None, self.warnings,
-                               len(data.train), len(data.val))
-        if not history or history[-1]["step"] != step:
-            evaluate()
+    def checkpoint_info(self) -> dict[str, Any]:
+        return {"vqvae_fingerprint": self.fingerprint, "model": str(self.req.model_path), "config": to_dict(self.cfg),
+                "train": to_dict(self.req.train)}
 
-        # finish: the best state (or the bigram, if the network never beat it), the memorization guard, the model file
-        model.load_state_dict(best_state)
-        checkpoint("finished", finished=True)
-        fallback = None
-        if best_val >= bigram.val_perplexity and not cfg.bigram_base:
+    def stage_state(self) -> dict[str, Any]:
+        return {"history": self.history}
+
+    def best_tensors(self) -> dict[str, torch.Tensor]:
+        return self.best_state
+
+    # ------------------------------------------------------------------ training
+    def training_step(self, lr: float) -> bool:
+        tc, model, opt = self.req.train, self.model, self.optimizer
+        x, target = self.sampler.batch(tc.batch_size, self.cfg.corrupt)  # each (B, context * levels)
+        x = SlotInputs(*(t.to(self.device) for t in (x.tok, x.same, x.level, x.time)))
+        nll = token_nll(model, x, target.to(self.device))  # (B, T)
+        loss = nll.sum() / (target >= 0).sum().clamp(min=1)
+        opt.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            self.runner.warn("non-finite loss: step skipped", "nonfinite")
+            return False
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        opt.step()
+        self.last_loss = loss
+        return True
+
+    def step_fields(self) -> dict[str, Any]:
+        return {"loss": round(float(self.last_loss.detach()), 4)}
+
+    def validation(self, progress: float) -> bool:
+        self._evaluate()
+        return self.runner.state.evals_since_best >= self.req.train.patience
+
+    def _evaluate(self) -> None:
+        st, model = self.runner.state, self.model
+        val_ppl = perplexity(model, self.data.val)
+        train_ppl = perplexity(model, self.data.train[:64])
+        if val_ppl < st.best_or_inf - 1e-6:
+            st.best, st.evals_since_best = val_ppl, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+        else:
+            st.evals_since_best += 1
+        self.history.append({"step": st.step, "train_ppl": round(train_ppl, 4), "val_ppl": round(val_ppl, 4)})
+        self.log.emit("eval", step=st.step, train_ppl=round(train_ppl, 4), val_ppl=round(val_ppl, 4),
+                      best_val_ppl=round(st.best_or_inf, 4), bigram_val_ppl=round(self.bigram.val_perplexity, 4))
+
+    # ------------------------------------------------------------------ the end
+    def stopped_result(self) -> PriorResult:
+        st = self.runner.state
+        return PriorResult("stopped", self.req.model_path, self.req.run_dir, st.step, st.elapsed_s, self.cfg.architecture,
+                           None, self.warnings, len(self.data.train), len(self.data.val))
+
+    def finish(self, stopped_by: str) -> FinalModel:
+        """The best state (or the bigram, if the network never beat it) and the memorization guard."""
+        st, data, tc, bigram = self.runner.state, self.data, self.req.train, self.bigram
+        if not self.history or self.history[-1]["step"] != st.step:
+            self._evaluate()
+        self.model.load_state_dict(self.best_state)
+        cfg, model, fallback = self.cfg, self.model, None
+        if st.best_or_inf >= bigram.val_perplexity and not cfg.bigram_base:
             base_cfg = from_dict(PriorConfig, {**to_dict(cfg), "bigram_base": True})
             base_model = PriorModel(base_cfg)
             if base_model.use_base:  # a vocabulary too large for the table keeps the network, with the warning below
                 fallback, cfg, model = "bigram", base_cfg, base_model
-                model.set_bigram(*tables)  # the head starts at zero: this prior is exactly the bigram
-            self._warn(f"the network never beat the bigram on held-out sounds (best {best_val:.2f} against "
-                       f"{bigram.val_perplexity:.2f})" + (": the prior falls back to the bigram" if fallback else
-                       "; the vocabulary is too large to store the bigram instead"), step, "fallback")
+                model.set_bigram(*self.tables)  # the head starts at zero: this prior is exactly the bigram
+            self.runner.warn(f"the network never beat the bigram on held-out sounds (best {st.best_or_inf:.2f} against "
+                             f"{bigram.val_perplexity:.2f})" + (": the prior falls back to the bigram" if fallback else
+                             "; the vocabulary is too large to store the bigram instead"), "fallback")
         model.eval().cpu()
-        val_ppl = perplexity(model, data.val)
-        train_ppl = perplexity(model, data.train)
-        prior = Prior(model, mf.fingerprint)
+        val_ppl, train_ppl = perplexity(model, data.val), perplexity(model, data.train)
         lengths = sorted(g.shape[1] for g in data.train)
         gen_positions = int(min(max(lengths[len(lengths) // 2], 16), 2 * cfg.context))
-        generated = list(prior.generate_batch(tc.generated_grids, gen_positions, SamplingSettings(temperature=1.0, seed=tc.seed)))
-        report = memorization_report(val_ppl, train_ppl, bigram, generated, data.train, sizes)
+        generated = list(Prior(model, self.fingerprint).generate_batch(
+            tc.generated_grids, gen_positions, SamplingSettings(temperature=1.0, seed=tc.seed)))
+        report = memorization_report(val_ppl, train_ppl, bigram, generated, data.train, self.codec.codebook_sizes)
         if fallback:
             report.verdict += "; the prior samples like the bigram"
+        self._report = report
+        doc = self.prior_document(report, cfg, model, fallback, stopped_by, gen_positions)
+        return FinalModel(doc, {"prior": {k: v.detach().cpu() for k, v in model.state_dict().items()}})
 
-        prior_doc = {
+    def prior_document(self, report: MemorizationReport, cfg: PriorConfig, model: PriorModel, fallback: str | None,
+                       stopped_by: str, gen_positions: int) -> dict[str, Any]:
+        """The model file's "prior" document."""
+        st, data, history = self.runner.state, self.data, self.history
+        return {
             "architecture": "bigram" if fallback else cfg.architecture,  # a fallback prior is the bigram itself
             "val_perplexity": round(report.val_perplexity, 4),
             "bigram_val_perplexity": round(report.bigram_val_perplexity, 4),
@@ -515,51 +335,45 @@ class PriorTrainer:
             "nearest_hamming": round(report.nearest_hamming, 4),
             "copy_rate_8gram_by_level": [round(c, 4) for c in report.copy_rate_8gram_by_level],
             "bigram_alpha": report.bigram_alpha,
-            "bigram_augmented": bigram.augmented,
+            "bigram_augmented": self.bigram.augmented,
             "fallback": fallback,
-            "vqvae_fingerprint": mf.fingerprint,
+            "vqvae_fingerprint": self.fingerprint,
             "config": to_dict(cfg),
-            "train": to_dict(tc),
+            "train": to_dict(self.req.train),
             "parameters": count_parameters(model),
-            "data": {"root": str(data_dir), "files": len(scanned.files), "train_files": len(data.train),
+            "data": {"root": str(self.data_dir), "files": len(self.scanned.files), "train_files": len(data.train),
                      "val_files": len(data.val), "split": data.split, "augmented_grids": len(data.augmented),
-                     "train_tokens": int(train_tokens), "val_tokens": int(sum(g.size for g in data.val))},
-            "training": {"steps": step, "seconds": round(elapsed, 2), "stopped_by": stopped_by,
+                     "train_tokens": int(self.train_tokens), "val_tokens": int(sum(g.size for g in data.val))},
+            "training": {"steps": st.step, "seconds": round(st.elapsed_s, 2), "stopped_by": stopped_by,
                          "best_step": min(history, key=lambda h: h["val_ppl"])["step"] if history else 0,
                          "history": history, "warnings": self.warnings},
             "generated_positions": gen_positions,
             "distill_tui_version": __version__,
         }
-        self._write_model(prior_doc, {k: v.detach().cpu() for k, v in model.state_dict().items()})
-        self.log.emit("done", step=step, model=str(req.model_path), elapsed_s=round(elapsed, 2), stopped_by=stopped_by,
-                      report=report.as_dict(), architecture=prior_doc["architecture"])
-        return PriorResult("done", req.model_path, run_dir, step, elapsed, prior_doc["architecture"], report, self.warnings,
-                           len(data.train), len(data.val))
 
-    def _write_model(self, prior_doc: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+    def write_model(self, final: FinalModel, again: bool) -> PriorResult:
         """Add the prior to the model file atomically; the VQ-VAE tensors and doc keys stay as they were."""
-        path = self.req.model_path
-        mf = load_model_file(path)  # again: the file must still hold the VQ-VAE the prior was trained on
-        if mf.fingerprint != prior_doc["vqvae_fingerprint"]:
-            raise BadInputError("the model's VQ-VAE changed while the prior trained; train the prior again", path)
-        doc = dict(mf.doc)
-        doc["prior"] = prior_doc
+        req, st, doc = self.req, self.runner.state, final.doc
+        if again:
+            self.runner.warn("this run had finished; writing its prior again", "finished")
+        mf = load_model_file(req.model_path)  # again: the file must still hold the VQ-VAE the prior was trained on
+        if mf.fingerprint != doc["vqvae_fingerprint"]:
+            raise BadInputError("the model's VQ-VAE changed while the prior trained; train the prior again", req.model_path)
         groups = {name: group for name, group in mf.tensors.items() if name != "prior"}
-        groups["prior"] = tensors
-        save_model_file(path, doc, groups)
+        groups["prior"] = final.tensors["prior"]
+        save_model_file(req.model_path, {**mf.doc, "prior": doc}, groups)
+        report = self._report or MemorizationReport(**{k: doc[k] for k in MemorizationReport.__dataclass_fields__})
+        training = doc.get("training") or {}
+        self.log.emit("done", step=st.step, model=str(req.model_path), elapsed_s=round(st.elapsed_s, 2),
+                      stopped_by=training.get("stopped_by"), report=report.as_dict(), architecture=doc["architecture"])
+        data = doc.get("data") or {}
+        return PriorResult("done", req.model_path, req.run_dir, st.step, st.elapsed_s, doc["architecture"], report,
+                           list(training.get("warnings", self.warnings)), data.get("train_files", 0), data.get("val_files", 0))
 
 
-def _lr_factor(step: int, progress: float, tc: PriorTrainConfig) -> float:
-    if step < tc.warmup_steps:
-        return (step + 1) / tc.warmup_steps
-    return tc.min_lr_ratio + (1 - tc.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def train_prior(req: PriorRequest, echo=None) -> PriorResult:
-    """Run (or resume) a stage-2 training; see `PriorTrainer`."""
-    log = EventLog(req.run_dir, echo=echo)
-    with errors_logged(req.run_dir):
-        return PriorTrainer(req, log).run()
+def train_prior(req: PriorRequest, echo: Callable[[dict[str, Any]], None] | None = None) -> PriorResult:
+    """Run (or resume) a stage-2 training; see `PriorTrainer` and `runner.Runner`."""
+    return PriorTrainer(req, EventLog(req.run_dir, echo=echo)).run()
 
 
 def result_json(res: PriorResult) -> dict[str, Any]:

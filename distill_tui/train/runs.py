@@ -9,21 +9,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .events import tail_events
+from ..locations import state_dir
+from .checkpoint import CHECKPOINT, OLD_CHECKPOINTS
+from .events import BEGIN, TERMINAL, Event, tail_events
 
 PID_FILE = "trainer.pid"  # written by the launcher: "<pid>\n"
 LAUNCH_FILE = "launch.json"  # the command the launcher ran (resuming runs it again)
 STDERR_FILE = "trainer.err"
-TERMINAL = {"done", "stopped", "error"}
-BEGIN = {"start", "resume"}
 
 RUNNING, STARTING, FINISHED, STOPPED, CRASHED, EMPTY = "running", "starting", "finished", "stopped", "crashed", "empty"
 
 
 def runs_root() -> Path:
-    """Where the TUI starts runs: `$XDG_STATE_HOME/distill-tui/runs` (default ~/.local/state/distill-tui/runs)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "distill-tui" / "runs"
+    """Where the TUI starts runs: `locations.state_dir()/runs` (on Linux `$XDG_STATE_HOME/distill-tui/runs`,
+    default ~/.local/state/distill-tui/runs)."""
+    return state_dir() / "runs"
 
 
 @dataclass
@@ -149,7 +149,7 @@ def last_error_line(run_dir: Path) -> str:
     return next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
 
 
-def state_from_events(events: list[dict[str, Any]], alive: bool) -> tuple[str, str]:
+def state_from_events(events: list[Event] | list[dict[str, Any]], alive: bool) -> tuple[str, str]:
     """(state, message) from the tail of the log and whether the trainer process lives."""
     last_begin = max((i for i, e in enumerate(events) if e.get("event") in BEGIN), default=-1)
     last_end = max((i for i, e in enumerate(events) if e.get("event") in TERMINAL), default=-1)
@@ -192,13 +192,18 @@ def summarize(run_dir: str | Path, tail_bytes: int = 256 << 10) -> RunSummary:
     step_ev = next((e for e in reversed(events) if "step" in e and e.get("step") is not None), {})
     prog = next((e.get("progress") for e in reversed(events) if e.get("event") == "step"), None)
     elapsed = next((e.get("elapsed_s") for e in reversed(events) if e.get("elapsed_s") is not None), None)
-    ckpt = next((p for p in (run_dir / "checkpoint.distill", run_dir / "prior-checkpoint.safetensors") if p.exists()), None)
+    ckpt = checkpoint_file(run_dir)
     if state == FINISHED:
         prog = 1.0
     return RunSummary(path=run_dir, state=state, stage=stage, step=int(step_ev.get("step") or 0),
                       progress=prog, elapsed_s=elapsed, data_dir=meta.get("data_dir") or launch.get("data_dir"),
                       output=output, pid=pid, last_time=events[-1].get("time") if events else None, message=message,
                       checkpoint=ckpt, problems=problems)
+
+
+def checkpoint_file(run_dir: Path) -> Path | None:
+    """The run folder's checkpoint, when there is one (an older Distill's counts: it is there, if not resumable)."""
+    return next((p for p in (run_dir / n for n in (CHECKPOINT, *OLD_CHECKPOINTS)) if p.exists()), None)
 
 
 def is_run_dir(path: Path) -> bool:

@@ -8,16 +8,15 @@ screen drains the whole buffer at once.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
+from ..train.events import Event, parse_line
 from ..train.runs import pid_alive, read_pid, trainer_pid
 
 TAIL_BYTES = 1 << 20  # attach: read at most the last MiB (about 3,000 step events)
@@ -37,7 +36,7 @@ class FeedUpdated(Message):
 class FeedBatch:
     """What arrived since the last drain."""
 
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     reset: bool = False  # the log was truncated or replaced: forget what was shown and start over
     alive: bool | None = None  # whether the trainer process lives (None: not known yet)
     skipped_bytes: int = 0  # bytes of the log not read when attaching (its head)
@@ -55,7 +54,7 @@ class EventFollower:
         self.skipped_bytes = 0
         self.bad_lines = 0
 
-    def poll(self) -> tuple[list[dict[str, Any]], bool]:
+    def poll(self) -> tuple[list[Event], bool]:
         """(new events, reset): the first call reads the tail; later calls only what was appended."""
         try:
             st = os.stat(self.path)
@@ -85,15 +84,11 @@ class EventFollower:
         for raw in lines:
             if not raw.strip():
                 continue
-            try:
-                record = json.loads(raw)
-            except ValueError:
+            ev = parse_line(raw)  # the one reader: JSON that is not a valid event counts as a bad line
+            if ev is None:
                 self.bad_lines += 1
-                continue
-            if isinstance(record, dict) and "event" in record:
-                out.append(record)
             else:
-                self.bad_lines += 1
+                out.append(ev)
         return out, reset
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from ...train.runs import (
     STOPPED,
     TERMINAL,
     RunSummary,
+    checkpoint_file,
     state_from_events,
     summarize,
 )
@@ -91,7 +93,7 @@ class RunViewScreen(Screen):
         self.process: Any = None  # the Popen when this TUI started the trainer (reaped here)
         self.summary: RunSummary = summarize(self.run_dir, 64 << 10)
         self.stage = self.summary.stage
-        self.key_events: list[dict[str, Any]] = []  # start/resume/done/stopped/error, in order
+        self.key_events: list[Mapping[str, Any]] = []  # start/resume/done/stopped/error, in order
         self.alive: bool | None = None
         self.events_seen = 0
         self._crash_reason: str | None = None
@@ -99,7 +101,7 @@ class RunViewScreen(Screen):
         self._bindings_state = ""
         self.step = 0  # the highest step any event reported
         self.elapsed: float | None = None  # training seconds, from the latest event that says
-        self.last: dict[str, dict[str, Any]] = {}  # the latest event of each kind
+        self.last: dict[str, Mapping[str, Any]] = {}  # the latest event of each kind
         self.warnings: list[str] = []
         self.sizes: list[int] = []
         self.health_event_time: float | None = None  # the latest health event's own time (for the lag benchmark)
@@ -189,7 +191,7 @@ class RunViewScreen(Screen):
         self.step = 0
         self.warnings.clear()
 
-    def _take(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+    def _take(self, ev: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """Fold one event into the view's state; returns it when it is a health event."""
         kind = ev.get("event")
         self.last[kind] = ev
@@ -229,7 +231,7 @@ class RunViewScreen(Screen):
             return ev["health"] | {"time": ev.get("time")}
         return None
 
-    def _show_health(self, health: dict[str, Any]) -> None:
+    def _show_health(self, health: Mapping[str, Any]) -> None:
         sizes = self.sizes or [0] * len(health.get("utilization") or [])
         bars = self.query_one("#run-health", HealthBars)
         bars.show(level_health(health, sizes, [""] * len(sizes)))
@@ -256,9 +258,9 @@ class RunViewScreen(Screen):
                 if self._crash_reason is None:  # read once: the trainer's stderr, when it left no error event
                     self._crash_reason = summarize(self.run_dir).message or "the trainer stopped"
                 what = self._crash_reason
-            ckpt = self.run_dir / ("prior-checkpoint.safetensors" if self.stage == "prior" else "checkpoint.distill")
+            ckpt = checkpoint_file(self.run_dir)
             todo = (f"The last checkpoint ({ckpt.name}) is kept: press r to resume from it."
-                    if ckpt.exists() else "No checkpoint was written: fix the cause and start again (escape, then n).")
+                    if ckpt is not None else "No checkpoint was written: fix the cause and start again (escape, then n).")
             return f"[b red]Training failed:[/] {what}\n{todo}  Its output is in {self.run_dir / 'trainer.err'}."
         if state == STOPPED:
             return "[b yellow]Stopped[/]: the checkpoint is saved. Press r to resume where it stopped."

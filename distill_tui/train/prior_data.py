@@ -1,0 +1,164 @@
+"""Stage 2's data: the sounds split by file, encoded by the frozen VQ-VAE (cached, augmented), windows to train on."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import soxr
+import torch
+
+from ..data.dataset import SoundFile
+from ..errors import OutputError
+from ..fileio import atomic_write
+from ..inference.codec import Codec
+from ..locations import cache_dir
+from ..model.prior import (
+    PriorConfig,
+    PriorModel,
+    SlotInputs,
+    corrupt_inputs,
+    flatten_codes,
+    sequences_nll,
+    slot_inputs,
+)
+
+
+@dataclass
+class EncodedSet:
+    """Code grids (levels, positions) of the split: originals and, for training, augmented copies."""
+
+    train: list[np.ndarray]  # the training sounds as they are
+    val: list[np.ndarray]  # whole held-out sounds
+    augmented: list[np.ndarray]  # extra training grids
+    split: str  # "by file" or "held-out tail"
+    cached: int = 0
+
+
+@dataclass
+class FileSplit:
+    train: list[SoundFile]
+    val: list[SoundFile]
+    by_file: bool  # False: a single sound, validated on its own tail
+
+
+def split_files(files: list[SoundFile], share: float, seed: int) -> FileSplit:
+    """Whole sounds held out, chosen as stage 1 chooses them (same order, same seed -> same files)."""
+    if len(files) < 2:
+        return FileSplit(list(files), list(files), by_file=False)
+    order = sorted(files, key=lambda f: f.digest)
+    random.Random(seed).shuffle(order)
+    n_val = min(len(files) - 1, max(1, round(share * len(files))))
+    return FileSplit(order[n_val:], order[:n_val], by_file=True)
+
+
+# ------------------------------------------------------------------ encoding (cached)
+class GridEncoder:
+    """Encodes audio with the frozen VQ-VAE in eval mode; grids cached by fingerprint + file digest + augmentation."""
+
+    def __init__(self, codec: Codec) -> None:
+        self.codec = codec
+        self.root = cache_dir() / "prior-codes" / codec.fingerprint
+        self.hits = 0
+
+    def encode(self, samples: np.ndarray, key: str) -> np.ndarray | None:
+        path = self.root / f"{key}.npy"
+        try:
+            grid = np.load(path, allow_pickle=False)
+            if grid.ndim == 2 and grid.shape[0] == self.codec.cfg.levels:
+                self.hits += 1
+                return grid
+        except (OSError, ValueError):
+            pass
+        if len(samples) == 0 or float(np.abs(samples).max()) <= 1e-5:
+            return None
+        grid = self.codec.encode_samples(samples.astype(np.float32)).codes
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, lambda fh: np.save(fh, grid, allow_pickle=False), "code cache")
+        except (OSError, OutputError):
+            pass  # a cache that cannot be written only costs time
+        return grid
+
+
+def pitch_shift(samples: np.ndarray, sample_rate: int, semitones: float) -> np.ndarray:
+    """Resampling shift: up in pitch is also shorter in time (like a sampler's repitch)."""
+    ratio = 2 ** (semitones / 12)
+    return soxr.resample(samples, sample_rate, sample_rate / ratio).astype(np.float32)
+
+
+def encode_dataset(codec: Codec, sp: FileSplit, tc: Any) -> EncodedSet:
+    """The split encoded; for training also pitch-shifted copies and mixtures (`tc`: a `PriorTrainConfig`)."""
+    enc = GridEncoder(codec)
+    sr = codec.spec.sample_rate
+    train = [g for f in sp.train if (g := enc.encode(f.samples, f"{f.digest}-orig")) is not None]
+    val = [g for f in sp.val if (g := enc.encode(f.samples, f"{f.digest}-orig")) is not None]
+    split = "by file"
+    if not sp.by_file and train:  # one sound: its last fifth is the validation
+        g = train[0]
+        cut = max(1, int(g.shape[1] * 0.8))
+        train, split = [g[:, :cut]], "held-out tail"
+        val = [g[:, cut:]] if cut < g.shape[1] else [g]
+    augmented: list[np.ndarray] = []
+    if tc.augment and sp.by_file:
+        rng = random.Random(tc.seed)
+        for f in sp.train:
+            for st in tc.pitch_semitones:
+                g = enc.encode(pitch_shift(f.samples, sr, st), f"{f.digest}-pitch{st:+g}")
+                if g is not None:
+                    augmented.append(g)
+        n_mix = round(tc.mixes_per_file * len(sp.train)) if len(sp.train) > 1 else 0
+        for _ in range(n_mix):
+            a, b = rng.sample(sp.train, 2)
+            gain = round(rng.uniform(0.4, 1.0), 2)
+            n = max(len(a.samples), len(b.samples))
+            mix = np.zeros(n, dtype=np.float32)
+            mix[: len(a.samples)] += a.samples
+            mix[: len(b.samples)] += gain * b.samples
+            g = enc.encode(mix, f"{a.digest}-mix-{b.digest[:12]}-{gain:.2f}")
+            if g is not None:
+                augmented.append(g)
+    return EncodedSet(train=train, val=val, augmented=augmented, split=split, cached=enc.hits)
+
+
+# ------------------------------------------------------------------ batches
+class WindowSampler:
+    """Random training windows of `context` positions; some start where their sound starts."""
+
+    def __init__(self, cfg: PriorConfig, grids: list[np.ndarray], start_share: float, seed: int) -> None:
+        self.cfg = cfg
+        self.seqs = [torch.from_numpy(flatten_codes(g, cfg)) for g in grids if g.shape[1] > 0]
+        lengths = np.array([len(s) // cfg.levels for s in self.seqs], dtype=np.float64)
+        self.weights = np.sqrt(lengths) / np.sqrt(lengths).sum()  # long sounds a bit more often
+        self.start_share = start_share
+        self.rng = np.random.default_rng(seed)
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def batch(self, batch_size: int, corrupt: float) -> tuple[SlotInputs, torch.Tensor]:
+        cfg, q, width = self.cfg, self.cfg.levels, self.cfg.context * self.cfg.levels
+        parts, targets = [], []
+        for i in self.rng.choice(len(self.seqs), size=batch_size, p=self.weights):
+            s = self.seqs[i]
+            positions = len(s) // q
+            if positions < 2 or self.rng.random() < self.start_share:
+                w0 = 0
+            else:
+                w0 = int(self.rng.integers(1, max(2, positions - cfg.context // 2 + 1)))
+            i1 = min(len(s), (w0 + cfg.context) * q)
+            x = slot_inputs(cfg, s[None], w0, w0 * q, i1)
+            pad = width - (i1 - w0 * q)
+            parts.append([torch.nn.functional.pad(t, (0, pad)) for t in (x.tok, x.same, x.level, x.time)])
+            targets.append(torch.nn.functional.pad(s[None, w0 * q : i1], (0, pad), value=-1))
+        x = SlotInputs(*(torch.cat([p[j] for p in parts]) for j in range(4)))  # each (B, T)
+        return corrupt_inputs(cfg, x, corrupt, self.gen), torch.cat(targets)  # (B, T)
+
+
+def perplexity(model: PriorModel, grids: list[np.ndarray]) -> float:
+    was = model.training
+    model.eval()
+    total, n = sequences_nll(model, [torch.from_numpy(flatten_codes(g, model.cfg)) for g in grids])
+    model.train(was)
+    return math.exp(total / max(n, 1))

@@ -1,0 +1,88 @@
+"""The run folder as a place: made (and, after a failed setup, removed), locked while a trainer uses it, swept.
+
+The lock is `fcntl.flock` on `run.lock`, which holds the trainer's PID. The kernel drops the lock
+when its process dies, however it dies: a dead holder's lock is simply taken over.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from pathlib import Path
+from typing import IO
+
+from ..errors import BadInputError, OutputError
+from ..fileio import reason_of
+
+LOCK_FILE = "run.lock"
+# Temporary files a killed write leaves: fileio's `.NAME.*.tmp`, and the prior checkpoint writer of older versions.
+STALE_PATTERNS = (".*.tmp", ".prior-checkpoint.safetensors.*")
+
+
+class RunFolder:
+    """Open with `open()`, close with `close()`; `created` says whether this call made the folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.created = False
+        self._lock: IO[str] | None = None
+
+    def open(self) -> None:
+        """Make the folder (when missing), take its lock, remove temporary files a killed write left."""
+        try:
+            if self.path.exists() and not self.path.is_dir():
+                raise BadInputError("the run folder is a file: pass --run DIR", self.path)
+            self.created = not self.path.exists()
+            self.path.mkdir(parents=True, exist_ok=True)
+            fh = (self.path / LOCK_FILE).open("a+", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"cannot write the run folder ({reason_of(exc)})", self.path) from exc
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            fh.close()
+            raise BadInputError(f"another trainer (PID {holder}) is training in this run folder: wait for it to "
+                                "finish, stop it, or pass --run DIR", self.path) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        self._lock = fh
+        remove_stale_temps(self.path)
+
+    def close(self, remove: bool = False) -> None:
+        """Release the lock; `remove`: delete the folder (only ever one this call created)."""
+        remove_stale_temps(self.path)
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the flock
+            self._lock = None
+        if remove and self.created:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def remove_stale_temps(run_dir: Path) -> list[Path]:
+    """Delete temporary files left by a killed write; returns what was removed."""
+    gone = []
+    for pattern in STALE_PATTERNS:
+        for p in run_dir.glob(pattern):
+            try:
+                p.unlink()
+                gone.append(p)
+            except OSError:
+                pass
+    return gone
+
+
+def check_writable_folder(target: Path, what: str) -> None:
+    """Before training: the folder `target` goes in (or its nearest existing parent) must be writable."""
+    folder = target.parent if str(target.parent) else Path(".")
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise BadInputError(f"cannot write the {what} here: {probe} is not a folder", target)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise BadInputError(f"cannot write the {what} here: {probe} is not writable (choose another place)", target)
