@@ -105,6 +105,7 @@ class Runner:
         self.warnings: list[str] = []
         self._warned: set[str] = set()
         self._last_step_event = 0.0
+        self._ready = False  # setup is over: a failure from here on leaves the run folder as it is
 
     @property
     def checkpoint_path(self) -> Path:

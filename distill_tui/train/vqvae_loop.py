@@ -83,7 +83,7 @@ class Trainer:
         self.log = log
         self.loss_hook = loss_hook  # tests use it to inject non-finite losses
         self.runner = Runner(self, req.run_dir, log)
-        self.run_ = _Running()
+        self.running = _Running()
         self.model: VQVAE | None = None
         self.optimizer: torch.optim.Optimizer | None = None
 
@@ -115,7 +115,7 @@ class Trainer:
         req, st = self.req, self.runner.state
         check_writable_folder(req.output, "model file")
         if ckpt is not None:
-            self.run_ = _Running(**st.stage)
+            self.running = _Running(**st.stage)
         tc, spec = req.train, req.spec
         scanned = scan(req.data_dir, spec, max_file_seconds=tc.max_file_seconds, trim_silence=tc.trim_silence)
         summary = scanned.summary(req.data_dir, spec.sample_rate)
@@ -182,7 +182,7 @@ class Trainer:
                 "output": str(self.req.output)}
 
     def stage_state(self) -> dict[str, Any]:
-        return asdict(self.run_)
+        return asdict(self.running)
 
     def best_tensors(self) -> dict[str, torch.Tensor]:
         return self.best_state
@@ -257,7 +257,7 @@ class Trainer:
                 "batch_utilization": [round(float((u > 0).float().mean()), 3) for u in self.usage]}
 
     def validation(self, progress: float) -> bool:
-        st, run, tc, step = self.runner.state, self.run_, self.req.train, self.runner.state.step
+        st, run, tc, step = self.runner.state, self.running, self.req.train, self.runner.state.step
         val_db, health = self._evaluate(step)
         self.usage = self._empty_usage()
         run.smooth_val_db = val_db if run.smooth_val_db is None else 0.5 * run.smooth_val_db + 0.5 * val_db
@@ -307,7 +307,7 @@ class Trainer:
         sounds. With few files these disagree (measured: 18 training files, held-out error rising from
         12.6 to 14.5 dB while the training error fell), so the choice is said out loud either way.
         """
-        st, run, step = self.runner.state, self.run_, self.runner.state.step
+        st, run, step = self.runner.state, self.running, self.runner.state.step
         val_db, _ = self._evaluate(step)
         run.smooth_val_db = val_db if run.smooth_val_db is None else 0.5 * run.smooth_val_db + 0.5 * val_db
         smooth, best = run.smooth_val_db, st.best_or_inf
