@@ -267,3 +267,95 @@ def test_train_prior_takes_a_clock():
     cmd.register(parser.add_subparsers())
     args = parser.parse_args(["train-prior", "m.distill", "--minutes", "2", "--clock", "cpu"])
     assert cmd.build_request(args).train.clock == "cpu"
+
+
+# ---------------------------------------------------------------- the loop itself, with a stage of its own
+class ToyStage:
+    """The smallest stage: a line fitted to y = 2x; validation can ask to stop at a given step."""
+
+    name = "model"
+
+    def __init__(self, runner_dir: Path, stop_at: int | None = None, signal_at: int | None = None) -> None:
+        from distill_tui.train.runner import Runner
+
+        self.runner = Runner(self, runner_dir, EventLog(runner_dir))
+        self.stop_at, self.signal_at = stop_at, signal_at
+        torch.manual_seed(0)
+        self.model = torch.nn.Linear(1, 1)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=0.1)
+
+    def check_resumable(self, ckpt):
+        pass
+
+    def setup(self, ckpt):
+        if ckpt is not None:
+            self.model.load_state_dict(ckpt.group("model"))
+
+    def loop_config(self):
+        from distill_tui.train.state import LoopConfig
+
+        return LoopConfig(Budget(steps=20), Schedule(0.1, 2, 0.1), eval_every=2, checkpoint_every_s=1e9)
+
+    def on_train_start(self, fresh):
+        pass
+
+    def training_step(self, lr):
+        if self.runner.state.step == self.signal_at:
+            self.runner.request_stop("SIGTERM")
+        x = torch.randn(8, 1)  # (batch, 1)
+        self.loss = ((self.model(x) - 2 * x) ** 2).mean()
+        self.optimizer.zero_grad()
+        self.loss.backward()
+        self.optimizer.step()
+        return True
+
+    def step_fields(self):
+        return {"loss": round(float(self.loss.detach()), 4)}
+
+    def validation(self, progress):
+        return self.runner.state.step == self.stop_at
+
+    def checkpoint_info(self):
+        return {}
+
+    def stage_state(self):
+        return {}
+
+    def best_tensors(self):
+        return self.model.state_dict()
+
+    def finish(self, stopped_by):
+        from distill_tui.train.runner import FinalModel
+
+        return FinalModel({"stopped_by": stopped_by}, {"line": self.model.state_dict()})
+
+    def write_model(self, final, again):
+        self.runner.log.emit("done", step=self.runner.state.step, stopped_by=final.doc["stopped_by"])
+        return ("done", self.runner.state.step, final.doc["stopped_by"], again)
+
+    def stopped_result(self):
+        return ("stopped", self.runner.state.step)
+
+
+def test_the_loop_rate_limits_step_events_and_says_why_it_stopped(tmp_path, monkeypatch):
+    import types
+
+    from distill_tui.train import runner as runner_mod
+
+    now = {"t": 1000.0}
+
+    def tick():
+        now["t"] += 0.3  # every look at the clock is 0.3 s later
+        return now["t"]
+
+    monkeypatch.setattr(runner_mod, "time", types.SimpleNamespace(time=tick))
+    assert ToyStage(tmp_path / "a").runner.run() == ("done", 20, "budget", False)
+    steps = [e["step"] for e in read_events(tmp_path / "a") if e["event"] == "step"]
+    assert steps[0] == 1 and 3 <= len(steps) < 20  # step 1, then about one a second
+    assert ToyStage(tmp_path / "b", stop_at=6).runner.run() == ("done", 6, "early-stop", False)
+    assert ToyStage(tmp_path / "c", signal_at=4).runner.run() == ("stopped", 5)  # the step under way completes
+    ev = list(read_events(tmp_path / "c"))
+    assert [e["event"] for e in ev][-2:] == ["checkpoint", "stopped"] and ev[-1]["signal"] == "SIGTERM"
+    assert ToyStage(tmp_path / "c").runner.run() == ("done", 20, "budget", False)  # resumed at step 5
+    assert [e["step"] for e in read_events(tmp_path / "c") if e["event"] == "ready"] == [0, 5]
+    assert ToyStage(tmp_path / "c").runner.run() == ("done", 20, "budget", True)  # finished: written again
