@@ -225,6 +225,10 @@ def test_an_unwritable_output_folder_is_found_before_training(dataset, tmp_path,
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "not writable" in err
     assert not run.exists()  # failed at setup, in a folder this call made: nothing left behind
+    rc = main(["train", str(dataset), "-o", str(out_dir / "m.distill"), "--steps", "2", "--quiet"])  # default run folder
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "not writable" in err
+    assert not (out_dir / "m.distill.run").exists()
 
 
 def test_an_unwritable_run_folder_is_one_line(dataset, tmp_path, capsys):

@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def build_request(args: argparse.Namespace):
+    from ..train.runfolder import check_writable_folder
     from ..train.vqvae_loop import TrainRequest
 
     tables = load_toml(args.config) if args.config else {}
@@ -71,6 +72,7 @@ def build_request(args: argparse.Namespace):
     output = args.output
     if output.exists() and output.is_dir():
         raise BadInputError("output is a folder; give a file name like MODEL.distill", output)
+    check_writable_folder(output, "model file")  # before the run folder beside it is made, and before training
     run_dir = args.run or output.with_name(output.name + ".run")
     return TrainRequest(data_dir=args.data_dir, output=output, run_dir=run_dir, spec=spec, train=tc, model_overrides=overrides)
 

@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def build_request(args: argparse.Namespace):
     from ..train.prior_loop import PriorRequest, PriorTrainConfig
+    from ..train.runfolder import check_writable_folder
 
     tc = PriorTrainConfig()
     apply_budget(tc, args.steps, args.minutes)
@@ -60,6 +61,7 @@ def build_request(args: argparse.Namespace):
                  "d_model": args.d_model, "dropout": args.dropout}
     if args.model.is_dir():
         raise BadInputError("is a folder, not a model file", args.model)
+    check_writable_folder(args.model, "model file")  # the prior is written into it, at the end: say so now
     run_dir = args.run or args.model.with_name(args.model.name + ".prior-run")
     return PriorRequest(model_path=args.model, run_dir=run_dir, data_dir=args.data_dir, train=tc,
                         prior_overrides={k: v for k, v in overrides.items() if v is not None})
