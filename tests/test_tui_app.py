@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from distill_tui.codes.grid import CodeGrid
-from distill_tui.tui import engine as engine_module
+from distill_tui.inference import session as session_module
 from distill_tui.tui.app import DistillApp
 from distill_tui.tui.screens import editor as editor_module
 from distill_tui.tui.screens.confirm import ConfirmScreen
@@ -35,19 +35,19 @@ def demo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def loaded_engine(demo: Path):
-    return engine_module.Engine.load(demo)
+    return session_module.InferenceSession.load(demo)
 
 
 @pytest.fixture
 def app_factory(demo: Path, loaded_engine, monkeypatch, tmp_path: Path):
     """Apps on the demo model (loaded once per module: each app still loads it in a worker, from this cache)."""
     monkeypatch.chdir(tmp_path)
-    real_load = engine_module.Engine.load
+    real_load = session_module.InferenceSession.load
 
     def load(path):  # noqa: ANN001, ANN202
         return loaded_engine if Path(path) == demo else real_load(path)
 
-    monkeypatch.setattr(engine_module.Engine, "load", staticmethod(load))
+    monkeypatch.setattr(session_module.InferenceSession, "load", staticmethod(load))
     monkeypatch.setattr(editor_module, "IDLE_FULL_DECODE_S", 600.0)  # tests look at the partial re-decodes
 
     def make(*audio: Path, model: Path | None = None) -> tuple[DistillApp, RecordingRouter]:
