@@ -17,6 +17,7 @@ from textual.worker import get_current_worker
 from ..inference.session import InferenceSession
 from .messages import LoadFailed, ModelFailed, ModelLoaded, SoundLoaded
 from .workers import report_failures
+from .workspace import disk_stamp
 
 
 class Loader:
@@ -59,5 +60,7 @@ class Loader:
     @report_failures("{path}", unexpected="{path}: cannot read ({kind}: {exc})", failed=LoadFailed)
     def _open(self, engine: Any, path: Path, slot: str | None) -> None:
         is_codes = path.name.endswith(".json")
+        stamp = disk_stamp(path) if is_codes else None  # before reading: a change after it is noticed at save
         grid = engine.open_file(path)
-        self.post_message(SoundLoaded(grid, None if is_codes else path, path if is_codes else None, slot=slot))
+        self.post_message(SoundLoaded(grid, None if is_codes else path, path if is_codes else None, slot=slot,
+                                      stamp=stamp))

@@ -35,6 +35,7 @@ class SoundLoaded(Message):
     codes_path: Path | None = None
     slot: str | None = None  # "A" or "B" to show it there at once
     unsaved: bool = False  # a grid that exists on no disk (generated)
+    stamp: tuple[int, int] | None = None  # the codes file's (mtime_ns, size) just before it was read
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """`SoundFiles`: the editor's saving (codes files) and exporting (audio, codes beside it).
 
+Saving never silently overwrites a codes file another program changed since the editor read or wrote
+it: the workspace remembers each file's (mtime_ns, size), and on a mismatch the editor asks first.
 Exporting writes the sound's current state, so it waits for a decode of that state when there is none.
 """
 
@@ -46,7 +48,14 @@ class SoundFiles:
                      lambda text: self.save_to(name, Path(text)) if text else None)
 
     def save_to(self, name: str, path: Path) -> None:
-        """Save a sound's codes to `path`."""
+        """Save a sound's codes to `path`; if another program changed that file since it was read, ask first."""
+        if self.host.ws.changed_on_disk(name, path):
+            self.host.confirm(f"{path.name} changed on disk since you opened it: overwrite?",
+                              lambda: self._write(name, path))
+        else:
+            self._write(name, path)
+
+    def _write(self, name: str, path: Path) -> None:
         host = self.host
         try:
             saved = host.ws.save(name, path)

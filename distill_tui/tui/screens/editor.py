@@ -187,7 +187,8 @@ class EditorScreen(EditingActions, Screen):
 
     def on_sound_loaded(self, message: SoundLoaded) -> None:
         try:
-            sound = self.ws.add(message.grid, message.audio_path, message.codes_path, unsaved=message.unsaved)
+            sound = self.ws.add(message.grid, message.audio_path, message.codes_path, unsaved=message.unsaved,
+                                stamp=message.stamp)
         except DistillError as exc:
             self.notify(str(exc), severity="error")
             return
@@ -358,7 +359,7 @@ class EditorScreen(EditingActions, Screen):
         self.files.save(self.ws.a)
 
     def save_to(self, name: str, path: Path) -> None:
-        """Save a sound's codes to `path`."""
+        """Save a sound's codes to `path`, asking first if another program changed that file."""
         self.files.save_to(name, path)
 
     def action_export(self) -> None:
