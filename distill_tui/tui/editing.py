@@ -67,7 +67,7 @@ class EditingActions:
         try:
             self.apply_edit(make(self.grid.selection), label)
         except (DistillError, ValueError) as exc:
-            self.bad(exc)  # type: ignore[arg-type]
+            self.bad(exc)
         self.grid.end_selection()
 
     def edit_selection_with_model(self, make: MakeEdit, label: str, needs: tuple[str, ...] = ("sound", "model")) -> None:
@@ -77,7 +77,7 @@ class EditingActions:
         try:
             edit = make(self.grid.selection)
         except (DistillError, ValueError) as exc:
-            self.bad(exc)  # type: ignore[arg-type]
+            self.bad(exc)
             return
         self.grid.end_selection()
         self.compute_edit(edit, label)
