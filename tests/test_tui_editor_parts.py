@@ -88,3 +88,13 @@ def test_a_generated_sound_has_no_file_to_watch(tmp_path: Path):
 def test_palette_table_titles_are_unique():
     titles = [c.title for c in COMMANDS]
     assert len(titles) == len(set(titles))
+
+
+def test_demo_paths_point_at_the_repository_samples():
+    from distill_tui.inference.session import demo_paths
+
+    from .test_tui_support import DEMO_MODEL, DEMO_SOUNDS
+
+    model, sounds = demo_paths()
+    assert model == DEMO_MODEL
+    assert all(s.parent == DEMO_SOUNDS for s in sounds) and (sounds or not DEMO_SOUNDS.is_dir())
