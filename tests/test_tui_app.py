@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from distill_tui.codes.grid import CodeGrid
-from distill_tui.tui import engine as engine_module
+from distill_tui.inference import session as session_module
 from distill_tui.tui.app import DistillApp
 from distill_tui.tui.screens import editor as editor_module
 from distill_tui.tui.screens.confirm import ConfirmScreen
@@ -35,19 +36,19 @@ def demo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def loaded_engine(demo: Path):
-    return engine_module.Engine.load(demo)
+    return session_module.InferenceSession.load(demo)
 
 
 @pytest.fixture
 def app_factory(demo: Path, loaded_engine, monkeypatch, tmp_path: Path):
     """Apps on the demo model (loaded once per module: each app still loads it in a worker, from this cache)."""
     monkeypatch.chdir(tmp_path)
-    real_load = engine_module.Engine.load
+    real_load = session_module.InferenceSession.load
 
     def load(path):  # noqa: ANN001, ANN202
         return loaded_engine if Path(path) == demo else real_load(path)
 
-    monkeypatch.setattr(engine_module.Engine, "load", staticmethod(load))
+    monkeypatch.setattr(session_module.InferenceSession, "load", staticmethod(load))
     monkeypatch.setattr(editor_module, "IDLE_FULL_DECODE_S", 600.0)  # tests look at the partial re-decodes
 
     def make(*audio: Path, model: Path | None = None) -> tuple[DistillApp, RecordingRouter]:
@@ -206,6 +207,34 @@ async def test_save_export_and_quit_with_unsaved_edits(app_factory, tmp_path: Pa
         await pilot.press("y")
         await pilot.pause()
     assert not app.is_running
+
+
+@aio
+async def test_ctrl_s_asks_before_overwriting_a_codes_file_changed_on_disk(app_factory, loaded_engine, tmp_path: Path):
+    codes = tmp_path / "pluck.codes.json"
+    loaded_engine.encode(A_SOUND).save(codes)
+    app, _ = app_factory(codes, B_SOUND)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        assert ed.ws.codes_path(ed.ws.a) == codes
+        await pilot.press("i", "2", "a", "escape")
+        theirs = json.loads(codes.read_text())  # another program rewrites the file meanwhile
+        theirs["codes"][0][0] = 0x11
+        codes.write_text(json.dumps(theirs) + "\n")
+        stat = codes.stat()
+        os.utime(codes, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+        written = codes.read_text()
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "pluck.codes.json changed on disk since you opened it: overwrite?" in app.screen.question
+        await pilot.press("n")  # keep their file
+        assert codes.read_text() == written and ed.ws.dirty(ed.ws.a)
+        await pilot.press("ctrl+s", "y")  # overwrite it
+        assert json.loads(codes.read_text())["codes"][0][0] == 0x2A and not ed.ws.dirty(ed.ws.a)
+        await pilot.press("i", "3", "b", "escape", "ctrl+s")  # unchanged on disk since our save: no question
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert json.loads(codes.read_text())["codes"][0][1] == 0x3B and not ed.ws.dirty(ed.ws.a)
 
 
 @aio

@@ -225,7 +225,9 @@ async def test_sliders_by_keyboard_and_mouse_and_the_generate_request():
         await pilot.press("home")
         assert focus.value == 1
         req = panel.request()
-        assert req.top_k == 1 and req.top_p is None and req.seed is None and req.temperature == creativity.value
+        settings = req.settings
+        assert settings.top_k == 1 and settings.top_p is None and settings.seed is None
+        assert settings.temperature == creativity.value
         seconds = panel.query_one("#length", Slider)
         await pilot.click(seconds, offset=(11, 0))  # the bar starts after the 11-character label
         assert panel.request().seconds == pytest.approx(0.5)

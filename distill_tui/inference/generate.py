@@ -25,22 +25,7 @@ from ..model.prior import (
     windows_nll,
 )
 from ..persistence.model_file import ModelFile, load_model_file
-
-
-@dataclass
-class SamplingSettings:
-    temperature: float = 1.0
-    top_k: int | None = None  # keep exactly the k likeliest codes
-    top_p: float | None = None  # keep the smallest set of likeliest codes whose probability reaches p
-    seed: int | None = None  # same seed and settings -> the same grid (on CPU); None draws one
-
-    def validate(self) -> None:
-        if not self.temperature > 0 or not np.isfinite(self.temperature):
-            raise BadInputError(f"temperature must be a positive number, got {self.temperature}")
-        if self.top_k is not None and self.top_k < 1:
-            raise BadInputError(f"top-k must be at least 1, got {self.top_k}")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise BadInputError(f"top-p must be in (0, 1], got {self.top_p}")
+from .sampling import SamplingSettings
 
 
 def filter_logits(logits: torch.Tensor, settings: SamplingSettings) -> torch.Tensor:

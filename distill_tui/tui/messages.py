@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from textual.message import Message
 
+from ..inference.sampling import SamplingSettings
+
 
 @dataclass
 class ModelLoaded(Message):
-    """The model (and its prior, if any) is ready; `engine` is the loaded `Engine`."""
+    """The model (and its prior, if any) is ready; `engine` is the loaded `InferenceSession`."""
 
     engine: Any
 
 
 @dataclass
 class ModelFailed(Message):
-    """The model could not be loaded: `reason` is one line for the user."""
+    """The model could not be loaded: `what` names it, `reason` is one line for the user."""
 
-    path: Path | None
+    what: str
     reason: str
 
 
@@ -33,13 +35,14 @@ class SoundLoaded(Message):
     codes_path: Path | None = None
     slot: str | None = None  # "A" or "B" to show it there at once
     unsaved: bool = False  # a grid that exists on no disk (generated)
+    stamp: tuple[int, int] | None = None  # the codes file's (mtime_ns, size) just before it was read
 
 
 @dataclass
 class LoadFailed(Message):
-    """A file could not be loaded; nothing in the editor changed."""
+    """A file could not be loaded (`what` names it); nothing in the editor changed."""
 
-    path: Path | None
+    what: str
     reason: str
 
 
@@ -107,11 +110,7 @@ class CodeTyped(Message):
 
 @dataclass
 class GenerateRequested(Message):
-    """The generate panel's action: sample a new grid with these settings."""
+    """The generate panel's action: sample a new grid of `seconds` with these settings."""
 
     seconds: float
-    temperature: float
-    top_k: int | None
-    top_p: float | None
-    seed: int | None
-    extra: dict[str, Any] = field(default_factory=dict)
+    settings: SamplingSettings

@@ -25,6 +25,16 @@ class Sound:
     version: int = 0  # bumped by every change to the codes or the muted levels
     decoded_version: int = -1  # the version `audition` was decoded from
     generated: bool = False
+    stamp: tuple[int, int] | None = None  # the codes file's (mtime_ns, size) when it was last read or written
+
+
+def disk_stamp(path: Path) -> tuple[int, int] | None:
+    """A file's (mtime_ns, size), or None when there is no file (or it cannot be read)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 @dataclass
@@ -47,13 +57,16 @@ class Workspace:
 
     # ---- sounds
     def add(self, grid: CodeGrid, audio_path: Path | None = None, codes_path: Path | None = None,
-            unsaved: bool = False) -> Sound:
-        """Open a grid under a fresh name (its own, made unique); it takes slot A if A is empty, else B if empty."""
+            unsaved: bool = False, stamp: tuple[int, int] | None = None) -> Sound:
+        """Open a grid under a fresh name (its own, made unique); it takes slot A if A is empty, else B if empty.
+
+        `stamp` is `disk_stamp(codes_path)` taken before the codes file was read (see `changed_on_disk`).
+        """
         name = self._unique(grid.name or "untitled")
         grid.name = name
         self.session.open(name, grid, unsaved=unsaved)
         self.session.slots[name].path = codes_path
-        sound = Sound(name=name, audio_path=audio_path, generated=unsaved)
+        sound = Sound(name=name, audio_path=audio_path, generated=unsaved, stamp=stamp)
         self.sounds[name] = sound
         if self.a is None:
             self.a = name
@@ -172,5 +185,21 @@ class Workspace:
             return known
         return (folder or Path.cwd()) / f"{name}.codes.json"
 
+    def changed_on_disk(self, name: str, path: Path | None = None) -> bool:
+        """Another program changed or replaced the sound's codes file since the editor last read or wrote it.
+
+        Only the file the sound was opened from or saved to is watched; another `path` (a save-as) is not.
+        A file that is gone is not a change: writing it loses nothing.
+        """
+        known = self.codes_path(name)
+        stamp = self.sound(name).stamp
+        if known is None or stamp is None or (path is not None and Path(path) != known):
+            return False
+        now = disk_stamp(known)
+        return now is not None and now != stamp
+
     def save(self, name: str, path: Path | None = None) -> Path:
-        return self.session.save(name, path or self.default_codes_path(name))
+        """Write the sound's codes (to its own file by default) and remember the file as written."""
+        saved = self.session.save(name, path or self.default_codes_path(name))
+        self.sound(name).stamp = disk_stamp(saved)
+        return saved

@@ -8,8 +8,6 @@ cursor, the modes and the keys that only move or type (counts, `gg`, hex entry);
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
@@ -24,18 +22,10 @@ from ...codes.selection import Selection
 from ..keymap import GRID_BINDINGS
 from ..messages import CodeTyped, CursorMoved, ModeChanged
 from ..palette import GridColours, ramp, step_of, text_on
+from .grid_paint import GridLook, colour_steps, ruler_text
 
 NORMAL, EDIT, VISUAL, VISUAL_LINE = "NORMAL", "EDIT", "VISUAL", "VISUAL LINE"
 HEX = "0123456789abcdef"
-NICE_SECONDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
-
-
-@dataclass
-class GridLook:
-    """What the grid needs besides the codes: level labels and each code's place in its level's order."""
-
-    labels: list[str]
-    ranks: list[np.ndarray] | None = None  # ranks[q][code] = 0..K-1 along the perceptual order; None: by index
 
 
 class CodeGridView(ScrollView, can_focus=True):
@@ -126,11 +116,8 @@ class CodeGridView(ScrollView, can_focus=True):
         self._ruler = None
         self._steps = []
         if self.doc is not None:
-            ranks = self.look.ranks
-            for q, k in enumerate(self.doc.codebook_sizes):
-                r = ranks[q] if ranks is not None and q < len(ranks) and len(ranks[q]) == k else np.arange(k)
-                self._steps.append(np.minimum((np.asarray(r) * len(ramp(self.colours.code_palette)) // max(k, 1)),
-                                              len(ramp(self.colours.code_palette)) - 1))
+            steps = len(ramp(self.colours.code_palette))
+            self._steps = colour_steps(self.doc.codebook_sizes, self.look.ranks, steps)
 
     def cells_changed(self, sel: Selection, resized: bool = False) -> None:
         """The codes in `sel` (clipped) changed: rebuild those cells only, and repaint them."""
@@ -414,25 +401,8 @@ class CodeGridView(ScrollView, can_focus=True):
         if self._ruler is None:
             doc = self.doc
             assert doc is not None
-            cw = self.cell_width
-            chars = [" "] * (doc.positions * cw)
-            beat = max(self.beat, 1)
-            for p in range(0, doc.positions, beat):
-                chars[p * cw] = "·"
-            spp = doc.seconds_per_position
-            step = next((s for s in NICE_SECONDS if s / spp * cw >= 7), NICE_SECONDS[-1])
-            k = 0
-            while True:
-                t = k * step
-                p = int(round(t / spp))
-                if p >= doc.positions:
-                    break
-                label = f"|{t:g}s"
-                x = p * cw
-                if x + len(label) <= len(chars):
-                    chars[x : x + len(label)] = list(label)
-                k += 1
-            self._ruler = Strip([Segment("".join(chars), Style(color=self.colours.ruler))], len(chars))
+            text = ruler_text(doc.positions, doc.seconds_per_position, self.cell_width, self.beat)
+            self._ruler = Strip([Segment(text, Style(color=self.colours.ruler))], len(text))
         return self._ruler
 
     def render_line(self, y: int) -> Strip:

@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Button, Static
 
+from ...inference.sampling import SamplingSettings
 from ..messages import GenerateRequested
 from .slider import Slider
 
@@ -49,13 +50,15 @@ class GeneratePanel(Vertical):
         self.query_one("#gen-note", Static).update(text)
 
     def request(self) -> GenerateRequested:
+        """The length and sampling settings the sliders show, as the message the Generate button posts."""
         s = {name: self.query_one(f"#{name}", Slider) for name in ("creativity", "diversity", "focus", "length", "seed")}
-        return GenerateRequested(
-            seconds=s["length"].value, temperature=s["creativity"].value,
+        settings = SamplingSettings(
+            temperature=s["creativity"].value,
             top_k=None if s["focus"].is_off else int(s["focus"].value),
             top_p=None if s["diversity"].is_off else s["diversity"].value,
             seed=None if s["seed"].is_off else int(s["seed"].value),
         )
+        return GenerateRequested(seconds=s["length"].value, settings=settings)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "generate":

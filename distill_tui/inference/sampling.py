@@ -1,0 +1,32 @@
+"""`SamplingSettings`: how the prior draws codes (temperature, top-k, top-p, seed). No torch here.
+
+One class for every caller: the command line (`generate`, `edit regenerate`), the editor's generate
+panel and its palette commands, and training's memorization guard. It lives apart from
+`inference/generate.py` so that the editor can build one before torch is imported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..errors import BadInputError
+
+
+@dataclass
+class SamplingSettings:
+    """Temperature, the top-k and top-p filters, and the seed of one sampling run."""
+
+    temperature: float = 1.0
+    top_k: int | None = None  # keep exactly the k likeliest codes
+    top_p: float | None = None  # keep the smallest set of likeliest codes whose probability reaches p
+    seed: int | None = None  # same seed and settings -> the same grid (on CPU); None draws one
+
+    def validate(self) -> None:
+        """Raise `BadInputError` naming the first setting the sampler cannot use."""
+        if not self.temperature > 0 or not math.isfinite(self.temperature):
+            raise BadInputError(f"temperature must be a positive number, got {self.temperature}")
+        if self.top_k is not None and self.top_k < 1:
+            raise BadInputError(f"top-k must be at least 1, got {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise BadInputError(f"top-p must be in (0, 1], got {self.top_p}")

@@ -1,0 +1,160 @@
+"""An inference session: one loaded model, and everything the editor asks of it (encode, decode, sample).
+
+Every call blocks; the editor runs them in thread workers, and a lock lets one torch job run at a time.
+Torch is imported inside `InferenceSession.load`, so that the editor paints its first frame before
+paying for it. Also here: where the bundled demo model and sounds live (`demo_paths`).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..codes.grid import CodeGrid
+from ..errors import BadInputError
+from .sampling import SamplingSettings
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+DEMO_MODEL = SAMPLES / "demo.distill"
+DEMO_SOUNDS = SAMPLES / "sounds"
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+
+
+class InferenceSession:
+    """A loaded model: codec, per-code perceptual data, the prior (or why there is none), and the auditioner."""
+
+    def __init__(self, path: Path, codec: Any, perceptual: Any, prior: Any, prior_error: str | None, auditioner: Any) -> None:
+        self.path = path
+        self.codec = codec
+        self.perceptual = perceptual
+        self.prior = prior
+        self.prior_error = prior_error
+        self.auditioner = auditioner
+        self._neighbours: list[np.ndarray] | None = None
+        self._lock = threading.Lock()  # one torch job at a time: two would only fight over two cores
+
+    @classmethod
+    def load(cls, path: str | Path) -> InferenceSession:
+        """Load everything the editor needs; raises `DistillError` with a one-line reason."""
+        from ..analysis.perceptual import load_perceptual
+        from .audition import Auditioner
+        from .codec import load_codec
+
+        path = Path(path)
+        codec = load_codec(path)
+        perceptual = load_perceptual(path, codec)
+        prior, prior_error = None, None
+        try:
+            from .generate import Prior
+
+            prior = Prior.from_model_file(path)
+        except BadInputError as exc:
+            prior_error = exc.reason
+        except ImportError as exc:  # pragma: no cover - a build without the prior
+            prior_error = f"sampling is not available in this build ({exc})"
+        return cls(path, codec, perceptual, prior, prior_error, Auditioner(codec))
+
+    # ---- facts
+    @property
+    def fingerprint(self) -> str:
+        return self.codec.fingerprint
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.codec.spec.sample_rate)
+
+    @property
+    def doc(self) -> dict:
+        return self.codec.doc
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.perceptual.labels)
+
+    @property
+    def ranks(self) -> list[np.ndarray]:
+        return [lv.rank for lv in self.perceptual.levels]
+
+    @property
+    def order(self) -> list[np.ndarray]:
+        return list(self.perceptual.order)
+
+    @property
+    def usage(self) -> list[np.ndarray] | None:
+        usage = list(self.perceptual.usage)
+        return usage if all(u.sum() > 0 for u in usage) else None
+
+    def neighbours(self, k: int = 4) -> list[np.ndarray]:
+        """Each code's k nearest codes in embedding space, per level (for gentle randomizing)."""
+        if self._neighbours is None:
+            from ..codes.edits import nearest_codes
+
+            q = self.codec.model.quantizer
+            self._neighbours = [nearest_codes(q.embeddings(lv).detach().cpu().numpy(), k)
+                                for lv in range(len(self.codec.codebook_sizes))]
+        return self._neighbours
+
+    # ---- files
+    def encode(self, path: Path) -> CodeGrid:
+        """An audio file as a grid of this model's codes."""
+        with self._lock:
+            return self.codec.encode_file(path)
+
+    def load_codes(self, path: Path) -> CodeGrid:
+        """A codes file, refused (`DistillError`) unless it was made with this model."""
+        grid = CodeGrid.load(path)
+        grid.check_model(self.fingerprint, self.codec.codebook_sizes, path)
+        return grid
+
+    def open_file(self, path: Path) -> CodeGrid:
+        """An audio file (encoded) or a codes file (validated against this model)."""
+        if path.name.endswith(".json"):
+            return self.load_codes(path)
+        return self.encode(path)
+
+    # ---- listening
+    def decode(self, grid: CodeGrid, muted: set[int], previous: Any = None) -> Any:
+        """A full decode, or a partial re-decode from `previous` (the last `Audition` of this sound)."""
+        with self._lock:
+            if previous is None:
+                return self.auditioner.full(grid, tuple(sorted(muted)))
+            return self.auditioner.update(grid, previous, tuple(sorted(muted)))
+
+    # ---- sampling
+    def require_prior(self) -> Any:
+        """The `Prior`, or `BadInputError` saying why this model has none."""
+        if self.prior is None:
+            raise BadInputError(f"this model has no prior ({self.prior_error or 'not trained'})", self.path)
+        return self.prior
+
+    def generate(self, seconds: float, settings: SamplingSettings, name: str = "generated") -> tuple[CodeGrid, int | None]:
+        """A new grid from the prior; returns it and the seed used."""
+        from .generate import positions_for_seconds
+
+        prior = self.require_prior()
+        spec, cfg = self.codec.spec, self.codec.cfg
+        positions = positions_for_seconds(seconds, spec.sample_rate, spec.hop_length, cfg.stride)
+        with self._lock:
+            codes = prior.generate(positions, settings)
+        seed = prior.last_seed
+        grid = CodeGrid(codes=codes, model_fingerprint=self.fingerprint, codebook_sizes=self.codec.codebook_sizes,
+                        sample_rate=spec.sample_rate, hop_length=spec.hop_length, stride=cfg.stride,
+                        name=f"{name}-{seed}", source={"generated": True, "seed": seed,
+                                                        "temperature": settings.temperature, "top_k": settings.top_k,
+                                                        "top_p": settings.top_p})
+        return grid, seed
+
+    def precompute(self, edit: Any, grid: CodeGrid) -> Any:
+        """Run a model-driven edit's computation on a copy (in a worker); applying it later only writes."""
+        with self._lock:
+            edit.do(grid.copy())
+        return edit
+
+
+def demo_paths() -> tuple[Path, list[Path]]:
+    """The bundled demo model and its sounds."""
+    sounds = sorted(p for p in DEMO_SOUNDS.glob("*") if p.suffix.lower() in AUDIO_SUFFIXES) if DEMO_SOUNDS.is_dir() else []
+    return DEMO_MODEL, sounds

@@ -1,0 +1,129 @@
+"""`DecodeQueue`: which sounds need decoding, decoded one at a time in one thread worker, slot A first.
+
+Requests coalesce: a sound edited ten times while a decode runs is decoded once more, from its newest
+state. Each job is a snapshot taken on the UI thread (the grid copied, the muted levels, the previous
+`Audition` to re-decode from), so the worker never reads a grid the user is editing. A result is stored
+on the UI thread; if the sound changed meanwhile it goes back in the queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from textual.dom import DOMNode
+from textual.message import Message
+from textual.worker import get_current_worker
+
+from ..codes.grid import CodeGrid
+from .messages import AuditionReady
+from .workers import report_failures
+from .workspace import Workspace
+
+
+@dataclass
+class DecodeJob:
+    """One sound to decode, as it was when the job was taken."""
+
+    name: str
+    grid: CodeGrid  # a copy
+    muted: set[int]
+    previous: Any  # the `Audition` to re-decode from, or None for a full decode
+    version: int
+
+
+class DecodeQueue:
+    """Decode requests for the sounds of a `Workspace`, served by one worker of `host` (the editor screen).
+
+    A sound decoded by partial re-decodes is decoded afresh once nothing changed for `idle_full_decode_s`
+    seconds and `busy()` (playing) is false: partial re-decodes are exact for the spectrogram but chain
+    Griffin-Lim phases (bench/RESULTS.md, editing engine). Every stored result is posted to `host` as
+    `AuditionReady`.
+    """
+
+    def __init__(self, host: DOMNode, ws: Workspace, *, idle_full_decode_s: float,
+                 busy: Callable[[], bool] = lambda: False) -> None:
+        self.host = host
+        self.ws = ws
+        self.engine: Any = None  # the `InferenceSession`; nothing is decoded until there is one
+        self.idle_full_decode_s = idle_full_decode_s
+        self.busy = busy
+        self.last_decode_ms: float | None = None
+        self._pending: list[str] = []
+        self._fresh: set[str] = set()  # sounds to decode from scratch (not partially) on their next turn
+        self._running = False
+
+    def post_message(self, message: Message) -> bool:
+        """Failures of the worker go to the host (see `report_failures`)."""
+        return self.host.post_message(message)
+
+    def request(self, name: str, *, fresh: bool = False) -> None:
+        """Decode `name` when its turn comes (after A); `fresh` skips the partial re-decode."""
+        if self.engine is None:
+            return
+        if fresh:
+            self._fresh.add(name)
+        if name not in self._pending:
+            self._pending.append(name)
+        if not self._running:
+            self._running = True
+            self.host.run_worker(self._serve, thread=True, exclusive=True, group="decode", description="decode")
+
+    def is_current(self, name: str) -> bool:
+        """The sound's latest decode is of its current state."""
+        sound = self.ws.sounds.get(name)
+        return sound is not None and sound.audition is not None and sound.decoded_version == sound.version
+
+    def _next_job(self) -> DecodeJob | None:
+        """On the UI thread: the next sound to decode, as a snapshot (A first); None ends the worker."""
+        while self._pending:
+            name = self.ws.a if self.ws.a in self._pending else self._pending[0]
+            self._pending.remove(name)
+            fresh = name in self._fresh
+            self._fresh.discard(name)
+            sound = self.ws.sounds.get(name)
+            if sound is None or (self.is_current(name) and not fresh):
+                continue
+            previous = None if fresh else sound.audition
+            return DecodeJob(name, self.ws.grid(name).copy(), set(sound.muted), previous, sound.version)
+        self._running = False
+        return None
+
+    def _serve(self) -> None:
+        """In the worker: decode what `request` queued, newest state first, until nothing is stale."""
+        worker = get_current_worker()
+        app = self.host.app
+        while not worker.is_cancelled:
+            try:
+                job = app.call_from_thread(self._next_job)
+            except RuntimeError:  # the app is closing
+                return
+            if job is None:
+                return
+            audition = self._decode(job)
+            if audition is not None:
+                app.call_from_thread(self._store, job, audition)
+
+    @report_failures("decoding")
+    def _decode(self, job: DecodeJob) -> Any:
+        return self.engine.decode(job.grid, job.muted, job.previous)
+
+    def _store(self, job: DecodeJob, audition: Any) -> None:
+        name, version = job.name, job.version
+        sound = self.ws.sounds.get(name)
+        if sound is None:
+            return
+        sound.audition, sound.decoded_version = audition, version
+        self.last_decode_ms = 1000 * float(getattr(audition, "seconds", 0.0))
+        if sound.version != version and name not in self._pending:
+            self._pending.append(name)  # edited meanwhile: the worker picks it up next
+        elif getattr(audition, "partial", False):
+            self.host.set_timer(self.idle_full_decode_s, lambda: self._refresh_when_idle(name, version))
+        self.host.post_message(AuditionReady(name, audition, version))
+
+    def _refresh_when_idle(self, name: str, version: int) -> None:
+        sound = self.ws.sounds.get(name)
+        if sound is None or sound.version != version or self.busy() or not getattr(sound.audition, "partial", False):
+            return
+        self.request(name, fresh=True)

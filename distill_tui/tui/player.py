@@ -1,0 +1,109 @@
+"""`Player`: the audio router, what is playing, and the playhead clock (30 ticks a second).
+
+The router (`playback.routing.Router`, or a test's stand-in) is made in a worker, because finding an
+audio device can take a while. Playing runs in a worker too; the clock reads the router's position and
+hands it to the editor, which draws the playhead.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from textual.dom import DOMNode
+from textual.message import Message
+
+from ..errors import DistillError
+from .messages import PlayDone
+from .workers import report_failures
+
+TICK_S = 1 / 30
+START_GRACE_S = 0.5  # a router may report no position for a moment after it starts
+
+
+class Player:
+    """Plays one sound at a time through `router`; `host` (the editor) runs its workers and timer.
+
+    `on_position(seconds)` is called on every tick while playing and returns False once the position is
+    past the sound's end; `on_end()` is called when playing should stop (the router went quiet, or the
+    end was reached).
+    """
+
+    def __init__(self, host: DOMNode, router: Any = None, *, on_position: Callable[[float], bool],
+                 on_end: Callable[[], None]) -> None:
+        self.host = host
+        self.router = router
+        self.on_position = on_position
+        self.on_end = on_end
+        self.playing = False
+        self.follow = False  # scroll with the playhead
+        self._started: float | None = None
+        self._timer: Any = None
+
+    def post_message(self, message: Message) -> bool:
+        """Failures of the workers go to the host (see `report_failures`)."""
+        return self.host.post_message(message)
+
+    # ---- the router
+    def start_router(self) -> None:
+        """Make the audio router in a worker, unless one was given."""
+        if self.router is None:
+            self.host.run_worker(self._make_router, thread=True, exclusive=True, group="router",
+                                 description="audio router")
+
+    @report_failures("audio")
+    def _make_router(self) -> None:
+        from ..playback.routing import Router
+
+        router = Router()
+        notice = router.notice()
+        self.router = router
+        if notice:
+            self.host.app.call_from_thread(self.host.notify, notice, title="Listening", timeout=12)
+
+    # ---- playing
+    def play(self, audio: np.ndarray, sample_rate: int, name: str) -> bool:
+        """Start playing `audio` and the playhead clock; False (with a warning) while there is no router."""
+        if self.router is None:
+            self.host.notify("audio output is not ready yet", severity="warning")
+            return False
+        self.playing = True
+        self._started = time.monotonic()
+        self.host.run_worker(functools.partial(self._play, audio, sample_rate, name), thread=True, exclusive=True,
+                             group="play", description=f"play {name}")
+        if self._timer is None:
+            self._timer = self.host.set_interval(TICK_S, self._tick)
+        else:
+            self._timer.resume()
+        return True
+
+    @report_failures("playing")
+    def _play(self, audio: np.ndarray, sample_rate: int, name: str) -> None:
+        result = self.router.play(audio, sample_rate, name=name)
+        self.post_message(PlayDone(result.message, result.route))
+
+    def stop(self) -> None:
+        """Stop the router (if it was playing) and the clock."""
+        if self.playing and self.router is not None:
+            try:
+                self.router.stop()
+            except DistillError:
+                pass
+        self.playing = False
+        if self._timer is not None:
+            self._timer.pause()
+
+    def _tick(self) -> None:
+        if not self.playing or self.router is None:
+            return
+        seconds = self.router.position
+        if seconds is None:
+            in_grace = self._started is not None and time.monotonic() - self._started < START_GRACE_S
+            if not in_grace:
+                self.on_end()
+            return
+        if not self.on_position(seconds):
+            self.on_end()

@@ -1,0 +1,105 @@
+"""`SoundFiles`: the editor's saving (codes files) and exporting (audio, codes beside it).
+
+Saving never silently overwrites a codes file another program changed since the editor read or wrote
+it: the workspace remembers each file's (mtime_ns, size), and on a mismatch the editor asks first.
+Exporting writes the sound's current state, so it waits for a decode of that state when there is none.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from textual.message import Message
+
+from ..codes.grid import CodeGrid
+from ..errors import DistillError
+from .workers import report_failures
+
+if TYPE_CHECKING:
+    from .screens.editor import EditorScreen
+
+
+class SoundFiles:
+    """Save and export the editor's sounds; `host` asks the questions, runs the export worker, and reports."""
+
+    def __init__(self, host: EditorScreen) -> None:
+        self.host = host
+        self._export_when_ready: tuple[str, Path] | None = None
+
+    def post_message(self, message: Message) -> bool:
+        """Failures of the export worker go to the host (see `report_failures`)."""
+        return self.host.post_message(message)
+
+    # ---- saving
+    def save(self, name: str | None) -> None:
+        """Save to the sound's own codes file, or ask where (default `./NAME.codes.json`) when it has none."""
+        host = self.host
+        if name is None:
+            host.notify("nothing to save", severity="warning")
+            return
+        path = host.ws.codes_path(name)
+        if path is not None:
+            self.save_to(name, path)
+        else:
+            host.ask(f"Save the codes of {name} to", str(host.ws.default_codes_path(name)),
+                     lambda text: self.save_to(name, Path(text)) if text else None)
+
+    def save_to(self, name: str, path: Path) -> None:
+        """Save a sound's codes to `path`; if another program changed that file since it was read, ask first."""
+        if self.host.ws.changed_on_disk(name, path):
+            self.host.confirm(f"{path.name} changed on disk since you opened it: overwrite?",
+                              lambda: self._write(name, path))
+        else:
+            self._write(name, path)
+
+    def _write(self, name: str, path: Path) -> None:
+        host = self.host
+        try:
+            saved = host.ws.save(name, path)
+        except DistillError as exc:
+            host.notify(str(exc), title="Not saved", severity="error", timeout=8)
+            return
+        host.refresh_panels()
+        host.set_message(f"saved {saved.name}")
+        host.notify(f"saved {saved}", timeout=4)
+
+    # ---- exporting
+    def export(self, name: str | None) -> None:
+        """Ask where to export the sound (default `./NAME.wav`), then export it."""
+        if name is None:
+            self.host.notify("nothing to export", severity="warning")
+            return
+        self.host.ask(f"Export {name} as WAV (FLAC by extension) to", str(Path.cwd() / f"{name}.wav"),
+                      lambda text: self.export_to(name, Path(text)) if text else None,
+                      help="The codes are saved beside it as NAME.codes.json. Esc: cancel")
+
+    def export_to(self, name: str, path: Path) -> None:
+        """Write the sound's current state as audio (decoding it first if needed), its codes beside it."""
+        host = self.host
+        if not host.decoder.is_current(name):
+            self._export_when_ready = (name, path)  # exported as soon as the current state is decoded
+            host.set_message("decoding, then exporting…")
+            host.decoder.request(name)
+            return
+        grid = host.ws.grid(name)
+        job = functools.partial(self._export, path, host.ws.sound(name).audition.audio, grid.sample_rate, grid.copy())
+        host.run_worker(job, thread=True, group="export", description=f"export {path.name}")
+
+    def decoded(self, name: str) -> None:
+        """A decode of `name` is stored: run the export that waited for it, if it is of the current state."""
+        pending = self._export_when_ready
+        if pending is not None and pending[0] == name and self.host.decoder.is_current(name):
+            self._export_when_ready = None
+            self.export_to(*pending)
+
+    @report_failures("export", unexpected="{path}: {kind}: {exc}")
+    def _export(self, path: Path, audio: np.ndarray, sample_rate: int, codes: CodeGrid) -> None:
+        from ..audio.export import ExportOptions, export_audio
+
+        result = export_audio(path, audio, sample_rate, ExportOptions(normalize_db=-1.0), codes=codes)
+        app = self.host.app
+        app.call_from_thread(self.host.notify, f"exported {result.path} ({result.seconds:.2f} s)", timeout=6)
+        app.call_from_thread(self.host.set_message, f"exported {result.path.name}")

@@ -1,0 +1,47 @@
+"""The code grid's painting that needs no widget: what the grid is shown with, the time ruler, colour steps.
+
+`CodeGridView` (code_grid.py) caches what these return and turns it into segments and strips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+NICE_SECONDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
+
+
+@dataclass
+class GridLook:
+    """What the grid needs besides the codes: level labels and each code's place in its level's order."""
+
+    labels: list[str]
+    ranks: list[np.ndarray] | None = None  # ranks[q][code] = 0..K-1 along the perceptual order; None: by index
+
+
+def ruler_text(positions: int, seconds_per_position: float, cell_width: int, beat: int) -> str:
+    """The time ruler over `positions` cells: a dot on every beat, `|0.5s`-style marks at a readable spacing."""
+    chars = [" "] * (positions * cell_width)
+    for p in range(0, positions, max(beat, 1)):
+        chars[p * cell_width] = "·"
+    spp = seconds_per_position
+    step = next((s for s in NICE_SECONDS if s / spp * cell_width >= 7), NICE_SECONDS[-1])
+    k = 0
+    while (p := int(round(k * step / spp))) < positions:
+        label = f"|{k * step:g}s"
+        x = p * cell_width
+        if x + len(label) <= len(chars):
+            chars[x : x + len(label)] = list(label)
+        k += 1
+    return "".join(chars)
+
+
+def colour_steps(codebook_sizes: Sequence[int], ranks: list[np.ndarray] | None, steps: int) -> list[np.ndarray]:
+    """Per level, each code's step (0..steps-1) on the colour ramp: by its perceptual rank, else by its index."""
+    out = []
+    for q, k in enumerate(codebook_sizes):
+        r = ranks[q] if ranks is not None and q < len(ranks) and len(ranks[q]) == k else np.arange(k)
+        out.append(np.minimum(np.asarray(r) * steps // max(k, 1), steps - 1))
+    return out

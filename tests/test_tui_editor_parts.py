@@ -1,0 +1,100 @@
+"""The editor's helpers without an app: worker failures as messages, codes files changed on disk, the palette table."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from distill_tui.codes.grid import CodeGrid
+from distill_tui.errors import BadInputError
+from distill_tui.inference.sampling import SamplingSettings
+from distill_tui.tui.commands import COMMANDS
+from distill_tui.tui.messages import LoadFailed, WorkFailed
+from distill_tui.tui.workers import report_failures
+from distill_tui.tui.workspace import Workspace, disk_stamp
+
+
+class Owner:
+    def __init__(self) -> None:
+        self.posted: list = []
+
+    def post_message(self, message) -> bool:  # noqa: ANN001
+        self.posted.append(message)
+        return True
+
+    @report_failures("{label}", known="{reason}")
+    def compute(self, label: str, fail: Exception | None = None) -> int:
+        if fail is not None:
+            raise fail
+        return 7
+
+    @report_failures("{path}", unexpected="{path}: cannot read ({kind}: {exc})", failed=LoadFailed)
+    def open(self, path: Path) -> None:
+        raise ValueError("garbage")
+
+
+def test_report_failures_turns_exceptions_into_one_message():
+    owner = Owner()
+    assert owner.compute("ramp") == 7 and owner.posted == []
+    assert owner.compute("ramp", BadInputError("top-k must be at least 1", "/m.distill")) is None
+    assert owner.posted[-1] == WorkFailed("ramp", "top-k must be at least 1")  # `known` chose the reason without the path
+    assert owner.compute("blend", fail=KeyError("q")) is None
+    assert owner.posted[-1] == WorkFailed("blend", "KeyError: 'q'")
+    assert owner.open(Path("x.wav")) is None
+    assert owner.posted[-1] == LoadFailed("x.wav", "x.wav: cannot read (ValueError: garbage)")
+
+
+def test_sampling_settings_validate():
+    SamplingSettings(temperature=0.5, top_k=3, top_p=0.9, seed=1).validate()
+    for bad in ({"temperature": 0.0}, {"temperature": float("nan")}, {"top_k": 0}, {"top_p": 1.5}):
+        with pytest.raises(BadInputError):
+            SamplingSettings(**bad).validate()
+
+
+def _grid() -> CodeGrid:
+    return CodeGrid(codes=np.zeros((2, 8), dtype=np.int64), model_fingerprint="ab12", codebook_sizes=[16, 16],
+                    sample_rate=22050, hop_length=256, stride=4, name="tone")
+
+
+def _touch_later(path: Path) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 3_000_000_000))
+
+
+def test_changed_on_disk_watches_the_file_read_and_the_file_written(tmp_path: Path):
+    path = tmp_path / "tone.codes.json"
+    _grid().save(path)
+    ws = Workspace()
+    name = ws.add(CodeGrid.load(path), codes_path=path, stamp=disk_stamp(path)).name
+    assert not ws.changed_on_disk(name, path)
+    _touch_later(path)
+    assert ws.changed_on_disk(name, path) and ws.changed_on_disk(name)
+    assert not ws.changed_on_disk(name, tmp_path / "elsewhere.codes.json")  # a save-as is not watched
+    ws.save(name, path)
+    assert not ws.changed_on_disk(name, path)  # what we wrote is the new reference
+    path.unlink()
+    assert not ws.changed_on_disk(name, path)  # a file that is gone loses nothing when written
+
+
+def test_a_generated_sound_has_no_file_to_watch(tmp_path: Path):
+    ws = Workspace()
+    name = ws.add(_grid(), unsaved=True).name
+    assert not ws.changed_on_disk(name, tmp_path / "tone.codes.json")
+
+
+def test_palette_table_titles_are_unique():
+    titles = [c.title for c in COMMANDS]
+    assert len(titles) == len(set(titles))
+
+
+def test_demo_paths_point_at_the_repository_samples():
+    from distill_tui.inference.session import demo_paths
+
+    from .test_tui_support import DEMO_MODEL, DEMO_SOUNDS
+
+    model, sounds = demo_paths()
+    assert model == DEMO_MODEL
+    assert all(s.parent == DEMO_SOUNDS for s in sounds) and (sounds or not DEMO_SOUNDS.is_dir())
