@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tui.engine import demo_paths
+    from ..inference.session import demo_paths
 
     model, audio = args.model, list(args.audio)
     if model is None:
