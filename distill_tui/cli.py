@@ -47,7 +47,7 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "func", None) and args.command is None and "open" in _commands(parser):
-            args = parser.parse_args(["open", *argv])
+            args = parser.parse_args([*argv, "open"])  # only top-level options (--debug) were given
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     return args

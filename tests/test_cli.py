@@ -114,3 +114,12 @@ def test_train_folder_without_audio(tmp_path, capsys):
     (tmp_path / "readme.txt").write_text("no sounds")
     code, _, err = cli(capsys, "train", tmp_path, "-o", tmp_path / "m.distill", "--steps", "3")
     assert code == 2 and "no usable audio files" in err
+
+
+def test_no_command_opens_the_editor_and_keeps_top_level_options():
+    from distill_tui.cli import _parse, build_parser
+
+    parser = build_parser()
+    args = _parse(parser, ["--debug"])
+    assert args.command == "open" and args.debug
+    assert _parse(parser, ["--help"]) == 0 and _parse(parser, ["--no-such-flag"]) == 2
