@@ -3,7 +3,8 @@
 Each subcommand lives in `distill_tui/commands/<name>.py` and exposes `register(subparsers)`,
 which adds its parser and sets `func` (called with the parsed args, returning an exit status).
 Errors: one line on stderr beginning `error:`; exit 2 for bad input or usage, 1 otherwise;
-a traceback only with `--debug`.
+a traceback only with `--debug` (docs/architecture.md, "Command-line contract"). `main(argv)` returns
+the exit status instead of exiting, so tests and scripts can call it in-process.
 """
 
 from __future__ import annotations
@@ -41,16 +42,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
+    """Parsed arguments, or the exit status argparse chose (0 after --help, 2 after a usage error)."""
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None) and args.command is None and "open" in _commands(parser):
+            args = parser.parse_args([*argv, "open"])  # only top-level options (--debug) were given
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run `distill-tui` with `argv` (default: the process's arguments) and return its exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
+    if isinstance(args, int):
+        return args
     debug = getattr(args, "debug", False)
     if not getattr(args, "func", None):
-        if args.command is None:
-            args = parser.parse_args(["open", *([] if argv is None else argv)]) if "open" in _commands(parser) else args
-        if not getattr(args, "func", None):
-            parser.print_help()
-            return 2
+        parser.print_help()
+        return 2
     try:
         return int(args.func(args) or 0)
     except DistillError as exc:

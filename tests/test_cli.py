@@ -1,4 +1,4 @@
-"""The command line, as a user runs it: a true round trip on files written at test time, and refusals."""
+"""The command line: a true round trip in real processes on files written at test time, and refusals in-process."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 import soundfile as sf
 
 from distill_tui.analysis.quality import log_spectral_distance
+from distill_tui.cli import main
 
 from .conftest import SR, run_cli, synth
 
@@ -50,52 +51,75 @@ def test_round_trip_encode_decode_eval_info(tiny_model, dataset, tmp_path):
     assert run_cli("info", str(tiny_model)).returncode == 0
 
 
-def test_errors_are_one_line_with_exit_2(tiny_model, tmp_path):
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """Run the command in this process: (exit status, stdout, stderr)."""
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_errors_are_one_line_with_exit_2(tiny_model, tmp_path, capsys):
     (tmp_path / "bad.distill").write_bytes(b"\x00" * 100)
     (tmp_path / "noise.wav").write_text("nope")
     sf.write(tmp_path / "ok.wav", synth("tone", 0.3), SR)
     other = tmp_path / "other.codes.json"
-    r = run_cli("encode", str(tiny_model), str(tmp_path / "ok.wav"), "-o", str(other))
+    code, _, err = cli(capsys, "encode", tiny_model, tmp_path / "ok.wav", "-o", other)
+    assert code == 0, err
     doc = json.loads(other.read_text())
+    fingerprint = doc["model_fingerprint"]
     doc["model_fingerprint"] = "0000000000000000"
     other.write_text(json.dumps(doc))
-    doc["model_fingerprint"] = json.loads((tmp_path / "other.codes.json").read_text())["model_fingerprint"]
-    rng = dict(doc)
-    good_fp = run_cli("info", str(tiny_model), "--json")
-    rng["model_fingerprint"] = last_json(good_fp)["fingerprint"]
-    rng["codes"] = [[99] * doc["positions"], doc["codes"][1]]
+    rng = {**doc, "model_fingerprint": fingerprint, "codes": [[99] * doc["positions"], doc["codes"][1]]}
     (tmp_path / "range.codes.json").write_text(json.dumps(rng))
     cases = [
-        (["info", str(tmp_path / "bad.distill")], "bad.distill"),
-        (["info", str(tmp_path / "missing.distill")], "no such model file"),
-        (["encode", str(tiny_model), str(tmp_path / "noise.wav"), "-o", str(tmp_path / "x.json")], "noise.wav"),
-        (["decode", str(tiny_model), str(other), "-o", str(tmp_path / "x.wav")], "another model"),
-        (["decode", str(tiny_model), str(tmp_path / "range.codes.json"), "-o", str(tmp_path / "x.wav")], "outside its codebook"),
-        (["train", str(tmp_path / "empty-dir"), "-o", str(tmp_path / "m.distill")], "no such folder"),
-        (["train", str(tmp_path), "-o", str(tmp_path / "m.distill"), "--steps", "0"], "--steps"),
-        (["decode", str(tiny_model), str(tmp_path / "range.codes.json"), "-o", str(tmp_path / "x.mp3")], "range.codes.json"),
+        (["info", tmp_path / "bad.distill"], "bad.distill"),
+        (["info", tmp_path / "missing.distill"], "no such model file"),
+        (["encode", tiny_model, tmp_path / "noise.wav", "-o", tmp_path / "x.json"], "noise.wav"),
+        (["decode", tiny_model, other, "-o", tmp_path / "x.wav"], "another model"),
+        (["decode", tiny_model, tmp_path / "range.codes.json", "-o", tmp_path / "x.wav"], "outside its codebook"),
+        (["train", tmp_path / "empty-dir", "-o", tmp_path / "m.distill"], "no such folder"),
+        (["train", tmp_path, "-o", tmp_path / "m.distill", "--steps", "0"], "--steps"),
+        (["decode", tiny_model, tmp_path / "range.codes.json", "-o", tmp_path / "x.mp3"], "range.codes.json"),
+        (["decode", tiny_model], "required"),  # a usage error: argparse's own message, also one line
     ]
     for args, needle in cases:
-        r = run_cli(*args)
-        lines = r.stderr.strip().splitlines()
-        assert r.returncode == 2, (args, r.stderr)
-        assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], (args, r.stderr)
-        assert "Traceback" not in r.stderr
+        code, _, err = cli(capsys, *args)
+        lines = err.strip().splitlines()
+        assert code == 2, (args, err)
+        assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], (args, err)
+        assert "Traceback" not in err
+    assert not (tmp_path / "x.wav").exists() and not (tmp_path / "m.distill").exists()
 
 
-def test_unwritable_output_keeps_existing_files(tiny_model, dataset, tmp_path):
+def test_a_real_process_exits_2_with_one_error_line(tmp_path):
+    """The one check that needs a process: `python -m distill_tui.cli` turns main's status into the exit status."""
+    r = run_cli("info", str(tmp_path / "missing.distill"))
+    assert r.returncode == 2 and r.stderr.startswith("error:") and len(r.stderr.strip().splitlines()) == 1
+    assert "no such model file" in r.stderr
+
+
+def test_unwritable_output_keeps_existing_files(tiny_model, dataset, tmp_path, capsys):
     src = next(dataset.rglob("pluck*.wav"))
-    r = run_cli("encode", str(tiny_model), str(src), "-o", str(tmp_path / "nodir" / "x.codes.json"))
-    assert r.returncode != 0 and r.stderr.startswith("error:") and "nodir" in r.stderr
+    code, _, err = cli(capsys, "encode", tiny_model, src, "-o", tmp_path / "nodir" / "x.codes.json")
+    assert code != 0 and err.startswith("error:") and "nodir" in err
     # a model file being replaced survives a failed save (see test_files for the full-disk case)
     copy = tmp_path / "m.distill"
     shutil.copy(tiny_model, copy)
     before = copy.read_bytes()
-    r = run_cli("train", str(tmp_path / "nothing-here"), "-o", str(copy), "--steps", "3")
-    assert r.returncode == 2 and copy.read_bytes() == before
+    code, _, _ = cli(capsys, "train", tmp_path / "nothing-here", "-o", copy, "--steps", "3")
+    assert code == 2 and copy.read_bytes() == before
 
 
-def test_train_folder_without_audio(tmp_path):
+def test_train_folder_without_audio(tmp_path, capsys):
     (tmp_path / "readme.txt").write_text("no sounds")
-    r = run_cli("train", str(tmp_path), "-o", str(tmp_path / "m.distill"), "--steps", "3")
-    assert r.returncode == 2 and "no usable audio files" in r.stderr
+    code, _, err = cli(capsys, "train", tmp_path, "-o", tmp_path / "m.distill", "--steps", "3")
+    assert code == 2 and "no usable audio files" in err
+
+
+def test_no_command_opens_the_editor_and_keeps_top_level_options():
+    from distill_tui.cli import _parse, build_parser
+
+    parser = build_parser()
+    args = _parse(parser, ["--debug"])
+    assert args.command == "open" and args.debug
+    assert _parse(parser, ["--help"]) == 0 and _parse(parser, ["--no-such-flag"]) == 2

@@ -108,11 +108,6 @@ def test_bad_input_is_refused_with_the_reason(files, capsys, tmp_path):
     assert not out.exists()
 
 
-def test_a_real_process_exits_2_with_one_error_line(files, tmp_path):
-    r = run_cli("edit", "reverse", str(files["a"]), "-o", str(files["a"]))
-    assert r.returncode == 2 and r.stderr.startswith("error:") and len(r.stderr.strip().splitlines()) == 1
-
-
 # ---- with a real prior (trained for a few steps: it only has to run)
 
 

@@ -9,11 +9,13 @@ import pytest
 import torch
 
 from distill_tui.codes import edits as E
-from distill_tui.codes.clipboard import Clipboard, EmbeddingMap
+from distill_tui.codes.clipboard import Clipboard
 from distill_tui.codes.grid import CodeGrid
 from distill_tui.codes.patterns import TemplateStore, alternate, euclid, euclidean_rhythm, motif, ramp
 from distill_tui.codes.selection import Selection
 from distill_tui.errors import BadInputError
+from distill_tui.model.latent import EmbeddingMap, latent, nearest_codes, requantize, requantize_blend
+from distill_tui.threads import torch_threads
 
 from .conftest import synth
 
@@ -125,7 +127,7 @@ def test_randomize_modes_are_reproducible_and_respect_their_source():
     roundtrip(E.Randomize(selection=Selection(), mode="usage", seed=1, usage=usage), c)
     assert set(c.codes[0].tolist()) <= {14, 15} and set(c.codes[1].tolist()) == {0}
     emb = np.arange(16, dtype=np.float64)[:, None]  # codes on a line: neighbours are +-1, +-2
-    nb = [E.nearest_codes(emb, 2)] * 2
+    nb = [nearest_codes(emb, 2)] * 2
     d = g.copy()
     E.Randomize(selection=Selection(), mode="nearest", seed=2, neighbours=nb).do(d)
     assert (np.abs(d.codes - g.codes) <= 2).all() and (d.codes != g.codes).all()
@@ -362,7 +364,7 @@ def test_requantize_keeps_the_residual_quantizer_untouched(codec, real_grids):
     before = [q.embeddings(i).clone() for i in range(codec.cfg.levels)]
     q.rvq.train()  # even if someone left it in training mode
     try:
-        E.requantize_blend(q, a.codes, a.codes[:, ::-1].copy(), 0.3)
+        requantize_blend(q, a.codes, a.codes[:, ::-1].copy(), 0.3)
         assert q.rvq.training  # its mode is given back
     finally:
         q.rvq.eval()
@@ -376,10 +378,10 @@ def test_fast_latent_and_requantize_equal_the_librarys(codec, real_grids):
     codes = np.stack([a.codes[:, :20], b.codes[:, :20]])  # (2, Q, 20)
     with torch.no_grad():
         ref = q.decode_indices(torch.from_numpy(codes))  # (2, 20, D)
-        assert torch.allclose(E.latent(q, codes), ref, atol=1e-6)
+        assert torch.allclose(latent(q, codes), ref, atol=1e-6)
         z = torch.lerp(ref[0:1], ref[1:2], 0.3) + 0.05 * torch.randn(1, 20, ref.shape[-1])
         _, idx, _ = q.rvq(z)
-    assert np.array_equal(E.requantize(q, z)[0], idx[0].T.numpy())
+    assert np.array_equal(requantize(q, z)[0], idx[0].T.numpy())
 
 
 def test_mapping_through_embeddings_when_asked(codec, real_grids):
@@ -408,7 +410,7 @@ def test_every_operation_on_a_tiny_real_model(codec, real_grids):
 
     a0, b = real_grids
     data = compute_perceptual(codec, codec.doc)
-    nb = [E.nearest_codes(codec.model.quantizer.embeddings(q).numpy(), 3) for q in range(codec.cfg.levels)]
+    nb = [nearest_codes(codec.model.quantizer.embeddings(q).numpy(), 3) for q in range(codec.cfg.levels)]
     clip = Clipboard.copy_from(b, Selection(0, None, 2, 8))
     ops: list[E.Edit] = [
         E.SetCell(level=0, position=3, code=5),
@@ -436,6 +438,6 @@ def test_every_operation_on_a_tiny_real_model(codec, real_grids):
         roundtrip(op, g)
         g.validate()
         g.check_model(codec.fingerprint, codec.codebook_sizes)
-        with E.one_thread():  # two threads on a busy 2-core box mostly wait
+        with torch_threads(1):  # two threads on a busy 2-core box mostly wait
             out = codec.decode(g, iters=2)
         assert np.isfinite(out.audio).all() and len(out.audio) > 0, type(op).__name__

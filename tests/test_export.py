@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -171,3 +173,29 @@ def test_bad_samples_and_outputs(tmp_path):
         export_audio(tmp_path / "x.flac", sine(440).astype(np.float32), SR, ExportOptions(bits="float"))
     with pytest.raises(OutputError, match=".wav or .flac"):
         export_audio(tmp_path / "x.mp3", sine(440).astype(np.float32), SR)
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path, umask_022):
+    """A WAV and its codes file are 0644 under umask 022, as `open()` would make them (not mkstemp's 0600),
+    and replacing a file keeps its mode."""
+    grid = CodeGrid(codes=np.array([[1, 2, 3], [0, 5, 7]]), model_fingerprint="abc123", codebook_sizes=[8, 8],
+                    sample_rate=SR, hop_length=256, stride=4, name="modes")  # fmt: skip
+    result = export_audio(tmp_path / "modes.wav", sine(440).astype(np.float32), SR, codes=grid)
+    assert result.codes_path is not None
+    assert stat.S_IMODE(result.path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(result.codes_path.stat().st_mode) == 0o644
+    own = grid.save(tmp_path / "own.codes.json")
+    assert stat.S_IMODE(own.stat().st_mode) == 0o644
+    own.chmod(0o600)
+    grid.save(own)
+    assert stat.S_IMODE(own.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["modes.codes.json", "modes.wav", "own.codes.json"]

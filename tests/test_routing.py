@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from distill_tui.cli import main
 from distill_tui.errors import BadInputError
 from distill_tui.playback import local
 from distill_tui.playback.local import Mixer, PlaybackUnavailable, Player
@@ -398,14 +399,22 @@ def test_play_cli_sends_to_the_listener(no_config, listener, tmp_path):
     assert np.array_equal(events[0].clip.samples, stereo)  # stereo stays stereo
 
 
-def test_play_cli_errors(no_config, tmp_path):
-    missing = _play_cli(str(tmp_path / "nope.wav"), env=no_config)
-    assert (
-        missing.returncode == 2 and missing.stderr.startswith("error: ") and "no such file" in missing.stderr
-    )
+def test_play_cli_errors(no_config, tmp_path, monkeypatch, capsys):
+    for name, value in no_config.items():
+        monkeypatch.setenv(name, value)
+
+    def play(*args: str) -> tuple[int, str]:
+        code = main(["play", *args])
+        return code, capsys.readouterr().err
+
+    code, err = play(str(tmp_path / "nope.wav"))
+    assert code == 2 and err.startswith("error: ") and "no such file" in err and len(err.splitlines()) == 1
     codes = tmp_path / "x.codes.json"
     codes.write_text("{}")
-    no_model = _play_cli(str(codes), env=no_config)
-    assert no_model.returncode == 2 and "needs --model MODEL" in no_model.stderr
-    bad_env = _play_cli(str(codes), env={**no_config, "DISTILL_LISTEN": "nonsense"})
-    assert bad_env.returncode == 2
+    code, err = play(str(codes))
+    assert code == 2 and "needs --model MODEL" in err
+    wav = tmp_path / "tone.wav"
+    sf.write(wav, tone(), SR)
+    monkeypatch.setenv("DISTILL_LISTEN", "nonsense")
+    code, err = play(str(wav))
+    assert code == 2 and err.startswith("error: ") and "DISTILL_LISTEN='nonsense' is not host:port" in err

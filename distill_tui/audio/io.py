@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import soundfile as sf
 import soxr
 
 from ..errors import AudioError, OutputError
+from ..fileio import atomic_path
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".opus", ".w64", ".caf"}
 SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
@@ -141,18 +140,11 @@ def save_audio(path: str | Path, samples: np.ndarray, sample_rate: int, *, bits:
     if bits != "float":
         data = np.clip(data, -1.0, 1.0)
     fmt = "WAV" if ext == ".wav" else "FLAC"
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=ext, dir=directory)
-    except OSError as exc:
-        raise OutputError(f"cannot write here ({exc.strerror})", path) from exc
-    os.close(fd)
-    try:
-        sf.write(tmp, data, sample_rate, subtype=SUBTYPES[bits], format=fmt)
-        os.replace(tmp, path)
-    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"could not write audio ({_short(exc)})", path) from exc
+    with atomic_path(path, "audio", suffix=ext) as tmp:
+        try:
+            sf.write(tmp, data, sample_rate, subtype=SUBTYPES[bits], format=fmt)
+        except RuntimeError as exc:  # libsndfile's errors name the temporary file: keep only the reason
+            raise OutputError(f"could not write the audio ({_short(exc)}); the previous file is unchanged", path) from exc
     return path
 
 

@@ -1,4 +1,8 @@
-"""The clipboard (copied codes with their model's identity) and mapping codes between models via embeddings."""
+"""The clipboard (copied codes with their model's identity) and the rule that codes never cross models unmapped.
+
+Mapping codes from one model to another goes through the models' latent space
+(`distill_tui.model.latent.EmbeddingMap`); this package only sees it through `CodeMapping`.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,26 @@ EMPTY = -1  # a clipboard or pattern cell with no value
 class _ModelCodes(Protocol):
     model_fingerprint: str
     codebook_sizes: list[int]
+
+
+class CodeMapping(Protocol):
+    """Codes of one model -> codes of another (`distill_tui.model.latent.EmbeddingMap` is one)."""
+
+    source_fingerprint: str
+    target_fingerprint: str
+    target_sizes: list[int]
+
+    def check(self, source: _ModelCodes | None, target: _ModelCodes | None) -> None:
+        """Refuse codes not of the source model, or a target not of the target model (BadInputError)."""
+        ...
+
+    def map_grid(self, codes: np.ndarray) -> np.ndarray:
+        """Whole columns: codes (Qs, P) of the source -> (Qt, P) of the target."""
+        ...
+
+    def map_levels(self, rows: np.ndarray, level_start: int) -> np.ndarray:
+        """Rows (L, P) of source levels level_start.. -> the same levels of the target; -1 stays -1."""
+        ...
 
 
 def _describe(x: _ModelCodes) -> str:
@@ -74,7 +98,7 @@ class Clipboard:
     def check_target(self, grid: CodeGrid) -> None:
         require_same_model(self, grid, "paste")
 
-    def mapped(self, mapping: EmbeddingMap) -> Clipboard:
+    def mapped(self, mapping: CodeMapping) -> Clipboard:
         """The same sound in the mapping's target model (refused if the clipboard is not of its source)."""
         mapping.check(self, None)
         full = self.level_start == 0 and self.levels == len(self.codebook_sizes) and not (self.values < 0).any()
@@ -99,55 +123,11 @@ class Clipboard:
             raise BadInputError(f"malformed clipboard or template ({exc})") from exc
 
 
-class EmbeddingMap:
-    """Maps codes of a source model onto a target model through the shared latent space.
+def __getattr__(name: str) -> Any:
+    # `EmbeddingMap` moved to distill_tui.model.latent; resolved on first use (it loads torch) for callers
+    # that still import it from here (commands/edit.py). Delete once they import it from its home.
+    if name == "EmbeddingMap":
+        from ..model.latent import EmbeddingMap
 
-    Whole columns (every level) are decoded to latents and re-quantized by the target's residual
-    quantizer, which also bridges different level counts and codebook sizes. Partial columns are
-    mapped level by level to the nearest code of the same level. Only built when the user asks.
-    """
-
-    def __init__(self, source: Any, target: Any, source_fingerprint: str, target_fingerprint: str) -> None:
-        """source, target: the models' `Quantizer`s (`codec.model.quantizer`)."""
-        self.source, self.target = source, target
-        self.source_fingerprint, self.target_fingerprint = source_fingerprint, target_fingerprint
-        self.source_sizes = list(source.cfg.codebook_sizes)
-        self.target_sizes = list(target.cfg.codebook_sizes)
-        if source.cfg.latent_dim != target.cfg.latent_dim:
-            raise BadInputError(
-                f"cannot map codes from model {source_fingerprint} to model {target_fingerprint}: their latent "
-                f"spaces differ in size ({source.cfg.latent_dim} vs {target.cfg.latent_dim})"
-            )
-
-    @classmethod
-    def between(cls, source_codec: Any, target_codec: Any) -> EmbeddingMap:
-        return cls(source_codec.model.quantizer, target_codec.model.quantizer, source_codec.fingerprint, target_codec.fingerprint)
-
-    def check(self, source: _ModelCodes | None, target: _ModelCodes | None) -> None:
-        if source is not None and source.model_fingerprint != self.source_fingerprint:
-            raise BadInputError(f"these codes are from model {source.model_fingerprint}, not {self.source_fingerprint} as the mapping expects")
-        if target is not None and target.model_fingerprint != self.target_fingerprint:
-            raise BadInputError(f"the target grid is from model {target.model_fingerprint}, not {self.target_fingerprint} as the mapping expects")
-
-    def map_grid(self, codes: np.ndarray) -> np.ndarray:
-        """Whole columns: codes (Qs, P) of the source -> (Qt, P) of the target."""
-        from .edits import latent, requantize
-
-        z = latent(self.source, np.asarray(codes)[None])  # (1, P, D)
-        return requantize(self.target, z)[0]
-
-    def map_levels(self, rows: np.ndarray, level_start: int) -> np.ndarray:
-        """Some levels: rows (L, P) of source levels level_start.. -> nearest codes of the same target levels."""
-        out = np.full(rows.shape, EMPTY, dtype=np.int64)  # (L, P)
-        for i in range(rows.shape[0]):
-            q = level_start + i
-            if q >= len(self.target_sizes):
-                raise BadInputError(f"level {q + 1} has no counterpart in model {self.target_fingerprint} "
-                                    f"({len(self.target_sizes)} levels)")
-            src = self.source.embeddings(q).cpu().numpy()  # (Ks, D)
-            dst = self.target.embeddings(q).cpu().numpy()  # (Kt, D)
-            d = ((src[:, None, :] - dst[None, :, :]) ** 2).sum(-1)  # (Ks, Kt)
-            nearest = d.argmin(axis=1)  # (Ks,)
-            have = rows[i] >= 0
-            out[i, have] = nearest[rows[i, have]]
-        return out
+        return EmbeddingMap
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,114 +1,36 @@
-"""Edits of a `CodeGrid` as objects with `do` / `undo` that keep only the cells they touch.
+"""Edits of a `CodeGrid` that rewrite cells: keystrokes, fills, paste, randomize, "DNA mix", blend, swap.
 
-Modelled on Textual's `document/_edit.py`: an edit is a small dataclass holding its parameters; `do`
-computes the new values once (random and model-driven edits are therefore replayed exactly by a
-redo), remembers the old values of the touched cells, and writes; `undo` writes the old values back.
-Cost is O(selection), except inserting or deleting columns, which rebuilds the (levels, positions)
-array. Every edit validates the codes it writes against the grid's codebook sizes, and edits that
-read another grid refuse one made by another model unless a mapping through embeddings is given.
+Every edit validates the codes it writes against the grid's codebook sizes, and edits that read another
+grid refuse one made by another model unless a mapping through embeddings is given. Edits that need a
+model (blend, regenerate, a mapping) receive it through the protocols in `edit_base` and `clipboard`:
+this package never imports torch or the model (docs/architecture.md, decision 16). Edits that insert or
+delete columns live in `columns.py`; both kinds are importable from here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from ..errors import BadInputError
-from .clipboard import Clipboard, EmbeddingMap, require_same_model
+from .clipboard import Clipboard, CodeMapping, require_same_model
+from .columns import ColumnEdit, Continue, DeleteColumns, DuplicateColumns, InsertColumns, RepeatColumns
+from .edit_base import BlockEdit, Edit, EditResult, LatentBlender, PriorLike, check_codes
 from .grid import CodeGrid
 from .selection import Selection
 
-
-@dataclass
-class EditResult:
-    """What an edit (or its undo) changed in the grid it was applied to."""
-
-    changed: Selection  # clipped cells whose codes may have changed (redraw these, re-decode around them)
-    resized: bool = False  # columns were inserted or deleted: everything from `changed.pos_start` on moved
-    other: CodeGrid | None = None  # a second grid this edit wrote (a swap), or None
-    other_changed: Selection | None = None
-
-
-class Edit:
-    """Base class. Subclasses are dataclasses; `groupable` edits (keystrokes) may share an undo step."""
-
-    groupable: ClassVar[bool] = False
-
-    def do(self, doc: CodeGrid) -> EditResult:
-        raise NotImplementedError
-
-    def undo(self, doc: CodeGrid) -> EditResult:
-        raise NotImplementedError
-
-    def touched(self, doc: CodeGrid) -> tuple[CodeGrid, ...]:
-        """Every grid this edit writes when applied to `doc`."""
-        return (doc,)
-
-
-def check_codes(doc: CodeGrid, sel: Selection, new: np.ndarray, mask: np.ndarray | None = None) -> None:
-    """Refuse values outside each level's codebook (only where `mask` is True)."""
-    sizes = np.asarray(doc.codebook_sizes, dtype=np.int64)[sel.level_start : sel.level_stop, None]  # (L, 1)
-    bad = (new < 0) | (new >= sizes)
-    if mask is not None:
-        bad &= mask
-    if bad.any():
-        li, pi = np.argwhere(bad)[0]
-        level = sel.level_start + int(li)
-        raise BadInputError(
-            f"code {int(new[li, pi])} does not exist at level {level + 1} (its codes are 0..{doc.codebook_sizes[level] - 1})"
-        )
+__all__ = [
+    "Blend", "BlockEdit", "ColumnEdit", "Continue", "DeleteColumns", "DuplicateColumns", "Edit", "EditResult", "Fill",
+    "FillPattern", "InsertColumns", "Nudge", "Paste", "PriorLike", "Randomize", "Regenerate", "RepeatColumns", "Reverse",
+    "SetCell", "SwapRegion", "TakeLevels", "check_codes",
+]
 
 
 # --------------------------------------------------------------------------------------------------
 # Edits that rewrite a rectangle of cells
-
-
-@dataclass
-class BlockEdit(Edit):
-    """Writes a block of new values (where `mask`) into a clipped selection; stores the old block."""
-
-    _sel: Selection | None = field(init=False, default=None, repr=False)
-    _new: np.ndarray | None = field(init=False, default=None, repr=False)  # (L, P) computed on the first do
-    _mask: np.ndarray | None = field(init=False, default=None, repr=False)  # (L, P) bool, or None = all
-    _old: np.ndarray | None = field(init=False, default=None, repr=False)  # (L, P) values before the do
-
-    def target(self, doc: CodeGrid) -> Selection:
-        raise NotImplementedError
-
-    def compute(self, doc: CodeGrid, sel: Selection) -> tuple[np.ndarray, np.ndarray | None]:
-        """New values (L, P) for the clipped selection, and an optional write mask."""
-        raise NotImplementedError
-
-    def do(self, doc: CodeGrid) -> EditResult:
-        if self._new is None:
-            sel = self.target(doc).clip(doc.levels, doc.positions)
-            if sel.empty:
-                new, mask = np.zeros(sel.shape, dtype=np.int64), None
-            else:
-                new, mask = self.compute(doc, sel)
-                new = np.asarray(new, dtype=np.int64)
-                if new.shape != sel.shape:
-                    raise BadInputError(f"internal: block of shape {new.shape} for a selection of {sel.shape}")
-                check_codes(doc, sel, new, mask)
-            self._sel, self._new, self._mask = sel, new, mask
-        sel = self._sel
-        assert sel is not None
-        block = doc.codes[sel.slices]  # a view: writing it writes the grid
-        self._old = block.copy()
-        if self._mask is None:
-            block[...] = self._new
-        else:
-            np.copyto(block, self._new, where=self._mask)
-        return EditResult(sel)
-
-    def undo(self, doc: CodeGrid) -> EditResult:
-        assert self._sel is not None and self._old is not None, "undo before do"
-        doc.codes[self._sel.slices] = self._old
-        return EditResult(self._sel)
 
 
 @dataclass
@@ -253,7 +175,7 @@ class Randomize(BlockEdit):
 
     mode "uniform": any code of the level; "usage": drawn from the level's usage on the training set
     (`usage[q]`, counts); "nearest": one of the k codes nearest to the current one in embedding space
-    (`neighbours[q]` (K, k), from `nearest_codes`), for small variations. `seed` None draws fresh
+    (`neighbours[q]` (K, k), from `model.latent.nearest_codes`), for small variations. `seed` None draws fresh
     entropy; the drawn codes are kept, so a redo replays them.
     """
 
@@ -290,14 +212,6 @@ class Randomize(BlockEdit):
         return new, None
 
 
-def nearest_codes(embeddings: np.ndarray, k: int) -> np.ndarray:
-    """embeddings (K, D) -> (K, k): each code's k nearest other codes by Euclidean distance."""
-    e = np.asarray(embeddings, dtype=np.float64)
-    d = ((e[:, None, :] - e[None, :, :]) ** 2).sum(-1)  # (K, K)
-    np.fill_diagonal(d, np.inf)
-    k = max(1, min(k, len(e) - 1))
-    return np.argsort(d, axis=1, kind="stable")[:, :k]
-
 
 @dataclass
 class TakeLevels(BlockEdit):
@@ -311,7 +225,7 @@ class TakeLevels(BlockEdit):
     source: CodeGrid | None = None
     levels: Sequence[int] = (0,)
     align: Literal["stretch", "crop"] = "stretch"
-    mapping: EmbeddingMap | None = None
+    mapping: CodeMapping | None = None
 
     def target(self, doc: CodeGrid) -> Selection:
         if not self.levels:
@@ -357,13 +271,14 @@ class Blend(BlockEdit):
     The latent of each selected column is the sum of its levels' embeddings (all levels); the blend
     is re-quantized with the model's residual quantizer and the selected levels are written. Amount
     0 keeps this grid's codes and 1 takes `other`'s; columns past `other`'s end are left alone.
-    `quantizer` is the model's `Quantizer` (`codec.model.quantizer`); both grids must be of its model.
+    `quantizer` is anything with `blend_codes` (`LatentBlender`): the model's `Quantizer`
+    (`codec.model.quantizer`), which blends in its latent space; both grids must be of its model.
     """
 
     selection: Selection = field(default_factory=Selection)
     other: CodeGrid | None = None
     amount: float = 0.5
-    quantizer: Any = None
+    quantizer: LatentBlender | None = None
     other_position: int | None = None  # where in `other` the selection starts (default: same position)
 
     def target(self, doc: CodeGrid) -> Selection:
@@ -388,101 +303,11 @@ class Blend(BlockEdit):
         elif self.amount >= 1.0:
             blended = b
         else:
-            blended = requantize_blend(self.quantizer, a, b, self.amount)
+            blended = np.asarray(self.quantizer.blend_codes(a, b, self.amount), dtype=np.int64)
         new[:, :n] = blended[rows]
         mask[:, :n] = True
         return new, mask
 
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run small tensor products on one thread: on a busy 2-core box a second thread only adds
-    waiting (measured: a blend of 8 x 1000 codes took 200-2000 ms on two threads, 4 ms on one)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def requantize_blend(quantizer: Any, a: np.ndarray, b: np.ndarray, amount: float) -> np.ndarray:
-    """codes a, b (Q, n) -> codes (Q, n) of the latent (1 - amount) * z_a + amount * z_b."""
-    import torch
-
-    with one_thread():
-        z = latent(quantizer, np.stack([a, b]))  # (2, n, D)
-        mix = torch.lerp(z[0:1], z[1:2], float(amount))  # (1, n, D)
-        return requantize(quantizer, mix)[0]
-
-
-def _plain(rvq: Any) -> bool:
-    """True when the ResidualVQ is a plain sum of Euclidean codebooks (no projections, no cosine similarity)."""
-    from torch import nn
-
-    return isinstance(rvq.project_in, nn.Identity) and isinstance(rvq.project_out, nn.Identity) and all(
-        isinstance(layer.project_in, nn.Identity) and isinstance(layer.project_out, nn.Identity)
-        and not getattr(layer, "use_cosine_sim", False) for layer in rvq.layers
-    )
-
-
-def latent(quantizer: Any, codes: np.ndarray) -> Any:
-    """codes (B, Q, n) -> latent (B, n, D): the sum of each level's embedding (the library's
-    `get_output_from_indices`, done as one gather when the quantizer is plain: ~30x faster)."""
-    import torch
-
-    idx = torch.as_tensor(np.asarray(codes), dtype=torch.long)  # (B, Q, n)
-    with torch.no_grad():
-        if not _plain(quantizer.rvq):
-            return quantizer.decode_indices(idx)
-        out = None
-        for q in range(idx.shape[1]):
-            e = quantizer.embeddings(q)[idx[:, q]]  # (B, n, D)
-            out = e if out is None else out + e
-        return out
-
-
-def requantize(quantizer: Any, z: Any) -> np.ndarray:
-    """Latent (B, n, D) -> codes (B, Q, n): greedy residual quantization, as the model's ResidualVQ does in eval mode.
-
-    Without projections or cosine codebooks (our configuration) it runs here as a few matrix
-    products (the library's forward costs ~10x more on small inputs); otherwise through the library.
-    Never updates a codebook.
-    """
-    import torch
-
-    rvq = quantizer.rvq
-    with torch.no_grad():
-        if _plain(rvq):
-            b, n, d = z.shape
-            r = z.reshape(b * n, d).float()  # (B * n, D) residual
-            out = []
-            for q in range(len(rvq.layers)):
-                e = quantizer.embeddings(q).float()  # (K, D)
-                dist = (e * e).sum(-1)[None] - 2 * r @ e.T  # (B * n, K); |r|^2 is the same for every code
-                idx = dist.argmin(dim=-1)  # (B * n,)
-                out.append(idx)
-                r = r - e[idx]
-            return torch.stack(out, dim=0).reshape(-1, b, n).permute(1, 0, 2).cpu().numpy().astype(np.int64)
-        was_training = rvq.training
-        rvq.eval()
-        try:
-            _, indices, _ = rvq(z.float())  # indices (B, n, Q)
-        finally:
-            rvq.train(was_training)
-        return indices.transpose(1, 2).cpu().numpy().astype(np.int64)
-
-
-class PriorLike(Protocol):
-    """What `Regenerate` and `Continue` need from the prior (`inference.generate.Prior`)."""
-
-    def regenerate_region(
-        self, codes: np.ndarray, start: int, end: int, settings: Any, *, levels: list[int] | None = None, candidates: int = 4
-    ) -> np.ndarray: ...
-
-    def continue_codes(self, codes: np.ndarray, prompt_positions: int, total_positions: int, settings: Any) -> np.ndarray: ...
 
 
 @dataclass
@@ -529,8 +354,8 @@ class SwapRegion(Edit):
     selection: Selection = field(default_factory=Selection)
     other: CodeGrid | None = None
     other_position: int | None = None
-    to_other: EmbeddingMap | None = None
-    from_other: EmbeddingMap | None = None
+    to_other: CodeMapping | None = None
+    from_other: CodeMapping | None = None
 
     _a: Selection | None = field(init=False, default=None, repr=False)
     _b: Selection | None = field(init=False, default=None, repr=False)
@@ -565,7 +390,8 @@ class SwapRegion(Edit):
             raise BadInputError("cannot swap two overlapping regions of the same grid")
         va, vb = doc.codes[a.slices].copy(), other.codes[b.slices].copy()  # (L, n) each
         if mapped and not a.empty:
-            vb, va = _map_rows(self.to_other, va, a.level_start), _map_rows(self.from_other, vb, a.level_start)  # type: ignore[arg-type]
+            assert self.to_other is not None and self.from_other is not None
+            vb, va = self.to_other.map_levels(va, a.level_start), self.from_other.map_levels(vb, a.level_start)
         else:
             va, vb = vb, va
         check_codes(doc, a, va)
@@ -588,134 +414,22 @@ class SwapRegion(Edit):
         return EditResult(self._a, other=self.other, other_changed=self._b)
 
 
-def _map_rows(mapping: EmbeddingMap, rows: np.ndarray, level_start: int) -> np.ndarray:
-    return mapping.map_levels(rows, level_start)
-
-
 # --------------------------------------------------------------------------------------------------
-# Edits that insert or delete columns
+# Names that moved out of this module, resolved on first use for callers that still import them from
+# here (tui/engine.py, commands/edit.py, analysis/perceptual.py, bench/bench_edit.py). They load torch
+# only when asked for. Import them from their homes instead: `distill_tui.model.latent` and
+# `distill_tui.threads.torch_threads(1)`; then delete this function.
+
+_MOVED_TO_MODEL_LATENT = ("latent", "requantize", "requantize_blend", "nearest_codes")
 
 
-@dataclass
-class ColumnEdit(Edit):
-    """Replace columns [at, at + removed) with `inserted` columns; keeps the removed ones for undo.
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_MODEL_LATENT:
+        from ..model import latent as latent_math
 
-    The source's sample count (the decoded length) follows the change in positions.
-    """
+        return getattr(latent_math, name)
+    if name == "one_thread":
+        from ..threads import torch_threads
 
-    _at: int = field(init=False, default=0, repr=False)
-    _inserted: np.ndarray | None = field(init=False, default=None, repr=False)  # (Q, n_in)
-    _removed: np.ndarray | None = field(init=False, default=None, repr=False)  # (Q, n_out)
-    _old_samples: Any = field(init=False, default=None, repr=False)
-
-    def plan(self, doc: CodeGrid) -> tuple[int, int, np.ndarray]:
-        """(at, columns removed, inserted (Q, n)) on the first do."""
-        raise NotImplementedError
-
-    def do(self, doc: CodeGrid) -> EditResult:
-        if self._inserted is None:
-            at, n_out, inserted = self.plan(doc)
-            inserted = np.asarray(inserted, dtype=np.int64).reshape(doc.levels, -1)
-            if n_out >= doc.positions and inserted.shape[1] == 0:
-                raise BadInputError("cannot delete every column of a grid")
-            check_codes(doc, Selection(0, doc.levels, 0, inserted.shape[1]), inserted)
-            self._at, self._inserted = at, inserted
-            self._removed = doc.codes[:, at : at + n_out].copy()
-        assert self._removed is not None
-        at, n_out = self._at, self._removed.shape[1]
-        doc.codes = np.concatenate([doc.codes[:, :at], self._inserted, doc.codes[:, at + n_out :]], axis=1)  # (Q, P')
-        self._old_samples = doc.source.get("samples")
-        self._fix_samples(doc, self._inserted.shape[1] - n_out)
-        return EditResult(Selection(0, doc.levels, at, doc.positions), resized=True)
-
-    def undo(self, doc: CodeGrid) -> EditResult:
-        assert self._inserted is not None and self._removed is not None
-        at, n_in = self._at, self._inserted.shape[1]
-        doc.codes = np.concatenate([doc.codes[:, :at], self._removed, doc.codes[:, at + n_in :]], axis=1)  # (Q, P)
-        if self._old_samples is None:
-            doc.source.pop("samples", None)
-        else:
-            doc.source["samples"] = self._old_samples
-        return EditResult(Selection(0, doc.levels, at, doc.positions), resized=True)
-
-    @staticmethod
-    def _fix_samples(doc: CodeGrid, delta_positions: int) -> None:
-        samples = doc.source.get("samples")
-        if samples is None:
-            return
-        per_position = doc.stride * doc.hop_length
-        longest = max(doc.positions * doc.stride - 1, 0) * doc.hop_length  # what the decoder can produce
-        doc.source["samples"] = int(min(max(int(samples) + delta_positions * per_position, 0), longest))
-
-
-@dataclass
-class InsertColumns(ColumnEdit):
-    """Insert columns before position `at` (default values: copies of the column before `at`)."""
-
-    at: int = 0
-    values: np.ndarray | None = None  # (Q, n)
-    count: int = 1
-
-    def plan(self, doc: CodeGrid) -> tuple[int, int, np.ndarray]:
-        at = min(max(self.at, 0), doc.positions)
-        if self.values is not None:
-            return at, 0, np.asarray(self.values)
-        src = doc.codes[:, max(at - 1, 0) : max(at - 1, 0) + 1]  # (Q, 1)
-        return at, 0, np.repeat(src, max(self.count, 0), axis=1)
-
-
-@dataclass
-class DeleteColumns(ColumnEdit):
-    """Delete columns [start, stop) (clipped)."""
-
-    start: int = 0
-    stop: int = 1
-
-    def plan(self, doc: CodeGrid) -> tuple[int, int, np.ndarray]:
-        sel = Selection.columns(self.start, self.stop).clip(doc.levels, doc.positions)
-        return sel.pos_start, sel.shape[1], np.zeros((doc.levels, 0), dtype=np.int64)
-
-
-@dataclass
-class RepeatColumns(ColumnEdit):
-    """Play columns [start, stop) `times` times in a row (a loop); `times` 2 duplicates them."""
-
-    start: int = 0
-    stop: int = 1
-    times: int = 2
-
-    def plan(self, doc: CodeGrid) -> tuple[int, int, np.ndarray]:
-        if self.times < 1:
-            raise BadInputError(f"repeat count {self.times} must be at least 1")
-        sel = Selection.columns(self.start, self.stop).clip(doc.levels, doc.positions)
-        block = doc.codes[sel.slices]  # (Q, n)
-        return sel.pos_stop or 0, 0, np.tile(block, (1, self.times - 1))
-
-
-def DuplicateColumns(start: int, stop: int) -> RepeatColumns:  # noqa: N802 - reads as an edit class
-    """Insert a copy of columns [start, stop) right after them."""
-    return RepeatColumns(start=start, stop=stop, times=2)
-
-
-@dataclass
-class Continue(ColumnEdit):
-    """Grow the grid to `total_positions` with the prior, conditioned on its last `prompt_positions`
-    columns (default: all of them; the prior slides its own context window)."""
-
-    total_positions: int = 0
-    prior: PriorLike | None = None
-    settings: Any = None
-    prompt_positions: int | None = None
-
-    def plan(self, doc: CodeGrid) -> tuple[int, int, np.ndarray]:
-        assert self.prior is not None
-        p = doc.positions
-        if self.total_positions <= p:
-            raise BadInputError(f"the grid already has {p} positions (asked to continue to {self.total_positions})")
-        prompt = p if self.prompt_positions is None else min(max(self.prompt_positions, 1), p)
-        extra = self.total_positions - p
-        context = doc.codes[:, p - prompt :].copy()  # (Q, prompt)
-        out = np.asarray(self.prior.continue_codes(context, prompt, prompt + extra, self.settings))  # (Q, prompt + extra)
-        if out.shape != (doc.levels, prompt + extra):
-            raise BadInputError(f"the prior returned codes of shape {out.shape}; expected {(doc.levels, prompt + extra)}")
-        return p, 0, out[:, prompt:]
+        return lambda: torch_threads(1)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""`CodeGrid`: a sound's codes as a document, and its `*.codes.json` file format (design.md §7).
+"""`CodeGrid`: a sound's codes as a document, and its `*.codes.json` file format (docs/architecture.md, decision 7).
 
     {"format": "distill-codes", "version": 1, "model_fingerprint": str, "sample_rate": int,
      "hop_length": int, "stride": int, "levels": int, "positions": int,
@@ -12,15 +12,14 @@ or an index outside its level's codebook is refused with a one-line `CodesFileEr
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import CodesFileError, OutputError
+from ..errors import CodesFileError
+from ..fileio import atomic_write_json
 
 FORMAT = "distill-codes"
 VERSION = 1
@@ -103,22 +102,8 @@ class CodeGrid:
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write atomically: the old file survives any failure."""
-        path = Path(path)
-        text = json.dumps(self.to_json(), separators=(",", ":"))
-        directory = path.parent if str(path.parent) else Path(".")
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-        except OSError as exc:
-            raise OutputError(f"cannot write codes here ({exc.strerror})", path) from exc
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
-            raise OutputError(f"could not write codes ({exc.strerror})", path) from exc
-        return path
+        """Write atomically (`fileio.atomic_write_json`): the old file survives any failure; `OutputError` says why."""
+        return atomic_write_json(path, self.to_json(), "codes", separators=(",", ":"))
 
     @classmethod
     def from_json(cls, doc: Any, path: str | Path | None = None) -> CodeGrid:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BadInputError
-from .edits import Edit, EditResult
+from .edit_base import Edit, EditResult
 from .grid import CodeGrid
 
 

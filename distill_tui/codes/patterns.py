@@ -2,7 +2,8 @@
 
 Every pattern is an int64 array (rows, n) with -1 (`EMPTY`) for "leave this cell as it is"; apply
 one with `edits.FillPattern`, which tiles it over the selection. Templates are clipboards saved as
-JSON under `$XDG_DATA_HOME/distill-tui/templates/<model fingerprint>/<name>.json`, so a template is
+JSON under `templates_dir()/<model fingerprint>/<name>.json` (`$DISTILL_TEMPLATES`, else
+`locations.data_dir()/templates`: `$XDG_DATA_HOME/distill-tui/templates` on Linux), so a template is
 offered only for grids of the model that made it.
 """
 
@@ -11,13 +12,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import BadInputError, OutputError
+from ..fileio import atomic_write_json, reason_of
+from ..locations import data_dir
 from .clipboard import EMPTY, Clipboard
 from .grid import CodeGrid
 
@@ -72,11 +74,10 @@ _NAME = re.compile(r"^[\w][\w .+-]{0,63}$")
 
 
 def templates_dir() -> Path:
-    """`$DISTILL_TEMPLATES`, else `$XDG_DATA_HOME/distill-tui/templates`, else ~/.local/share/distill-tui/templates."""
+    """`$DISTILL_TEMPLATES`, else `locations.data_dir()/templates` (default ~/.local/share/distill-tui/templates)."""
     if os.environ.get("DISTILL_TEMPLATES"):
         return Path(os.environ["DISTILL_TEMPLATES"])
-    base = Path(os.environ["XDG_DATA_HOME"]) if os.environ.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
-    return base / "distill-tui" / "templates"
+    return data_dir() / "templates"
 
 
 class TemplateStore:
@@ -93,18 +94,14 @@ class TemplateStore:
         return self.root / fingerprint / f"{name}.json"
 
     def save(self, name: str, clip: Clipboard) -> Path:
-        """Write atomically; an existing template of that name is replaced."""
+        """Write atomically; an existing template of that name is replaced. `OutputError` says why it could not."""
         path = self._path(clip.model_fingerprint, name)
         doc = {"format": "distill-template", "version": 1, **clip.to_json(), "name": name}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            with os.fdopen(fd, "w") as fh:
-                json.dump(doc, fh)
-            os.replace(tmp, path)
         except OSError as exc:
-            raise OutputError(f"cannot save the template ({exc.strerror})", path) from exc
-        return path
+            raise OutputError(f"cannot save the template ({reason_of(exc)})", path) from exc
+        return atomic_write_json(path, doc, "template")
 
     def load(self, name: str, grid: CodeGrid) -> Clipboard:
         """The template `name` of the grid's model; another model's template is never offered."""

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import OutputError
+from ..fileio import atomic_write, atomic_write_text
+from ..locations import cache_dir
+
 
 def cache_root() -> Path:
-    """`$DISTILL_CACHE`, else `$XDG_CACHE_HOME/distill-tui`, else `~/.cache/distill-tui`."""
-    if os.environ.get("DISTILL_CACHE"):
-        return Path(os.environ["DISTILL_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "distill-tui"
+    """`$DISTILL_CACHE`, else the platform's cache folder (`locations.cache_dir()`: ~/.cache/distill-tui on Linux)."""
+    return cache_dir()
 
 
 def content_hash(path: Path) -> str:
@@ -78,9 +77,9 @@ class AudioCache:
         npy, meta = self._paths(digest)
         try:
             npy.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(npy, lambda fh: np.save(fh, samples.astype(np.float32), allow_pickle=False))
-            _atomic_write(meta, lambda fh: fh.write(json.dumps(info).encode()))
-        except OSError:
+            atomic_write(npy, lambda fh: np.save(fh, samples.astype(np.float32), allow_pickle=False), "cache entry")
+            atomic_write_text(meta, json.dumps(info), "cache entry")
+        except (OSError, OutputError):
             pass  # a cache that cannot be written only costs time
 
     def flush(self) -> None:
@@ -88,18 +87,7 @@ class AudioCache:
             return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            data = json.dumps(self._index).encode()
-            _atomic_write(self._index_path, lambda fh: fh.write(data))
-        except OSError:
+            atomic_write_text(self._index_path, json.dumps(self._index), "cache index")
+        except (OSError, OutputError):
             pass
 
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

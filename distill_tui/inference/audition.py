@@ -4,16 +4,16 @@ An edit at positions [p0, p1) changes the decoder's output only within its recep
 is measured once per model by perturbing one latent position (`measure_receptive_field`). The
 partial re-decode runs the decoder on that window plus enough context for the result to match a
 full decode, splices the new frames into the previous spectrogram (frames outside stay the very
-same numbers), runs Griffin-Lim only over the frames that changed plus a margin, warm-started from
-the previous phase, and crossfades the new samples into the previous audio so that nothing clicks.
+same numbers), runs Griffin-Lim only over the frames that changed plus a margin (from the full
+decode's own initial phase by default, so the result matches an export; or warm-started from the
+previous phase with `partial_iters`), and crossfades the new samples into the previous audio so that
+nothing clicks. Decodes run on `threads` torch threads (one by default: docs/architecture.md, decision 18).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +21,7 @@ import torch
 
 from ..audio.spectrogram import from_db, griffin_lim, initial_phase
 from ..codes.grid import CodeGrid
+from ..threads import torch_threads
 from .codec import Codec
 
 CHANGE_DB = 1e-3  # frames whose predicted dB moved less than this keep their previous audio
@@ -84,26 +85,13 @@ def measure_receptive_field(codec: Codec, positions: int = 48, trials: int = 3) 
     return ReceptiveField(left=c * stride - lo, right=hi - ((c + 1) * stride - 1), stride=stride)
 
 
-@contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    """Run with n torch threads (None: leave torch's setting). On a shared 2-core box two threads
-    made a 4 s decode 5-30x slower than one (spin-waiting for a core that is busy elsewhere)."""
-    before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 class Auditioner:
     """Decodes grids of one model for listening; reuse it across edits (it caches the receptive field).
 
     The partial re-decode runs Griffin-Lim over its window the way the full decode does: from the
     full decode's own fixed initial phase, for as many iterations. What you hear after an edit is
-    then what a full decode (an export) gives: 0.07 dB apart (median, real model), where a warm start
-    from the previous phase with 12 iterations was 0.34 dB apart (RESULTS.md). `partial_iters`
+    then what a full decode (an export) gives: 0.09 dB apart (median, real model), where a warm start
+    from the previous phase with 12 iterations was 0.34 dB apart (bench/RESULTS.md). `partial_iters`
     chooses the warm start instead, with that many iterations (faster, further from the full decode).
     """
 
@@ -146,7 +134,7 @@ class Auditioner:
 
     def full(self, grid: CodeGrid, muted: tuple[int, ...] | list[int] = ()) -> Audition:
         """Decode the whole grid (the same audio as `Codec.decode`); `muted` levels (0-based) are left out."""
-        with _threads(self.threads):
+        with torch_threads(self.threads):
             return self._full(grid, muted)
 
     @torch.no_grad()
@@ -176,7 +164,7 @@ class Auditioner:
         muted = previous.muted if muted is None else tuple(sorted(set(muted)))
         if grid.codes.shape != previous.codes.shape or muted != previous.muted:
             return self.full(grid, muted)
-        with _threads(self.threads):
+        with torch_threads(self.threads):
             return self._update(grid, previous, muted)
 
     @torch.no_grad()
@@ -225,7 +213,7 @@ class Auditioner:
         return out[:, a - off : b - off].cpu().numpy()
 
     def _splice(self, grid: CodeGrid, db: np.ndarray, phase: torch.Tensor, raw: np.ndarray, fa: int, fb: int) -> tuple[int, int]:
-        """Griffin-Lim over frames [fa, fb) plus a margin, warm-started; crossfade into `raw` in place."""
+        """Griffin-Lim over frames [fa, fb) plus a margin (see `Auditioner`); crossfade into `raw` in place."""
         spec = self.codec.spec
         hop, n_fft, t_total = spec.hop_length, spec.n_fft, db.shape[1]
         w0, w1 = max(fa - self.margin, 0), min(fb + self.margin, t_total)

@@ -1,8 +1,8 @@
 """ResidualVQ (vector-quantize-pytorch) behind a small interface, plus codebook health statistics.
 
-Pitfalls handled here (design.md §4): dead-code replacement is switched on; k-means init is fed
-one large batch (`kmeans_init_`) with quantizer dropout off so that every level initializes on
-it; indices are taken in eval mode only (train mode with dropout yields -1); decoding goes
+Pitfalls handled here (docs/architecture.md, decision 4): dead-code replacement is switched on;
+k-means init is fed one large batch (`kmeans_init_`) with quantizer dropout off so that every level
+initializes on it; indices are taken in eval mode only (train mode with dropout yields -1); decoding goes
 through `get_output_from_indices`; a level is muted by passing -1 for its indices.
 """
 
@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
+from .latent import requantize_blend
 
 logging.getLogger("vector_quantize_pytorch").setLevel(logging.ERROR)
 
@@ -138,6 +139,14 @@ class Quantizer(nn.Module):
         """The codebook of one level, (K, D), in latent space."""
         assert self.rvq is not None
         return self.rvq.layers[level]._codebook.embed[0].detach()
+
+    def blend_codes(self, a: np.ndarray, b: np.ndarray, amount: float) -> np.ndarray:
+        """codes a, b (Q, n) -> the codes (Q, n) of the latent (1 - amount) * z_a + amount * z_b.
+
+        What the editor's `Blend` edit asks of a model (`codes.edit_base.LatentBlender`).
+        """
+        assert self.rvq is not None, "the continuous baseline has no codes"
+        return requantize_blend(self, a, b, amount)
 
 
 @dataclass

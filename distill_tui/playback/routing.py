@@ -1,6 +1,6 @@
 """Where a sound goes when the user asks to hear it: local speakers, a remote listener, or a written WAV.
 
-The rule (design.md §10): in a local session, the local output device when there is one; else the
+The rule (docs/architecture.md, decision 10): in a local session, the local output device when there is one; else the
 listener named by `DISTILL_LISTEN=host:port` + `DISTILL_LISTEN_TOKEN` (or the `[listen]` table of the
 config file); else a WAV file whose path is shown. Over SSH (`SSH_CONNECTION`, `SSH_CLIENT` or `SSH_TTY`
 set) the remote box's own speakers are skipped, since their sound would not reach the user.
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadInputError, DistillError
+from ..locations import config_dir
 from .local import PlaybackUnavailable, Player, probe
 from .remote import DEFAULT_PORT, ListenerRefused, ListenerUnreachable, Sender
 
@@ -72,11 +73,14 @@ def over_ssh(env: Mapping[str, str]) -> bool:
 
 
 def config_path(env: Mapping[str, str]) -> Path:
-    """`DISTILL_CONFIG`, else `$XDG_CONFIG_HOME/distill-tui/config.toml`, else ~/.config/distill-tui/config.toml."""
+    """`DISTILL_CONFIG` from `env`, else the platform's config file (`locations.config_dir()/config.toml`).
+
+    `env` supplies Distill's own variables (tests pass their own); the platform's folder comes from the
+    process environment (on Linux `$XDG_CONFIG_HOME/distill-tui/config.toml`, default ~/.config/...).
+    """
     if env.get("DISTILL_CONFIG"):
         return Path(env["DISTILL_CONFIG"])
-    base = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else Path.home() / ".config"
-    return base / "distill-tui" / "config.toml"
+    return config_dir() / "config.toml"
 
 
 def parse_address(text: str, what: str = "DISTILL_LISTEN") -> tuple[str, int]:

@@ -1,6 +1,7 @@
 """Every key binding of the editor, with an id so it can be rebound, grouped into families for the help screen.
 
-Rebind in `~/.config/distill-tui/config.toml` (or `$DISTILL_CONFIG`):
+Rebind in the config file, `locations.config_file()`: `$DISTILL_CONFIG`, else
+`$XDG_CONFIG_HOME/distill-tui/config.toml` (default `~/.config/distill-tui/config.toml`):
 
     [keymap]
     "editor.play" = "p"          # binding id = key(s), comma-separated
@@ -11,12 +12,13 @@ No binding needs Alt or Cmd: they do not survive SSH and many terminals.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from textual.binding import Binding
+
+from ..locations import config_file
 
 # ---- on the code grid: moving, counts, modes (the grid handles counts, "gg" and hex typing itself)
 GRID_BINDINGS: list[Binding] = [
@@ -102,14 +104,9 @@ def all_bindings() -> dict[str, Binding]:
 
 
 def load_user_keymap(path: Path | None = None) -> KeymapResult:
-    """The `[keymap]` table of the config file; unknown ids and non-string keys are reported and skipped."""
+    """The `[keymap]` table of `path` (default: the config file); unknown ids and non-string keys are reported and skipped."""
     if path is None:
-        env = os.environ
-        if env.get("DISTILL_CONFIG"):
-            path = Path(env["DISTILL_CONFIG"])
-        else:
-            base = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else Path.home() / ".config"
-            path = base / "distill-tui" / "config.toml"
+        path = config_file()
     if not path.is_file():
         return KeymapResult({}, [])
     try:

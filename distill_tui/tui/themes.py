@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from textual.theme import Theme
 
+from ..locations import config_dir
 from .palette import MAPS, GridColours
 
 REPO_THEMES = Path(__file__).resolve().parents[2] / "themes"
@@ -30,11 +30,12 @@ class LoadedThemes:
     problems: list[str]
 
 
-def theme_dirs(env: dict[str, str] | None = None) -> list[Path]:
-    """The bundled `themes/` folder, then `$XDG_CONFIG_HOME/distill-tui/themes` (later files win)."""
-    env = dict(os.environ) if env is None else env
-    base = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else Path.home() / ".config"
-    return [REPO_THEMES, base / "distill-tui" / "themes"]
+def theme_dirs() -> list[Path]:
+    """The bundled `themes/` folder, then `locations.config_dir()/themes` (later files win).
+
+    On Linux the second is `$XDG_CONFIG_HOME/distill-tui/themes`, default `~/.config/distill-tui/themes`.
+    """
+    return [REPO_THEMES, config_dir() / "themes"]
 
 
 def parse_theme(doc: dict, path: Path) -> tuple[Theme, GridColours]:
