@@ -29,6 +29,7 @@ from distill_tui.codes.grid import CodeGrid  # noqa: E402
 from distill_tui.codes.history import EditHistory  # noqa: E402
 from distill_tui.codes.patterns import euclid  # noqa: E402
 from distill_tui.codes.selection import Selection  # noqa: E402
+from distill_tui.model.latent import nearest_codes  # noqa: E402
 
 SEED = 0
 LEVELS, POSITIONS, K = 8, 1000, 64
@@ -54,7 +55,7 @@ def bench_edits(runs: int) -> list[dict]:
     torch.manual_seed(SEED)
     quantizer = Quantizer(ModelConfig(latent_dim=32, levels=LEVELS, codebook_sizes=[K] * LEVELS, kmeans_init=False)).eval()
     emb = [quantizer.embeddings(q).numpy() for q in range(LEVELS)]
-    neighbours = [E.nearest_codes(e, 4) for e in emb]
+    neighbours = [nearest_codes(e, 4) for e in emb]
     usage = [rng.integers(0, 100, K) for _ in range(LEVELS)]
     order = [rng.permutation(K) for _ in range(LEVELS)]
     clip = Clipboard.copy_from(b, Selection(0, None, 0, POSITIONS))

@@ -90,7 +90,7 @@ class InferenceSession:
     def neighbours(self, k: int = 4) -> list[np.ndarray]:
         """Each code's k nearest codes in embedding space, per level (for gentle randomizing)."""
         if self._neighbours is None:
-            from ..codes.edits import nearest_codes
+            from ..model.latent import nearest_codes
 
             q = self.codec.model.quantizer
             self._neighbours = [nearest_codes(q.embeddings(lv).detach().cpu().numpy(), k)
