@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import TrainConfig
 from ..errors import ModelFileError
 from ..persistence.document import HealthSummary
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 LOW_UTILIZATION = TrainConfig.low_utilization  # the trainer warns below this share of codes used
 FAIR_UTILIZATION = 0.60  # below this a codebook is "underused": a smaller one would do
@@ -130,7 +133,7 @@ def health_rows(health: HealthSummary | Mapping[str, Any] | None, sizes: Sequenc
 
 
 def rich_health_table(health: HealthSummary | Mapping[str, Any] | None, sizes: Sequence[int] | None = None,
-                      title: str = "codebook health") -> Any:
+                      title: str = "codebook health") -> Table:
     """A `rich.table.Table` of `health_rows` (the verdict coloured by severity)."""
     from rich.table import Table  # noqa: PLC0415 - only the commands print tables
 

@@ -9,6 +9,7 @@ from . import print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """The `eval` subcommand and its flags."""
     p = subparsers.add_parser("eval", help="reconstruction quality vs the oracle ceiling, codebook health")
     p.add_argument("model", type=Path)
     p.add_argument("data_dir", type=Path, help="folder (or file) of audio to encode and decode")
@@ -20,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Measure the model on DATA_DIR against the oracle ceilings and print the codebook health."""
     import tempfile
 
     from rich.console import Console

@@ -12,6 +12,7 @@ __all__ = ["model_info", "register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """The `info` subcommand and its flags."""
     p = subparsers.add_parser("info", help="describe a model file")
     p.add_argument("model", type=Path)
     p.add_argument("--json", action="store_true")
@@ -23,6 +24,7 @@ def _num(v: float | None, spec: str = ".2f") -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print what the model file holds (or, with --json, the `info --json` object)."""
     from ..analysis.model_info import info_dict
     from ..persistence.model_file import load_model_file
 

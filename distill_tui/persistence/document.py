@@ -129,6 +129,7 @@ class _Section:
         return _read_section(cls, _section_dict(where, data, path), where, path)
 
     def to_dict(self) -> dict[str, Any]:
+        """The section as stored: unknown keys first, then the known fields (a null only where one was read)."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             if f.name == "extra" or f.name.startswith("_"):
@@ -191,6 +192,7 @@ class TrainingSummary(_Section):
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "training", path: Where = None) -> TrainingSummary:
+        """Check and type the training section; its `train` object becomes a `TrainConfig`."""
         data = _section_dict(where, data, path)
         train = data.get("train")
         rest = {k: v for k, v in data.items() if k != "train"}
@@ -203,8 +205,8 @@ class TrainingSummary(_Section):
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """The training section as stored, `train` with its unknown keys put back."""
         out = super().to_dict()
-        out.pop("_train_extra", None)
         if self.train is not None:
             out["train"] = {**_plain(self._train_extra), **to_dict(self.train)}
         return out
@@ -273,6 +275,7 @@ class PerceptualCache(_Section):
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "perceptual", path: Where = None) -> PerceptualCache:
+        """Check and type the cache's JSON part, each level's words included."""
         data = _section_dict(where, data, path)
         levels = data.get("levels")
         rest = {k: v for k, v in data.items() if k != "levels"}
@@ -374,16 +377,24 @@ class ModelDocument:
 
     @property
     def sample_rate(self) -> int:
+        """The model's sample rate (Hz)."""
         return self.spectrogram.sample_rate
 
     @property
     def codebook_sizes(self) -> list[int]:
+        """One codebook size per level (a copy)."""
         return list(self.model.codebook_sizes)
 
     @property
     def counts(self) -> list[list[int]] | None:
         """Per level, how often each code was used over the training data; None when not measured."""
         return None if self.health is None else self.health.counts
+
+    @property
+    def trainer(self) -> dict[str, Any]:
+        """A training checkpoint's private resume state (train/vqvae_loop.py); empty in a finished model."""
+        state = self.extra.get("trainer")
+        return dict(state) if isinstance(state, dict) else {}
 
 
 def health_of(doc: ModelDocument | Mapping[str, Any] | None) -> HealthSummary | None:

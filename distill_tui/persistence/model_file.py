@@ -50,6 +50,7 @@ class ModelFile:
 
     @property
     def fingerprint(self) -> str:
+        """The hash of the `vqvae.*` tensors recorded in the document."""
         return self.document.fingerprint
 
     @property
@@ -58,6 +59,7 @@ class ModelFile:
         return self.document.to_dict()
 
     def group(self, prefix: str) -> dict[str, torch.Tensor]:
+        """The tensors named `prefix.*` (empty when the file has none)."""
         return self.tensors.get(prefix, {})
 
 
