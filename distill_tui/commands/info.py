@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..analysis.model_info import model_info
 from . import print_json
 
-__all__ = ["model_info", "register", "run"]
+
+def model_info(path: Path) -> dict:
+    """The `info --json` object of a model file (built by analysis/model_info.py; imported late: torch is slow)."""
+    from ..analysis.model_info import model_info as build
+
+    return build(path)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
