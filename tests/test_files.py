@@ -15,7 +15,7 @@ from distill_tui.persistence.model_file import load_model_file, read_doc, save_m
 
 
 def _doc():
-    return {"spectrogram": {"sample_rate": 22050}, "model": {"levels": 2}, "dataset": {}}
+    return {"spectrogram": {"sample_rate": 22050}, "model": {"levels": 2, "codebook_sizes": [8, 8]}, "dataset": {}}
 
 
 def test_model_file_round_trip_and_fingerprint(tmp_path):
@@ -66,6 +66,25 @@ def test_model_file_save_failure_keeps_previous(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["m.distill"]  # no temporary file left behind
     with pytest.raises(OutputError):
         save_model_file(tmp_path / "nope" / "m.distill", _doc(), {"vqvae": {"w": torch.zeros(3)}})
+
+
+def test_model_file_library_write_error_keeps_previous(tmp_path, monkeypatch):
+    """A full disk inside safetensors is a SafetensorError, not an OSError: still one line, old file kept."""
+    from safetensors import SafetensorError
+
+    path = tmp_path / "m.distill"
+    save_model_file(path, _doc(), {"vqvae": {"w": torch.ones(3)}})
+    before = path.read_bytes()
+
+    def disk_full(tensors, filename, metadata=None):
+        open(filename, "wb").write(b"partial")
+        raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })')
+
+    monkeypatch.setattr("distill_tui.persistence.model_file.save_file", disk_full)
+    with pytest.raises(OutputError) as err:
+        save_model_file(path, _doc(), {"vqvae": {"w": torch.zeros(3)}})
+    assert str(err.value) == f"{path}: could not write the model file (No space left on device); the previous file is unchanged"
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["m.distill"]
 
 
 def _grid(**kw):

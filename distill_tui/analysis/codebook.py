@@ -23,10 +23,12 @@ class HealthReport:
 
     @property
     def level_gain_db(self) -> list[float]:
+        """Per level, how much closer (dB) the decode gets when that level is added to the ones above."""
         d = self.distance_db
         return [round(d[k] - d[k + 1], 4) for k in range(len(d) - 1)]
 
     def as_dict(self) -> dict:
+        """The health section of the model document (without `counts`, which the trainer adds)."""
         return {
             "utilization": [round(h.utilization, 4) for h in self.levels],
             "perplexity": [round(h.perplexity, 3) for h in self.levels],
@@ -36,6 +38,7 @@ class HealthReport:
         }
 
     def healthy(self, min_utilization: float = 0.9, min_gain_db: float = 0.05) -> bool:
+        """Every level uses at least `min_utilization` of its codes and adds at least `min_gain_db`."""
         return all(h.utilization >= min_utilization for h in self.levels) and all(
             g >= min_gain_db for g in self.level_gain_db
         )
@@ -83,4 +86,5 @@ def dataset_health(
 
 
 def level_health_dict(h: LevelHealth) -> dict:
+    """One level's utilization, perplexity and dead codes as a dict."""
     return asdict(h)

@@ -33,9 +33,11 @@ class EvalReport:
     extra: dict = field(default_factory=dict)
 
     def mean(self, which: str, metric: str) -> float:
+        """The mean of `metric` for `which` ("model", "oracle_linear" or "oracle_mel") over the files."""
         return float(statistics.fmean(getattr(getattr(f, which), metric) for f in self.files))
 
     def summary(self) -> dict:
+        """Means per reconstruction, the ratio to the linear oracle and whether the model beats the mel oracle."""
         out = {}
         for which in ("model", "oracle_linear", "oracle_mel"):
             out[which] = {m: round(self.mean(which, m), 4) for m in ("lsd_db", "mrstft", "mel_db")}
@@ -69,6 +71,7 @@ def model_reconstructor(model: VQVAE, spec: SpectrogramConfig, device: str = "cp
 
 
 def evaluate(files: list[SoundFile], reconstruct: Reconstruct, spec: SpectrogramConfig, with_oracle: bool = True) -> EvalReport:
+    """Reconstruct every file and measure it (and, with `with_oracle`, the two oracle ceilings)."""
     t0 = time.time()
     scores = []
     for f in files:

@@ -177,6 +177,7 @@ def verdict(val_ppl: float, train_ppl: float, bigram_ppl: float, copy: float) ->
 
 def memorization_report(val_ppl: float, train_ppl: float, bigram: BigramResult, generated: list[np.ndarray],
                         training: list[np.ndarray], sizes: list[int]) -> MemorizationReport:
+    """The prior's report: perplexities against the bigram, copy rates, nearest-grid distance and a verdict."""
     copy = copy_rate(generated, training, sizes)
     ham = nearest_hamming(generated, training)
     return MemorizationReport(

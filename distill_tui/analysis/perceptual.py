@@ -8,14 +8,17 @@ can follow the order. Words in descriptions are relative to the level's own code
 
 Levels are entangled: a residual level's code means something only on top of the levels above it,
 so descriptions are taken in the context of typical codes, and level labels are tendencies, not
-guarantees. Computed once per model and cached in the model file (tensor group "perceptual" and
-`doc["perceptual"]`); a read-only model file keeps the data in memory and says so.
+guarantees. Computed once per model and cached in the model file (tensor group "perceptual" and the
+document's `perceptual` section, persistence/document.PerceptualCache); a read-only model file keeps
+the data in memory and says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ import torch
 
 from ..codes.edits import one_thread
 from ..errors import OutputError
+from ..persistence.document import ModelDocument, PerceptualCache, PerceptualLevel, health_of
 from ..persistence.model_file import ModelFile, load_model_file, save_model_file
 
 VERSION = 1
@@ -81,6 +85,7 @@ class PerceptualData:
         return [lv.label for lv in self.levels]
 
     def describe(self, level: int, code: int) -> str:
+        """The words for one code ("dark · soft · tonal"), relative to its level."""
         return self.levels[level].descriptions[code]
 
 
@@ -128,6 +133,7 @@ def _tertile_words(values: np.ndarray, words: tuple[str, str, str]) -> list[str]
 
 
 def describe_codes(centroid_hz: np.ndarray, energy_db: np.ndarray, flatness: np.ndarray) -> list[str]:
+    """"bright · loud · noisy" per code: tertiles of the level's own codes."""
     b, lo, n = (_tertile_words(centroid_hz, BRIGHTNESS), _tertile_words(energy_db, LOUDNESS),
                 _tertile_words(flatness, NOISINESS))
     return [f"{x} · {y} · {w}" for x, y, w in zip(b, lo, n, strict=True)]
@@ -169,18 +175,20 @@ def level_labels(gains_db: list[float], spreads: list[dict[str, float]]) -> list
     return out
 
 
-def compute_perceptual(codec: Any, doc: dict[str, Any]) -> PerceptualData:
+def compute_perceptual(codec: Any, doc: ModelDocument | Mapping[str, Any] | None) -> PerceptualData:
     """Decode every code of every level once and derive its data (deterministic for a fixed model).
 
+    `doc` (typed, or a Codec's plain `doc`) gives the usage counts and level gains when it has them.
     About 0.25 s for 3 levels x 64 codes on one core."""
     with one_thread(), torch.no_grad():
         return _compute(codec, doc)
 
 
-def _compute(codec: Any, doc: dict[str, Any]) -> PerceptualData:
+def _compute(codec: Any, doc: ModelDocument | Mapping[str, Any] | None) -> PerceptualData:
     cfg, spec = codec.cfg, codec.spec
     notes = []
-    counts = (doc.get("health") or {}).get("counts")
+    health = health_of(doc)
+    counts = None if health is None else health.counts
     if not counts or len(counts) != cfg.levels:
         counts = [[0] * k for k in cfg.codebook_sizes]
         notes.append("no usage counts in the model file: usage is unknown")
@@ -190,7 +198,7 @@ def _compute(codec: Any, doc: dict[str, Any]) -> PerceptualData:
     for q in range(cfg.levels):
         db = code_spectra(codec, q, typical)  # (K, F, T)
         feats.append(spectral_features(db, spec.sample_rate, spec.floor_db))
-    gains = list((doc.get("health") or {}).get("level_gain_db") or [])
+    gains = [] if health is None else list(health.level_gain_db)
     if len(gains) != cfg.levels:  # no measurement on the data: fall back to how far a level's codes move the energy
         gains = [float(f[1].std()) for f in feats]
     spreads = [{"loudness": float(e.std()), "brightness": float(np.log2(np.maximum(c, 1.0)).std()),
@@ -211,10 +219,11 @@ def _compute(codec: Any, doc: dict[str, Any]) -> PerceptualData:
 _ARRAYS = ("usage", "centroid_hz", "energy_db", "flatness", "score", "order")
 
 
-def to_model_file(data: PerceptualData) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """The JSON part (doc["perceptual"]) and the tensor group "perceptual"."""
-    meta = {"version": VERSION, "hold_positions": HOLD_POSITIONS, "typical": data.typical, "note": data.note,
-            "levels": [{"label": lv.label, "reason": lv.reason, "descriptions": lv.descriptions} for lv in data.levels]}
+def to_model_file(data: PerceptualData) -> tuple[PerceptualCache, dict[str, torch.Tensor]]:
+    """The document's part (its `perceptual` section) and the tensor group "perceptual"."""
+    meta = PerceptualCache(version=VERSION, hold_positions=HOLD_POSITIONS, typical=list(data.typical), note=data.note,
+                           levels=[PerceptualLevel(label=lv.label, reason=lv.reason, descriptions=list(lv.descriptions))
+                                   for lv in data.levels])
     tensors = {f"{name}_{q}": torch.from_numpy(np.ascontiguousarray(getattr(lv, name)))
                for q, lv in enumerate(data.levels) for name in _ARRAYS}
     return meta, tensors
@@ -222,20 +231,20 @@ def to_model_file(data: PerceptualData) -> tuple[dict[str, Any], dict[str, torch
 
 def from_model_file(mf: ModelFile) -> PerceptualData | None:
     """The cached data, or None when absent, of another version, or not matching the model."""
-    meta, group = mf.doc.get("perceptual"), mf.group("perceptual")
-    sizes = list(mf.doc["model"].get("codebook_sizes", []))
-    if not isinstance(meta, dict) or meta.get("version") != VERSION or len(meta.get("levels", [])) != len(sizes):
+    meta, group = mf.document.perceptual, mf.group("perceptual")
+    sizes = mf.document.codebook_sizes
+    if meta is None or meta.version != VERSION or len(meta.levels) != len(sizes) or len(meta.typical) != len(sizes):
         return None
     try:
         levels = []
-        for q, (info, k) in enumerate(zip(meta["levels"], sizes, strict=True)):
+        for q, (info, k) in enumerate(zip(meta.levels, sizes, strict=True)):
             arrays = {name: group[f"{name}_{q}"].numpy() for name in _ARRAYS}
-            if any(len(a) != k for a in arrays.values()) or len(info["descriptions"]) != k:
+            if any(len(a) != k for a in arrays.values()) or len(info.descriptions) != k:
                 return None
-            levels.append(LevelPerception(**arrays, descriptions=list(info["descriptions"]), label=str(info["label"]),
-                                          reason=str(info["reason"])))
-        return PerceptualData(fingerprint=mf.fingerprint, levels=levels, typical=[int(t) for t in meta["typical"]],
-                              cached=True, note=str(meta.get("note", "")))
+            levels.append(LevelPerception(**arrays, descriptions=list(info.descriptions), label=info.label,
+                                          reason=info.reason))
+        return PerceptualData(fingerprint=mf.fingerprint, levels=levels, typical=list(meta.typical), cached=True,
+                              note=meta.note)
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -260,7 +269,7 @@ def load_perceptual(path: str | Path, codec: Any = None) -> PerceptualData:
 
         model, spec = build_vqvae(mf, path)
         codec = Codec(model, spec, mf.fingerprint, mf.doc)
-    data = compute_perceptual(codec, mf.doc)
+    data = compute_perceptual(codec, mf.document)
     try:
         write_perceptual(path, data)
         data.cached = True
@@ -279,13 +288,9 @@ def write_perceptual(path: str | Path, data: PerceptualData) -> None:
     if mf.fingerprint != data.fingerprint:
         raise OutputError("the model file changed meanwhile", path)
     meta, tensors = to_model_file(data)
-    doc = dict(mf.doc)
-    doc["perceptual"] = meta
-    groups = {**mf.tensors, "perceptual": tensors}
-    try:
-        save_model_file(path, doc, groups)
-    except OSError as exc:
-        raise OutputError(f"could not write ({exc.strerror})", path) from exc
+    extra = {k: v for k, v in mf.document.extra.items() if k != "perceptual"}  # a newer cache this one replaces
+    doc = dataclasses.replace(mf.document, perceptual=meta, extra=extra)
+    save_model_file(path, doc, {**mf.tensors, "perceptual": tensors})
 
 
 # --------------------------------------------------------------------------------------------------

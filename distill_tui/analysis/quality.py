@@ -1,4 +1,4 @@
-"""Reconstruction metrics, one definition each (design.md, "Metrics"), and the oracle ceilings."""
+"""Reconstruction metrics, one definition each (docs/architecture.md, "Metrics"), and the oracle ceilings."""
 
 from __future__ import annotations
 
@@ -85,6 +85,7 @@ def mel_distance(reference: np.ndarray | torch.Tensor, estimate: np.ndarray | to
 
 
 def measure(reference: np.ndarray | torch.Tensor, estimate: np.ndarray | torch.Tensor, sample_rate: int) -> QualityResult:
+    """All three distances between a reference and an estimate."""
     return QualityResult(
         lsd_db=log_spectral_distance(reference, estimate),
         mrstft=multi_resolution_stft(reference, estimate),
@@ -103,6 +104,7 @@ class OracleResult:
 def oracle(
     audio: np.ndarray | torch.Tensor, sample_rate: int, n_fft: int, hop: int, iters: int = 32, momentum: float = 0.99
 ) -> OracleResult:
+    """The ceilings: the sound rebuilt by Griffin-Lim from its own linear magnitude, and from its 128-bin mel."""
     x = _as_tensor(audio)[None]
     spec = stft(x, n_fft, hop)
     mag = spec.abs()

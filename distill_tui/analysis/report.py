@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import OutputError
+from ..fileio import atomic_path, atomic_write_text
+from .health import LevelVerdict
+from .health import level_verdicts as health_verdicts
 
 PNG_NEEDS = "the PNG heatmap needs matplotlib: pip install 'distill-tui[report]'"
 
@@ -31,25 +33,8 @@ def _num(v: Any, fmt: str = ".2f") -> str:
 
 
 def level_verdicts(info: dict[str, Any]) -> list[str]:
-    """A word per level, from the trainer's own thresholds (low utilization, a level that adds ~nothing)."""
-    from ..config import TrainConfig  # noqa: PLC0415
-
-    tc, h = TrainConfig(), info.get("health") or {}
-    util, gains = h.get("utilization") or [], h.get("level_gain_db") or []
-    out = []
-    for q, u in enumerate(util):
-        g = gains[q] if q < len(gains) else None
-        if not isinstance(u, int | float):
-            out.append("no data")
-        elif u < tc.low_utilization:
-            out.append("mostly unused")
-        elif isinstance(g, int | float) and g < tc.min_level_gain_db:
-            out.append("adds ~nothing")
-        elif u < 0.6:
-            out.append("underused")
-        else:
-            out.append("healthy")
-    return out
+    """The verdict word per level (analysis/health.py, shared with the side panel, `info` and `eval`)."""
+    return [v.word for v in health_verdicts(info.get("health"), info.get("codebook_sizes") or None)]
 
 
 def markdown_report(info: dict[str, Any], name: str, png_name: str | None = None) -> str:
@@ -75,7 +60,7 @@ def markdown_report(info: dict[str, Any], name: str, png_name: str | None = None
     lines += ["", "## Codebook health", ""]
     util = h.get("utilization") or []
     if util:
-        verdicts = level_verdicts(info)
+        verdicts = health_verdicts(h, info.get("codebook_sizes") or None)
         lines += ["| level | codes | used | perplexity | dead codes | adds dB | verdict |",
                   "|---:|---:|---:|---:|---:|---:|---|"]
         sizes = info.get("codebook_sizes") or []
@@ -85,7 +70,7 @@ def markdown_report(info: dict[str, Any], name: str, png_name: str | None = None
                 return v[q] if q < len(v) else None
             lines.append(f"| {q + 1} | {sizes[q] if q < len(sizes) else '?'} | {_pct(at('utilization'))} | "
                          f"{_num(at('perplexity'), '.1f')} | {at('dead_codes') if at('dead_codes') is not None else '?'} | "
-                         f"{_num(at('level_gain_db'))} | {verdicts[q] if q < len(verdicts) else ''} |")
+                         f"{_num(at('level_gain_db'))} | {_verdict_cell(verdicts, q)} |")
     else:
         lines.append("No health measurement in this model file.")
     if png_name:
@@ -107,6 +92,13 @@ def markdown_report(info: dict[str, Any], name: str, png_name: str | None = None
     return "\n".join(lines)
 
 
+def _verdict_cell(verdicts: list[LevelVerdict], q: int) -> str:
+    if q >= len(verdicts):
+        return ""
+    v = verdicts[q]
+    return f"{'**' + v.word + '**' if v.severity == 'warn' else v.word}: {v.explanation}"
+
+
 def heatmap_png(counts: list[list[int]], path: Path) -> None:
     """Levels × codes, log usage; raises ImportError without matplotlib."""
     import matplotlib  # noqa: PLC0415 - optional extra
@@ -125,35 +117,33 @@ def heatmap_png(counts: list[list[int]], path: Path) -> None:
     ax.set_title("codebook usage (log10 count + 1); black = never used")
     fig.colorbar(im, ax=ax, fraction=0.03)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with atomic_path(path, "heatmap", suffix=".png") as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
 
 
 def write_report(model_path: str | Path, out: str | Path | None = None) -> ReportFiles:
     """Write MODEL.report.md (and MODEL.usage.png when matplotlib is installed) beside `out` or the model."""
-    from ..commands.info import model_info  # noqa: PLC0415
     from ..persistence.model_file import load_model_file  # noqa: PLC0415
+    from .model_info import info_dict  # noqa: PLC0415
 
     model_path = Path(model_path)
-    info = model_info(model_path)
-    counts = (load_model_file(model_path).doc.get("health") or {}).get("counts")
+    doc = load_model_file(model_path).document
+    info = info_dict(doc)
     md_path = Path(out) if out else model_path.with_name(model_path.stem + ".report.md")
     png_path: Path | None = md_path.with_name(model_path.stem + ".usage.png")
     note = ""
-    if not counts:
+    if not doc.counts:
         png_path, note = None, "no usage counts in this model file: no heatmap"
     else:
         try:
-            heatmap_png(counts, png_path)
+            heatmap_png(doc.counts, png_path)
         except ImportError:
             png_path, note = None, PNG_NEEDS
-        except OSError as exc:
-            raise OutputError(f"cannot write ({exc.strerror})", png_path) from exc
     text = markdown_report(info, model_path.name, png_path.name if png_path else None)
     if note:
         text += f"\n_{note}_\n"
-    try:
-        md_path.write_text(text)
-    except OSError as exc:
-        raise OutputError(f"cannot write ({exc.strerror})", md_path) from exc
+    atomic_write_text(md_path, text, "report")
     return ReportFiles(md_path, png_path, note)

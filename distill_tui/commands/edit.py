@@ -241,7 +241,10 @@ def run(args: argparse.Namespace) -> int:
                 raise BadInputError(f"--mode {args.mode} needs --model")
             codec = _codec(args.model, a, args.codes)
             if args.mode == "usage":
-                counts = (codec.doc.get("health") or {}).get("counts")
+                from ..persistence.document import health_of
+
+                health = health_of(codec.doc)
+                counts = None if health is None else health.counts
                 if not counts:
                     raise BadInputError("the model file has no usage counts; use --mode uniform or nearest", args.model)
                 usage = counts

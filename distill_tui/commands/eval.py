@@ -9,6 +9,7 @@ from . import print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """The `eval` subcommand and its flags."""
     p = subparsers.add_parser("eval", help="reconstruction quality vs the oracle ceiling, codebook health")
     p.add_argument("model", type=Path)
     p.add_argument("data_dir", type=Path, help="folder (or file) of audio to encode and decode")
@@ -20,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import math
+    """Measure the model on DATA_DIR against the oracle ceilings and print the codebook health."""
     import tempfile
 
     from rich.console import Console
@@ -28,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..analysis.codebook import dataset_health
     from ..analysis.evaluate import evaluate, model_reconstructor
+    from ..analysis.health import rich_health_table
     from ..data.dataset import scan
     from ..inference.codec import load_codec
 
@@ -42,15 +44,19 @@ def run(args: argparse.Namespace) -> int:
               "per_file": [{"path": f.path, "lsd_db": round(f.model.lsd_db, 3), "oracle_lsd_db": round(f.oracle_linear.lsd_db, 3),
                             "mel_oracle_lsd_db": round(f.oracle_mel.lsd_db, 3)} for f in report.files]}
     if args.baseline == "continuous":
-        from ..config import TrainConfig, from_dict
+        import dataclasses
+
+        from ..config import TrainConfig, to_dict
+        from ..persistence.model_file import read_document
         from ..train.vqvae_loop import TrainRequest, train_vqvae
 
-        minutes = args.baseline_minutes or max(codec.doc.get("training", {}).get("seconds", 60.0) / 60, 0.05)
-        tc = from_dict(TrainConfig, codec.doc.get("training", {}).get("train", {}))
-        tc.minutes, tc.steps = minutes, 10**9
+        doc = read_document(args.model)
+        seconds = doc.training.seconds if doc.training.seconds is not None else 60.0
+        minutes = args.baseline_minutes or max(seconds / 60, 0.05)
+        tc = dataclasses.replace(doc.training.train or TrainConfig(), minutes=minutes, steps=10**9)
         with tempfile.TemporaryDirectory() as tmp:
             req = TrainRequest(data_dir=args.data_dir, output=Path(tmp) / "baseline.distill", run_dir=Path(tmp) / "run",
-                               spec=spec, train=tc, model_overrides={**codec.doc["model"], "quantize": False})
+                               spec=spec, train=tc, model_overrides={**to_dict(doc.model), "quantize": False})
             res = train_vqvae(req)
             from ..inference.codec import build_vqvae
             from ..persistence.model_file import load_model_file
@@ -78,12 +84,5 @@ def run(args: argparse.Namespace) -> int:
     con.print(t)
     con.print(f"model / linear oracle: {summary['ratio_to_linear_oracle']:.2f}x; "
               f"{'beats' if summary['beats_mel_oracle'] else 'does not beat'} the mel oracle")
-    h = Table(title="codebook health (whole pass)")
-    for col in ("level", "utilization", "perplexity", "dead codes", "adds dB"):
-        h.add_column(col, justify="right")
-    for q in range(len(health["utilization"])):
-        h.add_row(str(q + 1), f"{health['utilization'][q]:.0%}", f"{health['perplexity'][q]:.1f}",
-                  str(health["dead_codes"][q]), f"{health['level_gain_db'][q]:.2f}")
-    con.print(h)
-    _ = math
+    con.print(rich_health_table(health, codec.codebook_sizes, "codebook health (whole pass)"))
     return 0

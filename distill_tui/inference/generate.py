@@ -24,6 +24,7 @@ from ..model.prior import (
     window_for_time,
     windows_nll,
 )
+from ..persistence.document import PriorSummary
 from ..persistence.model_file import ModelFile, load_model_file
 from .sampling import SamplingSettings
 
@@ -61,13 +62,13 @@ class RegionCandidate:
 class Prior:
     """A loaded prior bound to its VQ-VAE (by fingerprint). Every array is (levels, positions) of local codes."""
 
-    def __init__(self, model: PriorModel, fingerprint: str, doc: dict | None = None) -> None:
+    def __init__(self, model: PriorModel, fingerprint: str, doc: PriorSummary | None = None) -> None:
         self.model = model.eval()
         self.cfg = model.cfg
         self.fingerprint = fingerprint
         self.codebook_sizes = list(self.cfg.codebook_sizes)
         self.levels = self.cfg.levels
-        self.doc = doc or {}
+        self.doc = doc  # the prior's report in the model file (None for a prior built in memory)
         self.last_seed: int | None = None  # the seed the last call used (drawn when settings.seed is None)
 
     # ------------------------------------------------------------ loading
@@ -77,16 +78,16 @@ class Prior:
 
     @classmethod
     def from_loaded(cls, mf: ModelFile, path: str | Path | None = None) -> Prior:
-        doc = mf.doc.get("prior")
+        doc = mf.document.prior
         if doc is None or "prior" not in mf.tensors:
             raise BadInputError("this model has no prior: run `distill-tui train-prior MODEL`", path)
-        if doc.get("vqvae_fingerprint") != mf.fingerprint:
+        if doc.vqvae_fingerprint != mf.fingerprint:
             raise ModelFileError(
-                f"its prior was trained on another VQ-VAE (fingerprint {doc.get('vqvae_fingerprint')}, this model is "
+                f"its prior was trained on another VQ-VAE (fingerprint {doc.vqvae_fingerprint}, this model is "
                 f"{mf.fingerprint}): run `distill-tui train-prior MODEL` again", path)
         try:
-            cfg = from_dict(PriorConfig, doc["config"])
-            if list(cfg.codebook_sizes) != list(mf.doc["model"]["codebook_sizes"]):
+            cfg = from_dict(PriorConfig, doc.config)
+            if list(cfg.codebook_sizes) != mf.document.codebook_sizes:
                 raise ValueError(f"codebook sizes {cfg.codebook_sizes} differ from the VQ-VAE's")
             model = PriorModel(cfg)
             model.load_state_dict(mf.group("prior"), strict=True)

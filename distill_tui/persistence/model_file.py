@@ -1,18 +1,19 @@
-"""The `.distill` model file: one safetensors file, no pickle (design.md §6).
+"""The `.distill` model file: one safetensors file, no pickle (docs/architecture.md).
 
 Layout: tensors named `vqvae.*` (the RVQ-VAE state dict, buffers included), optionally `prior.*`,
-`extra.*` (cached analysis) and `optim.*` (optimizer state, in training checkpoints only). The
-safetensors metadata holds one key, "distill": a JSON document with "format": "distill",
-"version", the fingerprint (a hash of the `vqvae.*` tensors) and every config needed to rebuild
-the model. Loading parses JSON and raw tensors only; it never executes anything from the file.
+`perceptual.*` (cached analysis) and `optim.*` (optimizer state, in training checkpoints only). The
+safetensors metadata holds one key, "distill": the JSON model document (persistence/document.py) with
+"format": "distill", "version", the fingerprint (a hash of the `vqvae.*` tensors) and every config
+needed to rebuild the model. Loading parses JSON and raw tensors only; it never executes anything from
+the file.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import os
-import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..errors import ModelFileError, OutputError
+from ..errors import ModelFileError
+from ..fileio import atomic_path
+from .document import FORMAT, VERSION, ModelDocument
 
-FORMAT = "distill"
-VERSION = 1
 META_KEY = "distill"
+__all__ = ["FORMAT", "META_KEY", "VERSION", "ModelDocument", "ModelFile", "fingerprint", "load_model_file",
+           "read_doc", "read_document", "save_model_file"]
 
 
 def fingerprint(tensors: dict[str, torch.Tensor]) -> str:
@@ -40,52 +43,63 @@ def fingerprint(tensors: dict[str, torch.Tensor]) -> str:
 
 @dataclass
 class ModelFile:
-    """What a `.distill` file holds: groups of tensors by prefix, and the JSON document."""
+    """What a `.distill` file holds: the typed document and groups of tensors by prefix."""
 
-    doc: dict[str, Any]
+    document: ModelDocument
     tensors: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # prefix -> {name: tensor}
 
     @property
     def fingerprint(self) -> str:
-        return self.doc["fingerprint"]
+        """The hash of the `vqvae.*` tensors recorded in the document."""
+        return self.document.fingerprint
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        """The document as a plain dict (a fresh copy), for code not yet reading `document`."""
+        return self.document.to_dict()
 
     def group(self, prefix: str) -> dict[str, torch.Tensor]:
+        """The tensors named `prefix.*` (empty when the file has none)."""
         return self.tensors.get(prefix, {})
 
 
-def save_model_file(path: str | Path, doc: dict[str, Any], tensors: dict[str, dict[str, torch.Tensor]]) -> str:
-    """Write atomically (temporary file, then rename); returns the fingerprint.
+def _json_default(obj: Any) -> Any:
+    """numpy scalars and arrays as numbers and lists, paths as strings, anything else by `str`."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return str(obj)
 
-    On any failure (full disk, unwritable folder) the temporary file is removed and whatever
-    was at `path` before is left untouched.
+
+def save_model_file(path: str | Path, doc: ModelDocument | Mapping[str, Any],
+                    tensors: dict[str, dict[str, torch.Tensor]]) -> str:
+    """Write a model file atomically; returns the fingerprint of `tensors["vqvae"]`.
+
+    `doc` is a `ModelDocument`, or a plain dict (the trainers build those), which is validated like a
+    document read from a file. Format, version and fingerprint are set here. On any failure (full disk,
+    unwritable folder, a library error) the temporary file is removed, `OutputError` says why, and
+    whatever was at `path` before is left untouched.
     """
     path = Path(path)
-    doc = dict(doc)
-    doc["format"], doc["version"] = FORMAT, VERSION
-    doc["fingerprint"] = fingerprint(tensors["vqvae"])
+    fp = fingerprint(tensors["vqvae"])
+    if isinstance(doc, ModelDocument):
+        document = dataclasses.replace(doc, format=FORMAT, version=VERSION, fingerprint=fp)
+    else:
+        document = ModelDocument.from_dict({**doc, "format": FORMAT, "version": VERSION, "fingerprint": fp}, path)
     flat = {f"{prefix}.{name}": t.detach().cpu().contiguous() for prefix, group in tensors.items() for name, t in group.items()}
-    meta = {META_KEY: json.dumps(doc, default=str)}
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        os.close(fd)
-    except OSError as exc:
-        raise OutputError(f"cannot write the model file ({exc.strerror})", path) from exc
-    try:
-        save_file(flat, tmp, metadata=meta)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as exc:
-        Path(tmp).unlink(missing_ok=True)
-        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
-        raise OutputError(f"could not save the model file ({reason}); the previous file is unchanged", path) from exc
-    return doc["fingerprint"]
+    meta = {META_KEY: json.dumps(document.to_dict(), default=_json_default)}
+    with atomic_path(path, "model file") as tmp:
+        save_file(flat, str(tmp), metadata=meta)
+    return fp
+
+
+def read_document(path: str | Path) -> ModelDocument:
+    """Only the typed document (fast: no tensors are read)."""
+    return _open(Path(path), tensors=False).document
 
 
 def read_doc(path: str | Path) -> dict[str, Any]:
-    """Only the JSON document (fast: no tensors are read)."""
-    return _open(Path(path), tensors=False).doc
+    """Only the document, as a plain dict (fast: no tensors are read)."""
+    return read_document(path).to_dict()
 
 
 def load_model_file(path: str | Path, verify: bool = True) -> ModelFile:
@@ -109,27 +123,18 @@ def _open(path: Path, tensors: bool) -> ModelFile:
                 for key in fh.keys():
                     prefix, _, name = key.partition(".")
                     groups.setdefault(prefix, {})[name] = fh.get_tensor(key)
-    except ModelFileError:
-        raise
     except Exception as exc:  # safetensors raises its own error types for truncated or foreign files
         raise ModelFileError(f"not a Distill model file, or truncated ({_first_line(exc)})", path) from exc
     if META_KEY not in meta:
         raise ModelFileError("not a Distill model file (a safetensors file without Distill metadata)", path)
     try:
-        doc = json.loads(meta[META_KEY])
+        raw = json.loads(meta[META_KEY])
     except ValueError as exc:
         raise ModelFileError("model metadata is not valid JSON (file damaged?)", path) from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ModelFileError("not a Distill model file (wrong format name)", path)
-    version = doc.get("version")
-    if not isinstance(version, int) or version > VERSION or version < 1:
-        raise ModelFileError(f"model file version {version} is not supported (this Distill reads version {VERSION})", path)
-    for key in ("fingerprint", "spectrogram", "model"):
-        if key not in doc:
-            raise ModelFileError(f"model metadata lacks '{key}' (file damaged?)", path)
+    document = ModelDocument.from_dict(raw, path)
     if tensors and "vqvae" not in groups:
         raise ModelFileError("model file holds no VQ-VAE weights", path)
-    return ModelFile(doc=doc, tensors=groups)
+    return ModelFile(document=document, tensors=groups)
 
 
 def _first_line(exc: BaseException) -> str:

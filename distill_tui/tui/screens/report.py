@@ -75,13 +75,13 @@ class ReportScreen(Screen):
 
     @work(thread=True, exclusive=True, group="report")
     def _load(self) -> None:
+        from ...analysis.model_info import info_dict
         from ...analysis.report import markdown_report
-        from ...commands.info import model_info
         from ...persistence.model_file import load_model_file
 
         try:
-            info = model_info(self.model_path)
-            counts = (load_model_file(self.model_path).doc.get("health") or {}).get("counts")
+            doc = load_model_file(self.model_path).document
+            info, counts = info_dict(doc), doc.counts
         except Exception as exc:  # noqa: BLE001 - a bad model file is a message on this screen
             self.post_message(ReportFailed(str(exc)))
             return
@@ -91,8 +91,8 @@ class ReportScreen(Screen):
         self.info = message.info
         if message.counts:
             self.query_one(UsageHeatmap).show([np.asarray(c) for c in message.counts])
-        sizes = list(message.info.get("codebook_sizes") or [])
-        self.query_one(HealthBars).show(level_health(message.info.get("health") or {}, sizes, [""] * len(sizes)))
+        sizes = list(message.info["codebook_sizes"])
+        self.query_one(HealthBars).show(level_health(message.info["health"], sizes, [""] * len(sizes)))
         self.query_one(Markdown).update(message.markdown)
 
     def on_report_failed(self, message: ReportFailed) -> None:

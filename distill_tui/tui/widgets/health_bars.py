@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
 
-LOW_UTILIZATION = 0.30  # the trainer's own warning threshold (TrainConfig.low_utilization)
-FAIR_UTILIZATION = 0.60
-MIN_GAIN_DB = 0.05  # the trainer's "adds almost nothing" threshold (TrainConfig.min_level_gain_db)
+from ...analysis.health import as_health, level_verdicts
+from ...persistence.document import HealthSummary
 
 
 @dataclass
 class LevelHealth:
-    """One level's health as the panel shows it."""
+    """One level's health as the panel shows it; `colour`, `verdict` and `explanation` come from analysis/health.py."""
 
     level: int
     label: str
@@ -25,36 +26,24 @@ class LevelHealth:
     gain_db: float | None
     colour: str  # "green", "yellow" or "red"
     verdict: str
+    explanation: str = ""
 
 
-def _at(values: object, i: int) -> float | None:
-    if isinstance(values, list) and i < len(values) and isinstance(values[i], int | float):
+def _at(values: Sequence[Any], i: int) -> float | None:
+    if i < len(values) and isinstance(values[i], int | float) and not isinstance(values[i], bool):
         return float(values[i])
     return None
 
 
-def level_health(health: dict, sizes: list[int], labels: list[str]) -> list[LevelHealth]:
-    """Verdicts from the model file's health section (utilization, perplexity, dead codes, level gain)."""
+def level_health(health: HealthSummary | Mapping[str, Any] | None, sizes: list[int], labels: list[str]) -> list[LevelHealth]:
+    """The panel's rows: the measurements of each level and the shared verdict (`analysis.health.level_verdicts`)."""
+    h = as_health(health)
     out = []
-    gains = [g for g in (health.get("level_gain_db") or []) if isinstance(g, int | float)]
-    total_gain = sum(max(g, 0.0) for g in gains) or 1.0
-    for q, size in enumerate(sizes):
-        util, ppl = _at(health.get("utilization"), q), _at(health.get("perplexity"), q)
-        dead, gain = _at(health.get("dead_codes"), q), _at(health.get("level_gain_db"), q)
-        if util is None:
-            colour, verdict = "yellow", "no data"
-        elif util < LOW_UTILIZATION:
-            colour, verdict = "red", "mostly unused"
-        elif gain is not None and gain < MIN_GAIN_DB:
-            colour, verdict = "red", "adds ~nothing"
-        elif util < FAIR_UTILIZATION:
-            colour, verdict = "yellow", "underused"
-        elif gain is not None and max(gain, 0.0) / total_gain < 0.05:
-            colour, verdict = "yellow", "adds little"
-        else:
-            colour, verdict = "green", "healthy"
-        out.append(LevelHealth(q, labels[q] if q < len(labels) else "", util, ppl,
-                               None if dead is None else int(dead), size, gain, colour, verdict))
+    for q, (size, v) in enumerate(zip(sizes, level_verdicts(h, sizes), strict=True)):
+        dead = _at(h.dead_codes, q)
+        out.append(LevelHealth(q, labels[q] if q < len(labels) else "", _at(h.utilization, q), _at(h.perplexity, q),
+                               None if dead is None else int(dead), size, _at(h.level_gain_db, q), v.colour, v.word,
+                               v.explanation))
     return out
 
 
@@ -66,10 +55,13 @@ class HealthBars(Static):
     """
 
     def show(self, levels: list[LevelHealth]) -> None:
+        """Show these levels (from `level_health`); the tooltip says why each verdict is what it is."""
+        self.tooltip = "\n".join(f"level {h.level + 1}: {h.verdict}: {h.explanation}" for h in levels) or None
         self.update(render_health(levels, max(self.size.width - 2, 20)))
 
 
 def render_health(levels: list[LevelHealth], width: int = 28) -> Text:
+    """The panel's text: per level its verdict, a utilization bar, perplexity, dead codes and gain."""
     text = Text()
     bar_w = max(min(width - 13, 16), 6)
     for h in levels:
