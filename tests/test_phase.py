@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from distill_tui.analysis.quality import log_spectral_distance
-from distill_tui.audio.phase import pghi_phase
-from distill_tui.audio.spectrogram import griffin_lim, istft, stft
+from distill_tui.audio.phase import BLOCK, pghi_phase
+from distill_tui.audio.spectrogram import griffin_lim, initial_phase, istft, stft
 
 SR = 22050
 
@@ -33,11 +33,11 @@ def _sounds() -> dict[str, torch.Tensor]:
 def test_pghi_alone_reconstructs_a_tonal_sound():
     x = _sounds()["pluck"]
     mag = stft(x[None], 1024, 256).abs()  # (1, F, T)
-    phase = pghi_phase(mag, 1024, 256)
+    phase = pghi_phase(mag, 1024, 256, block=None)  # integrated over the whole sound
     assert phase.shape == mag.shape and phase.dtype == torch.complex64
     assert torch.allclose(phase.abs(), torch.ones_like(mag), atol=1e-5)
     y = istft(mag * phase, 1024, 256, length=len(x))[0]
-    random_start = istft(mag * griffin_lim(mag, 1024, 256, iters=0).phase, 1024, 256, length=len(x))[0]
+    random_start = istft(mag * initial_phase(tuple(mag.shape)), 1024, 256, length=len(x))[0]
     assert _spectral_convergence_db(x, y) < -20  # no iteration at all
     assert _spectral_convergence_db(random_start, x) > -5
 
@@ -45,8 +45,8 @@ def test_pghi_alone_reconstructs_a_tonal_sound():
 def test_griffin_lim_from_pghi_beats_random_phase_on_every_kind_of_sound():
     for name, x in _sounds().items():
         mag = stft(x[None], 1024, 256).abs()
-        rand = griffin_lim(mag, 1024, 256, iters=32, length=len(x)).audio[0]
-        pghi = griffin_lim(mag, 1024, 256, iters=32, length=len(x), phase=pghi_phase(mag, 1024, 256)).audio[0]
+        rand = griffin_lim(mag, 1024, 256, iters=32, length=len(x), phase=initial_phase(tuple(mag.shape))).audio[0]
+        pghi = griffin_lim(mag, 1024, 256, iters=32, length=len(x)).audio[0]  # the default start: PGHI
         lsd_rand, lsd_pghi = log_spectral_distance(x, rand), log_spectral_distance(x, pghi)
         assert lsd_pghi < lsd_rand, (name, lsd_pghi, lsd_rand)
         assert _spectral_convergence_db(x, pghi) < _spectral_convergence_db(x, rand), name
@@ -55,12 +55,25 @@ def test_griffin_lim_from_pghi_beats_random_phase_on_every_kind_of_sound():
 def test_a_window_continued_from_the_whole_sounds_phase_matches_it():
     x = _sounds()["chirp"]
     mag = stft(x[None], 1024, 256).abs()
-    whole = pghi_phase(mag, 1024, 256)
+    whole = pghi_phase(mag, 1024, 256, block=None)
     a, b = 30, 50
-    part = pghi_phase(mag[..., a - 1 : b + 1], 1024, 256, start=whole[..., a - 1])
+    part = pghi_phase(mag[..., a - 1 : b + 1], 1024, 256, start=whole[..., a - 1], block=None)
     live = mag[..., a:b] > mag.max() * 1e-4
     diff = torch.angle(part[..., 1:-1] / whole[..., a:b])[live]
     assert float(diff.abs().max()) < 1e-3
+
+
+def test_a_change_reaches_the_phase_only_up_to_the_next_block():
+    x = _sounds()["chirp"]
+    mag = stft(x[None], 1024, 256).abs()  # (1, F, T)
+    edited = mag.clone()
+    edited[..., 2 * BLOCK + 3 : 2 * BLOCK + 6] *= torch.linspace(0.2, 3.0, mag.shape[1]).view(1, -1, 1)
+    before, after = pghi_phase(mag, 1024, 256), pghi_phase(edited, 1024, 256)
+    moved = torch.nonzero((before - after).abs().amax(dim=1)[0] > 1e-5).flatten()
+    assert len(moved) and int(moved.min()) >= 2 * BLOCK + 2 and int(moved.max()) < 3 * BLOCK
+    # a part of the sound, told where it starts, gets the whole sound's phase
+    part = pghi_phase(edited[..., BLOCK - 1 : 4 * BLOCK + 1], 1024, 256, first_frame=BLOCK - 1)
+    assert torch.allclose(part[..., 1:-1], after[..., BLOCK : 4 * BLOCK], atol=1e-5)
 
 
 def test_silence_and_one_frame_do_not_break_it():

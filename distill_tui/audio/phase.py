@@ -19,7 +19,7 @@ peak) carries its phase forward in time from the same bin of the frame before, a
 the region take the peak's phase plus the frequency-direction integral from the peak. This is the
 heap's order of integration restricted to ridges (peaks follow time, their skirts follow frequency),
 the same idea as a phase-locked vocoder, with PGHI's gradients. Bins more than `tolerance_db` below
-the loudest are left at zero phase: they carry no energy the ear or the metric can find.
+their frame's loudest are left at zero phase: they carry no energy the ear or the metric can find.
 
 The result is meant as the start of fast Griffin-Lim, not as the final phase: PGHI alone is best on
 tonal sounds and worst on noise, and a few iterations fix what it misses.
@@ -31,13 +31,19 @@ import math
 
 import torch
 
+# Frames between fresh starts. On exact magnitudes of 10 real sounds (22.05 kHz, 1024/256, 32 fast
+# iterations) Griffin-Lim scored 1.39 dB from unbounded integration, 1.46 dB with 16-frame blocks,
+# 1.52 with 8 and 1.66 from a random phase: 16 keeps most of the gain and bounds an edit's reach.
+BLOCK = 16
+
 # A Hann window of length L has the time-frequency spread of a Gaussian with gamma = 0.25645 * L**2
 # (Průša et al. 2017, table I).
 HANN_GAMMA = 0.25645
 
 
 def pghi_phase(mag: torch.Tensor, n_fft: int, hop: int, *, start: torch.Tensor | None = None,
-               tolerance_db: float = 100.0, onset_db: float = 10.0) -> torch.Tensor:
+               block: int | None = BLOCK, first_frame: int = 0, tolerance_db: float = 100.0,
+               onset_db: float = 10.0) -> torch.Tensor:
     """Unit-modulus complex phase (B, F, T) for linear magnitudes `mag` (B, F, T) of a centred Hann STFT.
 
     The convention is `torch.stft`'s (phase measured from the frame's first sample), so
@@ -45,8 +51,11 @@ def pghi_phase(mag: torch.Tensor, n_fft: int, hop: int, *, start: torch.Tensor |
     `start` (B, F) complex: the known phase of the first frame, which the others continue from. The
     integration runs forward in time, so the phase of frames [a, b) of a longer sound is the same as
     the whole sound's when `mag` starts at frame a - 1 and `start` is the whole sound's phase there
-    (the editor's partial re-decode relies on it; the last frame differs, as its time difference is
-    one-sided).
+    (the last frame differs, as its time difference is one-sided).
+    `block`: every `block`-th frame (counted from the whole sound's start, `first_frame` being the index
+    of `mag`'s first frame in it) takes its phase from its own frame alone, so a change of magnitudes
+    alters the phase only up to the next such frame. The editor's partial re-decode relies on this:
+    it recomputes a few blocks, and the rest of the sound starts Griffin-Lim where it did before.
     """
     if mag.dim() != 3:
         raise ValueError(f"magnitudes must be (batch, bins, frames), got {tuple(mag.shape)}")
@@ -54,9 +63,11 @@ def pghi_phase(mag: torch.Tensor, n_fft: int, hop: int, *, start: torch.Tensor |
     m_bins = 2 * (f - 1)  # = n_fft
     gamma = HANN_GAMMA * n_fft * n_fft
     mag = mag.to(torch.float64)
-    peak = mag.amax(dim=(1, 2), keepdim=True).clamp_min(1e-30)
-    live = mag > peak * 10 ** (-tolerance_db / 20)  # (B, F, T)
-    s = torch.log(mag.clamp_min(1e-30) / peak).clamp_min(-tolerance_db / 20 * math.log(10))  # (B, F, T)
+    # Counted from each frame's own loudest bin, so that what a frame gets depends on its neighbours only.
+    peak = mag.amax(dim=1, keepdim=True).clamp_min(1e-30)  # (B, 1, T)
+    floor = peak * 10 ** (-tolerance_db / 20)  # (B, 1, T)
+    live = mag > floor  # (B, F, T)
+    s = torch.log(torch.maximum(mag, floor))  # (B, F, T): the log-magnitude whose gradients give the phase's
 
     # Phase gradients as increments: along time per hop, along frequency per bin (centred differences).
     ds_df = _centred_diff(s, dim=1)  # (B, F, T): (s[m+1] - s[m-1]) / 2
@@ -71,6 +82,8 @@ def pghi_phase(mag: torch.Tensor, n_fft: int, hop: int, *, start: torch.Tensor |
     owner = _region_peaks(mag)  # (B, F, T) long: index of the peak whose region holds each bin
     anchor = _anchors(mag, owner, onset_db)  # (B, F, T) long: the peak each bin integrates from; -1: none
     free = anchor < 0
+    if block:  # every block-th frame of the whole sound starts afresh: an edit's reach ends there
+        free[..., (-first_frame) % block :: block] = True
     anchor = anchor.clamp_min(0)
     adv_t = torch.zeros_like(step_t)
     adv_t[..., 1:] = 0.5 * (step_t[..., 1:] + step_t[..., :-1])  # (B, F, T): phase gained since the frame before

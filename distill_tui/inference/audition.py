@@ -5,7 +5,8 @@ is measured once per model by perturbing one latent position (`measure_receptive
 partial re-decode runs the decoder on that window plus enough context for the result to match a
 full decode, splices the new frames into the previous spectrogram (frames outside stay the very
 same numbers), runs Griffin-Lim only over the frames that changed plus a margin (from the full
-decode's own initial phase by default, so the result matches an export; or warm-started from the
+decode's own initial phase (PGHI, continued from the frame before the window) by default, so the
+result matches an export; or warm-started from the
 previous phase with `partial_iters`), and crossfades the new samples into the previous audio so that
 nothing clicks. Decodes run on `threads` torch threads (one by default: docs/architecture.md, decision 18).
 """
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..audio.spectrogram import from_db, griffin_lim, initial_phase
+from ..audio.phase import BLOCK, pghi_phase
+from ..audio.spectrogram import from_db, griffin_lim
 from ..codes.grid import CodeGrid
 from ..threads import torch_threads
 from .codec import Codec
@@ -51,6 +53,7 @@ class Audition:
     audio: np.ndarray  # (N,) float32 at the model's rate: trimmed to the source's length, never clipping
     db: np.ndarray  # (F, T) relative dB the decoder predicted, T = positions * stride (the spectrogram to draw)
     phase: torch.Tensor  # (F, T) complex unit phase after Griffin-Lim
+    phase0: torch.Tensor  # (F, T) complex unit phase Griffin-Lim started from: PGHI of the magnitudes
     raw: np.ndarray  # (n,) float32 audio before trimming and peak limiting, n = (T - 1) * hop
     codes: np.ndarray  # (Q, P) the codes that were decoded
     muted: tuple[int, ...]  # levels (0-based) left out of the decode
@@ -89,7 +92,8 @@ class Auditioner:
     """Decodes grids of one model for listening; reuse it across edits (it caches the receptive field).
 
     The partial re-decode runs Griffin-Lim over its window the way the full decode does: from the
-    full decode's own fixed initial phase, for as many iterations. What you hear after an edit is
+    full decode's own initial phase (PGHI, which integrates forward in time, continued from the frame
+    before the window), for as many iterations. What you hear after an edit is
     then what a full decode (an export) gives: 0.09 dB apart (median, real model), where a warm start
     from the previous phase with 12 iterations was 0.34 dB apart (bench/RESULTS.md). `partial_iters`
     chooses the warm start instead, with that many iterations (faster, further from the full decode).
@@ -104,16 +108,11 @@ class Auditioner:
         self.rf = measure_receptive_field(codec)
         hop, n_fft = codec.spec.hop_length, codec.spec.n_fft
         # Griffin-Lim's window: n_fft / 2 samples at each edge see reflected audio, then n_fft / 2 of
-        # crossfade, then the n_fft / 2 samples the changed frames reach: 3 * n_fft / 2 plus a frame.
-        self.margin = margin_frames if margin_frames is not None else math.ceil(3 * n_fft / 2 / hop) + 1
+        # crossfade, then the n_fft / 2 samples the changed frames reach: 3 * n_fft / 2 plus a frame; and
+        # 3 frames more, which the start from PGHI needs to meet a full decode (on the test suite's tiny
+        # model, partial against full: 0.51 dB with 7 frames at 1024/256, 0.45 with 10, 0.38 with 14).
+        self.margin = margin_frames if margin_frames is not None else math.ceil(3 * n_fft / 2 / hop) + 4
         self.fade = n_fft // 2  # crossfade length in samples
-        self._phase0: torch.Tensor | None = None  # the full decode's initial phase, for the last grid length
-
-    def _initial_phase(self, shape: tuple[int, int]) -> torch.Tensor:
-        """The full decode's initial phase for a (F, T) spectrogram, (F, T); cached for the last T."""
-        if self._phase0 is None or self._phase0.shape != tuple(shape):
-            self._phase0 = initial_phase((1, *shape))[0]
-        return self._phase0
 
     # ---- full decode
 
@@ -147,10 +146,13 @@ class Auditioner:
         hop = codec.spec.hop_length
         n = (db.shape[-1] - 1) * hop
         mag = from_db(db, codec.spec.floor_db)[None] * self._scale(grid)  # (1, F, T)
-        gl = griffin_lim(mag, codec.spec.n_fft, hop, iters=self.iters, momentum=codec.spec.griffin_lim_momentum, length=n)
+        phase0 = pghi_phase(mag, codec.spec.n_fft, hop)  # (1, F, T): what Codec.decode starts from too
+        gl = griffin_lim(mag, codec.spec.n_fft, hop, iters=self.iters, momentum=codec.spec.griffin_lim_momentum, length=n,
+                         phase=phase0)
         raw = gl.audio[0].cpu().numpy().astype(np.float32)  # (n,)
         return Audition(
-            audio=self._finish(raw, grid), db=db.cpu().numpy(), phase=gl.phase[0], raw=raw, codes=grid.codes.copy(),
+            audio=self._finish(raw, grid), db=db.cpu().numpy(), phase=gl.phase[0], phase0=phase0[0], raw=raw,
+            codes=grid.codes.copy(),
             muted=muted, frames=(0, db.shape[-1]), samples=(0, len(raw)), partial=False, seconds=time.perf_counter() - t0,
         )
 
@@ -174,6 +176,7 @@ class Auditioner:
         cols = np.flatnonzero((grid.codes != previous.codes).any(axis=0))  # changed positions
         db = previous.db.copy()  # (F, T)
         phase = previous.phase.clone()
+        phase0 = previous.phase0.clone()
         raw = previous.raw.copy()
         t_total = db.shape[1]
         frames_lo, frames_hi, s_lo, s_hi = t_total, 0, len(raw), 0
@@ -185,12 +188,12 @@ class Auditioner:
             if not len(moved):
                 continue
             fa, fb = a + int(moved[0]), a + int(moved[-1]) + 1  # frames whose magnitude really changed
-            s0, s1 = self._splice(grid, db, phase, raw, fa, fb)
+            s0, s1 = self._splice(grid, db, phase, phase0, raw, fa, fb, (a, b))
             frames_lo, frames_hi, s_lo, s_hi = min(frames_lo, fa), max(frames_hi, fb), min(s_lo, s0), max(s_hi, s1)
         if frames_hi <= frames_lo:
             frames_lo = frames_hi = s_lo = s_hi = 0
         return Audition(
-            audio=self._finish(raw, grid), db=db, phase=phase, raw=raw, codes=grid.codes.copy(), muted=muted,
+            audio=self._finish(raw, grid), db=db, phase=phase, phase0=phase0, raw=raw, codes=grid.codes.copy(), muted=muted,
             frames=(frames_lo, frames_hi), samples=(s_lo, s_hi), partial=True, seconds=time.perf_counter() - t0,
         )
 
@@ -212,14 +215,44 @@ class Auditioner:
         off = s0 * self.rf.stride
         return out[:, a - off : b - off].cpu().numpy()
 
-    def _splice(self, grid: CodeGrid, db: np.ndarray, phase: torch.Tensor, raw: np.ndarray, fa: int, fb: int) -> tuple[int, int]:
-        """Griffin-Lim over frames [fa, fb) plus a margin (see `Auditioner`); crossfade into `raw` in place."""
+    def _renew_phase0(self, db: np.ndarray, phase0: torch.Tensor, a: int, b: int, scale: float) -> tuple[int, int]:
+        """Recompute in place the initial phase a full decode gives the edited sound, where decoder frames
+        [a, b) may have changed (by any amount); returns the frames [start, stop) whose phase changed.
+
+        PGHI integrates forward in time but starts afresh every `BLOCK` frames, so a change of frames
+        [a, b) can reach the phase from a - 1 (the time differences are centred) to the first fresh start
+        after b; everything else keeps its stored phase, as a full decode would. Its choices (regions,
+        onsets) compare magnitudes, so even a change too small to splice can move them: the frames whose
+        phase really moved are found by comparison.
+        """
+        spec, t_total = self.codec.spec, db.shape[1]
+        lo = (max(a - 1, 0) // BLOCK) * BLOCK  # a fresh start: nothing before it matters
+        end = min(-(-(b + 1) // BLOCK) * BLOCK, t_total)  # the first fresh start the change cannot reach
+        c0, c1 = max(lo - 1, 0), min(end + 1, t_total)  # one frame of context each side
+        mag = from_db(torch.from_numpy(db[:, c0:c1]), spec.floor_db)[None] * scale  # (1, F, c1 - c0)
+        new = pghi_phase(mag, spec.n_fft, spec.hop_length, first_frame=c0)[0, :, lo - c0 : end - c0]  # (F, end - lo)
+        moved = torch.nonzero((new - phase0[:, lo:end]).abs().amax(dim=0) > 1e-4).flatten()
+        phase0[:, lo:end] = new
+        if not len(moved):
+            return a, a
+        return lo + int(moved[0]), lo + int(moved[-1]) + 1
+
+    def _splice(self, grid: CodeGrid, db: np.ndarray, phase: torch.Tensor, phase0: torch.Tensor, raw: np.ndarray,
+                fa: int, fb: int, reach: tuple[int, int]) -> tuple[int, int]:
+        """Griffin-Lim over frames [fa, fb) plus a margin (see `Auditioner`); crossfade into `raw` in place.
+
+        `reach`: the decoder frames the edit could change, whose initial phase is renewed."""
         spec = self.codec.spec
         hop, n_fft, t_total = spec.hop_length, spec.n_fft, db.shape[1]
+        scale = self._scale(grid)
+        if self.partial_iters is None:  # as the full decode: its initial phase (which may change further on)
+            pa, pb = self._renew_phase0(db, phase0, *reach, scale)
+            if pb > pa:
+                fa, fb = min(fa, pa), max(fb, pb)
         w0, w1 = max(fa - self.margin, 0), min(fb + self.margin, t_total)
-        mag = from_db(torch.from_numpy(db[:, w0:w1]), spec.floor_db)[None] * self._scale(grid)  # (1, F, W)
-        if self.partial_iters is None:  # as the full decode: its initial phase, its iterations
-            start, iters = self._initial_phase(db.shape)[None, :, w0:w1], self.iters
+        mag = from_db(torch.from_numpy(db[:, w0:w1]), spec.floor_db)[None] * scale  # (1, F, W)
+        if self.partial_iters is None:  # ... and its iterations
+            start, iters = phase0[None, :, w0:w1], self.iters
         else:  # warm: from the previous phase
             start, iters = phase[None, :, w0:w1], self.partial_iters
         gl = griffin_lim(mag, n_fft, hop, iters=iters, momentum=spec.griffin_lim_momentum,
