@@ -1,4 +1,4 @@
-"""Fixed benchmark corpora from Debian's lmms-common package (see ../shared/data.md).
+"""Fixed benchmark corpora from Debian's lmms-common package (real, freely licensed recordings; docs/architecture.md, "Metrics").
 
 `python bench/corpus.py NAME DIR` links the files of corpus NAME into DIR. Lists are fixed so that
 figures from two runs compare. Missing package -> exit 2 with the package to install.

@@ -3,7 +3,7 @@
 All functions are batched and run on whatever device their input tensors live on (CPU, CUDA, MPS).
 Log-magnitudes are in dB (20·log10 |X|). Model targets are taken relative to the sound's loudest
 bin and floored (`to_relative_db`), and the floor is removed again before inversion (`from_db`),
-so a floor never turns back into energy (design.md §2).
+so a floor never turns back into energy (docs/architecture.md, decision 2).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The RVQ-VAE: a 1-D conv encoder over time (spectrogram bins as channels), ResidualVQ, and a
-mirror decoder that predicts linear-frequency log-magnitude (design.md §1-2).
+mirror decoder that predicts linear-frequency log-magnitude (docs/architecture.md, decisions 1 and 2).
 
 Spectrogram values are relative dB in [floor_db, 0]; the network sees them scaled to about [-1, 1].
 """

@@ -10,6 +10,7 @@ the bigram on held-out sounds falls back to the bigram itself.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from ..model.prior import (
     count_parameters,
     token_nll,
 )
+from ..persistence.document import PriorSummary
 from ..persistence.model_file import load_model_file, save_model_file
 from ..threads import torch_threads
 from .checkpoint import Checkpoint, load_optimizer
@@ -140,15 +142,14 @@ class PriorTrainer:
         req, st = self.req, self.runner.state
         check_writable_folder(req.model_path, "model file")
         mf = load_model_file(req.model_path)
-        if not mf.doc["model"].get("quantize", True):
+        if not mf.document.model.quantize:
             raise BadInputError("this is a continuous-baseline model: it has no codes to train a prior on", req.model_path)
         vq, spec = build_vqvae(mf, req.model_path)
         self.codec = codec = Codec(vq, spec, mf.fingerprint, mf.doc)
         self.fingerprint = mf.fingerprint
         tc = req.train
-        self.data_dir = data_dir = self._data_dir(mf.doc)
-        max_s = float(((mf.doc.get("training") or {}).get("train") or {}).get("max_file_seconds", 600.0))
-        self.scanned = scanned = scan(data_dir, spec, max_file_seconds=max_s)
+        self.data_dir = data_dir = self._data_dir(mf.document.dataset.root)
+        self.scanned = scanned = scan(data_dir, spec, max_file_seconds=mf.document.training.max_file_seconds)
         self.data = data = encode_dataset(codec, split_files(scanned.files, tc.val_share, tc.seed), tc)
         if not data.train or not data.val:
             raise BadInputError("no sound could be encoded (all silent?)", data_dir)
@@ -200,14 +201,13 @@ class PriorTrainer:
             raise BadInputError(f"this run folder trains a prior with {what}; delete it or pass --run DIR to train another",
                                 req.run_dir)
 
-    def _data_dir(self, doc: dict[str, Any]) -> Path:
-        """The folder asked for, else the one this run trained on, else the one the model was trained on."""
+    def _data_dir(self, root: str) -> Path:
+        """The folder asked for, else the one this run trained on, else the one the model was trained on (`root`)."""
         st = self.runner.state
         if self.req.data_dir is not None:
             return self.req.data_dir
         if st.data_dir:
             return Path(st.data_dir)
-        root = (doc.get("dataset") or {}).get("root")
         if not root:
             raise BadInputError("give DATA_DIR: the model does not say which folder it was trained on", self.req.model_path)
         if not Path(root).exists():
@@ -353,22 +353,23 @@ class PriorTrainer:
 
     def write_model(self, final: FinalModel, again: bool) -> PriorResult:
         """Add the prior to the model file atomically; the VQ-VAE tensors and doc keys stay as they were."""
-        req, st, doc = self.req, self.runner.state, final.doc
+        req, st = self.req, self.runner.state
+        prior = PriorSummary.from_dict(final.doc, "prior", req.run_dir)  # the one reader, as for a model file
         if again:
             self.runner.warn("this run had finished; writing its prior again", "finished")
         mf = load_model_file(req.model_path)  # again: the file must still hold the VQ-VAE the prior was trained on
-        if mf.fingerprint != doc["vqvae_fingerprint"]:
+        if mf.fingerprint != prior.vqvae_fingerprint:
             raise BadInputError("the model's VQ-VAE changed while the prior trained; train the prior again", req.model_path)
         groups = {name: group for name, group in mf.tensors.items() if name != "prior"}
         groups["prior"] = final.tensors["prior"]
-        save_model_file(req.model_path, {**mf.doc, "prior": doc}, groups)
-        report = self._report or MemorizationReport(**{k: doc[k] for k in MemorizationReport.__dataclass_fields__})
-        training = doc.get("training") or {}
+        save_model_file(req.model_path, dataclasses.replace(mf.document, prior=prior), groups)
+        saved = prior.to_dict()
+        report = self._report or MemorizationReport(**{k: saved[k] for k in MemorizationReport.__dataclass_fields__})
+        training, data = saved["training"], saved["data"]
         self.log.emit("done", step=st.step, model=str(req.model_path), elapsed_s=round(st.elapsed_s, 2),
-                      stopped_by=training.get("stopped_by"), report=report.as_dict(), architecture=doc["architecture"])
-        data = doc.get("data") or {}
-        return PriorResult("done", req.model_path, req.run_dir, st.step, st.elapsed_s, doc["architecture"], report,
-                           list(training.get("warnings", self.warnings)), data.get("train_files", 0), data.get("val_files", 0))
+                      stopped_by=training["stopped_by"], report=report.as_dict(), architecture=prior.architecture)
+        return PriorResult("done", req.model_path, req.run_dir, st.step, st.elapsed_s, prior.architecture, report,
+                           list(training["warnings"]), data["train_files"], data["val_files"])
 
 
 def train_prior(req: PriorRequest, echo: Callable[[dict[str, Any]], None] | None = None) -> PriorResult:

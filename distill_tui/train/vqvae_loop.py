@@ -27,7 +27,8 @@ from ..data.dataset import CropSampler, ScanResult, scan, split, validation_item
 from ..errors import BadInputError, DistillError, OutputError
 from ..fileio import atomic_write_json, reason_of
 from ..model.vqvae import VQVAE, spectral_loss
-from ..persistence.model_file import load_model_file, save_model_file
+from ..persistence.document import DatasetSummary, HealthSummary, ModelDocument, TrainingSummary
+from ..persistence.model_file import read_document, save_model_file
 from .checkpoint import Checkpoint, load_optimizer
 from .events import EventLog
 from .runfolder import check_writable_folder
@@ -343,36 +344,42 @@ class Trainer:
         return {**final.as_dict(), "counts": final.counts}
 
     def model_document(self, health: dict[str, Any] | None, **training: Any) -> dict[str, Any]:
-        """The model file's JSON document (`best.distill` and the model written at the end); `training`: extra keys."""
+        """The model file's JSON document (`best.distill` and the model written at the end); `training`: extra keys.
+
+        Built as a typed `ModelDocument` (which checks it) and kept as JSON, as the checkpoint stores it.
+        """
         st = self.runner.state
-        return {
-            "spectrogram": to_dict(self.req.spec), "model": to_dict(self.cfg), "dataset": self.dataset_doc,
-            "training": {"steps": st.step, "seconds": round(st.elapsed_s, 2), "device": self.device,
-                         "train": to_dict(self.req.train),
-                         "best_val_db": None if st.best is None else round(st.best, 4), **training},
-            "health": health, "prior": None, "distill_tui_version": __version__,
-        }
+        summary = {"steps": st.step, "seconds": round(st.elapsed_s, 2), "device": self.device, "train": to_dict(self.req.train),
+                   "best_val_db": None if st.best is None else round(st.best, 4), **training}
+        return ModelDocument(
+            fingerprint="", spectrogram=self.req.spec, model=self.cfg,
+            dataset=DatasetSummary.from_dict(self.dataset_doc, "dataset"),
+            training=TrainingSummary.from_dict(summary, "training"),
+            health=None if health is None else HealthSummary.from_dict(health, "health"),
+            distill_tui_version=__version__,
+        ).to_dict()
 
     def write_model(self, final: FinalModel, again: bool) -> TrainResult:
         req, st = self.req, self.runner.state
-        training = final.doc.get("training") or {}
-        health_doc = final.doc.get("health")
         if again and req.output.exists():
-            doc = load_model_file(req.output).doc
+            written = read_document(req.output)
             self.log.emit("warning", step=st.step, key="finished",
                           message=f"this run already finished; the model is {req.output} (delete {req.run_dir} to train again)")
-            return TrainResult("done", req.output, req.run_dir, st.step, st.elapsed_s, st.best_or_inf, doc["fingerprint"],
-                               doc.get("health"), [])
+            health = None if written.health is None else written.health.to_dict()
+            return TrainResult("done", req.output, req.run_dir, st.step, st.elapsed_s, st.best_or_inf, written.fingerprint,
+                               health, [])
+        document = ModelDocument.from_dict(final.doc, req.run_dir)  # the one reader, as for a model file
         try:
             req.output.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot make the model's folder ({reason_of(exc)})", req.output.parent) from exc
-        fp = save_model_file(req.output, final.doc, final.tensors)
+        fp = save_model_file(req.output, document, final.tensors)
+        health = None if document.health is None else document.health.to_dict()
         self.log.emit("done", step=st.step, output=str(req.output), fingerprint=fp, best_val_db=round(st.best_or_inf, 4),
-                      elapsed_s=round(st.elapsed_s, 2), health=health_doc and {k: v for k, v in health_doc.items() if k != "counts"},
-                      stopped_by=training.get("stopped_by"), healthy_at_s=training.get("healthy_at_s"))
-        return TrainResult("done", req.output, req.run_dir, st.step, st.elapsed_s, st.best_or_inf, fp, health_doc,
-                           list(training.get("warnings", self.warnings)))
+                      elapsed_s=round(st.elapsed_s, 2), health=health and {k: v for k, v in health.items() if k != "counts"},
+                      stopped_by=document.training.stopped_by, healthy_at_s=document.training.healthy_at_s)
+        return TrainResult("done", req.output, req.run_dir, st.step, st.elapsed_s, st.best_or_inf, fp, health,
+                           list(document.training.warnings or self.warnings))
 
     # --------------------------------------------------------------- helpers
     def _kmeans_init(self) -> None:

@@ -1,4 +1,4 @@
-"""A small slider (our own: design.md §11): a label, a bar, a value; linear or logarithmic; keys and mouse."""
+"""A small slider (our own: docs/architecture.md, decision 11): a label, a bar, a value; linear or logarithmic; keys and mouse."""
 
 from __future__ import annotations
 
