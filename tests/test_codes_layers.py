@@ -51,8 +51,7 @@ def test_codes_imports_point_one_way_and_form_no_cycle():
     for name in MODULES:
         deps = graph.setdefault(name, set())
         for line, module, shim in _imports(CODES / f"{name}.py"):
-            if shim:
-                continue  # names that moved away, resolved on first use (see the test below)
+            assert not shim, (name, line, module)  # no name resolved lazily from elsewhere
             assert module.split(".")[0] not in {"torch", "vector_quantize_pytorch", "textual"}, (name, line, module)
             if module.startswith(".."):
                 assert module[2:].split(".")[0] in ALLOWED, f"codes/{name}.py:{line} imports {module}"
@@ -74,17 +73,8 @@ def test_codes_imports_point_one_way_and_form_no_cycle():
     assert "edits" not in graph["clipboard"]  # the cycle that the latent math used to force
 
 
-def test_moved_names_still_resolve_from_their_old_homes():
-    from distill_tui.codes import clipboard
+def test_every_edit_is_importable_from_edits():
     from distill_tui.codes import edits as E
-    from distill_tui.model import latent
 
-    assert E.nearest_codes is latent.nearest_codes and E.requantize_blend is latent.requantize_blend
-    assert E.latent is latent.latent and E.requantize is latent.requantize
-    assert clipboard.EmbeddingMap is latent.EmbeddingMap
-    with E.one_thread():
-        import torch
-
-        assert torch.get_num_threads() == 1
     assert json.dumps(E.__all__)  # the edits are all importable from `edits`, columns included
     assert all(hasattr(E, name) for name in E.__all__)

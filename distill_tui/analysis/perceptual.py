@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..codes.edits import one_thread
 from ..errors import OutputError
 from ..persistence.document import ModelDocument, PerceptualCache, PerceptualLevel, health_of
 from ..persistence.model_file import ModelFile, load_model_file, save_model_file
+from ..threads import torch_threads
 
 VERSION = 1
 HOLD_POSITIONS = 8  # a code is described held over this many positions
@@ -180,7 +180,7 @@ def compute_perceptual(codec: Any, doc: ModelDocument | Mapping[str, Any] | None
 
     `doc` (typed, or a Codec's plain `doc`) gives the usage counts and level gains when it has them.
     About 0.25 s for 3 levels x 64 codes on one core."""
-    with one_thread(), torch.no_grad():
+    with torch_threads(1), torch.no_grad():
         return _compute(codec, doc)
 
 
@@ -319,7 +319,7 @@ class CodePreviews:
             return self._cache[key]
         codes = np.tile(np.asarray(self.data.typical, dtype=np.int64)[:, None], (1, self.positions))  # (Q, H)
         codes[level] = code
-        with one_thread():
+        with torch_threads(1):
             db = self.codec.decode_db(codes)  # (F, H * stride)
             audio, _ = self.codec.db_to_audio(db)
         fade = min(int(0.005 * self.codec.spec.sample_rate), len(audio) // 2)

@@ -121,13 +121,3 @@ class Clipboard:
                        codebook_sizes=[int(k) for k in doc["codebook_sizes"]], name=str(doc.get("name", "")))
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInputError(f"malformed clipboard or template ({exc})") from exc
-
-
-def __getattr__(name: str) -> Any:
-    # `EmbeddingMap` moved to distill_tui.model.latent; resolved on first use (it loads torch) for callers
-    # that still import it from here (commands/edit.py). Delete once they import it from its home.
-    if name == "EmbeddingMap":
-        from ..model.latent import EmbeddingMap
-
-        return EmbeddingMap
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -412,24 +412,3 @@ class SwapRegion(Edit):
         self.other.codes[self._b.slices] = self._old_b
         doc.codes[self._a.slices] = self._old_a
         return EditResult(self._a, other=self.other, other_changed=self._b)
-
-
-# --------------------------------------------------------------------------------------------------
-# Names that moved out of this module, resolved on first use for callers that still import them from
-# here (tui/engine.py, commands/edit.py, analysis/perceptual.py, bench/bench_edit.py). They load torch
-# only when asked for. Import them from their homes instead: `distill_tui.model.latent` and
-# `distill_tui.threads.torch_threads(1)`; then delete this function.
-
-_MOVED_TO_MODEL_LATENT = ("latent", "requantize", "requantize_blend", "nearest_codes")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_MODEL_LATENT:
-        from ..model import latent as latent_math
-
-        return getattr(latent_math, name)
-    if name == "one_thread":
-        from ..threads import torch_threads
-
-        return lambda: torch_threads(1)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -170,7 +170,7 @@ def _embedding_map(models: list[Path] | None, a: Any, b: Any, args: argparse.Nam
     """(map A->B, map B->A) when --map is given, else (None, None)."""
     if not models:
         return None, None
-    from ..codes.clipboard import EmbeddingMap
+    from ..model.latent import EmbeddingMap
 
     ca, cb = _codec(models[0], a, args.codes), _codec(models[1], b, args.other)
     return EmbeddingMap.between(ca, cb), EmbeddingMap.between(cb, ca)
@@ -249,7 +249,9 @@ def run(args: argparse.Namespace) -> int:
                     raise BadInputError("the model file has no usage counts; use --mode uniform or nearest", args.model)
                 usage = counts
             else:
-                neighbours = [E.nearest_codes(codec.model.quantizer.embeddings(q).cpu().numpy(), args.k) for q in range(a.levels)]
+                from ..model.latent import nearest_codes
+
+                neighbours = [nearest_codes(codec.model.quantizer.embeddings(q).cpu().numpy(), args.k) for q in range(a.levels)]
         edit = E.Randomize(selection=selection(a), mode=args.mode, seed=args.seed, usage=usage, neighbours=neighbours)
     elif op == "regenerate":
         _codec(args.model, a, args.codes)
