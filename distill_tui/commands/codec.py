@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import BadInputError
+from ..errors import BadInputError, printable
 from . import print_json
 
 
@@ -34,10 +34,10 @@ def run_encode(args: argparse.Namespace) -> int:
     grid = codec.encode_file(args.audio)
     grid.save(args.output)
     if args.json:
-        print_json({"output": str(args.output), "levels": grid.levels, "positions": grid.positions,
+        print_json({"output": printable(args.output), "levels": grid.levels, "positions": grid.positions,
                     "seconds": round(grid.seconds, 3), "model_fingerprint": grid.model_fingerprint})
     else:
-        print(f"{args.output}: {grid.levels} levels x {grid.positions} positions ({grid.seconds:.2f} s)")
+        print(f"{printable(args.output)}: {grid.levels} levels x {grid.positions} positions ({grid.seconds:.2f} s)")
     return 0
 
 
@@ -60,8 +60,8 @@ def run_decode(args: argparse.Namespace) -> int:
     result = codec.decode(grid, muted=muted)
     save_audio(args.output, result.audio, codec.spec.sample_rate, bits=args.bits)
     if args.json:
-        print_json({"output": str(args.output), "seconds": round(len(result.audio) / codec.spec.sample_rate, 3),
+        print_json({"output": printable(args.output), "seconds": round(len(result.audio) / codec.spec.sample_rate, 3),
                     "sample_rate": codec.spec.sample_rate})
     else:
-        print(f"{args.output}: {len(result.audio) / codec.spec.sample_rate:.2f} s at {codec.spec.sample_rate} Hz")
+        print(f"{printable(args.output)}: {len(result.audio) / codec.spec.sample_rate:.2f} s at {codec.spec.sample_rate} Hz")
     return 0

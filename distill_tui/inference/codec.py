@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio.io import load_audio
 from ..audio.spectrogram import from_db, griffin_lim, magnitude_db, to_relative_db
 from ..codes.grid import CodeGrid
 from ..config import ModelConfig, SpectrogramConfig, from_dict
-from ..errors import AudioError, ModelFileError
+from ..data.dataset import load_named_audio
+from ..errors import AudioError, ModelFileError, printable
 from ..model.vqvae import VQVAE
 from ..persistence.model_file import ModelFile, load_model_file
 
@@ -79,9 +79,10 @@ class Codec:
         return self._grid(codes, name, src)
 
     def encode_file(self, path: str | Path) -> CodeGrid:
+        """Encode an audio file; any name works, and the grid stores it in printable form (`printable`)."""
         path = Path(path)
-        audio = load_audio(path, self.spec.sample_rate)
-        return self.encode_samples(audio.samples, name=path.stem, source={"file": str(path)})
+        audio = load_named_audio(path, self.spec.sample_rate)
+        return self.encode_samples(audio.samples, name=printable(path.stem), source={"file": printable(path)})
 
     @torch.no_grad()
     def decode_db(self, codes: np.ndarray, muted: list[int] | tuple[int, ...] = ()) -> torch.Tensor:
