@@ -237,3 +237,75 @@ def test_ten_million_positions_fail_fast_in_one_line(tiny_model, tmp_path, capsy
     line = _one_error_line(err)
     assert rc == 2 and "over the limit of 10 minutes" in line and "--max-minutes" in line
     assert time.monotonic() - started < 5
+
+
+# ---- item 5: crafted model files ------------------------------------------------------------------------
+
+
+def _crafted_model(tiny_model: Path, tmp_path: Path, section: str, key: str | None, value) -> Path:
+    """The tiny model with one config value replaced (the weights, and so the fingerprint, unchanged)."""
+    from distill_tui.persistence.model_file import load_model_file, save_model_file
+
+    mf = load_model_file(tiny_model)
+    doc = json.loads(json.dumps(mf.doc))
+    if key is None:
+        doc[section] = value
+    else:
+        doc[section][key] = value
+    out = tmp_path / f"crafted-{section}-{key}.distill"
+    save_model_file(out, doc, mf.tensors)
+    return out
+
+
+CRAFTED = [
+    ("spectrogram", "griffin_lim_iters", 1e9, "spectrogram.griffin_lim_iters"),
+    ("spectrogram", "griffin_lim_iters", 10**9, "0..1000"),
+    ("spectrogram", "hop_length", 0, "spectrogram.hop_length"),
+    ("spectrogram", "sample_rate", 0, "spectrogram.sample_rate"),
+    ("spectrogram", "n_fft", 10**9, "spectrogram.n_fft"),
+    ("spectrogram", "floor_db", "loud", "spectrogram.floor_db"),
+    ("model", "res_blocks", 100000, "model.res_blocks"),
+    ("model", "channels", 10**6, "model.channels"),
+    ("model", "channels", 32.0, "whole number"),
+    ("model", "latent_dim", 10**7, "model.latent_dim"),
+    ("model", "edge_positions", 10**9, "model.edge_positions"),
+    ("model", "dilation_growth", 100, "model.dilation_growth"),
+    ("model", "quantize", "yes", "model.quantize"),
+    ("model", "codebook_sizes", [16, 10**9], "model.codebook_sizes"),
+    ("model", None, "oops", "model settings"),
+    ("spectrogram", None, [1, 2], "spectrogram settings"),
+]
+
+
+@pytest.mark.parametrize("section, key, value, match", CRAFTED, ids=[f"{s}.{k}={str(v)[:12]}" for s, k, v, _ in CRAFTED])
+def test_crafted_model_configs_are_refused_in_one_line(tiny_model, tmp_path, capsys, section, key, value, match):
+    import time
+
+    model = _crafted_model(tiny_model, tmp_path, section, key, value)
+    src = tmp_path / "tone.wav"
+    sf.write(src, synth("tone", 0.3), SR)
+    started = time.monotonic()
+    rc, _, err = _cli(capsys, "encode", str(model), str(src), "-o", str(tmp_path / "t.codes.json"))
+    line = _one_error_line(err)
+    assert rc == 2 and str(model) in line and match in line, line
+    assert time.monotonic() - started < 10 and not (tmp_path / "t.codes.json").exists()
+
+
+def test_real_configs_pass_the_bounds(tiny_toml):
+    from distill_tui.config import ModelConfig, SpectrogramConfig, TrainConfig, from_dict, load_toml, to_dict
+    from distill_tui.model.prior import PriorConfig
+    from distill_tui.persistence.model_file import read_doc
+    from distill_tui.train.prior_loop import PriorTrainConfig
+
+    demo = read_doc(Path(__file__).parent.parent / "samples" / "demo.distill")
+    from_dict(SpectrogramConfig, demo["spectrogram"])
+    from_dict(ModelConfig, demo["model"])
+    from_dict(TrainConfig, demo["training"]["train"])
+    from_dict(PriorConfig, demo["prior"]["config"])
+    from_dict(PriorTrainConfig, demo["prior"]["train"])  # steps = 10**9 when --minutes bounds the run
+    tables = load_toml(tiny_toml)
+    from_dict(ModelConfig, {**to_dict(ModelConfig()), **tables["model"]})
+    from_dict(TrainConfig, tables["train"])
+    for cls in (SpectrogramConfig, ModelConfig, TrainConfig, PriorConfig, PriorTrainConfig):
+        from_dict(cls, to_dict(cls()))  # every default
+    assert from_dict(ModelConfig, {"quantize_dropout": True}).quantize_dropout == 1.0  # an old file's `true`

@@ -21,7 +21,7 @@ from ..audio.spectrogram import from_db, griffin_lim, initial_phase, magnitude_d
 from ..codes.grid import CodeGrid
 from ..config import ModelConfig, SpectrogramConfig, from_dict
 from ..data.dataset import load_named_audio
-from ..errors import AudioError, ModelFileError, printable
+from ..errors import AudioError, BadInputError, ModelFileError, printable
 from ..model.vqvae import VQVAE
 from ..persistence.model_file import ModelFile, load_model_file
 
@@ -57,10 +57,17 @@ class DecodeResult:
 
 
 def build_vqvae(mf: ModelFile, path: str | Path | None = None) -> tuple[VQVAE, SpectrogramConfig]:
-    """Rebuild the RVQ-VAE from a model file's configs and weights."""
+    """Rebuild the RVQ-VAE from a model file's configs and weights; configs out of bounds (`config.BOUNDS`)
+    or weights that do not fit them are a one-line `ModelFileError` naming `path`."""
     try:
         spec = from_dict(SpectrogramConfig, mf.doc["spectrogram"])
         cfg = from_dict(ModelConfig, mf.doc["model"])
+    except BadInputError as exc:  # a value out of bounds: checked before anything is allocated
+        raise ModelFileError(exc.reason, path) from exc
+    if cfg.n_bins != spec.n_bins:
+        raise ModelFileError(f"model.n_bins {cfg.n_bins} does not fit spectrogram.n_fft {spec.n_fft} "
+                             f"({spec.n_bins} bins)", path)
+    try:
         model = VQVAE(cfg, floor_db=spec.floor_db)
         model.load_state_dict(mf.group("vqvae"), strict=True)
     except (RuntimeError, TypeError, KeyError, ValueError) as exc:
@@ -252,7 +259,7 @@ class Codec:
 
 def load_codec(path: str | Path, device: str = "cpu") -> Codec:
     mf = load_model_file(path)
-    if not mf.doc["model"].get("quantize", True):
+    if isinstance(mf.doc["model"], dict) and mf.doc["model"].get("quantize", True) is False:
         raise ModelFileError("this is a continuous-baseline model: it has no codes to encode or decode", path)
     model, spec = build_vqvae(mf, path)
     return Codec(model, spec, mf.fingerprint, mf.doc, device)
