@@ -34,9 +34,9 @@ class SpectrogramConfig:
         """Refuse (one line) values outside `BOUNDS`, or a hop longer than the window."""
         check_fields("SpectrogramConfig", dataclasses.asdict(self))
         if not 16000 <= self.sample_rate <= 48000:
-            raise BadInputError(f"sample rate {self.sample_rate} Hz is outside 16000-48000 Hz")
+            raise BadInputError(f"spectrogram.sample_rate {self.sample_rate} Hz is outside 16000-48000 Hz")
         if self.hop_length <= 0 or self.n_fft < self.hop_length:
-            raise BadInputError(f"hop length {self.hop_length} must be positive and at most n_fft {self.n_fft}")
+            raise BadInputError(f"spectrogram.hop_length {self.hop_length} must be positive and at most n_fft {self.n_fft}")
 
 
 @dataclass
@@ -71,19 +71,19 @@ class ModelConfig:
         """Refuse (one line) values outside `BOUNDS`, and shapes too large to build (`model_problems`)."""
         check_fields("ModelConfig", dataclasses.asdict(self))
         if self.stride < 1 or self.stride & (self.stride - 1):
-            raise BadInputError(f"stride {self.stride} must be a power of two")
+            raise BadInputError(f"model.stride {self.stride} must be a power of two")
         if len(self.codebook_sizes) != self.levels:
-            raise BadInputError(f"{self.levels} levels but {len(self.codebook_sizes)} codebook sizes")
+            raise BadInputError(f"model.levels {self.levels} but {len(self.codebook_sizes)} codebook sizes")
         if any(not 2 <= k <= 4096 for k in self.codebook_sizes):
-            raise BadInputError(f"codebook sizes {self.codebook_sizes} must be between 2 and 4096")
+            raise BadInputError(f"model.codebook_sizes {self.codebook_sizes} must be between 2 and 4096")
         if self.dilation_growth < 1:
-            raise BadInputError(f"dilation_growth {self.dilation_growth} must be 1 or more")
+            raise BadInputError(f"model.dilation_growth {self.dilation_growth} must be 1 or more")
         if self.edge_positions < 0:
-            raise BadInputError(f"edge_positions {self.edge_positions} must be 0 or more")
+            raise BadInputError(f"model.edge_positions {self.edge_positions} must be 0 or more")
         if not 0.0 <= float(self.quantize_dropout) <= 1.0:
-            raise BadInputError(f"quantize_dropout {self.quantize_dropout} must be between 0 and 1")
+            raise BadInputError(f"model.quantize_dropout {self.quantize_dropout} must be between 0 and 1")
         if not 1 <= self.levels <= 16:
-            raise BadInputError(f"levels {self.levels} must be between 1 and 16")
+            raise BadInputError(f"model.levels {self.levels} must be between 1 and 16")
         problem = model_problems(self)
         if problem:
             raise BadInputError(problem)

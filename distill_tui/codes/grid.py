@@ -249,7 +249,7 @@ def _check_codes(doc: dict[str, Any], sizes: list[int], path: str | Path | None)
     for level, (row, size) in enumerate(zip(rows, sizes, strict=True)):
         for pos, v in enumerate(row):
             if not _is_int(v):
-                raise CodesFileError(f"codes must be integers (level {level + 1}, position {pos + 1}: {str(v)[:20]})", path)
+                raise CodesFileError(f"codes must be integers (level {level + 1}, position {pos + 1}: {repr(v)[:20]})", path)
             if not 0 <= v < size:
                 shown = str(v) if len(str(v)) <= 24 else f"a {len(str(v))}-digit number"
                 why = "too large for any codebook" if v >= 2**31 else f"outside its codebook (0..{size - 1})"
