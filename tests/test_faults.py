@@ -143,6 +143,7 @@ def test_export_refuses_nan_and_leaves_nothing(tmp_path):
         ("no-levels", None, "no levels"),
         ("big-header", None, "positions"),
     ],
+    ids=["huge-int", "deep", "empty-grid", "no-levels", "big-header"],
 )
 def test_codes_files_that_break_the_parser_fail_in_one_line(tiny_model, tmp_path, capsys, case, text, match):
     path = tmp_path / f"{case}.codes.json"

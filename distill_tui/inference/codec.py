@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio.spectrogram import from_db, griffin_lim, initial_phase, magnitude_db, to_relative_db
+from ..audio.spectrogram import from_db, griffin_lim, magnitude_db, to_relative_db
 from ..codes.grid import CodeGrid
 from ..config import ModelConfig, SpectrogramConfig, from_dict
 from ..data.dataset import load_named_audio
@@ -233,15 +233,18 @@ class Codec:
         hop, frames = spec.hop_length, db.shape[-1]
         n, half = (frames - 1) * hop, spec.n_fft // 2
         audio = np.zeros(n, dtype=np.float32)
-        start = initial_phase((1, *db.shape), db.device)[0]
-        phase = torch.empty_like(start)
+        # the angles `initial_phase` would draw for the whole sound (same generator, same order), kept as
+        # float32 and turned into unit phases a chunk at a time: half the memory of the complex tensor
+        angles = torch.rand((1, *db.shape), generator=torch.Generator(device="cpu").manual_seed(0))[0] * (2 * math.pi)
+        phase = torch.empty(db.shape, dtype=torch.complex64, device=db.device)
         fade_in = (0.5 - 0.5 * np.cos(np.pi * (np.arange(2 * half) + 0.5) / (2 * half))).astype(np.float32)
         for a, b in bounds:
             lo, hi = max(0, a - GL_CONTEXT_FRAMES), min(frames, b + GL_CONTEXT_FRAMES)
             mag = from_db(db[:, lo:hi], spec.floor_db)[None] * scale
             gl = griffin_lim(
                 mag, spec.n_fft, hop, iters=spec.griffin_lim_iters if iters is None else iters,
-                momentum=spec.griffin_lim_momentum, length=(hi - lo - 1) * hop, phase=start[None, :, lo:hi],
+                momentum=spec.griffin_lim_momentum, length=(hi - lo - 1) * hop,
+                phase=torch.polar(torch.ones_like(angles[:, lo:hi]), angles[:, lo:hi]).to(db.device)[None],
             )
             phase[:, a:b] = gl.phase[0][:, a - lo : b - lo]
             s0, s1 = (a * hop - half if a > 0 else 0), (b * hop + half if b < frames else n)
