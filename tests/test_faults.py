@@ -310,3 +310,25 @@ def test_real_configs_pass_the_bounds(tiny_toml):
     for cls in (SpectrogramConfig, ModelConfig, TrainConfig, PriorConfig, PriorTrainConfig):
         from_dict(cls, to_dict(cls()))  # every default
     assert from_dict(ModelConfig, {"quantize_dropout": True}).quantize_dropout == 1.0  # an old file's `true`
+
+
+def test_scanning_any_depth_and_links_to_the_same_folder(tmp_path):
+    root = tmp_path / "d"
+    write_dataset(root, 2)
+    chain = [root / "x"]
+    for _ in range(1199):  # deeper than Python's recursion limit
+        chain.append(chain[-1] / "x")
+    try:
+        for folder in chain:
+            folder.mkdir()
+        with open(chain[-1] / "deep.wav", "wb") as fh:  # a path of 2,400 bytes: libsndfile stops at 1,024
+            sf.write(fh, synth("pluck", 0.3), SR, format="WAV")
+        (root / "again").symlink_to(root / "tonal", target_is_directory=True)
+        res = scan(root, SpectrogramConfig())
+        assert sorted(f.path.name for f in res.files) == ["deep.wav", "pluck1.wav", "tone0.wav"]
+        assert [(Path(s["path"]).name, s["reason"]) for s in res.skipped] == [("again", "links to a folder already scanned")]
+    finally:  # pytest's clean-up (shutil.rmtree) recurses, and would fail on this chain
+        (chain[-1] / "deep.wav").unlink(missing_ok=True)
+        for folder in reversed(chain):
+            if folder.exists():
+                folder.rmdir()

@@ -57,73 +57,71 @@ def find_audio(root: Path, skipped: list[dict[str, str]] | None = None) -> list[
     if not root.is_dir():
         raise BadInputError("no such folder", root)
     found: list[Path] = []
-    _walk(root, found, [] if skipped is None else skipped, active={_dir_id(root)})
+    _walk(root, found, [] if skipped is None else skipped)
     return sorted(found)
-
-
-def _dir_id(path: Path) -> tuple[int, int]:
-    st = os.stat(path)
-    return st.st_dev, st.st_ino
 
 
 def _skip(skipped: list[dict[str, str]], path: Path, reason: str) -> None:
     skipped.append({"path": printable(path), "reason": reason})
 
 
-def _walk(folder: Path, found: list[Path], skipped: list[dict[str, str]], active: set[tuple[int, int]]) -> None:
-    """Depth-first listing of `folder`; `active` holds the folders on the way down (a link to one is a loop)."""
-    try:
-        with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError as exc:
-        _skip(skipped, folder, f"cannot read the folder ({exc.strerror or exc})")
-        return
-    for entry in entries:
-        path = Path(entry.path)
-        if entry.name == ".distill-cache":
-            continue
+def _walk(root: Path, found: list[Path], skipped: list[dict[str, str]]) -> None:
+    """List `root` depth-first without recursion (any depth). Each folder is read once, however many links
+    lead to it; a link back to a folder above it is a loop, a link to a folder read already a duplicate."""
+    st = os.stat(root)
+    seen = {(st.st_dev, st.st_ino)}
+    stack: list[tuple[Path, frozenset[tuple[int, int]]]] = [(root, frozenset(seen))]
+    while stack:
+        folder, above = stack.pop()
         try:
-            is_dir = entry.is_dir()  # follows links
-            st = entry.stat() if entry.is_symlink() else None
-        except OSError as exc:  # a link loop or a link to nothing: only worth a word if it looks like a sound
-            if is_audio_file(path) or exc.errno == errno.ELOOP:
-                why = "a symlink loop" if exc.errno == errno.ELOOP else "a link to something missing"
-                _skip(skipped, path, f"{why} ({exc.strerror or exc})")
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: (e.is_symlink(), e.name))  # real folders before links to them
+        except OSError as exc:
+            _skip(skipped, folder, f"cannot read the folder ({exc.strerror or exc})")
             continue
-        if is_dir:
-            ident = (st.st_dev, st.st_ino) if st is not None else None
-            if ident is not None and ident in active:
-                _skip(skipped, path, "a symlink loop (links back to a folder above it)")
+        for entry in entries:
+            if entry.name == ".distill-cache":
                 continue
+            path = Path(entry.path)
             try:
-                ident = ident or _dir_id(path)
-            except OSError as exc:
-                _skip(skipped, path, f"cannot read the folder ({exc.strerror or exc})")
+                is_dir = entry.is_dir()  # follows links
+                st = entry.stat()  # follows links too
+            except OSError as exc:  # a link loop or a link to nothing: worth a word if it looks like a sound
+                if is_audio_file(path) or exc.errno == errno.ELOOP:
+                    why = "a symlink loop" if exc.errno == errno.ELOOP else "a link to something missing"
+                    _skip(skipped, path, f"{why} ({exc.strerror or exc})")
                 continue
-            _walk(path, found, skipped, active | {ident})
-        elif is_audio_file(path) and (st is None or _is_regular(st)) and (st is not None or entry.is_file()):
-            found.append(path)
+            ident = (st.st_dev, st.st_ino)
+            if is_dir:
+                if ident in above:
+                    _skip(skipped, path, "a symlink loop (links back to a folder above it)")
+                elif ident in seen:
+                    _skip(skipped, path, "links to a folder already scanned")
+                else:
+                    seen.add(ident)
+                    stack.append((path, above | {ident}))
+            elif is_audio_file(path) and stat.S_ISREG(st.st_mode):
+                found.append(path)
 
 
-def _is_regular(st: os.stat_result) -> bool:
-    return stat.S_ISREG(st.st_mode)
+SNDFILE_MAX_PATH = 1000  # libsndfile copies the name into a 1024-byte buffer and fails on longer ones
 
 
 def needs_alias(path: Path) -> bool:
-    """True when a C library (libsndfile) cannot be handed this name as text: it is not valid UTF-8."""
+    """True when libsndfile cannot be handed this name: it is not valid UTF-8, or too long for its buffer."""
     try:
-        str(path).encode("utf-8")
+        return len(str(path).encode("utf-8")) >= SNDFILE_MAX_PATH
     except UnicodeEncodeError:
         return True
-    return False
 
 
 @contextmanager
 def readable_name(path: Path) -> Iterator[Path]:
-    """A name for `path` that libsndfile can open: `path` itself, or a temporary link with a UTF-8 name.
+    """A name for `path` that libsndfile can open: `path` itself, or a temporary link with a short UTF-8 name.
 
     soundfile encodes a text path strictly, so a name holding bytes that are not UTF-8 fails with
-    "surrogates not allowed"; a link in a temporary folder points at the same file under a plain name.
+    "surrogates not allowed", and libsndfile refuses names of 1024 bytes or more; a link in a temporary
+    folder points at the same file under a short plain name.
     """
     if not needs_alias(path):
         yield path
