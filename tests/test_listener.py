@@ -392,3 +392,26 @@ def test_when_every_slot_is_taken():
             sock.close()
     finally:
         _stop(listener, thread)
+
+
+def test_clips_arriving_at_once_are_bounded_in_memory():
+    listener, thread, events = _served_listener(max_payload=1 << 20, idle_timeout=5.0)
+    try:
+        header = P.HEADER.pack(b"CLIP", SR, 1, P.FORMAT_FLOAT32, (1 << 20) // 4, 0, 0)  # 1 MiB each, then stall
+        stalled = [_hello_ok(listener.port) for _ in range(2)]
+        for sock in stalled:
+            sock.sendall(header)
+        deadline = time.monotonic() + 5
+        while listener._inflight < 2 << 20 and time.monotonic() < deadline:  # noqa: SLF001
+            time.sleep(0.01)
+        with _hello_ok(listener.port) as third:
+            third.sendall(header)
+            assert third.recv(1) == bytes([P.TOO_LARGE])  # busy: two limits' worth is arriving already
+        for sock in stalled:
+            sock.close()
+        while listener._inflight and time.monotonic() < deadline:  # noqa: SLF001
+            time.sleep(0.01)
+        Sender("127.0.0.1", listener.port, TOKEN, io_timeout=5, retries=0).send(_clip(0.1), SR, name="after-busy")
+        assert [e.clip.name for e in events] == ["after-busy"]
+    finally:
+        _stop(listener, thread)

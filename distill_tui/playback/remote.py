@@ -6,7 +6,8 @@ any input: garbage, a wrong token, a header that lies, a frame over the limit, a
 vanishes mid-clip. Nobody can hold it without the token: before the token is checked only the HELLO
 (at most `PRE_TOKEN_BYTES`) is read, within `handshake_timeout`; when every slot is taken, the oldest client
 that has not yet shown the token is dropped to make room. With the token, a clip must keep arriving
-(no `idle_timeout` without a byte) and must arrive whole within `clip_deadline(bytes)`. The sender opens one
+(no `idle_timeout` without a byte) and must arrive whole within `clip_deadline(bytes)`, and the clips
+arriving at once may hold at most two payload limits of memory (a clip beyond that is refused as busy). The sender opens one
 connection per request, so a tunnel that dropped and came back just works on the next play; a connection
 that fails is retried with a short backoff, and a clip cut off mid-way is sent again whole.
 Wire format: `protocol.py`.
@@ -111,6 +112,8 @@ class Listener:
         self.max_payload = max_payload
         self.handshake_timeout, self.idle_timeout = handshake_timeout, idle_timeout
         self.max_connections = max(1, max_connections)
+        self.max_inflight = 2 * max_payload  # bytes of payload being received at once, all clients together
+        self._inflight = 0
         self.min_transfer_rate, self.clip_deadline_floor = min_transfer_rate, clip_deadline_floor
         self.log = log
         self.clips = 0
@@ -250,12 +253,22 @@ class Listener:
             conn.sendall(bytes([P.OK]))
             self.log(f"{peer}: stop")
             return True
-        deadline = time.monotonic() + self.clip_deadline(header.payload_bytes)
-        name = _recv_exact(conn, header.name_len, deadline, self.idle_timeout) if header.name_len else b""
-        payload = bytearray(header.payload_bytes)
-        _recv_into(conn, memoryview(payload), deadline, stall=self.idle_timeout)
-        received_at = time.perf_counter()
-        clip = P.decode_payload(header, payload, name)
+        size = header.payload_bytes
+        with self._lock:  # memory for clips on their way in, all clients together
+            if self._inflight + size > self.max_inflight:
+                raise P.ProtocolError(f"busy: {self._inflight} bytes of other clips are arriving", P.TOO_LARGE)
+            self._inflight += size
+        try:
+            deadline = time.monotonic() + self.clip_deadline(size)
+            name = _recv_exact(conn, header.name_len, deadline, self.idle_timeout) if header.name_len else b""
+            payload = bytearray(size)
+            _recv_into(conn, memoryview(payload), deadline, stall=self.idle_timeout)
+            received_at = time.perf_counter()
+            clip = P.decode_payload(header, payload, name)
+            del payload
+        finally:
+            with self._lock:
+                self._inflight -= size
         with self._act:
             return self._act_on(conn, peer, clip, header, first_byte_at, received_at)
 
