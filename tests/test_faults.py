@@ -163,8 +163,11 @@ def test_codes_files_that_break_the_parser_fail_in_one_line(tiny_model, tmp_path
     line = _one_error_line(err)
     assert rc == 2 and str(path) in line and match in line, line
     assert not (tmp_path / "out.wav").exists()
-    with pytest.raises(Exception, match=match):
-        CodeGrid.load(path)
+    if case == "empty-grid":  # a document an editor may save: it loads (and saves back), decoding refuses it
+        assert CodeGrid.load(path).positions == 0
+    else:
+        with pytest.raises(Exception, match=match):
+            CodeGrid.load(path)
 
 
 def test_symlink_loops_and_unreadable_folders_are_listed_as_skipped(tmp_path, monkeypatch):

@@ -6,8 +6,8 @@
      "name": str, "source": {...}}
 
 Loading validates everything: a wrong format or version, a shape that disagrees with the header,
-an index outside its level's codebook, a NaN or infinite number anywhere, an empty grid, JSON nested
-too deeply or a file over 1 GiB is refused with a one-line `CodesFileError` naming the field.
+an index outside its level's codebook, a NaN or infinite number anywhere, a grid with no levels, JSON
+nested too deeply or a file over 1 GiB is refused with a one-line `CodesFileError` naming the field.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ HEADER_INTS = {  # field: (lowest, highest) allowed
     "hop_length": (1, 1 << 16),
     "stride": (1, 1 << 10),
     "levels": (1, MAX_LEVELS),
-    "positions": (1, 1 << 40),
+    "positions": (0, 1 << 40),  # an empty grid is a document (an editor may save one); decoding refuses it
 }
 
 
@@ -225,8 +225,6 @@ def check_document(doc: Any, path: str | Path | None = None) -> None:
         raise CodesFileError(f"{bad} is NaN or infinite; every number must be finite", path)
     if doc["levels"] == 0 or doc["codes"] == []:
         raise CodesFileError("the grid has no levels", path)
-    if doc["positions"] == 0 or (isinstance(doc["codes"], list) and [] in doc["codes"]):
-        raise CodesFileError("the grid has no positions (an empty sound)", path)
     for name, (lo, hi) in HEADER_INTS.items():
         value = doc[name]
         if not _is_int(value) or not lo <= value <= hi:

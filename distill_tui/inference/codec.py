@@ -175,10 +175,14 @@ class Codec:
     ) -> DecodeResult:
         """Decode a whole grid to audio at its source's level; grids over `chunk_positions` go by chunks.
 
+        Refuses (`AudioError`) an empty grid, and (`DecodeTooLong`) one longer than `max_seconds`.
+
         `progress(done, total)` is called after each step (a grid in one piece is one step; in chunks,
         each chunk's decoder pass and each chunk's Griffin-Lim are one step each).
         """
         grid.check_model(self.fingerprint, self.codebook_sizes)
+        if grid.positions == 0:
+            raise AudioError("the grid has no positions (an empty sound): nothing to decode")
         self.check_length(grid.positions, max_seconds)
         src = grid.source or {}
         ref, gain, length = src.get("ref_db"), float(src.get("gain_db", 0.0)), src.get("samples")
