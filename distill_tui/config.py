@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ class SpectrogramConfig:
     sample_rate: int = 22050  # 16-48 kHz allowed
     n_fft: int = 1024
     hop_length: int = 256
-    floor_db: float = -90.0  # log-magnitude floor relative to the sound's loudest bin (-80 cost 0.5 dB, design.md §2)
+    floor_db: float = -90.0  # log-magnitude floor relative to the sound's loudest bin (-80 cost 0.5 dB)
     n_mels: int = 128  # only for analysis (mel distance, mel oracle); the model reads and writes linear bins
     griffin_lim_iters: int = 32
     griffin_lim_momentum: float = 0.99  # "fast Griffin-Lim"; clearly better than plain at equal iterations
@@ -30,10 +31,12 @@ class SpectrogramConfig:
         return self.n_fft // 2 + 1
 
     def validate(self) -> None:
+        """Refuse (one line) values outside `BOUNDS`, or a hop longer than the window."""
+        check_fields("SpectrogramConfig", dataclasses.asdict(self))
         if not 16000 <= self.sample_rate <= 48000:
-            raise BadInputError(f"sample rate {self.sample_rate} Hz is outside 16000-48000 Hz")
+            raise BadInputError(f"spectrogram.sample_rate {self.sample_rate} Hz is outside 16000-48000 Hz")
         if self.hop_length <= 0 or self.n_fft < self.hop_length:
-            raise BadInputError(f"hop length {self.hop_length} must be positive and at most n_fft {self.n_fft}")
+            raise BadInputError(f"spectrogram.hop_length {self.hop_length} must be positive and at most n_fft {self.n_fft}")
 
 
 @dataclass
@@ -65,20 +68,25 @@ class ModelConfig:
     edge_positions: int = 8
 
     def validate(self) -> None:
+        """Refuse (one line) values outside `BOUNDS`, and shapes too large to build (`model_problems`)."""
+        check_fields("ModelConfig", dataclasses.asdict(self))
         if self.stride < 1 or self.stride & (self.stride - 1):
-            raise BadInputError(f"stride {self.stride} must be a power of two")
+            raise BadInputError(f"model.stride {self.stride} must be a power of two")
         if len(self.codebook_sizes) != self.levels:
-            raise BadInputError(f"{self.levels} levels but {len(self.codebook_sizes)} codebook sizes")
+            raise BadInputError(f"model.levels {self.levels} but {len(self.codebook_sizes)} codebook sizes")
         if any(not 2 <= k <= 4096 for k in self.codebook_sizes):
-            raise BadInputError(f"codebook sizes {self.codebook_sizes} must be between 2 and 4096")
+            raise BadInputError(f"model.codebook_sizes {self.codebook_sizes} must be between 2 and 4096")
         if self.dilation_growth < 1:
-            raise BadInputError(f"dilation_growth {self.dilation_growth} must be 1 or more")
+            raise BadInputError(f"model.dilation_growth {self.dilation_growth} must be 1 or more")
         if self.edge_positions < 0:
-            raise BadInputError(f"edge_positions {self.edge_positions} must be 0 or more")
+            raise BadInputError(f"model.edge_positions {self.edge_positions} must be 0 or more")
         if not 0.0 <= float(self.quantize_dropout) <= 1.0:
-            raise BadInputError(f"quantize_dropout {self.quantize_dropout} must be between 0 and 1")
+            raise BadInputError(f"model.quantize_dropout {self.quantize_dropout} must be between 0 and 1")
         if not 1 <= self.levels <= 16:
-            raise BadInputError(f"levels {self.levels} must be between 1 and 16")
+            raise BadInputError(f"model.levels {self.levels} must be between 1 and 16")
+        problem = model_problems(self)
+        if problem:
+            raise BadInputError(problem)
 
 
 @dataclass
@@ -121,7 +129,7 @@ class DatasetSummary:
 
 
 def default_codebook_size(n_files: int) -> int:
-    """Codebook size by dataset size (design.md §4): 64 for 5-20 files, 128 for 20-100, 256 beyond."""
+    """Codebook size by dataset size: 64 for 5-20 files, 128 for 20-100, 256 beyond."""
     if n_files <= 20:
         return 64
     if n_files <= 100:
@@ -161,10 +169,24 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return dataclasses.asdict(obj)
 
 
-def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Build a dataclass from a dict, ignoring unknown keys (files written by newer minor versions)."""
+def from_dict(cls: type[T], data: Any) -> T:
+    """Build a config dataclass from a dict (a model file's, a run's, a TOML table's), checking every value.
+
+    Unknown keys are ignored (files written by newer minor versions). Each known key is checked against
+    `BOUNDS[cls.__name__]` (its type and allowed range), then the dataclass's own `validate()` (fields that
+    must agree with each other) runs; either failure is a one-line `BadInputError` naming the field.
+    """
+    if not isinstance(data, dict):
+        raise BadInputError(f"the {SECTION.get(cls.__name__, cls.__name__)} settings must be a table of values, "
+                            f"not {type(data).__name__} {str(data)[:40]!r}")
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: v for k, v in data.items() if k in names})
+    kept = {k: v for k, v in data.items() if k in names}
+    check_fields(cls.__name__, kept)
+    obj = cls(**kept)
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        validate()
+    return obj
 
 
 def load_toml(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -186,3 +208,128 @@ def load_toml(path: str | Path) -> dict[str, dict[str, Any]]:
         if unknown:
             raise BadInputError(f"unknown key(s) in [{table}]: {', '.join(sorted(unknown))}", path)
     return data
+
+
+# ---- bounds: what a config read from a file (a model file, a run, a TOML table) may hold ------------------
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A field's type and allowed values. kind: "int", "float", "bool", "str", "ints" or "floats" (lists)."""
+
+    kind: str
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] = ()
+    optional: bool = False  # None is allowed
+    max_items: int = 64  # for lists
+
+    def describe(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        what = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text",
+                "ints": "a list of whole numbers", "floats": "a list of numbers"}[self.kind]
+        if self.lo is not None and self.hi is not None:
+            what += f" in {self.lo:g}..{self.hi:g}"
+        return what + (" (or none)" if self.optional else "")
+
+
+BIG = 10**12  # steps, counts: a run is bounded by its minutes long before these
+SECTION = {"SpectrogramConfig": "spectrogram", "ModelConfig": "model", "TrainConfig": "train",
+           "PriorConfig": "prior", "PriorTrainConfig": "prior train"}
+_TRAIN_COMMON = {
+    "steps": Bound("int", 0, BIG), "minutes": Bound("float", 0, 1e6, optional=True),
+    "batch_size": Bound("int", 1, 4096), "lr": Bound("float", 0, 10), "weight_decay": Bound("float", 0, 10),
+    "warmup_steps": Bound("int", 0, BIG), "min_lr_ratio": Bound("float", 0, 1), "grad_clip": Bound("float", 0, 1e6),
+    "eval_every": Bound("int", 1, BIG), "checkpoint_every_s": Bound("float", 0, 1e7),
+    "seed": Bound("int", 0, 2**63 - 1), "device": Bound("str"),
+}
+BOUNDS: dict[str, dict[str, Bound]] = {
+    "SpectrogramConfig": {
+        "sample_rate": Bound("int", 16000, 48000), "n_fft": Bound("int", 32, 16384), "hop_length": Bound("int", 8, 16384),
+        "floor_db": Bound("float", -300, -10), "n_mels": Bound("int", 1, 1024),
+        "griffin_lim_iters": Bound("int", 0, 1000), "griffin_lim_momentum": Bound("float", 0, 2),
+    },
+    "ModelConfig": {
+        "n_bins": Bound("int", 17, 8193), "channels": Bound("int", 1, 2048), "latent_dim": Bound("int", 1, 1024),
+        "stride": Bound("int", 1, 64), "res_blocks": Bound("int", 0, 16), "dilation_growth": Bound("int", 1, 16),
+        "levels": Bound("int", 1, 16), "codebook_sizes": Bound("ints", 2, 4096, max_items=16),
+        "commitment_weight": Bound("float", 0, 100), "ema_decay": Bound("float", 0, 1),
+        "dead_code_threshold": Bound("float", 0, 1e6), "kmeans_init": Bound("bool"),
+        "quantize_dropout": Bound("float", 0, 1),  # an old file's `true` is 1.0: bools pass as numbers here
+        "quantize": Bound("bool"), "edge_positions": Bound("int", 0, 1024),
+    },
+    "TrainConfig": {
+        **_TRAIN_COMMON, "crop_frames": Bound("int", 1, 1 << 16), "early_stop_evals": Bound("int", 0, BIG),
+        "holdout": Bound("str", choices=("none", "files", "crops")), "keep": Bound("str", choices=("final", "best")),
+        "kmeans_init_vectors": Bound("int", 1, 10**7), "max_file_seconds": Bound("float", 0.001, 86400),
+        "trim_silence": Bound("bool"), "collapse_codes": Bound("int", 0, 4096), "low_utilization": Bound("float", 0, 1),
+        "min_level_gain_db": Bound("float", -100, 100), "clock": Bound("str", choices=("wall", "cpu")),
+    },
+    # PriorConfig lives in model/prior.py and PriorTrainConfig in train/prior_loop.py; their bounds live here
+    # so that `from_dict` checks them wherever they are loaded.
+    "PriorConfig": {
+        "architecture": Bound("str", choices=("transformer", "lstm")), "levels": Bound("int", 1, 16),
+        "codebook_sizes": Bound("ints", 2, 4096, max_items=16), "context": Bound("int", 1, 4096),
+        "d_model": Bound("int", 1, 4096), "layers": Bound("int", 0, 64), "heads": Bound("int", 1, 64),
+        "dropout": Bound("float", 0, 1), "corrupt": Bound("float", 0, 1), "bigram_base": Bound("bool"),
+    },
+    "PriorTrainConfig": {
+        **_TRAIN_COMMON, "patience": Bound("int", 0, BIG), "start_share": Bound("float", 0, 1),
+        "augment": Bound("bool"), "pitch_semitones": Bound("floats", -48, 48), "mixes_per_file": Bound("float", 0, 100),
+        "val_share": Bound("float", 0, 1), "generated_grids": Bound("int", 0, 10000), "threads": Bound("int", 1, 1024),
+    },
+}
+MAX_MODEL_PARAMETERS = 200_000_000  # 800 MB of float32; the default model has about 4 million
+
+
+def _fits(bound: Bound, value: Any) -> bool:
+    """True when `value` has the bound's type and lies in its range."""
+    if value is None:
+        return bound.optional
+    if bound.kind in ("ints", "floats"):
+        item = Bound(bound.kind[:-1], bound.lo, bound.hi)
+        return isinstance(value, list) and len(value) <= bound.max_items and all(_fits(item, v) for v in value)
+    if bound.kind == "bool":
+        return isinstance(value, bool)
+    if bound.kind == "str":
+        return isinstance(value, str) and len(value) <= 64 and (not bound.choices or value in bound.choices)
+    if bound.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+        return False
+    if bound.kind == "float" and not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return (bound.lo is None or value >= bound.lo) and (bound.hi is None or value <= bound.hi)
+
+
+def check_fields(class_name: str, values: dict[str, Any]) -> None:
+    """Refuse, in one line naming the field and its allowed values, any value in `values` outside `BOUNDS`."""
+    table = BOUNDS.get(class_name, {})
+    for name, value in values.items():
+        bound = table.get(name)
+        if bound is not None and not _fits(bound, value):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            raise BadInputError(f"{SECTION.get(class_name, class_name)}.{name} = {shown} is not allowed: "
+                                f"it must be {bound.describe()}")
+
+
+def model_parameters(cfg: ModelConfig) -> int:
+    """About how many weights a model of this shape has (convolutions and codebooks; biases left out)."""
+    stages = int(math.log2(cfg.stride)) if cfg.stride >= 1 else 0
+    c, blocks = cfg.channels, cfg.res_blocks * (stages + 1)
+    per_side = 3 * cfg.n_bins * c + blocks * 4 * c * c + stages * 4 * c * c + c * cfg.latent_dim
+    return 2 * per_side + sum(cfg.codebook_sizes) * cfg.latent_dim
+
+
+def model_problems(cfg: ModelConfig) -> str | None:
+    """Why a model of this shape should not be built (too many weights, dilations too wide), or None."""
+    widest = cfg.dilation_growth ** max(cfg.res_blocks - 1, 0)
+    if widest > 4096:
+        return (f"model.dilation_growth {cfg.dilation_growth} with {cfg.res_blocks} res_blocks makes a dilation "
+                f"of {widest}, over 4096")
+    params = model_parameters(cfg)
+    if params > MAX_MODEL_PARAMETERS:
+        return (f"model of about {params / 1e6:.0f} million weights (channels {cfg.channels}, res_blocks "
+                f"{cfg.res_blocks}, stride {cfg.stride}) is over the limit of {MAX_MODEL_PARAMETERS / 1e6:.0f} million")
+    return None

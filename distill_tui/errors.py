@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def printable(path: str | os.PathLike[str] | os.PathLike[bytes] | bytes) -> str:
+    """A file name fit to print or store in JSON: bytes that are not UTF-8 become `\\xff` escapes.
+
+    Python keeps such bytes of a name as lone surrogates, which `print`, `json.dumps(ensure_ascii=False)`
+    and every C library that wants UTF-8 refuse; `os.fsencode` gives the bytes back, and they are shown
+    as escapes instead of crashing. Use the real path (not this text) to open the file.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 class DistillError(Exception):
     """A failure the user can act on. `str(err)` is the one line shown after `error:`.
 
-    `exit_code` 2 means bad input or usage, 1 anything else (design.md, command-line contract).
+    `exit_code` 2 means bad input or usage, 1 anything else (docs/architecture.md, "Command-line contract"). `path` is kept
+    in printable form (see `printable`), so the message can always be written.
     """
 
     exit_code = 1
 
     def __init__(self, message: str, path: str | Path | None = None) -> None:
-        self.path = None if path is None else str(path)
+        self.path = None if path is None else printable(path)
         self.reason = message
         super().__init__(f"{self.path}: {message}" if self.path else message)
 

@@ -199,3 +199,19 @@ def test_written_files_get_the_usual_permissions(tmp_path, umask_022):
     grid.save(own)
     assert stat.S_IMODE(own.stat().st_mode) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["modes.codes.json", "modes.wav", "own.codes.json"]
+
+
+def test_samples_that_overflow_while_shaping_are_refused(tmp_path):
+    """Issue 16: finite but huge samples became infinite in the widening (and NaN once normalized) and were
+    written. Normalized, they are now scaled before float32 could overflow; left as they are, refused."""
+    loud = np.full(4000, 3e38, np.float32)
+    loud[::2] *= -1
+    for name in ("x.wav", "x.flac"):
+        path = tmp_path / name
+        with pytest.raises(BadInputError, match="NaN or infinite") as err:
+            export_audio(path, loud, SR, ExportOptions(channels=2, width=1.0, bits="float" if name.endswith("wav") else "16"))
+        assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+    result = export_audio(tmp_path / "n.wav", loud, SR, ExportOptions(channels=2, width=1.0, normalize_db=-1.0))
+    data, _ = sf.read(result.path, dtype="float32")
+    assert np.isfinite(data).all() and result.peak_dbfs == pytest.approx(-1.0, abs=0.01)

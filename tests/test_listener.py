@@ -201,18 +201,15 @@ def test_silent_client_is_dropped_after_the_handshake_timeout(local_listener):
     assert [e.clip.name for e in events] == ["after-silent"]
 
 
-def test_one_client_at_a_time(local_listener):
+def test_clients_are_served_at_the_same_time(local_listener):
     listener, events, _ = local_listener
     listener.idle_timeout = 5.0
-    first = _hello_ok(listener.port)
+    first = _hello_ok(listener.port)  # holds a connection, idle
     with _connect(listener.port) as second:
         second.sendall(P.encode_hello(TOKEN))
-        second.settimeout(0.2)
-        with pytest.raises(TimeoutError):
-            second.recv(1)  # still waiting: the first client holds the listener
-        first.close()
-        second.settimeout(5)
-        assert second.recv(1) == bytes([P.OK])
+        second.settimeout(2)
+        assert second.recv(1) == bytes([P.OK])  # not kept waiting behind the first
+    first.close()
 
 
 def test_stop_frame_and_handoff_timing(local_listener):
@@ -295,3 +292,121 @@ def test_listen_without_a_device_or_save_folder_says_what_to_do(monkeypatch, cap
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith("error: ") and "--no-play --save-to" in err and len(err.splitlines()) == 1
+
+
+# ---- issue 16: nobody can hold the listener ------------------------------------------------------------
+
+
+def _served_listener(**kw) -> tuple[Listener, threading.Thread, list]:
+    events: list = []
+    listener = Listener(TOKEN, port=0, on_event=events.append, log=lambda line: None, **kw)
+    listener.bind()
+    thread = threading.Thread(target=listener.serve_forever, daemon=True)
+    thread.start()
+    return listener, thread, events
+
+
+def _stop(listener: Listener, thread: threading.Thread) -> None:
+    listener.close()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_idle_connections_without_the_token_do_not_delay_a_sender():
+    listener, thread, events = _served_listener()  # the real timeouts: 5 s handshake, 5 s idle
+    idle = [_connect(listener.port) for _ in range(10)]
+    try:
+        started = time.monotonic()
+        Sender("127.0.0.1", listener.port, TOKEN, io_timeout=10, retries=0).send(_clip(0.1), SR, name="through")
+        assert time.monotonic() - started < 2.0
+        assert [e.clip.name for e in events] == ["through"]
+    finally:
+        for sock in idle:
+            sock.close()
+        _stop(listener, thread)
+
+
+def test_a_declared_clip_followed_by_silence_is_dropped():
+    listener, thread, events = _served_listener(idle_timeout=0.5, max_payload=P.MAX_PAYLOAD_BYTES)
+    try:
+        with _hello_ok(listener.port) as sock:
+            sock.sendall(P.HEADER.pack(b"CLIP", SR, 1, P.FORMAT_FLOAT32, P.MAX_PAYLOAD_BYTES // 4, 0, 0))
+            started = time.monotonic()
+            sock.settimeout(10)
+            assert sock.recv(1) == b""  # dropped: no byte for idle_timeout
+            assert time.monotonic() - started < 3.0
+        assert listener.clip_deadline(P.MAX_PAYLOAD_BYTES) <= 300  # 64 MiB at 256 KiB/s, not half an hour
+    finally:
+        _stop(listener, thread)
+
+
+def test_a_trickling_sender_is_dropped_at_the_clip_deadline():
+    listener, thread, events = _served_listener(idle_timeout=1.0, clip_deadline_floor=1.0, min_transfer_rate=10**9)
+    try:
+        head, payload = P.encode_clip(_clip(0.5), SR, name="trickle")
+        with _hello_ok(listener.port) as sock:
+            sock.sendall(head)
+            started = time.monotonic()
+            closed = False
+            for i in range(40):  # a byte every 0.1 s: never idle, never done
+                try:
+                    sock.sendall(bytes(payload[i : i + 1]))
+                except OSError:
+                    closed = True
+                    break
+                time.sleep(0.1)
+                sock.settimeout(0.01)
+                try:
+                    if sock.recv(1) == b"":
+                        closed = True
+                        break
+                except TimeoutError:
+                    pass
+            assert closed and time.monotonic() - started < 3.0
+        assert events == []
+    finally:
+        _stop(listener, thread)
+
+
+def test_when_every_slot_is_taken():
+    listener, thread, events = _served_listener(max_connections=3, handshake_timeout=5.0, idle_timeout=5.0)
+    try:
+        waiting = [_connect(listener.port) for _ in range(3)]  # no token yet: the first to make way
+        Sender("127.0.0.1", listener.port, TOKEN, io_timeout=5, retries=0).send(_clip(0.1), SR, name="made-room")
+        assert [e.clip.name for e in events] == ["made-room"]
+        for sock in waiting:
+            sock.close()
+        deadline = time.monotonic() + 5
+        while listener.connections and time.monotonic() < deadline:
+            time.sleep(0.02)
+        holders = [_hello_ok(listener.port) for _ in range(3)]  # with the token: they keep their slots
+        with _connect(listener.port) as extra:
+            extra.settimeout(5)
+            assert extra.recv(1) == b""  # closed at once
+        for sock in holders:
+            sock.close()
+    finally:
+        _stop(listener, thread)
+
+
+def test_clips_arriving_at_once_are_bounded_in_memory():
+    listener, thread, events = _served_listener(max_payload=1 << 20, idle_timeout=5.0)
+    try:
+        header = P.HEADER.pack(b"CLIP", SR, 1, P.FORMAT_FLOAT32, (1 << 20) // 4, 0, 0)  # 1 MiB each, then stall
+        stalled = [_hello_ok(listener.port) for _ in range(2)]
+        for sock in stalled:
+            sock.sendall(header)
+        deadline = time.monotonic() + 5
+        while listener._inflight < 2 << 20 and time.monotonic() < deadline:  # noqa: SLF001
+            time.sleep(0.01)
+        with _hello_ok(listener.port) as third:
+            third.sendall(header)
+            assert third.recv(1) == bytes([P.TOO_LARGE])  # busy: two limits' worth is arriving already
+        for sock in stalled:
+            sock.close()
+        while listener._inflight and time.monotonic() < deadline:  # noqa: SLF001
+            time.sleep(0.01)
+        Sender("127.0.0.1", listener.port, TOKEN, io_timeout=5, retries=0).send(_clip(0.1), SR, name="after-busy")
+        assert [e.clip.name for e in events] == ["after-busy"]
+    finally:
+        _stop(listener, thread)

@@ -144,3 +144,23 @@ def test_any_hello_bytes_parse_or_raise_protocol_error(raw):
         assert 1 <= P.parse_hello(raw) <= 255
     except P.ProtocolError:
         pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=P.HELLO.size, max_size=2 * P.HELLO.size + 300))
+def test_before_the_token_is_checked_at_most_a_hello_is_read(stream):
+    """Issue 16: whatever a client sends first, reading its HELLO asks for at most 6 + 255 bytes."""
+    from distill_tui.playback.remote import PRE_TOKEN_BYTES
+
+    asked: list[int] = []
+
+    def recv_exact(n: int) -> bytes:
+        asked.append(n)
+        start = sum(asked[:-1])
+        return stream[start : start + n].ljust(n, b"\0")
+
+    try:
+        P.read_hello(recv_exact)
+    except P.ProtocolError:
+        pass
+    assert sum(asked) <= PRE_TOKEN_BYTES == P.HELLO.size + P.MAX_TOKEN_BYTES

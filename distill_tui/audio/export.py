@@ -117,9 +117,12 @@ def export_audio(
         data = biquad(data, *biquad_coefficients("lowpass", options.lowpass_hz, sample_rate))
     out = widen(data, sample_rate, options.width) if options.channels == 2 else data  # (N,) or (N, 2)
     out = apply_fades(out, sample_rate, options.fade_in_ms, options.fade_out_ms)
-    out = out.astype(np.float32)
-    if options.normalize_db is not None:
+    if options.normalize_db is not None:  # in float64, so samples near float32's largest cannot overflow here
         out = normalize_audio(out, "peak", options.normalize_db)
+    with np.errstate(over="ignore"):
+        out = out.astype(np.float32)
+    if not np.isfinite(out).all():  # huge samples can overflow float32 in the filters or the widening
+        raise BadInputError("the sound has NaN or infinite samples after shaping (samples far beyond 1.0?)", path)
     written = save_audio(path, out, sample_rate, bits=options.bits)
     codes_path = None
     if codes is not None:

@@ -6,12 +6,15 @@
      "name": str, "source": {...}}
 
 Loading validates everything: a wrong format or version, a shape that disagrees with the header,
-or an index outside its level's codebook is refused with a one-line `CodesFileError`.
+an index outside its level's codebook, a NaN or infinite number anywhere, a grid with no levels, JSON
+nested too deeply or a file over 1 GiB is refused with a one-line `CodesFileError` naming the field.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,21 +110,9 @@ class CodeGrid:
 
     @classmethod
     def from_json(cls, doc: Any, path: str | Path | None = None) -> CodeGrid:
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise CodesFileError("not a Distill codes file (format is not 'distill-codes')", path)
-        if doc.get("version") != VERSION:
-            raise CodesFileError(f"codes file version {doc.get('version')} is not supported (this Distill reads {VERSION})", path)
-        required = ["model_fingerprint", "sample_rate", "hop_length", "stride", "levels", "positions", "codebook_sizes", "codes"]
-        missing = [k for k in required if k not in doc]
-        if missing:
-            raise CodesFileError(f"codes file lacks {', '.join(missing)}", path)
+        """Build a grid from a parsed document, refusing anything that would fail later (see `check_document`)."""
+        check_document(doc, path)
         rows = doc["codes"]
-        if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-            raise CodesFileError("'codes' must be a list of lists of integers", path)
-        if len(rows) != doc["levels"] or any(len(r) != doc["positions"] for r in rows):
-            raise CodesFileError(f"grid shape does not match levels={doc['levels']} x positions={doc['positions']}", path)
-        if not all(isinstance(v, int) and not isinstance(v, bool) for r in rows for v in r):
-            raise CodesFileError("codes must be integers", path)
         try:
             grid = cls(
                 codes=np.array(rows, dtype=np.int64).reshape(doc["levels"], doc["positions"]),
@@ -135,19 +126,150 @@ class CodeGrid:
             )
         except CodesFileError as exc:
             raise CodesFileError(exc.reason, path) from exc
-        except (TypeError, ValueError) as exc:
-            raise CodesFileError(f"malformed codes file ({exc})", path) from exc
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise CodesFileError(f"malformed codes file ({str(exc).splitlines()[0][:120]})", path) from exc
         return grid
 
     @classmethod
     def load(cls, path: str | Path) -> CodeGrid:
         path = Path(path)
         try:
-            doc = json.loads(path.read_text())
+            size = path.stat().st_size
         except FileNotFoundError as exc:
             raise CodesFileError("no such codes file", path) from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CodesFileError(f"cannot read codes file ({exc})", path) from exc
-        except ValueError as exc:
-            raise CodesFileError(f"not valid JSON (truncated?): {exc}", path) from exc
+        except OSError as exc:
+            raise CodesFileError(f"cannot read codes file ({exc.strerror or exc})", path) from exc
+        if size > MAX_FILE_BYTES:
+            raise CodesFileError(f"codes file of {size / 2**20:.0f} MiB is over the {MAX_FILE_BYTES >> 20} MiB limit", path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except IsADirectoryError as exc:
+            raise CodesFileError("is a folder, not a codes file", path) from exc
+        except OSError as exc:
+            raise CodesFileError(f"cannot read codes file ({exc.strerror or exc})", path) from exc
+        except UnicodeDecodeError as exc:
+            raise CodesFileError(f"not a codes file: not UTF-8 text (byte {exc.start})", path) from exc
+        except RecursionError as exc:
+            raise CodesFileError("not a codes file: JSON nested too deeply", path) from exc
+        except ValueError as exc:  # JSONDecodeError, and ints over Python's 4300-digit limit
+            raise CodesFileError(f"not valid JSON (truncated?): {str(exc).splitlines()[0][:120]}", path) from exc
         return cls.from_json(doc, path)
+
+
+MAX_FILE_BYTES = 1 << 30  # a 10-minute grid is well under 1 MiB; 1 GiB of JSON would take ~15 GB to parse
+MAX_LEVELS = 16
+MAX_CODEBOOK = 4096
+MAX_SOURCE_DB = 1000.0  # |ref_db|, |gain_db|: 10 ** (1000 / 20) is still a finite float
+HEADER_INTS = {  # field: (lowest, highest) allowed
+    "sample_rate": (1000, 384000),
+    "hop_length": (1, 1 << 16),
+    "stride": (1, 1 << 10),
+    "levels": (1, MAX_LEVELS),
+    "positions": (0, 1 << 40),  # an empty grid is a document (an editor may save one); decoding refuses it
+}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _non_finite_field(doc: Any) -> str | None:
+    """The dotted name of the first NaN or infinite number in `doc` (`source.gain_db`, `codes[0][3]`), or None.
+
+    Iterative, so any depth that `json.loads` accepted is walked without recursion.
+    """
+    stack: list[tuple[str, Any]] = [("", doc)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return where or "the document"
+        if isinstance(value, dict):
+            stack.extend((f"{where}.{k}" if where else str(k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(value))
+    return None
+
+
+def check_document(doc: Any, path: str | Path | None = None) -> None:
+    """Refuse, in one line naming the field, a codes document that cannot be decoded as it stands.
+
+    Checks the format and version, that no number anywhere is NaN or infinite, the header's integers
+    and their ranges, the grid's shape and its codes (integers inside their codebook), and the source
+    fields decoding reads (`samples`, `ref_db`, `gain_db`).
+    """
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise CodesFileError("not a Distill codes file (format is not 'distill-codes')", path)
+    if doc.get("version") != VERSION:
+        raise CodesFileError(f"codes file version {doc.get('version')} is not supported (this Distill reads {VERSION})", path)
+    required = ["model_fingerprint", "sample_rate", "hop_length", "stride", "levels", "positions", "codebook_sizes", "codes"]
+    missing = [k for k in required if k not in doc]
+    if missing:
+        raise CodesFileError(f"codes file lacks {', '.join(missing)}", path)
+    bad = _non_finite_field(doc)
+    if bad is not None:
+        raise CodesFileError(f"{bad} is NaN or infinite; every number must be finite", path)
+    if doc["levels"] == 0 or doc["codes"] == []:
+        raise CodesFileError("the grid has no levels", path)
+    for name, (lo, hi) in HEADER_INTS.items():
+        value = doc[name]
+        if not _is_int(value) or not lo <= value <= hi:
+            raise CodesFileError(f"{name} must be a whole number in {lo}..{hi}, got {str(value)[:40]}", path)
+    sizes = doc["codebook_sizes"]
+    if not isinstance(sizes, list) or not all(_is_int(k) and 2 <= k <= MAX_CODEBOOK for k in sizes):
+        raise CodesFileError(f"codebook_sizes must be a list of whole numbers in 2..{MAX_CODEBOOK}", path)
+    _check_codes(doc, sizes, path)
+    _check_source(doc.get("source"), path)
+
+
+def _check_codes(doc: dict[str, Any], sizes: list[int], path: str | Path | None) -> None:
+    rows = doc["codes"]
+    if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+        raise CodesFileError("'codes' must be a list of lists of integers", path)
+    if len(rows) != doc["levels"] or any(len(r) != doc["positions"] for r in rows):
+        raise CodesFileError(f"grid shape does not match levels={doc['levels']} x positions={doc['positions']}", path)
+    if len(sizes) != len(rows):
+        raise CodesFileError(f"{len(rows)} levels of codes but {len(sizes)} codebook sizes", path)
+    for level, (row, size) in enumerate(zip(rows, sizes, strict=True)):
+        for pos, v in enumerate(row):
+            if not _is_int(v):
+                raise CodesFileError(f"codes must be integers (level {level + 1}, position {pos + 1}: {repr(v)[:20]})", path)
+            if not 0 <= v < size:
+                shown = str(v) if len(str(v)) <= 24 else f"a {len(str(v))}-digit number"
+                why = "too large for any codebook" if v >= 2**31 else f"outside its codebook (0..{size - 1})"
+                raise CodesFileError(f"code {shown} at level {level + 1}, position {pos + 1} is {why}", path)
+
+
+def _check_source(source: Any, path: str | Path | None) -> None:
+    if source is None:
+        return
+    if not isinstance(source, dict):
+        raise CodesFileError("'source' must be an object", path)
+    samples = source.get("samples")
+    if samples is not None and (not _is_int(samples) or samples < 0):
+        raise CodesFileError(f"source.samples must be a whole number of samples, got {str(samples)[:40]}", path)
+    for key in ("ref_db", "gain_db"):
+        value = source.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= MAX_SOURCE_DB:
+            raise CodesFileError(f"source.{key} must be a number of dB within +-{MAX_SOURCE_DB:g}, got {str(value)[:40]}", path)
+
+
+_HEADER_FIELD = re.compile(rb'"(positions|stride|hop_length|sample_rate)"\s*:\s*(\d{1,40})\s*[,}]')
+
+
+def peek_seconds(path: str | Path, head_bytes: int = 1 << 16) -> float | None:
+    """How long a codes file says it is, read from its first bytes only; None when that cannot be told.
+
+    A fast first look (Distill writes the header before the codes), so a file that declares hours of audio
+    is refused before megabytes of codes are parsed. `load` checks the real grid afterwards.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(head_bytes)
+    except OSError:
+        return None
+    fields = {m.group(1).decode(): int(m.group(2)) for m in _HEADER_FIELD.finditer(head)}
+    if len(fields) < 4 or not all(fields.values()) or any(fields[k] > HEADER_INTS[k][1] for k in fields):
+        return None  # `load` names the field that is out of range
+    return fields["positions"] * fields["stride"] * fields["hop_length"] / fields["sample_rate"]

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import BadInputError
+from ..errors import BadInputError, printable
 from . import print_json
+
+DEFAULT_MAX_MINUTES = 10.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.wav or OUT.flac")
     p.add_argument("--bits", choices=["16", "24", "float"], default="16")
     p.add_argument("--levels", type=int, help="decode with levels 1..N only (hear what each level adds)")
+    p.add_argument("--max-minutes", type=float, default=DEFAULT_MAX_MINUTES, metavar="M",
+                   help=f"refuse grids that decode to more than M minutes of audio (default {DEFAULT_MAX_MINUTES:g})")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_decode)
 
@@ -34,34 +41,63 @@ def run_encode(args: argparse.Namespace) -> int:
     grid = codec.encode_file(args.audio)
     grid.save(args.output)
     if args.json:
-        print_json({"output": str(args.output), "levels": grid.levels, "positions": grid.positions,
+        print_json({"output": printable(args.output), "levels": grid.levels, "positions": grid.positions,
                     "seconds": round(grid.seconds, 3), "model_fingerprint": grid.model_fingerprint})
     else:
-        print(f"{args.output}: {grid.levels} levels x {grid.positions} positions ({grid.seconds:.2f} s)")
+        print(f"{printable(args.output)}: {grid.levels} levels x {grid.positions} positions ({grid.seconds:.2f} s)")
     return 0
 
 
 def run_decode(args: argparse.Namespace) -> int:
     from ..audio.io import save_audio
-    from ..codes.grid import CodeGrid
-    from ..inference.codec import load_codec
+    from ..codes.grid import CodeGrid, peek_seconds
+    from ..errors import AudioError
+    from ..inference.codec import DecodeTooLong, load_codec
 
+    if not 0 < args.max_minutes <= 24 * 60 * 7:
+        raise BadInputError(f"--max-minutes {args.max_minutes:g} must be above 0 and at most a week")
+    max_seconds = args.max_minutes * 60
+    hint = " (decode it with --max-minutes {})"
+    declared = peek_seconds(args.codes)  # refuse a grid that says it is huge before parsing all of it
+    if declared is not None and declared > max_seconds:
+        raise BadInputError(f"the grid says it is {declared / 60:.1f} minutes long, over the limit of "
+                            f"{args.max_minutes:g} minutes" + hint.format(_minutes_up(declared)), args.codes)
     codec = load_codec(args.model)
     grid = CodeGrid.load(args.codes)
-    try:
-        grid.check_model(codec.fingerprint, codec.codebook_sizes, args.codes)
-    except BadInputError:
-        raise
+    grid.check_model(codec.fingerprint, codec.codebook_sizes, args.codes)
     muted: list[int] = []
     if args.levels is not None:
         if not 1 <= args.levels <= grid.levels:
             raise BadInputError(f"--levels must be between 1 and {grid.levels}")
         muted = list(range(args.levels, grid.levels))
-    result = codec.decode(grid, muted=muted)
+    try:
+        result = codec.decode(grid, muted=muted, max_seconds=max_seconds, progress=_progress_line())
+    except DecodeTooLong as exc:
+        raise BadInputError(exc.reason + hint.format(_minutes_up(codec.seconds_for(grid.positions))), args.codes) from exc
+    except AudioError as exc:
+        raise AudioError(exc.reason, args.codes) from exc
     save_audio(args.output, result.audio, codec.spec.sample_rate, bits=args.bits)
+    seconds = len(result.audio) / codec.spec.sample_rate
     if args.json:
-        print_json({"output": str(args.output), "seconds": round(len(result.audio) / codec.spec.sample_rate, 3),
-                    "sample_rate": codec.spec.sample_rate})
+        print_json({"output": printable(args.output), "seconds": round(seconds, 3), "sample_rate": codec.spec.sample_rate})
     else:
-        print(f"{args.output}: {len(result.audio) / codec.spec.sample_rate:.2f} s at {codec.spec.sample_rate} Hz")
+        print(f"{printable(args.output)}: {seconds:.2f} s at {codec.spec.sample_rate} Hz")
     return 0
+
+
+def _minutes_up(seconds: float) -> str:
+    """A --max-minutes value that lets `seconds` of audio through: whole minutes, rounded up."""
+    return str(math.ceil(seconds / 60))
+
+
+def _progress_line() -> Callable[[int, int], None] | None:
+    """Progress on stderr for long decodes (only on a terminal: logs and pipes get nothing)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total > 1:
+            sys.stderr.write(f"\rdecoding: {100 * done // total}%" + ("\n" if done == total else ""))
+            sys.stderr.flush()
+
+    return show

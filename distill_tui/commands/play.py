@@ -92,5 +92,11 @@ def _decode_codes(path: Path, model: Path | None) -> tuple[np.ndarray, int]:
         from ..inference.codec import load_codec
     except ImportError as exc:
         raise DistillError("decoding codes needs the model API", path) from exc
+    from ..errors import AudioError
+
     codec = load_codec(model)
-    return codec.decode(CodeGrid.load(path)).audio, codec.spec.sample_rate
+    grid = CodeGrid.load(path)
+    try:  # at most the decoder's default length (10 minutes); `decode --max-minutes` writes longer ones
+        return codec.decode(grid).audio, codec.spec.sample_rate
+    except AudioError as exc:  # NaN levels, too long: name the codes file
+        raise AudioError(exc.reason, path) from exc

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import random
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..audio.io import is_audio_file, load_audio
+from ..audio.io import LoadedAudio, is_audio_file, load_audio
 from ..audio.spectrogram import magnitude_db, to_relative_db
 from ..config import DatasetSummary, SpectrogramConfig
-from ..errors import AudioError, BadInputError
+from ..errors import AudioError, BadInputError, printable
 from .cache import AudioCache
 
 SILENT_PEAK = 1e-5  # -100 dBFS: nothing to learn from
@@ -40,12 +46,101 @@ class ScanResult:
         return DatasetSummary(files=len(self.files), minutes=round(seconds / 60, 4), skipped=self.skipped, root=str(root))
 
 
-def find_audio(root: Path) -> list[Path]:
+def find_audio(root: Path, skipped: list[dict[str, str]] | None = None) -> list[Path]:
+    """Every audio file under `root` (or `root` itself), sorted; the `.distill-cache` folder is left out.
+
+    Folder links are followed once each; what cannot be listed or followed (an unreadable folder, a
+    link loop, a link to nothing) is appended to `skipped` as {"path", "reason"} instead of vanishing.
+    """
     if root.is_file():
         return [root]
     if not root.is_dir():
         raise BadInputError("no such folder", root)
-    return sorted(p for p in root.rglob("*") if p.is_file() and is_audio_file(p) and ".distill-cache" not in p.parts)
+    found: list[Path] = []
+    _walk(root, found, [] if skipped is None else skipped)
+    return sorted(found)
+
+
+def _skip(skipped: list[dict[str, str]], path: Path, reason: str) -> None:
+    skipped.append({"path": printable(path), "reason": reason})
+
+
+def _walk(root: Path, found: list[Path], skipped: list[dict[str, str]]) -> None:
+    """List `root` depth-first without recursion (any depth). Each folder is read once, however many links
+    lead to it; a link back to a folder above it is a loop, a link to a folder read already a duplicate."""
+    st = os.stat(root)
+    seen = {(st.st_dev, st.st_ino)}
+    stack: list[tuple[Path, frozenset[tuple[int, int]]]] = [(root, frozenset(seen))]
+    while stack:
+        folder, above = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: (e.is_symlink(), e.name))  # real folders before links to them
+        except OSError as exc:
+            _skip(skipped, folder, f"cannot read the folder ({exc.strerror or exc})")
+            continue
+        for entry in entries:
+            if entry.name == ".distill-cache":
+                continue
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()  # follows links
+                st = entry.stat()  # follows links too
+            except OSError as exc:  # a link loop or a link to nothing: worth a word if it looks like a sound
+                if is_audio_file(path) or exc.errno == errno.ELOOP:
+                    why = "a symlink loop" if exc.errno == errno.ELOOP else "a link to something missing"
+                    _skip(skipped, path, f"{why} ({exc.strerror or exc})")
+                continue
+            ident = (st.st_dev, st.st_ino)
+            if is_dir:
+                if ident in above:
+                    _skip(skipped, path, "a symlink loop (links back to a folder above it)")
+                elif ident in seen:
+                    _skip(skipped, path, "links to a folder already scanned")
+                else:
+                    seen.add(ident)
+                    stack.append((path, above | {ident}))
+            elif is_audio_file(path) and stat.S_ISREG(st.st_mode):
+                found.append(path)
+
+
+SNDFILE_MAX_PATH = 1000  # libsndfile copies the name into a 1024-byte buffer and fails on longer ones
+
+
+def needs_alias(path: Path) -> bool:
+    """True when libsndfile cannot be handed this name: it is not valid UTF-8, or too long for its buffer."""
+    try:
+        return len(str(path).encode("utf-8")) >= SNDFILE_MAX_PATH
+    except UnicodeEncodeError:
+        return True
+
+
+@contextmanager
+def readable_name(path: Path) -> Iterator[Path]:
+    """A name for `path` that libsndfile can open: `path` itself, or a temporary link with a short UTF-8 name.
+
+    soundfile encodes a text path strictly, so a name holding bytes that are not UTF-8 fails with
+    "surrogates not allowed", and libsndfile refuses names of 1024 bytes or more; a link in a temporary
+    folder points at the same file under a short plain name.
+    """
+    if not needs_alias(path):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="distill-name-") as tmp:
+        link = Path(tmp) / f"sound{path.suffix.encode('utf-8', 'backslashreplace').decode()}"
+        os.symlink(os.fsencode(path.absolute()), os.fsencode(link))
+        yield link
+
+
+def load_named_audio(path: Path, sample_rate: int | None = None, **options) -> LoadedAudio:
+    """`load_audio` for any file name; errors name `path` (printable), never a temporary link."""
+    with readable_name(path) as name:
+        try:
+            return load_audio(name, sample_rate, **options)
+        except AudioError as exc:
+            if name == path:
+                raise
+            raise AudioError(exc.reason, path) from exc
 
 
 def scan(
@@ -59,41 +154,41 @@ def scan(
 ) -> ScanResult:
     """Read every audio file under `root` (recursively) once; unreadable files are skipped with the reason."""
     root = Path(root)
-    paths = find_audio(root)
+    result = ScanResult(files=[], skipped=[])
+    paths = find_audio(root, result.skipped)
     if cache is None:
         cache = AudioCache({"sr": spec.sample_rate, "max": max_file_seconds, "trim": trim_silence, "norm": "peak",
                             "n_fft": spec.n_fft, "hop": spec.hop_length, "v": 2})
-    result = ScanResult(files=[], skipped=[])
     for i, path in enumerate(paths):
         if progress:
             progress(i, len(paths), path)
         try:
             digest = cache.hash_for(path)
         except OSError as exc:
-            result.skipped.append({"path": str(path), "reason": f"cannot read ({exc.strerror})"})
+            _skip(result.skipped, path, f"cannot read ({exc.strerror})")
             continue
         hit = cache.get(digest)
         if hit is not None:
             samples, info = hit
             result.cached += 1
             if info.get("truncated"):
-                result.notes.append(f"{path}: longer than {max_file_seconds:g} s, only the start is used")
+                result.notes.append(f"{printable(path)}: longer than {max_file_seconds:g} s, only the start is used")
         else:
             try:
-                loaded = load_audio(path, spec.sample_rate, max_seconds=max_file_seconds, trim_silence=trim_silence)
+                loaded = load_named_audio(path, spec.sample_rate, max_seconds=max_file_seconds, trim_silence=trim_silence)
             except AudioError as exc:
-                result.skipped.append({"path": str(path), "reason": exc.reason})
+                _skip(result.skipped, path, exc.reason)
                 continue
             samples = loaded.samples
             peak = float(np.abs(samples).max())
             if peak < SILENT_PEAK:
-                result.skipped.append({"path": str(path), "reason": "all silent"})
+                _skip(result.skipped, path, "all silent")
                 continue
             samples = (samples * (10 ** (-1 / 20) / peak)).astype(np.float32)
             info = {"truncated": loaded.truncated, "source_rate": loaded.source_sample_rate,
                     "ref_db": float(magnitude_db(torch.from_numpy(samples)[None], spec).max())}
             if loaded.truncated:
-                result.notes.append(f"{path}: longer than {max_file_seconds:g} s, only the start is used")
+                result.notes.append(f"{printable(path)}: longer than {max_file_seconds:g} s, only the start is used")
             cache.put(digest, samples, info)
         ref = info.get("ref_db")
         if ref is None:
@@ -197,7 +292,7 @@ class CropSampler:
 
         Files are drawn uniformly, not by length, and `spectral_loss` averages each crop over the
         frames inside its sound: so a 0.06 s kick weighs as much as a 10 s pad, as in the metric
-        (the mean over files of each file's mean over frames, design.md "Metrics").
+        (the mean over files of each file's mean over frames, docs/architecture.md, "Metrics").
         """
         idx = self.rng.integers(0, len(self.files), size=batch_size)
         centres = np.arange(self.crop_frames) * self.spec.hop_length  # frame t of a crop is centred on sample t * hop

@@ -1,22 +1,53 @@
-"""Encode audio into a `CodeGrid` and decode a grid back to audio (model + Griffin-Lim)."""
+"""Encode audio into a `CodeGrid` and decode a grid back to audio (model + Griffin-Lim).
+
+Long grids are decoded in chunks, so memory stays flat however long the sound: the decoder runs on
+chunks that overlap by its receptive field (the spectrogram is the same as in one pass, up to float
+rounding), and Griffin-Lim runs on chunks that overlap by `GL_CONTEXT_FRAMES` on each side and are
+cross-faded over one window at each seam. Decoding refuses grids longer than `max_seconds`
+(`DEFAULT_MAX_SECONDS`, 10 minutes, by default).
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..audio.io import load_audio
+from ..audio.phase import pghi_phase
 from ..audio.spectrogram import from_db, griffin_lim, magnitude_db, to_relative_db
 from ..codes.grid import CodeGrid
 from ..config import ModelConfig, SpectrogramConfig, from_dict
-from ..errors import AudioError, ModelFileError
+from ..data.dataset import load_named_audio
+from ..errors import AudioError, BadInputError, ModelFileError, printable
 from ..model.vqvae import VQVAE
 from ..persistence.model_file import ModelFile, load_model_file
 
 PEAK = 10 ** (-1 / 20)  # sounds are peak-normalized to -1 dBFS before encoding
+DEFAULT_MAX_SECONDS = 600.0  # decode at most 10 minutes of audio unless the caller raises it
+CHUNK_SECONDS = 30.0  # grids longer than this are decoded in chunks of about this length
+GL_CONTEXT_FRAMES = 64  # Griffin-Lim frames decoded on each side of a chunk and then thrown away (> PGHI's block)
+Progress = Callable[[int, int], None]  # (steps done, steps in all)
+
+
+class DecodeTooLong(AudioError):
+    """A grid that decodes to more audio than the limit allows (exit 2: raise the limit to decode it)."""
+
+
+def decoder_context(cfg: ModelConfig) -> int:
+    """Positions on each side that can change the decoder's output at a position (its receptive field), plus 2.
+
+    At the latent rate: a 3-tap convolution (1) and the residual blocks (sum of dilations R); each of the
+    log2(stride) upsampling stages: a transposed convolution (1 coarse frame) and R frames at the finer rate;
+    then a final 3-tap convolution (1 frame).
+    """
+    r = sum(cfg.dilation_growth**i for i in range(cfg.res_blocks))
+    stages = int(math.log2(cfg.stride))
+    reach = 1 + r + sum(1 / 2 ** (j - 1) + r / 2**j for j in range(1, stages + 1)) + 1 / cfg.stride
+    return math.ceil(reach) + 2
 
 
 @dataclass
@@ -27,10 +58,17 @@ class DecodeResult:
 
 
 def build_vqvae(mf: ModelFile, path: str | Path | None = None) -> tuple[VQVAE, SpectrogramConfig]:
-    """Rebuild the RVQ-VAE from a model file's configs and weights."""
+    """Rebuild the RVQ-VAE from a model file's configs and weights; configs out of bounds (`config.BOUNDS`)
+    or weights that do not fit them are a one-line `ModelFileError` naming `path`."""
     try:
         spec = from_dict(SpectrogramConfig, mf.doc["spectrogram"])
         cfg = from_dict(ModelConfig, mf.doc["model"])
+    except BadInputError as exc:  # a value out of bounds: checked before anything is allocated
+        raise ModelFileError(exc.reason, path) from exc
+    if cfg.n_bins != spec.n_bins:
+        raise ModelFileError(f"model.n_bins {cfg.n_bins} does not fit spectrogram.n_fft {spec.n_fft} "
+                             f"({spec.n_bins} bins)", path)
+    try:
         model = VQVAE(cfg, floor_db=spec.floor_db)
         model.load_state_dict(mf.group("vqvae"), strict=True)
     except (RuntimeError, TypeError, KeyError, ValueError) as exc:
@@ -79,9 +117,10 @@ class Codec:
         return self._grid(codes, name, src)
 
     def encode_file(self, path: str | Path) -> CodeGrid:
+        """Encode an audio file; any name works, and the grid stores it in printable form (`printable`)."""
         path = Path(path)
-        audio = load_audio(path, self.spec.sample_rate)
-        return self.encode_samples(audio.samples, name=path.stem, source={"file": str(path)})
+        audio = load_named_audio(path, self.spec.sample_rate)
+        return self.encode_samples(audio.samples, name=printable(path.stem), source={"file": printable(path)})
 
     @torch.no_grad()
     def decode_db(self, codes: np.ndarray, muted: list[int] | tuple[int, ...] = ()) -> torch.Tensor:
@@ -95,7 +134,7 @@ class Codec:
         phase: torch.Tensor | None = None, iters: int | None = None,
     ) -> tuple[np.ndarray, torch.Tensor]:
         """Relative dB (F, T) -> audio (N,) via fast Griffin-Lim, at the source's level."""
-        scale = 10 ** (((self.default_ref_db if ref_db is None else ref_db) + gain_db) / 20)
+        scale = self._scale(ref_db, gain_db)
         mag = from_db(db, self.spec.floor_db)[None] * scale
         n = (db.shape[-1] - 1) * self.spec.hop_length
         gl = griffin_lim(
@@ -105,22 +144,146 @@ class Codec:
         audio = gl.audio[0].cpu().numpy().astype(np.float32)
         if length is not None:
             audio = audio[:length]
-        peak = float(np.abs(audio).max()) if len(audio) else 0.0
-        if peak > 0.999:  # never clip
-            audio *= 0.999 / peak
-        return audio, gl.phase[0]
+        return _no_clip(audio), gl.phase[0]
 
-    def decode(self, grid: CodeGrid, muted: list[int] | tuple[int, ...] = (), iters: int | None = None) -> DecodeResult:
+    def _scale(self, ref_db: float | None, gain_db: float) -> float:
+        """The linear gain that puts relative dB back at the source's level; refuses NaN and infinity."""
+        ref = self.default_ref_db if ref_db is None else ref_db
+        try:
+            scale = 10 ** ((float(ref) + float(gain_db)) / 20)
+        except OverflowError:
+            scale = math.inf
+        if not math.isfinite(scale):
+            raise AudioError(f"the source level (ref_db {ref}, gain_db {gain_db}) would make NaN or infinite samples")
+        return scale
+
+    def seconds_for(self, positions: int) -> float:
+        """Seconds of audio that `positions` grid columns decode to."""
+        return positions * self.cfg.stride * self.spec.hop_length / self.spec.sample_rate
+
+    def check_length(self, positions: int, max_seconds: float | None = DEFAULT_MAX_SECONDS) -> None:
+        """Refuse (`DecodeTooLong`) a grid that decodes to more than `max_seconds` of audio (None: no limit)."""
+        seconds = self.seconds_for(positions)
+        if max_seconds is not None and seconds > max_seconds:
+            raise DecodeTooLong(
+                f"the grid decodes to {seconds / 60:.1f} minutes of audio, over the limit of {max_seconds / 60:g} minutes"
+            )
+
+    def decode(
+        self, grid: CodeGrid, muted: list[int] | tuple[int, ...] = (), iters: int | None = None, *,
+        max_seconds: float | None = DEFAULT_MAX_SECONDS, progress: Progress | None = None,
+        chunk_positions: int | None = None,
+    ) -> DecodeResult:
+        """Decode a whole grid to audio at its source's level; grids over `chunk_positions` go by chunks.
+
+        Refuses (`AudioError`) an empty grid, and (`DecodeTooLong`) one longer than `max_seconds`.
+
+        `progress(done, total)` is called after each step (a grid in one piece is one step; in chunks,
+        each chunk's decoder pass and each chunk's Griffin-Lim are one step each).
+        """
         grid.check_model(self.fingerprint, self.codebook_sizes)
-        db = self.decode_db(grid.codes, muted)
+        if grid.positions == 0:
+            raise AudioError("the grid has no positions (an empty sound): nothing to decode")
+        self.check_length(grid.positions, max_seconds)
         src = grid.source or {}
-        audio, phase = self.db_to_audio(db, src.get("ref_db"), float(src.get("gain_db", 0.0)), src.get("samples"), iters=iters)
+        ref, gain, length = src.get("ref_db"), float(src.get("gain_db", 0.0)), src.get("samples")
+        # a chunk spans at least a window and two frames, so every seam's cross-fade lies inside both chunks
+        shortest = math.ceil((self.spec.n_fft // self.spec.hop_length + 2) / self.cfg.stride)
+        chunk = max(shortest, chunk_positions or self.chunk_positions())
+        if grid.positions <= chunk:
+            db = self.decode_db(grid.codes, muted)
+            audio, phase = self.db_to_audio(db, ref, gain, length, iters=iters)
+            if progress is not None:
+                progress(1, 1)
+            return DecodeResult(audio=audio, db=db.cpu().numpy(), phase=phase)
+        bounds = _even_bounds(grid.positions, chunk)
+        steps = [0, 2 * len(bounds)]
+
+        def step() -> None:
+            steps[0] += 1
+            if progress is not None:
+                progress(steps[0], steps[1])
+
+        db = self.decode_db_chunked(grid.codes, muted, bounds, step)
+        audio, phase = self.chunked_audio(db, ref, gain, length, iters, [(a * self.cfg.stride, b * self.cfg.stride) for a, b in bounds], step)
         return DecodeResult(audio=audio, db=db.cpu().numpy(), phase=phase)
+
+    def chunk_positions(self) -> int:
+        """Grid columns in about `CHUNK_SECONDS` of audio."""
+        return max(1, round(CHUNK_SECONDS / self.seconds_for(1)))
+
+    @torch.no_grad()
+    def decode_db_chunked(
+        self, codes: np.ndarray, muted: list[int] | tuple[int, ...], bounds: list[tuple[int, int]],
+        step: Callable[[], None] = lambda: None,
+    ) -> torch.Tensor:
+        """`decode_db` by chunks of positions [a, b), each decoded with `decoder_context` positions around it."""
+        positions, stride, k = codes.shape[1], self.cfg.stride, decoder_context(self.cfg)
+        out = torch.empty((self.cfg.n_bins, positions * stride), device=self.device)
+        for a, b in bounds:
+            lo, hi = max(0, a - k), min(positions, b + k)
+            part = self.decode_db(codes[:, lo:hi], muted)
+            out[:, a * stride : b * stride] = part[:, (a - lo) * stride : (b - lo) * stride]
+            step()
+        return out
+
+    @torch.no_grad()
+    def chunked_audio(
+        self, db: torch.Tensor, ref_db: float | None, gain_db: float, length: int | None, iters: int | None,
+        bounds: list[tuple[int, int]], step: Callable[[], None] = lambda: None,
+    ) -> tuple[np.ndarray, torch.Tensor]:
+        """`db_to_audio` by chunks of frames [a, b): Griffin-Lim on each with `GL_CONTEXT_FRAMES` around it,
+        from the same starting phase a single pass would use (PGHI), cross-faded over `n_fft` samples at each seam."""
+        spec, scale = self.spec, self._scale(ref_db, gain_db)
+        hop, frames = spec.hop_length, db.shape[-1]
+        n, half = (frames - 1) * hop, spec.n_fft // 2
+        audio = np.zeros(n, dtype=np.float32)
+        phase = torch.empty(db.shape, dtype=torch.complex64, device=db.device)
+        fade_in = (0.5 - 0.5 * np.cos(np.pi * (np.arange(2 * half) + 0.5) / (2 * half))).astype(np.float32)
+        for a, b in bounds:
+            lo, hi = max(0, a - GL_CONTEXT_FRAMES), min(frames, b + GL_CONTEXT_FRAMES)
+            mag = from_db(db[:, lo:hi], spec.floor_db)[None] * scale
+            gl = griffin_lim(
+                mag, spec.n_fft, hop, iters=spec.griffin_lim_iters if iters is None else iters,
+                momentum=spec.griffin_lim_momentum, length=(hi - lo - 1) * hop,
+                # PGHI starts afresh every BLOCK frames, and the context is longer than a block: over [a, b)
+                # this is the very start phase a single pass would use
+                phase=pghi_phase(mag, spec.n_fft, hop, first_frame=lo),
+            )
+            phase[:, a:b] = gl.phase[0][:, a - lo : b - lo]
+            s0, s1 = (a * hop - half if a > 0 else 0), (b * hop + half if b < frames else n)
+            piece = gl.audio[0].cpu().numpy()[s0 - lo * hop : s1 - lo * hop].astype(np.float32)
+            if a > 0:
+                piece[: 2 * half] *= fade_in
+            if b < frames:
+                piece[len(piece) - 2 * half :] *= fade_in[::-1]
+            audio[s0:s1] += piece
+            step()
+        if length is not None:
+            audio = audio[:length]
+        return _no_clip(audio), phase
 
 
 def load_codec(path: str | Path, device: str = "cpu") -> Codec:
     mf = load_model_file(path)
-    if not mf.doc["model"].get("quantize", True):
+    if isinstance(mf.doc["model"], dict) and mf.doc["model"].get("quantize", True) is False:
         raise ModelFileError("this is a continuous-baseline model: it has no codes to encode or decode", path)
     model, spec = build_vqvae(mf, path)
     return Codec(model, spec, mf.fingerprint, mf.doc, device)
+
+
+def _no_clip(audio: np.ndarray) -> np.ndarray:
+    """Scale `audio` in place to a peak of 0.999 if it is louder; NaN or infinite samples are refused."""
+    peak = float(np.abs(audio).max()) if len(audio) else 0.0
+    if not math.isfinite(peak):
+        raise AudioError("the decoded sound has NaN or infinite samples")
+    if peak > 0.999:  # never clip
+        audio *= 0.999 / peak
+    return audio
+
+
+def _even_bounds(total: int, chunk: int) -> list[tuple[int, int]]:
+    """[0, total) cut into ceil(total / chunk) runs of nearly equal length (none much shorter than the rest)."""
+    n = -(-total // chunk)
+    edges = [round(i * total / n) for i in range(n + 1)]
+    return list(zip(edges[:-1], edges[1:], strict=True))

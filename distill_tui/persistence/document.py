@@ -291,12 +291,14 @@ def _config(cls: type, data: Any, where: str, path: Where) -> tuple[Any, dict[st
     data = dict(_section_dict(where, data, path))
     if cls is ModelConfig and isinstance(data.get("quantize_dropout"), bool):
         data["quantize_dropout"] = 1.0 if data["quantize_dropout"] else 0.0  # old files: true meant every step
-    known, extra = _fields(cls, data, f"{where}.", path)
-    try:
+    names = {f.name for f in dataclasses.fields(cls)}
+    known = {k: v for k, v in data.items() if k in names}
+    extra = {k: v for k, v in data.items() if k not in names}
+    try:  # the one check of a config's values: types and bounds (`config.BOUNDS`), then `validate()`
         cfg = from_dict(cls, known)
         cfg.validate()
     except BadInputError as exc:
-        raise ModelFileError(f"model metadata: {where}: {exc.reason}", path) from None
+        raise ModelFileError(f"model metadata: {exc.reason}", path) from None
     return cfg, extra
 
 

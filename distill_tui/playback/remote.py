@@ -1,8 +1,13 @@
 """Remote listening: the listener the user runs on their own machine, and the sender a remote distill-tui uses.
 
-The listener binds to 127.0.0.1 unless told otherwise, serves one connection at a time (others wait in the
-accept queue), compares the token in constant time, and survives any input: garbage, a wrong token, a
-header that lies, a frame over the limit, a client that stalls or vanishes mid-clip. The sender opens one
+The listener binds to 127.0.0.1 unless told otherwise, serves up to `max_connections` clients at once (a
+thread each; clips are played and saved one at a time), compares the token in constant time, and survives
+any input: garbage, a wrong token, a header that lies, a frame over the limit, a client that stalls or
+vanishes mid-clip. Nobody can hold it without the token: before the token is checked only the HELLO
+(at most `PRE_TOKEN_BYTES`) is read, within `handshake_timeout`; when every slot is taken, the oldest client
+that has not yet shown the token is dropped to make room. With the token, a clip must keep arriving
+(no `idle_timeout` without a byte) and must arrive whole within `clip_deadline(bytes)`, and the clips
+arriving at once may hold at most two payload limits of memory (a clip beyond that is refused as busy). The sender opens one
 connection per request, so a tunnel that dropped and came back just works on the next play; a connection
 that fails is retried with a short backoff, and a clip cut off mid-way is sent again whole.
 Wire format: `protocol.py`.
@@ -28,7 +33,10 @@ from . import protocol as P
 
 __all__ = ["DEFAULT_PORT", "Listener", "ListenerRefused", "ListenerUnreachable", "SendResult", "Sender"]
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
-MIN_TRANSFER_RATE = 32 * 1024  # bytes/s: a slower client is dropped (bounds a stalled or slow-loris sender)
+MIN_TRANSFER_RATE = 256 * 1024  # bytes/s averaged over a clip: a slower client is dropped (bounds a slow-loris sender)
+CLIP_DEADLINE_FLOOR_S = 10.0  # every clip may take at least this long, however small
+MAX_CONNECTIONS = 32
+PRE_TOKEN_BYTES = P.HELLO.size + P.MAX_TOKEN_BYTES  # all that is read from a client before its token is checked
 
 
 class ListenerUnreachable(DistillError):
@@ -89,6 +97,9 @@ class Listener:
         max_payload: int = P.MAX_PAYLOAD_BYTES,
         handshake_timeout: float = 5.0,
         idle_timeout: float = 5.0,
+        max_connections: int = MAX_CONNECTIONS,
+        min_transfer_rate: float = MIN_TRANSFER_RATE,
+        clip_deadline_floor: float = CLIP_DEADLINE_FLOOR_S,
         log: Callable[[str], None] = print,
     ) -> None:
         raw = token.encode("utf-8")
@@ -100,10 +111,21 @@ class Listener:
         self.save_to = None if save_to is None else Path(save_to)
         self.max_payload = max_payload
         self.handshake_timeout, self.idle_timeout = handshake_timeout, idle_timeout
+        self.max_connections = max(1, max_connections)
+        self.max_inflight = 2 * max_payload  # bytes of payload being received at once, all clients together
+        self._inflight = 0
+        self.min_transfer_rate, self.clip_deadline_floor = min_transfer_rate, clip_deadline_floor
         self.log = log
         self.clips = 0
         self._sock: socket.socket | None = None
         self._closed = threading.Event()
+        self._lock = threading.Lock()  # guards _clients
+        self._act = threading.Lock()  # one clip at a time is played, saved and counted
+        self._clients: dict[socket.socket, _Client] = {}
+
+    def clip_deadline(self, payload_bytes: int) -> float:
+        """Seconds a clip of `payload_bytes` may take to arrive whole: the floor, or the size at the minimum rate."""
+        return max(self.clip_deadline_floor, payload_bytes / self.min_transfer_rate)
 
     def bind(self) -> tuple[str, int]:
         """Bind and listen; returns the actual (host, port) (port 0 picks a free one)."""
@@ -122,7 +144,7 @@ class Listener:
         return self.host, self.port
 
     def serve_forever(self) -> None:
-        """Accept and serve clients one at a time until `close()`."""
+        """Accept clients until `close()`, each served in its own thread (at most `max_connections` at once)."""
         if self._sock is None:
             self.bind()
         assert self._sock is not None
@@ -136,26 +158,71 @@ class Listener:
                     break
                 raise
             peer = f"{addr[0]}:{addr[1]}"
-            try:
-                self.handle(conn, peer)
-            except Exception as exc:  # noqa: BLE001 - one bad client must never stop the listener
-                self.log(f"{peer}: dropped ({type(exc).__name__}: {exc})")
-            finally:
-                conn.close()
+            if not self._admit(conn, peer):
+                continue
+            threading.Thread(target=self._serve_client, args=(conn, peer), name=f"listen {peer}", daemon=True).start()
+
+    def _admit(self, conn: socket.socket, peer: str) -> bool:
+        """Take `conn` if a slot is free, or can be freed by dropping the oldest client without a token yet."""
+        with self._lock:
+            if len(self._clients) >= self.max_connections:
+                waiting = [(c.since, s) for s, c in self._clients.items() if not c.authed]
+                if not waiting:
+                    conn.close()
+                    self.log(f"{peer}: refused: {self.max_connections} clients already connected")
+                    return False
+                _, oldest = min(waiting, key=lambda pair: pair[0])
+                self._clients.pop(oldest)
+                _shut(oldest)
+                self.log(f"{peer}: all {self.max_connections} slots taken; dropped the oldest client without a token")
+            self._clients[conn] = _Client(since=time.monotonic())
+        return True
+
+    def _serve_client(self, conn: socket.socket, peer: str) -> None:
+        try:
+            self.handle(conn, peer)
+        except Exception as exc:  # noqa: BLE001 - one bad client must never stop the listener
+            self.log(f"{peer}: dropped ({type(exc).__name__}: {exc})")
+        finally:
+            with self._lock:
+                self._clients.pop(conn, None)
+            conn.close()
+
+    @property
+    def connections(self) -> int:
+        """Clients connected now."""
+        with self._lock:
+            return len(self._clients)
 
     def close(self) -> None:
+        """Stop accepting and drop every connected client."""
         self._closed.set()
         if self._sock is not None:
             self._sock.close()
+        with self._lock:
+            clients = list(self._clients)
+        for conn in clients:
+            _shut(conn)
 
     def handle(self, conn: socket.socket, peer: str) -> None:
         """Serve one connection: HELLO, then frames until the client closes, stalls, or sends bad input."""
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             deadline = time.monotonic() + self.handshake_timeout
-            token = P.read_hello(lambda n: _recv_exact(conn, n, deadline))
+            budget = [PRE_TOKEN_BYTES]
+
+            def recv_hello(n: int) -> bytes:
+                if n > budget[0]:  # cannot happen with a valid HELLO; a guard should the format grow
+                    raise P.ProtocolError("hello longer than allowed before the token", P.BAD_HELLO)
+                budget[0] -= n
+                return _recv_exact(conn, n, deadline)
+
+            token = P.read_hello(recv_hello)
             if not hmac.compare_digest(_digest(token), self._token_digest):
                 raise P.ProtocolError("wrong token", P.BAD_TOKEN)
+            with self._lock:
+                if conn in self._clients:
+                    self._clients[conn].authed = True
             conn.sendall(bytes([P.OK]))
             while self._serve_frame(conn, peer):
                 pass
@@ -166,6 +233,8 @@ class Listener:
             self.log(f"{peer}: dropped: timed out")
         except ConnectionError as exc:
             self.log(f"{peer}: dropped: {exc}")
+        except OSError as exc:  # closed under us by close() or by _admit making room
+            self.log(f"{peer}: dropped: {exc.strerror or exc}")
 
     def _serve_frame(self, conn: socket.socket, peer: str) -> bool:
         """Read and act on one frame; False when the client closed the connection cleanly."""
@@ -179,16 +248,33 @@ class Listener:
         header = P.parse_header(bytes(raw), self.max_payload)
         if header.kind == P.KIND_STOP:
             if self.on_stop is not None:
-                self.on_stop()
+                with self._act:
+                    self.on_stop()
             conn.sendall(bytes([P.OK]))
             self.log(f"{peer}: stop")
             return True
-        deadline = time.monotonic() + self.idle_timeout + header.payload_bytes / MIN_TRANSFER_RATE
-        name = _recv_exact(conn, header.name_len, deadline) if header.name_len else b""
-        payload = bytearray(header.payload_bytes)
-        _recv_into(conn, memoryview(payload), deadline)
-        received_at = time.perf_counter()
-        clip = P.decode_payload(header, payload, name)
+        size = header.payload_bytes
+        with self._lock:  # memory for clips on their way in, all clients together
+            if self._inflight + size > self.max_inflight:
+                raise P.ProtocolError(f"busy: {self._inflight} bytes of other clips are arriving", P.TOO_LARGE)
+            self._inflight += size
+        try:
+            deadline = time.monotonic() + self.clip_deadline(size)
+            name = _recv_exact(conn, header.name_len, deadline, self.idle_timeout) if header.name_len else b""
+            payload = bytearray(size)
+            _recv_into(conn, memoryview(payload), deadline, stall=self.idle_timeout)
+            received_at = time.perf_counter()
+            clip = P.decode_payload(header, payload, name)
+            del payload
+        finally:
+            with self._lock:
+                self._inflight -= size
+        with self._act:
+            return self._act_on(conn, peer, clip, header, first_byte_at, received_at)
+
+    def _act_on(self, conn: socket.socket, peer: str, clip: P.Clip, header: P.FrameHeader,
+                first_byte_at: float, received_at: float) -> bool:
+        """Play, save, report and acknowledge one received clip (one clip at a time, under `_act`)."""
         try:
             if self.on_clip is not None:
                 self.on_clip(clip)
@@ -337,20 +423,26 @@ class Sender:
             raise ListenerRefused(f"the listener at {self.address} refused {what}: {text}")
 
 
-def _recv_exact(conn: socket.socket, n: int, deadline: float) -> bytes:
+def _recv_exact(conn: socket.socket, n: int, deadline: float, stall: float | None = None) -> bytes:
     """Exactly n bytes before `deadline` (monotonic); EOF first raises ConnectionError."""
     buf = bytearray(n)
-    _recv_into(conn, memoryview(buf), deadline)
+    _recv_into(conn, memoryview(buf), deadline, stall=stall)
     return bytes(buf)
 
 
-def _recv_into(conn: socket.socket, view: memoryview, deadline: float, *, allow_eof: bool = False) -> int:
+def _recv_into(
+    conn: socket.socket, view: memoryview, deadline: float, *, allow_eof: bool = False, stall: float | None = None
+) -> int:
+    """Fill `view` before `deadline`; with `stall`, also give up when no byte arrives for that many seconds.
+
+    Raises TimeoutError on either limit, ConnectionError on EOF (except at the very start with `allow_eof`).
+    """
     got = 0
     while got < len(view):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("timed out")
-        conn.settimeout(remaining)
+        conn.settimeout(remaining if stall is None else min(remaining, stall))
         n = conn.recv_into(view[got:])
         if n == 0:
             if allow_eof and got == 0:
@@ -358,6 +450,22 @@ def _recv_into(conn: socket.socket, view: memoryview, deadline: float, *, allow_
             raise ConnectionError(f"connection closed after {got} of {len(view)} bytes")
         got += n
     return got
+
+
+@dataclass
+class _Client:
+    """A connected client: when it connected, and whether it has shown the token."""
+
+    since: float
+    authed: bool = False
+
+
+def _shut(conn: socket.socket) -> None:
+    """Wake the thread blocked on `conn` (its recv returns) and close it."""
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def _reply(conn: socket.socket, status: int) -> None:
