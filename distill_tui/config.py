@@ -39,6 +39,13 @@ class SpectrogramConfig:
             raise BadInputError(f"spectrogram.hop_length {self.hop_length} must be positive and at most n_fft {self.n_fft}")
 
 
+def stft_sizes(sample_rate: int) -> tuple[int, int]:
+    """(n_fft, hop) for a rate: the power of two nearest a 46 ms window (1024/256 at 22.05-24 kHz, 2048/512
+    at 44.1-48 kHz), hop a quarter of it, so a frame and a grid column last the same at every rate."""
+    n_fft = 2 ** round(math.log2(0.0464 * sample_rate))
+    return n_fft, n_fft // 4
+
+
 @dataclass
 class ModelConfig:
     """The RVQ-VAE. Positions are time: one grid column = `stride` spectrogram frames."""

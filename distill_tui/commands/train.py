@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--levels", type=int, help="quantizer levels (default from the dataset: 2-4)")
     p.add_argument("--codebook-size", type=int, help="codes per level (default from the dataset: 64/128/256)")
     p.add_argument("--stride", type=int, help="time downsampling: spectrogram frames per grid position (4 or 8)")
-    p.add_argument("--sample-rate", type=int, help="model sample rate, 16000-48000 (default 22050)")
+    p.add_argument("--sample-rate", type=int, help="model sample rate, 16000-48000 (default: the folder's most common "
+                   "rate, so 44.1 or 48 kHz libraries keep their full band; 22050 trains faster)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--eval-every", type=int, help="validate every N steps (default 200)")
     p.add_argument("--keep", choices=["final", "best"], help="which state to write: the final one (default) or "
@@ -47,7 +48,8 @@ def build_request(args: argparse.Namespace):
     from ..train.vqvae_loop import TrainRequest
 
     tables = load_toml(args.config) if args.config else {}
-    spec = from_dict(SpectrogramConfig, tables.get("spectrogram", {}))
+    spec_table = tables.get("spectrogram", {})
+    spec = from_dict(SpectrogramConfig, spec_table)
     tc = from_dict(TrainConfig, tables.get("train", {}))
     overrides = dict(tables.get("model", {}))
     if args.sample_rate:
@@ -74,7 +76,9 @@ def build_request(args: argparse.Namespace):
         raise BadInputError("output is a folder; give a file name like MODEL.distill", output)
     check_writable_folder(output, "model file")  # before the run folder beside it is made, and before training
     run_dir = args.run or output.with_name(output.name + ".run")
-    return TrainRequest(data_dir=args.data_dir, output=output, run_dir=run_dir, spec=spec, train=tc, model_overrides=overrides)
+    given = {k for k in ("sample_rate", "n_fft", "hop_length") if k in spec_table} | ({"sample_rate"} if args.sample_rate else set())
+    return TrainRequest(data_dir=args.data_dir, output=output, run_dir=run_dir, spec=spec, train=tc, model_overrides=overrides,
+                        spec_given=frozenset(given))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 
 from ..audio.io import LoadedAudio, is_audio_file, load_audio
@@ -141,6 +142,51 @@ def load_named_audio(path: Path, sample_rate: int | None = None, **options) -> L
             if name == path:
                 raise
             raise AudioError(exc.reason, path) from exc
+
+
+
+@dataclass
+class RateChoice:
+    """The rate a model trains at when none is asked for: the folder's most common, within 16-48 kHz."""
+
+    sample_rate: int
+    counts: dict[int, int]  # source rate (Hz) -> files
+    upsampled: list[tuple[str, int]]  # (printable path, rate) of the files below `sample_rate`
+    unreadable: int = 0  # files whose header could not be read (the scan lists them with the reason)
+
+    def describe(self) -> str:
+        """One line for the user: the rate, and why."""
+        n = sum(self.counts.values())
+        top = max(self.counts.values()) if self.counts else 0
+        return (f"training at {self.sample_rate} Hz: the folder's most common rate ({top} of {n} files)"
+                if n else f"training at {self.sample_rate} Hz")
+
+
+def corpus_rate(paths: list[Path], lo: int = 16000, hi: int = 48000) -> RateChoice:
+    """The most common source rate of `paths` (ties: the higher), clamped to [lo, hi]; headers only.
+
+    Sample libraries are 44.1 or 48 kHz: a model at their rate keeps the band above 11 kHz that a
+    22.05 kHz one loses (hats, cymbals, air). Files at a higher rate (96 kHz) are resampled down; files
+    at a lower one are upsampled, gain nothing above their own band, and are named.
+    """
+    counts: dict[int, int] = {}
+    rates: list[tuple[Path, int]] = []
+    unreadable = 0
+    for path in paths:
+        try:
+            with readable_name(path) as name:
+                rate = int(sf.info(str(name)).samplerate)
+        except Exception:  # noqa: BLE001 - any header a reader refuses: the scan says why, in its list
+            unreadable += 1
+            continue
+        counts[rate] = counts.get(rate, 0) + 1
+        rates.append((path, rate))
+    if not counts:
+        return RateChoice(22050, {}, [], unreadable)
+    common = max(counts, key=lambda r: (counts[r], r))
+    chosen = min(max(common, lo), hi)
+    upsampled = [(printable(p), r) for p, r in rates if r < chosen]
+    return RateChoice(chosen, counts, upsampled, unreadable)
 
 
 def scan(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 
@@ -55,8 +56,10 @@ class TrainDisplay:
         elif kind == "health":
             util = ev.get("utilization", [])
             self.info["util"] = "util " + " ".join(f"L{i + 1} {u:.0%}" for i, u in enumerate(util))
+        elif kind == "rate":
+            self.say(escape(str(ev.get("message"))))
         elif kind == "warning":
-            self.say(f"[yellow]warning:[/] {ev.get('message')}")
+            self.say(f"[yellow]warning:[/] {escape(str(ev.get('message')))}")
         elif kind == "stopped":
             self.say(f"stopped at step {ev.get('step')}: {ev.get('message')}")
         elif kind == "done":
