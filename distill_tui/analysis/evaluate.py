@@ -7,6 +7,11 @@ Every file is scored two ways (docs/architecture.md, "Metrics"; `analysis/qualit
   48 kHz are scored at 48 kHz. A band the model's rate cannot hold is charged.
 - band-limited: against the original resampled to the model's rate (the scan's samples), as `eval` scored
   before: a model is not charged for what lies above half its rate.
+
+The two are not on one scale: over the full band of a 44.1 kHz file the LSD averages over twice the bins, and
+bins where the original too is below the floor (80 dB under its loudest bin) count as no error, so a sound with
+nothing above half the model's rate can score lower full band than band-limited. The gap measures a lost band
+only where the original has one (a hi-hat: 11 dB band-limited, 24-28 dB full band; bench/RESULTS.md).
 """
 
 from __future__ import annotations
