@@ -7,7 +7,7 @@ Two ways of scoring a decode (`analysis/evaluate.py` reports both):
 - full band: against the original at its own rate, the decode resampled there with soxr
   (`full_band_measure`); files above 48 kHz are scored at 48 kHz (both resampled there).
 
-Every STFT scales with the rate it runs at: a Hann window of about 46 ms (`stft_size`: 1024/256 at
+Every scoring STFT scales with the rate it runs at: a Hann window of about 46 ms (`stft_size`: 1024/256 at
 22.05-24 kHz, 2048/512 at 44.1-48 kHz), so a figure means the same time resolution at any rate. The
 multi-resolution STFT distance uses half, once and twice that size (512, 1024, 2048 at 22.05 kHz, as before);
 the mel distance keeps 128 mel bins over 0 Hz to half the rate, on the scaled STFT. `log_spectral_distance`
