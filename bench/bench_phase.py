@@ -2,10 +2,11 @@
 
     python bench/bench_phase.py [--corpus pads-drums-20] [--iters 32] [--threads 1]
 
-Each file is read at its own rate (96 kHz files resampled to 48 kHz) and scored over the full band with
-the log-spectral distance of `analysis/quality.py` (STFT about 46 ms: 2048/512 at 44.1-48 kHz, 1024/256
-at 22.05-24 kHz) and the spectral convergence (dB, lower is better), on that file's exact STFT magnitude:
-what the phase alone costs, with no model. Prints a Markdown table and one JSON line.
+Each file is read at its own rate (files above 48 kHz resampled to 48 kHz: `quality.scoring_rate`) and
+scored over the full band with the log-spectral distance of `analysis/quality.py` (`full_band_lsd`; STFT
+`quality.stft_size`, about 46 ms: 2048/512 at 44.1-48 kHz, 1024/256 at 22.05-24 kHz) and the spectral
+convergence (dB, lower is better), on that file's exact STFT magnitude of the same size: what the phase alone
+costs, with no model. Prints a Markdown table and one JSON line.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402
 
-from distill_tui.analysis.quality import full_band_lsd  # noqa: E402
+from distill_tui.analysis.quality import full_band_lsd, scoring_rate, stft_size  # noqa: E402
 from distill_tui.audio.io import load_audio  # noqa: E402
 from distill_tui.audio.phase import pghi_phase  # noqa: E402
-from distill_tui.audio.spectrogram import griffin_lim, stft  # noqa: E402
+from distill_tui.audio.spectrogram import griffin_lim, initial_phase, stft  # noqa: E402
 
 
 def spectral_convergence_db(ref: torch.Tensor, est: torch.Tensor, n_fft: int, hop: int) -> float:
@@ -51,14 +52,14 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for path in corpus.files(args.corpus):
         audio = load_audio(path)
-        rate = min(audio.sample_rate, 48000)
+        rate = scoring_rate(audio.sample_rate)
         x = load_audio(path, rate).samples if rate != audio.sample_rate else audio.samples
-        n_fft = 2048 if rate > 32000 else 1024
-        hop = n_fft // 4
+        n_fft, hop = stft_size(rate)
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         mag = stft(xt[None], n_fft, hop).abs()  # (1, F, T)
         t0 = time.perf_counter()
-        rand = griffin_lim(mag, n_fft, hop, iters=args.iters, length=len(x)).audio[0]
+        # the random start passed explicitly: without `phase`, griffin_lim itself starts from PGHI
+        rand = griffin_lim(mag, n_fft, hop, iters=args.iters, length=len(x), phase=initial_phase(tuple(mag.shape))).audio[0]
         t_rand = time.perf_counter() - t0
         t0 = time.perf_counter()
         start = pghi_phase(mag, n_fft, hop)
