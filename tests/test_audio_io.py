@@ -93,3 +93,12 @@ def test_save_refuses_bad_targets_and_keeps_old_file(tmp_path):
     with pytest.raises(OutputError):
         save_audio(tmp_path / "x.flac", synth("tone", 0.1), SR, bits="float")
     assert path.read_bytes() == before
+
+
+def test_non_finite_samples_are_never_written(tmp_path):
+    bad = np.zeros(1000, np.float32)
+    bad[10] = np.nan
+    for name in ("x.wav", "x.flac"):
+        with pytest.raises(OutputError, match="NaN or infinite"):
+            save_audio(tmp_path / name, bad, 22050)
+    assert list(tmp_path.iterdir()) == []

@@ -339,3 +339,15 @@ def test_scanning_any_depth_and_links_to_the_same_folder(tmp_path):
         for folder in reversed(chain):
             if folder.exists():
                 folder.rmdir()
+
+
+def test_a_bad_value_in_a_config_file_names_the_file(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[spectrogram]\nhop_length = 0\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(data / "a.wav", synth("tone", 0.3), SR)
+    rc, _, err = _cli(capsys, "train", str(data), "-o", str(tmp_path / "m.distill"), "--config", str(bad))
+    line = _one_error_line(err)
+    assert rc == 2 and str(bad) in line and "spectrogram.hop_length" in line
+    assert not (tmp_path / "m.distill.run").exists()

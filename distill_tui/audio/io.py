@@ -137,6 +137,8 @@ def save_audio(path: str | Path, samples: np.ndarray, sample_rate: int, *, bits:
     if ext == ".flac" and bits == "float":
         raise OutputError("FLAC holds 16- or 24-bit integers, not float", path)
     data = np.asarray(samples, dtype=np.float32)
+    if not np.isfinite(data).all():  # a NaN clips to nothing and would be written as -1.0 or as NaN floats
+        raise OutputError("the samples hold NaN or infinite values: nothing written", path)
     if bits != "float":
         data = np.clip(data, -1.0, 1.0)
     fmt = "WAV" if ext == ".wav" else "FLAC"

@@ -49,8 +49,11 @@ def build_request(args: argparse.Namespace):
 
     tables = load_toml(args.config) if args.config else {}
     spec_table = tables.get("spectrogram", {})
-    spec = from_dict(SpectrogramConfig, spec_table)
-    tc = from_dict(TrainConfig, tables.get("train", {}))
+    try:
+        spec = from_dict(SpectrogramConfig, spec_table)
+        tc = from_dict(TrainConfig, tables.get("train", {}))
+    except BadInputError as exc:  # name the file the value came from
+        raise BadInputError(exc.reason, args.config) from exc
     overrides = dict(tables.get("model", {}))
     if args.sample_rate:
         spec.sample_rate = args.sample_rate
