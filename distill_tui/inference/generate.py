@@ -26,6 +26,7 @@ from ..model.prior import (
 )
 from ..persistence.document import PriorSummary
 from ..persistence.model_file import ModelFile, load_model_file
+from ..threads import torch_threads
 from .sampling import SamplingSettings
 
 
@@ -123,13 +124,9 @@ class Prior:
         The window slides by half a context when it is full, and the past it keeps is read again, so
         generation never stops at the window's end and the carried context has no seam.
         """
-        threads = torch.get_num_threads()
-        if seq.shape[0] <= 4:  # tiny per-token products: a second thread only adds waiting (20 ms a token on a busy 2-core box)
-            torch.set_num_threads(1)
-        try:
+        # tiny per-token products: a second thread only adds waiting (20 ms a token on a busy 2-core box)
+        with torch_threads(1 if seq.shape[0] <= 4 else None):
             return self._fill(seq, free.tolist(), start, end, settings, gen)
-        finally:
-            torch.set_num_threads(threads)
 
     def _prefill(self, seq: torch.Tensor, w0: int, upto: int) -> KVCache | list:
         """A fresh cache for the window starting at time w0, holding slots [w0 * levels, upto)."""
