@@ -128,12 +128,12 @@ def tone(seconds: float = 0.5, sr: int = SR) -> np.ndarray:
 
 
 def test_portaudio_missing_writes_a_wav_and_says_how_to_listen_once(no_config, portaudio_missing):
-    assert "PortAudio is missing" in local.probe()
+    assert "PortAudio library is missing: install it (Debian/Ubuntu: sudo apt install libportaudio2" in local.probe()
     router = Router(no_config)
     assert router.decision.route == "file" and not router.decision.over_ssh
     first = router.play(tone(), SR, name="pluck.wav")
     assert first.route == "file" and first.path is not None and first.path.exists()
-    assert "PortAudio is missing" in first.message and HOW_TO_LISTEN in first.message
+    assert "PortAudio library is missing" in first.message and HOW_TO_LISTEN in first.message
     assert np.allclose(sf.read(first.path, dtype="float32")[0], tone())
     second = router.play(tone(), SR, name="pluck.wav")
     assert second.route == "file" and HOW_TO_LISTEN not in second.message and second.path != first.path

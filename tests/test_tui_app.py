@@ -325,3 +325,15 @@ def test_open_command_is_registered_and_light():
     code = "import sys, distill_tui.tui.app; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"  # the editor paints before it imports torch (in a worker)
+
+
+@aio
+async def test_toasts_are_plain_text_so_install_hints_keep_their_extras(app_factory):
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        app.editor.notify("sounddevice is not installed (pip install 'distill-tui[audio]')", severity="warning")
+        await pilot.pause()
+        shown = list(app._notifications)  # noqa: SLF001 - Textual keeps no public list of toasts
+        assert shown and all(not n.markup for n in shown)
+        assert any("distill-tui[audio]" in str(n.message) for n in shown)

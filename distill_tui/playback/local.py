@@ -29,9 +29,10 @@ def import_sounddevice() -> ModuleType:
     try:
         import sounddevice  # noqa: PLC0415 - lazy: PortAudio may be absent, and the TUI starts faster
     except ImportError as exc:
-        raise PlaybackUnavailable("sounddevice is not installed (pip install 'distill-tui[audio]')") from exc
+        raise PlaybackUnavailable("sounddevice is not installed (pip install sounddevice)") from exc
     except OSError as exc:  # sounddevice raises OSError when the PortAudio library is missing
-        raise PlaybackUnavailable(f"PortAudio is missing ({exc}); install libportaudio2") from exc
+        raise PlaybackUnavailable("the PortAudio library is missing: install it (Debian/Ubuntu: sudo apt install "
+                                  "libportaudio2; Fedora: sudo dnf install portaudio; macOS: brew install portaudio)") from exc
     return sounddevice
 
 

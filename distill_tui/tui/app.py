@@ -43,6 +43,12 @@ class DistillApp(App, inherit_bindings=False):
         if keys.keymap:
             self.set_keymap(keys.keymap)
 
+    def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:
+        """A toast. Our messages are plain text, never markup: file names, reasons and install hints keep their
+        brackets (`pip install 'distill-tui[audio]'` lost its extra to Textual markup). Screens and widgets call
+        this with markup=True by default, so it is ignored."""
+        super().notify(message, markup=False, **kwargs)
+
     @property
     def grid_colours(self) -> GridColours:
         return self.theme_colours.get(self.theme, GridColours())
