@@ -83,17 +83,22 @@ async def test_browse_sort_hear_jump_and_insert(demo: Path):
 
 
 @aio
-async def test_report_screen_exports_markdown(demo: Path, tmp_path: Path):
+async def test_report_screen_exports_markdown(demo: Path, tmp_path: Path, monkeypatch):
+    """`e` writes into the folder Distill was started from, not beside the model (the demo's is in the install)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
     app = DistillApp(demo, [], router=RecordingRouter())
     async with app.run_test(size=SIZE) as pilot:
         screen = ReportScreen(demo)
         app.push_screen(screen)
         await until(pilot, lambda: screen.info is not None, what="the report")
         await pilot.press("e")
-        md = demo.with_name("demo.report.md")
+        md = work / "demo.report.md"
         await until(pilot, lambda: md.exists(), what="the export")
         text = md.read_text()
         assert "## Codebook health" in text and "## Prior" in text
+        assert not demo.with_name("demo.report.md").exists()
 
 
 @aio

@@ -109,12 +109,12 @@ class ReportScreen(Screen):
     def _export(self) -> None:
         from ...analysis.report import write_report
 
-        try:
-            files = write_report(self.model_path)
+        try:  # into the folder Distill was started from, never beside the model (the demo's is inside the install)
+            files = write_report(self.model_path, Path.cwd() / f"{Path(self.model_path).stem}.report.md")
         except Exception as exc:  # noqa: BLE001
             self.post_message(ReportExported(f"export failed: {exc}", False))
             return
-        msg = f"wrote {files.markdown}" + (f" and {files.png.name}" if files.png else f" ({files.note})")
+        msg = f"wrote {files.markdown.resolve()}" + (f" and {files.png.name}" if files.png else f" ({files.note})")
         self.post_message(ReportExported(msg, True))
 
     def on_report_exported(self, message: ReportExported) -> None:
