@@ -160,6 +160,8 @@ async def test_regenerate_and_generate_with_the_prior(app_factory):
         new = (set(ed.ws.sounds) - names).pop()
         assert ed.ws.a == new and ed.ws.dirty(new)  # a generated sound exists on no disk yet
         assert ed.ws.grid(new).seconds == pytest.approx(2.0, abs=0.1)
+        await pilot.pause()
+        assert "generating" not in ed.message and ed.message.startswith("generated 2.0 s (seed ")  # not stuck
 
 
 @aio

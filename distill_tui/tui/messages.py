@@ -36,6 +36,7 @@ class SoundLoaded(Message):
     slot: str | None = None  # "A" or "B" to show it there at once
     unsaved: bool = False  # a grid that exists on no disk (generated)
     stamp: tuple[int, int] | None = None  # the codes file's (mtime_ns, size) just before it was read
+    note: str = ""  # for the status line once it is shown (e.g. "generated 3.5 s, seed 7")
 
 
 @dataclass

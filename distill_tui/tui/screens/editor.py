@@ -196,6 +196,8 @@ class EditorScreen(EditingActions, Screen):
             self.ws.set_slot(message.slot, sound.name)
         if self.ws.a == sound.name:
             self.show_a()
+        if message.note:
+            self.set_message(message.note)  # replaces "generating …"
         self.refresh_panels()
 
     def on_load_failed(self, message: LoadFailed) -> None:
@@ -299,9 +301,9 @@ class EditorScreen(EditingActions, Screen):
     @report_failures("generating", known="{reason}")
     def generate(self, seconds: float, settings: SamplingSettings) -> None:
         """In a worker: a new sound from the prior, opened in A (unsaved)."""
-        grid, _seed = self.engine.generate(seconds, settings)
+        grid, seed = self.engine.generate(seconds, settings)
         if not get_current_worker().is_cancelled:
-            self.post_message(SoundLoaded(grid, slot="A", unsaved=True))
+            self.post_message(SoundLoaded(grid, slot="A", unsaved=True, note=f"generated {seconds:.1f} s (seed {seed})"))
 
     # ------------------------------------------------------------------ playing
     def action_play(self) -> None:
