@@ -29,7 +29,7 @@ import corpus  # noqa: E402
 
 from distill_tui.analysis.quality import full_band_lsd, scoring_rate, stft_size  # noqa: E402
 from distill_tui.audio.io import load_audio  # noqa: E402
-from distill_tui.audio.phase import pghi_phase  # noqa: E402
+from distill_tui.audio.phase import BLOCK, pghi_phase  # noqa: E402
 from distill_tui.audio.spectrogram import griffin_lim, initial_phase, stft  # noqa: E402
 
 
@@ -43,6 +43,8 @@ def main() -> None:
     ap.add_argument("--corpus", default="pads-drums-20")
     ap.add_argument("--iters", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--block", type=int, default=None, help="PGHI's fresh-start period in frames (default: the "
+                    "decoder's, audio/phase.BLOCK; 0: integrate over the whole sound)")
     args = ap.parse_args()
     if not corpus.available():
         raise SystemExit("error: the lmms-common package is not installed (apt-get install -y lmms-common)")
@@ -62,7 +64,7 @@ def main() -> None:
         rand = griffin_lim(mag, n_fft, hop, iters=args.iters, length=len(x), phase=initial_phase(tuple(mag.shape))).audio[0]
         t_rand = time.perf_counter() - t0
         t0 = time.perf_counter()
-        start = pghi_phase(mag, n_fft, hop)
+        start = pghi_phase(mag, n_fft, hop, block=BLOCK if args.block is None else (args.block or None))
         t_init = time.perf_counter() - t0
         pghi = griffin_lim(mag, n_fft, hop, iters=args.iters, length=len(x), phase=start).audio[0]
         t_pghi = time.perf_counter() - t0

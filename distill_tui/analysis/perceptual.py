@@ -268,7 +268,7 @@ def load_perceptual(path: str | Path, codec: Any = None) -> PerceptualData:
         from ..inference.codec import Codec, build_vqvae
 
         model, spec = build_vqvae(mf, path)
-        codec = Codec(model, spec, mf.fingerprint, mf.doc)
+        codec = Codec(model, spec, mf.fingerprint, mf.document)
     data = compute_perceptual(codec, mf.document)
     try:
         write_perceptual(path, data)

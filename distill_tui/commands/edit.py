@@ -194,99 +194,111 @@ def _output_name(path: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..codes import edits as E
-    from ..codes.clipboard import Clipboard
+    """Apply one edit to a codes file (and B for two-grid edits) and write the result; inputs are never overwritten."""
     from ..codes.grid import CodeGrid
-    from ..codes.selection import Selection
 
     _check_output(args)
     a = CodeGrid.load(args.codes)
     b = CodeGrid.load(args.other) if getattr(args, "other", None) else None
-    op = args.op
-    target, edit_doc = a, a  # the grid written to -o, and the grid the edit is applied to
-
-    def selection(grid: Any) -> Selection:
-        p0 = parse_position(getattr(args, "start", None), grid, 0)
-        p1 = parse_position(getattr(args, "stop", None), grid, grid.positions)
-        if p1 <= p0:
-            raise BadInputError(f"empty range: --from {p0} --to {p1}")
-        l0, l1 = _contiguous(parse_levels(getattr(args, "levels", None), grid.levels), op)
-        return Selection(l0, l1, p0, p1)
-
-    if op == "take-levels":
-        assert b is not None
-        to_a = _embedding_map(args.map, a, b, args)[1] if args.map else None
-        edit: E.Edit = E.TakeLevels(source=b, levels=parse_levels(args.levels, a.levels), align=args.align, mapping=to_a)
-    elif op == "swap":
-        assert b is not None
-        ab, ba = _embedding_map(args.map, a, b, args)
-        at = None if args.at is None else parse_position(args.at, b, 0)
-        edit = E.SwapRegion(selection=selection(a), other=b, other_position=at, to_other=ab, from_other=ba)
-    elif op == "copy":
-        assert b is not None
-        sel = selection(a)
-        clip = Clipboard.copy_from(a, sel)
-        if args.map:
-            clip = clip.mapped(_embedding_map(args.map, a, b, args)[0])
-        at = sel.pos_start if args.at is None else parse_position(args.at, b, 0)
-        edit, target, edit_doc = E.Paste(clip=clip, position=at), b, b
-    elif op == "blend":
-        assert b is not None
-        codec = _codec(args.model, a, args.codes)
-        edit = E.Blend(selection=selection(a), other=b, amount=args.amount, quantizer=codec.model.quantizer)
-    elif op == "randomize":
-        usage = neighbours = None
-        if args.mode != "uniform":
-            if args.model is None:
-                raise BadInputError(f"--mode {args.mode} needs --model")
-            codec = _codec(args.model, a, args.codes)
-            if args.mode == "usage":
-                from ..persistence.document import health_of
-
-                health = health_of(codec.doc)
-                counts = None if health is None else health.counts
-                if not counts:
-                    raise BadInputError("the model file has no usage counts; use --mode uniform or nearest", args.model)
-                usage = counts
-            else:
-                from ..model.latent import nearest_codes
-
-                neighbours = [nearest_codes(codec.model.quantizer.embeddings(q).cpu().numpy(), args.k) for q in range(a.levels)]
-        edit = E.Randomize(selection=selection(a), mode=args.mode, seed=args.seed, usage=usage, neighbours=neighbours)
-    elif op == "regenerate":
-        _codec(args.model, a, args.codes)
-        prior, settings = _settings(args)
-        edit = E.Regenerate(selection=selection(a), prior=prior, settings=settings, candidates=args.candidates)
-    elif op == "continue":
-        _codec(args.model, a, args.codes)
-        prior, settings = _settings(args)
-        total = parse_position(args.stop, a, a.positions)
-        prompt = None if args.prompt is None else parse_position(args.prompt, a, a.positions)
-        edit = E.Continue(total_positions=total, prior=prior, settings=settings, prompt_positions=prompt)
-    elif op == "repeat":
-        sel = selection(a)
-        edit = E.RepeatColumns(start=sel.pos_start, stop=sel.pos_stop or a.positions, times=args.times)
-    elif op == "reverse":
-        edit = E.Reverse(selection=selection(a))
-    else:  # pragma: no cover - argparse restricts the choices
-        raise BadInputError(f"unknown operation {op}")
-
-    result = edit.do(edit_doc)
-    target.name = _output_name(args.output)
-    target.source = {**target.source, "edited_from": str(getattr(args, "other" if target is b else "codes")), "edit": op}
-    target.save(args.output)
-    if op == "swap" and args.other_output is not None and b is not None:
-        b.name = _output_name(args.other_output)
-        b.source = {**b.source, "edited_from": str(args.other), "edit": op}
-        b.save(args.other_output)
+    edit, target = _build_edit(args, a, b)
+    result = edit.do(target)
+    _write_outputs(args, target, a, b)
     ch = result.changed
-    summary = {"output": str(args.output), "op": op, "levels": target.levels, "positions": target.positions,
+    summary = {"output": str(args.output), "op": args.op, "levels": target.levels, "positions": target.positions,
                "seconds": round(target.seconds, 3), "changed_levels": [ch.level_start + 1, ch.level_stop],
                "changed_positions": [ch.pos_start, ch.pos_stop]}
-    if op == "swap" and args.other_output is not None:
+    if args.op == "swap" and args.other_output is not None:
         summary["other_output"] = str(args.other_output)
     if args.json:
         print_json(summary)
     else:
-        print(f"{args.output}: {op}, {target.levels} levels x {target.positions} positions ({target.seconds:.2f} s)")
+        print(f"{args.output}: {args.op}, {target.levels} levels x {target.positions} positions ({target.seconds:.2f} s)")
     return 0
+
+
+def _selection(args: argparse.Namespace, grid: Any) -> Any:
+    """--from/--to and --levels as a `Selection` of `grid`."""
+    from ..codes.selection import Selection
+
+    p0 = parse_position(getattr(args, "start", None), grid, 0)
+    p1 = parse_position(getattr(args, "stop", None), grid, grid.positions)
+    if p1 <= p0:
+        raise BadInputError(f"empty range: --from {p0} --to {p1}")
+    l0, l1 = _contiguous(parse_levels(getattr(args, "levels", None), grid.levels), args.op)
+    return Selection(l0, l1, p0, p1)
+
+
+def _build_edit(args: argparse.Namespace, a: Any, b: Any) -> tuple[Any, Any]:
+    """The edit the operation asks for, and the grid it applies to (A, or B for `copy`)."""
+    from ..codes import edits as E
+    from ..codes.clipboard import Clipboard
+
+    op = args.op
+    if op in {"take-levels", "swap", "copy", "blend"}:
+        assert b is not None  # argparse requires OTHER for these
+    if op == "take-levels":
+        to_a = _embedding_map(args.map, a, b, args)[1] if args.map else None
+        return E.TakeLevels(source=b, levels=parse_levels(args.levels, a.levels), align=args.align, mapping=to_a), a
+    if op == "swap":
+        ab, ba = _embedding_map(args.map, a, b, args)
+        at = None if args.at is None else parse_position(args.at, b, 0)
+        return E.SwapRegion(selection=_selection(args, a), other=b, other_position=at, to_other=ab, from_other=ba), a
+    if op == "copy":
+        sel = _selection(args, a)
+        clip = Clipboard.copy_from(a, sel)
+        if args.map:
+            clip = clip.mapped(_embedding_map(args.map, a, b, args)[0])
+        at = sel.pos_start if args.at is None else parse_position(args.at, b, 0)
+        return E.Paste(clip=clip, position=at), b
+    if op == "blend":
+        codec = _codec(args.model, a, args.codes)
+        return E.Blend(selection=_selection(args, a), other=b, amount=args.amount, quantizer=codec.model.quantizer), a
+    if op == "randomize":
+        usage, neighbours = _randomize_tables(args, a)
+        return E.Randomize(selection=_selection(args, a), mode=args.mode, seed=args.seed, usage=usage,
+                           neighbours=neighbours), a
+    if op in {"regenerate", "continue"}:
+        _codec(args.model, a, args.codes)
+        prior, settings = _settings(args)
+        if op == "regenerate":
+            return E.Regenerate(selection=_selection(args, a), prior=prior, settings=settings, candidates=args.candidates), a
+        total = parse_position(args.stop, a, a.positions)
+        prompt = None if args.prompt is None else parse_position(args.prompt, a, a.positions)
+        return E.Continue(total_positions=total, prior=prior, settings=settings, prompt_positions=prompt), a
+    if op == "repeat":
+        sel = _selection(args, a)
+        return E.RepeatColumns(start=sel.pos_start, stop=sel.pos_stop or a.positions, times=args.times), a
+    if op == "reverse":
+        return E.Reverse(selection=_selection(args, a)), a
+    raise BadInputError(f"unknown operation {op}")  # pragma: no cover - argparse restricts the choices
+
+
+def _randomize_tables(args: argparse.Namespace, a: Any) -> tuple[Any, Any]:
+    """(usage counts, nearest neighbours) for `randomize --mode usage|nearest`; both None for uniform."""
+    if args.mode == "uniform":
+        return None, None
+    if args.model is None:
+        raise BadInputError(f"--mode {args.mode} needs --model")
+    codec = _codec(args.model, a, args.codes)
+    if args.mode == "usage":
+        from ..persistence.document import health_of
+
+        health = health_of(codec.doc)
+        counts = None if health is None else health.counts
+        if not counts:
+            raise BadInputError("the model file has no usage counts; use --mode uniform or nearest", args.model)
+        return counts, None
+    from ..model.latent import nearest_codes
+
+    return None, [nearest_codes(codec.model.quantizer.embeddings(q).cpu().numpy(), args.k) for q in range(a.levels)]
+
+
+def _write_outputs(args: argparse.Namespace, target: Any, a: Any, b: Any) -> None:
+    """Write the edited grid to -o (and B to --other-output after a swap), named and with what it came from."""
+    target.name = _output_name(args.output)
+    target.source = {**target.source, "edited_from": str(getattr(args, "other" if target is b else "codes")), "edit": args.op}
+    target.save(args.output)
+    if args.op == "swap" and args.other_output is not None and b is not None:
+        b.name = _output_name(args.other_output)
+        b.source = {**b.source, "edited_from": str(args.other), "edit": args.op}
+        b.save(args.other_output)

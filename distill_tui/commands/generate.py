@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     mf = load_model_file(args.model)
     prior = Prior.from_loaded(mf, args.model)
     vq, spec = build_vqvae(mf, args.model)
-    codec = Codec(vq, spec, mf.fingerprint, mf.doc)
+    codec = Codec(vq, spec, mf.fingerprint, mf.document)
 
     def to_positions(seconds: float) -> int:
         return positions_for_seconds(seconds, spec.sample_rate, spec.hop_length, codec.cfg.stride)

@@ -20,10 +20,11 @@ import torch
 from ..audio.phase import pghi_phase
 from ..audio.spectrogram import from_db, griffin_lim, magnitude_db, to_relative_db
 from ..codes.grid import CodeGrid
-from ..config import ModelConfig, SpectrogramConfig, from_dict
+from ..config import ModelConfig, SpectrogramConfig
 from ..data.dataset import load_named_audio
-from ..errors import AudioError, BadInputError, ModelFileError, printable
+from ..errors import AudioError, ModelFileError, printable
 from ..model.vqvae import VQVAE
+from ..persistence.document import ModelDocument
 from ..persistence.model_file import ModelFile, load_model_file
 
 PEAK = 10 ** (-1 / 20)  # sounds are peak-normalized to -1 dBFS before encoding
@@ -58,13 +59,10 @@ class DecodeResult:
 
 
 def build_vqvae(mf: ModelFile, path: str | Path | None = None) -> tuple[VQVAE, SpectrogramConfig]:
-    """Rebuild the RVQ-VAE from a model file's configs and weights; configs out of bounds (`config.BOUNDS`)
-    or weights that do not fit them are a one-line `ModelFileError` naming `path`."""
-    try:
-        spec = from_dict(SpectrogramConfig, mf.doc["spectrogram"])
-        cfg = from_dict(ModelConfig, mf.doc["model"])
-    except BadInputError as exc:  # a value out of bounds: checked before anything is allocated
-        raise ModelFileError(exc.reason, path) from exc
+    """Rebuild the RVQ-VAE from a model file's configs and weights. The configs were checked against
+    `config.BOUNDS` when the document was read, before anything is allocated; weights that do not fit
+    them are a one-line `ModelFileError` naming `path`."""
+    spec, cfg = mf.document.spectrogram, mf.document.model
     if cfg.n_bins != spec.n_bins:
         raise ModelFileError(f"model.n_bins {cfg.n_bins} does not fit spectrogram.n_fft {spec.n_fft} "
                              f"({spec.n_bins} bins)", path)
@@ -80,13 +78,15 @@ def build_vqvae(mf: ModelFile, path: str | Path | None = None) -> tuple[VQVAE, S
 class Codec:
     """A loaded model, ready to encode and decode. All work runs under `torch.no_grad()`."""
 
-    def __init__(self, model: VQVAE, spec: SpectrogramConfig, fingerprint: str, doc: dict | None = None, device: str = "cpu") -> None:
+    def __init__(self, model: VQVAE, spec: SpectrogramConfig, fingerprint: str, doc: ModelDocument | None = None,
+                 device: str = "cpu") -> None:
         self.model = model.to(device).eval()
         self.spec = spec
         self.fingerprint = fingerprint
-        self.doc = doc or {}
+        self.doc = doc  # the model file's typed document (None for a model built in memory)
         self.device = device
-        self.default_ref_db = float(self.doc.get("dataset", {}).get("median_ref_db", 40.0))
+        ref = None if doc is None else doc.dataset.median_ref_db
+        self.default_ref_db = 40.0 if ref is None else float(ref)  # the loudness a grid without a source decodes at
 
     @property
     def cfg(self) -> ModelConfig:
@@ -266,10 +266,10 @@ class Codec:
 
 def load_codec(path: str | Path, device: str = "cpu") -> Codec:
     mf = load_model_file(path)
-    if isinstance(mf.doc["model"], dict) and mf.doc["model"].get("quantize", True) is False:
+    if not mf.document.model.quantize:
         raise ModelFileError("this is a continuous-baseline model: it has no codes to encode or decode", path)
     model, spec = build_vqvae(mf, path)
-    return Codec(model, spec, mf.fingerprint, mf.doc, device)
+    return Codec(model, spec, mf.fingerprint, mf.document, device)
 
 
 def _no_clip(audio: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..codes.grid import CodeGrid
 from ..errors import BadInputError
+from ..persistence.document import ModelDocument
 from .sampling import SamplingSettings
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -67,7 +68,8 @@ class InferenceSession:
         return int(self.codec.spec.sample_rate)
 
     @property
-    def doc(self) -> dict:
+    def doc(self) -> ModelDocument | None:
+        """The model file's typed document."""
         return self.codec.doc
 
     @property

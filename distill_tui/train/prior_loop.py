@@ -145,7 +145,7 @@ class PriorTrainer:
         if not mf.document.model.quantize:
             raise BadInputError("this is a continuous-baseline model: it has no codes to train a prior on", req.model_path)
         vq, spec = build_vqvae(mf, req.model_path)
-        self.codec = codec = Codec(vq, spec, mf.fingerprint, mf.doc)
+        self.codec = codec = Codec(vq, spec, mf.fingerprint, mf.document)
         self.fingerprint = mf.fingerprint
         tc = req.train
         self.data_dir = data_dir = self._data_dir(mf.document.dataset.root)

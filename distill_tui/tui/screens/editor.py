@@ -172,7 +172,7 @@ class EditorScreen(EditingActions, Screen):
         panel = self.query_one(GeneratePanel)
         panel.set_codebook_max(max(engine.codec.codebook_sizes))
         panel.set_note("" if engine.prior is not None else f"no prior: {engine.prior_error}")
-        self.query_one(HealthBars).show(level_health(engine.doc.get("health") or {}, engine.codec.codebook_sizes,
+        self.query_one(HealthBars).show(level_health(engine.doc.health if engine.doc else None, engine.codec.codebook_sizes,
                                                      engine.labels))
         if engine.perceptual.note:
             self.notify(engine.perceptual.note, severity="warning", timeout=6)
