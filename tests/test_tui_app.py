@@ -339,3 +339,30 @@ async def test_toasts_are_plain_text_so_install_hints_keep_their_extras(app_fact
         shown = list(app._notifications)  # noqa: SLF001 - Textual keeps no public list of toasts
         assert shown and all(not n.markup for n in shown)
         assert any("distill-tui[audio]" in str(n.message) for n in shown)
+
+
+@aio
+async def test_keys_still_move_the_cursor_after_a_tiny_terminal_and_back(app_factory):
+    """Issue: shrink below 60x16 and back, and h/j/k/l went dead (the grid had lost focus, nothing said so)."""
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        grid = app.editor.grid
+        await pilot.press("l")
+        assert grid.pos == 1
+        await pilot.resize_terminal(50, 14)
+        await pilot.pause()
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        await pilot.press("l")
+        assert app.focused is grid and grid.pos == 2
+
+
+@aio
+async def test_tab_never_lands_on_the_side_panels_container(app_factory):
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("tab")
+        assert app.focused is not None and app.focused.id != "side"
+        assert app.editor.query_one("#side").can_focus is False

@@ -98,7 +98,7 @@ class EditorScreen(EditingActions, Screen):
             with Vertical(id="main"):
                 yield CodeGridView(id="grid")
                 yield SpectrogramStrip(id="spectrogram")
-            with VerticalScroll(id="side"):
+            with VerticalScroll(id="side", can_focus=False):  # Tab goes to its controls, never to the box
                 yield Static("Cell", classes="panel-title")
                 yield Inspector(id="inspector")
                 yield Static("Sounds", classes="panel-title")
@@ -133,7 +133,16 @@ class EditorScreen(EditingActions, Screen):
         self._check_size(event.size.width, event.size.height)
 
     def _check_size(self, width: int, height: int) -> None:
-        self.set_class(width < MIN_WIDTH or height < MIN_HEIGHT, "-too-small")
+        too_small = width < MIN_WIDTH or height < MIN_HEIGHT
+        was = self.has_class("-too-small")
+        self.set_class(too_small, "-too-small")
+        if was and not too_small:  # the grid was hidden and lost focus: give it back, or every key goes dead
+            self.call_after_refresh(self.grid.focus)
+
+    def on_screen_resume(self) -> None:
+        """Back from a dialog or another screen: the grid takes the keys again if nothing else has them."""
+        if self.focused is None:
+            self.grid.focus()
 
     def apply_colours(self, colours: GridColours) -> None:
         """Paint the grid and the spectrogram with a theme's colours."""
