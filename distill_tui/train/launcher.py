@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import BadInputError, OutputError
-from .runs import LAUNCH_FILE, PID_FILE, STDERR_FILE, pid_alive, read_pid, runs_root
+from .runs import LAUNCH_FILE, PID_FILE, STDERR_FILE, pid_alive, read_pid, runs_root, signalable_pid
 
 STDOUT_FILE = "trainer.out"
 
@@ -146,8 +146,11 @@ def _start(run_dir: Path, args: list[str], env: dict[str, str] | None) -> Launch
 
 
 def stop(run_dir: str | Path) -> bool:
-    """Ask the trainer to save and exit (SIGTERM); False when no trainer runs there."""
-    pid = read_pid(Path(run_dir))
+    """Ask the trainer to save and exit (SIGTERM); False when no trainer runs there.
+
+    The trainer is the one the launcher started (`trainer.pid`), or, for a run started from the command
+    line, the process holding the run folder's lock (`runs.signalable_pid`)."""
+    pid = signalable_pid(Path(run_dir))
     if not pid_alive(pid):
         return False
     try:

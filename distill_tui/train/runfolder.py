@@ -1,7 +1,8 @@
 """The run folder as a place: made (and, after a failed setup, removed), locked while a trainer uses it, swept.
 
 The lock is `fcntl.flock` on `run.lock`, which holds the trainer's PID. The kernel drops the lock
-when its process dies, however it dies: a dead holder's lock is simply taken over.
+when its process dies, however it dies: a dead holder's lock is simply taken over. `lock_holder` tells
+another process (the TUI) which PID holds it, only while the lock is really held.
 """
 
 from __future__ import annotations
@@ -61,6 +62,51 @@ class RunFolder:
             self._lock = None
         if remove and self.created:
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+def lock_holder(run_dir: Path) -> int | None:
+    """The PID of the trainer holding the run folder's lock; None when the lock is free (a PID left in the
+    file by a trainer that died is stale and never returned), missing or unreadable.
+
+    The test takes a shared lock without waiting and releases it at once: it fails only while a trainer holds
+    its exclusive lock (a trainer starting in that same instant is refused as if another one held it). Where
+    /proc shows it (Linux), the PID must also have `run.lock` open: a holder that took the lock but has not yet
+    written its own PID over the last holder's is not mistaken for that one."""
+    path = Path(run_dir) / LOCK_FILE
+    try:
+        with path.open("r", encoding="utf-8") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid_text = fh.read().split()
+            else:
+                return None  # nobody holds it (closing the file releases our shared lock)
+    except OSError:
+        return None
+    try:
+        pid = int(pid_text[0])
+    except (IndexError, ValueError):
+        return None  # held, but the holder has not written its PID yet
+    return pid if pid > 0 and _has_open(pid, path) else None
+
+
+def _has_open(pid: int, path: Path) -> bool:
+    """Whether process `pid` has `path` open; True where /proc cannot say (not Linux, another user's process)."""
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        entries = list(fds.iterdir())
+    except FileNotFoundError:
+        return not Path("/proc/self/fd").is_dir()  # on Linux: no such process; elsewhere: trust the lock
+    except OSError:
+        return True  # not ours to look into
+    target = str(path.resolve())
+    for fd in entries:
+        try:
+            if os.readlink(fd) == target:
+                return True
+        except OSError:
+            continue  # closed meanwhile
+    return False
 
 
 def remove_stale_temps(run_dir: Path) -> list[Path]:

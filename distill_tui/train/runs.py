@@ -12,6 +12,7 @@ from typing import Any
 from ..locations import state_dir
 from .checkpoint import CHECKPOINT, OLD_CHECKPOINTS
 from .events import BEGIN, TERMINAL, Event, tail_events
+from .runfolder import lock_holder
 
 PID_FILE = "trainer.pid"  # written by the launcher: "<pid>\n"
 LAUNCH_FILE = "launch.json"  # the command the launcher ran (resuming runs it again)
@@ -65,8 +66,23 @@ def read_pid(run_dir: Path) -> int | None:
 
 
 def trainer_pid(run_dir: Path) -> int | None:
-    """The trainer's pid: from the launcher's pid file, else a matching process started from the command line."""
-    return read_pid(run_dir) or find_trainer_pid(run_dir)
+    """The trainer's pid: from the launcher's pid file while that process lives, else the holder of the run
+    folder's lock (`runfolder.lock_holder`), else (no pid file) a matching process started from the command
+    line; a dead pid file's pid when none of these."""
+    pid = read_pid(run_dir)
+    if pid_alive(pid):
+        return pid
+    holder = lock_holder(run_dir)
+    if holder is not None:
+        return holder
+    return pid if pid is not None else find_trainer_pid(run_dir)
+
+
+def signalable_pid(run_dir: Path) -> int | None:
+    """The trainer a stop may signal: the launcher's pid file while that process lives, else the run folder's
+    lock holder (a run started from the command line). Never the /proc argument match, which is a guess."""
+    pid = read_pid(run_dir)
+    return pid if pid_alive(pid) else lock_holder(run_dir)
 
 
 def pid_alive(pid: int | None) -> bool:

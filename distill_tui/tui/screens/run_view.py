@@ -60,6 +60,24 @@ def progress_bar(progress: float | None, width: int = 20) -> str:
     return "█" * filled + ("▌" if p * width - filled >= 0.5 else "") + "·" * (width - filled - (1 if p * width - filled >= 0.5 else 0))
 
 
+def render_batch_use(utilization: list[Any], sizes: list[int], step: int, width: int = 28) -> Text:
+    """The health panel before the first evaluation: each level's share of codes the latest training batch
+    used (a step event's `batch_utilization`), labelled as this batch's, not the whole dataset's."""
+    text = Text()
+    text.append(f"this batch (step {step}); the whole set at the first evaluation\n", style="dim italic")
+    bar_w = max(min(width - 18, 16), 6)
+    for q, u in enumerate(utilization):
+        util = min(max(float(u), 0.0), 1.0) if isinstance(u, int | float) and not isinstance(u, bool) else 0.0
+        filled = round(util * bar_w)
+        size = sizes[q] if q < len(sizes) and sizes[q] else None
+        text.append(f"{q + 1} ", style="bold")
+        text.append("█" * filled, style="cyan")
+        text.append("░" * (bar_w - filled), style="dim")
+        text.append(f" {100 * util:3.0f}% of {size if size else '?'} used\n")
+    text.rstrip()
+    return text
+
+
 class RunViewScreen(Screen):
     """Attach to one run folder; the trainer is a separate process, so leaving this screen leaves it running."""
 
@@ -106,6 +124,7 @@ class RunViewScreen(Screen):
         self.sizes: list[int] = []
         self.health_event_time: float | None = None  # the latest health event's own time (for the lag benchmark)
         self.health_shown_at: float | None = None  # when the bars showed it
+        self.batch_use_step: int | None = None  # the step whose batch code use the panel shows (before any health)
         self.recon = Series("recon dB", "#ff7f50")
         self.val = Series("validation dB", "#5fd7ff")
         self.commit = Series("commitment", "#d7af00")
@@ -180,6 +199,8 @@ class RunViewScreen(Screen):
         self.events_seen += len(batch.events)
         if health is not None:
             self._show_health(health)
+        elif self.health_shown_at is None:
+            self._show_batch_use()
         self.refresh_view()
 
     def _forget(self) -> None:
@@ -237,6 +258,19 @@ class RunViewScreen(Screen):
         bars.show(level_health(health, sizes, [""] * len(sizes)))
         self.health_event_time = health.get("time")
         self.health_shown_at = time.time()
+
+    def _show_batch_use(self) -> None:
+        """Until the first health event: the latest step event's per-level batch utilization (stage 1 only)."""
+        step = self.last.get("step") or {}
+        util = step.get("batch_utilization")
+        n = step.get("step")
+        if self.stage == "prior" or not isinstance(util, list) or not util or n == self.batch_use_step:
+            return
+        self.batch_use_step = n if isinstance(n, int) else None
+        bars = self.query_one("#run-health", HealthBars)
+        bars.tooltip = ("the share of each level's codes the latest training batch used; the whole-dataset "
+                        "health (every code, perplexity, dead codes) comes with the first evaluation")
+        bars.update(render_batch_use(util, self.sizes, self.batch_use_step or 0, max(bars.size.width - 2, 20)))
 
     # ------------------------------------------------------------------ state
     @property

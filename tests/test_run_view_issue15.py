@@ -1,0 +1,105 @@
+"""Issue 15: a run started from the command line is stopped from the run view (via its run folder's lock);
+the health panel shows the step events' per-batch code use until the first evaluation."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from distill_tui.train import launcher
+from distill_tui.train.runfolder import LOCK_FILE, RunFolder
+from distill_tui.train.runs import RUNNING, STOPPED
+from distill_tui.tui.screens.run_view import RunViewScreen
+
+from .test_tui_support import aio, until
+from .test_tui_train import SIZE, SLOW, bare_app, ev, make_run, screen_text
+
+
+def test_lock_holder_is_only_a_live_holder(tmp_path: Path):
+    from distill_tui.train.runfolder import lock_holder
+
+    folder = RunFolder(tmp_path / "run")
+    folder.open()
+    try:
+        assert lock_holder(folder.path) == os.getpid()
+    finally:
+        folder.close()
+    assert lock_holder(folder.path) is None  # released: the PID still in the file is stale
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (folder.path / LOCK_FILE).write_text(f"{sleeper.pid}\n")  # a live process that holds no lock
+        assert lock_holder(folder.path) is None
+        assert launcher.stop(folder.path) is False
+        time.sleep(0.2)
+        assert sleeper.poll() is None  # never signalled
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert lock_holder(tmp_path / "nowhere") is None
+
+
+@aio
+async def test_a_run_started_from_the_command_line_stops_from_the_run_view(dataset: Path, tiny_toml: Path,
+                                                                           tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    run_dir = tmp_path / "cli.run"
+    cmd = [sys.executable, "-m", "distill_tui.cli", "train", str(dataset), "-o", str(tmp_path / "cli.distill"),
+           "--run", str(run_dir), "--steps", "1000000", "--config", str(tiny_toml), "--device", "cpu", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        app = bare_app()
+        async with app.run_test(size=SIZE) as pilot:
+            events = run_dir / "events.jsonl"
+            await until(pilot, lambda: events.exists() and b'"event": "step"' in events.read_bytes()
+                        or proc.poll() is not None, timeout=SLOW, what="the trainer's first step")
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert not (run_dir / "trainer.pid").exists()  # not launched by the TUI
+            view = RunViewScreen(run_dir)
+            app.push_screen(view)
+            await until(pilot, lambda: view.state == RUNNING and view.alive is True, what="the running state")
+            await pilot.press("s")
+            notes = [n.message for n in app._notifications]  # noqa: SLF001
+            assert "asked the trainer to save and stop" in notes, notes
+            await until(pilot, lambda: proc.poll() is not None, timeout=SLOW, what="the trainer's exit")
+            await until(pilot, lambda: view.state == STOPPED, timeout=SLOW, what="the stopped state")
+        kinds = [json.loads(line).get("event") for line in events.read_text().splitlines() if line.strip()]
+        assert "stopped" in kinds
+        assert (run_dir / "checkpoint.safetensors").exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+
+@aio
+async def test_health_shows_the_batch_use_until_the_first_evaluation(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    run = make_run(tmp_path / "early", ev(event="start", step=0, model={"codebook_sizes": [16, 32], "levels": 2}),
+                   ev(event="step", step=1, recon_db=20.0, commit=0.1, progress=0.01, elapsed_s=1.0,
+                      batch_utilization=[0.25, 0.125]),
+                   ev(event="step", step=9, recon_db=15.0, commit=0.1, progress=0.05, elapsed_s=4.0,
+                      batch_utilization=[0.5, 0.75]),
+                   pid=os.getpid(), checkpoint=False)
+    app = bare_app()
+    async with app.run_test(size=SIZE) as pilot:
+        view = RunViewScreen(run)
+        app.push_screen(view)
+        await until(pilot, lambda: "this batch" in screen_text(app), what="the batch's code use")
+        text = screen_text(app)
+        assert "waiting for the first evaluation" not in text
+        assert "50% of 16" in text and "75% of 32" in text  # the latest step's figures
+        assert view.health_shown_at is None  # no whole-dataset health yet
+        with (run / "events.jsonl").open("ab") as fh:
+            fh.write(ev(event="health", step=20, utilization=[0.9, 0.8], perplexity=[12.0, 20.0],
+                        dead_codes=[1, 4]))
+            fh.write(ev(event="step", step=21, recon_db=14.0, commit=0.1, batch_utilization=[0.1, 0.1]))
+        await until(pilot, lambda: view.health_shown_at is not None, what="the first health event")
+        await pilot.pause(0.1)
+        text = screen_text(app)
+        assert "this batch" not in text and "90% used" in text  # the evaluation's figures replace the batch's
