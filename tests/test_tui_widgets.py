@@ -249,3 +249,27 @@ async def test_command_palette_by_colon_and_ctrl_p_and_help_by_f1():
         await pilot.pause()
     assert not app.is_running  # nothing unsaved: quits at once
 
+
+
+@aio
+async def test_generate_button_shows_its_label():
+    from textual.widgets import Button
+
+    from distill_tui.tui.widgets.generate_panel import GeneratePanel
+
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 60)) as pilot:
+        await pilot.pause()
+        panel = app.editor.query_one(GeneratePanel)
+        button = panel.query_one(Button)
+        assert button.id != panel.id and len(app.editor.query(f"#{button.id}")) == 1
+        region = button.region
+        bordered = button.styles.border_top[0] not in ("", "none", "hidden")
+        assert region.height >= (3 if bordered else 1)
+        update = app.screen._compositor.render_full_update(simplify=True)  # what the terminal is sent, line by line
+        screen_lines = [row[0].text for row in update.strips]
+        shown = "".join(line[region.x : region.right] for line in screen_lines[region.y : region.bottom])
+        assert "Generate" in shown
+        await pilot.click(button)  # still posts the request: refused here, as there is no model
+        await pilot.pause()
+        assert any("no model loaded" in n.message for n in app._notifications)
