@@ -273,3 +273,24 @@ async def test_generate_button_shows_its_label():
         await pilot.click(button)  # still posts the request: refused here, as there is no model
         await pilot.pause()
         assert any("no model loaded" in n.message for n in app._notifications)
+
+
+@aio
+async def test_a_refused_code_is_said_in_hex_and_the_cursor_stays():
+    from distill_tui.tui.widgets.inspector import CellInfo, render_cell
+
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 30)) as pilot:
+        doc = grid_doc(levels=4, positions=50, k=64)
+        before = doc.codes.copy()
+        g = await _open(pilot, app, doc)
+        await pilot.press("j", "i", "a", "5")
+        await pilot.pause()
+        assert (g.level, g.pos) == (1, 0) and (doc.codes == before).all()
+        messages = [n.message for n in app._notifications]
+        assert "code a5 does not exist at level 2: its codes are 00..3f" in messages
+        await pilot.press("0", "2")  # the right code goes into the same cell, and then the cursor moves on
+        assert doc.codes[1, 0] == 2 and g.pos == 1
+        await pilot.press("escape")
+    shown = render_cell(CellInfo(level=1, label="Detail", position=0, seconds=0.0, code=2, size=64, rank=56)).plain
+    assert "code 02 (of 00..3f)" in shown and "2/63" not in shown and "(2" not in shown
