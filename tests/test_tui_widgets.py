@@ -56,7 +56,7 @@ async def test_navigation_counts_and_jumps():
 
 
 @aio
-async def test_edit_mode_types_hex_and_undo_is_one_step():
+async def test_edit_mode_types_hex_and_undo_takes_back_one_code():
     app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
     async with app.run_test(size=(100, 30)) as pilot:
         doc = grid_doc()
@@ -69,9 +69,9 @@ async def test_edit_mode_types_hex_and_undo_is_one_step():
         await pilot.press("escape")
         assert g.mode == "NORMAL" and doc.codes[0, 2] == before[0, 2]
         assert app.editor.ws.dirty("big")
-        await pilot.press("u")  # the burst of typing undoes as one step
+        await pilot.press("u", "u")  # one undo step per code written
         assert (doc.codes == before).all()
-        await pilot.press("ctrl+r")
+        await pilot.press("ctrl+r", "ctrl+r")
         assert doc.codes[0, 0] == 0x3F and doc.codes[0, 1] == 0x0A
         await pilot.press("i", "7", "f")  # 0x7f does not exist in a 64-code level: refused, nothing changes
         assert doc.codes[0, 2] == before[0, 2]
@@ -294,3 +294,23 @@ async def test_a_refused_code_is_said_in_hex_and_the_cursor_stays():
         await pilot.press("escape")
     shown = render_cell(CellInfo(level=1, label="Detail", position=0, seconds=0.0, code=2, size=64, rank=56)).plain
     assert "code 02 (of 00..3f)" in shown and "2/63" not in shown and "(2" not in shown
+
+
+@pytest.mark.parametrize("pause", [0.0, 1.0])
+@aio
+async def test_each_typed_code_undoes_alone_whatever_the_typing_speed(pause: float):
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 30)) as pilot:
+        doc = grid_doc(levels=2, positions=20, k=64)
+        before = doc.codes.copy()
+        g = await _open(pilot, app, doc)
+        await pilot.press("i", "1", "0")
+        await pilot.pause(pause)
+        await pilot.press("2", "0", "escape")
+        assert doc.codes[0, 0] == 0x10 and doc.codes[0, 1] == 0x20 and g.mode == "NORMAL"
+        await pilot.press("u")
+        assert doc.codes[0, 0] == 0x10 and doc.codes[0, 1] == before[0, 1]  # the second code only
+        await pilot.press("u")
+        assert (doc.codes == before).all()
+        await pilot.press("u")  # nothing more to undo: the codes stay as they were
+        assert (doc.codes == before).all()

@@ -22,7 +22,6 @@ from ..codes.selection import Selection
 from ..errors import DistillError
 from ..inference.sampling import SamplingSettings
 from .messages import CodeTyped, EditReady
-from .widgets.code_grid import EDIT
 from .widgets.generate_panel import GeneratePanel
 from .workers import report_failures
 from .workspace import Touched, Workspace
@@ -183,8 +182,6 @@ class EditingActions:
 
     def _history(self, which: str) -> None:
         self.grid.take_count()
-        if self.grid.mode == EDIT:
-            self.ws.checkpoint()
         touched = self.ws.undo() if which == "undo" else self.ws.redo()
         if touched is None:
             self.set_message(f"nothing to {which}")
