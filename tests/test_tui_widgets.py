@@ -314,3 +314,39 @@ async def test_each_typed_code_undoes_alone_whatever_the_typing_speed(pause: flo
         assert (doc.codes == before).all()
         await pilot.press("u")  # nothing more to undo: the codes stay as they were
         assert (doc.codes == before).all()
+
+
+@pytest.fixture(autouse=True)
+def _own_state_folder(tmp_path: Path, monkeypatch):
+    """Every app here remembers its theme in a folder of the test's own, never the user's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+@aio
+async def test_a_theme_picked_in_the_palette_is_used_on_the_next_launch(tmp_path: Path, monkeypatch):
+    from distill_tui.tui.themes import DEFAULT_THEME, settings_path
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "picked"))
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.theme == DEFAULT_THEME
+        await pilot.press("ctrl+p", *"theme")
+        await pilot.pause(0.5)  # the palette searches in the background
+        await pilot.press("enter")  # its Theme command: a palette of themes
+        await pilot.pause(0.5)
+        await pilot.press(*"distill-light")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.theme == "distill-light"
+    assert settings_path() == tmp_path / "picked" / "distill-tui" / "settings.json" and settings_path().exists()
+    again = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with again.run_test(size=(100, 30)) as pilot:
+        assert again.theme == "distill-light"  # remembered
+    once = DistillApp(None, [], theme="distill-high-contrast", theme_dirs=[REPO_THEMES])
+    async with once.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert once.theme == "distill-high-contrast"  # --theme wins for this launch, and is not remembered
+    last = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with last.run_test(size=(100, 30)) as pilot:
+        assert last.theme == "distill-light"
