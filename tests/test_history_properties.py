@@ -18,14 +18,6 @@ from distill_tui.errors import BadInputError, CodesFileError
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def make_grid(levels: int, positions: int, sizes: list[int], seed: int, fp: str = "f00d") -> CodeGrid:
     rng = np.random.default_rng(seed)
     codes = np.stack([rng.integers(0, k, positions) for k in sizes])  # (Q, P)
@@ -90,23 +82,21 @@ def same(x: list, y: list) -> bool:
 @FAST
 @given(
     levels=st.integers(1, 4), positions=st.integers(1, 24), size=st.integers(2, 12), seed=st.integers(0, 99),
-    specs=st.lists(edit_spec(), min_size=1, max_size=25), gaps=st.lists(st.sampled_from([0.1, 5.0]), min_size=25, max_size=25),
+    specs=st.lists(edit_spec(), min_size=1, max_size=25),
     save_at=st.integers(0, 25),
 )
-def test_undo_all_restores_and_redo_replays(levels, positions, size, seed, specs, gaps, save_at):
+def test_undo_all_restores_and_redo_replays(levels, positions, size, seed, specs, save_at):
     sizes = [size + q for q in range(levels)]
     a, b = make_grid(levels, positions, sizes, seed), make_grid(levels, positions + 3, sizes, seed + 1)
-    clock = Clock()
-    history = EditHistory(clock=clock, checkpoint_timer=1.0)
+    history = EditHistory()
     original = snapshot(a, b)
     at_step = {0: original}
     saved_step, saved = 0, original
-    for i, (spec, gap) in enumerate(zip(specs, gaps, strict=False)):
+    for i, spec in enumerate(specs):
         if i == save_at:  # save both here: from now on dirty means "not the saved state"
             history.mark_saved(a)
             history.mark_saved(b)
             saved_step, saved = history.undo_steps, snapshot(a, b)
-        clock.now += gap
         edit, target = build(spec, a, b)
         before = snapshot(a, b)
         try:
@@ -145,7 +135,7 @@ def test_undo_all_restores_and_redo_replays(levels, positions, size, seed, specs
 @given(n_edits=st.integers(1, 12), save_at=st.integers(0, 12), back=st.integers(0, 12))
 def test_dirty_flag_follows_the_saved_state(n_edits, save_at, back):
     g = make_grid(2, 10, [8, 8], 0)
-    h = EditHistory(checkpoint_timer=-1)  # every edit its own step
+    h = EditHistory()
     states = {0: g.codes.copy()}
     for i in range(n_edits):
         h.apply(E.SetCell(level=i % 2, position=i % 10, code=(int(g.codes[i % 2, i % 10]) + 1) % 8), g)
@@ -161,33 +151,27 @@ def test_dirty_flag_follows_the_saved_state(n_edits, save_at, back):
     assert h.is_dirty(g) == (at != saved)
 
 
-def test_keystrokes_group_into_one_undo_step_and_other_edits_do_not():
-    clock = Clock()
+def test_every_edit_is_one_undo_step_whatever_the_time_between():
     g = make_grid(1, 10, [16], 0)
     orig = g.codes.copy()
-    h = EditHistory(clock=clock, checkpoint_timer=1.0, max_group=3)
-    for p in range(4):  # a burst: 3 keystrokes, then a 4th beyond max_group
-        clock.now += 0.2
+    h = EditHistory()
+    for p in range(4):  # keystrokes, however fast: one step each
         h.apply(E.SetCell(level=0, position=p, code=15), g)
-    assert h.undo_steps == 2
-    clock.now += 0.2
-    h.apply(E.Fill(selection=Selection(0, 1, 5, 6), code=1), g)  # not a keystroke: its own step
-    clock.now += 0.2
-    h.apply(E.SetCell(level=0, position=6, code=2), g)  # after a non-keystroke: a new step
-    clock.now += 3
-    h.apply(E.SetCell(level=0, position=7, code=2), g)  # after a pause: a new step
-    assert h.undo_steps == 5
-    h.checkpoint()
-    h.apply(E.SetCell(level=0, position=8, code=2), g)
+    assert h.undo_steps == 4
+    h.apply(E.Fill(selection=Selection(0, 1, 5, 6), code=1), g)
+    h.checkpoint()  # says where a run of typing ends: changes nothing
+    h.apply(E.SetCell(level=0, position=6, code=2), g)
     assert h.undo_steps == 6
-    for _ in range(6):
+    h.undo()
+    assert g.codes[0, 6] == orig[0, 6] and g.codes[0, 5] == 1
+    for _ in range(5):
         h.undo()
     assert np.array_equal(g.codes, orig) and h.undo() is None
 
 
 def test_history_is_bounded():
     g = make_grid(1, 10, [16], 0)
-    h = EditHistory(max_checkpoints=3, checkpoint_timer=-1)
+    h = EditHistory(max_checkpoints=3)
     for p in range(6):
         h.apply(E.SetCell(level=0, position=p, code=15), g)
     assert h.undo_steps == 3
@@ -198,7 +182,7 @@ def test_history_is_bounded():
 
 def test_a_new_edit_after_undo_clears_redo():
     g = make_grid(1, 10, [16], 0)
-    h = EditHistory(checkpoint_timer=-1)
+    h = EditHistory()
     h.apply(E.SetCell(level=0, position=0, code=1), g)
     h.undo()
     assert h.can_redo

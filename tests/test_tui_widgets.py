@@ -56,7 +56,7 @@ async def test_navigation_counts_and_jumps():
 
 
 @aio
-async def test_edit_mode_types_hex_and_undo_is_one_step():
+async def test_edit_mode_types_hex_and_undo_takes_back_one_code():
     app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
     async with app.run_test(size=(100, 30)) as pilot:
         doc = grid_doc()
@@ -69,9 +69,9 @@ async def test_edit_mode_types_hex_and_undo_is_one_step():
         await pilot.press("escape")
         assert g.mode == "NORMAL" and doc.codes[0, 2] == before[0, 2]
         assert app.editor.ws.dirty("big")
-        await pilot.press("u")  # the burst of typing undoes as one step
+        await pilot.press("u", "u")  # one undo step per code written
         assert (doc.codes == before).all()
-        await pilot.press("ctrl+r")
+        await pilot.press("ctrl+r", "ctrl+r")
         assert doc.codes[0, 0] == 0x3F and doc.codes[0, 1] == 0x0A
         await pilot.press("i", "7", "f")  # 0x7f does not exist in a 64-code level: refused, nothing changes
         assert doc.codes[0, 2] == before[0, 2]
@@ -249,3 +249,104 @@ async def test_command_palette_by_colon_and_ctrl_p_and_help_by_f1():
         await pilot.pause()
     assert not app.is_running  # nothing unsaved: quits at once
 
+
+
+@aio
+async def test_generate_button_shows_its_label():
+    from textual.widgets import Button
+
+    from distill_tui.tui.widgets.generate_panel import GeneratePanel
+
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 60)) as pilot:
+        await pilot.pause()
+        panel = app.editor.query_one(GeneratePanel)
+        button = panel.query_one(Button)
+        assert button.id != panel.id and len(app.editor.query(f"#{button.id}")) == 1
+        region = button.region
+        bordered = button.styles.border_top[0] not in ("", "none", "hidden")
+        assert region.height >= (3 if bordered else 1)
+        update = app.screen._compositor.render_full_update(simplify=True)  # what the terminal is sent, line by line
+        screen_lines = [row[0].text for row in update.strips]
+        shown = "".join(line[region.x : region.right] for line in screen_lines[region.y : region.bottom])
+        assert "Generate" in shown
+        await pilot.click(button)  # still posts the request: refused here, as there is no model
+        await pilot.pause()
+        assert any("no model loaded" in n.message for n in app._notifications)
+
+
+@aio
+async def test_a_refused_code_is_said_in_hex_and_the_cursor_stays():
+    from distill_tui.tui.widgets.inspector import CellInfo, render_cell
+
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 30)) as pilot:
+        doc = grid_doc(levels=4, positions=50, k=64)
+        before = doc.codes.copy()
+        g = await _open(pilot, app, doc)
+        await pilot.press("j", "i", "a", "5")
+        await pilot.pause()
+        assert (g.level, g.pos) == (1, 0) and (doc.codes == before).all()
+        messages = [n.message for n in app._notifications]
+        assert "code a5 does not exist at level 2: its codes are 00..3f" in messages
+        await pilot.press("0", "2")  # the right code goes into the same cell, and then the cursor moves on
+        assert doc.codes[1, 0] == 2 and g.pos == 1
+        await pilot.press("escape")
+    shown = render_cell(CellInfo(level=1, label="Detail", position=0, seconds=0.0, code=2, size=64, rank=56)).plain
+    assert "code 02 (of 00..3f)" in shown and "2/63" not in shown and "(2" not in shown
+
+
+@pytest.mark.parametrize("pause", [0.0, 1.0])
+@aio
+async def test_each_typed_code_undoes_alone_whatever_the_typing_speed(pause: float):
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 30)) as pilot:
+        doc = grid_doc(levels=2, positions=20, k=64)
+        before = doc.codes.copy()
+        g = await _open(pilot, app, doc)
+        await pilot.press("i", "1", "0")
+        await pilot.pause(pause)
+        await pilot.press("2", "0", "escape")
+        assert doc.codes[0, 0] == 0x10 and doc.codes[0, 1] == 0x20 and g.mode == "NORMAL"
+        await pilot.press("u")
+        assert doc.codes[0, 0] == 0x10 and doc.codes[0, 1] == before[0, 1]  # the second code only
+        await pilot.press("u")
+        assert (doc.codes == before).all()
+        await pilot.press("u")  # nothing more to undo: the codes stay as they were
+        assert (doc.codes == before).all()
+
+
+@pytest.fixture(autouse=True)
+def _own_state_folder(tmp_path: Path, monkeypatch):
+    """Every app here remembers its theme in a folder of the test's own, never the user's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+@aio
+async def test_a_theme_picked_in_the_palette_is_used_on_the_next_launch(tmp_path: Path, monkeypatch):
+    from distill_tui.tui.themes import DEFAULT_THEME, settings_path
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "picked"))
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.theme == DEFAULT_THEME
+        await pilot.press("ctrl+p", *"theme")
+        await pilot.pause(0.5)  # the palette searches in the background
+        await pilot.press("enter")  # its Theme command: a palette of themes
+        await pilot.pause(0.5)
+        await pilot.press(*"distill-light")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.theme == "distill-light"
+    assert settings_path() == tmp_path / "picked" / "distill-tui" / "settings.json" and settings_path().exists()
+    again = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with again.run_test(size=(100, 30)) as pilot:
+        assert again.theme == "distill-light"  # remembered
+    once = DistillApp(None, [], theme="distill-high-contrast", theme_dirs=[REPO_THEMES])
+    async with once.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert once.theme == "distill-high-contrast"  # --theme wins for this launch, and is not remembered
+    last = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with last.run_test(size=(100, 30)) as pilot:
+        assert last.theme == "distill-light"

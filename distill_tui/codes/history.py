@@ -1,15 +1,14 @@
-"""`EditHistory` (bounded undo / redo, keystroke grouping, dirty flags) and `EditSession` (grids side by side).
+"""`EditHistory` (bounded undo / redo, dirty flags) and `EditSession` (grids side by side).
 
-Modelled on Textual's `document/_history.py`: edits are recorded after `do`, grouped into batches
-(one batch = one undo step), and a redo forces a checkpoint. One history may serve several grids
-(A and B side by side), so an edit that writes both (a swap) undoes in the right order for both.
+Edits are recorded after `do`; each recorded edit is one undo step, whatever the time between them:
+a typed two-digit code is one `SetCell`, so `u` takes back exactly one code however fast it was typed.
+One history may serve several grids (A and B side by side), so an edit that writes both (a swap)
+undoes in the right order for both.
 """
 
 from __future__ import annotations
 
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,18 +36,13 @@ class Change:
 
 @dataclass
 class EditHistory:
-    """Bounded undo and redo stacks of batches of edits."""
+    """Bounded undo and redo stacks: one step per edit (a step is a batch of one `_Entry`)."""
 
     max_checkpoints: int = 500
-    checkpoint_timer: float = 1.0  # seconds: groupable edits (keystrokes) closer than this share an undo step
-    max_group: int = 64  # at most this many keystrokes in one undo step
-    clock: Callable[[], float] = time.monotonic
 
     _undo: deque[list[_Entry]] = field(init=False, default_factory=deque)
     _redo: deque[list[_Entry]] = field(init=False, default_factory=deque)
     _seq: int = field(init=False, default=0)
-    _last_time: float = field(init=False, default=0.0)
-    _force_new: bool = field(init=False, default=False)
     _current: dict[int, int] = field(init=False, default_factory=dict)  # id(grid) -> the state it is in now
     _saved: dict[int, int] = field(init=False, default_factory=dict)  # id(grid) -> the state it was saved in
     _grids: dict[int, CodeGrid] = field(init=False, default_factory=dict)  # keeps ids valid
@@ -60,8 +54,7 @@ class EditHistory:
         return result
 
     def record(self, edit: Edit, doc: CodeGrid) -> None:
-        """Record an edit that has just been done on `doc`."""
-        now = self.clock()
+        """Record an edit that has just been done on `doc`, as an undo step of its own."""
         self._seq += 1
         touched = edit.touched(doc)
         entry = _Entry(edit, doc, touched, self._seq)
@@ -69,24 +62,9 @@ class EditHistory:
             self._track(g)
             entry.prev[id(g)] = self._current.get(id(g), 0)
             self._current[id(g)] = self._seq
-        last = self._undo[-1] if self._undo else None
-        join = (
-            last is not None
-            and not self._force_new
-            and edit.groupable
-            and type(last[-1].edit) is type(edit)
-            and last[-1].doc is doc
-            and len(last) < self.max_group
-            and now - self._last_time <= self.checkpoint_timer
-        )
-        if join:
-            last.append(entry)  # type: ignore[union-attr]
-        else:
-            if len(self._undo) >= self.max_checkpoints:
-                self._undo.popleft()  # the grids' states stay named by the newer steps
-            self._undo.append([entry])
-        self._last_time = now
-        self._force_new = not edit.groupable
+        if len(self._undo) >= self.max_checkpoints:
+            self._undo.popleft()  # the grids' states stay named by the newer steps
+        self._undo.append([entry])
         self._redo.clear()
 
     def undo(self) -> list[Change] | None:
@@ -99,7 +77,6 @@ class EditHistory:
             changes.append(Change(e.doc, e.edit.undo(e.doc)))
             self._current.update(e.prev)
         self._redo.append(batch)
-        self._force_new = True
         return changes
 
     def redo(self) -> list[Change] | None:
@@ -112,12 +89,13 @@ class EditHistory:
             changes.append(Change(e.doc, e.edit.do(e.doc)))
             self._current.update({key: e.seq for key in e.prev})
         self._undo.append(batch)
-        self._force_new = True  # edits after a redo never join the redone step
         return changes
 
     def checkpoint(self) -> None:
-        """The next recorded edit starts a new undo step (call on cursor moves, focus changes)."""
-        self._force_new = True
+        """Mark the end of a run of edits. Nothing to do: every edit is already an undo step of its own.
+
+        Kept so that callers may say where a run of typing ends without knowing how steps are formed.
+        """
 
     @property
     def can_undo(self) -> bool:
@@ -141,10 +119,9 @@ class EditHistory:
         return self._current.get(id(doc), 0)
 
     def mark_saved(self, doc: CodeGrid) -> None:
-        """`doc` is as on disk now; the next edit starts a new undo step (so undo can land on the saved state)."""
+        """`doc` is as on disk now (undo can land on this state: the next edit is a step of its own)."""
         self._track(doc)
         self._saved[id(doc)] = self.state(doc)
-        self.checkpoint()
 
     def mark_unsaved(self, doc: CodeGrid) -> None:
         """Dirty until the next save, whatever is undone (a grid that exists on no disk)."""
@@ -175,7 +152,6 @@ class EditHistory:
         dirty = {key: self.is_dirty(g) for key, g in self._grids.items()}
         self._undo.clear()
         self._redo.clear()
-        self._force_new = False
         self._seq += 1
         for key in self._grids:
             self._current[key] = self._seq

@@ -15,11 +15,16 @@ from .palette import GridColours
 from .screens.confirm import ConfirmScreen
 from .screens.editor import EditorScreen
 from .screens.help import HelpScreen
-from .themes import DEFAULT_THEME, load_themes
+from .themes import DEFAULT_THEME, load_themes, remember_theme, remembered_theme
 
 
 class DistillApp(App, inherit_bindings=False):
-    """The editor. `router` replaces the audio router (tests pass one that records what would be played)."""
+    """The editor. `router` replaces the audio router (tests pass one that records what would be played).
+
+    The theme is `theme` when it names a known theme (`--theme`; used for this launch only), else the one
+    picked last time (`themes.remembered_theme`), else `DEFAULT_THEME`. A theme picked while the app runs
+    (the palette's Theme command) is remembered for the next launch.
+    """
 
     CSS_PATH = Path(__file__).with_name("distill.tcss")
     TITLE = "Distill"
@@ -39,7 +44,14 @@ class DistillApp(App, inherit_bindings=False):
         keys = load_user_keymap(keymap_path)
         self.user_keymap = keys.keymap
         self._problems += keys.problems
-        self.theme = theme if theme in self.available_themes else DEFAULT_THEME
+        self._remembered = remembered_theme()
+        if theme in self.available_themes:
+            self.theme = theme
+        elif self._remembered in self.available_themes:
+            self.theme = self._remembered
+        else:
+            self.theme = DEFAULT_THEME
+        self._launch_theme = self.theme
         if keys.keymap:
             self.set_keymap(keys.keymap)
 
@@ -68,6 +80,18 @@ class DistillApp(App, inherit_bindings=False):
         editor = self.editor
         if editor is not None:
             editor.apply_colours(self.grid_colours)
+        self._remember(theme.name)
+
+    def _remember(self, name: str) -> None:
+        """Save a theme picked while running; the launch's own theme (from `--theme` or remembered) is not saved."""
+        if name == self._launch_theme or name == self._remembered:
+            return
+        self._launch_theme = ""  # from now on every pick is saved, even a return to the launch's theme
+        problem = remember_theme(name)
+        if problem:
+            self.notify(problem, title="Settings", severity="warning")
+        else:
+            self._remembered = name
 
     @property
     def editor(self) -> EditorScreen | None:

@@ -22,7 +22,6 @@ from ..codes.selection import Selection
 from ..errors import DistillError
 from ..inference.sampling import SamplingSettings
 from .messages import CodeTyped, EditReady
-from .widgets.code_grid import EDIT
 from .widgets.generate_panel import GeneratePanel
 from .workers import report_failures
 from .workspace import Touched, Workspace
@@ -98,10 +97,19 @@ class EditingActions:
         return self.ws.grid(self.ws.a) if self.require("sound") else None
 
     def on_code_typed(self, message: CodeTyped) -> None:
+        """Write a typed code; one that does not exist at its level is refused, in hex as it was typed."""
         message.stop()
-        if self._need_sound() is not None:
-            self.apply_edit(E.SetCell(level=message.level, position=message.position, code=message.code),
-                            f"L{message.level + 1}:{message.position} = {message.code:02x}")
+        grid = self._need_sound()
+        if grid is None:
+            return
+        size = grid.codebook_sizes[message.level] if 0 <= message.level < grid.levels else None
+        if size is not None and not 0 <= message.code < size:
+            width = max(len(f"{max(grid.codebook_sizes) - 1:x}"), 2)  # the grid's cell width
+            self.notify(f"code {message.code:0{width}x} does not exist at level {message.level + 1}: "
+                        f"its codes are {0:0{width}x}..{size - 1:0{width}x}", severity="error")
+            return
+        self.apply_edit(E.SetCell(level=message.level, position=message.position, code=message.code),
+                        f"L{message.level + 1}:{message.position} = {message.code:02x}")
 
     def action_nudge(self, step: int) -> None:
         if self._need_sound() is None:
@@ -174,8 +182,6 @@ class EditingActions:
 
     def _history(self, which: str) -> None:
         self.grid.take_count()
-        if self.grid.mode == EDIT:
-            self.ws.checkpoint()
         touched = self.ws.undo() if which == "undo" else self.ws.redo()
         if touched is None:
             self.set_message(f"nothing to {which}")

@@ -1,15 +1,21 @@
-"""Theme files (TOML, in `themes/` and the user's config folder) -> Textual themes plus the grid's colours."""
+"""Theme files (TOML, in `themes/` and the user's config folder) -> Textual themes plus the grid's colours.
+
+Also the theme remembered between launches, in `locations.state_dir()/settings.json` (`{"theme": name}`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from textual.theme import Theme
 
-from ..locations import config_dir
+from ..errors import DistillError
+from ..fileio import atomic_write_json
+from ..locations import config_dir, state_dir
 from .palette import MAPS, GridColours
 
 REPO_THEMES = Path(__file__).resolve().parents[2] / "themes"
@@ -81,3 +87,42 @@ def load_themes(dirs: list[Path] | None = None) -> LoadedThemes:
                 continue
             found[theme.name] = (theme, colours)
     return LoadedThemes([t for t, _ in found.values()], {n: c for n, (_, c) in found.items()}, problems)
+
+
+def settings_path() -> Path:
+    """`locations.state_dir()/settings.json`: what Distill remembers between launches (on Linux
+    `$XDG_STATE_HOME/distill-tui/settings.json`, default `~/.local/state/distill-tui/settings.json`)."""
+    return state_dir() / "settings.json"
+
+
+def _read_settings(path: Path) -> dict:
+    """The settings file's object; {} when there is none, or it cannot be read or is not a JSON object."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def remembered_theme(path: Path | None = None) -> str | None:
+    """The theme picked last time (`settings_path()` by default), or None when none was remembered."""
+    name = _read_settings(path or settings_path()).get("theme")
+    return name if isinstance(name, str) and name else None
+
+
+def remember_theme(name: str, path: Path | None = None) -> str | None:
+    """Save `name` as the theme of the next launch, keeping the file's other keys.
+
+    Returns None when saved, else why it could not be (the caller says so; it is never fatal).
+    """
+    path = path or settings_path()
+    doc = _read_settings(path)
+    doc["theme"] = name
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, doc, "settings file", indent=2)
+    except OSError as exc:
+        return f"cannot remember the theme in {path}: {exc.strerror or exc}"
+    except DistillError as exc:
+        return f"cannot remember the theme: {exc}"
+    return None

@@ -311,6 +311,11 @@ class CodeGridView(ScrollView, can_focus=True):
             await self.app.run_action(active.binding.action, active.node)
 
     def _type_digit(self, char: str) -> None:
+        """One hex digit typed in edit mode; the last digit of a code posts `CodeTyped`.
+
+        The cursor moves on only when the code exists at its level: on a refused code it stays on the
+        cell, so that the right code can be typed there (the editor says why it was refused).
+        """
         doc = self.doc
         if doc is None:
             return
@@ -321,7 +326,11 @@ class CodeGridView(ScrollView, can_focus=True):
             level, pos = self.level, self.pos
             self._typed = ""
             self.post_message(CodeTyped(level, pos, code))
-            self.move_to(level, pos + self.edit_step)
+            if code < doc.codebook_sizes[level]:
+                self.move_to(level, pos + self.edit_step)
+            else:
+                self._refresh_cells(Selection.cell(level, pos))
+                self._cursor_moved()
         else:
             self._cursor_moved()
 

@@ -14,11 +14,15 @@ MAX_SEED = 9999
 
 
 class GeneratePanel(Vertical):
-    """Sliders for the sampling settings and a Generate button; posts `GenerateRequested`."""
+    """Sliders for the sampling settings and a Generate button; posts `GenerateRequested`.
+
+    The button's id is `generate-button`, never the panel's own: the editor names this panel `#generate`.
+    Its height is 3 so the label shows between the top and bottom bars of the button's border.
+    """
 
     DEFAULT_CSS = """
     GeneratePanel { height: auto; padding: 0 1; }
-    GeneratePanel > Button { width: 100%; min-width: 10; height: 1; border: none; margin-top: 0; }
+    GeneratePanel > #generate-button { width: 100%; min-width: 10; height: 3; margin-top: 1; }
     GeneratePanel > #gen-note { color: $text-muted; height: auto; }
     """
 
@@ -36,7 +40,7 @@ class GeneratePanel(Vertical):
         yield Slider("Length", 0.5, 10.0, 2.0, steps=19, fmt=lambda v: f"{v:.1f} s", id="length")
         yield Slider("Seed", 0, MAX_SEED, 0, steps=MAX_SEED, integer=True, fmt=lambda v: f"{v:.0f}", off_at="low",
                      id="seed", tooltip="0 draws a new seed each time; any other value repeats a result")
-        yield Button("Generate ▸ new grid", id="generate", variant="primary")
+        yield Button("Generate ▸ new grid", id="generate-button", variant="primary")
         yield Static("", id="gen-note")
 
     def set_codebook_max(self, k: int) -> None:
@@ -61,6 +65,6 @@ class GeneratePanel(Vertical):
         return GenerateRequested(seconds=s["length"].value, settings=settings)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "generate":
+        if event.button.id == "generate-button":
             event.stop()
             self.post_message(self.request())

@@ -36,17 +36,22 @@ class Inspector(Static):
         self.update(render_cell(info))
 
 
+def hex_code(code: int, size: int) -> str:
+    """`code` in hex, as wide as the largest code of a level with `size` codes (at least two digits)."""
+    return f"{code:0{max(len(f'{size - 1:x}'), 2)}x}"
+
+
 def render_cell(info: CellInfo | None) -> Text:
+    """The inspector's lines; codes are in hex throughout, as the grid shows them ("code 02 (of 00..3f)")."""
     if info is None:
         return Text("no sound", style="dim")
     t = Text()
     t.append(f"L{info.level + 1} {info.label}", style="bold")
     t.append(f" · pos {info.position} · {info.seconds:.2f} s\n")
-    t.append(f"code {info.code:02x}", style="bold")
-    t.append(f" ({info.code}/{info.size - 1})")
-    if info.rank is not None:
-        t.append(f" · order {info.rank + 1}/{info.size}", style="dim")
-    t.append("\n")
+    t.append(f"code {hex_code(info.code, info.size)}", style="bold")
+    t.append(f" (of {hex_code(0, info.size)}..{hex_code(info.size - 1, info.size)})\n")
+    if info.rank is not None:  # its own line: with the code's it would wrap in the side panel
+        t.append(f"order {info.rank + 1}/{info.size}\n", style="dim")
     t.append(f"{info.description or '—'}\n", style="italic")
     if info.usage is not None and info.usage_total:
         t.append(f"used {100 * info.usage / info.usage_total:.1f} % in training ({info.usage}×)", style="dim")
