@@ -159,7 +159,6 @@ def test_every_edit_is_one_undo_step_whatever_the_time_between():
         h.apply(E.SetCell(level=0, position=p, code=15), g)
     assert h.undo_steps == 4
     h.apply(E.Fill(selection=Selection(0, 1, 5, 6), code=1), g)
-    h.checkpoint()  # says where a run of typing ends: changes nothing
     h.apply(E.SetCell(level=0, position=6, code=2), g)
     assert h.undo_steps == 6
     h.undo()

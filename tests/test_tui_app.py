@@ -366,9 +366,3 @@ async def test_tab_never_lands_on_the_side_panels_container(app_factory):
         await pilot.press("tab")
         assert app.focused is not None and app.focused.id != "side"
         assert app.editor.query_one("#side").can_focus is False
-
-
-@pytest.fixture(autouse=True)
-def _own_state_folder(tmp_path: Path, monkeypatch):
-    """Every app here remembers a picked theme in the test's own folder, never the user's (and reads none of theirs)."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))

@@ -316,12 +316,6 @@ async def test_each_typed_code_undoes_alone_whatever_the_typing_speed(pause: flo
         assert (doc.codes == before).all()
 
 
-@pytest.fixture(autouse=True)
-def _own_state_folder(tmp_path: Path, monkeypatch):
-    """Every app here remembers its theme in a folder of the test's own, never the user's."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-
-
 @aio
 async def test_a_theme_picked_in_the_palette_is_used_on_the_next_launch(tmp_path: Path, monkeypatch):
     from distill_tui.tui.themes import DEFAULT_THEME, settings_path

@@ -9,7 +9,7 @@ remembers the old values of the touched cells, and writes; `undo` writes the old
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -29,9 +29,8 @@ class EditResult:
 
 
 class Edit:
-    """Base class. Subclasses are dataclasses; `groupable` edits (keystrokes) may share an undo step."""
+    """Base class. Subclasses are dataclasses; each applied edit is one undo step."""
 
-    groupable: ClassVar[bool] = False
 
     def do(self, doc: CodeGrid) -> EditResult:
         raise NotImplementedError

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -37,7 +37,6 @@ __all__ = [
 class SetCell(BlockEdit):
     """Overwrite one cell (a keystroke)."""
 
-    groupable: ClassVar[bool] = True
     level: int = 0
     position: int = 0
     code: int = 0
@@ -70,7 +69,6 @@ class Nudge(BlockEdit):
     `order[q]` lists level q's codes from darkest/softest to brightest/loudest (`PerceptualData.order`).
     """
 
-    groupable: ClassVar[bool] = True
     selection: Selection = field(default_factory=Selection)
     step: int = 1
     order: Sequence[np.ndarray] = ()

@@ -91,12 +91,6 @@ class EditHistory:
         self._undo.append(batch)
         return changes
 
-    def checkpoint(self) -> None:
-        """Mark the end of a run of edits. Nothing to do: every edit is already an undo step of its own.
-
-        Kept so that callers may say where a run of typing ends without knowing how steps are formed.
-        """
-
     @property
     def can_undo(self) -> bool:
         return bool(self._undo)

@@ -161,10 +161,6 @@ class Workspace:
             self.sounds[name].version += 1
         return out
 
-    def checkpoint(self) -> None:
-        """The next keystroke edit starts a new undo step."""
-        self.session.history.checkpoint()
-
     def set_muted(self, name: str, muted: set[int]) -> None:
         sound = self.sound(name)
         if muted != sound.muted:

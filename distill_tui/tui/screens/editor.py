@@ -44,7 +44,7 @@ from ..messages import (
 from ..palette import GridColours
 from ..player import Player
 from ..sound_files import SoundFiles
-from ..widgets.code_grid import EDIT, NORMAL, CodeGridView, GridLook
+from ..widgets.code_grid import EDIT, CodeGridView, GridLook
 from ..widgets.generate_panel import GeneratePanel
 from ..widgets.health_bars import HealthBars, level_health
 from ..widgets.inspector import Inspector
@@ -383,8 +383,6 @@ class EditorScreen(EditingActions, Screen):
         self.spectrogram.set_scroll(int(self.grid.scroll_offset.x))
 
     def on_mode_changed(self, message: ModeChanged) -> None:
-        if message.mode == NORMAL:
-            self.ws.checkpoint()  # a burst of typing ends here: one undo step
         self.refresh_bindings()
         self.refresh_title()
         self.refresh_status()
