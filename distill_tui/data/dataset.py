@@ -9,7 +9,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ import torch
 
 from ..audio.io import LoadedAudio, is_audio_file, load_audio
 from ..audio.spectrogram import magnitude_db, to_relative_db
-from ..config import DatasetSummary, SpectrogramConfig
+from ..config import DatasetSummary, SpectrogramConfig, stft_sizes
 from ..errors import AudioError, BadInputError, printable
 from .cache import AudioCache
 
@@ -188,6 +188,34 @@ def corpus_rate(paths: list[Path], lo: int = 16000, hi: int = 48000) -> RateChoi
     upsampled = [(printable(p), r) for p, r in rates if r < chosen]
     return RateChoice(chosen, counts, upsampled, unreadable)
 
+
+
+@dataclass
+class RateSettings:
+    """The spectrogram a fresh run trains with, and what to tell the user about its rate."""
+
+    spec: SpectrogramConfig
+    note: str = ""  # why this rate (empty when the rate was asked for)
+    warning: str = ""  # the files below the rate, upsampled
+
+
+def corpus_spectrogram(spec: SpectrogramConfig, data_dir: Path, given: frozenset[str] | set[str]) -> RateSettings:
+    """`spec` with the folder's most common rate unless "sample_rate" is in `given`, and STFT sizes scaled
+    to the rate (`config.stft_sizes`) unless "n_fft" / "hop_length" are given."""
+    rate, note, warning = spec.sample_rate, "", ""
+    if "sample_rate" not in given:
+        choice = corpus_rate(find_audio(data_dir))
+        rate, note = choice.sample_rate, choice.describe()
+        if choice.upsampled:
+            names = ", ".join(f"{p} ({r} Hz)" for p, r in choice.upsampled[:5])
+            more = f" and {len(choice.upsampled) - 5} more" if len(choice.upsampled) > 5 else ""
+            warning = (f"{len(choice.upsampled)} file(s) below {rate} Hz are upsampled and add nothing above "
+                       f"their own band: {names}{more}")
+    n_fft, hop = stft_sizes(rate)
+    out = replace(spec, sample_rate=rate, n_fft=spec.n_fft if "n_fft" in given else n_fft,
+                  hop_length=spec.hop_length if "hop_length" in given else hop)
+    out.validate()
+    return RateSettings(out, f"{note}; STFT {out.n_fft}/{out.hop_length}" if note else "", warning)
 
 def scan(
     root: str | Path,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,17 @@ from ..config import (
     TrainConfig,
     adaptive_model_config,
     from_dict,
-    stft_sizes,
     to_dict,
 )
-from ..data.dataset import CropSampler, ScanResult, corpus_rate, find_audio, scan, split, validation_items
+from ..data.dataset import (
+    CropSampler,
+    RateSettings,
+    ScanResult,
+    corpus_spectrogram,
+    scan,
+    split,
+    validation_items,
+)
 from ..errors import BadInputError, DistillError, OutputError
 from ..fileio import atomic_write_json, reason_of
 from ..model.vqvae import VQVAE, spectral_loss
@@ -96,8 +103,7 @@ class Trainer:
         self.loss_hook = loss_hook  # tests use it to inject non-finite losses
         self.runner = Runner(self, req.run_dir, log)
         self.running = _Running()
-        self.rate_note: str | None = None  # why a fresh run trains at its rate (`_corpus_spec`)
-        self.rate_warning: str | None = None
+        self.rate: RateSettings | None = None  # a fresh run's rate and why (`data.dataset.corpus_spectrogram`)
         self.model: VQVAE | None = None
         self.optimizer: torch.optim.Optimizer | None = None
 
@@ -131,7 +137,8 @@ class Trainer:
         if ckpt is not None:
             self.running = _Running(**st.stage)
         else:
-            req.spec = self._corpus_spec()
+            self.rate = corpus_spectrogram(req.spec, req.data_dir, req.spec_given)
+            req.spec = self.rate.spec
         tc, spec = req.train, req.spec
         scanned = scan(req.data_dir, spec, max_file_seconds=tc.max_file_seconds, trim_silence=tc.trim_silence)
         summary = scanned.summary(req.data_dir, spec.sample_rate)
@@ -170,29 +177,6 @@ class Trainer:
             self._kmeans_init()
             self.best_state = copy.deepcopy(model.state_dict())
 
-    def _corpus_spec(self) -> SpectrogramConfig:
-        """The spectrogram settings of a fresh run: the folder's most common rate unless a rate was given,
-        STFT sizes scaled to the rate unless given; said in the event log, with the files upsampled."""
-        req = self.req
-        rate = req.spec.sample_rate
-        if "sample_rate" not in req.spec_given:
-            choice = corpus_rate(find_audio(req.data_dir))
-            rate = choice.sample_rate
-            self.rate_note = choice.describe()
-            if choice.upsampled:
-                names = ", ".join(f"{p} ({r} Hz)" for p, r in choice.upsampled[:5])
-                more = f" and {len(choice.upsampled) - 5} more" if len(choice.upsampled) > 5 else ""
-                self.rate_warning = (f"{len(choice.upsampled)} file(s) below {rate} Hz are upsampled and add nothing "
-                                     f"above their own band: {names}{more}")
-        n_fft, hop = stft_sizes(rate)
-        spec = replace(req.spec, sample_rate=rate,
-                       n_fft=req.spec.n_fft if "n_fft" in req.spec_given else n_fft,
-                       hop_length=req.spec.hop_length if "hop_length" in req.spec_given else hop)
-        spec.validate()
-        if self.rate_note:
-            self.rate_note += f"; STFT {spec.n_fft}/{spec.hop_length}"
-        return spec
-
     def _start(self, scanned: ScanResult, summary: Any, sp: Any) -> None:
         req = self.req
         atomic_write_json(req.run_dir / "run.json", {"data_dir": str(req.data_dir.resolve()), "output": str(req.output),
@@ -206,10 +190,10 @@ class Trainer:
         )
         for s in summary.skipped:
             self.runner.warn(f"skipped {s['path']}: {s['reason']}", f"skip:{s['path']}", step=0, once=True)
-        if self.rate_note:
-            self.log.emit("rate", step=0, sample_rate=req.spec.sample_rate, message=self.rate_note)
-        if self.rate_warning:
-            self.runner.warn(self.rate_warning, "upsampled", step=0, once=True)
+        if self.rate is not None and self.rate.note:
+            self.log.emit("rate", step=0, sample_rate=req.spec.sample_rate, message=self.rate.note)
+        if self.rate is not None and self.rate.warning:
+            self.runner.warn(self.rate.warning, "upsampled", step=0, once=True)
 
     def loop_config(self) -> LoopConfig:
         tc = self.req.train
