@@ -65,7 +65,7 @@ class TrainRequest:
     train: TrainConfig = field(default_factory=TrainConfig)
     model_overrides: dict[str, Any] = field(default_factory=dict)  # levels, codebook_size, stride, ...
     # The spectrogram fields the user set (a flag or the config file); the others follow the corpus:
-    # a fresh run trains at the folder's most common rate, with STFT sizes scaled to it (`corpus_spec`).
+    # a fresh run trains at the folder's most common rate, with STFT sizes scaled to it (`data.dataset.corpus_spectrogram`).
     spec_given: frozenset[str] = frozenset({"sample_rate", "n_fft", "hop_length"})
 
 
