@@ -366,3 +366,21 @@ async def test_tab_never_lands_on_the_side_panels_container(app_factory):
         await pilot.press("tab")
         assert app.focused is not None and app.focused.id != "side"
         assert app.editor.query_one("#side").can_focus is False
+
+
+@aio
+async def test_region_operations_without_a_selection_say_select_first(app_factory):
+    """Issue: Blend toward B said "blended 0.5 toward B" and changed nothing; Fill Euclidean rhythm wrote one cell."""
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        before = ed.ws.grid(ed.ws.a).codes.copy()
+        run = {c.title: c.callback for c in app.get_system_commands(ed)}
+        for title in ("Fill Euclidean rhythm…", "Blend toward B…", "Reverse selection", "Delete selected columns"):
+            run[title]()
+            await pilot.pause()
+            assert not isinstance(app.screen, PromptScreen), title  # refused before asking for a value
+        assert (ed.ws.grid(ed.ws.a).codes == before).all()
+        said = [str(n.message) for n in app._notifications]  # noqa: SLF001
+        assert sum("select first" in m for m in said) == 4

@@ -467,7 +467,10 @@ class EditorScreen(EditingActions, Screen):
         self.app.push_screen(ConfirmScreen(question), lambda ok: then() if ok else None)
 
     def require(self, what: str) -> bool:
-        """Refuse an operation that needs a "sound" in A, one in "B", or a "model", with a message."""
+        """Refuse an operation that needs a "sound" in A, one in "B", a "model", or a "selection", with a message.
+
+        Region operations refuse to run on the lone cell under the cursor: a blend or a rhythm on one cell
+        changed (almost) nothing and said it had worked."""
         if what == "B" and self.ws.b is None:
             self.notify("there is no sound in B: load a second sound, or generate one", severity="warning")
             return False
@@ -476,6 +479,9 @@ class EditorScreen(EditingActions, Screen):
             return False
         if what == "sound" and self.ws.a is None:
             self.notify("no sound is open", severity="warning")
+            return False
+        if what == "selection" and not self.grid.has_selection:
+            self.notify("select first: v marks cells, V whole levels", severity="warning")
             return False
         return True
 
