@@ -130,3 +130,19 @@ def test_codes_refusals(tmp_path):
         _grid().check_model("zzz", [4, 16])
     with pytest.raises(CodesFileError, match="codebook sizes"):
         _grid().check_model("abc", [4, 8])
+
+
+def test_info_on_a_codes_or_audio_file_says_what_it_is(tmp_path, capsys):
+    """Issue: `info x.codes.json` said "header too large" (safetensors' words)."""
+    import soundfile as sf
+
+    from distill_tui.cli import main
+
+    codes = tmp_path / "x.codes.json"
+    codes.write_text('{"format": "distill-codes"}')
+    wav = tmp_path / "x.wav"
+    sf.write(wav, np.zeros(100, np.float32), 22050)
+    for path, what in ((codes, "a JSON file (a codes file?)"), (wav, "an audio file")):
+        assert main(["info", str(path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == f"error: {path}: this is {what}, not a model file (.distill)"

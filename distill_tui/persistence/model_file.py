@@ -115,6 +115,7 @@ def _open(path: Path, tensors: bool) -> ModelFile:
         raise ModelFileError("no such model file", path)
     if path.is_dir():
         raise ModelFileError("is a folder, not a model file", path)
+    _refuse_known_other_files(path)
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
@@ -135,6 +136,20 @@ def _open(path: Path, tensors: bool) -> ModelFile:
     if tensors and "vqvae" not in groups:
         raise ModelFileError("model file holds no VQ-VAE weights", path)
     return ModelFile(document=document, tensors=groups)
+
+
+def _refuse_known_other_files(path: Path) -> None:
+    """Name what a file is when it is one of ours but not a model (a codes file, audio), instead of
+    safetensors' "header too large"."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise ModelFileError(f"cannot read it ({exc.strerror})", path) from exc
+    if head.lstrip()[:1] == b"{":
+        raise ModelFileError("this is a JSON file (a codes file?), not a model file (.distill)", path)
+    if head[:4] in (b"RIFF", b"fLaC", b"OggS", b"FORM", b"ID3\x03", b"ID3\x04"):
+        raise ModelFileError("this is an audio file, not a model file (.distill)", path)
 
 
 def _first_line(exc: BaseException) -> str:
