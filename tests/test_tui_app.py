@@ -159,6 +159,7 @@ async def test_regenerate_and_generate_with_the_prior(app_factory):
         await until(pilot, lambda: len(ed.ws.sounds) == len(names) + 1, what="the generated sound")
         new = (set(ed.ws.sounds) - names).pop()
         assert ed.ws.a == new and ed.ws.dirty(new)  # a generated sound exists on no disk yet
+        assert new == "generated" and ed.ws.grid(new).source["seed"] is not None  # not "generated-1005777560"
         assert ed.ws.grid(new).seconds == pytest.approx(2.0, abs=0.1)
         await pilot.pause()
         assert "generating" not in ed.message and ed.message.startswith("generated 2.0 s (seed ")  # not stuck

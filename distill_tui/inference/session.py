@@ -133,7 +133,8 @@ class InferenceSession:
         return self.prior
 
     def generate(self, seconds: float, settings: SamplingSettings, name: str = "generated") -> tuple[CodeGrid, int | None]:
-        """A new grid from the prior; returns it and the seed used."""
+        """A new grid from the prior, named `name` (the editor numbers repeats: generated, generated-2, …; the
+        seed is kept in its source, where it can replay the sound); returns it and the seed used."""
         from .generate import positions_for_seconds
 
         prior = self.require_prior()
@@ -144,7 +145,7 @@ class InferenceSession:
         seed = prior.last_seed
         grid = CodeGrid(codes=codes, model_fingerprint=self.fingerprint, codebook_sizes=self.codec.codebook_sizes,
                         sample_rate=spec.sample_rate, hop_length=spec.hop_length, stride=cfg.stride,
-                        name=f"{name}-{seed}", source={"generated": True, "seed": seed,
+                        name=name, source={"generated": True, "seed": seed,
                                                         "temperature": settings.temperature, "top_k": settings.top_k,
                                                         "top_p": settings.top_p})
         return grid, seed
