@@ -83,6 +83,23 @@ async def test_browse_sort_hear_jump_and_insert(demo: Path):
 
 
 @aio
+async def test_codebook_moves_with_j_and_k_and_names_its_columns(demo: Path):
+    """Issue: j/k did nothing in the codebook browser, and its hex column had no header."""
+    app = DistillApp(demo, SOUNDS, router=RecordingRouter())
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        cb = codebook(app)
+        await pilot.pause()
+        table = cb.query_one(DataTable)
+        assert [str(c.label) for c in table.columns.values()][:2] == ["hex", "index"]
+        start = table.cursor_row
+        await pilot.press("j", "j")
+        assert table.cursor_row == start + 2
+        await pilot.press("k")
+        assert table.cursor_row == start + 1
+
+
+@aio
 async def test_report_screen_exports_markdown(demo: Path, tmp_path: Path, monkeypatch):
     """`e` writes into the folder Distill was started from, not beside the model (the demo's is in the install)."""
     work = tmp_path / "work"

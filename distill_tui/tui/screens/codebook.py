@@ -53,6 +53,8 @@ class CodebookScreen(Screen):
     """One level at a time ([ and ] or 1-9 switch); the heatmap above shows all levels."""
 
     BINDINGS = [
+        Binding("j,down", "move(1)", "next code", id="codebook.down", show=False),  # vim keys, as in the grid
+        Binding("k,up", "move(-1)", "previous code", id="codebook.up", show=False),
         Binding("space", "preview", "hear", id="codebook.preview"),
         Binding("g", "jump", "go to next use", id="codebook.jump"),
         Binding("i", "insert", "insert at cursor", id="codebook.insert"),
@@ -95,7 +97,7 @@ class CodebookScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("", "code", "usage", "count", "share", "sounds like", "rank")
+        table.add_columns("hex", "index", "usage", "count", "share", "sounds like", "rank")
         self.fill()
         table.focus()
 
@@ -140,6 +142,12 @@ class CodebookScreen(Screen):
     def code(self) -> int | None:
         row = self.query_one(DataTable).cursor_row
         return self.rows[row] if 0 <= row < len(self.rows) else None
+
+    def action_move(self, step: int) -> None:
+        """j/k (and the arrows) move through the codes, whichever widget has the focus."""
+        table = self.query_one(DataTable)
+        if table.row_count:
+            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.jump_index = 0
