@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from rich.console import Console
 
 from distill_tui.codes.grid import CodeGrid
@@ -205,6 +206,9 @@ async def test_save_export_and_quit_with_unsaved_edits(app_factory, tmp_path: Pa
         await until(pilot, lambda: (tmp_path / "pluck_a2.wav").exists(), what="the exported WAV")
         await app.workers.wait_for_complete()
         assert (tmp_path / "pluck_a2.codes.json").exists()
+        heard = ed.ws.sound("pluck_a2").audition.audio  # what space plays
+        written, _ = sf.read(tmp_path / "pluck_a2.wav", dtype="float32")
+        assert abs(20 * np.log10(np.abs(written).max() / np.abs(heard).max())) < 0.01  # the same level, not -1 dBFS
         await pilot.press("i", "3", "b", "escape", "ctrl+q")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")

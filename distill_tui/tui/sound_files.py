@@ -99,7 +99,8 @@ class SoundFiles:
     def _export(self, path: Path, audio: np.ndarray, sample_rate: int, codes: CodeGrid) -> None:
         from ..audio.export import ExportOptions, export_audio
 
-        result = export_audio(path, audio, sample_rate, ExportOptions(normalize_db=-1.0), codes=codes)
+        # the level you heard: an export normalized to -1 dBFS played about 1 dB (or, for a quiet sound, far) apart
+        result = export_audio(path, audio, sample_rate, ExportOptions(), codes=codes)
         app = self.host.app
         app.call_from_thread(self.host.notify, f"exported {result.path} ({result.seconds:.2f} s)", timeout=6)
         app.call_from_thread(self.host.set_message, f"exported {result.path.name}")
