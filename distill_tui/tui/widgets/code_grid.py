@@ -21,8 +21,8 @@ from ...codes.grid import CodeGrid
 from ...codes.selection import Selection
 from ..keymap import GRID_BINDINGS
 from ..messages import CodeTyped, CursorMoved, ModeChanged
-from ..palette import GridColours, ramp, step_of, text_on
-from .grid_paint import GridLook, colour_steps, ruler_text
+from ..palette import GridColours, ramp, text_on
+from .grid_paint import GridLook, cell_style, colour_steps, label_text, mark_playhead, ruler_text
 
 NORMAL, EDIT, VISUAL, VISUAL_LINE = "NORMAL", "EDIT", "VISUAL", "VISUAL LINE"
 HEX = "0123456789abcdef"
@@ -73,9 +73,8 @@ class CodeGridView(ScrollView, can_focus=True):
 
     @property
     def digits(self) -> int:
-        if self.doc is None:
-            return 2
-        return max(len(f"{max(self.doc.codebook_sizes) - 1:x}"), 2)
+        """Hex digits a cell shows: enough for the largest code, at least 2."""
+        return 2 if self.doc is None else max(len(f"{max(self.doc.codebook_sizes) - 1:x}"), 2)
 
     def set_document(self, doc: CodeGrid | None, look: GridLook | None = None, muted: set[int] | None = None) -> None:
         """Show another grid (or the same one after a resize); keeps the cursor where it still fits."""
@@ -272,11 +271,7 @@ class CodeGridView(ScrollView, can_focus=True):
         self.set_mode(NORMAL if self.mode == VISUAL_LINE else VISUAL_LINE)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("edit_mode",) and self.mode == EDIT:
-            return None
-        if action in ("visual", "visual_line", "goto_prefix") and self.mode == EDIT:
-            return None
-        return True
+        return None if self.mode == EDIT and action in ("edit_mode", "visual", "visual_line", "goto_prefix") else True
 
     # ------------------------------------------------------------------ keys the bindings cannot express
     async def on_key(self, event: events.Key) -> None:
@@ -367,42 +362,28 @@ class CodeGridView(ScrollView, can_focus=True):
 
     def _style(self, q: int, code: int, muted: bool) -> Style:
         key = (q, code, muted)
-        style = self._styles.get(key)
-        if style is None:
-            c = self.colours
-            if muted:
-                style = Style(color=c.muted_text, bgcolor=c.muted)
-            else:
-                steps = self._steps[q] if q < len(self._steps) else None
-                idx = int(steps[code]) if steps is not None and 0 <= code < len(steps) else step_of(0.0)
-                bg = ramp(c.code_palette)[idx]
-                style = Style(color=text_on(bg), bgcolor=bg)
-            self._styles[key] = style
-        return style
+        if key not in self._styles:
+            self._styles[key] = cell_style(self.colours, self._steps[q] if q < len(self._steps) else None, code, muted)
+        return self._styles[key]
+
+    def _segment(self, q: int, code: int, muted: bool) -> Segment:
+        return Segment(f"{code:0{self.digits}x} ", self._style(q, code, muted))
 
     def _cell(self, q: int, p: int) -> Segment:
         assert self.doc is not None
-        code = int(self.doc.codes[q, p])
-        return Segment(f"{code:0{self.digits}x} ", self._style(q, code, q in self.muted))
+        return self._segment(q, int(self.doc.codes[q, p]), q in self.muted)
 
     def _row(self, q: int) -> list[Segment]:
         row = self._rows.get(q)
         if row is None:
             assert self.doc is not None
-            codes = self.doc.codes[q]
-            style = self._style
             muted = q in self.muted
-            d = self.digits
-            row = [Segment(f"{int(c):0{d}x} ", style(q, int(c), muted)) for c in codes]
-            self._rows[q] = row
+            row = self._rows[q] = [self._segment(q, int(c), muted) for c in self.doc.codes[q]]
         return row
 
     def _label(self, q: int, base: Style) -> Strip:
-        c = self.colours
-        name = self.look.labels[q] if q < len(self.look.labels) else ""
-        muted = q in self.muted
-        mark = "×" if muted else " "
-        text = f"{q + 1:>2}{mark}{name}"[: self.LABEL_WIDTH - 1].ljust(self.LABEL_WIDTH)
+        c, muted = self.colours, q in self.muted
+        text = label_text(q, self.look.labels[q] if q < len(self.look.labels) else "", muted, self.LABEL_WIDTH)
         style = base + Style(color=c.muted_text if muted else c.label, bold=q == self.level, strike=muted)
         return Strip([Segment(text, style)], self.LABEL_WIDTH)
 
@@ -429,11 +410,8 @@ class CodeGridView(ScrollView, can_focus=True):
             strip = Strip([Segment(head, base + Style(color=self.colours.ruler, bold=True))], self.LABEL_WIDTH)
             ruler = self._ruler_strip().crop(scroll_x, scroll_x + view).apply_style(base)
             if self.playhead is not None:
-                x = self.playhead * cw - scroll_x
-                if 0 <= x < view:
-                    parts = ruler.divide([x, x + 1])
-                    mark = Strip([Segment("▼", base + Style(color=self.colours.playhead, bold=True))], 1)
-                    ruler = Strip.join([parts[0], mark, *(parts[2:] if len(parts) > 2 else [])])
+                ruler = mark_playhead(ruler, self.playhead * cw - scroll_x, view,
+                                      base + Style(color=self.colours.playhead, bold=True))
             return Strip.join([strip, ruler]).extend_cell_length(width, base).crop(0, width)
         q = y - 1 + scroll_y
         if not 0 <= q < doc.levels:

@@ -1,4 +1,5 @@
-"""The code grid's painting that needs no widget: what the grid is shown with, the time ruler, colour steps.
+"""The code grid's painting that needs no widget: what the grid is shown with, the time ruler, colour steps,
+cell styles, level labels and the playhead mark.
 
 `CodeGridView` (code_grid.py) caches what these return and turns it into segments and strips.
 """
@@ -9,6 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+
+from ..palette import GridColours, ramp, step_of, text_on
 
 NICE_SECONDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
 
@@ -45,3 +51,25 @@ def colour_steps(codebook_sizes: Sequence[int], ranks: list[np.ndarray] | None, 
         r = ranks[q] if ranks is not None and q < len(ranks) and len(ranks[q]) == k else np.arange(k)
         out.append(np.minimum(np.asarray(r) * steps // max(k, 1), steps - 1))
     return out
+
+
+def cell_style(colours: GridColours, steps: np.ndarray | None, code: int, muted: bool) -> Style:
+    """A cell's colours: the code's step on the theme's ramp (`colour_steps`), or the muted level's colours."""
+    if muted:
+        return Style(color=colours.muted_text, bgcolor=colours.muted)
+    idx = int(steps[code]) if steps is not None and 0 <= code < len(steps) else step_of(0.0)
+    bg = ramp(colours.code_palette)[idx]
+    return Style(color=text_on(bg), bgcolor=bg)
+
+
+def label_text(q: int, name: str, muted: bool, width: int) -> str:
+    """A level's gutter label: its number, × when muted, its name, cut to `width` - 1 and padded."""
+    return f"{q + 1:>2}{'×' if muted else ' '}{name}"[: width - 1].ljust(width)
+
+
+def mark_playhead(ruler: Strip, x: int, view: int, style: Style) -> Strip:
+    """`ruler` with a ▼ at column `x`; unchanged when `x` is outside [0, view)."""
+    if not 0 <= x < view:
+        return ruler
+    parts = ruler.divide([x, x + 1])
+    return Strip.join([parts[0], Strip([Segment("▼", style)], 1), *parts[2:]])
