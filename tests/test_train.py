@@ -160,7 +160,7 @@ def test_collapsed_level_is_reinitialized_with_a_warning(dataset, tmp_path):
     assert not bool(model.quantizer.rvq.layers[1]._codebook.initted)
     msgs = [e["message"] for e in events(tmp_path / "run") if e["event"] == "warning"]
     assert any("level 2 collapsed to 1 code" in m for m in msgs)
-    assert any("level 2 adds only 0.00 dB" in m for m in msgs)
+    assert any("level 2 changes the sound by only 0.00 dB" in m for m in msgs)
 
 
 def _wait_for(predicate, timeout=120.0):
@@ -212,6 +212,6 @@ def test_level_gain_warnings_judge_the_final_model(dataset, tmp_path):
     assert res.status == "done"
     gain_warnings = [e for e in events(tmp_path / "run") if e["event"] == "warning" and e.get("key", "").startswith("gain:")]
     assert {e["key"] for e in gain_warnings} == {"gain:0", "gain:1"}
-    assert all(e["step"] == 40 and "try --levels" in e["message"] for e in gain_warnings)
+    assert all(e["step"] == 40 and "(--levels 1)" in e["message"] for e in gain_warnings)
     saved = load_model_file(tmp_path / "m.distill").doc["training"]["warnings"]
-    assert [m for m in saved if "to the reconstruction" in m] == [e["message"] for e in gain_warnings]
+    assert [m for m in saved if "changes the sound by only" in m] == [e["message"] for e in gain_warnings]

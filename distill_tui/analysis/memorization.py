@@ -163,16 +163,18 @@ def verdict(val_ppl: float, train_ppl: float, bigram_ppl: float, copy: float) ->
     few codes in every sound, so a near grid is not proof of copying on its own.
     """
     if val_ppl < MEMORIZING_PPL or copy >= COPYING_RATE:
-        return "copying the training set — try fewer layers or more dropout"
+        return "copying the training set — it repeats stretches of your sounds; more sounds help most"
     if val_ppl >= 0.99 * bigram_ppl:  # a prior built on the bigram stays at it when nothing more carries over
         if train_ppl >= 0.8 * val_ppl:
-            return "undertrained — no better than a bigram on new sounds; train longer (--steps or --minutes)"
-        return ("overfitting — it learned the training sounds but is no better than a bigram on new ones; "
-                "try more dropout, a shorter --context, or more files")
+            return ("undertrained — it predicts new sounds no better than simple code-to-code counts (the bigram); "
+                    "train it longer")
+        return ("overfitting — it learned your sounds by heart but predicts new ones no better than simple "
+                "code-to-code counts (the bigram), so it generates from those counts; more sounds help most")
     gain = 1 - val_ppl / bigram_ppl
     if val_ppl > HEALTHY_BAND[1]:
-        return f"healthy — {gain:.0%} better than a bigram on new sounds, though still uncertain (perplexity above 20)"
-    return f"healthy — {gain:.0%} better than a bigram on new sounds"
+        return (f"healthy — predicts new sounds {gain:.0%} better than simple code-to-code counts, though still "
+                "unsure (more than 20 likely next codes)")
+    return f"healthy — predicts new sounds {gain:.0%} better than simple code-to-code counts"
 
 
 def memorization_report(val_ppl: float, train_ppl: float, bigram: BigramResult, generated: list[np.ndarray],

@@ -460,11 +460,14 @@ class Trainer:
                 warn(f"level {q + 1} collapsed to {used} code(s): its codebook was re-initialized", f"collapse:{q}",
                      step, level=q + 1)
             elif h.utilization < tc.low_utilization:
-                warn(f"level {q + 1} uses only {h.utilization:.0%} of its {size} codes: try --codebook-size "
-                     f"{max(8, 2 ** int(math.log2(max(used, 8))))} or more audio", f"util:{q}", step, once=True, level=q + 1)
+                fewer = max(8, 2 ** int(math.log2(max(used, 8))))
+                warn(f"level {q + 1} uses only {h.utilization:.0%} of its {size} codes: {fewer} codes per level "
+                     f"(--codebook-size {fewer}) or more sounds would fill it", f"util:{q}", step, once=True, level=q + 1)
             if judge_gains and q < len(gains) and gains[q] < tc.min_level_gain_db:
-                warn(f"level {q + 1} adds only {gains[q]:.2f} dB to the reconstruction: try --levels {max(1, q)}",
-                     f"gain:{q}", step, once=True, level=q + 1)
+                n = max(1, q)
+                warn(f"level {q + 1} changes the sound by only {gains[q]:.2f} dB: with {n} level{'s' * (n > 1)} "
+                     f"(--levels {n}) the model would sound the same and train faster", f"gain:{q}", step, once=True,
+                     level=q + 1)
 
 
 @torch.no_grad()

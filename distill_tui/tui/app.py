@@ -101,7 +101,10 @@ class DistillApp(App, inherit_bindings=False):
         return None
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own list (Keys, Maximize, Screenshot, a Quit that skips the unsaved-edits question) is
+        # not offered: these two are Distill's, then its own commands.
+        yield SystemCommand("Theme", "colours of the grid and the screens; remembered", self.action_change_theme)
+        yield SystemCommand("Quit", "asks first when a sound has unsaved edits (q)", self.action_request_quit)
         yield SystemCommand("Help (keys)", "every key, by family (? or F1)", self.action_help)
         if isinstance(screen, EditorScreen):
             from .commands import editor_commands

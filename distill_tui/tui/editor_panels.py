@@ -15,13 +15,13 @@ from .widgets.slots import SlotRow
 from .workspace import Workspace
 
 
-def title_text(model_path: Path | None, ws: Workspace, mode: str) -> str:
-    """`Distill │ model │ A: name ● │ B: name   [MODE]` (● marks unsaved edits)."""
+def title_text(model_path: Path | None, ws: Workspace) -> str:
+    """`Distill │ model │ A: name ● │ B: name` (● marks unsaved edits; the mode is on the status line only)."""
     parts = ["Distill", model_path.name if model_path else "no model"]
     for slot, name in (("A", ws.a), ("B", ws.b)):
         if name:
             parts.append(f"{slot}: {name}{' ●' if ws.dirty(name) else ''}")
-    return " │ ".join(parts) + f"   [{mode}]"
+    return " │ ".join(parts)
 
 
 def slot_rows(ws: Workspace) -> list[SlotRow]:

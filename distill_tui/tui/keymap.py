@@ -126,3 +126,15 @@ def load_user_keymap(path: Path | None = None) -> KeymapResult:
         else:
             keymap[key] = value
     return KeymapResult(keymap, problems)
+
+
+def escape_then(key: str) -> str | None:
+    """The key typed after Esc when a terminal merged the two into one "alt+key", else None.
+
+    Terminals send Esc and a key typed within ~100 ms (tmux's escape-time, a fast typist) as one alt+key.
+    Distill binds no alt+letter or alt+digit, so such a key is what was typed: Esc, then the key.
+    """
+    if not key.startswith("alt+"):
+        return None
+    rest = key[4:]
+    return rest if len(rest) == 1 and rest.isalnum() else None

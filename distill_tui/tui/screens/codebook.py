@@ -132,7 +132,7 @@ class CodebookScreen(Screen):
                           lv.descriptions[c] + ("" if n or not total else "  (never used)"), f"{int(rank[c]) + 1}/{k}",
                           key=str(c))
         used = int((usage > 0).sum())
-        sort = "usage (most used first)" if self.sort == USAGE else "perceptual order (darkest/softest first)"
+        sort = "usage (most used first)" if self.sort == USAGE else "brightness and loudness together (lowest first)"
         self.query_one("#cb-level", Static).update(
             f"[b]Level {self.level + 1}: {lv.label}[/]  {used}/{k} codes used · sorted by {sort}\n[dim]{lv.reason}[/]")
         self.jump_index = 0

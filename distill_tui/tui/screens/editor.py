@@ -384,7 +384,6 @@ class EditorScreen(EditingActions, Screen):
 
     def on_mode_changed(self, message: ModeChanged) -> None:
         self.refresh_bindings()
-        self.refresh_title()
         self.refresh_status()
 
     def set_message(self, text: str) -> None:
@@ -400,7 +399,7 @@ class EditorScreen(EditingActions, Screen):
         self.refresh_status()
 
     def refresh_title(self) -> None:
-        self.query_one("#title", Static).update(title_text(self.model_path, self.ws, self.grid.mode))
+        self.query_one("#title", Static).update(title_text(self.model_path, self.ws))
 
     def refresh_slots(self) -> None:
         rows = slot_rows(self.ws)

@@ -41,9 +41,12 @@ class ReportExported(Message):
 class ReportScreen(Screen):
     """Reads the model file in a thread (a corrupt file is a message, not a crash)."""
 
+    AUTO_FOCUS = "#report-main"  # arrows, PgUp/PgDn and j/k scroll at once, no Tab first
     BINDINGS = [
         Binding("e", "export", "export Markdown", id="report.export"),
         Binding("escape", "back", "back", id="report.back"),
+        Binding("j", "scroll(1)", "scroll", id="report.down"),
+        Binding("k", "scroll(-1)", show=False, id="report.up"),
     ]
     DEFAULT_CSS = """
     ReportScreen #report-title { height: 1; background: $panel; text-style: bold; padding: 0 1; }
@@ -72,6 +75,10 @@ class ReportScreen(Screen):
 
     def on_mount(self) -> None:
         self._load()
+
+    def action_scroll(self, lines: int) -> None:
+        main = self.query_one("#report-main", VerticalScroll)
+        main.scroll_relative(y=lines * 3, animate=False)
 
     @work(thread=True, exclusive=True, group="report")
     def _load(self) -> None:

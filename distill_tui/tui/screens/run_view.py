@@ -125,11 +125,11 @@ class RunViewScreen(Screen):
         self.health_event_time: float | None = None  # the latest health event's own time (for the lag benchmark)
         self.health_shown_at: float | None = None  # when the bars showed it
         self.batch_use_step: int | None = None  # the step whose batch code use the panel shows (before any health)
-        self.recon = Series("recon dB", "#ff7f50")
-        self.val = Series("validation dB", "#5fd7ff")
+        self.recon = Series("training dB", "#ff7f50")
+        self.val = Series("check dB", "#5fd7ff")
         self.commit = Series("commitment", "#d7af00")
-        self.ppl_train = Series("train ppl", "#ff7f50")
-        self.ppl_val = Series("validation ppl", "#5fd7ff")
+        self.ppl_train = Series("training sounds", "#ff7f50")
+        self.ppl_val = Series("new sounds", "#5fd7ff")
         self.prior_loss = Series("loss", "#d7af00")
 
     # ------------------------------------------------------------------ layout
@@ -139,11 +139,11 @@ class RunViewScreen(Screen):
         with Horizontal(id="run-body"):
             with Vertical(id="run-charts"):
                 if self.stage == "prior":
-                    yield LossChart([self.ppl_train, self.ppl_val], "perplexity", id="loss-chart")
-                    yield LossChart([self.prior_loss], "loss", id="commit-chart")
+                    yield LossChart([self.ppl_train, self.ppl_val], "likely next codes (perplexity) · lower is better", id="loss-chart")
+                    yield LossChart([self.prior_loss], "training loss · lower is better", id="commit-chart")
                 else:
-                    yield LossChart([self.recon, self.val], "reconstruction", id="loss-chart")
-                    yield LossChart([self.commit], "commitment", id="commit-chart")
+                    yield LossChart([self.recon, self.val], "distance to the originals, dB · lower is better", id="loss-chart")
+                    yield LossChart([self.commit], "code fit (commitment) · lower is better", id="commit-chart")
             with VerticalScroll(id="run-side"):
                 yield Static("Codebook health", classes="panel-title")
                 yield HealthBars(id="run-health")

@@ -21,7 +21,7 @@ from ...train import launcher
 # (field, label, one-line explanation)
 SETTINGS: list[tuple[str, str, str]] = [
     ("codebook_size", "Codes per level", "how many distinct codes each level can use; fewer for fewer sounds"),
-    ("levels", "Levels", "coarse to fine layers of codes; each adds detail (2-4)"),
+    ("levels", "Levels", "coarse to fine rows of codes; each adds detail (1-4; empty: chosen from your sounds)"),
     ("stride", "Stride", "spectrogram frames per grid column: 4 = finer timeline, 8 = shorter grids"),
     ("steps", "Steps", "training steps (or leave empty and give minutes)"),
     ("minutes", "Minutes", "train for this long instead of a number of steps"),

@@ -19,7 +19,7 @@ from textual.strip import Strip
 
 from ...codes.grid import CodeGrid
 from ...codes.selection import Selection
-from ..keymap import GRID_BINDINGS
+from ..keymap import GRID_BINDINGS, escape_then
 from ..messages import CodeTyped, CursorMoved, ModeChanged
 from ..palette import GridColours, ramp, text_on
 from .grid_paint import GridLook, cell_style, colour_steps, label_text, mark_playhead, ruler_text
@@ -275,6 +275,13 @@ class CodeGridView(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ keys the bindings cannot express
     async def on_key(self, event: events.Key) -> None:
+        plain = escape_then(event.key)
+        if plain is not None and event.key not in self.screen.active_bindings:  # Esc + key read as alt+key
+            event.stop()
+            event.prevent_default()
+            await self.on_key(events.Key("escape", "\x1b"))
+            await self.on_key(events.Key(plain, plain if len(plain) == 1 else None))
+            return
         char = (event.character or "").lower() if event.is_printable else ""
         if self.mode == EDIT and char and char in HEX and event.key not in ("space",):
             event.stop()
@@ -406,7 +413,7 @@ class CodeGridView(ScrollView, can_focus=True):
         view = max(width - self.LABEL_WIDTH, 0)
         cw = self.cell_width
         if y == 0:
-            head = f" {self.mode[:6]:<6} s"[: self.LABEL_WIDTH].ljust(self.LABEL_WIDTH)
+            head = " level · time"[: self.LABEL_WIDTH].ljust(self.LABEL_WIDTH)  # the mode is on the status line
             strip = Strip([Segment(head, base + Style(color=self.colours.ruler, bold=True))], self.LABEL_WIDTH)
             ruler = self._ruler_strip().crop(scroll_x, scroll_x + view).apply_style(base)
             if self.playhead is not None:
