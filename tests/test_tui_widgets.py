@@ -63,7 +63,7 @@ async def test_edit_mode_types_hex_and_undo_takes_back_one_code():
         before = doc.codes.copy()
         g = await _open(pilot, app, doc)
         await pilot.press("i")
-        assert g.mode == "EDIT" and "EDIT" in str(app.editor.query_one("#title").render())
+        assert g.mode == "EDIT" and "EDIT" in str(app.editor.query_one("#status").render())  # the status line shows the mode
         await pilot.press("3", "f", "0", "a", "b")  # two codes written; a third half-typed
         assert doc.codes[0, 0] == 0x3F and doc.codes[0, 1] == 0x0A and g.pos == 2 and g.typed == "b"
         await pilot.press("escape")

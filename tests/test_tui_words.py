@@ -121,3 +121,26 @@ def test_the_priors_verdicts_give_no_training_knobs():
         said = verdict(*args)
         assert not any(w in said for w in ML_WORDS), said
         assert "bigram" not in said.split("—")[1].split("(")[0] or "counts" in said
+
+
+@aio
+async def test_the_side_panel_says_what_muting_each_level_does_to_this_sound(app_factory):
+    """Issue: "2 Detail … adds little" talked users out of a row that moves the sound by several dB."""
+    from distill_tui.analysis.level_effect import level_effects
+    from distill_tui.tui.widgets.health_bars import HealthBars
+
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        bars = ed.query_one(HealthBars)
+        await until(pilot, lambda: bars.effects_of == ed.ws.a, what="the level effects of A")
+        grid = ed.ws.grid(ed.ws.a)
+        want = level_effects(ed.engine.codec.decode_db, grid.codes, grid.codebook_sizes)
+        assert [bars.effects[e.level] for e in want] == want
+        assert want[0].muted_db > 3 and want[0].rerolled_db > 3  # the coarse level carries the sound
+        text = str(bars.render())
+        assert text.count("on this sound:") == text.count("re-roll") == len(want) and "ppl" not in text and "large" in text
+        await pilot.press("tab")  # B becomes A: measured again for that sound
+        ed.action_other_slot()
+        await until(pilot, lambda: bars.effects_of == ed.ws.a, what="the level effects of the other sound")

@@ -227,6 +227,10 @@ class EditorScreen(EditingActions, Screen):
         self.show_spectrogram()
         if not self.decoder.is_current(name):
             self.decoder.request(name)
+        if self.engine is not None:
+            grid = self.ws.grid(name)
+            self.query_one(HealthBars).measure(self.engine.codec.decode_db, name, grid.codes.copy(), grid.codebook_sizes,
+                                               sorted(sound.muted))
         self.refresh_panels()
 
     def show_spectrogram(self) -> None:

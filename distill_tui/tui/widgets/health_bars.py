@@ -1,15 +1,19 @@
-"""Per-level codebook health: a utilization bar, perplexity, dead codes and a verdict in words."""
+"""Per-level codebook health in words: a use bar, codes in regular use, unused codes, a verdict, and what muting
+each level does to the sound being edited."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from rich.text import Text
+from textual import work
 from textual.widgets import Static
 
 from ...analysis.health import as_health, level_verdicts
+from ...analysis.level_effect import LevelEffect, in_words, level_effects
 from ...persistence.document import HealthSummary
 
 
@@ -48,20 +52,40 @@ def level_health(health: HealthSummary | Mapping[str, Any] | None, sizes: list[i
 
 
 class HealthBars(Static):
-    """The codebook health panel."""
+    """The codebook health panel, with each level's measured effect on the sound being edited."""
 
     DEFAULT_CSS = """
     HealthBars { height: auto; padding: 0 1; }
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.levels: list[LevelHealth] = []
+        self.effects: dict[int, LevelEffect] = {}  # level -> how far the current sound moves muted / re-rolled
+        self.effects_of: str | None = None  # the sound they were measured on
+
     def show(self, levels: list[LevelHealth]) -> None:
         """Show these levels (from `level_health`); the tooltip says why each verdict is what it is."""
+        self.levels = levels
         self.tooltip = "\n".join(f"level {h.level + 1}: {h.verdict}: {h.explanation}" for h in levels) or None
-        self.update(render_health(levels, max(self.size.width - 2, 20)))
+        self.update(render_health(levels, max(self.size.width - 2, 20), self.effects))
+
+    @work(thread=True, exclusive=True, group="level-effects")
+    def measure(self, decode_db: Callable[..., Any], name: str, codes: np.ndarray, sizes: Sequence[int],
+                muted: Sequence[int] = ()) -> None:
+        """Measure in a thread how far muting and re-rolling each level move `name` (analysis/level_effect.py),
+        then redraw."""
+        effects = {e.level: e for e in level_effects(decode_db, codes, sizes, muted)}
+        self.app.call_from_thread(self._measured, name, effects)
+
+    def _measured(self, name: str, effects: dict[int, LevelEffect]) -> None:
+        self.effects, self.effects_of = effects, name
+        self.show(self.levels)
 
 
-def render_health(levels: list[LevelHealth], width: int = 28) -> Text:
-    """The panel's text: per level its verdict, a utilization bar, perplexity, dead codes and gain."""
+def render_health(levels: list[LevelHealth], width: int = 28, effects: Mapping[int, LevelEffect] | None = None) -> Text:
+    """The panel's text: per level its verdict, a utilization bar, codes in regular use (the perplexity),
+    unused codes, the level's gain, and (given `effects`) how far muting it moves the sound being edited."""
     text = Text()
     bar_w = max(min(width - 13, 16), 6)
     for h in levels:
@@ -76,7 +100,11 @@ def render_health(levels: list[LevelHealth], width: int = 28) -> Text:
         ppl = "?" if h.perplexity is None else f"{h.perplexity:.0f}"
         dead = "?" if h.dead is None else str(h.dead)
         gain = "" if h.gain_db is None else f" · +{max(h.gain_db, 0):.2g} dB"
-        text.append(f"  ppl {ppl} · {dead} dead{gain}\n", style="dim")
+        text.append(f"  ~{ppl} in use · {dead} idle{gain}\n", style="dim")
+        if effects is not None and h.level in effects:
+            e = effects[h.level]
+            text.append(f"  on this sound: {in_words(max(e.muted_db, e.rerolled_db))}\n")
+            text.append(f"  mute {e.muted_db:.1f} · re-roll {e.rerolled_db:.1f} dB\n", style="dim")
     if not levels:
         text.append("no model loaded", style="dim")
     text.rstrip()
