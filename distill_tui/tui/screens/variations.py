@@ -129,10 +129,11 @@ class VariationsScreen(ModalScreen[None]):
     def slot_lines(self) -> list[str]:
         """One line per variation (the chosen one marked), then what is under way."""
         lines = []
+        width = max((len(slot.grid.name) for slot in self.slots), default=0)
         for i, slot in enumerate(self.slots):
             mark = "▶" if i == self.chosen else " "
-            lines.append(f"{mark} {i + 1}  {slot.grid.name:<28} {slot.grid.seconds:5.2f} s   "
-                         f"{slot.changed:4.0%} of the detail redrawn")
+            lines.append(f"{mark} {i + 1}  {slot.grid.name:<{width}}  {slot.grid.seconds:5.2f} s  "
+                         f"detail {slot.changed:4.0%} new")
         if self.status:
             lines.append(self.status)
         return lines
