@@ -60,6 +60,14 @@ def envelope_correlation(reference: np.ndarray, estimate: np.ndarray, frame: int
     return float(np.corrcoef(a[:n], b[:n])[0, 1])
 
 
+def envelope_mad(reference: np.ndarray, estimate: np.ndarray, frame: int) -> float:
+    """Median absolute difference of per-frame RMS dB: how far the loudness moved, where a flat envelope makes
+    the correlation meaningless."""
+    a, b = rms_db(reference, frame), rms_db(estimate, frame)
+    n = min(len(a), len(b))
+    return float(np.median(np.abs(a[:n] - b[:n]))) if n else float("nan")
+
+
 def sounds(paths: list[Path]) -> list[Path]:
     out = []
     for p in paths:
@@ -89,12 +97,14 @@ def measure_sound(path: Path, codec, prior: Prior, n: int, keep: list[int], sett
                      "lsd_vs_original": full_band_measure(original.samples, original.sample_rate, audio, rate).lsd_db,
                      "envelope_r": envelope_correlation(at_model, audio, frame),
                      "envelope_r_vs_source": envelope_correlation(source, audio, frame),
+                     "envelope_mad_db": envelope_mad(source, audio, frame),
                      "changed": v.changed})
     pairs = [full_band_lsd(a, b, rate) for a, b in itertools.combinations(decoded, 2)]
     distinct = len({v.codes.tobytes() for v in result.variations}) == n
     return {"sound": path.name, "seconds": round(original.seconds, 2), "positions": grid.positions,
             "source_lsd_vs_original": full_band_measure(original.samples, original.sample_rate, source, rate).lsd_db,
             "source_envelope_r": envelope_correlation(at_model, source, frame),
+            "source_envelope_std_db": float(np.std(rms_db(source, frame))),
             "variations": rows, "distinct": distinct, "min_pair_lsd": min(pairs) if pairs else float("nan"),
             "rounds": result.rounds, "sampling_s": sample_s,
             "slots_per_s": grid.positions * prior.levels / max(sample_s, 1e-9)}
@@ -123,7 +133,9 @@ def summary_line(rec: dict) -> str:
     return (f"| {rec['sound']} | {rec['seconds']:.1f} | {rec['source_lsd_vs_original']:.2f} | "
             f"{statistics.median(lsd):.2f} ({min(lsd):.2f}) | "
             f"{statistics.median(r['lsd_vs_original'] for r in rec['variations']):.2f} | "
-            f"{_env(env)} | {_env(env_original)} | {_one(rec['source_envelope_r'])} | {rec['min_pair_lsd']:.2f} | "
+            f"{_env(env)} | {rec['source_envelope_std_db']:.1f} | "
+            f"{statistics.median(r['envelope_mad_db'] for r in rec['variations']):.2f} | "
+            f"{_env(env_original)} | {_one(rec['source_envelope_r'])} | {rec['min_pair_lsd']:.2f} | "
             f"{'yes' if rec['distinct'] else 'NO'} | {'met' if meets(rec) else 'missed'} |")
 
 
@@ -143,9 +155,9 @@ def main() -> None:
     codec, prior = load_codec(args.model), Prior.from_model_file(args.model)
     keep = parse_levels(args.keep_levels, prior.levels)
     print("| sound | s | source decode: LSD vs original | LSD vs decoded source, median (min) | LSD vs original | "
-          "envelope r vs decoded source, median (min) | envelope r vs original | source decode: envelope r vs "
-          "original | min LSD between two | distinct | target |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "envelope r vs decoded source, median (min) | source envelope std, dB | envelope median abs change, dB | "
+          "envelope r vs original | source decode: envelope r vs original | min LSD between two | distinct | target |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     records = []
     for path in sounds(args.sounds):
         rec = measure_sound(path, codec, prior, args.n, keep, SamplingSettings(args.temperature, seed=args.seed))
