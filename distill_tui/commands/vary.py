@@ -17,17 +17,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "vary", help="variations of a sound",
         description="Keep the coarse level(s) of a sound (its loudness and shape over time) and resample the other "
         "levels with the model's prior, N times. Writes DIR/NAME-var1.wav … and a .codes.json beside each.")
-    p.add_argument("model", type=Path, help="MODEL.distill with a prior (`distill-tui train-prior MODEL`)")
-    p.add_argument("sound", type=Path, help="an audio file, or a .codes.json made by this model")
+    p.add_argument("model", type=Path, metavar="MODEL", help="MODEL.distill with a prior (`distill-tui train-prior MODEL`)")
+    p.add_argument("sound", type=Path, metavar="SOUND", help="an audio file, or a .codes.json made by this model")
     p.add_argument("-n", type=int, default=4, help="how many variations (default 4)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="folder for the variations (made if missing)")
-    p.add_argument("--keep-levels", default="1", help="levels to keep from the sound, e.g. 1 or 1,2 (1 = coarsest; none: vary all; default 1)")
-    p.add_argument("--region", help="START:END positions to vary (default: the whole sound)")
-    p.add_argument("--temperature", type=float, default=1.0, help="above 0; lower is closer, higher wilder (default 1)")
-    p.add_argument("--top-k", type=int, help="sample only from the K likeliest codes")
-    p.add_argument("--top-p", type=float, help="sample only from the likeliest codes that together reach P, in (0, 1]")
-    p.add_argument("--seed", type=int, help="same seed, settings and sound give the same variations (on CPU)")
-    p.add_argument("--max-seconds", type=float, help="refuse sounds longer than this (default 60 s: variations are for "
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="folder for the variations (made if missing)")
+    p.add_argument("--keep-levels", default="1", metavar="LEVELS", help="levels to keep from the sound, e.g. 1 or 1,2 (1 = coarsest; none: vary all; default 1)")
+    p.add_argument("--region", metavar="A:B", help="START:END positions to vary (default: the whole sound)")
+    p.add_argument("--temperature", type=float, default=1.0, metavar="T", help="above 0; lower is closer, higher wilder (default 1)")
+    p.add_argument("--top-k", type=int, metavar="K", help="sample only from the K likeliest codes")
+    p.add_argument("--top-p", type=float, metavar="P", help="sample only from the likeliest codes that together reach P, in (0, 1]")
+    p.add_argument("--seed", type=int, metavar="S", help="same seed, settings and sound give the same variations (on CPU)")
+    p.add_argument("--max-seconds", type=float, metavar="S", help="refuse sounds longer than this (default 60 s: variations are for "
                    "one-shots, loops and textures)")
     p.add_argument("--force", action="store_true", help="overwrite variations already in the folder")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -119,6 +119,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         for item in written:
             print(f"{item['audio']}: {item['changed']:.0%} of the varied codes changed")
-        print(f"{args.n} variations of {name} (keeping level(s) {','.join(str(v) for v in out['keep_levels'])}, "
-              f"seed {result.seed}) in {sample_s:.2f} s of sampling")
+        kept_text = f"level(s) {','.join(str(v) for v in out['keep_levels'])}" if out["keep_levels"] else "no level"
+        print(f"{args.n} variations of {name} (keeping {kept_text}, seed {result.seed}) in {sample_s:.2f} s of sampling")
     return 0

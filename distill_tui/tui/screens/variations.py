@@ -106,8 +106,9 @@ class VariationsScreen(ModalScreen[None]):
                     return
                 audio = engine.decode(grid, set()).audio
                 self.app.call_from_thread(self._add, Slot(grid, audio, v.changed), round_)
-        except DistillError as exc:
-            self.app.call_from_thread(self._failed, exc.reason, round_)
+        except Exception as exc:  # noqa: BLE001 - a failure is shown in the dialog; the editor carries on
+            reason = exc.reason if isinstance(exc, DistillError) else f"{type(exc).__name__}: {exc}"
+            self.app.call_from_thread(self._failed, reason, round_)
 
     def _add(self, slot: Slot, round_: int) -> None:
         if round_ != self._round:
