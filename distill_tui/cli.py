@@ -18,7 +18,7 @@ from .errors import DistillError
 
 DESCRIPTION = ("Distill: train a small RVQ-VAE on a folder of your sounds, then see, edit and regenerate their "
                "codes. With no command, opens the editor on the bundled demo.")
-COMMAND_MODULES = ["train", "train_prior", "codec", "eval", "info", "generate", "edit", "listen", "play", "open"]
+COMMAND_MODULES = ["train", "train_prior", "codec", "eval", "info", "generate", "vary", "edit", "listen", "play", "open"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -162,6 +162,12 @@ def continue_(s: EditorScreen, text: str) -> None:
     s.compute_edit(E.Continue(total_positions=total, prior=prior, settings=settings), f"continued {seconds:g} s")
 
 
+def variations(s: EditorScreen, text: str) -> None:
+    from .screens.variations import open_variations  # the slots screen, only when asked for
+
+    open_variations(s, text)
+
+
 # ---- templates
 def save_template(s: EditorScreen, text: str) -> None:
     if not s.require("sound"):
@@ -242,6 +248,9 @@ COMMANDS: tuple[Command | Question, ...] = (
             lambda s: s.action_regenerate()),
     Question("Continue with the prior…", "grow the sound past its end with new codes",
              "Continue the sound by (seconds)", "1.0", continue_),
+    Question("Variations…", "new versions of the sound: its loudness and shape kept (level 1), the detail redrawn; "
+             "1–9 hear one, Enter keeps it", "How many variations (1–9)", "4", lambda s, text: variations(s, text),
+             needs=("sound", "model")),
     Command("Generate a new sound", "sample a new grid with the generate panel's settings (ctrl+g)",
             lambda s: s.action_generate()),
     # templates

@@ -1,0 +1,124 @@
+"""`distill-tui vary MODEL SOUND -n N -o DIR`: N variations of a sound, its kept levels resampled by the prior."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from ..errors import BadInputError, printable
+from . import print_json
+
+CODES_SUFFIX = ".codes.json"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "vary", help="variations of a sound",
+        description="Keep the coarse level(s) of a sound (its loudness and shape over time) and resample the other "
+        "levels with the model's prior, N times. Writes DIR/NAME-var1.wav … and a .codes.json beside each.")
+    p.add_argument("model", type=Path, metavar="MODEL", help="MODEL.distill with a prior (`distill-tui train-prior MODEL`)")
+    p.add_argument("sound", type=Path, metavar="SOUND", help="an audio file, or a .codes.json made by this model")
+    p.add_argument("-n", type=int, default=4, help="how many variations (default 4)")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="folder for the variations (made if missing)")
+    p.add_argument("--keep-levels", default="1", metavar="LEVELS", help="levels to keep from the sound, e.g. 1 or 1,2 (1 = coarsest; none: vary all; default 1)")
+    p.add_argument("--region", metavar="A:B", help="START:END positions to vary (default: the whole sound)")
+    p.add_argument("--temperature", type=float, default=1.0, metavar="T", help="above 0; lower is closer, higher wilder (default 1)")
+    p.add_argument("--top-k", type=int, metavar="K", help="sample only from the K likeliest codes")
+    p.add_argument("--top-p", type=float, metavar="P", help="sample only from the likeliest codes that together reach P, in (0, 1]")
+    p.add_argument("--seed", type=int, metavar="S", help="same seed, settings and sound give the same variations (on CPU)")
+    p.add_argument("--max-seconds", type=float, metavar="S", help="refuse sounds longer than this (default 60 s: variations are for "
+                   "one-shots, loops and textures)")
+    p.add_argument("--force", action="store_true", help="overwrite variations already in the folder")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(func=run)
+
+
+def sound_name(path: Path) -> str:
+    """The name variations are numbered from: the file name without .wav or .codes.json."""
+    name = path.name
+    return name[: -len(CODES_SUFFIX)] if name.lower().endswith(CODES_SUFFIX) else path.stem
+
+
+def output_paths(folder: Path, name: str, n: int) -> list[tuple[Path, Path]]:
+    """(audio, codes) paths of variations 1..n."""
+    return [(folder / f"{name}-var{k}.wav", folder / f"{name}-var{k}{CODES_SUFFIX}") for k in range(1, n + 1)]
+
+
+def check_outputs(folder: Path, pairs: list[tuple[Path, Path]], force: bool) -> None:
+    """Refuse an output that is not a folder, or variations already there (unless `force`)."""
+    if folder.exists() and not folder.is_dir():
+        raise BadInputError(f"-o {printable(folder)} is a file, not a folder")
+    present = [p for pair in pairs for p in pair if p.exists()]
+    if present and not force:
+        more = f" and {len(present) - 1} more" if len(present) > 1 else ""
+        raise BadInputError(f"-o {printable(folder)}: {printable(present[0].name)}{more} already there; "
+                            "use --force to overwrite")
+
+
+def _region(text: str, positions: int) -> tuple[int, int]:
+    try:
+        a, b = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise BadInputError(f"--region must be START:END in positions, got {text!r}") from None
+    if not 0 <= a < b <= positions:
+        raise BadInputError(f"--region {a}:{b} must satisfy 0 <= START < END <= {positions} (the sound's length)")
+    return a, b
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..audio.io import save_audio
+    from ..codes.grid import CodeGrid
+    from ..inference.codec import Codec, build_vqvae
+    from ..inference.generate import Prior
+    from ..inference.sampling import SamplingSettings
+    from ..inference.variations import MAX_SECONDS, load_sound, parse_levels, vary
+    from ..persistence.model_file import load_model_file
+
+    if args.n < 1:
+        raise BadInputError(f"-n must be at least 1, got {args.n}")
+    max_seconds = MAX_SECONDS if args.max_seconds is None else args.max_seconds
+    if not max_seconds > 0:
+        raise BadInputError("--max-seconds must be positive")
+    settings = SamplingSettings(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    settings.validate()
+    name = sound_name(args.sound)
+    pairs = output_paths(args.output, name, args.n)
+    check_outputs(args.output, pairs, args.force)
+
+    mf = load_model_file(args.model)
+    prior = Prior.from_loaded(mf, args.model)
+    keep = parse_levels(args.keep_levels, prior.levels)
+    vq, spec = build_vqvae(mf, args.model)
+    codec = Codec(vq, spec, mf.fingerprint, mf.document)
+    source = load_sound(codec, args.sound, max_seconds)
+    region = _region(args.region, source.positions) if args.region else None
+
+    t0 = time.perf_counter()
+    result = vary(prior, source.codes, args.n, settings, keep_levels=keep, region=region)
+    sample_s = time.perf_counter() - t0
+    args.output.mkdir(parents=True, exist_ok=True)
+    kept = {k: v for k, v in source.source.items() if k in {"ref_db", "gain_db", "samples", "file"}}
+    written = []
+    for var, (wav, codes_path) in zip(result.variations, pairs, strict=True):
+        how = {"of": name, "k": var.index, "keep_levels": [lv + 1 for lv in result.keep_levels],
+               "region": list(result.region), "seed": var.seed, "temperature": settings.temperature,
+               "top_k": settings.top_k, "top_p": settings.top_p}
+        grid = CodeGrid(codes=var.codes, model_fingerprint=codec.fingerprint, codebook_sizes=codec.codebook_sizes,
+                        sample_rate=spec.sample_rate, hop_length=spec.hop_length, stride=codec.cfg.stride,
+                        name=f"{name}-var{var.index}", source={**kept, "variation": how})
+        save_audio(wav, codec.decode(grid).audio, spec.sample_rate)
+        grid.save(codes_path)
+        written.append({"audio": str(wav), "codes": str(codes_path), "changed": round(var.changed, 4)})
+    out = {"sound": str(args.sound), "output": str(args.output), "n": args.n,
+           "keep_levels": [lv + 1 for lv in result.keep_levels], "region": list(result.region),
+           "positions": source.positions, "seconds": round(source.seconds, 3), "seed": result.seed,
+           "rounds": result.rounds, "sampling_s": round(sample_s, 4), "variations": written}
+    if args.json:
+        print_json(out)
+    else:
+        for item in written:
+            print(f"{item['audio']}: {item['changed']:.0%} of the varied codes changed")
+        kept_text = f"level(s) {','.join(str(v) for v in out['keep_levels'])}" if out["keep_levels"] else "no level"
+        print(f"{args.n} variations of {name} (keeping {kept_text}, seed {result.seed}) in {sample_s:.2f} s of sampling")
+    return 0

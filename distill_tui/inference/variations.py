@@ -1,0 +1,143 @@
+"""Variations of a sound: keep some levels (and what lies outside a region), resample the rest with the prior.
+
+Built on `Prior.region_candidates`: the region's free slots are sampled left to right with the kept codes
+read as context, n candidates in one batch. Every variation differs from its source and from the others;
+a candidate that repeats one already taken is drawn again with the next seed (`MAX_ROUNDS` at most).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import BadInputError
+from .sampling import SamplingSettings
+
+if TYPE_CHECKING:
+    from ..codes.grid import CodeGrid
+    from .codec import Codec
+    from .generate import Prior
+
+# The prior's limit for a variation. The prior keeps no memory past its window (16 positions, under a second),
+# so the limit is one of waiting, not of the model: every slot of the region is one step of the network, and
+# the n variations are decoded one after another (bench/parts/vary.md has the rates on a shared 2-core CPU).
+# A minute is far longer than the one-shots, loops and textures variations are for. `vary --max-seconds`
+# raises it.
+MAX_SECONDS = 60.0
+MAX_ROUNDS = 8  # sampling rounds before giving up on n distinct variations
+SEED_STEP = 7919  # the seed of round r is seed + r * SEED_STEP, so a rerun with the same seed repeats every round
+
+
+@dataclass
+class Variation:
+    """One variation: the whole grid, and how it was drawn."""
+
+    index: int  # 1-based, the k of `<name>-var<k>`
+    codes: np.ndarray  # (levels, positions): the source outside the resampled cells
+    changed: float  # share of the resampled cells whose code differs from the source's
+    join_nll: float  # how unlikely the prior finds the kept codes after it (lower joins better)
+    seed: int  # the seed of the round that drew it
+
+
+@dataclass
+class VariationSet:
+    """n variations of one grid."""
+
+    variations: list[Variation]
+    keep_levels: list[int]  # 0-based levels copied from the source
+    region: tuple[int, int]  # [start, end) positions resampled
+    seed: int  # the first round's seed: the same seed, settings and source give the same set
+    rounds: int  # sampling rounds it took to get n distinct variations
+
+
+def load_sound(codec: Codec, path: Path, max_seconds: float | None = MAX_SECONDS) -> CodeGrid:
+    """SOUND as a grid of `codec`'s codes: a .codes.json of this model, or audio encoded at the model's rate.
+
+    Refuses (`BadInputError` naming the file) a codes file of another model and a sound over `max_seconds`.
+    """
+    from ..codes.grid import CodeGrid, peek_seconds
+    from ..data.dataset import load_named_audio
+    from ..errors import printable
+
+    path = Path(path)
+    limit = math.inf if max_seconds is None else max_seconds
+    too_long = f"SOUND is {{:.1f}} s long, over the limit of {limit:g} s for variations (--max-seconds raises it)"
+    if path.name.lower().endswith(".json"):
+        seconds = peek_seconds(path)
+        if seconds is not None and seconds > limit:
+            raise BadInputError(too_long.format(seconds), path)
+        grid = CodeGrid.load(path)
+        grid.check_model(codec.fingerprint, codec.codebook_sizes, path)
+        if grid.seconds > limit:
+            raise BadInputError(too_long.format(grid.seconds), path)
+        return grid
+    audio = load_named_audio(path, codec.spec.sample_rate, max_seconds=None if max_seconds is None else limit + 1.0)
+    if audio.seconds > limit:
+        raise BadInputError(too_long.format(audio.source_seconds), path)
+    return codec.encode_samples(audio.samples, name=printable(path.stem), source={"file": printable(path)})
+
+
+def parse_levels(text: str, levels: int, what: str = "--keep-levels") -> list[int]:
+    """'1,2' (1 = coarsest) -> 0-based levels ('none' keeps none); refuses numbers outside 1..levels and
+    keeping every level."""
+    if text.strip().lower() == "none":
+        return []
+    try:
+        chosen = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise BadInputError(f"{what} must be level numbers like 1 or 1,2, got {text!r}") from None
+    if any(not 1 <= v <= levels for v in chosen):
+        raise BadInputError(f"{what} {text} is outside this model's levels (1 to {levels})")
+    if len(chosen) >= levels:
+        raise BadInputError(f"{what} {text} keeps every level: nothing would be left to vary (at most {levels - 1})")
+    return [v - 1 for v in chosen]
+
+
+def vary(prior: Prior, codes: np.ndarray, n: int, settings: SamplingSettings, *, keep_levels: list[int] | None = None,
+         region: tuple[int, int] | None = None, max_rounds: int = MAX_ROUNDS) -> VariationSet:
+    """n distinct variations of `codes` (levels, positions): `keep_levels` (0-based, default the coarsest) and the
+    positions outside `region` (default: the whole grid) are kept; the other cells are sampled from the prior.
+
+    Raises `BadInputError` for n < 1, levels outside the model's, a region outside the grid, or when
+    `max_rounds` rounds cannot find n variations that differ (a temperature or top-k too low to vary).
+    """
+    codes = prior.check_codes(codes, "the sound's codes")
+    if n < 1:
+        raise BadInputError(f"the number of variations must be at least 1, got {n}")
+    keep = [0] if keep_levels is None else sorted(set(keep_levels))
+    if any(not 0 <= lv < prior.levels for lv in keep):
+        raise BadInputError(f"levels to keep must be between 1 and {prior.levels}, got {[lv + 1 for lv in keep]}")
+    free = [lv for lv in range(prior.levels) if lv not in keep]
+    if not free:
+        raise BadInputError("every level is kept: nothing would be left to vary")
+    start, end = region if region is not None else (0, codes.shape[1])
+    if not 0 <= start < end <= codes.shape[1]:
+        raise BadInputError(f"region {start}:{end} must lie inside the grid's {codes.shape[1]} positions and not be empty")
+    settings.validate()
+    seed = settings.seed
+    taken: list[Variation] = []
+    seen = {codes.tobytes()}
+    cells = len(free) * (end - start)
+    rounds = 0
+    while len(taken) < n and rounds < max_rounds:
+        round_settings = replace(settings, seed=None if seed is None else seed + rounds * SEED_STEP)
+        found = prior.region_candidates(codes, start, end, round_settings, levels=free, candidates=n - len(taken))
+        round_seed = int(prior.last_seed or 0)
+        if seed is None:
+            seed = round_seed  # later rounds follow from the drawn seed, so the set can be replayed
+        rounds += 1
+        for cand in found:
+            key = cand.codes.tobytes()
+            if key in seen:
+                continue
+            seen.add(key)
+            differ = int((cand.codes[free, start:end] != codes[free, start:end]).sum())
+            taken.append(Variation(len(taken) + 1, cand.codes, differ / cells, float(cand.join_nll), round_seed))
+    if len(taken) < n:
+        raise BadInputError(f"only {len(taken)} of {n} variations differed after {rounds} rounds of sampling: "
+                            "raise the temperature, or keep fewer levels")
+    return VariationSet(taken, keep, (start, end), int(seed if seed is not None else 0), rounds)

@@ -1,0 +1,219 @@
+"""Variations of the sound in A, as numbered slots: hear each with its number, keep one as a new sound.
+
+The prior redraws every level but the coarsest (`inference/variations.vary`), so each variation keeps
+the sound's loudness and shape over time. Drawing and decoding run in a thread worker; playing goes
+through the editor's player, so the same output (speakers, a listener, a file) is used as for A.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+from textual.worker import get_current_worker
+
+from ...errors import DistillError
+from ...inference.sampling import SamplingSettings
+from ..messages import SoundLoaded
+
+if TYPE_CHECKING:
+    from ...codes.grid import CodeGrid
+    from .editor import EditorScreen
+
+MAX_SLOTS = 9  # one number key each
+KEEP_LEVELS = [0]  # the coarsest level: the sound's loudness and shape over time
+
+
+@dataclass
+class Slot:
+    """One variation, ready to hear."""
+
+    grid: CodeGrid  # named <name>-var<k>
+    audio: np.ndarray  # (N,) float32 at the model's rate
+    changed: float  # share of the redrawn codes that differ from the sound's
+
+
+class VariationsScreen(ModalScreen[None]):
+    """1..n hear a variation (and choose it), Enter keeps the chosen one, r draws a new set, Esc closes."""
+
+    BINDINGS = [
+        *[Binding(str(k), f"audition({k})", f"hear {k}", show=k == 1, id=f"variations.hear{k}")
+          for k in range(1, MAX_SLOTS + 1)],
+        Binding("down,j", "move(1)", "next", show=False, id="variations.next"),
+        Binding("up,k", "move(-1)", "previous", show=False, id="variations.previous"),
+        Binding("space", "play_chosen", "play/stop", id="variations.play"),
+        Binding("enter", "keep", "keep", id="variations.keep"),
+        Binding("r", "redraw", "new set", id="variations.redraw"),
+        Binding("escape", "close", "close", id="variations.close"),
+    ]
+    DEFAULT_CSS = """
+    VariationsScreen { align: center middle; }
+    VariationsScreen > Vertical { width: 72; max-width: 95%; height: auto; border: thick $primary; background: $panel; padding: 0 1; }
+    VariationsScreen #variations-title { height: auto; text-style: bold; }
+    VariationsScreen #variations-slots { height: auto; margin: 1 0; }
+    VariationsScreen #variations-help { height: auto; color: $text-muted; }
+    """
+
+    def __init__(self, editor: EditorScreen, name: str, count: int, settings: SamplingSettings) -> None:
+        super().__init__(id="variations")
+        self.editor, self.sound_name, self.count, self.settings = editor, name, count, settings
+        self.slots: list[Slot] = []
+        self.chosen: int | None = None  # 0-based
+        self.status = ""
+        self.kept: list[str] = []  # names of the variations kept as sounds
+        self._round = 0  # each set drawn gets a number; what a cancelled older worker still sends is dropped
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"Variations of {self.sound_name}: level 1 kept, the rest redrawn", id="variations-title",
+                         markup=False)
+            yield Static("", id="variations-slots", markup=False)
+            yield Static(f"1–{self.count}: hear · ↑↓: choose · space: play/stop · Enter: keep as a new sound · "
+                         "r: new set · Esc: close", id="variations-help", markup=False)
+
+    def on_mount(self) -> None:
+        self.draw()
+
+    # ---- drawing and decoding, in a worker
+    def draw(self) -> None:
+        self.slots, self.chosen = [], None
+        self._round += 1
+        self.status = f"drawing {self.count} variations…"
+        self.refresh_slots()
+        self._draw(self.editor.ws.grid(self.sound_name).copy(), self.settings, self._round)
+
+    @work(thread=True, exclusive=True, group="variations")
+    def _draw(self, source: CodeGrid, settings: SamplingSettings, round_: int) -> None:
+        from ...inference.variations import vary
+
+        engine = self.editor.engine
+        try:
+            result = vary(engine.require_prior(), source.codes, self.count, settings, keep_levels=KEEP_LEVELS)
+            for v in result.variations:
+                grid = source.copy()
+                grid.codes, grid.name = v.codes, f"{self.sound_name}-var{v.index}"
+                grid.source = {**{k: x for k, x in source.source.items() if k in {"ref_db", "gain_db", "samples"}},
+                               "variation": {"of": self.sound_name, "k": v.index, "keep_levels": [1],
+                                             "seed": v.seed, "temperature": settings.temperature}}
+                if get_current_worker().is_cancelled:
+                    return
+                audio = engine.decode(grid, set()).audio
+                self.app.call_from_thread(self._add, Slot(grid, audio, v.changed), round_)
+        except Exception as exc:  # noqa: BLE001 - a failure is shown in the dialog; the editor carries on
+            reason = exc.reason if isinstance(exc, DistillError) else f"{type(exc).__name__}: {exc}"
+            self.app.call_from_thread(self._failed, reason, round_)
+
+    def _add(self, slot: Slot, round_: int) -> None:
+        if round_ != self._round:
+            return
+        self.slots.append(slot)
+        if self.chosen is None:
+            self.chosen = 0
+        done = len(self.slots) == self.count
+        self.status = "" if done else f"decoding {len(self.slots) + 1} of {self.count}…"
+        self.refresh_slots()
+
+    def _failed(self, reason: str, round_: int) -> None:
+        if round_ != self._round:
+            return
+        self.status = f"cannot vary this sound: {reason}"
+        self.refresh_slots()
+
+    # ---- what the list says
+    def slot_lines(self) -> list[str]:
+        """One line per variation (the chosen one marked), then what is under way."""
+        lines = []
+        width = max((len(slot.grid.name) for slot in self.slots), default=0)
+        for i, slot in enumerate(self.slots):
+            mark = "▶" if i == self.chosen else " "
+            lines.append(f"{mark} {i + 1}  {slot.grid.name:<{width}}  {slot.grid.seconds:5.2f} s  "
+                         f"detail {slot.changed:4.0%} new")
+        if self.status:
+            lines.append(self.status)
+        return lines
+
+    def refresh_slots(self) -> None:
+        if self.is_mounted:
+            self.query_one("#variations-slots", Static).update("\n".join(self.slot_lines()))
+
+    # ---- keys
+    def action_audition(self, k: int) -> None:
+        if k > self.count:
+            return
+        if k > len(self.slots):
+            self.notify(f"variation {k} is still being made", severity="warning")
+            return
+        self.chosen = k - 1
+        self.refresh_slots()
+        self.play(self.slots[k - 1])
+
+    def play(self, slot: Slot) -> None:
+        self.editor.stop_playing()
+        self.editor.player.play(slot.audio, slot.grid.sample_rate, slot.grid.name)
+
+    def action_move(self, step: int) -> None:
+        if self.slots:
+            self.chosen = ((self.chosen or 0) + step) % len(self.slots)
+            self.refresh_slots()
+
+    def action_play_chosen(self) -> None:
+        if self.editor.playing:
+            self.editor.stop_playing()
+        elif self.chosen is not None:
+            self.play(self.slots[self.chosen])
+
+    def action_keep(self) -> None:
+        """Open the chosen variation as a new sound in A (unsaved), and close."""
+        if self.chosen is None:
+            self.notify("no variation is ready yet", severity="warning")
+            return
+        grid = self.slots[self.chosen].grid.copy()
+        self.kept.append(grid.name)
+        self.editor.stop_playing()
+        self.editor.post_message(SoundLoaded(grid, slot="A", unsaved=True, note=f"kept {grid.name}"))
+        self.dismiss(None)
+
+    def action_redraw(self) -> None:
+        self.editor.stop_playing()
+        self.settings = _next_seed(self.settings)
+        self.draw()
+
+    def action_close(self) -> None:
+        self.workers.cancel_group(self, "variations")
+        self.editor.stop_playing()
+        self.dismiss(None)
+
+
+def _next_seed(settings: SamplingSettings) -> SamplingSettings:
+    """A fixed seed moves on by one, so `r` gives a new set that can still be replayed; no seed stays drawn."""
+    return SamplingSettings(settings.temperature, settings.top_k, settings.top_p,
+                            None if settings.seed is None else settings.seed + 1)
+
+
+def open_variations(editor: EditorScreen, text: str) -> Any:
+    """The palette's "Variations…": check the count (1..9), the sound and the prior, then open the slots."""
+    if not (editor.require("sound") and editor.require("model")):
+        return None
+    try:
+        count = int(text)
+        if not 1 <= count <= MAX_SLOTS:
+            raise ValueError
+    except ValueError:
+        editor.notify(f"the number of variations is a whole number from 1 to {MAX_SLOTS}", severity="error")
+        return None
+    try:
+        editor.engine.require_prior()
+        settings = editor.sampling_settings()
+        settings.validate()
+    except DistillError as exc:
+        editor.bad(exc)  # type: ignore[arg-type]
+        return None
+    editor.stop_playing()
+    return editor.app.push_screen(VariationsScreen(editor, editor.ws.a, count, settings))

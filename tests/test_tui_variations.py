@@ -1,0 +1,89 @@
+"""The editor's Variations… command on the demo model: slots made, heard with their number, one kept, Esc closes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from distill_tui.tui.screens.prompt import PromptScreen
+from distill_tui.tui.screens.variations import VariationsScreen
+
+from .test_tui_app import SIZE, app_factory, demo, loaded_engine, ready  # noqa: F401 - the fixtures
+from .test_tui_support import DEMO_MODEL, aio, until
+
+pytestmark = pytest.mark.skipif(not DEMO_MODEL.exists(), reason="the bundled demo model samples/demo.distill is missing")
+
+
+async def open_variations(pilot, app, count: str | None = None) -> VariationsScreen | None:
+    """Choose "Variations…" in the palette and answer its question (the default 4 when `count` is None)."""
+    run = {c.title: c.callback for c in app.get_system_commands(app.editor)}
+    run["Variations…"]()
+    await until(pilot, lambda: isinstance(app.screen, PromptScreen) and bool(app.screen.query("Input")),
+                what="the question")
+    if count is not None:
+        app.screen.query_one("Input").value = count
+    await pilot.press("enter")
+    await pilot.pause()
+    return app.screen if isinstance(app.screen, VariationsScreen) else None
+
+
+@aio
+async def test_four_slots_heard_by_number_and_the_chosen_one_kept(app_factory):  # noqa: F811
+    app, router = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        name, source = ed.ws.a, ed.ws.grid(ed.ws.a).codes.copy()
+        screen = await open_variations(pilot, app)
+        assert screen is not None
+        await until(pilot, lambda: len(screen.slots) == 4, what="four variations")
+        grids = [slot.grid.codes for slot in screen.slots]
+        assert all(np.array_equal(g[0], source[0]) and not np.array_equal(g, source) for g in grids)
+        assert len({g.tobytes() for g in grids}) == 4
+        assert [s.grid.name for s in screen.slots] == [f"{name}-var{k}" for k in (1, 2, 3, 4)]
+        await pilot.press("3")
+        await until(pilot, lambda: bool(router.played), what="variation 3 played")
+        audio, _, heard = router.played[-1]
+        assert heard == f"{name}-var3" and np.array_equal(audio, screen.slots[2].audio)
+        assert "▶ 3" in "\n".join(screen.slot_lines())
+        await pilot.press("enter")
+        await until(pilot, lambda: f"{name}-var3" in ed.ws.sounds, what="the kept variation")
+        assert not isinstance(app.screen, VariationsScreen)
+        assert ed.ws.a == f"{name}-var3" and ed.ws.dirty(f"{name}-var3")  # a new sound, on no disk yet
+        assert np.array_equal(ed.ws.grid(ed.ws.a).codes, grids[2])
+        assert np.array_equal(ed.ws.grid(name).codes, source)  # the source is untouched
+
+
+@aio
+async def test_esc_closes_without_a_new_sound_and_bad_counts_are_refused(app_factory):  # noqa: F811
+    app, router = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        names = set(ed.ws.sounds)
+        assert await open_variations(pilot, app, "0") is None
+        assert await open_variations(pilot, app, "many") is None
+        messages = " ".join(n.message for n in app._notifications)  # noqa: SLF001
+        assert messages.count("from 1 to 9") == 2
+        screen = await open_variations(pilot, app, "2")
+        await until(pilot, lambda: len(screen.slots) == 2, what="two variations")
+        await pilot.press("5")  # there is no fifth slot: nothing plays
+        await pilot.pause()
+        assert not router.played
+        await pilot.press("r")  # a new set replaces the old one
+        await until(pilot, lambda: len(screen.slots) == 2, what="a new set")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, VariationsScreen) and set(ed.ws.sounds) == names
+
+
+@aio
+async def test_without_a_prior_the_command_says_why(app_factory, loaded_engine, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(loaded_engine, "prior", None)
+    monkeypatch.setattr(loaded_engine, "prior_error", "this model has no prior: run `distill-tui train-prior MODEL`")
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        assert await open_variations(pilot, app) is None
+        messages = " ".join(n.message for n in app._notifications)  # noqa: SLF001
+        assert "no prior" in messages and "train-prior" in messages
