@@ -74,6 +74,13 @@ class Workspace:
             self.b = name
         return sound
 
+    def close_all(self) -> None:
+        """Close every sound, dropping unsaved edits, the history and the clipboard (another model's codes)."""
+        self.session = EditSession()
+        self.sounds.clear()
+        self.a = self.b = None
+        self.clipboard = None
+
     def _unique(self, base: str) -> str:
         base = re.sub(r"\s+", "_", base.strip()) or "untitled"
         name, n = base, 2

@@ -53,6 +53,7 @@ from ..widgets.spectrogram import SpectrogramStrip
 from ..workers import report_failures
 from ..workspace import Workspace
 from .confirm import ConfirmScreen
+from .confirm_unsaved import resolve_unsaved
 from .prompt import PromptScreen
 
 MIN_WIDTH, MIN_HEIGHT = 60, 16
@@ -164,14 +165,19 @@ class EditorScreen(EditingActions, Screen):
             return
         self.loader.load_files(self.engine, [Path(p).expanduser() for p in text.split()], slot)
 
-    def open_model(self, path: Path) -> None:
-        """Switch to another model, unless a sound has unsaved edits."""
-        dirty = self.ws.dirty_names()
-        if dirty:
-            self.notify(f"save or undo the edits in {', '.join(dirty)} before opening another model", severity="warning")
-            return
-        self.model_path = path
-        self.loader.load_model(path, [])
+    def open_model(self, path: Path, audio: list[Path] | None = None) -> None:
+        """Switch to another model and open `audio` into it; the open sounds close (unsaved edits: ask first)."""
+        resolve_unsaved(self, f"opening {path.name}", lambda: self._switch_model(path, list(audio or [])))
+
+    def _switch_model(self, path: Path, audio: list[Path]) -> None:
+        self.stop_playing()
+        self.ws.close_all()
+        self.show_a()
+        self.show_spectrogram()
+        self.model_path, self.audio_paths = path, audio
+        self.grid.placeholder = f"loading {path.name}…"
+        self.refresh_panels()
+        self.loader.load_model(path, audio)
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
         engine = self.engine = self.decoder.engine = message.engine

@@ -34,9 +34,22 @@ from ..event_feed import EventFeed, FeedUpdated
 from ..widgets.health_bars import HealthBars, level_health
 from ..widgets.loss_chart import LossChart, Series
 
+HANDOFF_SOUNDS = 12  # training sounds opened with a new model (each is encoded on opening)
 MAX_POINTS = 1500  # per curve; older points are thinned (every other one dropped) beyond this
 STATE_STYLE = {RUNNING: "bold green", STARTING: "bold cyan", FINISHED: "bold blue", STOPPED: "bold yellow",
                CRASHED: "bold red", EMPTY: "bold red"}
+
+
+def training_sounds(data_dir: str | Path | None) -> list[Path]:
+    """The audio files a run trained on (its folder, sorted), or none when the folder is gone."""
+    if not data_dir:
+        return []
+    from ...data.dataset import find_audio  # imports torch: only when asked
+
+    try:
+        return find_audio(Path(data_dir))
+    except DistillError:
+        return []
 
 
 def _thin(s: Series) -> None:
@@ -408,14 +421,26 @@ class RunViewScreen(Screen):
         self.app.switch_screen(view)
 
     def action_open_model(self) -> None:
+        """Open the trained model in the editor with (up to `HANDOFF_SOUNDS` of) the sounds it was trained on;
+        sounds with unsaved edits in the editor are saved or discarded first, as the user chooses."""
         out = self.output_path()
         editor = getattr(self.app, "editor", None)
         if out is None or editor is None:
             self.notify("no model to open", severity="warning")
             return
-        while self.app.screen is not editor and len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
-        editor.open_model(out)
+        sounds = training_sounds(self.summary.data_dir)
+        if len(sounds) > HANDOFF_SOUNDS:
+            self.notify(f"opening the first {HANDOFF_SOUNDS} of {len(sounds)} training sounds; ': Open sound…' "
+                        "for the others", timeout=6)
+
+        def go() -> None:
+            while self.app.screen is not editor and len(self.app.screen_stack) > 1:
+                self.app.pop_screen()
+            editor._switch_model(out, sounds[:HANDOFF_SOUNDS])  # noqa: SLF001 - the unsaved edits are settled
+
+        from .confirm_unsaved import resolve_unsaved
+
+        resolve_unsaved(editor, f"opening {out.name}", go)
 
     def action_zoom(self) -> None:
         for chart in self.query(LossChart):
