@@ -206,6 +206,25 @@ def _first_template(s: EditorScreen) -> str:
     return names[0] if names else ""
 
 
+# ---- files (a picker: Tab completes, the list shows what can be opened)
+def open_sound(s: EditorScreen) -> None:
+    if not s.require("model"):
+        return
+    from .screens.file_picker import SOUND, FilePickerScreen
+
+    start = s.ws.sound(s.ws.a).audio_path if s.ws.a and s.ws.sound(s.ws.a).audio_path else None
+    s.app.push_screen(FilePickerScreen("Open a sound or a codes file into A", SOUND, start.parent if start else None),
+                      lambda path: s.loader.load_files(s.engine, [path], "A") if path else None)
+
+
+def open_model(s: EditorScreen) -> None:
+    from .screens.file_picker import MODEL, FilePickerScreen
+
+    start = s.model_path.parent if s.model_path and s.model_path.parent.is_dir() else None
+    s.app.push_screen(FilePickerScreen("Open a model (.distill)", MODEL, start),
+                      lambda path: s.open_model(path) if path else None)
+
+
 COMMANDS: tuple[Command | Question, ...] = (
     # between A and B
     Question("Blend toward B…", "move the selection toward B in latent space (0 keeps A, 1 takes B)",
@@ -269,10 +288,9 @@ COMMANDS: tuple[Command | Question, ...] = (
              lambda s: str(s.ws.default_codes_path(s.ws.a)), lambda s, text: s.save_to(s.ws.a, Path(text)),
              needs=("sound",)),
     Command("Export WAV…", "write the decoded sound (and its codes beside it) (e)", lambda s: s.action_export()),
-    Question("Open sound or codes file…", "encode audio files (or open codes files) of this model into A",
-             "Open (audio or .codes.json; several separated by spaces)", "", lambda s, text: s.open_paths(text, "A")),
-    Question("Open model…", "switch to another model file", "Model file (.distill)",
-             lambda s: str(s.model_path or ""), lambda s, text: s.open_model(Path(text).expanduser())),
+    Command("Open sound or codes file…", "encode an audio file (or open a codes file) of this model into A",
+            lambda s: open_sound(s)),
+    Command("Open model…", "switch to another model file (the open sounds close)", lambda s: open_model(s)),
     Question("Set tempo…", "beats per minute: w and b jump by one beat", "Tempo (beats per minute)",
              lambda s: f"{s.bpm:g}", lambda s, text: s.set_tempo(text)),
     Question("Set edit step…", "how far the cursor advances after typing a code (0 stays)", "Edit step (positions)",

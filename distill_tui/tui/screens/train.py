@@ -10,13 +10,14 @@ from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, DirectoryTree, Footer, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from ...errors import DistillError
 from ...train import launcher
+from .file_picker import FOLDER, PathPicker
 
 # (field, label, one-line explanation)
 SETTINGS: list[tuple[str, str, str]] = [
@@ -69,7 +70,7 @@ def scan_folder(root: Path) -> ScanReport:
 
 
 class TrainScreen(Screen):
-    """Folder on the left, what was found and the settings on the right; ctrl+t starts."""
+    """Folder on the left (a path picker), what was found and the settings on the right; ctrl+t starts."""
 
     BINDINGS = [
         Binding("ctrl+t", "start", "start training", id="train.start"),
@@ -78,16 +79,15 @@ class TrainScreen(Screen):
     DEFAULT_CSS = """
     TrainScreen #train-title { height: 1; background: $panel; text-style: bold; padding: 0 1; }
     TrainScreen #train-body { height: 1fr; }
-    TrainScreen #tree { width: 34; border-right: vkey $panel; }
-    TrainScreen #form { width: 1fr; padding: 0 1; }
+    TrainScreen #folder-pane { width: 1fr; max-width: 44; min-width: 24; border-right: vkey $panel; }
+    TrainScreen #folder-label { height: 1; padding: 0 1; color: $primary; text-style: bold; }
+    TrainScreen #form { width: 2fr; padding: 0 1; }
     TrainScreen #found { height: auto; margin-bottom: 1; }
-    TrainScreen .row { height: auto; margin-bottom: 1; }
-    TrainScreen .row Label { width: 16; }
-    TrainScreen .row Input { width: 26; height: 1; border: none; padding: 0 1; background: $boost; }
-    TrainScreen .row Input:focus { background: $accent 30%; }
-    TrainScreen .row .why { width: 1fr; padding: 0 0 0 1; color: $text-muted; }
-    TrainScreen #path { width: 1fr; }
-    TrainScreen #found { margin-top: 0; }
+    TrainScreen .row { height: auto; min-height: 3; }
+    TrainScreen .row Label { width: 16; padding-top: 1; }
+    TrainScreen .row Input { width: 1fr; max-width: 28; min-width: 12; height: 3; border: tall $foreground 30%; padding: 0 1; }
+    TrainScreen .row Input:focus { border: tall $accent; }
+    TrainScreen .row .why { width: 1fr; height: auto; padding: 1 0 0 1; color: $text-muted; }
     TrainScreen #start { margin-top: 1; }
     """
 
@@ -104,13 +104,12 @@ class TrainScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("Train a model on a folder of sounds", id="train-title")
         with Horizontal(id="train-body"):
-            yield DirectoryTree(str(self.browse_root), id="tree")
+            with Vertical(id="folder-pane"):
+                yield Static("Sounds folder", id="folder-label")
+                yield PathPicker(FOLDER, self.folder or self.browse_root, id="path")
             with VerticalScroll(id="form"):
-                with Horizontal(classes="row"):
-                    yield Label("Sounds folder")
-                    yield Input(str(self.folder or ""), placeholder="a folder of wav/flac/ogg/mp3/aiff files; Enter scans",
-                                id="path")
-                yield Static("Choose a folder on the left, or type its path and press Enter.", id="found")
+                yield Static("Choose a folder on the left: type its path (Tab completes) and press Enter, "
+                             "or pick it in the list.", id="found")
                 for name, label, why in SETTINGS:
                     with Horizontal(classes="row"):
                         yield Label(label)
@@ -120,7 +119,7 @@ class TrainScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#path", Input).focus()
+        self.query_one("#path", PathPicker).input.focus()
         if self.folder is not None:
             self.start_scan(self.folder)
 
@@ -130,16 +129,13 @@ class TrainScreen(Screen):
         self.query_one("#found", Static).update(text)
 
     # ------------------------------------------------------------------ choosing a folder
-    def on_directory_tree_directory_selected(self, event: DirectoryTree.DirectorySelected) -> None:
+    def on_path_picker_picked(self, event: PathPicker.Picked) -> None:
         event.stop()
-        self.query_one("#path", Input).value = str(event.path)
-        self.start_scan(Path(event.path))
+        self.start_scan(event.path)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.input.id == "path" and event.value.strip():
-            self.start_scan(Path(event.value.strip()).expanduser())
-        elif self.report is not None:
+        if self.report is not None:
             self.action_start()
 
     def start_scan(self, folder: Path) -> None:

@@ -1,0 +1,328 @@
+"""Choosing a path: a path field with Tab completion, a list of what can be opened there, and a one-line reason
+when the typed path cannot be used. `PathPicker` is the widget (the train screen's folder); `FilePickerScreen`
+puts it in a dialog (Open model…, Open sound…).
+
+What a picker can open is its `kind`: "folder" (folders only), "model" (`.distill` files) or "sound" (audio
+files and `.codes.json` files). Folders are always listed, to walk through; hidden ones only when the typed
+name starts with a dot.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.events import Key
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ...audio.io import is_audio_file
+
+FOLDER, MODEL, SOUND = "folder", "model", "sound"
+WHAT = {FOLDER: "a folder", MODEL: "a model file (.distill)",
+        SOUND: "a sound (wav, flac, ogg, mp3, aiff…) or a codes file (.codes.json)"}
+MAX_ENTRIES = 400  # listed per folder (a huge folder is cut, and says so)
+USE, PARENT, DIR, FILE = "use", "parent", "dir", "file"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the list: use this folder, go to the parent, go into a folder, or open a file."""
+
+    label: str
+    path: Path
+    role: str
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What Tab makes of the typed text: the completed text, and every name that still matches."""
+
+    text: str
+    candidates: list[str]
+
+
+def opens(path: Path, kind: str) -> bool:
+    """A file this picker's kind can open (by its name)."""
+    if kind == MODEL:
+        return path.suffix.lower() == ".distill"
+    if kind == SOUND:
+        return path.name.lower().endswith(".codes.json") or is_audio_file(path)
+    return False
+
+
+def resolve(text: str, base: Path) -> Path:
+    """The typed text as a path: `~` expanded, relative to `base`."""
+    path = Path(os.path.expanduser(text.strip() or "."))
+    return path if path.is_absolute() else base / path
+
+
+def split_typed(text: str, base: Path) -> tuple[Path, str]:
+    """(the folder being listed, the start of a name typed in it): "sounds/ki" -> (base/sounds, "ki")."""
+    text = os.path.expanduser(text)
+    if not text or text.endswith(os.sep):
+        return resolve(text, base), ""
+    head, tail = os.path.split(text)
+    return resolve(head, base) if head else base, tail
+
+
+def list_folder(folder: Path, kind: str, prefix: str = "") -> tuple[list[Entry], bool]:
+    """What `folder` holds that the picker can use, names starting with `prefix` (case-insensitive): its
+    folders, then the files `kind` opens, each sorted; and whether the list was cut at `MAX_ENTRIES`."""
+    dirs: list[Entry] = []
+    files: list[Entry] = []
+    low = prefix.lower()
+    try:
+        with os.scandir(folder) as it:
+            for item in it:
+                if not item.name.lower().startswith(low) or (item.name.startswith(".") and not prefix.startswith(".")):
+                    continue
+                try:
+                    is_dir = item.is_dir()
+                except OSError:
+                    continue
+                if is_dir:
+                    dirs.append(Entry(item.name + os.sep, Path(item.path), DIR))
+                elif opens(Path(item.name), kind):
+                    files.append(Entry(item.name, Path(item.path), FILE))
+    except OSError:
+        return [], False
+    found = sorted(dirs, key=lambda e: e.label.lower()) + sorted(files, key=lambda e: e.label.lower())
+    return found[:MAX_ENTRIES], len(found) > MAX_ENTRIES
+
+
+def count_sounds(folder: Path) -> int:
+    """Audio files directly in `folder` (not in its sub-folders)."""
+    try:
+        with os.scandir(folder) as it:
+            return sum(1 for item in it if is_audio_file(Path(item.name)) and item.is_file())
+    except OSError:
+        return 0
+
+
+def complete(text: str, kind: str, base: Path) -> Completion:
+    """Tab: the typed name extended to what every match shares (a lone folder gets its `/`)."""
+    folder, prefix = split_typed(text, base)
+    entries, _ = list_folder(folder, kind, prefix)
+    names = [e.label for e in entries]
+    if not names:
+        return Completion(text, [])
+    if len(names) == 1:
+        common = names[0]
+    else:
+        common = os.path.commonprefix([n.lower() for n in names])
+        common = names[0][:len(common)]  # the first match's own case
+    if len(common) <= len(prefix):
+        return Completion(text, names)
+    return Completion(text[:len(text) - len(prefix)] + common, names)
+
+
+def refusal(path: Path, kind: str) -> str | None:
+    """Why `path` cannot be opened by this picker (one line), or None when it can."""
+    if not path.exists():
+        return f"{path} does not exist"
+    if kind == FOLDER:
+        return None if path.is_dir() else f"{path.name} is a file: choose {WHAT[FOLDER]}"
+    if path.is_dir():
+        return f"{path.name} is a folder: choose {WHAT[kind]} in it"
+    if not opens(path, kind):
+        return f"{path.name} is not {WHAT[kind]}"
+    if not os.access(path, os.R_OK):
+        return f"{path.name} cannot be read (permissions)"
+    return None
+
+
+class PathPicker(Vertical):
+    """The path field (Tab completes, Enter opens), the list (Enter goes in or opens, Backspace goes up), and a
+    message line. Posts `PathPicker.Picked` with a path its kind can open."""
+
+    BINDINGS = [
+        Binding("tab", "complete", "complete", show=False, id="picker.complete"),
+        Binding("backspace", "parent", "parent folder", show=False, id="picker.parent"),
+        Binding("down", "to_list", "the list", show=False, id="picker.to_list"),
+    ]
+    DEFAULT_CSS = """
+    PathPicker { height: 1fr; }
+    PathPicker #picker-input { height: 3; }
+    PathPicker #picker-message { height: auto; color: $text-muted; padding: 0 1; }
+    PathPicker #picker-message.-bad { color: $error; text-style: bold; }
+    PathPicker #picker-list { height: 1fr; min-height: 3; }
+    """
+
+    @dataclass
+    class Picked(Message):
+        """The user chose `path` (it exists and the picker's kind opens it)."""
+
+        picker: PathPicker
+        path: Path
+
+        @property
+        def control(self) -> PathPicker:
+            return self.picker
+
+    def __init__(self, kind: str, start: str | Path | None = None, *, base: Path | None = None,
+                 id: str | None = None) -> None:  # noqa: A002 - Textual's own keyword
+        super().__init__(id=id)
+        self.kind = kind
+        self.base = base or Path.cwd()
+        text = str(start) if start is not None else str(self.base)
+        if kind == FOLDER or Path(text).is_dir():
+            text = text.rstrip(os.sep) + os.sep
+        self.start_text = text
+        self.entries: list[Entry] = []
+        self.message = ""
+
+    def compose(self) -> ComposeResult:
+        yield Input(self.start_text, placeholder=f"type a path to {WHAT[self.kind]}; Tab completes", id="picker-input",
+                    select_on_focus=False)  # typing adds to the folder shown, never replaces it
+        yield Static("", id="picker-message", markup=False)
+        yield OptionList(id="picker-list")
+
+    @property
+    def input(self) -> Input:
+        return self.query_one("#picker-input", Input)
+
+    @property
+    def options(self) -> OptionList:
+        return self.query_one("#picker-list", OptionList)
+
+    def on_mount(self) -> None:
+        self.refresh_list()
+
+    def say(self, text: str, bad: bool = False) -> None:
+        """The line under the field: what is listed, or why the typed path cannot be used."""
+        self.message = text
+        widget = self.query_one("#picker-message", Static)
+        widget.update(text)
+        widget.set_class(bad, "-bad")
+
+    # ---- the list
+    def refresh_list(self) -> None:
+        folder, prefix = split_typed(self.input.value, self.base)
+        entries, cut = list_folder(folder, self.kind, prefix)
+        head: list[Entry] = []
+        if self.kind == FOLDER and folder.is_dir() and not prefix:
+            head.append(Entry(f"✓ use this folder ({folder.resolve().name or folder})", folder, USE))
+        if folder.resolve().parent != folder.resolve():
+            head.append(Entry(f"..{os.sep}  (parent folder)", folder.resolve().parent, PARENT))
+        self.entries = head + entries
+        self.options.clear_options()
+        self.options.add_options([Option(e.label) for e in self.entries])
+        if self.entries:  # the first thing to open (in a folder picker: "use this folder")
+            self.options.highlighted = 0 if self.kind == FOLDER or not entries else len(head)
+        if not folder.is_dir():
+            self.say(f"{folder} is not a folder", bad=True)
+        elif self.kind == FOLDER and not prefix:
+            self.say(f"{len(entries)}{'+' if cut else ''} folder(s), {count_sounds(folder)} sound file(s) here · "
+                     "Enter: use this folder")
+        elif not entries:
+            self.say(f"nothing here matches {prefix!r}" if prefix else f"nothing to open here ({WHAT[self.kind]})")
+        else:
+            self.say(f"{len(entries)}{'+' if cut else ''} here · Tab completes · Enter opens")
+
+    def go_to(self, folder: Path) -> None:
+        """List `folder` (the field shows it, ending in `/`)."""
+        self.input.value = str(folder).rstrip(os.sep) + os.sep
+        self.input.cursor_position = len(self.input.value)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.refresh_list()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        entry = self.entries[event.option_index]
+        if entry.role in (PARENT, DIR):
+            self.go_to(entry.path)
+        else:
+            self.pick(entry.path)
+
+    # ---- keys
+    def action_complete(self) -> None:
+        """Tab in the field: complete the typed name; when there is nothing to add, Tab moves on as usual."""
+        if self.screen.focused is not self.input:
+            self.screen.focus_next()
+            return
+        done = complete(self.input.value, self.kind, self.base)
+        if done.text != self.input.value:
+            self.input.value = done.text
+            self.input.cursor_position = len(done.text)
+        elif len(done.candidates) > 1 and split_typed(self.input.value, self.base)[1]:
+            self.say(f"{len(done.candidates)} match: " + "  ".join(done.candidates[:8])
+                     + ("  …" if len(done.candidates) > 8 else ""))
+        else:
+            self.screen.focus_next()
+
+    def on_key(self, event: Key) -> None:
+        """Typing while the list has the keys goes on in the field (the list filters as you type)."""
+        if self.screen.focused is self.options and event.is_printable and event.character:
+            event.stop()
+            self.input.focus()
+            self.input.insert_text_at_cursor(event.character)
+
+    def action_to_list(self) -> None:
+        """Down in the field: into the list (the list's own Down moves in it)."""
+        self.options.focus()
+
+    def action_parent(self) -> None:
+        """Backspace in the list: the parent folder (in the field, Backspace deletes a character)."""
+        if self.screen.focused is self.input:
+            self.input.action_delete_left()
+            return
+        folder, _ = split_typed(self.input.value, self.base)
+        self.go_to(folder.resolve().parent)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        path = resolve(event.value, self.base)
+        if path.is_dir() and self.kind != FOLDER:
+            self.go_to(path)
+            return
+        self.pick(path)
+
+    def pick(self, path: Path) -> None:
+        """Post `Picked`, or say (in red, one line) why the path cannot be used and stay open."""
+        reason = refusal(path, self.kind)
+        if reason is not None:
+            self.say(reason, bad=True)
+            return
+        self.post_message(self.Picked(self, path))
+
+
+class FilePickerScreen(ModalScreen[Path | None]):
+    """A `PathPicker` in a dialog: returns the chosen path, or None on Esc."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel", id="file_picker.cancel")]
+    DEFAULT_CSS = """
+    FilePickerScreen { align: center middle; }
+    FilePickerScreen > Vertical { width: 90; max-width: 95%; height: 80%; border: thick $primary; background: $panel; padding: 0 1; }
+    FilePickerScreen #picker-title { height: auto; text-style: bold; }
+    FilePickerScreen #picker-help { height: auto; color: $text-muted; }
+    """
+
+    def __init__(self, title: str, kind: str, start: str | Path | None = None) -> None:
+        super().__init__()
+        self.title_text, self.kind, self.start = title, kind, start
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.title_text, id="picker-title", markup=False)
+            yield PathPicker(self.kind, self.start, id="picker")
+            yield Static("Tab: complete · ↓: the list (Enter: open or go in, Backspace: up) · Esc: cancel",
+                         id="picker-help")
+
+    def on_mount(self) -> None:
+        self.query_one(PathPicker).input.focus()
+
+    def on_path_picker_picked(self, event: PathPicker.Picked) -> None:
+        event.stop()
+        self.dismiss(event.path)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,153 @@
+"""Issue 15, item 18: one file picker for Open model…, Open sound… and the train screen's folder: Tab completes,
+the list shows only what can be opened and goes up, a wrong path says why in one line and keeps the picker open."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from distill_tui.tui import commands
+from distill_tui.tui.app import DistillApp
+from distill_tui.tui.screens.file_picker import (
+    FOLDER,
+    MODEL,
+    SOUND,
+    FilePickerScreen,
+    PathPicker,
+    complete,
+    list_folder,
+    refusal,
+)
+from distill_tui.tui.screens.train import TrainScreen
+
+from .test_tui_support import RecordingRouter, aio, until
+
+SIZE = (110, 32)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """kicks/ (two wavs), pads/, .hidden/, a model, a codes file, notes.txt, a fake image."""
+    for folder in ("kicks", "pads", ".hidden"):
+        (tmp_path / folder).mkdir()
+    for name in ("kicks/kick_deep.wav", "kicks/kick_punch.wav", "pads/pad.flac"):
+        sf.write(tmp_path / name, np.zeros(2205, dtype=np.float32), 22050)
+    (tmp_path / "model.distill").write_bytes(b"x")
+    (tmp_path / "take.codes.json").write_text("{}")
+    (tmp_path / "notes.txt").write_text("n")
+    (tmp_path / "cover.png").write_bytes(b"p")
+    return tmp_path
+
+
+def names(folder: Path, kind: str, prefix: str = "") -> list[str]:
+    return [e.label for e in list_folder(folder, kind, prefix)[0]]
+
+
+def test_the_list_holds_only_what_the_kind_opens(tree: Path):
+    sep = os.sep
+    assert names(tree, FOLDER) == [f"kicks{sep}", f"pads{sep}"]  # no files, no hidden folder
+    assert names(tree, MODEL) == [f"kicks{sep}", f"pads{sep}", "model.distill"]
+    assert names(tree, SOUND) == [f"kicks{sep}", f"pads{sep}", "take.codes.json"]
+    assert names(tree / "kicks", SOUND, "KICK_P") == ["kick_punch.wav"]  # the typed start, any case
+    assert names(tree, FOLDER, ".") == [f".hidden{sep}"]  # hidden only when asked for
+
+
+def test_tab_completes_the_shared_start_and_a_lone_folder(tree: Path):
+    assert complete("ki", FOLDER, tree).text == f"kicks{os.sep}"
+    done = complete(f"kicks{os.sep}k", SOUND, tree)
+    assert done.text == f"kicks{os.sep}kick_" and done.candidates == ["kick_deep.wav", "kick_punch.wav"]
+    assert complete(f"kicks{os.sep}kick_d", SOUND, tree).text == f"kicks{os.sep}kick_deep.wav"
+    assert complete("zz", SOUND, tree).text == "zz" and complete("zz", SOUND, tree).candidates == []
+    assert complete(f"{tree}{os.sep}mo", MODEL, Path("/")).text == f"{tree}{os.sep}model.distill"
+
+
+def test_refusals_are_one_line_and_name_the_file(tree: Path):
+    assert refusal(tree / "kicks", FOLDER) is None
+    assert refusal(tree / "model.distill", MODEL) is None
+    assert refusal(tree / "kicks" / "kick_deep.wav", SOUND) is None
+    assert refusal(tree / "nosuch.distill", MODEL) == f"{tree / 'nosuch.distill'} does not exist"
+    assert refusal(tree / "notes.txt", MODEL) == "notes.txt is not a model file (.distill)"
+    assert refusal(tree / "notes.txt", FOLDER) == "notes.txt is a file: choose a folder"
+    assert refusal(tree / "kicks", SOUND).startswith("kicks is a folder")
+    for reason in (refusal(tree / "cover.png", SOUND), refusal(tree / "x", MODEL)):
+        assert reason and "\n" not in reason
+
+
+def bare_app() -> DistillApp:
+    return DistillApp(None, [], router=RecordingRouter())
+
+
+@aio
+async def test_picker_dialog_wrong_path_then_tab_then_up_then_open(tree: Path):
+    app = bare_app()
+    chosen: list[Path | None] = []
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(FilePickerScreen("Open a sound", SOUND, tree), chosen.append)
+        await pilot.pause()
+        picker = app.screen.query_one(PathPicker)
+        assert picker.input.value == f"{tree}{os.sep}" and app.screen.focused is picker.input
+        await pilot.press(*"nosuch.wav", "enter")  # typing adds to the folder shown
+        await pilot.pause()
+        assert isinstance(app.screen, FilePickerScreen) and picker.message == f"{tree / 'nosuch.wav'} does not exist"
+        assert picker.query_one("#picker-message").has_class("-bad")
+        picker.input.value = f"{tree}{os.sep}ki"
+        await pilot.press("tab")
+        assert picker.input.value == f"{tree}{os.sep}kicks{os.sep}"
+        await pilot.pause()
+        assert [e.label for e in picker.entries][1:] == ["kick_deep.wav", "kick_punch.wav"]
+        await pilot.press("down", "backspace")  # into the list, then up to the parent folder
+        await pilot.pause()
+        assert picker.input.value == f"{tree}{os.sep}"
+        await pilot.press(*"kicks/kick_p", "tab", "enter")  # typing in the list goes on in the field
+        await until(pilot, lambda: chosen, what="the picked file")
+    assert chosen == [tree / "kicks" / "kick_punch.wav"]
+
+
+@aio
+async def test_open_model_and_open_sound_use_the_picker(tree: Path, monkeypatch):
+    monkeypatch.chdir(tree)
+    app = bare_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        entries = {c.title: c for c in commands.COMMANDS}
+        entries["Open model…"].run(editor)
+        await pilot.pause()
+        assert isinstance(app.screen, FilePickerScreen) and app.screen.kind == MODEL
+        picker = app.screen.query_one(PathPicker)
+        picker.input.value = str(tree / "notes.txt")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FilePickerScreen) and "is not a model file" in picker.message
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is editor
+        entries["Open sound or codes file…"].run(editor)  # no model yet: says so, opens nothing
+        await pilot.pause()
+        assert app.screen is editor
+
+
+@aio
+async def test_train_screen_folder_picker_lists_folders_refuses_a_file_and_scans_a_folder(tree: Path, monkeypatch):
+    monkeypatch.chdir(tree)
+    app = bare_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        train = TrainScreen(browse_root=tree)
+        app.push_screen(train)
+        await pilot.pause()
+        picker = train.query_one(PathPicker)
+        assert [e.role for e in picker.entries][:2] == ["use", "parent"]
+        assert [e.label for e in picker.entries][2:] == [f"kicks{os.sep}", f"pads{os.sep}"]
+        assert "2 sound file(s)" not in picker.message and "0 sound file(s) here" in picker.message
+        picker.input.value = str(tree / "notes.txt")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert picker.message == "notes.txt is a file: choose a folder" and train.scanning is None
+        picker.input.value = str(tree / "ki")
+        await pilot.press("tab", "enter")
+        await until(pilot, lambda: train.scanning == tree / "kicks", what="the scan of the chosen folder")
+        await pilot.press("tab")  # nothing left to complete: Tab moves on, out of the path field
+        assert app.screen.focused is not picker.input
