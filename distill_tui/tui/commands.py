@@ -280,6 +280,8 @@ COMMANDS: tuple[Command | Question, ...] = (
     Command("Mute level", "toggle the cursor's level in what you hear (m)", lambda s: s.action_mute()),
     Command("Solo level", "hear only the cursor's level, or everything again (M)", lambda s: s.action_solo()),
     Command("Play / stop", "hear the current sound (space)", lambda s: s.action_play()),
+    Command("A/B: the original", "hear the original recording (or the sound as opened), or back to your edit, "
+            "and how close they are (a)", lambda s: s.action_ab()),
     Command("Follow the playhead", "scroll with the playhead while playing (f)", lambda s: s.action_follow()),
     Command("Undo", "u", lambda s: s.action_undo()),
     Command("Redo", "ctrl+r", lambda s: s.action_redo()),

@@ -40,6 +40,8 @@ class Player:
         self.on_end = on_end
         self.playing = False
         self.follow = False  # scroll with the playhead
+        self.what = "edit"  # what is playing: "edit" (the decode of the codes) or "original" (see ab_listen)
+        self._offset = 0.0  # seconds of the sound skipped at the start (a switch between A/B mid-sound)
         self._started: float | None = None
         self._timer: Any = None
 
@@ -65,12 +67,15 @@ class Player:
             self.host.app.call_from_thread(self.host.notify, notice, title="Listening", timeout=12)
 
     # ---- playing
-    def play(self, audio: np.ndarray, sample_rate: int, name: str) -> bool:
-        """Start playing `audio` and the playhead clock; False (with a warning) while there is no router."""
+    def play(self, audio: np.ndarray, sample_rate: int, name: str, *, start_s: float = 0.0, what: str = "edit") -> bool:
+        """Start playing `audio` from `start_s` seconds in, and the playhead clock; False (with a warning) while
+        there is no router. `what` says what it is ("edit" or "original"), for the A/B key."""
         if self.router is None:
             self.host.notify("audio output is not ready yet", severity="warning")
             return False
-        self.playing = True
+        start = min(max(int(start_s * sample_rate), 0), max(len(audio) - 1, 0))
+        audio = audio[start:]
+        self.playing, self.what, self._offset = True, what, start / sample_rate
         self._started = time.monotonic()
         self.host.run_worker(functools.partial(self._play, audio, sample_rate, name), thread=True, exclusive=True,
                              group="play", description=f"play {name}")
@@ -84,6 +89,14 @@ class Player:
     def _play(self, audio: np.ndarray, sample_rate: int, name: str) -> None:
         result = self.router.play(audio, sample_rate, name=name)
         self.post_message(PlayDone(result.message, result.route))
+
+    @property
+    def position(self) -> float | None:
+        """Seconds into the whole sound now playing (None when nothing is, or the router cannot say)."""
+        if not self.playing or self.router is None:
+            return None
+        seconds = self.router.position
+        return None if seconds is None else self._offset + seconds
 
     def stop(self) -> None:
         """Stop the router (if it was playing) and the clock."""
@@ -105,5 +118,5 @@ class Player:
             if not in_grace:
                 self.on_end()
             return
-        if not self.on_position(seconds):
+        if not self.on_position(self._offset + seconds):
             self.on_end()

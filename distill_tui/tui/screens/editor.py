@@ -24,6 +24,7 @@ from textual.worker import get_current_worker
 
 from ...errors import BadInputError, DistillError
 from ...inference.sampling import SamplingSettings
+from ..ab_listen import ABListening
 from ..decode_queue import DecodeQueue
 from ..editing import EditingActions
 from ..editor_panels import cell_info, slot_rows, status_text, title_text
@@ -62,7 +63,7 @@ DEFAULT_BPM = 120.0
 IDLE_FULL_DECODE_S = 2.0  # after this long without edits, a sound built from partial re-decodes is decoded afresh
 
 
-class EditorScreen(EditingActions, Screen):
+class EditorScreen(EditingActions, ABListening, Screen):
     """One model, its open sounds (A is edited, B is the other), and the panels around them."""
 
     BINDINGS = EDITOR_BINDINGS  # type: ignore[assignment]
@@ -159,12 +160,6 @@ class EditorScreen(EditingActions, Screen):
             return
         self.loader.load_model(self.model_path, self.audio_paths)
 
-    def open_paths(self, text: str, slot: str | None = "A") -> None:
-        """Open the audio or codes files named in `text` (separated by spaces); the first goes to `slot`."""
-        if not self.require("model"):
-            return
-        self.loader.load_files(self.engine, [Path(p).expanduser() for p in text.split()], slot)
-
     def open_model(self, path: Path, audio: list[Path] | None = None) -> None:
         """Switch to another model and open `audio` into it; the open sounds close (unsaved edits: ask first)."""
         resolve_unsaved(self, f"opening {path.name}", lambda: self._switch_model(path, list(audio or [])))
@@ -207,6 +202,7 @@ class EditorScreen(EditingActions, Screen):
         except DistillError as exc:
             self.notify(str(exc), severity="error")
             return
+        self.ab_remember(sound.name, message.grid, message.audio_path)
         if message.slot:
             self.ws.set_slot(message.slot, sound.name)
         if self.ws.a == sound.name:
