@@ -2,8 +2,9 @@
 
 For each sound: the model's decode against its recording (what `a` compares before any edit), the decode against
 a second decode of the same codes (the floor), and the decode against decodes after edits of growing size:
-one cell moved to the next code, a tenth of the finest level's cells re-rolled, the whole finest level re-rolled,
-the whole coarsest level re-rolled. Prints medians (and min-max) per case as markdown.
+one cell of the coarsest level moved to the next code, a tenth of the finest level's cells re-rolled, the whole
+finest, middle or coarsest level re-rolled. Also the time of the A/B key's work: the first press (read the
+recording, decode the unedited codes, two distances) and a later one (one distance). Prints medians (min-max).
 
     python bench/ab_closeness.py MODEL.distill FOLDER [--files 8] [--seed 0]
 """
@@ -36,12 +37,16 @@ def edited(grid, case: str, rng: np.random.Generator):  # noqa: ANN001, ANN201
         out.codes[q_fine, cols] = rng.integers(0, size[q_fine], len(cols))
     elif case == "the finest level re-rolled":
         out.codes[q_fine] = rng.integers(0, size[q_fine], out.positions)
+    elif case == "the middle level re-rolled":
+        q = out.levels // 2
+        out.codes[q] = rng.integers(0, size[q], out.positions)
     elif case == "the coarsest level re-rolled":
         out.codes[0] = rng.integers(0, size[0], out.positions)
     return out
 
 
-CASES = ("one cell", "10% of the finest level", "the finest level re-rolled", "the coarsest level re-rolled")
+CASES = ("one cell", "10% of the finest level", "the finest level re-rolled", "the middle level re-rolled",
+         "the coarsest level re-rolled")
 
 
 def main() -> None:
@@ -58,13 +63,20 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     rows: dict[str, list[float]] = {"decode vs its recording": [], "decode vs decode (same codes)": []}
     rows.update({c: [] for c in CASES})
+    first: list[float] = []
+    later: list[float] = []
     t0 = time.perf_counter()
     for path in files:
         grid = engine.open_file(path)
         rate = grid.sample_rate
+        t1 = time.perf_counter()
         recording = load_named_audio(path, rate).samples
         base = engine.decode(grid, set()).audio
         rows["decode vs its recording"].append(distance_db(recording, base, rate))
+        t2 = time.perf_counter()
+        distance_db(recording, base, rate)
+        first.append(t2 - t1 + time.perf_counter() - t2)
+        later.append(time.perf_counter() - t2)
         rows["decode vs decode (same codes)"].append(distance_db(base, engine.decode(grid, set()).audio, rate))
         for case in CASES:
             rows[case].append(distance_db(base, engine.decode(edited(grid, case, rng), set()).audio, rate))
@@ -74,6 +86,8 @@ def main() -> None:
     for case, values in rows.items():
         med = statistics.median(values)
         print(f"| {case} | {med:.2f} | {min(values):.2f}-{max(values):.2f} | {closeness(med).word} |")
+    print(f"\nA/B key's work: first press {statistics.median(first):.2f} s ({min(first):.2f}-{max(first):.2f}), "
+          f"later presses {1000 * statistics.median(later):.0f} ms ({1000 * min(later):.0f}-{1000 * max(later):.0f})")
 
 
 if __name__ == "__main__":
