@@ -21,6 +21,7 @@ from distill_tui.tui.screens.file_picker import (
     complete,
     list_folder,
     refusal,
+    restart,
 )
 from distill_tui.tui.screens.train import TrainScreen
 
@@ -65,6 +66,12 @@ def test_tab_completes_the_shared_start_and_a_lone_folder(tree: Path):
     assert complete(f"{tree}{os.sep}mo", MODEL, Path("/")).text == f"{tree}{os.sep}model.distill"
 
 
+def test_a_new_path_typed_after_the_shown_one_starts_over():
+    assert restart("/work/samples//tmp/pd") == "/tmp/pd"
+    assert restart("/work/samples/~/music") == "~/music"
+    assert restart("/work/samples/kick") == "/work/samples/kick"
+
+
 def test_refusals_are_one_line_and_name_the_file(tree: Path):
     assert refusal(tree / "kicks", FOLDER) is None
     assert refusal(tree / "model.distill", MODEL) is None
@@ -102,7 +109,9 @@ async def test_picker_dialog_wrong_path_then_tab_then_up_then_open(tree: Path):
         await pilot.press("down", "backspace")  # into the list, then up to the parent folder
         await pilot.pause()
         assert picker.input.value == f"{tree}{os.sep}"
-        await pilot.press(*"kicks/kick_p", "tab", "enter")  # typing in the list goes on in the field
+        await pilot.press(*f"/{tree}/kicks/kick_p", "tab")  # a new absolute path typed after the shown one
+        assert picker.input.value == f"{tree}{os.sep}kicks{os.sep}kick_punch.wav"
+        await pilot.press("enter")
         await until(pilot, lambda: chosen, what="the picked file")
     assert chosen == [tree / "kicks" / "kick_punch.wav"]
 

@@ -162,9 +162,10 @@ class EditorScreen(EditingActions, ABListening, Screen):
 
     def open_model(self, path: Path, audio: list[Path] | None = None) -> None:
         """Switch to another model and open `audio` into it; the open sounds close (unsaved edits: ask first)."""
-        resolve_unsaved(self, f"opening {path.name}", lambda: self._switch_model(path, list(audio or [])))
+        resolve_unsaved(self, f"opening {path.name}", lambda: self.switch_model(path, list(audio or [])))
 
-    def _switch_model(self, path: Path, audio: list[Path]) -> None:
+    def switch_model(self, path: Path, audio: list[Path]) -> None:
+        """Load another model and open `audio` into it; the open sounds close, unsaved edits or not."""
         self.stop_playing()
         self.ws.close_all()
         self.show_a()

@@ -57,6 +57,13 @@ def opens(path: Path, kind: str) -> bool:
     return False
 
 
+def restart(text: str) -> str:
+    """Typing `/` or `~/` after a path starts a new one there (as Emacs reads "a/b//c" as "/c"): the field
+    keeps what follows the last "//" or "/~"."""
+    cut = max(text.rfind(os.sep + os.sep), text.rfind(os.sep + "~"))
+    return text[cut + 1:] if cut >= 0 else text
+
+
 def resolve(text: str, base: Path) -> Path:
     """The typed text as a path: `~` expanded, relative to `base`."""
     path = Path(os.path.expanduser(text.strip() or "."))
@@ -172,6 +179,8 @@ class PathPicker(Vertical):
         self.kind = kind
         self.base = base or Path.cwd()
         text = str(start) if start is not None else str(self.base)
+        if Path(text).expanduser().exists():
+            text = str(Path(text).expanduser().resolve())  # "." or "~" shown as the folder they are
         if kind == FOLDER or Path(text).is_dir():
             text = text.rstrip(os.sep) + os.sep
         self.start_text = text
@@ -233,6 +242,11 @@ class PathPicker(Vertical):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
+        fresh = restart(event.value)
+        if fresh != event.value:  # a new path typed after the old one: the field starts over (changes again)
+            self.input.value = fresh
+            self.input.cursor_position = len(fresh)
+            return
         self.refresh_list()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -436,7 +436,7 @@ class RunViewScreen(Screen):
         def go() -> None:
             while self.app.screen is not editor and len(self.app.screen_stack) > 1:
                 self.app.pop_screen()
-            editor._switch_model(out, sounds[:HANDOFF_SOUNDS])  # noqa: SLF001 - the unsaved edits are settled
+            editor.switch_model(out, sounds[:HANDOFF_SOUNDS])  # the unsaved edits are settled
 
         from .confirm_unsaved import resolve_unsaved
 
