@@ -179,8 +179,8 @@ class PathPicker(Vertical):
         self.kind = kind
         self.base = base or Path.cwd()
         text = str(start) if start is not None else str(self.base)
-        if Path(text).expanduser().exists():
-            text = str(Path(text).expanduser().resolve())  # "." or "~" shown as the folder they are
+        if text in (".", "./") or text.startswith("~"):
+            text = str(resolve(text, self.base))  # "." or "~" shown as the folder they are; other paths as given
         if kind == FOLDER or Path(text).is_dir():
             text = text.rstrip(os.sep) + os.sep
         self.start_text = text
