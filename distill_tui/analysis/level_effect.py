@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # the editor imports this module before torch has loaded; tensors come from the decoder
+    import torch
 
 FLOOR_DB = -80.0  # both spectra are floored here, as the model's own distance is (model/vqvae.frame_distance_db)
 # Words for a distance: 1 dB of spectral distortion is the usual threshold of transparency in speech coding
