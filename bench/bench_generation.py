@@ -1,7 +1,12 @@
 """Generated sounds against their corpus: plausibility (network vs bigram), copy rates, loop seams, one-shots.
 
     PYTHONPATH=$PWD python bench/bench_generation.py samples/demo.distill samples/sounds -n 20 --seconds 4
-    PYTHONPATH=$PWD python bench/bench_generation.py /tmp/gen/m.distill /tmp/pd20 -n 20 --seconds 4 --loops 10
+    PYTHONPATH=$PWD python bench/bench_generation.py /tmp/gen/m.distill /tmp/pd20 -n 20 --seconds 4 --loops 10 \
+        --checkpoint /tmp/gen/m.distill.prior-run/checkpoint.safetensors
+
+With --checkpoint, the "network" is the prior run's last network state (`model.*` of the checkpoint),
+even when train-prior stored the bigram because that network lost on held-out perplexity; the bigram
+is then the stored prior's own table, so the two are judged as train-prior judged them.
 
 Prints one JSON object: `analysis.generated.generation_report` (as `eval --generation N --json` gives it)
 plus the one-shots' figures: how loud their last and first decoded frames are against their loudest
@@ -17,12 +22,24 @@ from pathlib import Path
 
 import numpy as np
 
-from distill_tui.analysis.generated import generation_report
+from distill_tui.analysis.generated import generation_report, stored_bigram
 from distill_tui.data.dataset import scan
 from distill_tui.inference.codec import load_codec
 from distill_tui.inference.generate import Prior, positions_for_seconds, silence_column
 from distill_tui.inference.sampling import SamplingSettings
 from distill_tui.threads import torch_threads
+
+
+def checkpoint_prior(path: Path, fingerprint: str) -> Prior:
+    """The network of a prior run's checkpoint (its last state), as a Prior."""
+    from distill_tui.config import from_dict
+    from distill_tui.model.prior import PriorConfig, PriorModel
+    from distill_tui.train.checkpoint import read_checkpoint
+
+    ckpt = read_checkpoint(path, "prior")
+    model = PriorModel(from_dict(PriorConfig, ckpt.info["config"]))
+    model.load_state_dict(ckpt.group("model"), strict=True)
+    return Prior(model, fingerprint)
 
 
 def one_shots(codec, prior: Prior, n: int, positions: int, seed: int) -> dict:
@@ -48,17 +65,24 @@ def main() -> None:
     ap.add_argument("--loops", type=int, default=10)
     ap.add_argument("--one-shots", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--checkpoint", type=Path, help="a prior run's checkpoint.safetensors: its last network is scored")
     args = ap.parse_args()
 
     with torch_threads(1):
         codec = load_codec(args.model)
         prior = Prior.from_model_file(args.model)
+        bigram = None
+        if args.checkpoint is not None:
+            bigram = stored_bigram(prior)
+            prior = checkpoint_prior(args.checkpoint, prior.fingerprint)
         files = scan(args.data, codec.spec).files
         spec = codec.spec
         positions = positions_for_seconds(args.seconds, spec.sample_rate, spec.hop_length, codec.cfg.stride)
         t0 = time.perf_counter()
         report = generation_report(codec, prior, [f.samples for f in files], args.n, positions, seed=args.seed,
-                                   loops=args.loops).as_dict()
+                                   loops=args.loops, bigram=bigram).as_dict()
+        if args.checkpoint is not None:
+            report["architecture"] = f"{prior.cfg.architecture} (last state of {args.checkpoint})"
         report["wall_s"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
         shot_positions = positions_for_seconds(1.0, spec.sample_rate, spec.hop_length, codec.cfg.stride)

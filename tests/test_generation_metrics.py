@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -118,3 +120,34 @@ def test_masks_every_nth_and_every_other_beat():
 def test_masks_refuse_what_cannot_be_regenerated(call):
     with pytest.raises(BadInputError):
         call()
+
+
+DEMO = Path(__file__).parent.parent / "samples" / "demo.distill"
+
+
+@pytest.mark.skipif(not DEMO.exists(), reason="the bundled demo model samples/demo.distill is missing")
+def test_generation_report_on_the_demo_uses_the_priors_own_bigram():
+    from distill_tui.analysis.generated import generation_report, stored_bigram
+    from distill_tui.audio.io import load_audio
+    from distill_tui.inference.codec import load_codec
+    from distill_tui.inference.generate import Prior
+
+    codec, prior = load_codec(DEMO), Prior.from_model_file(DEMO)
+    starts, trans = stored_bigram(prior)
+    table = prior.model.bigram.numpy()
+    assert np.allclose(trans[1], table[64:128, 64:128]) and np.allclose(starts[0], table[128 + 0, :64])
+    assert np.allclose(np.exp(trans[0]).sum(axis=1), 1.0, atol=1e-4)  # rows are distributions
+    corpus = [load_audio(p, codec.spec.sample_rate).samples for p in sorted((DEMO.parent / "sounds").glob("*.wav"))[:3]]
+    r = generation_report(codec, prior, corpus, 2, 16, seed=1, loops=1)
+    d = r.as_dict()
+    assert d["bigram_source"].startswith("the prior's own table")
+    assert d["network"]["windows"] == d["bigram"]["windows"] == 2  # 16 positions = 0.74 s: one 0.5-s window each
+    assert d["loops"]["loops"] == 1 and d["plain_wraps"]["loops"] == 2
+    assert 0 < d["network"]["plausibility_db"] < 60 and 0 <= d["network"]["copy_rate_columns"] <= 1
+
+
+def test_eval_refuses_bad_generation_flags_at_once(capsys):
+    from distill_tui.cli import main
+
+    assert main(["eval", str(DEMO), str(DEMO.parent / "sounds"), "--generation", "0"]) == 2
+    assert "--generation must be at least 1" in capsys.readouterr().err

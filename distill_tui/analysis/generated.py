@@ -62,6 +62,7 @@ class GenerationReport:
     plain_wraps: list[LoopSeam] = field(default_factory=list)  # the network's ordinary sounds, played round
     loop_candidates: int = 0
     architecture: str = ""
+    bigram_source: str = ""
 
     @property
     def network_more_plausible(self) -> bool:
@@ -70,7 +71,7 @@ class GenerationReport:
     def as_dict(self) -> dict[str, Any]:
         return {"sounds": self.sounds, "seconds": self.seconds, "seed": self.seed, "architecture": self.architecture,
                 "window_seconds": WINDOW_SECONDS, "network": self.network.as_dict(), "bigram": self.bigram.as_dict(),
-                "network_more_plausible": self.network_more_plausible,
+                "network_more_plausible": self.network_more_plausible, "bigram_source": self.bigram_source,
                 "loop_candidates": self.loop_candidates, "loops": seam_summary(self.loops),
                 "loops_prior_choice": seam_summary(self.loops_prior_choice), "plain_wraps": seam_summary(self.plain_wraps)}
 
@@ -93,11 +94,29 @@ def _decoded_spectra(codec: Codec, grids: np.ndarray) -> list[np.ndarray]:
     return out
 
 
+def stored_bigram(prior: Prior) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    """The same-level bigram a prior built on one holds (log-probabilities: starts (K,), transitions (K, K)), else None.
+
+    It is the bigram train-prior fitted (on the augmented codes when that scored better, with its chosen
+    smoothing): the baseline the network was judged against, and what a prior that fell back samples.
+    """
+    model = prior.model
+    if not getattr(model, "use_base", False):
+        return None
+    table = model.bigram.detach().cpu().double().numpy()  # (V + Q, V)
+    cfg = prior.cfg
+    starts = [table[cfg.vocab + q, o : o + k] for q, (o, k) in enumerate(zip(cfg.offsets, cfg.codebook_sizes, strict=True))]
+    trans = [table[o : o + k, o : o + k] for o, k in zip(cfg.offsets, cfg.codebook_sizes, strict=True)]
+    return starts, trans
+
+
 def generation_report(codec: Codec, prior: Prior, corpus: list[np.ndarray], n: int, positions: int, *,
-                      seed: int = 0, loops: int | None = None) -> GenerationReport:
+                      seed: int = 0, loops: int | None = None,
+                      bigram: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> GenerationReport:
     """n sounds of `positions` from the network and from the bigram, scored against `corpus` (audio at the model's rate).
 
-    `loops` (default n) loops are made with `inference.loops.make_loop`; their seams are measured on the
+    The bigram is `bigram` when given, else the one the prior holds (`stored_bigram`), else one fitted on
+    the corpus' codes with the smoothing the prior's report chose. `loops` (default n) loops are made with `inference.loops.make_loop`; their seams are measured on the
     decoder's spectrum decoded as a loop (`loop_spectrum`), as are the ordinary sounds' wraps.
     """
     from ..inference.generate import bigram_generate
@@ -114,8 +133,13 @@ def generation_report(codec: Codec, prior: Prior, corpus: list[np.ndarray], n: i
     t0 = time.perf_counter()
     net = prior.generate_batch(n, positions, SamplingSettings(seed=seed))  # (n, Q, P)
     net_s = time.perf_counter() - t0
-    alpha = float((prior.doc.extra if prior.doc else {}).get("bigram_alpha", DEFAULT_ALPHA))
-    starts, trans = bigram_log_tables(train_grids, sizes, alpha)
+    source = "given"
+    if bigram is None and (bigram := stored_bigram(prior)) is not None:
+        source = "the prior's own table (as train-prior fitted it)"
+    if bigram is None:
+        alpha = float((prior.doc.extra if prior.doc else {}).get("bigram_alpha", DEFAULT_ALPHA))
+        bigram, source = bigram_log_tables(train_grids, sizes, alpha), f"fitted on these sounds' codes (alpha {alpha:.3g})"
+    starts, trans = bigram
     t0 = time.perf_counter()
     big = bigram_generate(starts, trans, n, positions, np.random.default_rng(seed))  # (n, Q, P)
     big_s = time.perf_counter() - t0
@@ -130,4 +154,4 @@ def generation_report(codec: Codec, prior: Prior, corpus: list[np.ndarray], n: i
     plain = [loop_seam(loop_spectrum(codec, g)) for g in net]
     return GenerationReport(n, round(codec.seconds_for(positions), 3), seed, scores["network"], scores["bigram"],
                             [m.seam for m in made], [m.prior_choice_seam for m in made], plain, DEFAULT_CANDIDATES,
-                            prior.doc.architecture if prior.doc else "")
+                            prior.doc.architecture if prior.doc else "", source)

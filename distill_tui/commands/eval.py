@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.codec import load_codec
     from ..persistence.model_file import read_document
 
+    if args.generation is not None:
+        _check_generation(args)
     codec = load_codec(args.model)
     spec, model = codec.spec, codec.model
     doc = read_document(args.model)
@@ -92,17 +94,22 @@ def _baseline(args: argparse.Namespace, doc: Any, spec: Any, files: list, model_
     return {"baseline_continuous": out, "quantization_cost_db": round(model_lsd_db - out["lsd_db"], 4)}
 
 
-def _generation(args: argparse.Namespace, codec: Any, corpus: list) -> dict[str, Any]:
-    """`--generation N`: N sounds from the prior and N from the corpus' bigram, scored (analysis/generated.py)."""
-    from ..analysis.generated import generation_report
+def _check_generation(args: argparse.Namespace) -> None:
+    """Refuse bad --generation flags before any slow work."""
     from ..errors import BadInputError
-    from ..inference.generate import Prior, positions_for_seconds
-    from ..persistence.model_file import load_model_file
 
     if args.generation < 1:
         raise BadInputError(f"--generation must be at least 1, got {args.generation}")
     if not 0 < args.generation_seconds <= 60:
         raise BadInputError(f"--generation-seconds must be in (0, 60], got {args.generation_seconds}")
+
+
+def _generation(args: argparse.Namespace, codec: Any, corpus: list) -> dict[str, Any]:
+    """`--generation N`: N sounds from the prior and N from the corpus' bigram, scored (analysis/generated.py)."""
+    from ..analysis.generated import generation_report
+    from ..inference.generate import Prior, positions_for_seconds
+    from ..persistence.model_file import load_model_file
+
     prior = Prior.from_loaded(load_model_file(args.model), args.model)
     spec = codec.spec
     positions = max(2, positions_for_seconds(args.generation_seconds, spec.sample_rate, spec.hop_length, codec.cfg.stride))
