@@ -9,7 +9,7 @@ even when train-prior stored the bigram because that network lost on held-out pe
 is then the stored prior's own table, so the two are judged as train-prior judged them.
 
 Prints one JSON object: `analysis.generated.generation_report` (as `eval --generation N --json` gives it)
-plus the one-shots' figures: how loud their last and first decoded frames are against their loudest
+plus, for scale, each real sound's distance to the others (leave one out), and the one-shots' figures: how loud their last and first decoded frames are against their loudest
 frame (a one-shot should start with its attack and end in silence), and the wall time of each part.
 """
 
@@ -40,6 +40,19 @@ def checkpoint_prior(path: Path, fingerprint: str) -> Prior:
     model = PriorModel(from_dict(PriorConfig, ckpt.info["config"]))
     model.load_state_dict(ckpt.group("model"), strict=True)
     return Prior(model, fingerprint)
+
+
+def real_reference(codec, corpus: list[np.ndarray], seconds: float) -> dict:
+    """Each corpus sound (its first `seconds`) against all the others: the distance of a real, unseen sound."""
+    from distill_tui.analysis.generated import relative_spectrum
+    from distill_tui.analysis.generation import WINDOW_SECONDS, plausibility
+
+    frames = max(1, round(WINDOW_SECONDS * codec.spec.sample_rate / codec.spec.hop_length))
+    specs = [relative_spectrum(codec, s) for s in corpus]
+    keep = int(seconds * codec.spec.sample_rate / codec.spec.hop_length) + 1
+    per = [plausibility([s[:, :keep]], specs[:i] + specs[i + 1 :], frames, codec.spec.floor_db).mean_lsd_db
+           for i, s in enumerate(specs)]
+    return {"leave_one_out_db_median": float(np.median(per)), "leave_one_out_db_mean": float(np.mean(per))}
 
 
 def one_shots(codec, prior: Prior, n: int, positions: int, seed: int) -> dict:
@@ -84,6 +97,7 @@ def main() -> None:
         if args.checkpoint is not None:
             report["architecture"] = f"{prior.cfg.architecture} (last state of {args.checkpoint})"
         report["wall_s"] = round(time.perf_counter() - t0, 1)
+        report["real_sounds"] = real_reference(codec, [f.samples for f in files], args.seconds)
         t0 = time.perf_counter()
         shot_positions = positions_for_seconds(1.0, spec.sample_rate, spec.hop_length, codec.cfg.stride)
         report["one_shots"] = {**one_shots(codec, prior, args.one_shots, shot_positions, args.seed),

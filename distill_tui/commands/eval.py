@@ -123,7 +123,9 @@ def _print_generation(con: Any, g: dict[str, Any]) -> None:
     t = Table(title=f"{g['sounds']} generated sounds of {g['seconds']:.1f} s each (seed {g['seed']})")
     for c in ("", "distance to nearest real 0.5 s, dB", "8-position copy rate", "8-code copy rate", "nearest grid"):
         t.add_column(c, justify="right")
-    for key, label in (("network", f"prior ({g['architecture'] or 'network'})"), ("bigram", "bigram of these sounds")):
+    own = g["bigram_source"].startswith("the prior's own")
+    for key, label in (("network", f"prior ({g['architecture'] or 'network'})"),
+                       ("bigram", "bigram (the prior's own)" if own else "bigram of these sounds")):
         r = g[key]
         t.add_row(label, f"{r['plausibility_db']:.2f}", f"{r['copy_rate_columns']:.0%}", f"{r['copy_rate_tokens']:.0%}",
                   f"{r['nearest_hamming']:.0%} differ")
