@@ -69,6 +69,20 @@ def one_shots(codec, prior: Prior, n: int, positions: int, seed: int) -> dict:
             "last_frame_below_peak_db_median": float(np.median(last))}
 
 
+def audio_seams(codec, prior: Prior, n: int, positions: int, seed: int) -> dict:
+    """The loops of the report (same seeds), measured on their audio: decoded as loops, and decoded alone."""
+    from distill_tui.analysis.generation import audio_loop_seam, seam_summary
+    from distill_tui.inference.loops import loop_audio, make_loop
+
+    as_loop, alone = [], []
+    for i in range(n):
+        made = make_loop(prior, codec, positions, SamplingSettings(seed=seed + 1 + i))
+        args = (codec.spec.n_fft, codec.spec.hop_length, codec.spec.floor_db)
+        as_loop.append(audio_loop_seam(loop_audio(codec, made.codes), *args))
+        alone.append(audio_loop_seam(codec.decode(codec._grid(made.codes, "loop", {})).audio, *args))
+    return {"decoded_as_loop": seam_summary(as_loop), "decoded_alone": seam_summary(alone)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", type=Path)
@@ -78,6 +92,7 @@ def main() -> None:
     ap.add_argument("--loops", type=int, default=10)
     ap.add_argument("--one-shots", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--audio-seams", action="store_true", help="only: the --loops loops' seams measured on their audio")
     ap.add_argument("--checkpoint", type=Path, help="a prior run's checkpoint.safetensors: its last network is scored")
     args = ap.parse_args()
 
@@ -91,6 +106,9 @@ def main() -> None:
         files = scan(args.data, codec.spec).files
         spec = codec.spec
         positions = positions_for_seconds(args.seconds, spec.sample_rate, spec.hop_length, codec.cfg.stride)
+        if args.audio_seams:
+            print(json.dumps(audio_seams(codec, prior, args.loops, positions, args.seed), indent=1))
+            return
         t0 = time.perf_counter()
         report = generation_report(codec, prior, [f.samples for f in files], args.n, positions, seed=args.seed,
                                    loops=args.loops, bigram=bigram).as_dict()

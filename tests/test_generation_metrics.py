@@ -151,3 +151,17 @@ def test_eval_refuses_bad_generation_flags_at_once(capsys):
 
     assert main(["eval", str(DEMO), str(DEMO.parent / "sounds"), "--generation", "0"]) == 2
     assert "--generation must be at least 1" in capsys.readouterr().err
+
+
+def test_audio_loop_seam_hears_a_cut_and_not_a_whole_period():
+    from distill_tui.analysis.generation import audio_loop_seam
+
+    sr = 8000
+    t = np.arange(8000) / sr
+    tone = np.sin(2 * np.pi * 250 * t) * (1 + 0.5 * np.sin(2 * np.pi * 2 * t))  # whole periods of tone and tremolo
+    s = audio_loop_seam(tone, 256, 64)
+    assert s.seamless and s.ratio < 1.5  # the wrap is like any other step (not exactly 1: the steps vary)
+    jump = audio_loop_seam(np.concatenate([np.zeros(4000), tone[:4000]]), 256, 64)  # silence, then tone to the end
+    assert not jump.seamless and jump.ratio > 5
+    rolled = audio_loop_seam(np.roll(np.concatenate([np.zeros(4000), tone[:4000]]), 2000), 256, 64)
+    assert rolled.ratio < 1.5  # the same loop started elsewhere: its wrap now falls inside the tone, which flows

@@ -136,6 +136,28 @@ def loop_seam(spec: np.ndarray) -> LoopSeam:
     return LoopSeam(seam, median, seam / median if median > 0 else (0.0 if seam == 0 else float("inf")))
 
 
+def audio_loop_seam(audio: np.ndarray, n_fft: int, hop: int, floor_db: float = -90.0) -> LoopSeam:
+    """The seam of audio (N,) played round, measured on its own spectrogram (no model involved).
+
+    The audio is rotated so its wrap falls halfway between two frame centres of a Hann STFT (no
+    padding); the seam is the jump between those two frames, against the median jump of all frames.
+    Spectra are dB relative to the loudest bin, floored at `floor_db`.
+    """
+    n = len(audio)
+    if n < n_fft + 2 * hop:
+        raise ValueError("the loop is too short for its spectrogram")
+    t = max(0, (n // 2 - n_fft // 2) // hop)
+    shift = t * hop + n_fft // 2 + hop // 2  # the wrap sits between frames t and t + 1
+    y = np.roll(np.asarray(audio, dtype=np.float64), shift)
+    frames = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop] * np.hanning(n_fft + 1)[:-1]  # (T, n_fft)
+    db = 20 * np.log10(np.abs(np.fft.rfft(frames, axis=1)) + 1e-10).T  # (F, T)
+    db = np.maximum(db - db.max(), floor_db)
+    jumps = np.sqrt(np.mean(np.diff(db, axis=1) ** 2, axis=0))  # (T - 1,)
+    median = float(np.median(jumps))
+    seam = float(jumps[t])
+    return LoopSeam(seam, median, seam / median if median > 0 else (0.0 if seam == 0 else float("inf")))
+
+
 def seam_summary(seams: list[LoopSeam]) -> dict:
     """Median ratio and the share of loops whose seam is within their median jump."""
     ratios = [s.ratio for s in seams]
