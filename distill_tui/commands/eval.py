@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     "mel_db"), each with "lsd_db_band_limited"; "ratio_to_linear_oracle" and "beats_mel_oracle" compare the
     full-band figures; "band_limited" holds the same at the model's rate; "split" says what was held out, and
     "held_out" / "trained" give the means apart when known; "per_file" rows carry "rate" and "scored_at".
+    With --generation N, "generation" holds `analysis.generated.GenerationReport.as_dict()`.
     """
     from ..analysis.codebook import dataset_health
     from ..analysis.evaluate import evaluate, held_out_digests, model_reconstructor
