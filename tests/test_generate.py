@@ -245,3 +245,149 @@ def test_generate_bad_prompts_and_missing_prior(tiny_model, tmp_path, capsys):
     assert "another model" in capsys.readouterr().err
     assert main(["generate", str(tiny_model), "-o", str(tmp_path / "x.wav")]) == 2
     assert "run `distill-tui train-prior" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ loops, one-shots, periodic masks
+def test_masked_regeneration_changes_only_the_mask_and_ranks_by_the_kept_codes():
+    from distill_tui.codes.masks import every_nth
+
+    prior = random_prior()
+    grid = prior.generate(30, SamplingSettings(seed=1))
+    free = every_nth(3, 30, 6, 20, 3, levels=[0, 1])
+    cands = prior.mask_candidates(grid, free, SamplingSettings(seed=2), candidates=4)
+    costs = [c.join_nll for c in cands]
+    assert costs == sorted(costs)
+    for c in cands:
+        assert np.array_equal(c.codes[~free], grid[~free])
+    assert any(not np.array_equal(c.codes[free], grid[free]) for c in cands)
+    # the cost is the NLL of the kept cells from the first free position on, then half a window (4) after the last
+    seq = torch.from_numpy(flatten_codes(cands[-1].codes, prior.cfg))
+    kept = [t * 3 + lv for t in range(6, 23) for lv in range(3) if t >= 19 or not free[lv, t]]  # last free: 18
+    nll = sum(float(windows_nll(prior.model, [seq], scoring_windows(prior.cfg, len(seq), 0, i, i + 1))[0]) for i in kept)
+    assert math.isclose(nll, cands[-1].join_nll, rel_tol=1e-4)
+    with pytest.raises(BadInputError, match="mask"):
+        prior.regenerate_masked(grid, np.zeros_like(free), SamplingSettings())
+
+
+def test_loop_candidates_are_ranked_by_how_likely_the_start_follows_the_end():
+    prior = random_prior()
+    cands = prior.loop_candidates(20, SamplingSettings(seed=5), seam_positions=5, candidates=4)
+    assert [c.codes.shape for c in cands] == [(3, 20)] * 4
+    assert [c.join_nll for c in cands] == sorted(c.join_nll for c in cands)
+    assert all(np.array_equal(c.codes[:, :15], cands[0].codes[:, :15]) for c in cands)  # only the seam differs
+    wrap = prior.cfg.hop  # the first hop positions are read again after the end
+    for c in (cands[0], cands[-1]):
+        ext = np.concatenate([c.codes, c.codes[:, :wrap]], axis=1)
+        seq = torch.from_numpy(flatten_codes(ext, prior.cfg))
+        nll = float(windows_nll(prior.model, [seq], scoring_windows(prior.cfg, len(seq), 0, 20 * 3, (20 + wrap) * 3))[0])
+        assert math.isclose(nll, c.join_nll, rel_tol=1e-4)
+    assert np.array_equal(prior.loop(20, SamplingSettings(seed=5), seam_positions=5, candidates=4), cands[0].codes)
+    with pytest.raises(BadInputError):
+        prior.loop(1, SamplingSettings())
+
+
+def test_one_shot_ends_in_silence_and_follows_a_silent_prompt():
+    prior = random_prior()
+    silence = np.array([3, 5, 7])
+    out = prior.one_shot(silence, 12, SamplingSettings(seed=2), candidates=3)
+    assert out.shape == (3, 12)
+    assert (out[:, -2:] == silence[:, None]).all()
+    # the same as regenerating the body of [silence | body | silence, silence] with the same seed
+    grid = np.repeat(silence[:, None], 13, axis=1)
+    free = np.zeros_like(grid, dtype=bool)
+    free[:, 1:11] = True
+    want = prior.regenerate_masked(grid, free, SamplingSettings(seed=2), candidates=3)[:, 1:]
+    assert np.array_equal(out, want)
+    with pytest.raises(BadInputError):
+        prior.one_shot(np.array([3, 5, 99]), 12, SamplingSettings())
+
+
+def test_bigram_sampler_follows_its_transitions():
+    from distill_tui.inference.generate import bigram_generate
+
+    k = 5
+    trans = np.full((k, k), -1e9)
+    trans[np.arange(k), (np.arange(k) + 1) % k] = 0.0  # always step up by one
+    start = np.full(k, -1e9)
+    start[2] = 0.0
+    grids = bigram_generate([start, start], [trans, trans], 3, 7, np.random.default_rng(0))
+    assert grids.shape == (3, 2, 7)
+    assert (grids == (2 + np.arange(7)) % k).all()
+
+
+def test_silence_column_decodes_quieter_than_sound():
+    from pathlib import Path
+
+    from distill_tui.inference.codec import load_codec
+    from distill_tui.inference.generate import silence_column
+
+    codec = load_codec(Path(__file__).parent.parent / "samples" / "demo.distill")  # trained: it knows silence
+    col = silence_column(codec)
+    quiet = codec.decode_db(np.repeat(col[:, None], 8, axis=1)).max()
+    t = np.arange(22050) / 22050
+    loud = codec.encode_samples((0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)).codes
+    assert quiet < codec.decode_db(loud).max() - 30
+
+
+def test_loop_decoding_and_choice(tiny_model, tmp_path):
+    from distill_tui.analysis.generation import loop_seam
+    from distill_tui.inference.codec import load_codec
+    from distill_tui.inference.loops import loop_audio, loop_spectrum, make_loop
+
+    path = tmp_path / "p.distill"
+    attach_prior(tiny_model, path)
+    codec, prior = load_codec(path), Prior.from_model_file(path)
+    made = make_loop(prior, codec, 16, SamplingSettings(seed=1), candidates=5)
+    seams = [loop_seam(loop_spectrum(codec, c.codes)).ratio
+             for c in prior.loop_candidates(16, SamplingSettings(seed=1), candidates=5)]
+    assert made.seam.ratio == pytest.approx(min(seams)) and made.prior_choice_seam.ratio == pytest.approx(seams[0])
+    spec = loop_spectrum(codec, made.codes)
+    tiled = codec.decode_db(np.concatenate([made.codes] * 3, axis=1)).numpy()
+    frames = 16 * codec.cfg.stride
+    assert spec.shape[1] == frames and np.allclose(spec[:, 0], tiled[:, 2 * frames])  # the wrap is the tiled decode's
+    audio = loop_audio(codec, made.codes)
+    assert len(audio) == frames * codec.spec.hop_length
+    step = np.median(np.abs(np.diff(audio)))
+    assert abs(float(audio[-1] - audio[0])) <= 20 * step + 1e-6  # no click at the wrap
+
+
+def test_generate_command_loop_one_shot_and_masks(tiny_model, tmp_path, capsys):
+    import json
+
+    path = tmp_path / "p.distill"
+    attach_prior(tiny_model, path)
+    assert main(["generate", str(path), "-o", str(tmp_path / "l.wav"), "--loop", "--seconds", "1", "--seed", "2",
+                 "--candidates", "3", "--codes-out", str(tmp_path / "l.codes.json"), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    audio, _ = sf.read(tmp_path / "l.wav")
+    assert res["mode"] == "loop" and {"ratio", "seamless"} <= set(res["seam"])
+    assert len(audio) == res["positions"] * 4 * 256
+    assert main(["generate", str(path), "-o", str(tmp_path / "o.wav"), "--one-shot", "--seconds", "0.5", "--seed", "2",
+                 "--codes-out", str(tmp_path / "o.codes.json")]) == 0
+    from distill_tui.inference.codec import load_codec
+    from distill_tui.inference.generate import silence_column
+
+    shot = CodeGrid.load(tmp_path / "o.codes.json")
+    assert shot.positions == 11 and (shot.codes[:, -2:] == silence_column(load_codec(path))[:, None]).all()
+    src = CodeGrid.load(tmp_path / "l.codes.json")
+    for flag, value, cols in (("--every", "4", [2, 6, 10, 14, 18]), ("--bpm", "240", [8, 9, 10, 11, 12, 19, 20])):
+        # 240 BPM: a beat is 0.25 s, 5.4 positions of 46 ms; the off-beats of 2:21 start 0.25 s and 0.75 s in
+        out = tmp_path / f"m{flag}.codes.json"
+        assert main(["generate", str(path), "-o", str(tmp_path / "m.wav"), "--prompt", str(tmp_path / "l.codes.json"),
+                     "--region", "2:21", flag, value, "--seed", "1", "--codes-out", str(out)]) == 0
+        changed = np.flatnonzero((CodeGrid.load(out).codes != src.codes).any(axis=0)).tolist()
+        assert changed and set(changed) <= set(cols), (flag, changed)
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--every", "2"], "need --region"),
+    (["--loop", "--prompt", "x.codes.json"], "does not take --prompt"),
+    (["--loop", "--candidates", "0"], "--candidates"),
+])
+def test_generate_bad_shape_flags(tiny_model, tmp_path, capsys, extra, message):
+    path = tmp_path / "p.distill"
+    attach_prior(tiny_model, path)
+    assert main(["generate", str(path), "-o", str(tmp_path / "x.wav"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err

@@ -22,6 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", choices=["continuous"], help="also train the same network without a quantizer "
                    "for the same time and report its figures beside the model's")
     p.add_argument("--baseline-minutes", type=float, help="training time for the baseline (default: the model's)")
+    p.add_argument("--generation", type=int, metavar="N", help="also generate N sounds with the model's prior and N "
+                   "with a bigram of DATA_DIR's codes and score both: plausibility, copy rate, loop seams")
+    p.add_argument("--generation-seconds", type=float, default=4.0, help="length of each generated sound (default 4)")
+    p.add_argument("--generation-seed", type=int, default=0, help="seed of the generated sounds (default 0)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -34,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     "mel_db"), each with "lsd_db_band_limited"; "ratio_to_linear_oracle" and "beats_mel_oracle" compare the
     full-band figures; "band_limited" holds the same at the model's rate; "split" says what was held out, and
     "held_out" / "trained" give the means apart when known; "per_file" rows carry "rate" and "scored_at".
+    With --generation N, "generation" holds `analysis.generated.GenerationReport.as_dict()`.
     """
     from ..analysis.codebook import dataset_health
     from ..analysis.evaluate import evaluate, held_out_digests, model_reconstructor
@@ -41,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.codec import load_codec
     from ..persistence.model_file import read_document
 
+    if args.generation is not None:
+        _check_generation(args)
     codec = load_codec(args.model)
     spec, model = codec.spec, codec.model
     doc = read_document(args.model)
@@ -54,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
                               **summary, "split": split_info, "health": health, "per_file": report.per_file()}
     if args.baseline == "continuous":
         result.update(_baseline(args, doc, spec, scanned.files, summary["model"]["lsd_db"]))
+    if args.generation is not None:
+        result["generation"] = _generation(args, codec, [f.samples for f in scanned.files])
     if args.json:
         print_json(result)
         return 0
@@ -84,6 +93,48 @@ def _baseline(args: argparse.Namespace, doc: Any, spec: Any, files: list, model_
     out = {"minutes": minutes, **{m: round(base.mean("model", m), 4) for m in ("lsd_db", "mrstft", "mel_db")},
            "lsd_db_band_limited": round(base.mean("model", "lsd_db", band_limited=True), 4)}
     return {"baseline_continuous": out, "quantization_cost_db": round(model_lsd_db - out["lsd_db"], 4)}
+
+
+def _check_generation(args: argparse.Namespace) -> None:
+    """Refuse bad --generation flags before any slow work."""
+    from ..errors import BadInputError
+
+    if args.generation < 1:
+        raise BadInputError(f"--generation must be at least 1, got {args.generation}")
+    if not 0 < args.generation_seconds <= 60:
+        raise BadInputError(f"--generation-seconds must be in (0, 60], got {args.generation_seconds}")
+
+
+def _generation(args: argparse.Namespace, codec: Any, corpus: list) -> dict[str, Any]:
+    """`--generation N`: N sounds from the prior and N from the corpus' bigram, scored (analysis/generated.py)."""
+    from ..analysis.generated import generation_report
+    from ..inference.generate import Prior, positions_for_seconds
+    from ..persistence.model_file import load_model_file
+
+    prior = Prior.from_loaded(load_model_file(args.model), args.model)
+    spec = codec.spec
+    positions = max(2, positions_for_seconds(args.generation_seconds, spec.sample_rate, spec.hop_length, codec.cfg.stride))
+    return generation_report(codec, prior, corpus, args.generation, positions, seed=args.generation_seed).as_dict()
+
+
+def _print_generation(con: Any, g: dict[str, Any]) -> None:
+    """The generated sounds' table: closeness to the corpus, copying, loop seams."""
+    from rich.table import Table
+
+    t = Table(title=f"{g['sounds']} generated sounds of {g['seconds']:.1f} s each (seed {g['seed']})")
+    for c in ("", "distance to nearest real 0.5 s, dB", "8-position copy rate", "8-code copy rate", "nearest grid"):
+        t.add_column(c, justify="right")
+    own = g["bigram_source"].startswith("the prior's own")
+    for key, label in (("network", f"prior ({g['architecture'] or 'network'})"),
+                       ("bigram", "bigram (the prior's own)" if own else "bigram of these sounds")):
+        r = g[key]
+        t.add_row(label, f"{r['plausibility_db']:.2f}", f"{r['copy_rate_columns']:.0%}", f"{r['copy_rate_tokens']:.0%}",
+                  f"{r['nearest_hamming']:.0%} differ")
+    con.print(t)
+    lp, pc, pw = g["loops"], g["loops_prior_choice"], g["plain_wraps"]
+    con.print(f"loop seam / the loop's median step (median of {lp['loops']}; 1 or less is seamless): "
+              f"{lp['median_ratio']:.2f} for the smoothest of {g['loop_candidates']} ({lp['seamless_share']:.0%} seamless), "
+              f"{pc['median_ratio']:.2f} for the prior's likeliest, {pw['median_ratio']:.2f} for ordinary sounds played round")
 
 
 def _print_tables(model_path: Path, result: dict[str, Any], codebook_sizes: list[int]) -> None:
@@ -118,3 +169,5 @@ def _print_tables(model_path: Path, result: dict[str, Any], codebook_sizes: list
     elif result["split"].get("holdout") == "files":
         con.print(f"held-out files: {result['split']['note']}")
     con.print(rich_health_table(result["health"], codebook_sizes, "codebook health (whole pass)"))
+    if "generation" in result:
+        _print_generation(con, result["generation"])

@@ -1,10 +1,14 @@
-"""`distill-tui generate MODEL -o OUT.wav`: new sounds from the prior; continue or regenerate part of a codes file."""
+"""`distill-tui generate MODEL -o OUT.wav`: new sounds, loops and one-shots from the prior; continue or regenerate
+part of a codes file (a whole region, every n-th position of it, or every other beat)."""
 
 from __future__ import annotations
 
 import argparse
 import time
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ..errors import BadInputError
 from . import print_json
@@ -15,8 +19,10 @@ DEFAULT_SECONDS = 4.0
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "generate", help="generate a sound with the prior",
-        description="Sample a new code grid from the model's prior and decode it. With --prompt, continue a codes "
-        "file from its first --prompt-positions positions, or regenerate a --region of it.")
+        description="Sample a new code grid from the model's prior and decode it: a sound, a --loop that plays "
+        "round without a seam, or a --one-shot that starts and ends in silence. With --prompt, continue a codes "
+        "file from its first --prompt-positions positions, or regenerate a --region of it (all of it, --every N-th "
+        "position, or every other beat at --bpm).")
     p.add_argument("model", type=Path, help="MODEL.distill with a prior (`distill-tui train-prior MODEL`)")
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.wav or OUT.flac")
     p.add_argument("--seconds", type=float, help=f"length (default {DEFAULT_SECONDS:g} s; with --prompt, the prompt's length)")
@@ -29,7 +35,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--prompt-positions", type=int, help="keep this many positions of the prompt and continue after them")
     p.add_argument("--region", help="START:END positions of the prompt to regenerate (what follows is kept)")
     p.add_argument("--region-levels", help="regenerate only these levels of the region, e.g. 2,3 (1 = coarsest)")
-    p.add_argument("--candidates", type=int, default=4, help="regions sampled; the one that joins what follows best wins")
+    p.add_argument("--candidates", type=int, help="regions sampled; the one that joins what follows best wins "
+                   "(default 4; with --loop 16, with --one-shot 8)")
+    p.add_argument("--every", type=int, metavar="N", help="with --region: regenerate only every N-th position of it")
+    p.add_argument("--bpm", type=float, help="with --region: regenerate every other beat of it at this tempo "
+                   "(the off-beats; the region's start is a beat)")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("--loop", action="store_true", help="a loop: its end flows into its start (decoded as a loop)")
+    shape.add_argument("--one-shot", action="store_true", help="a sound that starts from silence and ends in it; "
+                       "its length is drawn from the training sounds' lengths unless --seconds is given")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=run)
 
@@ -54,15 +68,28 @@ def _levels(text: str, levels: int) -> list[int]:
     return [v - 1 for v in chosen]
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..audio.io import save_audio
-    from ..codes.grid import CodeGrid
-    from ..inference.codec import Codec, build_vqvae
-    from ..inference.generate import Prior, SamplingSettings, positions_for_seconds
-    from ..persistence.model_file import load_model_file
+def corpus_seconds(doc: Any, limit: float) -> list[float]:
+    """The lengths (s) of the sounds the model was trained on: read from the dataset folder when it is still
+    there (file headers only), else the mean length the model document records; each capped at `limit`."""
+    import soundfile as sf
 
-    settings = SamplingSettings(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
-    settings.validate()
+    from ..audio.io import is_audio_file
+
+    root = Path(doc.dataset.root) if doc.dataset.root else None
+    out: list[float] = []
+    if root is not None and root.is_dir():
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and is_audio_file(path):
+                try:
+                    out.append(float(sf.info(str(path)).duration))
+                except (RuntimeError, OSError, ValueError):
+                    continue
+    if not out and doc.dataset.files:
+        out = [doc.dataset.minutes * 60 / doc.dataset.files]
+    return [min(max(v, 0.1), limit) for v in out] or [DEFAULT_SECONDS]
+
+
+def _check(args: argparse.Namespace) -> None:
     if args.seconds is not None and not args.seconds > 0:
         raise BadInputError("--seconds must be positive")
     if args.prompt is None and (args.prompt_positions is not None or args.region or args.region_levels):
@@ -71,66 +98,137 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError("use either --prompt-positions (continue) or --region (regenerate), not both")
     if args.region_levels and not args.region:
         raise BadInputError("--region-levels needs --region START:END")
+    if (args.every is not None or args.bpm is not None) and not args.region:
+        raise BadInputError("--every and --bpm need --region START:END")
+    if args.every is not None and args.bpm is not None:
+        raise BadInputError("use either --every or --bpm, not both")
+    if (args.loop or args.one_shot) and args.prompt is not None:
+        raise BadInputError(f"{'--loop' if args.loop else '--one-shot'} makes a new sound: it does not take --prompt")
+    if args.candidates is not None and args.candidates < 1:
+        raise BadInputError("--candidates must be at least 1")
     if args.output.suffix.lower() not in {".wav", ".flac"}:
         raise BadInputError("output must end in .wav or .flac", args.output)
 
+
+def run(args: argparse.Namespace) -> int:
+    from ..audio.io import save_audio
+    from ..inference.codec import Codec, build_vqvae
+    from ..inference.generate import Prior, SamplingSettings
+    from ..persistence.model_file import load_model_file
+
+    settings = SamplingSettings(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    settings.validate()
+    _check(args)
     mf = load_model_file(args.model)
     prior = Prior.from_loaded(mf, args.model)
     vq, spec = build_vqvae(mf, args.model)
     codec = Codec(vq, spec, mf.fingerprint, mf.document)
 
-    def to_positions(seconds: float) -> int:
-        return positions_for_seconds(seconds, spec.sample_rate, spec.hop_length, codec.cfg.stride)
-
-    source: dict = {}
     t0 = time.perf_counter()
-    if args.prompt is None:
-        positions = to_positions(args.seconds or DEFAULT_SECONDS)
-        codes = prior.generate(positions, settings)
-        mode, tokens = "generate", positions * prior.levels
-    else:
-        prompt = CodeGrid.load(args.prompt)
-        prompt.check_model(codec.fingerprint, codec.codebook_sizes, args.prompt)
-        source = {k: v for k, v in prompt.source.items() if k in {"ref_db", "gain_db", "file"}}
-        if args.region:
-            if args.seconds is not None:
-                raise BadInputError("--seconds does not apply to --region: the grid keeps the prompt's length")
-            a, b = _region(args.region, prompt.positions)
-            chosen = _levels(args.region_levels, prior.levels) if args.region_levels else None
-            if args.candidates < 1:
-                raise BadInputError("--candidates must be at least 1")
-            codes = prior.regenerate_region(prompt.codes, a, b, settings, levels=chosen, candidates=args.candidates)
-            mode, tokens = "regenerate", (b - a) * len(chosen or range(prior.levels)) * args.candidates
-        else:
-            keep = prompt.positions if args.prompt_positions is None else args.prompt_positions
-            if args.prompt_positions is not None and not 0 <= keep <= prompt.positions:
-                raise BadInputError(f"--prompt-positions {keep} must be between 0 and the prompt's length {prompt.positions}")
-            if args.seconds is not None:
-                total = to_positions(args.seconds)
-            elif keep < prompt.positions:
-                total = prompt.positions
-            else:
-                total = keep + to_positions(DEFAULT_SECONDS)
-            codes = prior.continue_codes(prompt.codes, keep, total, settings)
-            mode, tokens = "continue", (total - keep) * prior.levels
+    out = _sample(args, prior, codec, settings)
     sample_s = time.perf_counter() - t0
+    codes, mode, tokens, source = out["codes"], out["mode"], out["tokens"], out["source"]
     name = args.output.stem
     source = {**source, "samples": int(codes.shape[1] * codec.cfg.stride * spec.hop_length),
               "generated": {"mode": mode, "seed": prior.last_seed, "temperature": settings.temperature,
                             "top_k": settings.top_k, "top_p": settings.top_p,
                             "prompt": None if args.prompt is None else str(args.prompt)}}
     grid = codec._grid(codes, name, source)
-    audio = codec.decode(grid).audio
+    if mode == "loop":
+        from ..inference.loops import loop_audio
+
+        audio = loop_audio(codec, codes)
+    else:
+        audio = codec.decode(grid).audio
     save_audio(args.output, audio, spec.sample_rate)
     if args.codes_out:
         grid.save(args.codes_out)
     result = {"output": str(args.output), "codes_out": None if args.codes_out is None else str(args.codes_out),
               "mode": mode, "positions": grid.positions, "levels": grid.levels, "seconds": round(grid.seconds, 3),
               "seed": prior.last_seed, "sampling_s": round(sample_s, 4),
-              "tokens_per_s": round(tokens / max(sample_s, 1e-9), 1)}
+              "tokens_per_s": round(tokens / max(sample_s, 1e-9), 1), **out.get("extra", {})}
     if args.json:
         print_json(result)
     else:
+        extra = ""
+        if mode == "loop":
+            seam = out["extra"]["seam"]
+            extra = f"; the wrap's jump is {seam['ratio']:.2f} of the loop's median step"
         print(f"{args.output}: {grid.seconds:.2f} s ({grid.positions} positions, {mode}, seed {prior.last_seed}); "
-              f"sampled {tokens} codes in {sample_s:.2f} s")
+              f"sampled {tokens} codes in {sample_s:.2f} s{extra}")
     return 0
+
+
+def _sample(args: argparse.Namespace, prior: Any, codec: Any, settings: Any) -> dict[str, Any]:
+    """The grid the arguments ask for: {"codes", "mode", "tokens" (sampled), "source", "extra" (for the result)}."""
+    from ..inference.generate import positions_for_seconds
+
+    spec = codec.spec
+
+    def to_positions(seconds: float) -> int:
+        return positions_for_seconds(seconds, spec.sample_rate, spec.hop_length, codec.cfg.stride)
+
+    if args.prompt is not None:
+        return _from_prompt(args, prior, codec, settings, to_positions)
+    if args.loop:
+        from ..inference.loops import DEFAULT_CANDIDATES, make_loop
+
+        positions = max(2, to_positions(args.seconds or DEFAULT_SECONDS))
+        n = args.candidates or DEFAULT_CANDIDATES
+        made = make_loop(prior, codec, positions, settings, candidates=n)
+        return {"codes": made.codes, "mode": "loop", "tokens": positions * prior.levels * (1 + n), "source": {},
+                "extra": {"seam": made.seam.as_dict(), "candidates": n}}
+    if args.one_shot:
+        from ..inference.generate import silence_column
+
+        seconds = args.seconds
+        drawn = seconds is None
+        if drawn:
+            lengths = corpus_seconds(codec.doc, limit=30.0)
+            seconds = float(np.random.default_rng(settings.seed).choice(lengths))
+        positions = max(4, to_positions(seconds))
+        n = args.candidates or 8
+        codes = prior.one_shot(silence_column(codec), positions, settings, candidates=n)
+        return {"codes": codes, "mode": "one-shot", "tokens": positions * prior.levels * n, "source": {},
+                "extra": {"length_drawn": drawn}}
+    positions = to_positions(args.seconds or DEFAULT_SECONDS)
+    return {"codes": prior.generate(positions, settings), "mode": "generate", "tokens": positions * prior.levels,
+            "source": {}}
+
+
+def _from_prompt(args: argparse.Namespace, prior: Any, codec: Any, settings: Any, to_positions: Any) -> dict[str, Any]:
+    """Continue the prompt, or regenerate (part of) a region of it."""
+    from ..codes.grid import CodeGrid
+
+    prompt = CodeGrid.load(args.prompt)
+    prompt.check_model(codec.fingerprint, codec.codebook_sizes, args.prompt)
+    source = {k: v for k, v in prompt.source.items() if k in {"ref_db", "gain_db", "file"}}
+    if args.region:
+        from ..codes import masks
+
+        if args.seconds is not None:
+            raise BadInputError("--seconds does not apply to --region: the grid keeps the prompt's length")
+        a, b = _region(args.region, prompt.positions)
+        chosen = _levels(args.region_levels, prior.levels) if args.region_levels else None
+        n = args.candidates or 4
+        q, p = prior.levels, prompt.positions
+        if args.every is not None:
+            free = masks.every_nth(q, p, a, b, args.every, levels=chosen)
+        elif args.bpm is not None:
+            free = masks.beat_mask(q, p, a, b, args.bpm, prompt.seconds_per_position, levels=chosen)
+        else:
+            free = masks.region_mask(q, p, a, b, chosen)
+        codes = prior.regenerate_masked(prompt.codes, free, settings, candidates=n)
+        return {"codes": codes, "mode": "regenerate", "tokens": int(free.sum()) * n, "source": source,
+                "extra": {"regenerated_positions": int(free.any(axis=0).sum())}}
+    keep = prompt.positions if args.prompt_positions is None else args.prompt_positions
+    if args.prompt_positions is not None and not 0 <= keep <= prompt.positions:
+        raise BadInputError(f"--prompt-positions {keep} must be between 0 and the prompt's length {prompt.positions}")
+    if args.seconds is not None:
+        total = to_positions(args.seconds)
+    elif keep < prompt.positions:
+        total = prompt.positions
+    else:
+        total = keep + to_positions(DEFAULT_SECONDS)
+    codes = prior.continue_codes(prompt.codes, keep, total, settings)
+    return {"codes": codes, "mode": "continue", "tokens": (total - keep) * prior.levels, "source": source}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,6 +29,9 @@ from ..persistence.document import PriorSummary
 from ..persistence.model_file import ModelFile, load_model_file
 from ..threads import torch_threads
 from .sampling import SamplingSettings
+
+if TYPE_CHECKING:
+    from .codec import Codec
 
 
 def filter_logits(logits: torch.Tensor, settings: SamplingSettings) -> torch.Tensor:
@@ -168,17 +172,64 @@ class Prior:
     # ------------------------------------------------------------ the API the editor calls
     def generate_batch(self, n: int, positions: int, settings: SamplingSettings) -> np.ndarray:
         """n new grids (n, levels, positions)."""
+        return self._generate(n, positions, settings, self._generator(settings))
+
+    def _generate(self, n: int, positions: int, settings: SamplingSettings, gen: torch.Generator) -> np.ndarray:
         if positions < 1:
             raise BadInputError("the length to generate must be at least one position")
-        gen = self._generator(settings)
         slots = positions * self.levels
         seq = torch.zeros(n, slots, dtype=torch.long)  # (B, N)
         self._run(seq, torch.ones(slots, dtype=torch.bool), 0, slots, settings, gen)
-        return np.stack([unflatten_tokens(s, self.cfg) for s in seq.numpy()])
+        return np.stack([unflatten_tokens(s, self.cfg) for s in seq.numpy()])  # (n, levels, positions)
 
     def generate(self, positions: int, settings: SamplingSettings) -> np.ndarray:
         """A new grid (levels, positions)."""
         return self.generate_batch(1, positions, settings)[0]
+
+    def loop(self, positions: int, settings: SamplingSettings, *, seam_positions: int | None = None,
+             candidates: int = 8) -> np.ndarray:
+        """A new grid (levels, positions) whose end flows into its start, for playing round and round."""
+        return self.loop_candidates(positions, settings, seam_positions=seam_positions, candidates=candidates)[0].codes
+
+    def loop_candidates(self, positions: int, settings: SamplingSettings, *, seam_positions: int | None = None,
+                        candidates: int = 8) -> list[RegionCandidate]:
+        """Loops (levels, positions), the one whose wrap the prior finds likeliest first.
+
+        A grid is sampled after a lead-in (left out, so the loop does not begin as a sound begins), then
+        its last `seam_positions` (default a quarter, at most half a context) are sampled again
+        `candidates` times with its first positions laid after them; each candidate's join is how
+        likely the prior finds those first positions after it: the wrap is scored as any join is.
+        """
+        if positions < 2:
+            raise BadInputError("a loop needs at least two positions")
+        k = seam_positions if seam_positions is not None else min(max(positions // 4, 1), max(self.cfg.context // 2, 1))
+        if not 1 <= k < positions:
+            raise BadInputError(f"the seam must be 1 to {positions - 1} positions, got {k}")
+        gen = self._generator(settings)
+        lead = min(self.cfg.hop, positions)
+        grid = self._generate(1, lead + positions, settings, gen)[0][:, lead:]  # (Q, P)
+        wrap = min(self.cfg.hop, positions - k)  # the grid's first positions, read again after the seam
+        ext = np.concatenate([grid, grid[:, :wrap]], axis=1)  # (Q, P + wrap)
+        free = np.zeros(ext.shape, dtype=bool)
+        free[:, positions - k : positions] = True
+        return [RegionCandidate(c.codes[:, :positions], c.join_nll) for c in self._masked(ext, free, settings, candidates, gen)]
+
+    def one_shot(self, silence: np.ndarray, positions: int, settings: SamplingSettings, *, tail: int = 2,
+                 candidates: int = 8) -> np.ndarray:
+        """A new grid (levels, positions) that starts from silence and ends in it.
+
+        `silence` (levels,) is the column the VQ-VAE gives a silent frame. The prior is prompted with
+        one silent column (left out of the result); the last `tail` positions are silence, and of
+        `candidates` sampled bodies the one after which the prior finds that silence likeliest wins.
+        """
+        silence = self.check_codes(np.asarray(silence).reshape(-1, 1), "silence column")[:, 0]
+        if positions < tail + 1:
+            raise BadInputError(f"a one-shot needs more than {tail} positions, got {positions}")
+        grid = np.repeat(silence[:, None], positions + 1, axis=1)  # (Q, 1 + P): the prompt, then the sound
+        free = np.zeros(grid.shape, dtype=bool)
+        free[:, 1 : positions + 1 - tail] = True
+        best = self._masked(grid, free, settings, candidates, self._generator(settings))[0].codes
+        return best[:, 1:]
 
     def continue_codes(self, codes: np.ndarray, prompt_positions: int, total_positions: int,
                        settings: SamplingSettings) -> np.ndarray:
@@ -219,27 +270,52 @@ class Prior:
         chosen = list(range(self.levels)) if levels is None else sorted(set(levels))
         if not chosen or any(not 0 <= lv < self.levels for lv in chosen):
             raise BadInputError(f"levels to regenerate must be between 0 and {self.levels - 1}, got {levels}")
+        free = np.zeros(codes.shape, dtype=bool)
+        free[np.ix_(chosen, np.arange(start, end))] = True
+        return self.mask_candidates(codes, free, settings, candidates=candidates)
+
+    def regenerate_masked(self, codes: np.ndarray, free: np.ndarray, settings: SamplingSettings, *,
+                          candidates: int = 4) -> np.ndarray:
+        """New codes in the cells where `free` (levels, positions) is True, the others kept (see `mask_candidates`)."""
+        return self.mask_candidates(codes, free, settings, candidates=candidates)[0].codes
+
+    def mask_candidates(self, codes: np.ndarray, free: np.ndarray, settings: SamplingSettings, *,
+                        candidates: int = 4) -> list[RegionCandidate]:
+        """Candidates for the free cells (levels, positions bool), best join first.
+
+        The free cells are sampled left to right given everything before them; the kept cells from
+        the first free position on (those between free ones, then up to half a window after the last)
+        are scored, and the candidate that makes them likeliest comes first.
+        """
+        codes = self.check_codes(codes)
+        free = np.asarray(free, dtype=bool)
+        if free.shape != codes.shape:
+            raise BadInputError(f"the mask's shape {free.shape} differs from the grid's {codes.shape}")
+        if not free.any():
+            raise BadInputError("nothing to regenerate: the mask is empty")
+        return self._masked(codes, free, settings, candidates, self._generator(settings))
+
+    def _masked(self, codes: np.ndarray, free: np.ndarray, settings: SamplingSettings, candidates: int,
+                gen: torch.Generator) -> list[RegionCandidate]:
         if candidates < 1:
             raise BadInputError("candidates must be at least 1")
-        gen = self._generator(settings)
-        q = self.levels
+        q, positions = self.levels, codes.shape[1]
+        cols = np.flatnonzero(free.any(axis=0))
+        start, end = int(cols[0]), int(cols[-1]) + 1
         base = torch.from_numpy(flatten_codes(codes, self.cfg))  # (N,)
         seq = base[None].repeat(candidates, 1)  # (C, N)
-        slot = torch.arange(len(base))
-        free = (slot >= start * q) & (slot < end * q) & torch.isin(slot % q, torch.tensor(chosen))
-        inside = self._run(seq, free, start * q, end * q, settings, gen)  # log p of the kept codes in the region
+        free_slots = torch.from_numpy(np.ascontiguousarray(free.T).reshape(-1))  # (N,): time-major like the tokens
+        inside = self._run(seq, free_slots, start * q, end * q, settings, gen)  # log p of the kept codes in the span
         horizon = min(self.cfg.hop, positions - end)
         after = torch.zeros(candidates, dtype=torch.float64)
         if horizon > 0:
             windows = [w for c in range(candidates) for w in scoring_windows(self.cfg, len(base), c, end * q, (end + horizon) * q)]
             after = windows_nll(self.model, list(seq), windows)
         join = (after - inside).tolist()
-        keep = np.ones_like(codes, dtype=bool)
-        keep[np.ix_(chosen, np.arange(start, end))] = False
         out = []
         for c in sorted(range(candidates), key=lambda c: join[c]):
             grid = unflatten_tokens(seq[c].numpy(), self.cfg)
-            assert np.array_equal(grid[keep], codes[keep]), "region regeneration touched codes outside its region"
+            assert np.array_equal(grid[~free], codes[~free]), "regeneration touched codes outside its mask"
             out.append(RegionCandidate(grid, join[c]))
         return out
 
@@ -254,3 +330,36 @@ class Prior:
 
 def positions_for_seconds(seconds: float, sample_rate: int, hop_length: int, stride: int) -> int:
     return max(1, int(np.ceil(seconds * sample_rate / (hop_length * stride))))
+
+
+def bigram_generate(log_starts: list[np.ndarray], log_trans: list[np.ndarray], n: int, positions: int,
+                    rng: np.random.Generator, temperature: float = 1.0) -> np.ndarray:
+    """n grids (n, levels, positions) from a same-level bigram: each level a Markov chain of its own codes.
+
+    `log_starts[q]` (K,) and `log_trans[q]` (K, K) previous -> next are log-probabilities
+    (`analysis.memorization.bigram_log_tables`); the baseline the network is measured against.
+    """
+    out = np.zeros((n, len(log_starts), positions), dtype=np.int64)  # (n, Q, P)
+
+    def draw(logp: np.ndarray) -> np.ndarray:
+        """logp (n, K) -> one index per row."""
+        z = logp / temperature
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        cum = np.cumsum(p, axis=1)
+        u = rng.random((len(p), 1)) * cum[:, -1:]
+        return np.minimum((cum < u).sum(axis=1), p.shape[1] - 1)
+
+    for q, (start, trans) in enumerate(zip(log_starts, log_trans, strict=True)):
+        out[:, q, 0] = draw(np.repeat(start[None], n, axis=0))
+        for t in range(1, positions):
+            out[:, q, t] = draw(trans[out[:, q, t - 1]])
+    return out
+
+
+@torch.no_grad()
+def silence_column(codec: Codec) -> np.ndarray:
+    """The codes (levels,) the VQ-VAE gives silence: a stretch of floor-level spectrum, encoded, its middle column."""
+    frames = codec.cfg.stride * 8
+    db = torch.full((1, codec.spec.n_bins, frames), float(codec.spec.floor_db), device=codec.device)  # (1, F, T)
+    codes = codec.model.encode(db)[0].cpu().numpy()  # (Q, 8)
+    return codes[:, codes.shape[1] // 2].astype(np.int64)

@@ -132,20 +132,27 @@ class InferenceSession:
             raise BadInputError(f"this model has no prior ({self.prior_error or 'not trained'})", self.path)
         return self.prior
 
-    def generate(self, seconds: float, settings: SamplingSettings, name: str = "generated") -> tuple[CodeGrid, int | None]:
+    def generate(self, seconds: float, settings: SamplingSettings, name: str = "generated", *,
+                 loop: bool = False) -> tuple[CodeGrid, int | None]:
         """A new grid from the prior, named `name` (the editor numbers repeats: generated, generated-2, …; the
-        seed is kept in its source, where it can replay the sound); returns it and the seed used."""
+        seed is kept in its source, where it can replay the sound); returns it and the seed used.
+        With `loop`, a grid whose end flows into its start (`inference.loops.make_loop`)."""
         from .generate import positions_for_seconds
 
         prior = self.require_prior()
         spec, cfg = self.codec.spec, self.codec.cfg
         positions = positions_for_seconds(seconds, spec.sample_rate, spec.hop_length, cfg.stride)
         with self._lock:
-            codes = prior.generate(positions, settings)
+            if loop:
+                from .loops import make_loop
+
+                codes = make_loop(prior, self.codec, max(positions, 2), settings).codes
+            else:
+                codes = prior.generate(positions, settings)
         seed = prior.last_seed
         grid = CodeGrid(codes=codes, model_fingerprint=self.fingerprint, codebook_sizes=self.codec.codebook_sizes,
                         sample_rate=spec.sample_rate, hop_length=spec.hop_length, stride=cfg.stride,
-                        name=name, source={"generated": True, "seed": seed,
+                        name=name, source={"generated": True, "seed": seed, "loop": loop,
                                                         "temperature": settings.temperature, "top_k": settings.top_k,
                                                         "top_p": settings.top_p})
         return grid, seed

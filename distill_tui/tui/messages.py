@@ -111,7 +111,8 @@ class CodeTyped(Message):
 
 @dataclass
 class GenerateRequested(Message):
-    """The generate panel's action: sample a new grid of `seconds` with these settings."""
+    """The generate panel's action: sample a new grid of `seconds` with these settings (a loop when `loop`)."""
 
     seconds: float
     settings: SamplingSettings
+    loop: bool = False

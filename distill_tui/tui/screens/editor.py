@@ -310,16 +310,17 @@ class EditorScreen(EditingActions, ABListening, Screen):
         if self.engine.prior is None:
             self.notify(f"cannot generate: this model has no prior ({self.engine.prior_error})", severity="warning")
             return
-        self.set_message(f"generating {message.seconds:.1f} s…")
-        self.generate(message.seconds, message.settings)
+        self.set_message(f"generating {'a loop of ' if message.loop else ''}{message.seconds:.1f} s…")
+        self.generate(message.seconds, message.settings, message.loop)
 
     @work(thread=True, exclusive=True, group="generate")
     @report_failures("generating", known="{reason}")
-    def generate(self, seconds: float, settings: SamplingSettings) -> None:
-        """In a worker: a new sound from the prior, opened in A (unsaved)."""
-        grid, seed = self.engine.generate(seconds, settings)
+    def generate(self, seconds: float, settings: SamplingSettings, loop: bool = False) -> None:
+        """In a worker: a new sound (or loop) from the prior, opened in A (unsaved)."""
+        grid, seed = self.engine.generate(seconds, settings, loop=loop)
         if not get_current_worker().is_cancelled:
-            self.post_message(SoundLoaded(grid, slot="A", unsaved=True, note=f"generated {seconds:.1f} s (seed {seed})"))
+            what = "a loop of " if loop else ""
+            self.post_message(SoundLoaded(grid, slot="A", unsaved=True, note=f"generated {what}{seconds:.1f} s (seed {seed})"))
 
     # ------------------------------------------------------------------ playing
     def action_play(self) -> None:

@@ -1,10 +1,10 @@
-"""The generate panel: Creativity (temperature, log scale), Diversity (top-p), Focus (top-k), length, seed."""
+"""The generate panel: Creativity (temperature, log scale), Diversity (top-p), Focus (top-k), length, seed, loop."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Button, Static
+from textual.widgets import Button, Checkbox, Static
 
 from ...inference.sampling import SamplingSettings
 from ..messages import GenerateRequested
@@ -24,6 +24,7 @@ class GeneratePanel(Vertical):
     GeneratePanel { height: auto; padding: 0 1; }
     GeneratePanel > #generate-button { width: 100%; min-width: 10; height: 3; margin-top: 1; }
     GeneratePanel > #gen-note { color: $text-muted; height: auto; }
+    GeneratePanel > #loop { border: none; height: 1; padding: 0; margin-top: 1; background: transparent; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -40,6 +41,9 @@ class GeneratePanel(Vertical):
         yield Slider("Length", 0.5, 10.0, 2.0, steps=19, fmt=lambda v: f"{v:.1f} s", id="length")
         yield Slider("Seed", 0, MAX_SEED, 0, steps=MAX_SEED, integer=True, fmt=lambda v: f"{v:.0f}", off_at="low",
                      id="seed", tooltip="0 draws a new seed each time; any other value repeats a result")
+        loop = Checkbox("Loop: the end flows into the start", False, id="loop")
+        loop.tooltip = "make a sound that plays round without a seam (slower: several endings are tried)"
+        yield loop
         yield Button("Generate ▸ new grid", id="generate-button", variant="primary")
         yield Static("", id="gen-note")
 
@@ -62,7 +66,8 @@ class GeneratePanel(Vertical):
             top_p=None if s["diversity"].is_off else s["diversity"].value,
             seed=None if s["seed"].is_off else int(s["seed"].value),
         )
-        return GenerateRequested(seconds=s["length"].value, settings=settings)
+        return GenerateRequested(seconds=s["length"].value, settings=settings,
+                                 loop=self.query_one("#loop", Checkbox).value)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "generate-button":
