@@ -144,3 +144,18 @@ async def test_the_side_panel_says_what_muting_each_level_does_to_this_sound(app
         await pilot.press("tab")  # B becomes A: measured again for that sound
         ed.action_other_slot()
         await until(pilot, lambda: bars.effects_of == ed.ws.a, what="the level effects of the other sound")
+
+
+@aio
+async def test_after_a_wrong_model_path_a_good_model_opens_the_sounds_asked_for(app_factory, demo: Path, tmp_path: Path):
+    """Issue item 4: `distill-tui open nosuch.distill my.wav`, then Open model… a good one: the sound never loaded."""
+    from .test_tui_app import A_SOUND
+
+    app, _ = app_factory(A_SOUND, model=tmp_path / "nosuch.distill")
+    async with app.run_test(size=SIZE) as pilot:
+        ed = app.editor
+        await until(pilot, lambda: any("Cannot open the model" in str(n.title) for n in app._notifications),  # noqa: SLF001
+                    what="the refusal")
+        ed.open_model(demo)
+        await until(pilot, lambda: ed.engine is not None and ed.ws.a == A_SOUND.stem, what="the sound asked for")
+        assert "nosuch" not in str(ed.query_one("#title").render())
