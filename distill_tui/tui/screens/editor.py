@@ -161,9 +161,8 @@ class EditorScreen(EditingActions, ABListening, Screen):
         self.loader.load_model(self.model_path, self.audio_paths)
 
     def open_model(self, path: Path, audio: list[Path] | None = None) -> None:
-        """Switch to another model and open `audio` into it; the open sounds close (unsaved edits: ask first).
-
-        With no `audio` and no model loaded yet (the one asked for failed), the sounds asked for with it open."""
+        """Switch models and open `audio` (none given and no model loaded: the sounds asked for with the one that
+        failed); the open sounds close (unsaved edits: ask first)."""
         if audio is None and self.engine is None:
             audio = self.audio_paths
         resolve_unsaved(self, f"opening {path.name}", lambda: self.switch_model(path, list(audio or [])))
