@@ -104,8 +104,8 @@ def griffin_lim(
 
     Each iteration is the same `istft` then `stft` as the functions above compute (centred, reflect
     padding, Hann window), written out on a (B, T, F) layout so that nothing is recomputed or
-    reallocated that need not be (`_GriffinLimPlan`): the same audio to float rounding, in about half
-    the time (docs/architecture.md, decision 13).
+    reallocated that need not be (`_GriffinLimPlan`): the same audio to float rounding (6e-5), in less
+    than half the time (docs/architecture.md, decision 13).
     """
     if phase is None:
         phase = pghi_phase(mag, n_fft, hop)
