@@ -1,6 +1,11 @@
 """Editing engine benchmark: edit / undo / redo on an 8 x 1000 grid, and full vs partial decode of a 4 s grid.
 
-    python bench/bench_edit.py --model M.distill [--sound FILE] [--runs 50] [--edits 24]
+    python bench/bench_edit.py --model M.distill [--sound FILE] [--runs 50] [--edits 24] [--iters N] [--no-edits]
+
+Decode times are given as wall time and as the CPU time of the decoding thread (`time.thread_time`; with one
+torch thread all the work runs there): on a shared machine the second barely moves with the load.
+`--iters` sets the auditioner's Griffin-Lim iterations (default: the model's, as an export); partial against
+full compares with the auditioner's own full decode, and "vs export" with `Codec.decode` at the model's count.
 
 The model should be a realistic one: `python bench/corpus.py pads-drums-20 DIR` then
 `distill-tui train DIR -o M.distill --minutes 2` (3 levels x 64 codes). The sound defaults to the
@@ -115,33 +120,43 @@ def consistency_db(aud, grid: CodeGrid, result) -> float:
     return float((x.clamp_min(floor) - y.clamp_min(floor)).pow(2).mean(dim=0).sqrt().mean())
 
 
-def bench_audition(model: Path, sound: Path, edits: int, runs: int, threads: int) -> dict:
+def _timed(fn):
+    """(result, wall seconds, CPU seconds of this thread)."""
+    w0, c0 = time.perf_counter(), time.thread_time()
+    out = fn()
+    return out, time.perf_counter() - w0, time.thread_time() - c0
+
+
+def bench_audition(model: Path, sound: Path, edits: int, runs: int, threads: int, iters: int | None) -> dict:
     from distill_tui.analysis.quality import log_spectral_distance
     from distill_tui.inference.audition import Auditioner
     from distill_tui.inference.codec import load_codec
 
     codec = load_codec(model)
     grid = codec.encode_file(sound)
-    aud = Auditioner(codec, threads=threads)
+    aud = Auditioner(codec, threads=threads, iters=iters)
     for _ in range(2):
         aud.full(grid)
-    full_t = [aud.full(grid).seconds for _ in range(runs)]
+    full_runs = [_timed(lambda: aud.full(grid)) for _ in range(runs)]
     base = aud.full(grid)
     rng = np.random.default_rng(SEED)
-    part_t, lsd, identical = [], [], 0
+    part_t, part_cpu, lsd, lsd_export, identical = [], [], [], [], 0
     for _ in range(edits):
         q, p = int(rng.integers(0, grid.levels)), int(rng.integers(0, grid.positions))
         code = int((grid.codes[q, p] + rng.integers(1, grid.codebook_sizes[q])) % grid.codebook_sizes[q])
         edit = E.SetCell(level=q, position=p, code=code)
         edit.do(grid)
-        part = aud.update(grid, base)
+        part, wall, cpu = _timed(lambda: aud.update(grid, base))
         full = aud.full(grid)
+        export = codec.decode(grid).audio
         a, b = aud.rf.frames(p, p + 1, base.db.shape[1])
         outside = np.ones(base.db.shape[1], dtype=bool)
         outside[a:b] = False
         identical += int(np.array_equal(part.db[:, outside], base.db[:, outside]))
-        part_t.append(part.seconds)
+        part_t.append(wall)
+        part_cpu.append(cpu)
         lsd.append(log_spectral_distance(full.audio, part.audio))
+        lsd_export.append(log_spectral_distance(export, part.audio))
         edit.undo(grid)
     # a chain: each partial re-decode starts from the previous one (how the TUI uses it)
     chain = base
@@ -152,11 +167,15 @@ def bench_audition(model: Path, sound: Path, edits: int, runs: int, threads: int
     fresh = aud.full(grid)
     chain_lsd = log_spectral_distance(fresh.audio, chain.audio)
     chain_consistency, full_consistency = consistency_db(aud, grid, chain), consistency_db(aud, grid, fresh)
+    full_t, full_cpu = [r[1] for r in full_runs], [r[2] for r in full_runs]
     return {
         "sound": str(sound), "seconds": round(len(base.audio) / codec.spec.sample_rate, 3), "grid": list(grid.codes.shape),
         "receptive_field_frames": [aud.rf.left, aud.rf.right], "partial_iters": aud.partial_iters, "full_iters": aud.iters,
-        "full_ms": med(full_t), "full_p90_ms": p90(full_t), "partial_ms": med(part_t), "partial_p90_ms": p90(part_t),
+        "export_iters": codec.spec.griffin_lim_iters,
+        "full_ms": med(full_t), "full_p90_ms": p90(full_t), "full_cpu_ms": med(full_cpu),
+        "partial_ms": med(part_t), "partial_p90_ms": p90(part_t), "partial_cpu_ms": med(part_cpu),
         "edits": edits, "lsd_median_db": statistics.median(lsd), "lsd_max_db": max(lsd),
+        "lsd_export_median_db": statistics.median(lsd_export), "lsd_export_max_db": max(lsd_export),
         "identical_outside": f"{identical}/{edits}", "chain_lsd_db": chain_lsd,
         "chain_consistency_db": chain_consistency, "full_consistency_db": full_consistency,
     }
@@ -170,6 +189,8 @@ def main() -> None:
     ap.add_argument("--edits", type=int, default=24)
     ap.add_argument("--threads", type=int, default=None, help="torch threads for the edits (default: torch's choice)")
     ap.add_argument("--audition-threads", type=int, default=1, help="torch threads for decoding (default 1, as the TUI)")
+    ap.add_argument("--iters", type=int, default=None, help="the auditioner's Griffin-Lim iterations (default: the model's)")
+    ap.add_argument("--no-edits", action="store_true", help="only the audition part")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -180,21 +201,24 @@ def main() -> None:
 
         sound = LMMS / "beats" / "electro_beat01.ogg"
     load0 = os.getloadavg()[0]
-    edits = bench_edits(args.runs)
-    audition = bench_audition(args.model, sound, args.edits, max(args.runs // 5, 10), args.audition_threads)
+    edits = [] if args.no_edits else bench_edits(args.runs)
+    audition = bench_audition(args.model, sound, args.edits, max(args.runs // 5, 10), args.audition_threads, args.iters)
     load1 = os.getloadavg()[0]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads "
           f"{torch.get_num_threads()}, load average {load0:.1f} -> {load1:.1f}")
-    print("\n| operation (8 x 1000 grid, whole grid unless noted) | do | undo | redo | do p90 |\n|---|---|---|---|---|")
+    if edits:
+        print("\n| operation (8 x 1000 grid, whole grid unless noted) | do | undo | redo | do p90 |\n|---|---|---|---|---|")
     for r in edits:
         print(f"| {r['op']} | {r['do_ms']:.3f} ms | {r['undo_ms']:.3f} ms | {r['redo_ms']:.3f} ms | {r['do_p90_ms']:.3f} ms |")
     a = audition
     print(f"\naudition ({args.audition_threads} torch thread(s)) of {a['sound']} ({a['seconds']} s, grid {a['grid']}), receptive field {a['receptive_field_frames']} frames")
-    print(f"full decode ({a['full_iters']} GL iters): median {a['full_ms']:.1f} ms (p90 {a['full_p90_ms']:.1f})")
+    print(f"full decode ({a['full_iters']} GL iters): median {a['full_ms']:.1f} ms (p90 {a['full_p90_ms']:.1f}), "
+          f"CPU {a['full_cpu_ms']:.1f} ms")
     how = f"{a['full_iters']} GL iters from the full decode's initial phase" if a["partial_iters"] is None else f"{a['partial_iters']} GL iters, warm"
     print(f"partial re-decode after one cell ({how}): median {a['partial_ms']:.1f} ms "
-          f"(p90 {a['partial_p90_ms']:.1f}) over {a['edits']} edits")
-    print(f"partial vs full LSD: median {a['lsd_median_db']:.3f} dB, max {a['lsd_max_db']:.3f} dB; spectrogram identical "
+          f"(p90 {a['partial_p90_ms']:.1f}), CPU {a['partial_cpu_ms']:.1f} ms, over {a['edits']} edits")
+    print(f"partial vs full LSD: median {a['lsd_median_db']:.3f} dB, max {a['lsd_max_db']:.3f} dB; vs an export "
+          f"({a['export_iters']} iters) {a['lsd_export_median_db']:.3f} / {a['lsd_export_max_db']:.3f} dB; spectrogram identical "
           f"outside the window in {a['identical_outside']}; after a chain of {a['edits']} partial updates: {a['chain_lsd_db']:.3f} dB")
     print(f"distance of the audio's spectrogram to the predicted one: chained partials {a['chain_consistency_db']:.2f} dB, "
           f"full decode {a['full_consistency_db']:.2f} dB")

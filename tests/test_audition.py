@@ -108,3 +108,32 @@ def test_two_distant_edits_are_redecoded_separately(setup):
     assert log_spectral_distance(full.audio, part.audio) < 0.5
     mid = len(base.raw) // 2
     assert np.array_equal(part.raw[mid - 100 : mid + 100], base.raw[mid - 100 : mid + 100])
+
+
+def test_a_window_inside_the_grid_decodes_without_silent_edges_to_the_same_frames(setup):
+    codec, grid, aud, base = setup
+    ctx, p = aud.rf.context_positions, grid.positions // 2
+    window = codec.decode_db(grid.codes[:, p - ctx : p + ctx + 1], edges=False).numpy()
+    assert window.shape[1] == (2 * ctx + 1) * codec.cfg.stride  # no edge columns
+    a, b = aud.rf.frames(p, p + 1, base.db.shape[1])
+    off = (p - ctx) * codec.cfg.stride
+    assert np.allclose(window[:, a - off : b - off], base.db[:, a:b], atol=1e-4)
+    muted = codec.decode_db(grid.codes[:, p - ctx : p + ctx + 1], [1], edges=False).numpy()
+    assert np.allclose(muted[:, a - off : b - off], codec.decode_db(grid.codes, [1]).numpy()[:, a:b], atol=1e-4)
+
+
+def test_edits_anywhere_decode_windows_of_one_shape(setup, monkeypatch):
+    codec, grid, aud, base = setup
+    shapes = []
+    decode_db = codec.decode_db
+
+    def spy(codes, muted=(), **kw):
+        shapes.append(codes.shape[1])
+        return decode_db(codes, muted, **kw)
+
+    monkeypatch.setattr(codec, "decode_db", spy)
+    for p in (0, 2, grid.positions // 2, grid.positions - 2, grid.positions - 1):
+        g = grid.copy()
+        E.SetCell(level=0, position=p, code=(int(g.codes[0, p]) + 3) % g.codebook_sizes[0]).do(g)
+        aud.update(g, base)
+    assert len(shapes) == 5 and len(set(shapes)) == 1, shapes  # a new shape costs the convolutions' setup again

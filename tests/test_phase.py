@@ -80,3 +80,62 @@ def test_silence_and_one_frame_do_not_break_it():
     assert pghi_phase(torch.zeros(1, 513, 10), 1024, 256).abs().min() > 0.99
     one = pghi_phase(torch.rand(2, 513, 1), 1024, 256)
     assert one.shape == (2, 513, 1) and torch.isfinite(torch.view_as_real(one)).all()
+
+
+def _reference_griffin_lim(mag: torch.Tensor, n_fft: int, hop: int, iters: int, length: int, phase: torch.Tensor):
+    """Fast Griffin-Lim as it was written before `_GriffinLimPlan`: torch's istft / stft, complex abs and division."""
+    alpha, angles, prev = 0.99 / 1.99, phase, torch.zeros_like(phase)
+    for _ in range(iters):
+        rebuilt = stft(istft(mag * angles, n_fft, hop, length), n_fft, hop)
+        angles = rebuilt - alpha * prev
+        angles = angles / angles.abs().clamp_min(1e-16)
+        prev = rebuilt
+    return istft(mag * angles, n_fft, hop, length), angles
+
+
+def test_the_planned_stft_pair_is_torchs():
+    from distill_tui.audio.spectrogram import _GriffinLimPlan
+
+    x = torch.stack([_sounds()["chirp"], _sounds()["hits"]])  # (2, N)
+    spec = stft(x, 1024, 256)  # (2, F, T)
+    for length in (x.shape[1], x.shape[1] + 300, None):
+        plan = _GriffinLimPlan(1024, 256, spec.shape[-1], length, "cpu")
+        ours = plan.istft(spec.transpose(1, 2).contiguous())
+        assert torch.allclose(ours, istft(spec, 1024, 256, length), atol=1e-5)
+    plan = _GriffinLimPlan(1024, 256, spec.shape[-1], x.shape[1], "cpu")
+    assert torch.allclose(plan.stft(x).transpose(1, 2), spec, atol=1e-3)
+    odd = _GriffinLimPlan(1000, 300, 5, 1200, "cpu")  # a hop that does not divide the window: the slow overlap-add
+    y = torch.randn(1, 1200)
+    assert torch.allclose(odd.istft(odd.stft(y)), y, atol=1e-4)
+
+
+def test_griffin_lim_gives_the_reference_audio():
+    x = _sounds()["pluck"]
+    mag = stft(x[None], 1024, 256).abs()
+    start = pghi_phase(mag, 1024, 256)
+    ours = griffin_lim(mag, 1024, 256, iters=12, length=len(x), phase=start)
+    ref_audio, ref_phase = _reference_griffin_lim(mag, 1024, 256, 12, len(x), start)
+    assert torch.allclose(ours.audio, ref_audio, atol=1e-5)
+    live = mag > mag.max() * 1e-3  # where there is energy, the phase is the same too
+    assert torch.allclose(ours.phase[live], ref_phase[live], atol=1e-3)
+    assert torch.equal(griffin_lim(mag, 1024, 256, iters=0, length=len(x), phase=start).phase, start)
+
+
+def test_blocks_integrated_side_by_side_give_the_frame_by_frame_phase():
+    from distill_tui.audio.phase import _integrate
+
+    gen = torch.Generator().manual_seed(0)
+    b, f, t = 2, 33, 70
+    base, step = torch.randn(b, f, t, generator=gen, dtype=torch.float64), torch.randn(b, f, t, generator=gen, dtype=torch.float64)
+    anchor = torch.randint(0, f, (b, f, t), generator=gen)
+    for block, first in ((16, 0), (16, 5), (8, 37), (None, 0)):
+        free = torch.rand(b, f, t, generator=gen) < 0.1
+        free[..., 0] = True
+        if block:
+            free[..., (-first) % block :: block] = True
+        ref = torch.empty_like(base)
+        ref[..., 0] = base[..., 0]
+        for n in range(1, t):
+            carried = ref[..., n - 1].gather(1, anchor[..., n]) + step[..., n]
+            ref[..., n] = torch.where(free[..., n], base[..., n], carried)
+        assert torch.equal(_integrate(base, free, anchor, step, block, first), ref), (block, first)

@@ -62,6 +62,7 @@ def pghi_phase(mag: torch.Tensor, n_fft: int, hop: int, *, start: torch.Tensor |
     b, f, t = mag.shape
     m_bins = 2 * (f - 1)  # = n_fft
     gamma = HANN_GAMMA * n_fft * n_fft
+    level = mag.to(torch.float32)  # (B, F, T): regions and onsets compare magnitudes, in single precision
     mag = mag.to(torch.float64)
     # Counted from each frame's own loudest bin, so that what a frame gets depends on its neighbours only.
     peak = mag.amax(dim=1, keepdim=True).clamp_min(1e-30)  # (B, 1, T)
@@ -79,8 +80,8 @@ def pghi_phase(mag: torch.Tensor, n_fft: int, hop: int, *, start: torch.Tensor |
     # Frequency integral inside every frame (trapezoid), and each bin's owning peak.
     inc_f = 0.5 * (step_f[:, 1:] + step_f[:, :-1])  # (B, F-1, T)
     cum_f = torch.cat([torch.zeros_like(inc_f[:, :1]), inc_f.cumsum(dim=1)], dim=1)  # (B, F, T)
-    owner = _region_peaks(mag)  # (B, F, T) long: index of the peak whose region holds each bin
-    anchor = _anchors(mag, owner, onset_db)  # (B, F, T) long: the peak each bin integrates from; -1: none
+    owner = _region_peaks(level)  # (B, F, T) long: index of the peak whose region holds each bin
+    anchor = _anchors(level, owner, onset_db)  # (B, F, T) long: the peak each bin integrates from; -1: none
     free = anchor < 0
     if block:  # every block-th frame of the whole sound starts afresh: an edit's reach ends there
         free[..., (-first_frame) % block :: block] = True
@@ -93,17 +94,55 @@ def pghi_phase(mag: torch.Tensor, n_fft: int, hop: int, *, start: torch.Tensor |
 
     # Time integration, frame by frame: a gather and an add each. Bins with no anchor (the first frame,
     # an onset) take the frequency integral across their frame alone.
-    phase = torch.empty_like(s)  # (B, F, T)
+    base = cum_f.clone()  # (B, F, T): the phase of a frame that starts afresh
     bins_f = torch.arange(f, dtype=torch.float64, device=mag.device).view(1, f)
-    phase[..., 0] = cum_f[..., 0] if start is None else torch.angle(start.to(mag.device)).to(torch.float64) - math.pi * bins_f
-    for n in range(1, t):
-        carried = phase[..., n - 1].gather(1, anchor[..., n]) + from_anchor[..., n]
-        phase[..., n] = torch.where(free[..., n], cum_f[..., n], carried)
+    if start is not None:
+        base[..., 0] = torch.angle(start.to(mag.device)).to(torch.float64) - math.pi * bins_f
+    free[..., 0] = True
+    phase = _integrate(base, free, anchor, from_anchor, block, first_frame)
 
     # From the window's centre to torch's frame start: a shift of n_fft / 2 samples is (-1)^m.
-    phase = phase + math.pi * bins
+    phase = torch.remainder(phase + math.pi * bins, 2 * math.pi).to(torch.float32)  # wrapped, then single precision
     phase = torch.where(live, phase, torch.zeros_like(phase))
-    return torch.polar(torch.ones_like(phase), phase).to(torch.complex64)
+    return torch.polar(torch.ones_like(phase), phase)
+
+
+def _integrate(base: torch.Tensor, free: torch.Tensor, anchor: torch.Tensor, from_anchor: torch.Tensor,
+               block: int | None, first_frame: int) -> torch.Tensor:
+    """phase[n] = base[n] where free[n], else phase[n-1] at the anchor + from_anchor[n]; all (B, F, T).
+
+    Frame 0 must be free. With `block`, the frames that start afresh cut time into independent runs of
+    `block` frames, so all runs are integrated side by side: `block` steps of a few tensor operations
+    whatever the sound's length (the same numbers as one frame at a time).
+    """
+    b, f, t = base.shape
+    if not block or t <= block:
+        phase = torch.empty_like(base)
+        phase[..., 0] = base[..., 0]
+        for n in range(1, t):
+            carried = phase[..., n - 1].gather(1, anchor[..., n]) + from_anchor[..., n]
+            phase[..., n] = torch.where(free[..., n], base[..., n], carried)
+        return phase
+    # Pad in front so that the runs start at multiples of `block`; the padding is free and thrown away.
+    lead = (first_frame % block)
+    runs = -(-(lead + t) // block)
+    total = runs * block
+
+    def layout(x: torch.Tensor, fill: float | bool | int) -> torch.Tensor:  # (B, F, T) -> (block, B * runs, F)
+        out = x.new_full((b, f, total), fill)
+        out[..., lead : lead + t] = x
+        return out.view(b, f, runs, block).permute(3, 0, 2, 1).reshape(block, b * runs, f)
+
+    # one frame of every run is a contiguous (B * runs, F) slab
+    base_r, free_r = layout(base, 0.0), layout(free, True)
+    anchor_r, step_r = layout(anchor, 0), layout(from_anchor, 0.0)
+    phase = torch.empty_like(base_r)  # (block, B * runs, F)
+    phase[0] = base_r[0]  # every run's first frame starts afresh (or is padding)
+    for k in range(1, block):
+        carried = phase[k - 1].gather(1, anchor_r[k]).add_(step_r[k])
+        torch.where(free_r[k], base_r[k], carried, out=phase[k])
+    phase = phase.view(block, b, runs, f).permute(1, 3, 2, 0).reshape(b, f, total)
+    return phase[..., lead : lead + t]
 
 
 def _centred_diff(x: torch.Tensor, dim: int) -> torch.Tensor:

@@ -123,10 +123,20 @@ class Codec:
         return self.encode_samples(audio.samples, name=printable(path.stem), source={"file": printable(path)})
 
     @torch.no_grad()
-    def decode_db(self, codes: np.ndarray, muted: list[int] | tuple[int, ...] = ()) -> torch.Tensor:
-        """codes (Q, P) -> relative dB (F, P * stride); muted levels (0-based) are left out."""
+    def decode_db(self, codes: np.ndarray, muted: list[int] | tuple[int, ...] = (), *, edges: bool = True) -> torch.Tensor:
+        """codes (Q, P) -> relative dB (F, P * stride); muted levels (0-based) are left out.
+
+        `edges=False` decodes a window from inside a longer grid without the columns of silence a whole
+        sound gets (decision 20): only for callers that keep the frames the window's ends cannot reach.
+        """
         idx = torch.as_tensor(np.asarray(codes), dtype=torch.long, device=self.device)[None]  # (1, Q, P)
-        return self.model.decode(idx, muted=tuple(muted))[0]
+        if edges:
+            return self.model.decode(idx, muted=tuple(muted))[0]
+        if muted:
+            idx = idx.clone()
+            idx[:, list(muted), :] = -1
+        out = self.model.decode_latent(self.model.quantizer.decode_indices(idx))  # (1, F, P * stride)
+        return out[0].clamp(self.model.floor_db, 0.0)
 
     @torch.no_grad()
     def db_to_audio(
