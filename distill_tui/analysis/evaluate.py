@@ -12,6 +12,9 @@ The two are not on one scale: over the full band of a 44.1 kHz file the LSD aver
 bins where the original too is below the floor (80 dB under its loudest bin) count as no error, so a sound with
 nothing above half the model's rate can score lower full band than band-limited. The gap measures a lost band
 only where the original has one (a hi-hat: 11 dB band-limited, 24-28 dB full band; bench/RESULTS.md).
+
+Each decode's onsets are also set against the original's at the full-band scoring rate (`analysis/onsets.py`):
+per file, and as medians over loops and one-shots (`ONSET_RULE`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from ..data.dataset import SoundFile, load_named_audio, split
 from ..errors import printable
 from ..model.vqvae import VQVAE
 from ..persistence.document import ModelDocument
-from .quality import QualityResult, full_band_measure, measure, oracle_audio, scoring_rate
+from .onsets import OnsetError, onset_error
+from .quality import QualityResult, full_band_measure, full_band_pair, measure, oracle_audio, scoring_rate
 
 WHICH = ("model", "oracle_linear", "oracle_mel")
 METRICS = ("lsd_db", "mrstft", "mel_db")
@@ -56,6 +60,7 @@ class FileScore:
     full_band: Scores
     band_limited: Scores  # against the original at the model's rate
     held_out: bool | None = None  # None: not known (the model held no files out, or the split is unknown)
+    onsets: OnsetError | None = None  # the decode's onsets against the original's, at the full-band scoring rate
 
     @property
     def model(self) -> QualityResult:
@@ -140,8 +145,45 @@ class EvalReport:
                     row[f"{key}_band_limited"] = round(limited.lsd_db, 3)
             if f.held_out is not None:
                 row["held_out"] = f.held_out
+            row.update(_onset_row(f))
             rows.append(row)
         return rows
+
+    def onset_summary(self) -> dict[str, Any]:
+        """Onset error by kind of file (`onset_groups`): for "loops" and "one_shots", the files, the median over
+        them of each file's median |onset time difference| (ms; files where no onset matched are left out of it)
+        and the median share of onsets matched."""
+        out: dict[str, Any] = {"rule": ONSET_RULE}
+        for name, chosen in onset_groups(self.files).items():
+            ms = [f.onsets.median_ms for f in chosen if f.onsets is not None and f.onsets.median_ms is not None]
+            hits = [f.onsets.hits for f in chosen if f.onsets is not None]
+            out[name] = {"files": len(chosen), "median_ms": round(statistics.median(ms), 2) if ms else None,
+                         "hits": round(statistics.median(hits), 3) if hits else None}
+        return out
+
+
+# ---- onsets (issue 13, "Sharper time"; analysis/onsets.py) -------------------------------------------------------
+
+LOOP_ONSETS = 4  # a file whose original has at least this many onsets counts as a loop
+ONSET_RULE = (f"loops: files whose original has {LOOP_ONSETS} or more onsets; one-shots: 1 to {LOOP_ONSETS - 1}; "
+              "files without onsets are left out")
+
+
+def onset_groups(files: list[FileScore]) -> dict[str, list[FileScore]]:
+    """{"loops": [...], "one_shots": [...]} by the count of onsets found in each original (`ONSET_RULE`)."""
+    counted = [(f, f.onsets.original if f.onsets is not None else 0) for f in files]
+    return {"loops": [f for f, n in counted if n >= LOOP_ONSETS],
+            "one_shots": [f for f, n in counted if 1 <= n < LOOP_ONSETS]}
+
+
+def _onset_row(f: FileScore) -> dict[str, Any]:
+    """A per-file row's onset keys: `onsets` (found in the original), `onset_ms` (median |difference|, None when
+    none matched) and `onset_hits` (share matched); nothing when the original has no onsets."""
+    if f.onsets is None or f.onsets.original == 0:
+        return {}
+    ms = f.onsets.median_ms
+    return {"onsets": f.onsets.original, "onset_ms": None if ms is None else round(ms, 2),
+            "onset_hits": round(f.onsets.hits, 3)}
 
 
 Reconstruct = Callable[[SoundFile], np.ndarray]
@@ -170,7 +212,8 @@ def model_reconstructor(model: VQVAE, spec: SpectrogramConfig, device: str = "cp
 
 def _score_file(f: SoundFile, decoded: np.ndarray, spec: SpectrogramConfig, with_oracle: bool,
                 max_file_seconds: float) -> FileScore:
-    """Score one decode (and the oracles') full band and band-limited."""
+    """Score one decode (and the oracles') full band and band-limited, and the decode's onsets at the full-band
+    scoring rate."""
     own = load_named_audio(f.path, None, max_seconds=max_file_seconds)  # the original at its own rate, mono
     rate = spec.sample_rate
     outputs = {"model": decoded}
@@ -179,7 +222,8 @@ def _score_file(f: SoundFile, decoded: np.ndarray, spec: SpectrogramConfig, with
             f.samples, rate, spec.n_fft, spec.hop_length, spec.griffin_lim_iters, spec.griffin_lim_momentum)
     full = Scores(**{k: full_band_measure(own.samples, own.sample_rate, v, rate) for k, v in outputs.items()})
     limited = Scores(**{k: measure(f.samples, v, rate) for k, v in outputs.items()})
-    return FileScore(printable(f.path), own.sample_rate, scoring_rate(own.sample_rate), full, limited)
+    onsets = onset_error(*full_band_pair(own.samples, own.sample_rate, decoded, rate))
+    return FileScore(printable(f.path), own.sample_rate, scoring_rate(own.sample_rate), full, limited, onsets=onsets)
 
 
 def evaluate(files: list[SoundFile], reconstruct: Reconstruct, spec: SpectrogramConfig, with_oracle: bool = True, *,

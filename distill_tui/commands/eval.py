@@ -37,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
     path is "model_path"); "model", "oracle_linear" and "oracle_mel" are full band ("lsd_db", "mrstft",
     "mel_db"), each with "lsd_db_band_limited"; "ratio_to_linear_oracle" and "beats_mel_oracle" compare the
     full-band figures; "band_limited" holds the same at the model's rate; "split" says what was held out, and
-    "held_out" / "trained" give the means apart when known; "per_file" rows carry "rate" and "scored_at".
+    "held_out" / "trained" give the means apart when known; "per_file" rows carry "rate" and "scored_at", and
+    for a file with onsets "onsets", "onset_ms" and "onset_hits"; "onsets" holds the onset error of "loops" and
+    "one_shots" ("files", "median_ms", "hits") and the "rule" that sorts them.
     With --generation N, "generation" holds `analysis.generated.GenerationReport.as_dict()`.
     """
     from ..analysis.codebook import dataset_health
@@ -59,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {"model_path": printable(args.model), "data": printable(args.data_dir),
                               "files": len(report.files), "skipped": scanned.skipped, "sample_rate": spec.sample_rate,
                               **summary, "split": split_info, "health": health, "per_file": report.per_file()}
+    result["onsets"] = report.onset_summary()
     if args.baseline == "continuous":
         result.update(_baseline(args, doc, spec, scanned.files, summary["model"]["lsd_db"]))
     if args.generation is not None:
@@ -168,6 +171,18 @@ def _print_tables(model_path: Path, result: dict[str, Any], codebook_sizes: list
                   f"LSD {tr['lsd_db']:.2f} dB ({result['split']['note']})")
     elif result["split"].get("holdout") == "files":
         con.print(f"held-out files: {result['split']['note']}")
+    _print_onsets(con, result["onsets"])
     con.print(rich_health_table(result["health"], codebook_sizes, "codebook health (whole pass)"))
     if "generation" in result:
         _print_generation(con, result["generation"])
+
+
+def _print_onsets(con: Any, onsets: dict[str, Any]) -> None:
+    """One line per kind of file: how far the decode moves attacks, and how many it keeps."""
+    for name, label in (("loops", "loops"), ("one_shots", "one-shots")):
+        g = onsets[name]
+        if not g["files"]:
+            continue
+        timing = f"attacks off by {g['median_ms']:.1f} ms (median)" if g["median_ms"] is not None else "no attack kept"
+        con.print(f"timing, {label} ({g['files']} file(s)): {timing}, {100 * g['hits']:.0f} % of attacks found")
+    con.print(f"[dim]({onsets['rule']})[/dim]")
