@@ -163,7 +163,8 @@ def _launch_times(sock: str, name: str, cmd: list[str], env: dict[str, str], cwd
     return seen
 
 
-def bench_start(runs: int = 5, width: int = 120, height: int = 35, exe: str | None = None) -> dict:
+def bench_start(runs: int = 5, width: int = 120, height: int = 35, exe: str | None = None,
+                caches: tuple[str, ...] = ("cold", "warm")) -> dict:
     """Launch to first frame, to the demo's grid, and to its decode; with a cold codes cache (an empty folder
     each launch) and a warm one (a folder filled by one launch before). Runs this tree (PYTHONPATH) unless
     `exe` names an installed `distill-tui`."""
@@ -178,7 +179,7 @@ def bench_start(runs: int = 5, width: int = 120, height: int = 35, exe: str | No
         subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "hold", "sleep", "3600"], check=True)
         warm_cache = Path(tmp) / "warm-cache"
         _launch_times(sock, "warmup", cmd, {**base_env, "DISTILL_CACHE": str(warm_cache)}, tmp, (width, height))
-        for cache in ("cold", "warm"):
+        for cache in caches:
             times = []
             for i in range(runs):
                 folder = warm_cache if cache == "warm" else Path(tmp) / f"cold-{i}"
@@ -197,12 +198,13 @@ def main() -> None:
     p.add_argument("--only", choices=["keys", "hear", "start"])
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--caches", default="cold,warm", help="which codes caches to launch with: cold, warm or both")
     p.add_argument("--exe", help="an installed distill-tui to launch (default: this tree, via PYTHONPATH)")
     args = p.parse_args()
     out: dict = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cpus": os.cpu_count(),
                  "load_1min": os.getloadavg()[0]}
     if args.only in (None, "start"):
-        out["start"] = bench_start(args.runs, exe=args.exe)
+        out["start"] = bench_start(args.runs, exe=args.exe, caches=tuple(args.caches.split(",")))
     if args.only in (None, "keys"):
         out["keys"] = asyncio.run(bench_keys())
     if args.only in (None, "hear"):

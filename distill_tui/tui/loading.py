@@ -12,6 +12,8 @@ second; the model loads behind them, then the other sounds are encoded (and cach
 from __future__ import annotations
 
 import functools
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,10 @@ def model_key(doc: ModelDocument) -> ModelKey:
     """The codes cache's key for a model: its fingerprint, codebook sizes and settings."""
     d = doc.to_dict()
     return ModelKey.of(doc.fingerprint, doc.codebook_sizes, {"spectrogram": d["spectrogram"], "model": d["model"]})
+
+
+PAINT_WAIT_S = 2.0  # at most this long for cached grids to reach the screen before torch is imported
+WRITE_S = 0.15  # then this long for Textual's writer thread to send the frame: torch's import holds the GIL
 
 
 class Loader:
@@ -91,6 +97,11 @@ class Loader:
                 todo.append(file)
             else:
                 self.post_message(SoundLoaded(grid, file, None, slot="A" if i == 0 else None))
+        if len(todo) < len(audio):  # torch's import would hold the interpreter while the grid is painted
+            painted = threading.Event()
+            self.host.call_after_refresh(painted.set)
+            if painted.wait(PAINT_WAIT_S):
+                time.sleep(WRITE_S)
         return todo
 
     @report_failures("{path}", unexpected="{path}: cannot load the model ({kind}: {exc})", failed=ModelFailed)

@@ -175,10 +175,8 @@ class EditorScreen(EditingActions, Screen):
 
     def on_look_cached(self, message: LookCached) -> None:
         """Before the model loads: its level labels and code colours as the codes cache kept them."""
-        if self.engine is None:
-            self.grid.look = GridLook(labels=message.look.labels, ranks=message.look.ranks)
-            self.grid.invalidate()
-            self.grid.refresh()
+        if self.engine is None:  # a model once loaded brings its own
+            self.grid.set_document(self.grid.doc, GridLook(message.look.labels, message.look.ranks), self.grid.muted)
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
         engine = self.engine = self.decoder.engine = message.engine
@@ -233,6 +231,7 @@ class EditorScreen(EditingActions, Screen):
             self.grid.set_document(None)
             return
         sound = self.ws.sound(name)
+        self.grid.beat = self._beat_positions()  # from the sound's own rate: no model needed
         self.grid.set_document(self.ws.grid(name), muted=sound.muted)
         self.show_spectrogram()
         if not self.decoder.is_current(name):
