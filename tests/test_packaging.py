@@ -3,11 +3,14 @@ themes and the stylesheet (`pip install .` once lost them: they sat outside the 
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,10 @@ PACKAGE = ROOT / "distill_tui"
 def _build_wheel(tmp_path: Path) -> Path:
     """Build a wheel from a copy of the tree (the repository gets no build/ or egg-info), offline."""
     if importlib.util.find_spec("setuptools") is None or importlib.util.find_spec("pip") is None:
-        pytest.skip("building a wheel needs pip and setuptools")
+        pytest.skip("building a wheel needs pip and setuptools (test_package_data_names_every_bundled_file still runs)")
+    setuptools_major = int(importlib.metadata.version("setuptools").split(".")[0])  # importing it here upsets distutils
+    if setuptools_major < 70 and importlib.util.find_spec("wheel") is None:
+        pytest.skip("this setuptools needs the wheel package to build a wheel")
     src = tmp_path / "src"
     src.mkdir()
     shutil.copy2(ROOT / "pyproject.toml", src)
@@ -34,12 +40,27 @@ def _build_wheel(tmp_path: Path) -> Path:
     return wheels[0]
 
 
+def bundled_files() -> list[str]:
+    """What must travel with the code, relative to the package folder."""
+    names = ["samples/demo.distill", "tui/distill.tcss"]
+    names += [f"samples/sounds/{p.name}" for p in sorted((PACKAGE / "samples" / "sounds").glob("*.wav"))]
+    names += [f"themes/{p.name}" for p in sorted((PACKAGE / "themes").glob("*.toml"))]
+    return names
+
+
+def test_package_data_names_every_bundled_file():
+    """Without building: pyproject's package-data patterns cover each file (a wheel build is checked below)."""
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["distill_tui"]
+    files = bundled_files()
+    assert len(files) >= 2 + 13 + 3
+    missed = [f for f in files if not any(fnmatch(f, pat) and f.count("/") == pat.count("/") for pat in patterns)]
+    assert not missed, f"not in [tool.setuptools.package-data]: {missed}"
+
+
 def test_the_wheel_carries_the_demo_themes_and_stylesheet(tmp_path):
     wheel = _build_wheel(tmp_path)
     names = set(zipfile.ZipFile(wheel).namelist())
-    needed = {"distill_tui/samples/demo.distill", "distill_tui/tui/distill.tcss"}
-    needed |= {f"distill_tui/samples/sounds/{p.name}" for p in (PACKAGE / "samples" / "sounds").glob("*.wav")}
-    needed |= {f"distill_tui/themes/{p.name}" for p in (PACKAGE / "themes").glob("*.toml")}
+    needed = {f"distill_tui/{name}" for name in bundled_files()}
     assert len(needed) >= 2 + 13 + 3
     assert needed <= names, f"missing from the wheel: {sorted(needed - names)}"
     # the demo, its sounds and the code; nothing else big (the wheel was 5.9 MB, the demo model 5.5 MB of it)

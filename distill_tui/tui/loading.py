@@ -5,8 +5,8 @@ file is reported and skipped; the next one still opens.
 
 Sounds come from the codes cache (codes/cache.py) when their bytes and the model are unchanged since they
 were last encoded: before the model loads, from the model file's header alone (no torch), `LookCached`
-(the level labels and code colours) and the cached grids are posted, so the grid shows in well under a
-second; the model loads behind them, then the other sounds are encoded (and cached).
+(the level labels and code colours) and the cached grids are posted, so the grid shows before torch is
+imported; the model loads behind them, then the other sounds are encoded (and cached).
 """
 
 from __future__ import annotations
