@@ -7,7 +7,8 @@ Keystroke -> repaint is the time from posting a key event to the app handing the
 its (headless) driver, measured by wrapping `App._display`. Edit -> hearing is the time from posting
 the second hex digit of an edit to the moment the re-decoded audio of that edit is stored in the
 editor, ready for space to play it (the bundled demo model; the audio device itself is not timed). Command -> first frame starts `distill-tui` in a tmux
-pane and polls `capture-pane` until the title line shows; "grid filled" waits for the demo's codes.
+pane and polls `capture-pane` until the title line shows; "grid" waits for the demo's codes on screen, "decoded"
+for its spectrogram; each with a cold codes cache ($DISTILL_CACHE empty) and a warm one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -136,38 +138,59 @@ async def bench_hear(edits: int = 20) -> dict:
             "edits": len(latencies)}
 
 
-def bench_start(runs: int = 5, width: int = 120, height: int = 35) -> dict:
+GRID_ROW = re.compile(r"^ 1 .{10}([0-9a-f]{2} ){8}")  # level 1's row with codes in it, whatever its label
+
+
+def _launch_times(sock: str, name: str, cmd: list[str], env: dict[str, str], cwd: str, size: tuple[int, int]) -> dict:
+    """Start `cmd` in a fresh tmux pane; seconds until the title, the demo's codes and its spectrogram show."""
+    env_args = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
+    t0 = time.perf_counter()
+    subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", name, "-x", str(size[0]), "-y", str(size[1]),
+                    "-c", cwd, *env_args, *cmd], check=True)
+    seen: dict = {"first": None, "grid": None, "decoded": None}
+    while time.perf_counter() - t0 < 90 and seen["decoded"] is None:
+        screen = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", name], capture_output=True,
+                                text=True).stdout
+        now = time.perf_counter() - t0
+        if seen["first"] is None and "Distill" in screen:
+            seen["first"] = now
+        if seen["grid"] is None and "A: bell_c5" in screen and any(GRID_ROW.match(x) for x in screen.splitlines()):
+            seen["grid"] = now
+        if seen["grid"] is not None and "▀▀▀▀" in screen:  # the spectrogram strip: A decoded
+            seen["decoded"] = now
+        time.sleep(0.005)
+    subprocess.run(["tmux", "-L", sock, "kill-session", "-t", name], capture_output=True)
+    return seen
+
+
+def bench_start(runs: int = 5, width: int = 120, height: int = 35, exe: str | None = None,
+                caches: tuple[str, ...] = ("cold", "warm")) -> dict:
+    """Launch to first frame, to the demo's grid, and to its decode; with a cold codes cache (an empty folder
+    each launch) and a warm one (a folder filled by one launch before). Runs this tree (PYTHONPATH) unless
+    `exe` names an installed `distill-tui`."""
     if shutil.which("tmux") is None:
         return {"skipped": "tmux is not installed"}
-    exe = shutil.which("distill-tui") or f"{sys.executable} -m distill_tui.cli"
-    first, filled = [], []
+    cmd = exe.split() if exe else [sys.executable, "-m", "distill_tui.cli"]
+    base_env = {} if exe else {"PYTHONPATH": str(ROOT)}
     sock = f"distill-bench-{os.getpid()}"
+    out: dict = {"command": " ".join(cmd), "terminal": f"tmux {width}x{height}", "runs": runs}
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(runs):
-            name = f"start{i}"
-            t0 = time.perf_counter()
-            subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", name, "-x", str(width), "-y", str(height),
-                            "-c", tmp, exe], check=True)
-            t_first = t_filled = None
-            while time.perf_counter() - t0 < 60:
-                screen = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", name], capture_output=True,
-                                        text=True).stdout
-                now = time.perf_counter()
-                if t_first is None and "Distill" in screen:
-                    t_first = now - t0
-                if t_first is not None and "Structure" in screen and "bell_c5" in screen:
-                    t_filled = now - t0
-                    break
-                time.sleep(0.005)
-            subprocess.run(["tmux", "-L", sock, "kill-session", "-t", name], capture_output=True)
-            if t_first is not None:
-                first.append(t_first)
-            if t_filled is not None:
-                filled.append(t_filled)
+        # a session that outlives each launch's, so the server never exits between launches
+        subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "hold", "sleep", "3600"], check=True)
+        warm_cache = Path(tmp) / "warm-cache"
+        _launch_times(sock, "warmup", cmd, {**base_env, "DISTILL_CACHE": str(warm_cache)}, tmp, (width, height))
+        for cache in caches:
+            times = []
+            for i in range(runs):
+                folder = warm_cache if cache == "warm" else Path(tmp) / f"cold-{i}"
+                times.append(_launch_times(sock, f"{cache}{i}", cmd, {**base_env, "DISTILL_CACHE": str(folder)}, tmp,
+                                           (width, height)))
+            for key in ("first", "grid", "decoded"):
+                got = [t[key] for t in times if t[key] is not None]
+                out[f"{cache}_{key}_s_median"] = statistics.median(got) if got else None
+                out[f"{cache}_{key}_s_all"] = [round(x, 3) for x in got]
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
-    return {"command": "distill-tui", "terminal": f"tmux {width}x{height}", "runs": runs,
-            "first_frame_s_median": statistics.median(first) if first else None, "first_frame_s_all": first,
-            "grid_filled_s_median": statistics.median(filled) if filled else None}
+    return out
 
 
 def main() -> None:
@@ -175,11 +198,13 @@ def main() -> None:
     p.add_argument("--only", choices=["keys", "hear", "start"])
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--caches", default="cold,warm", help="which codes caches to launch with: cold, warm or both")
+    p.add_argument("--exe", help="an installed distill-tui to launch (default: this tree, via PYTHONPATH)")
     args = p.parse_args()
     out: dict = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cpus": os.cpu_count(),
                  "load_1min": os.getloadavg()[0]}
     if args.only in (None, "start"):
-        out["start"] = bench_start(args.runs)
+        out["start"] = bench_start(args.runs, exe=args.exe, caches=tuple(args.caches.split(",")))
     if args.only in (None, "keys"):
         out["keys"] = asyncio.run(bench_keys())
     if args.only in (None, "hear"):

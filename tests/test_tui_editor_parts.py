@@ -95,6 +95,6 @@ def test_demo_paths_point_at_the_repository_samples():
 
     from .test_tui_support import DEMO_MODEL, DEMO_SOUNDS
 
-    model, sounds = demo_paths()
-    assert model == DEMO_MODEL
-    assert all(s.parent == DEMO_SOUNDS for s in sounds) and (sounds or not DEMO_SOUNDS.is_dir())
+    model, sounds = demo_paths()  # inside the package; the repository's samples/ links there
+    assert model.resolve() == DEMO_MODEL.resolve()
+    assert all(s.parent.resolve() == DEMO_SOUNDS.resolve() for s in sounds) and (sounds or not DEMO_SOUNDS.is_dir())

@@ -19,6 +19,14 @@ pytestmark = pytest.mark.skipif(not DEMO_MODEL.exists(), reason="the bundled dem
 
 
 
+@pytest.fixture(autouse=True)
+def cold_codes_cache(tmp_path, monkeypatch) -> None:
+    """Each snapshot opens its sounds as the snapshots were made: encoded after the model, not shown from the
+    codes cache first (the health bars are sized when the model arrives, a column narrower when the sounds
+    already fill the side panel)."""
+    monkeypatch.setenv("DISTILL_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
     return copy_demo(tmp_path_factory.mktemp("snap"))

@@ -18,7 +18,7 @@ from ..errors import BadInputError
 from ..persistence.document import ModelDocument
 from .sampling import SamplingSettings
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"  # package data: a wheel carries it (tests/test_packaging.py)
 DEMO_MODEL = SAMPLES / "demo.distill"
 DEMO_SOUNDS = SAMPLES / "sounds"
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")

@@ -19,15 +19,13 @@ import torch
 
 from ..errors import BadInputError
 from ..fileio import atomic_path, reason_of
+from .runfolder import CHECKPOINT, OLD_CHECKPOINTS  # named there, where no torch is imported (train/runs.py)
 from .state import TrainerState
 
-CHECKPOINT = "checkpoint.safetensors"
 META_KEY = "distill-checkpoint"
 FORMAT = "distill-checkpoint"
 VERSION = 1
 FINAL_PREFIX = "final-"
-# What earlier versions of Distill left in a run folder: stage 1's model-file checkpoint, the prior's own format.
-OLD_CHECKPOINTS = ("checkpoint.distill", "prior-checkpoint.safetensors")
 
 Groups = dict[str, dict[str, torch.Tensor]]
 

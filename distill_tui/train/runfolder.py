@@ -16,6 +16,10 @@ from typing import IO
 from ..errors import BadInputError, OutputError
 from ..fileio import reason_of
 
+CHECKPOINT = "checkpoint.safetensors"  # train/checkpoint.py's file; named here, where no torch is imported
+# What earlier versions of Distill left in a run folder: stage 1's model-file checkpoint, the prior's own format.
+OLD_CHECKPOINTS = ("checkpoint.distill", "prior-checkpoint.safetensors")
+
 LOCK_FILE = "run.lock"
 # Temporary files a killed write leaves: fileio's `.NAME.*.tmp`, and the prior checkpoint writer of older versions.
 STALE_PATTERNS = (".*.tmp", ".prior-checkpoint.safetensors.*")

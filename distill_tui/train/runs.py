@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ..locations import state_dir
-from .checkpoint import CHECKPOINT, OLD_CHECKPOINTS
 from .events import BEGIN, TERMINAL, Event, tail_events
-from .runfolder import lock_holder
+from .runfolder import CHECKPOINT, OLD_CHECKPOINTS, lock_holder
 
 PID_FILE = "trainer.pid"  # written by the launcher: "<pid>\n"
 LAUNCH_FILE = "launch.json"  # the command the launcher ran (resuming runs it again)

@@ -2,11 +2,19 @@
 
 `ModelLoaded` / `ModelFailed` for the model, then `SoundLoaded` / `LoadFailed` for each file. A broken
 file is reported and skipped; the next one still opens.
+
+Sounds come from the codes cache (codes/cache.py) when their bytes and the model are unchanged since they
+were last encoded: before the model loads, from the model file's header alone (no torch), `LookCached`
+(the level labels and code colours) and the cached grids are posted, so the grid shows before torch is
+imported; the model loads behind them, then the other sounds are encoded (and cached).
 """
 
 from __future__ import annotations
 
 import functools
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +22,39 @@ from textual.dom import DOMNode
 from textual.message import Message
 from textual.worker import get_current_worker
 
+from ..codes.cache import CachedLook, CodesCache, ModelKey, content_digest
+from ..errors import DistillError
 from ..inference.session import InferenceSession
+from ..persistence.document import ModelDocument
+from ..persistence.header import read_header_document
 from .messages import LoadFailed, ModelFailed, ModelLoaded, SoundLoaded
 from .workers import report_failures
 from .workspace import disk_stamp
 
 
+@dataclass
+class LookCached(Message):
+    """How the grid showed this model's codes last time (posted before the cached grids)."""
+
+    look: CachedLook
+
+
+def model_key(doc: ModelDocument) -> ModelKey:
+    """The codes cache's key for a model: its fingerprint, codebook sizes and settings."""
+    d = doc.to_dict()
+    return ModelKey.of(doc.fingerprint, doc.codebook_sizes, {"spectrogram": d["spectrogram"], "model": d["model"]})
+
+
+PAINT_WAIT_S = 2.0  # at most this long for cached grids to reach the screen before torch is imported
+WRITE_S = 0.15  # then this long for Textual's writer thread to send the frame: torch's import holds the GIL
+
+
 class Loader:
     """Runs the loading workers of `host` (the editor screen), which receives their messages."""
 
-    def __init__(self, host: DOMNode) -> None:
+    def __init__(self, host: DOMNode, cache: CodesCache | None = None) -> None:
         self.host = host
+        self.cache = cache or CodesCache()
 
     def post_message(self, message: Message) -> bool:
         """Results and failures go to the host."""
@@ -41,26 +71,74 @@ class Loader:
                              group="files", description="open files")
 
     def _load_model_and_sounds(self, path: Path, audio: list[Path]) -> None:
+        todo = self._show_cached(path, audio)
         engine = self._load_model(path)
         if engine is not None:
             self.post_message(ModelLoaded(engine))
-            self._open_all(engine, audio, "A")
+            key = self._key(engine)
+            if key is not None:
+                self.cache.store_look(key, engine.labels, engine.ranks)
+            self._open_all(engine, todo, "A" if todo and audio and todo[0] == audio[0] else None)
+
+    def _show_cached(self, path: Path, audio: list[Path]) -> list[Path]:
+        """Before torch: post the look and the grids the cache holds for this model; returns the files still
+        to open. A model whose header cannot be read caches nothing (loading it then says why)."""
+        try:
+            key = model_key(read_header_document(path))
+        except DistillError:
+            return list(audio)
+        look = self.cache.look(key)
+        if look is not None:
+            self.post_message(LookCached(look))
+        todo: list[Path] = []
+        for i, file in enumerate(audio):
+            grid = None if file.name.endswith(".json") else self.cache.grid(key, file)
+            if grid is None:
+                todo.append(file)
+            else:
+                self.post_message(SoundLoaded(grid, file, None, slot="A" if i == 0 else None))
+        if len(todo) < len(audio):  # torch's import would hold the interpreter while the grid is painted
+            painted = threading.Event()
+            self.host.call_after_refresh(painted.set)
+            if painted.wait(PAINT_WAIT_S):
+                time.sleep(WRITE_S)
+        return todo
 
     @report_failures("{path}", unexpected="{path}: cannot load the model ({kind}: {exc})", failed=ModelFailed)
     def _load_model(self, path: Path) -> InferenceSession:
         return InferenceSession.load(path)
 
+    def _key(self, engine: Any) -> ModelKey | None:
+        doc = getattr(engine, "doc", None)
+        return model_key(doc) if isinstance(doc, ModelDocument) else None
+
     def _open_all(self, engine: Any, paths: list[Path], first_slot: str | None) -> None:
         worker = get_current_worker()
+        key = self._key(engine)
         for i, path in enumerate(paths):
             if worker.is_cancelled:
                 return
-            self._open(engine, Path(path), first_slot if i == 0 else None)
+            self._open(engine, Path(path), first_slot if i == 0 else None, key)
 
     @report_failures("{path}", unexpected="{path}: cannot read ({kind}: {exc})", failed=LoadFailed)
-    def _open(self, engine: Any, path: Path, slot: str | None) -> None:
+    def _open(self, engine: Any, path: Path, slot: str | None, key: ModelKey | None = None) -> None:
         is_codes = path.name.endswith(".json")
         stamp = disk_stamp(path) if is_codes else None  # before reading: a change after it is noticed at save
-        grid = engine.open_file(path)
+        grid = None if is_codes or key is None else self._encode_cached(engine, path, key)
+        if grid is None:
+            grid = engine.open_file(path)
         self.post_message(SoundLoaded(grid, None if is_codes else path, path if is_codes else None, slot=slot,
                                       stamp=stamp))
+
+    def _encode_cached(self, engine: Any, path: Path, key: ModelKey) -> Any:
+        """An audio file's grid from the cache, else encoded and then cached (None if it cannot be hashed:
+        `open_file` then says why)."""
+        try:
+            digest = content_digest(path)
+        except OSError:
+            return None
+        grid = self.cache.grid(key, path, digest)
+        if grid is None:
+            grid = engine.open_file(path)
+            self.cache.store(key, digest, grid)
+        return grid

@@ -1,4 +1,4 @@
-"""Theme files (TOML, in `themes/` and the user's config folder) -> Textual themes plus the grid's colours.
+"""Theme files (TOML, in the package's `themes/` and the user's config folder) -> Textual themes plus the grid's colours.
 
 Also the theme remembered between launches, in `locations.state_dir()/settings.json` (`{"theme": name}`).
 """
@@ -18,7 +18,7 @@ from ..fileio import atomic_write_json
 from ..locations import config_dir, state_dir
 from .palette import MAPS, GridColours
 
-REPO_THEMES = Path(__file__).resolve().parents[2] / "themes"
+REPO_THEMES = Path(__file__).resolve().parents[1] / "themes"  # distill_tui/themes, package data (a wheel carries it)
 THEME_KEYS = ("primary", "secondary", "warning", "error", "success", "accent", "foreground", "background",
               "surface", "panel", "boost")
 DEFAULT_THEME = "distill-dark"

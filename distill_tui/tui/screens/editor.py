@@ -29,7 +29,7 @@ from ..decode_queue import DecodeQueue
 from ..editing import EditingActions
 from ..editor_panels import cell_info, slot_rows, status_text, title_text
 from ..keymap import EDITOR_BINDINGS
-from ..loading import Loader
+from ..loading import Loader, LookCached
 from ..messages import (
     AuditionReady,
     CursorMoved,
@@ -178,10 +178,18 @@ class EditorScreen(EditingActions, ABListening, Screen):
         self.refresh_panels()
         self.loader.load_model(path, audio)
 
+    def on_look_cached(self, message: LookCached) -> None:
+        """Before the model loads: its level labels and code colours as the codes cache kept them."""
+        if self.engine is None:  # a model once loaded brings its own
+            self.grid.set_document(self.grid.doc, GridLook(message.look.labels, message.look.ranks), self.grid.muted)
+
     def on_model_loaded(self, message: ModelLoaded) -> None:
         engine = self.engine = self.decoder.engine = message.engine
         self.grid.placeholder = "loading sounds…" if self.audio_paths else "no sound: : then 'Open' or generate one"
         self.grid.look = GridLook(labels=engine.labels, ranks=engine.ranks)
+        self.grid.invalidate()  # a grid shown from the codes cache before the model is repainted in its colours
+        if self.ws.a is not None:
+            self.show_a()  # decode what the codes cache showed before there was a model
         self.grid.beat = self._beat_positions()
         panel = self.query_one(GeneratePanel)
         panel.set_codebook_max(max(engine.codec.codebook_sizes))
@@ -229,6 +237,7 @@ class EditorScreen(EditingActions, ABListening, Screen):
             self.grid.set_document(None)
             return
         sound = self.ws.sound(name)
+        self.grid.beat = self._beat_positions()  # from the sound's own rate: no model needed
         self.grid.set_document(self.ws.grid(name), muted=sound.muted)
         self.show_spectrogram()
         if not self.decoder.is_current(name):
