@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
@@ -11,8 +10,7 @@ import pytest
 from distill_tui.analysis.health import level_verdict, level_verdicts
 from distill_tui.analysis.model_info import model_info
 from distill_tui.analysis.report import markdown_report
-from distill_tui.commands import eval as eval_cmd
-from distill_tui.commands import info as info_cmd
+from distill_tui.cli import main
 from distill_tui.tui.widgets.health_bars import level_health
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,11 +57,10 @@ def test_all_four_places_agree_on_the_demo(capsys):
     report_rows = [r for r in report.splitlines() if re.match(r"^\| \d+ \|", r)]
     report_words = [r.split("|")[-2].strip().split(":")[0].strip("*") for r in report_rows]
 
-    assert info_cmd.run(argparse.Namespace(model=DEMO, json=False)) == 0
+    assert main(["info", str(DEMO)]) == 0
     info_words = _table_verdicts(capsys.readouterr().out, len(sizes))
 
-    assert eval_cmd.run(argparse.Namespace(model=DEMO, data_dir=ROOT / "samples" / "sounds", baseline=None,
-                                           baseline_minutes=None, json=False)) == 0
+    assert main(["eval", str(DEMO), str(ROOT / "samples" / "sounds")]) == 0
     eval_words = _table_verdicts(capsys.readouterr().out, len(sizes))
 
     assert panel == report_words == info_words == shared
