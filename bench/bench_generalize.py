@@ -56,7 +56,10 @@ def score(model_path: Path, data: Path) -> dict:
 
 def kind_of(path: str, data: Path) -> str:
     """The file's first folder under DATA_DIR (pads, hits, loops...)."""
-    rel = Path(path).resolve().relative_to(data.resolve()) if Path(path).is_absolute() else Path(path)
+    try:
+        rel = Path(path).relative_to(data.absolute())
+    except ValueError:
+        return Path(path).parent.name
     return rel.parts[0] if len(rel.parts) > 1 else "."
 
 
