@@ -104,7 +104,7 @@ class TrainConfig:
     minutes: float | None = None
     batch_size: int = 16
     crop_frames: int = 64  # about 0.74 s at 22050 Hz / hop 256; a multiple of the stride
-    lr: float = 2e-3
+    lr: float | None = None  # peak learning rate; None: from the budget, 2e-3 to 1e-3 (train/budget_lr.py)
     weight_decay: float = 1e-4
     warmup_steps: int = 100
     min_lr_ratio: float = 0.05  # cosine decay ends at lr * this
@@ -123,6 +123,11 @@ class TrainConfig:
     min_level_gain_db: float = 0.05
     device: str = "auto"
     clock: str = "wall"  # what --minutes counts: "wall" time, or "cpu" (process CPU time / threads)
+    # Training-crop variations (data/dataset.Augment): each crop quieter by up to this many dB, and its
+    # pitch moved by up to this many semitones either way. Crops already start at any sample. Off: 6 dB and
+    # 0.5 semitone made held-out and training sounds decode worse (docs/architecture.md, decision 24).
+    augment_gain_db: float = 0.0
+    augment_semitones: float = 0.0
 
 
 @dataclass
@@ -267,11 +272,12 @@ BOUNDS: dict[str, dict[str, Bound]] = {
         "quantize": Bound("bool"), "edge_positions": Bound("int", 0, 1024),
     },
     "TrainConfig": {
-        **_TRAIN_COMMON, "crop_frames": Bound("int", 1, 1 << 16), "early_stop_evals": Bound("int", 0, BIG),
+        **_TRAIN_COMMON, "lr": Bound("float", 0, 10, optional=True), "crop_frames": Bound("int", 1, 1 << 16), "early_stop_evals": Bound("int", 0, BIG),
         "holdout": Bound("str", choices=("none", "files", "crops")), "keep": Bound("str", choices=("final", "best")),
         "kmeans_init_vectors": Bound("int", 1, 10**7), "max_file_seconds": Bound("float", 0.001, 86400),
         "trim_silence": Bound("bool"), "collapse_codes": Bound("int", 0, 4096), "low_utilization": Bound("float", 0, 1),
         "min_level_gain_db": Bound("float", -100, 100), "clock": Bound("str", choices=("wall", "cpu")),
+        "augment_gain_db": Bound("float", 0, 60), "augment_semitones": Bound("float", 0, 12),
     },
     # PriorConfig lives in model/prior.py and PriorTrainConfig in train/prior_loop.py; their bounds live here
     # so that `from_dict` checks them wherever they are loaded.

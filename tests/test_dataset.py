@@ -10,7 +10,7 @@ import soundfile as sf
 import torch
 
 from distill_tui.config import SpectrogramConfig
-from distill_tui.data.dataset import CropSampler, scan, split, validation_items
+from distill_tui.data.dataset import Augment, CropSampler, scan, split, validation_items
 from distill_tui.errors import BadInputError
 
 from .conftest import SR, synth, write_dataset
@@ -147,3 +147,36 @@ def test_crops_say_which_frames_are_inside_the_sound(tmp_path):
         far[max(int(frames[0]) - 2, 0) : int(frames[-1]) + 3] = False
         if far.any():
             assert float(row[:, far].max()) == -90.0
+
+
+def test_augmented_crops_vary_deterministically_per_seed_and_keep_shapes(tmp_path):
+    write_dataset(tmp_path, 4)
+    spec = SpectrogramConfig()
+    files = scan(tmp_path, spec).files
+    aug = Augment(gain_db=6.0, semitones=0.5)
+
+    def draw(seed, augment):
+        return CropSampler(split(files, 31 * 256), spec, 32, seed=seed, augment=augment).crops(8)
+
+    plain, a, b, other = draw(0, None), draw(0, aug), draw(0, aug), draw(1, aug)
+    assert a.db.shape == plain.db.shape == (8, 513, 32)
+    assert torch.equal(a.db, b.db) and torch.equal(a.inside, b.inside)  # the same seed: the same crops
+    assert not torch.equal(a.db, plain.db) and not torch.equal(a.db, other.db)
+    assert torch.equal(a.inside, plain.inside)  # the same places in the sounds: only the look varies
+    assert float(a.db.min()) >= spec.floor_db and float(a.db.max()) <= 0.0
+    assert torch.equal(CropSampler(split(files, 31 * 256), spec, 32, seed=0, augment=aug).batch(8, augment=False),
+                       plain.db)  # k-means init asks for plain crops
+
+
+def test_pitch_shift_moves_partials_by_the_drawn_ratio_and_gain_lowers_by_the_drawn_db():
+    db = torch.full((3, 513, 4), -90.0)
+    db[:, 200] = 0.0  # one partial at bin 200
+    out = Augment(semitones=1.0).apply(db, np.random.default_rng(5), -90.0)
+    ratios = 2.0 ** (np.random.default_rng(5).uniform(-1.0, 1.0, size=3) / 12)
+    for row, ratio in zip(out, ratios, strict=True):
+        assert abs(int(row[:, 0].argmax()) - 200 * ratio) <= 1.0, (int(row[:, 0].argmax()), 200 * ratio)
+    assert float(out.max()) <= 0.0 and float(out.min()) >= -90.0
+    quiet = Augment(gain_db=6.0).apply(db, np.random.default_rng(5), -90.0)
+    gains = np.random.default_rng(5).uniform(-6.0, 0.0, size=3)
+    assert np.allclose(quiet[:, 200, 0].numpy(), gains, atol=1e-5)
+    assert float(quiet.min()) == -90.0  # the floor stays the floor

@@ -15,9 +15,10 @@ import pytest
 import torch
 
 from distill_tui.analysis.codebook import HealthReport
-from distill_tui.config import TrainConfig
+from distill_tui.config import TrainConfig, from_dict, to_dict
 from distill_tui.model.quantizer import LevelHealth
-from distill_tui.persistence.model_file import load_model_file
+from distill_tui.persistence.model_file import load_model_file, read_document
+from distill_tui.train.budget_lr import budget_lr, schedule_for
 from distill_tui.train.checkpoint import read_checkpoint
 from distill_tui.train.events import EventLog, read_events
 from distill_tui.train.vqvae_loop import Trainer, TrainRequest, train_vqvae
@@ -215,3 +216,31 @@ def test_level_gain_warnings_judge_the_final_model(dataset, tmp_path):
     assert all(e["step"] == 40 and "(--levels 1)" in e["message"] for e in gain_warnings)
     saved = load_model_file(tmp_path / "m.distill").doc["training"]["warnings"]
     assert [m for m in saved if "changes the sound by only" in m] == [e["message"] for e in gain_warnings]
+
+
+def test_training_defaults_and_augmentation_round_trip_through_the_model_file(dataset, tmp_path):
+    res = train_vqvae(tiny_request(dataset, tmp_path, steps=8, augment_gain_db=3.0, augment_semitones=0.25))
+    doc = read_document(res.output)
+    tc = doc.training.train
+    assert tc.augment_gain_db == 3.0 and tc.augment_semitones == 0.25
+    assert tc.lr is None and doc.training.extra["peak_lr"] == 2e-3  # 8 steps: the short-budget peak
+    assert from_dict(TrainConfig, to_dict(TrainConfig())) == TrainConfig()  # the defaults pass their own bounds
+    assert TrainConfig().lr is None and TrainConfig().augment_gain_db >= 0 and TrainConfig().augment_semitones >= 0
+
+
+def test_peak_learning_rate_follows_the_budget():
+    assert budget_lr(2_600) == budget_lr(4_000) == 2e-3  # 5 minutes on 2 CPU cores
+    assert budget_lr(8_000) == pytest.approx(2e-3 / math.sqrt(2))
+    assert budget_lr(16_000) == budget_lr(100_000) == 1e-3  # 30 minutes and beyond
+    steps = schedule_for(TrainConfig(steps=20_000, warmup_steps=10))
+    assert steps.rate(0, 0.0) == pytest.approx(1e-3 / 10)  # a step budget is known at once
+    heard = []
+    timed = schedule_for(TrainConfig(steps=10**9, minutes=5.0, warmup_steps=100), lambda lr, n: heard.append((lr, n)))
+    for step in range(100):
+        timed.rate(step, step / 3000)  # a pace of 3,000 steps in the budget
+    assert not heard
+    assert timed.rate(100, 100 / 3000) == pytest.approx(2e-3 * timed.factor(100, 100 / 3000))
+    timed.rate(101, 101 / 30000)  # settled at the end of the warm-up: a later pace changes nothing
+    assert heard == [(2e-3, pytest.approx(3000))] and timed.lr == 2e-3
+    explicit = schedule_for(TrainConfig(lr=5e-4, steps=100_000))
+    assert explicit.rate(10_000, 0.5) == pytest.approx(5e-4 * explicit.factor(10_000, 0.5))

@@ -189,6 +189,8 @@ class TrainingSummary(_Section):
     final_val_db: float | None = None
     warnings: list[str] = field(default_factory=list)
     _train_extra: dict[str, Any] = field(default_factory=dict, kw_only=True, repr=False)  # unknown keys of `train`
+    # the keys `train` had when read from a file: a field added since, at its default, is not written back
+    _train_keys: frozenset[str] | None = field(default=None, kw_only=True, compare=False, repr=False)
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "training", path: Where = None) -> TrainingSummary:
@@ -201,6 +203,7 @@ class TrainingSummary(_Section):
             # A record of what was run: built directly, so today's bounds do not refuse an old file.
             known, out._train_extra = _fields(TrainConfig, _section_dict(f"{where}.train", train, path), f"{where}.train.", path)
             out.train = TrainConfig(**known)
+            out._train_keys = frozenset(train)
         out._present = frozenset(data)
         return out
 
@@ -208,7 +211,10 @@ class TrainingSummary(_Section):
         """The training section as stored, `train` with its unknown keys put back."""
         out = super().to_dict()
         if self.train is not None:
-            out["train"] = {**_plain(self._train_extra), **to_dict(self.train)}
+            train, defaults = to_dict(self.train), to_dict(TrainConfig())
+            if self._train_keys is not None:
+                train = {k: v for k, v in train.items() if k in self._train_keys or v != defaults.get(k)}
+            out["train"] = {**_plain(self._train_extra), **train}
         return out
 
     @property

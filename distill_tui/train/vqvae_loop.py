@@ -31,6 +31,7 @@ from ..config import (
     to_dict,
 )
 from ..data.dataset import (
+    Augment,
     CropSampler,
     RateSettings,
     ScanResult,
@@ -44,11 +45,12 @@ from ..fileio import atomic_write_json, reason_of
 from ..model.vqvae import VQVAE, spectral_loss
 from ..persistence.document import DatasetSummary, HealthSummary, ModelDocument, TrainingSummary
 from ..persistence.model_file import read_document, save_model_file
+from .budget_lr import SHORT_LR, schedule_for
 from .checkpoint import Checkpoint, load_optimizer
 from .events import EventLog
 from .runfolder import check_writable_folder
 from .runner import FinalModel, Runner
-from .state import Budget, LoopConfig, Schedule, pick_device
+from .state import Budget, LoopConfig, pick_device
 
 __all__ = ["LossHook", "Trainer", "TrainRequest", "TrainResult", "pick_device", "train_vqvae"]
 
@@ -106,6 +108,7 @@ class Trainer:
         self.rate: RateSettings | None = None  # a fresh run's rate and why (`data.dataset.corpus_spectrogram`)
         self.model: VQVAE | None = None
         self.optimizer: torch.optim.Optimizer | None = None
+        self.peak_lr: float | None = None  # with lr None: the peak chosen from the budget (`budget_lr`)
 
     @property
     def stop_signal(self) -> str | None:
@@ -156,10 +159,10 @@ class Trainer:
         self.cfg = cfg
         self.model = model = VQVAE(cfg, floor_db=spec.floor_db).to(device)
         # fused: one kernel for every parameter; on 2 CPU cores 2.6 ms a step instead of 6.0 ms
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.99),
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr or SHORT_LR, weight_decay=tc.weight_decay, betas=(0.9, 0.99),
                                            fused=device in ("cpu", "cuda"))
         self.split = sp = split(scanned.files, (tc.crop_frames - 1) * spec.hop_length, seed=tc.seed, holdout=tc.holdout)
-        self.sampler = CropSampler(sp, spec, tc.crop_frames, seed=tc.seed + st.step)
+        self.sampler = CropSampler(sp, spec, tc.crop_frames, seed=tc.seed + st.step, augment=Augment.of(tc))
         self.train_items = [(f.samples, f.ref_db) for f in sp.train]
         self.val_items = self.train_items if sp.holdout == "none" else validation_items(sp)
         self.batch_size = tc.batch_size
@@ -197,8 +200,11 @@ class Trainer:
 
     def loop_config(self) -> LoopConfig:
         tc = self.req.train
-        return LoopConfig(Budget(tc.steps, tc.minutes, tc.clock), Schedule(tc.lr, tc.warmup_steps, tc.min_lr_ratio),
+        return LoopConfig(Budget(tc.steps, tc.minutes, tc.clock), schedule_for(tc, self._peak_chosen),
                           tc.eval_every, tc.checkpoint_every_s)
+
+    def _peak_chosen(self, lr: float, expected_steps: float) -> None:
+        self.peak_lr = lr  # the step events show the rate; the model file records this peak
 
     def on_train_start(self, fresh: bool) -> None:
         self.last_good = (copy.deepcopy(self.model.state_dict()), copy.deepcopy(self.optimizer.state_dict()))
@@ -376,7 +382,8 @@ class Trainer:
         """
         st = self.runner.state
         summary = {"steps": st.step, "seconds": round(st.elapsed_s, 2), "device": self.device, "train": to_dict(self.req.train),
-                   "best_val_db": None if st.best is None else round(st.best, 4), **training}
+                   "best_val_db": None if st.best is None else round(st.best, 4), "peak_lr": self.peak_lr or self.req.train.lr,
+                   **training}
         return ModelDocument(
             fingerprint="", spectrogram=self.req.spec, model=self.cfg,
             dataset=DatasetSummary.from_dict(self.dataset_doc, "dataset"),
@@ -417,7 +424,7 @@ class Trainer:
         need = max(tc.kmeans_init_vectors, 16 * max(model.cfg.codebook_sizes))
         n_crops = math.ceil(need / per_crop)
         with torch.no_grad():  # z: (crops, positions, latent_dim)
-            z = torch.cat([model.encode_latent(self.sampler.batch(64).to(self.device)) for _ in range(math.ceil(n_crops / 64))])
+            z = torch.cat([model.encode_latent(self.sampler.batch(64, augment=False).to(self.device)) for _ in range(math.ceil(n_crops / 64))])
         model.quantizer.kmeans_init_(z.reshape(1, -1, z.shape[-1]))
 
     @torch.no_grad()
