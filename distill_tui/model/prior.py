@@ -284,6 +284,20 @@ def token_nll(model: PriorModel, x: SlotInputs, target: torch.Tensor) -> torch.T
     return F.cross_entropy(logits.transpose(1, 2), target, reduction="none", ignore_index=-1)  # (B, T)
 
 
+def token_loss(model: PriorModel, x: SlotInputs, target: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """Per-slot training loss (B, T); target -1 (padding) gives 0. With `smoothing` the target is
+    (1 - smoothing) on the true code plus smoothing spread evenly over the codes of its level (VampNet: 0.1)."""
+    logits = model(x)  # (B, T, V)
+    nll = F.cross_entropy(logits.transpose(1, 2), target, reduction="none", ignore_index=-1)  # (B, T)
+    if smoothing <= 0:
+        return nll
+    logp = F.log_softmax(logits, dim=-1)  # (B, T, V); other levels' codes are -inf
+    own = torch.isfinite(model.level_mask[x.level])  # (B, T, V)
+    sizes = own.sum(dim=-1).clamp(min=1)  # (B, T)
+    uniform = -torch.where(own, logp, torch.zeros_like(logp)).sum(dim=-1) / sizes  # (B, T)
+    return (1 - smoothing) * nll + smoothing * uniform * (target >= 0)
+
+
 def corrupt_inputs(cfg: PriorConfig, x: SlotInputs, rate: float, gen: torch.Generator | None = None) -> SlotInputs:
     """Replace `rate` of the code inputs by a random code of the same level (not the start tokens)."""
     if rate <= 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -122,6 +122,78 @@ def encode_dataset(codec: Codec, sp: FileSplit, tc: Any) -> EncodedSet:
             if g is not None:
                 augmented.append(g)
     return EncodedSet(train=train, val=val, augmented=augmented, split=split, cached=enc.hits)
+
+
+def gain(samples: np.ndarray, db: float) -> np.ndarray:
+    """Louder or softer by `db`; the peak is clipped at full scale."""
+    return np.clip(samples * 10 ** (db / 20), -1.0, 1.0).astype(np.float32)
+
+
+def time_shift(samples: np.ndarray, hop: int, share: float) -> np.ndarray:
+    """Delayed by `share` of a code column (`hop` samples): the same sound on another frame grid."""
+    n = int(round(share * hop))
+    return np.concatenate([np.zeros(n, dtype=np.float32), samples]).astype(np.float32)
+
+
+@dataclass
+class FileCodes:
+    """Every usable sound's grid (levels, positions) and the augmented grids, each with the files it came from."""
+
+    names: list[str]  # one per usable file
+    grids: list[np.ndarray]
+    augmented: list[np.ndarray]
+    sources: list[frozenset[int]]  # per augmented grid: indices into `grids`
+    kinds: list[str] = field(default_factory=list)  # per augmented grid: "pitch+1", "gain-6", "shift0.5", "mix"
+    cached: int = 0
+
+    def fold(self, held_out: list[int]) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """(train, held-out, augmented from training files only) for the held-out file indices."""
+        out = set(held_out)
+        train = [g for i, g in enumerate(self.grids) if i not in out]
+        val = [self.grids[i] for i in held_out]
+        aug = [g for g, src in zip(self.augmented, self.sources, strict=True) if not src & out]
+        return train, val, aug
+
+
+def encode_files(codec: Codec, files: list[SoundFile], tc: Any) -> FileCodes:
+    """All sounds encoded, with augmented copies of each (pitch, gain, time shift) and mixtures of pairs.
+
+    `tc` is a `PriorTrainConfig`. The mixtures are drawn once from all files; a fold keeps those whose
+    both sources are training files (`FileCodes.fold`), so nothing of a held-out sound leaks into training.
+    """
+    enc = GridEncoder(codec)
+    sr, hop = codec.spec.sample_rate, codec.spec.hop_length * codec.cfg.stride
+    kept = [(f, g) for f in files if (g := enc.encode(f.samples, f"{f.digest}-orig")) is not None]
+    out = FileCodes([str(f.path) for f, _ in kept], [g for _, g in kept], [], [])
+    if not tc.augment:
+        out.cached = enc.hits
+        return out
+
+    def add(grid: np.ndarray | None, src: set[int], kind: str) -> None:
+        if grid is not None:
+            out.augmented.append(grid)
+            out.sources.append(frozenset(src))
+            out.kinds.append(kind)
+
+    for i, (f, _) in enumerate(kept):
+        for st in tc.pitch_semitones:
+            add(enc.encode(pitch_shift(f.samples, sr, st), f"{f.digest}-pitch{st:+g}"), {i}, f"pitch{st:+g}")
+        for db in tc.gain_db:
+            add(enc.encode(gain(f.samples, db), f"{f.digest}-gain{db:+g}"), {i}, f"gain{db:+g}")
+        for share in tc.time_shifts:
+            add(enc.encode(time_shift(f.samples, hop, share), f"{f.digest}-shift{share:g}"), {i}, f"shift{share:g}")
+    rng = random.Random(tc.seed)
+    n_mix = round(tc.mixes_per_file * len(kept)) if len(kept) > 1 else 0
+    for _ in range(n_mix):
+        (ia, (a, _)), (ib, (b, _)) = rng.sample(list(enumerate(kept)), 2)
+        level = round(rng.uniform(0.4, 1.0), 2)
+        n = max(len(a.samples), len(b.samples))
+        mix = np.zeros(n, dtype=np.float32)
+        mix[: len(a.samples)] += a.samples
+        mix[: len(b.samples)] += level * b.samples
+        add(enc.encode(mix, f"{a.digest}-mix-{b.digest[:12]}-{level:.2f}"), {ia, ib}, "mix")
+    out.cached = enc.hits
+    return out
 
 
 # ------------------------------------------------------------------ batches
