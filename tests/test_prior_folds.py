@@ -9,7 +9,15 @@ import pytest
 import torch
 
 from distill_tui.analysis.memorization import ALPHAS, bigram_log_tables, bigram_nll
-from distill_tui.model.prior import PriorConfig, PriorModel, flatten_codes, sequences_nll, slot_inputs, token_loss, token_nll
+from distill_tui.model.prior import (
+    PriorConfig,
+    PriorModel,
+    flatten_codes,
+    sequences_nll,
+    slot_inputs,
+    token_loss,
+    token_nll,
+)
 from distill_tui.persistence.document import PriorSummary
 from distill_tui.train.prior_data import FileCodes, WindowSampler
 from distill_tui.train.prior_folds import (
