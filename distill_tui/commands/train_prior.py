@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--layers", type=int, help="default from the dataset: 2 under 50 files")
     p.add_argument("--d-model", type=int, help="width; default from the dataset: 128 under 50 files")
     p.add_argument("--dropout", type=float, help="default 0.3")
-    p.add_argument("--no-augment", action="store_true", help="train on the sounds as they are (no pitch shifts or mixes)")
+    p.add_argument("--no-augment", action="store_true", help="train on the sounds as they are (no pitch, gain or time-shifted copies, no mixes)")
     p.add_argument("--seed", type=int, help="random seed; also chooses the held-out sounds (default 0, as stage 1)")
     p.add_argument("--device", help="cpu (default), auto, cuda or mps")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
