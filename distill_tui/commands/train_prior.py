@@ -19,8 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model", type=Path, help="MODEL.distill, trained by `distill-tui train`")
     p.add_argument("data_dir", type=Path, nargs="?", help="folder of sounds (default: the one the model was trained on)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--steps", type=int, help="at most this many steps (default 3000; early stopping usually ends sooner)")
-    g.add_argument("--minutes", type=float, help="at most this many minutes of compute instead")
+    g.add_argument("--steps", type=int, help="steps for each cross-validation fold and for the final prior (default 600)")
+    g.add_argument("--minutes", type=float, help="at most this many minutes of compute for the folds and the final "
+                   "prior together, instead")
     p.add_argument("--clock", choices=["wall", "cpu"], help="what --minutes counts: wall time (default) or this "
                    "process's CPU time / threads (comparable budgets on a shared machine)")
     p.add_argument("--run", type=Path, help="run folder (default: MODEL.prior-run beside the model)")
