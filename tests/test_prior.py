@@ -115,7 +115,7 @@ def test_scoring_windows_score_every_slot_once_with_half_a_window_of_past(positi
 
 def test_sizes_follow_the_dataset():
     small = adaptive_prior_config(20, 3, [64] * 3)
-    assert (small.layers, small.d_model) == (2, 128)
+    assert (small.layers, small.d_model) == (2, 64)
     big = adaptive_prior_config(300, 4, [256] * 4)
     assert big.layers > small.layers and big.d_model > small.d_model
     assert adaptive_prior_config(20, 3, [64] * 3, architecture="lstm").architecture == "lstm"
@@ -198,12 +198,13 @@ def test_train_prior_event_log_reports_perplexity_over_time(prior_run):
     assert start["split"] == "by file" and start["augmented_grids"] > 0 and start["folds"] == 5
 
 
-def test_a_network_that_never_beats_the_bigram_falls_back_to_it(tiny_model, dataset, tmp_path):
+@pytest.mark.parametrize("base", [False, True])
+def test_a_network_that_never_beats_the_bigram_falls_back_to_it(tiny_model, dataset, tmp_path, base):
     path = tmp_path / "m.distill"
     shutil.copyfile(tiny_model, path)
     tc = PriorTrainConfig(steps=2, lr=1e-9, eval_every=1, augment=False)  # the network stays random
     res = train_prior(PriorRequest(model_path=path, run_dir=tmp_path / "run", data_dir=dataset, train=tc,
-                                   prior_overrides={"d_model": 32, "layers": 1, "context": 8}))
+                                   prior_overrides={"d_model": 32, "layers": 1, "context": 8, "bigram_base": base}))
     doc = load_model_file(path).doc["prior"]
     assert doc["fallback"] == "bigram" and doc["config"]["bigram_base"] and doc["architecture"] == "bigram"
     assert math.isclose(doc["val_perplexity"], doc["bigram_val_perplexity"], rel_tol=1e-4)

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--architecture", choices=["transformer", "lstm"], help="default: transformer (see bench/RESULTS.md)")
     p.add_argument("--context", type=int, help="time positions the prior reads at once (even; default 16, about 0.75 s)")
     p.add_argument("--layers", type=int, help="default from the dataset: 2 under 50 files")
-    p.add_argument("--d-model", type=int, help="width; default from the dataset: 128 under 50 files")
+    p.add_argument("--d-model", type=int, help="width; default from the dataset: 64 under 50 files")
     p.add_argument("--dropout", type=float, help="default 0.3")
     p.add_argument("--no-augment", action="store_true", help="train on the sounds as they are (no pitch, gain or time-shifted copies, no mixes)")
     p.add_argument("--seed", type=int, help="random seed; also chooses the held-out sounds (default 0, as stage 1)")

@@ -330,7 +330,7 @@ class PriorTrainer:
             self._evaluate()
         self.model.load_state_dict(self.best_state)
         cfg, model, fallback = self.cfg, self.model, None
-        if not d.keep_network and not cfg.bigram_base:
+        if not d.keep_network:  # with `bigram_base` too: a fresh base model, its head at zero, is the bigram alone
             base_cfg = from_dict(PriorConfig, {**to_dict(cfg), "bigram_base": True})
             base_model = PriorModel(base_cfg)
             if base_model.use_base:  # a vocabulary too large for the table keeps the network, with the warning below
@@ -339,7 +339,7 @@ class PriorTrainer:
         if not d.keep_network:
             self.runner.warn(f"the network did not beat the bigram on held-out sounds (mean over {d.folds} folds: "
                              f"{d.network_perplexity:.2f} against {d.bigram_perplexity:.2f})" +
-                             (": the prior falls back to the bigram" if fallback or cfg.bigram_base else
+                             (": the prior falls back to the bigram" if fallback else
                               "; the vocabulary is too large to store the bigram instead"), "fallback")
         model.eval().cpu()
         val_ppl = d.bigram_perplexity if fallback else d.network_perplexity
