@@ -1,4 +1,4 @@
-"""Stage 2's data: the sounds split by file, encoded by the frozen VQ-VAE (cached, augmented), windows to train on."""
+"""Stage 2's data: every sound encoded by the frozen VQ-VAE (cached), augmented copies, windows to train on."""
 
 from __future__ import annotations
 
@@ -25,34 +25,6 @@ from ..model.prior import (
     sequences_nll,
     slot_inputs,
 )
-
-
-@dataclass
-class EncodedSet:
-    """Code grids (levels, positions) of the split: originals and, for training, augmented copies."""
-
-    train: list[np.ndarray]  # the training sounds as they are
-    val: list[np.ndarray]  # whole held-out sounds
-    augmented: list[np.ndarray]  # extra training grids
-    split: str  # "by file" or "held-out tail"
-    cached: int = 0
-
-
-@dataclass
-class FileSplit:
-    train: list[SoundFile]
-    val: list[SoundFile]
-    by_file: bool  # False: a single sound, validated on its own tail
-
-
-def split_files(files: list[SoundFile], share: float, seed: int) -> FileSplit:
-    """Whole sounds held out, chosen as stage 1 chooses them (same order, same seed -> same files)."""
-    if len(files) < 2:
-        return FileSplit(list(files), list(files), by_file=False)
-    order = sorted(files, key=lambda f: f.digest)
-    random.Random(seed).shuffle(order)
-    n_val = min(len(files) - 1, max(1, round(share * len(files))))
-    return FileSplit(order[n_val:], order[:n_val], by_file=True)
 
 
 # ------------------------------------------------------------------ encoding (cached)
@@ -88,40 +60,6 @@ def pitch_shift(samples: np.ndarray, sample_rate: int, semitones: float) -> np.n
     """Resampling shift: up in pitch is also shorter in time (like a sampler's repitch)."""
     ratio = 2 ** (semitones / 12)
     return soxr.resample(samples, sample_rate, sample_rate / ratio).astype(np.float32)
-
-
-def encode_dataset(codec: Codec, sp: FileSplit, tc: Any) -> EncodedSet:
-    """The split encoded; for training also pitch-shifted copies and mixtures (`tc`: a `PriorTrainConfig`)."""
-    enc = GridEncoder(codec)
-    sr = codec.spec.sample_rate
-    train = [g for f in sp.train if (g := enc.encode(f.samples, f"{f.digest}-orig")) is not None]
-    val = [g for f in sp.val if (g := enc.encode(f.samples, f"{f.digest}-orig")) is not None]
-    split = "by file"
-    if not sp.by_file and train:  # one sound: its last fifth is the validation
-        g = train[0]
-        cut = max(1, int(g.shape[1] * 0.8))
-        train, split = [g[:, :cut]], "held-out tail"
-        val = [g[:, cut:]] if cut < g.shape[1] else [g]
-    augmented: list[np.ndarray] = []
-    if tc.augment and sp.by_file:
-        rng = random.Random(tc.seed)
-        for f in sp.train:
-            for st in tc.pitch_semitones:
-                g = enc.encode(pitch_shift(f.samples, sr, st), f"{f.digest}-pitch{st:+g}")
-                if g is not None:
-                    augmented.append(g)
-        n_mix = round(tc.mixes_per_file * len(sp.train)) if len(sp.train) > 1 else 0
-        for _ in range(n_mix):
-            a, b = rng.sample(sp.train, 2)
-            gain = round(rng.uniform(0.4, 1.0), 2)
-            n = max(len(a.samples), len(b.samples))
-            mix = np.zeros(n, dtype=np.float32)
-            mix[: len(a.samples)] += a.samples
-            mix[: len(b.samples)] += gain * b.samples
-            g = enc.encode(mix, f"{a.digest}-mix-{b.digest[:12]}-{gain:.2f}")
-            if g is not None:
-                augmented.append(g)
-    return EncodedSet(train=train, val=val, augmented=augmented, split=split, cached=enc.hits)
 
 
 def gain(samples: np.ndarray, db: float) -> np.ndarray:
