@@ -5,7 +5,7 @@
 
 CORPUS is a name from bench/corpus.py (its files are linked into a temporary folder); MODEL is a
 VQ-VAE trained on that corpus (`distill-tui train DIR -o MODEL`). Each (corpus, architecture, seed,
-variant) trains a prior on a copy of MODEL; the seed also picks the held-out sounds. Per run it
+variant) trains a prior on a copy of MODEL; the seed also picks the folds (k-fold by file, the figures in "folds"). Per run it
 records validation and train perplexity, the bigram's, the 8-gram copy rate and nearest-grid
 distance, CPU and wall time of training, sampling speed at batch 1 (4 s of codes, median of 5),
 and for long generations the spectral flux at the window's slide points against elsewhere.
@@ -102,7 +102,7 @@ def run_one(corpus_name: str, model: Path, data_dir: Path, arch: str, seed: int,
         "copy_rate": r.copy_rate_8gram, "nearest_hamming": r.nearest_hamming, "verdict": r.verdict,
         "train_cpu_s": round(cpu_s, 1), "train_wall_s": round(wall_s, 1), "parameters": prior.doc["parameters"],
         "train_files": res.train_files, "val_files": res.val_files, "levels": prior.levels,
-        "codebook_sizes": prior.codebook_sizes, "context": prior.cfg.context,
+        "codebook_sizes": prior.codebook_sizes, "context": prior.cfg.context, "folds": res.folds,
     }
     row.update(speed_row(prior, seconds_4))
     if seam:

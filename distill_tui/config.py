@@ -290,7 +290,9 @@ BOUNDS: dict[str, dict[str, Bound]] = {
     "PriorTrainConfig": {
         **_TRAIN_COMMON, "patience": Bound("int", 0, BIG), "start_share": Bound("float", 0, 1),
         "augment": Bound("bool"), "pitch_semitones": Bound("floats", -48, 48), "mixes_per_file": Bound("float", 0, 100),
-        "val_share": Bound("float", 0, 1), "generated_grids": Bound("int", 0, 10000), "threads": Bound("int", 1, 1024),
+        "gain_db": Bound("floats", -40, 40), "time_shifts": Bound("floats", 0, 1), "label_smoothing": Bound("float", 0, 1),
+        "folds": Bound("int", 1, 100),
+        "generated_grids": Bound("int", 0, 10000), "threads": Bound("int", 1, 1024),
     },
 }
 MAX_MODEL_PARAMETERS = 200_000_000  # 800 MB of float32; the default model has about 4 million

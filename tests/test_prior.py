@@ -115,7 +115,7 @@ def test_scoring_windows_score_every_slot_once_with_half_a_window_of_past(positi
 
 def test_sizes_follow_the_dataset():
     small = adaptive_prior_config(20, 3, [64] * 3)
-    assert (small.layers, small.d_model) == (2, 128)
+    assert (small.layers, small.d_model) == (2, 64)
     big = adaptive_prior_config(300, 4, [256] * 4)
     assert big.layers > small.layers and big.d_model > small.d_model
     assert adaptive_prior_config(20, 3, [64] * 3, architecture="lstm").architecture == "lstm"
@@ -140,17 +140,27 @@ def test_train_prior_writes_the_prior_and_its_guard(prior_run):
     path, out, _ = prior_run
     assert out["status"] == "done" and out["step"] == 30
     assert out["architecture"] in {"transformer", "bigram"}  # "bigram": the tiny network fell back to it
-    assert out["train_files"] == 5 and out["val_files"] == 1  # whole sounds held out
+    assert out["train_files"] == 6 and out["val_files"] == 6  # the final prior sees every sound; each is held out once
     doc = load_model_file(path).doc["prior"]
     for key in ("architecture", "val_perplexity", "bigram_val_perplexity", "copy_rate_8gram", "verdict",
-                "vqvae_fingerprint", "config", "nearest_hamming", "train_perplexity"):
+                "vqvae_fingerprint", "config", "nearest_hamming", "train_perplexity", "folds"):
         assert key in doc
+    folds = doc["folds"]
+    assert folds == out["folds"] and folds["folds"] == 5 and folds["files"] == 6
+    for key in ("network_nll", "network_nll_spread", "bigram_nll", "bigram_nll_spread"):
+        assert len(folds[key]) == 2  # per level
+    assert len(folds["network_by_fold"]) == len(folds["bigram_by_fold"]) == 5
+    assert folds["keep_network"] == (out["architecture"] == "transformer")
+    assert folds["keep_network"] == (folds["network_mean"] < folds["bigram_mean"])
+    chosen = folds["network_perplexity"] if folds["keep_network"] else folds["bigram_perplexity"]
+    assert math.isclose(doc["val_perplexity"], chosen, rel_tol=1e-3)
+    assert math.isclose(doc["bigram_val_perplexity"], folds["bigram_perplexity"], rel_tol=1e-3)
     assert doc["val_perplexity"] > 1 and doc["bigram_val_perplexity"] > 1
     assert 0 <= doc["copy_rate_8gram"] <= 1 and 0 <= doc["nearest_hamming"] <= 1
     assert doc["verdict"].split()[0] in {"healthy", "copying", "undertrained", "overfitting"}
     info = model_info(path)
     assert info["has_prior"] and info["prior"]["architecture"] == out["architecture"] == doc["architecture"]
-    assert info["prior"]["verdict"] == doc["verdict"]
+    assert info["prior"]["verdict"] == doc["verdict"] and info["prior"]["folds"] == folds
 
 
 def test_adding_the_prior_leaves_the_vqvae_as_it_was(prior_run, tiny_model):
@@ -175,20 +185,26 @@ def test_train_prior_event_log_reports_perplexity_over_time(prior_run):
     path, _, _ = prior_run
     events = list(read_events(path.with_name(path.name + ".prior-run")))
     kinds = [e["event"] for e in events]
-    for kind in ("start", "step", "eval", "checkpoint", "done"):
+    for kind in ("start", "fold", "folds", "step", "eval", "checkpoint", "done"):
         assert kind in kinds
+    assert kinds.index("folds") < kinds.index("step")  # the decision comes before the final prior trains
+    folds = [e for e in events if e["event"] == "fold"]
+    assert [e["fold"] for e in folds] == [1, 2, 3, 4, 5]
+    held = sorted(name for e in folds for name in e["held_out"])
+    assert len(held) == 6 and len(set(held)) == 6  # every sound held out exactly once
     evals = [e for e in events if e["event"] == "eval"]
     assert len(evals) >= 2 and all({"train_ppl", "val_ppl", "bigram_val_ppl"} <= set(e) for e in evals)
     start = next(e for e in events if e["event"] == "start")
-    assert start["split"] == "by file" and start["augmented_grids"] > 0
+    assert start["split"] == "by file" and start["augmented_grids"] > 0 and start["folds"] == 5
 
 
-def test_a_network_that_never_beats_the_bigram_falls_back_to_it(tiny_model, dataset, tmp_path):
+@pytest.mark.parametrize("base", [False, True])
+def test_a_network_that_never_beats_the_bigram_falls_back_to_it(tiny_model, dataset, tmp_path, base):
     path = tmp_path / "m.distill"
     shutil.copyfile(tiny_model, path)
     tc = PriorTrainConfig(steps=2, lr=1e-9, eval_every=1, augment=False)  # the network stays random
     res = train_prior(PriorRequest(model_path=path, run_dir=tmp_path / "run", data_dir=dataset, train=tc,
-                                   prior_overrides={"d_model": 32, "layers": 1, "context": 8}))
+                                   prior_overrides={"d_model": 32, "layers": 1, "context": 8, "bigram_base": base}))
     doc = load_model_file(path).doc["prior"]
     assert doc["fallback"] == "bigram" and doc["config"]["bigram_base"] and doc["architecture"] == "bigram"
     assert math.isclose(doc["val_perplexity"], doc["bigram_val_perplexity"], rel_tol=1e-4)
@@ -225,21 +241,22 @@ def test_interrupted_training_resumes(tiny_model, tmp_path, dataset):
     cfg = {"d_model": 32, "layers": 1, "context": 8}
 
     def request(steps: int) -> PriorRequest:
-        tc = PriorTrainConfig(steps=steps, eval_every=10, patience=1000, augment=False)
+        tc = PriorTrainConfig(steps=steps, eval_every=10, augment=False, folds=2)
         return PriorRequest(model_path=path, run_dir=run, data_dir=dataset, train=tc, prior_overrides=cfg)
 
-    def interrupt(event: dict) -> None:  # Ctrl-C as soon as training steps, delivered in this (the main) thread
+    def interrupt(event: dict) -> None:  # Ctrl-C as soon as the final prior steps, delivered in this (the main) thread
         if event["event"] == "step":
             os.kill(os.getpid(), signal.SIGINT)
 
-    req = request(100_000)
+    req = request(40)
     first = PriorTrainer(req, EventLog(req.run_dir, echo=interrupt)).run()
-    assert first.status == "stopped" and first.step >= 1
+    assert first.status == "stopped" and 1 <= first.step < 40
     assert load_model_file(path).doc.get("prior") is None  # nothing written into the model yet
-    second = train_prior(request(first.step + 5))
-    assert second.status == "done" and second.step == first.step + 5
+    second = train_prior(request(40))
+    assert second.status == "done" and second.step == 40  # the folds' step count
     kinds = [e["event"] for e in read_events(run)]
     assert "stopped" in kinds and "resume" in kinds
+    assert kinds.count("folds") == 1 and kinds.count("fold") == 2  # the resumed run keeps the decision
     with pytest.raises(BadInputError, match="architecture transformer"):  # a finished run of another shape
         train_prior(PriorRequest(model_path=path, run_dir=run, data_dir=dataset, prior_overrides={"architecture": "lstm"}))
-    assert load_model_file(path).doc["prior"]["training"]["steps"] == first.step + 5
+    assert load_model_file(path).doc["prior"]["training"]["steps"] == 40

@@ -56,4 +56,6 @@ def run(args: argparse.Namespace) -> int:
               f"prior: {p.architecture}, validation perplexity {_num(p.val_perplexity)} "
               f"(bigram {_num(p.bigram_val_perplexity)}), 8-gram copy rate "
               f"{_num(p.copy_rate_8gram, '.0%')}: {p.verdict or '?'}")
+    if p is not None and p.folds_line():
+        con.print(p.folds_line())
     return 0

@@ -19,17 +19,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model", type=Path, help="MODEL.distill, trained by `distill-tui train`")
     p.add_argument("data_dir", type=Path, nargs="?", help="folder of sounds (default: the one the model was trained on)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--steps", type=int, help="at most this many steps (default 3000; early stopping usually ends sooner)")
-    g.add_argument("--minutes", type=float, help="at most this many minutes of compute instead")
+    g.add_argument("--steps", type=int, help="steps for each cross-validation fold and for the final prior (default 600)")
+    g.add_argument("--minutes", type=float, help="at most this many minutes of compute for the folds and the final "
+                   "prior together, instead")
     p.add_argument("--clock", choices=["wall", "cpu"], help="what --minutes counts: wall time (default) or this "
                    "process's CPU time / threads (comparable budgets on a shared machine)")
     p.add_argument("--run", type=Path, help="run folder (default: MODEL.prior-run beside the model)")
     p.add_argument("--architecture", choices=["transformer", "lstm"], help="default: transformer (see bench/RESULTS.md)")
     p.add_argument("--context", type=int, help="time positions the prior reads at once (even; default 16, about 0.75 s)")
     p.add_argument("--layers", type=int, help="default from the dataset: 2 under 50 files")
-    p.add_argument("--d-model", type=int, help="width; default from the dataset: 128 under 50 files")
+    p.add_argument("--d-model", type=int, help="width; default from the dataset: 64 under 50 files")
     p.add_argument("--dropout", type=float, help="default 0.3")
-    p.add_argument("--no-augment", action="store_true", help="train on the sounds as they are (no pitch shifts or mixes)")
+    p.add_argument("--no-augment", action="store_true", help="train on the sounds as they are (no pitch, gain or time-shifted copies, no mixes)")
     p.add_argument("--seed", type=int, help="random seed; also chooses the held-out sounds (default 0, as stage 1)")
     p.add_argument("--device", help="cpu (default), auto, cuda or mps")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -75,14 +76,23 @@ class _Echo:
 
     def __call__(self, ev: dict[str, Any]) -> None:
         d = self.display
+        if ev.get("event") == "fold":
+            d.say(f"fold {ev['fold']} of {ev['folds']} ({len(ev['held_out'])} sound(s) held out, {ev['steps']} steps): "
+                  f"best perplexity {ev['best_val_ppl']:.2f}, bigram {ev['bigram_val_ppl']:.2f}")
+            return
+        if ev.get("event") == "folds":
+            d.say(f"mean over {ev['folds']} folds: perplexity {ev['network_perplexity']:.2f} at step {ev['best_step']}, "
+                  f"bigram {ev['bigram_perplexity']:.2f}: "
+                  + ("the network is kept; training it on every sound" if ev["keep_network"] else "the bigram is kept"))
+            return
         if ev.get("event") == "eval":
-            d.info["val"] = f"ppl train {ev['train_ppl']:.1f} val {ev['val_ppl']:.1f} (bigram {ev['bigram_val_ppl']:.1f})"
+            fold = "" if ev.get("val_ppl") is None else f" (held out, mean of the folds: {ev['val_ppl']:.1f})"
+            d.info["val"] = f"ppl train {ev['train_ppl']:.1f}{fold}"
             if not d.live:
-                d.say(f"step {ev['step']}: perplexity train {ev['train_ppl']:.2f}, validation {ev['val_ppl']:.2f} "
-                      f"(best {ev['best_val_ppl']:.2f}; bigram {ev['bigram_val_ppl']:.2f})")
+                d.say(f"step {ev['step']}: perplexity on the training sounds {ev['train_ppl']:.2f}{fold}")
             return
         if ev.get("event") == "start":
-            d.say(f"starting: {ev.get('files')} files ({ev.get('train_files')} to train, {ev.get('val_files')} held out, "
+            d.say(f"starting: {ev.get('files')} files ({ev.get('folds')} folds by file, then every file; "
                   f"{ev.get('augmented_grids')} augmented copies), {ev['prior']['architecture']} prior with "
                   f"{ev.get('parameters'):,} parameters on {ev.get('device')}")
             return
@@ -90,6 +100,7 @@ class _Echo:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..persistence.document import PriorSummary
     from ..train.display import TrainDisplay
     from ..train.prior_loop import result_json, train_prior
 
@@ -101,11 +112,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         r = result.report
         assert r is not None
-        display.say(f"prior ({result.architecture}) written into {result.model_path}: validation perplexity "
-                    f"{r.val_perplexity:.2f} on {result.val_files} held-out sound(s), bigram {r.bigram_val_perplexity:.2f}, "
-                    f"train {r.train_perplexity:.2f}; {r.copy_rate_8gram:.0%} of generated 8-grams copied, nearest "
+        display.say(f"prior ({result.architecture}) written into {result.model_path}: held-out perplexity "
+                    f"{r.val_perplexity:.2f} (mean over {(result.folds or {}).get('folds', 1)} folds), bigram "
+                    f"{r.bigram_val_perplexity:.2f}, train {r.train_perplexity:.2f}; {r.copy_rate_8gram:.0%} of generated 8-grams copied, nearest "
                     f"training grid {r.nearest_hamming:.0%} different; per level "
                     f"{', '.join(f'{c:.0%}' for c in r.copy_rate_8gram_by_level)} copied")
+        line = PriorSummary(folds=result.folds).folds_line()
+        if line:
+            display.say(line)
         display.say(f"verdict: {r.verdict}")
     if args.json:
         print_json(result_json(result))

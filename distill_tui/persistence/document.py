@@ -252,12 +252,30 @@ class PriorSummary(_Section):
     bigram_val_perplexity: float | None = None
     copy_rate_8gram: float | None = None
     verdict: str | None = None
+    folds: dict[str, Any] | None = None  # the k-fold decision (train/prior_folds.py FoldDecision); older files: none
 
     def as_info(self) -> dict[str, Any]:
-        """The five keys `info --json` reports."""
+        """The keys `info --json` reports; `folds` is null for a prior trained before the k-fold decision."""
         return {"architecture": self.architecture, "val_perplexity": self.val_perplexity,
                 "bigram_val_perplexity": self.bigram_val_perplexity, "copy_rate_8gram": self.copy_rate_8gram,
-                "verdict": self.verdict}
+                "verdict": self.verdict, "folds": self.folds}
+
+    def folds_line(self) -> str | None:
+        """The k-fold figures in one line of text, per level; None when the file has none."""
+        f = self.folds
+        try:
+            return _folds_line(f) if f else None
+        except (KeyError, TypeError, ValueError):  # a damaged or newer figure set: shown in --json only
+            return None
+
+
+def _folds_line(f: dict[str, Any]) -> str:
+    levels = ", ".join(f"level {q + 1} {n:.2f}±{ns:.2f} vs {b:.2f}±{bs:.2f}" for q, (n, ns, b, bs) in enumerate(
+        zip(f["network_nll"], f["network_nll_spread"], f["bigram_nll"], f["bigram_nll_spread"], strict=True)))
+    kept = "network kept" if f["keep_network"] else "the bigram is kept"
+    return (f"held-out sounds, mean of {f['folds']} folds: perplexity {f['network_perplexity']:.2f} (network, "
+            f"step {f['best_step']}) vs {f['bigram_perplexity']:.2f} (bigram): {kept}; per level, network vs bigram "
+            f"(nats per code ± spread over folds): {levels}")
 
 
 @dataclass

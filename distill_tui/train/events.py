@@ -39,6 +39,8 @@ KINDS: dict[str, EventKind] = {k.name: k for k in (
     EventKind("ready", "setup is over, the first training step comes next", needs_step=True),
     EventKind("step", "training progress (at most one a second, plus step 1)", needs_step=True),
     EventKind("eval", "a validation (dB for stage 1, perplexity for the prior)", needs_step=True),
+    EventKind("fold", "one cross-validation fold of the prior: held-out sounds and perplexities", needs_step=True),
+    EventKind("folds", "the prior's k-fold decision: network or bigram, at which step", needs_step=True),
     EventKind("health", "per-level codebook health over the training sounds (stage 1)", needs_step=True),
     EventKind("codebook", "unused codes re-pointed at the end of stage 1", needs_step=True),
     EventKind("checkpoint", "a checkpoint was written", needs_step=True, required=("path",)),

@@ -1,10 +1,10 @@
-"""Stage 2's data: the sounds split by file, encoded by the frozen VQ-VAE (cached, augmented), windows to train on."""
+"""Stage 2's data: every sound encoded by the frozen VQ-VAE (cached), augmented copies, windows to train on."""
 
 from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,34 +25,6 @@ from ..model.prior import (
     sequences_nll,
     slot_inputs,
 )
-
-
-@dataclass
-class EncodedSet:
-    """Code grids (levels, positions) of the split: originals and, for training, augmented copies."""
-
-    train: list[np.ndarray]  # the training sounds as they are
-    val: list[np.ndarray]  # whole held-out sounds
-    augmented: list[np.ndarray]  # extra training grids
-    split: str  # "by file" or "held-out tail"
-    cached: int = 0
-
-
-@dataclass
-class FileSplit:
-    train: list[SoundFile]
-    val: list[SoundFile]
-    by_file: bool  # False: a single sound, validated on its own tail
-
-
-def split_files(files: list[SoundFile], share: float, seed: int) -> FileSplit:
-    """Whole sounds held out, chosen as stage 1 chooses them (same order, same seed -> same files)."""
-    if len(files) < 2:
-        return FileSplit(list(files), list(files), by_file=False)
-    order = sorted(files, key=lambda f: f.digest)
-    random.Random(seed).shuffle(order)
-    n_val = min(len(files) - 1, max(1, round(share * len(files))))
-    return FileSplit(order[n_val:], order[:n_val], by_file=True)
 
 
 # ------------------------------------------------------------------ encoding (cached)
@@ -90,38 +62,76 @@ def pitch_shift(samples: np.ndarray, sample_rate: int, semitones: float) -> np.n
     return soxr.resample(samples, sample_rate, sample_rate / ratio).astype(np.float32)
 
 
-def encode_dataset(codec: Codec, sp: FileSplit, tc: Any) -> EncodedSet:
-    """The split encoded; for training also pitch-shifted copies and mixtures (`tc`: a `PriorTrainConfig`)."""
+def gain(samples: np.ndarray, db: float) -> np.ndarray:
+    """Louder or softer by `db`; the peak is clipped at full scale."""
+    return np.clip(samples * 10 ** (db / 20), -1.0, 1.0).astype(np.float32)
+
+
+def time_shift(samples: np.ndarray, hop: int, share: float) -> np.ndarray:
+    """Delayed by `share` of a code column (`hop` samples): the same sound on another frame grid."""
+    n = int(round(share * hop))
+    return np.concatenate([np.zeros(n, dtype=np.float32), samples]).astype(np.float32)
+
+
+@dataclass
+class FileCodes:
+    """Every usable sound's grid (levels, positions) and the augmented grids, each with the files it came from."""
+
+    names: list[str]  # one per usable file
+    grids: list[np.ndarray]
+    augmented: list[np.ndarray]
+    sources: list[frozenset[int]]  # per augmented grid: indices into `grids`
+    kinds: list[str] = field(default_factory=list)  # per augmented grid: "pitch+1", "gain-6", "shift0.5", "mix"
+    cached: int = 0
+
+    def fold(self, held_out: list[int]) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """(train, held-out, augmented from training files only) for the held-out file indices."""
+        out = set(held_out)
+        train = [g for i, g in enumerate(self.grids) if i not in out]
+        val = [self.grids[i] for i in held_out]
+        aug = [g for g, src in zip(self.augmented, self.sources, strict=True) if not src & out]
+        return train, val, aug
+
+
+def encode_files(codec: Codec, files: list[SoundFile], tc: Any) -> FileCodes:
+    """All sounds encoded, with augmented copies of each (pitch, gain, time shift) and mixtures of pairs.
+
+    `tc` is a `PriorTrainConfig`. The mixtures are drawn once from all files; a fold keeps those whose
+    both sources are training files (`FileCodes.fold`), so nothing of a held-out sound leaks into training.
+    """
     enc = GridEncoder(codec)
-    sr = codec.spec.sample_rate
-    train = [g for f in sp.train if (g := enc.encode(f.samples, f"{f.digest}-orig")) is not None]
-    val = [g for f in sp.val if (g := enc.encode(f.samples, f"{f.digest}-orig")) is not None]
-    split = "by file"
-    if not sp.by_file and train:  # one sound: its last fifth is the validation
-        g = train[0]
-        cut = max(1, int(g.shape[1] * 0.8))
-        train, split = [g[:, :cut]], "held-out tail"
-        val = [g[:, cut:]] if cut < g.shape[1] else [g]
-    augmented: list[np.ndarray] = []
-    if tc.augment and sp.by_file:
-        rng = random.Random(tc.seed)
-        for f in sp.train:
-            for st in tc.pitch_semitones:
-                g = enc.encode(pitch_shift(f.samples, sr, st), f"{f.digest}-pitch{st:+g}")
-                if g is not None:
-                    augmented.append(g)
-        n_mix = round(tc.mixes_per_file * len(sp.train)) if len(sp.train) > 1 else 0
-        for _ in range(n_mix):
-            a, b = rng.sample(sp.train, 2)
-            gain = round(rng.uniform(0.4, 1.0), 2)
-            n = max(len(a.samples), len(b.samples))
-            mix = np.zeros(n, dtype=np.float32)
-            mix[: len(a.samples)] += a.samples
-            mix[: len(b.samples)] += gain * b.samples
-            g = enc.encode(mix, f"{a.digest}-mix-{b.digest[:12]}-{gain:.2f}")
-            if g is not None:
-                augmented.append(g)
-    return EncodedSet(train=train, val=val, augmented=augmented, split=split, cached=enc.hits)
+    sr, hop = codec.spec.sample_rate, codec.spec.hop_length * codec.cfg.stride
+    kept = [(f, g) for f in files if (g := enc.encode(f.samples, f"{f.digest}-orig")) is not None]
+    out = FileCodes([str(f.path) for f, _ in kept], [g for _, g in kept], [], [])
+    if not tc.augment:
+        out.cached = enc.hits
+        return out
+
+    def add(grid: np.ndarray | None, src: set[int], kind: str) -> None:
+        if grid is not None:
+            out.augmented.append(grid)
+            out.sources.append(frozenset(src))
+            out.kinds.append(kind)
+
+    for i, (f, _) in enumerate(kept):
+        for st in tc.pitch_semitones:
+            add(enc.encode(pitch_shift(f.samples, sr, st), f"{f.digest}-pitch{st:+g}"), {i}, f"pitch{st:+g}")
+        for db in tc.gain_db:
+            add(enc.encode(gain(f.samples, db), f"{f.digest}-gain{db:+g}"), {i}, f"gain{db:+g}")
+        for share in tc.time_shifts:
+            add(enc.encode(time_shift(f.samples, hop, share), f"{f.digest}-shift{share:g}"), {i}, f"shift{share:g}")
+    rng = random.Random(tc.seed)
+    n_mix = round(tc.mixes_per_file * len(kept)) if len(kept) > 1 else 0
+    for _ in range(n_mix):
+        (ia, (a, _)), (ib, (b, _)) = rng.sample(list(enumerate(kept)), 2)
+        level = round(rng.uniform(0.4, 1.0), 2)
+        n = max(len(a.samples), len(b.samples))
+        mix = np.zeros(n, dtype=np.float32)
+        mix[: len(a.samples)] += a.samples
+        mix[: len(b.samples)] += level * b.samples
+        add(enc.encode(mix, f"{a.digest}-mix-{b.digest[:12]}-{level:.2f}"), {ia, ib}, "mix")
+    out.cached = enc.hits
+    return out
 
 
 # ------------------------------------------------------------------ batches

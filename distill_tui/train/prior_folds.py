@@ -1,0 +1,281 @@
+"""Stage 2's decision, network or bigram, by k-fold cross-validation over whole sounds.
+
+Every file is held out once (k = min(5, files) folds; leave-one-out under 6 files). In each fold a
+fresh network trains for the same fixed number of steps on the other files and their augmented
+copies, and its held-out negative log-likelihood per level is recorded every `eval_every` steps; the
+same-level bigram is fitted on the same training codes and scored on the same held-out sounds. The
+step with the lowest held-out NLL averaged over the folds is where the final prior (trained on every
+file) stops; the network is kept only when that fold-mean NLL beats the bigram's fold-mean NLL.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..analysis.memorization import ALPHAS, _bigram_counts, bigram_log_tables
+from ..model.prior import (
+    PriorConfig,
+    PriorModel,
+    SlotInputs,
+    flatten_codes,
+    scoring_windows,
+    slot_inputs,
+    token_loss,
+    token_nll,
+)
+from .prior_data import FileCodes, WindowSampler
+from .state import Schedule
+
+MAX_FOLDS = 5
+
+
+# ------------------------------------------------------------------ folds
+def make_folds(n_files: int, seed: int, k: int = MAX_FOLDS) -> list[list[int]]:
+    """Held-out file indices per fold: k = min(k, n_files) groups of nearly equal size, shuffled by `seed`."""
+    k = min(k, n_files)
+    order = list(range(n_files))
+    random.Random(seed).shuffle(order)
+    return [sorted(order[i::k]) for i in range(k)]
+
+
+# ------------------------------------------------------------------ per-level NLL
+def bigram_level_nll(train: list[np.ndarray], val: list[np.ndarray], sizes: list[int],
+                     alphas: np.ndarray = ALPHAS) -> np.ndarray:
+    """Summed held-out NLL (nats) per alpha and level: (len(alphas), levels). Counts from `train` once."""
+    starts, trans = _bigram_counts(train, sizes)
+    out = np.zeros((len(alphas), len(sizes)))
+    a = np.asarray(alphas, dtype=np.float64)[:, None]  # (A, 1)
+    for g in val:
+        for q, k in enumerate(sizes):
+            row = np.asarray(g[q], dtype=np.int64)
+            if not row.size:
+                continue
+            p0 = (starts[q][row[0]] + a[:, 0]) / (starts[q].sum() + a[:, 0] * k)  # (A,)
+            num = trans[q][row[:-1], row[1:]][None] + a  # (A, N - 1)
+            den = trans[q][row[:-1]].sum(axis=1)[None] + a * k  # (A, N - 1)
+            out[:, q] -= np.log(p0) + np.log(num / den).sum(axis=1)
+    return out
+
+
+def level_counts(grids: list[np.ndarray], levels: int) -> np.ndarray:
+    """Codes per level: (levels,)."""
+    return np.array([sum(int(g.shape[1]) for g in grids)] * levels, dtype=np.float64)
+
+
+@torch.no_grad()
+def network_level_nll(model: PriorModel, grids: list[np.ndarray], batch: int = 64) -> np.ndarray:
+    """Summed NLL (nats) per level of whole grids, scored with generation's windows: (levels,)."""
+    cfg = model.cfg
+    was = model.training
+    model.eval()
+    seqs = [torch.from_numpy(flatten_codes(g, cfg)) for g in grids]
+    windows = [w for i, s in enumerate(seqs) for w in scoring_windows(cfg, len(s), i)]
+    total = np.zeros(cfg.levels)
+    for start in range(0, len(windows), batch):
+        chunk = windows[start : start + batch]
+        width = max(w.i1 - w.i0 for w in chunk)
+        parts, targets = [], []
+        for w in chunk:
+            s = seqs[w.seq][None]  # (1, N)
+            x = slot_inputs(cfg, s, w.w0, w.i0, w.i1)
+            tgt = torch.full((1, width), -1, dtype=torch.long)  # (1, T)
+            tgt[:, w.s0 - w.i0 : w.s1 - w.i0] = s[:, w.s0 : w.s1]
+            pad = width - (w.i1 - w.i0)
+            parts.append([torch.nn.functional.pad(t, (0, pad)) for t in (x.tok, x.same, x.level, x.time)])
+            targets.append(tgt)
+        x = SlotInputs(*(torch.cat([p[j] for p in parts]) for j in range(4)))  # each (W, T)
+        nll = token_nll(model, x, torch.cat(targets)).double()  # (W, T)
+        for q in range(cfg.levels):
+            total[q] += float(nll[x.level == q].sum())
+    model.train(was)
+    return total
+
+
+# ------------------------------------------------------------------ results
+@dataclass
+class FoldResult:
+    """One fold: its held-out files, the network's held-out NLL per level at each evaluation, the bigram's per alpha."""
+
+    held_out: list[str]
+    tokens: list[float]  # held-out codes per level
+    steps: list[int]  # evaluation steps (0 = untrained)
+    network: list[list[float]]  # summed NLL per level at each evaluation step
+    bigram: list[list[float]]  # summed NLL per level for each alpha (ALPHAS), fitted on the training codes
+    bigram_augmented: list[list[float]] = field(default_factory=list)  # the same, fitted with the augmented codes
+    cpu_s: float = 0.0
+
+
+def _per_token(nll: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    return nll / np.maximum(tokens, 1)
+
+
+@dataclass
+class FoldDecision:
+    """Fold-mean held-out NLL (nats per code) per level for the network (at `best_step`) and the bigram."""
+
+    folds: int
+    files: int
+    best_step: int
+    fold_steps: int
+    network_nll: list[float]  # per level, mean over folds
+    network_nll_spread: list[float]  # per level, standard deviation over folds
+    bigram_nll: list[float]
+    bigram_nll_spread: list[float]
+    network_mean: float  # all levels, mean over folds of each fold's per-code NLL
+    bigram_mean: float
+    network_by_fold: list[float]
+    bigram_by_fold: list[float]
+    bigram_alpha: float
+    bigram_augmented: bool
+    keep_network: bool
+    cpu_s: float = 0.0
+
+    @property
+    def network_perplexity(self) -> float:
+        return math.exp(self.network_mean)
+
+    @property
+    def bigram_perplexity(self) -> float:
+        return math.exp(self.bigram_mean)
+
+    def as_dict(self) -> dict[str, Any]:
+        r = _round
+        return {"folds": self.folds, "files": self.files, "best_step": self.best_step, "fold_steps": self.fold_steps,
+                "network_nll": r(self.network_nll), "network_nll_spread": r(self.network_nll_spread),
+                "bigram_nll": r(self.bigram_nll), "bigram_nll_spread": r(self.bigram_nll_spread),
+                "network_mean": r(self.network_mean), "bigram_mean": r(self.bigram_mean),
+                "network_perplexity": r(self.network_perplexity), "bigram_perplexity": r(self.bigram_perplexity),
+                "network_by_fold": r(self.network_by_fold), "bigram_by_fold": r(self.bigram_by_fold),
+                "bigram_alpha": self.bigram_alpha, "bigram_augmented": self.bigram_augmented,
+                "keep_network": self.keep_network, "cpu_s": round(self.cpu_s, 2)}
+
+
+def _round(v: Any) -> Any:
+    return [round(float(x), 4) for x in v] if isinstance(v, list | np.ndarray) else round(float(v), 4)
+
+
+def _sd(values: np.ndarray) -> float:
+    return float(statistics.stdev(values.tolist())) if len(values) > 1 else 0.0
+
+
+def decide(folds: list[FoldResult], n_files: int, fold_steps: int) -> FoldDecision:
+    """The evaluation step and bigram smoothing with the best fold-mean held-out NLL, and the verdict."""
+    tokens = np.array([f.tokens for f in folds])  # (F, Q)
+    n_evals = min(len(f.steps) for f in folds)
+    net = np.array([f.network[:n_evals] for f in folds])  # (F, E, Q)
+    net_tok = net / np.maximum(tokens, 1)[:, None, :]  # (F, E, Q)
+    net_fold = net.sum(axis=2) / np.maximum(tokens.sum(axis=1), 1)[:, None]  # (F, E): per code, all levels
+    e = int(np.argmin(net_fold.mean(axis=0)))
+    best_big: tuple[float, bool, int] | None = None
+    for augmented in (False, True):
+        tables = [f.bigram_augmented if augmented else f.bigram for f in folds]
+        if any(not t for t in tables):
+            continue
+        big = np.array(tables)  # (F, A, Q)
+        big_fold = big.sum(axis=2) / np.maximum(tokens.sum(axis=1), 1)[:, None]  # (F, A)
+        a = int(np.argmin(big_fold.mean(axis=0)))
+        score = float(big_fold[:, a].mean())
+        if best_big is None or score < best_big[0]:
+            best_big = (score, augmented, a)
+    assert best_big is not None
+    _, augmented, a = best_big
+    big = np.array([f.bigram_augmented if augmented else f.bigram for f in folds])[:, a, :]  # (F, Q)
+    big_tok = big / np.maximum(tokens, 1)
+    big_fold = big.sum(axis=1) / np.maximum(tokens.sum(axis=1), 1)  # (F,)
+    net_mean, big_mean = float(net_fold[:, e].mean()), float(big_fold.mean())
+    return FoldDecision(
+        folds=len(folds), files=n_files, best_step=int(folds[0].steps[e]), fold_steps=fold_steps,
+        network_nll=net_tok[:, e].mean(axis=0).tolist(), network_nll_spread=[_sd(c) for c in net_tok[:, e].T],
+        bigram_nll=big_tok.mean(axis=0).tolist(), bigram_nll_spread=[_sd(c) for c in big_tok.T],
+        network_mean=net_mean, bigram_mean=big_mean, network_by_fold=net_fold[:, e].tolist(),
+        bigram_by_fold=big_fold.tolist(), bigram_alpha=float(ALPHAS[a]), bigram_augmented=augmented,
+        keep_network=folds[0].steps[e] > 0 and net_mean < big_mean, cpu_s=sum(f.cpu_s for f in folds),
+    )
+
+
+# ------------------------------------------------------------------ one fold
+def new_model(cfg: PriorConfig, seed: int) -> PriorModel:
+    torch.manual_seed(seed)
+    return PriorModel(cfg)
+
+
+def new_optimizer(model: PriorModel, tc: Any) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.98))
+
+
+def train_step(model: PriorModel, opt: torch.optim.Optimizer, sampler: WindowSampler, tc: Any, lr: float,
+               device: str = "cpu") -> torch.Tensor | None:
+    """One optimizer step on a batch of windows; returns the loss, or None when it was not finite (no step)."""
+    for g in opt.param_groups:
+        g["lr"] = lr
+    x, target = sampler.batch(tc.batch_size, model.cfg.corrupt)  # each (B, context * levels)
+    x = SlotInputs(*(t.to(device) for t in (x.tok, x.same, x.level, x.time)))
+    target = target.to(device)
+    loss = token_loss(model, x, target, tc.label_smoothing).sum() / (target >= 0).sum().clamp(min=1)
+    opt.zero_grad(set_to_none=True)
+    if not torch.isfinite(loss):
+        return None
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+    opt.step()
+    return loss.detach()
+
+
+def calibrate(cfg: PriorConfig, tc: Any, codes: FileCodes, held_out: list[int], seconds: float,
+              clock: Callable[[], float] = time.process_time) -> int:
+    """How many steps one fold (training plus its evaluations) can take in `seconds`, from 10 timed steps
+    and one evaluation; at least one step, a multiple of `tc.eval_every` when it is more than that."""
+    train, val, aug = codes.fold(held_out)
+    model = new_model(cfg, tc.seed)
+    opt, sampler = new_optimizer(model, tc), WindowSampler(cfg, train + aug, tc.start_share, tc.seed)
+    train_step(model, opt, sampler, tc, 0.0)  # warm-up
+    t0 = clock()
+    for _ in range(10):
+        train_step(model, opt, sampler, tc, 0.0)
+    t1 = clock()
+    network_level_nll(model, val)
+    step_s, eval_s = max((t1 - t0) / 10, 1e-6), max(clock() - t1, 1e-6)
+    steps = int((seconds - eval_s) / (step_s + eval_s / tc.eval_every))
+    return max(1, steps // tc.eval_every * tc.eval_every if steps >= tc.eval_every else steps)
+
+
+def run_fold(cfg: PriorConfig, tc: Any, codes: FileCodes, held_out: list[int], steps: int,
+             stop: Callable[[], bool] = lambda: False, clock: Callable[[], float] = time.process_time,
+             limit_s: float | None = None) -> FoldResult:
+    """Train a fresh network on the fold's training files for `steps` steps (fewer if `stop()` or past
+    `limit_s` seconds), scoring the held-out files per level at step 0, every `tc.eval_every` steps and
+    at the last; the bigram on the same split, per alpha."""
+    t0 = clock()
+    if limit_s is not None:
+        stop = (lambda s: lambda: s() or clock() - t0 > limit_s)(stop)
+    train, val, aug = codes.fold(held_out)
+    sizes = cfg.codebook_sizes
+    model = new_model(cfg, tc.seed)
+    if model.use_base:
+        model.set_bigram(*bigram_log_tables(train + aug, sizes, 0.1))
+    opt = new_optimizer(model, tc)
+    sampler = WindowSampler(cfg, train + aug, tc.start_share, tc.seed)
+    schedule = Schedule(tc.lr, tc.warmup_steps, tc.min_lr_ratio)
+    model.train()
+    at, curve = [0], [network_level_nll(model, val).tolist()]
+    for step in range(1, steps + 1):
+        if stop():
+            break
+        train_step(model, opt, sampler, tc, schedule.rate(step - 1, (step - 1) / steps))
+        if step % tc.eval_every == 0 or step == steps:
+            at.append(step)
+            curve.append(network_level_nll(model, val).tolist())
+    return FoldResult(
+        held_out=[codes.names[i] for i in held_out], tokens=level_counts(val, cfg.levels).tolist(), steps=at,
+        network=curve, bigram=bigram_level_nll(train, val, sizes).tolist(),
+        bigram_augmented=bigram_level_nll(train + aug, val, sizes).tolist() if aug else [],
+        cpu_s=clock() - t0)
