@@ -87,7 +87,7 @@ def bench_edits(runs: int) -> list[dict]:
     }
     rows = []
     for name, make in makers.items():
-        history = EditHistory(checkpoint_timer=-1)
+        history = EditHistory()
         do_t, undo_t, redo_t = [], [], []
         for i in range(runs + 3):
             edit = make(i)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 # The prior's limit for a variation. The prior keeps no memory past its window (16 positions, under a second),
 # so the limit is one of waiting, not of the model: every slot of the region is one step of the network, and
-# the n variations are decoded one after another (bench/parts/vary.md has the rates on a shared 2-core CPU).
+# the n variations are decoded one after another (bench/RESULTS.md has the rates on a shared 2-core CPU).
 # A minute is far longer than the one-shots, loops and textures variations are for. `vary --max-seconds`
 # raises it.
 MAX_SECONDS = 60.0

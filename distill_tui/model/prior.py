@@ -64,7 +64,7 @@ class PriorConfig:
 def adaptive_prior_config(n_files: int, levels: int, codebook_sizes: list[int], **overrides: Any) -> PriorConfig:
     """Tiny by default, sized from the dataset: 2 layers / 64 wide under 50 files, then a bit larger.
 
-    64 wide beat 128 on pads-drums-20 by k-fold (held-out perplexity 40.1 against 41.7, bench/parts/kfold.md)."""
+    64 wide beat 128 on pads-drums-20 by k-fold (held-out perplexity 40.1 against 41.7, bench/RESULTS.md)."""
     if n_files < 50:
         d, n_layers = 64, 2
     elif n_files < 200:

@@ -72,7 +72,7 @@ class PriorTrainConfig:
     gain_db: list[float] = field(default_factory=lambda: [-6.0, 6.0])  # louder/softer copies of each training sound
     time_shifts: list[float] = field(default_factory=lambda: [0.5])  # copies delayed by this share of a code column
     label_smoothing: float = 0.1  # share of each target spread over its level's codes (VampNet's 0.1)
-    # the three above: fold-mean held-out perplexity 41.7 against 47.2 without them on pads-drums-20 (bench/parts/kfold.md)
+    # the three above: fold-mean held-out perplexity 41.7 against 47.2 without them on pads-drums-20 (bench/RESULTS.md)
     folds: int = 5  # cross-validation folds by file for the network-or-bigram decision (at most the file count)
     generated_grids: int = 8  # generated at temperature 1.0 for the memorization guard
     seed: int = 0

@@ -10,7 +10,7 @@ STFT of the model's rate) between the original and the current edit's decode, re
 - "changed" from 2 to `ROUGH_DB` (6 dB),
 - "rough"   above 6 dB.
 
-bench/ab_closeness.py measured where these fall on real sounds (bench/parts/handoff.md): decode against its own
+bench/ab_closeness.py measured where these fall on real sounds (bench/RESULTS.md): decode against its own
 recording, and a decode against the same codes after small and large edits. Against a recording the distance
 includes the model's own loss, so the words come with the unedited decode's distance beside them.
 """
