@@ -11,7 +11,8 @@ import sys
 
 import numpy as np
 
-from distill_tui.analysis.level_effect import in_words, level_effects
+from distill_tui.analysis.closeness import closeness
+from distill_tui.analysis.level_effect import level_effects
 from distill_tui.inference.codec import load_codec
 
 
@@ -22,7 +23,7 @@ def main(model: str, sounds: list[str]) -> None:
         grid = codec.encode_file(path)
         eff = level_effects(codec.decode_db, grid.codes, codec.codebook_sizes)
         rows.append(eff)
-        cells = "  ".join(f"L{e.level + 1} {e.muted_db:5.2f}/{e.rerolled_db:5.2f} {in_words(max(e.muted_db, e.rerolled_db))}"
+        cells = "  ".join(f"L{e.level + 1} {e.muted_db:5.2f}/{e.rerolled_db:5.2f} {closeness(max(e.muted_db, e.rerolled_db)).word}"
                           for e in eff)
         print(f"{path.rsplit('/', 1)[-1]:<28} {cells}")
     for q in range(len(rows[0])):

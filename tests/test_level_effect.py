@@ -40,10 +40,11 @@ def test_the_distance_floors_both_spectra():
     assert spectral_distance_db(a, b) == 0.0  # both below the floor: nobody hears a difference
 
 
-def test_rerolling_is_seeded_and_words_follow_the_thresholds():
-    from distill_tui.analysis.level_effect import in_words
+def test_rerolling_is_seeded_and_words_follow_the_one_scale():
+    from distill_tui.analysis.closeness import closeness
 
     codes = np.array([[10, 20, 30, 40]])
     a = level_effects(fake_decoder([1.0]), codes, [64], seed=3)
     assert a == level_effects(fake_decoder([1.0]), codes, [64], seed=3)
-    assert [in_words(x) for x in (0.3, 0.99, 1.0, 2.9, 3.0, 12.0)] == ["subtle", "subtle", "clear", "clear", "large", "large"]
+    assert [closeness(x).word for x in (0.3, 1.99, 2.0, 6.0, 6.01, 12.0)] == ["close", "close", "changed", "changed",
+                                                                               "rough", "rough"]

@@ -140,7 +140,7 @@ async def test_the_side_panel_says_what_muting_each_level_does_to_this_sound(app
         assert [bars.effects[e.level] for e in want] == want
         assert want[0].muted_db > 3 and want[0].rerolled_db > 3  # the coarse level carries the sound
         text = str(bars.render())
-        assert text.count("on this sound:") == text.count("re-roll") == len(want) and "ppl" not in text and "large" in text
+        assert text.count("muted:") == text.count("re-rolled:") == len(want) and "ppl" not in text and "rough" in text
         await pilot.press("tab")  # B becomes A: measured again for that sound
         ed.action_other_slot()
         await until(pilot, lambda: bars.effects_of == ed.ws.a, what="the level effects of the other sound")

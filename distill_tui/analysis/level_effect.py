@@ -6,7 +6,8 @@ average, which for a fine level is a fraction of a dB and read as "adds little".
 a sound about as little (0.1-1 dB on the demo and on a 44.1 kHz drum/pad model), but the row's codes can
 move it far more: re-rolled, the same levels move the sound by several dB, and that is what a musician
 typing into the row hears. So the editor shows both, per level: the log-spectral distance (model domain)
-between the sound's decode and its decode with the level muted, and with the level's codes drawn at random.
+between the sound's decode and its decode with the level muted, and with the level's codes drawn at random,
+each read on the one scale of words (`analysis/closeness.py`).
 """
 
 from __future__ import annotations
@@ -21,10 +22,6 @@ if TYPE_CHECKING:  # the editor imports this module before torch has loaded; ten
     import torch
 
 FLOOR_DB = -80.0  # both spectra are floored here, as the model's own distance is (model/vqvae.frame_distance_db)
-# Words for a distance: 1 dB of spectral distortion is the usual threshold of transparency in speech coding
-# (Paliwal and Atal 1993); 3 dB is where this project's decodes of unheard sounds sit, clearly not the original.
-WORDS = ((1.0, "subtle"), (3.0, "clear"), (float("inf"), "large"))
-
 
 @dataclass(frozen=True)
 class LevelEffect:
@@ -34,11 +31,6 @@ class LevelEffect:
     level: int
     muted_db: float
     rerolled_db: float
-
-
-def in_words(db: float) -> str:
-    """"subtle" under 1 dB, "clear" under 3 dB, else "large" (see WORDS)."""
-    return next(word for limit, word in WORDS if db < limit)
 
 
 def spectral_distance_db(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -4,14 +4,8 @@ edit at the same moment while playing, and says in words how far apart the two a
 The original is the recording the sound was encoded from (read again, at the model's rate), or, for a sound with
 no recording (generated, or opened from a codes file), the decode of its codes as they were when it was opened.
 How far: the log-spectral distance (`analysis.quality.log_spectral_distance`, the level matched, on the scoring
-STFT of the model's rate) between the original and the current edit's decode, read as
-
-- "close"   under `CLOSE_DB` (2 dB),
-- "changed" from 2 to `ROUGH_DB` (6 dB),
-- "rough"   above 6 dB.
-
-bench/ab_closeness.py measured where these fall on real sounds (bench/RESULTS.md): decode against its own
-recording, and a decode against the same codes after small and large edits. Against a recording the distance
+STFT of the model's rate) between the original and the current edit's decode, read on the one scale of words in
+`analysis/closeness.py` ("close" under 2 dB, "changed" to 6 dB, "rough" above). Against a recording the distance
 includes the model's own loss, so the words come with the unedited decode's distance beside them.
 """
 
@@ -25,29 +19,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from textual.message import Message
 
+from ..analysis.closeness import CLOSE_DB, ROUGH_DB, Closeness, closeness
 from ..codes.grid import CodeGrid
 from .workers import report_failures
 
 if TYPE_CHECKING:
     from .workspace import Workspace
 
-CLOSE_DB = 2.0  # under this the two read "close"
-ROUGH_DB = 6.0  # above this "rough"; between the two "changed"
 ORIGINAL, EDIT = "original", "edit"
-
-
-@dataclass(frozen=True)
-class Closeness:
-    """How far the edit is from the original: the distance in dB and its word."""
-
-    lsd_db: float
-    word: str  # "close", "changed" or "rough"
-
-
-def closeness(lsd_db: float) -> Closeness:
-    """The word for a distance (see the module's thresholds)."""
-    word = "close" if lsd_db < CLOSE_DB else "changed" if lsd_db <= ROUGH_DB else "rough"
-    return Closeness(float(lsd_db), word)
 
 
 def distance_db(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> float:

@@ -12,8 +12,9 @@ from rich.text import Text
 from textual import work
 from textual.widgets import Static
 
+from ...analysis.closeness import closeness
 from ...analysis.health import as_health, level_verdicts
-from ...analysis.level_effect import LevelEffect, in_words, level_effects
+from ...analysis.level_effect import LevelEffect, level_effects
 from ...persistence.document import HealthSummary
 
 
@@ -103,8 +104,8 @@ def render_health(levels: list[LevelHealth], width: int = 28, effects: Mapping[i
         text.append(f"  ~{ppl} in use · {dead} idle{gain}\n", style="dim")
         if effects is not None and h.level in effects:
             e = effects[h.level]
-            text.append(f"  on this sound: {in_words(max(e.muted_db, e.rerolled_db))}\n")
-            text.append(f"  mute {e.muted_db:.1f} · re-roll {e.rerolled_db:.1f} dB\n", style="dim")
+            for what, db in (("muted", e.muted_db), ("re-rolled", e.rerolled_db)):
+                text.append(f"  {what}: {closeness(db).word} ({db:.1f} dB)\n")
     if not levels:
         text.append("no model loaded", style="dim")
     text.rstrip()
