@@ -31,6 +31,8 @@ async def test_loop_toggle_makes_generate_produce_a_loop(tmp_path: Path, monkeyp
         panel = ed.query_one(GeneratePanel)
         assert panel.request().loop is False
         box = panel.query_one("#loop", Checkbox)
+        box.scroll_visible(animate=False)  # the side panel scrolls; the box may sit below its fold
+        await pilot.pause()
         await pilot.click(box)
         await pilot.pause()
         assert box.value and panel.request().loop

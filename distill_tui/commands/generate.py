@@ -48,13 +48,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _region(text: str, positions: int) -> tuple[int, int]:
+def parse_region(text: str, positions: int, of: str = "the prompt") -> tuple[int, int]:
+    """`--region START:END` checked against a grid of `positions` (`of` names it in the message)."""
     try:
         a, b = (int(v) for v in text.split(":"))
     except ValueError:
         raise BadInputError(f"--region must be START:END in positions, got {text!r}") from None
     if not 0 <= a < b <= positions:
-        raise BadInputError(f"--region {a}:{b} must satisfy 0 <= START < END <= {positions} (the prompt's length)")
+        raise BadInputError(f"--region {a}:{b} must satisfy 0 <= START < END <= {positions} ({of}'s length)")
     return a, b
 
 
@@ -208,7 +209,7 @@ def _from_prompt(args: argparse.Namespace, prior: Any, codec: Any, settings: Any
 
         if args.seconds is not None:
             raise BadInputError("--seconds does not apply to --region: the grid keeps the prompt's length")
-        a, b = _region(args.region, prompt.positions)
+        a, b = parse_region(args.region, prompt.positions)
         chosen = _levels(args.region_levels, prior.levels) if args.region_levels else None
         n = args.candidates or 4
         q, p = prior.levels, prompt.positions

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import BadInputError, printable
 from . import print_json
+from .generate import parse_region
 
 CODES_SUFFIX = ".codes.json"
 
@@ -56,16 +57,6 @@ def check_outputs(folder: Path, pairs: list[tuple[Path, Path]], force: bool) -> 
                             "use --force to overwrite")
 
 
-def _region(text: str, positions: int) -> tuple[int, int]:
-    try:
-        a, b = (int(v) for v in text.split(":"))
-    except ValueError:
-        raise BadInputError(f"--region must be START:END in positions, got {text!r}") from None
-    if not 0 <= a < b <= positions:
-        raise BadInputError(f"--region {a}:{b} must satisfy 0 <= START < END <= {positions} (the sound's length)")
-    return a, b
-
-
 def run(args: argparse.Namespace) -> int:
     from ..audio.io import save_audio
     from ..codes.grid import CodeGrid
@@ -92,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     vq, spec = build_vqvae(mf, args.model)
     codec = Codec(vq, spec, mf.fingerprint, mf.document)
     source = load_sound(codec, args.sound, max_seconds)
-    region = _region(args.region, source.positions) if args.region else None
+    region = parse_region(args.region, source.positions) if args.region else None
 
     t0 = time.perf_counter()
     result = vary(prior, source.codes, args.n, settings, keep_levels=keep, region=region)

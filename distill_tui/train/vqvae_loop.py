@@ -4,9 +4,8 @@ The loop itself (budget, learning rate, signals, checkpoints, resume) is `runner
 is the stage: AdamW with gradient clipping, k-means init from one large batch, dead-code replacement
 (in the quantizer), validation every N steps with best-model keeping and early stopping. Non-finite
 losses or gradients skip the step; a streak of them rolls back to the last good state at half the
-learning rate. Out of device memory halves the batch. A collapsed level is re-initialized. At the end
-unused codes are re-pointed and the final (or best) state is written as the model file.
-"""
+learning rate. Out of device memory halves the batch. A collapsed level is re-initialized. At the end unused
+codes are re-pointed and the final (or best) state is written as the model file."""
 
 from __future__ import annotations
 
@@ -467,14 +466,12 @@ class Trainer:
                 warn(f"level {q + 1} collapsed to {used} code(s): its codebook was re-initialized", f"collapse:{q}",
                      step, level=q + 1)
             elif h.utilization < tc.low_utilization:
-                fewer = max(8, 2 ** int(math.log2(max(used, 8))))
-                warn(f"level {q + 1} uses only {h.utilization:.0%} of its {size} codes: {fewer} codes per level "
-                     f"(--codebook-size {fewer}) or more sounds would fill it", f"util:{q}", step, once=True, level=q + 1)
+                warn(f"level {q + 1} uses only {h.utilization:.0%} of its {size} codes: fewer codes per level (--codebook-"
+                     f"size {max(8, 2 ** int(math.log2(max(used, 8))))}) or more sounds would fill it", f"util:{q}", step,
+                     once=True, level=q + 1)
             if judge_gains and q < len(gains) and gains[q] < tc.min_level_gain_db:
-                n = max(1, q)
-                warn(f"level {q + 1} changes the sound by only {gains[q]:.2f} dB: with {n} level{'s' * (n > 1)} "
-                     f"(--levels {n}) the model would sound the same and train faster", f"gain:{q}", step, once=True,
-                     level=q + 1)
+                warn(f"level {q + 1} changes the sound by only {gains[q]:.2f} dB: with {max(1, q)} level(s) (--levels "
+                     f"{max(1, q)}) the model would sound the same and train faster", f"gain:{q}", step, once=True, level=q + 1)
 
 
 @torch.no_grad()

@@ -21,7 +21,7 @@ from ..codes.grid import CodeGrid
 from ..codes.selection import Selection
 from ..errors import DistillError
 from ..inference.sampling import SamplingSettings
-from .messages import CodeTyped, EditReady
+from .messages import CodeTyped, EditReady, GenerateRequested, SoundLoaded
 from .widgets.generate_panel import GeneratePanel
 from .workers import report_failures
 from .workspace import Touched, Workspace
@@ -254,3 +254,21 @@ class EditingActions:
             self.notify(f"{message.label}: the sound changed meanwhile; try again", severity="warning")
             return
         self.apply_edit(message.edit, message.label, message.name)
+
+    def on_generate_requested(self, message: GenerateRequested) -> None:
+        if not self.require("model"):
+            return
+        if self.engine.prior is None:
+            self.notify(f"cannot generate: this model has no prior ({self.engine.prior_error})", severity="warning")
+            return
+        self.set_message(f"generating {'a loop of ' if message.loop else ''}{message.seconds:.1f} s…")
+        self.generate(message.seconds, message.settings, message.loop)
+
+    @work(thread=True, exclusive=True, group="generate")
+    @report_failures("generating", known="{reason}")
+    def generate(self, seconds: float, settings: SamplingSettings, loop: bool = False) -> None:
+        """In a worker: a new sound (or loop) from the prior, opened in A (unsaved)."""
+        grid, seed = self.engine.generate(seconds, settings, loop=loop)
+        if not get_current_worker().is_cancelled:
+            what = "a loop of " if loop else ""
+            self.post_message(SoundLoaded(grid, slot="A", unsaved=True, note=f"generated {what}{seconds:.1f} s (seed {seed})"))

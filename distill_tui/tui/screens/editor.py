@@ -14,16 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Static
-from textual.worker import get_current_worker
 
 from ...errors import BadInputError, DistillError
-from ...inference.sampling import SamplingSettings
 from ..ab_listen import ABListening
 from ..decode_queue import DecodeQueue
 from ..editing import EditingActions
@@ -33,7 +30,6 @@ from ..loading import Loader, LookCached
 from ..messages import (
     AuditionReady,
     CursorMoved,
-    GenerateRequested,
     LoadFailed,
     ModeChanged,
     ModelFailed,
@@ -51,7 +47,6 @@ from ..widgets.health_bars import HealthBars, level_health
 from ..widgets.inspector import Inspector
 from ..widgets.slots import SlotRow, SlotsPanel, SoundList
 from ..widgets.spectrogram import SpectrogramStrip
-from ..workers import report_failures
 from ..workspace import Workspace
 from .confirm import ConfirmScreen
 from .confirm_unsaved import resolve_unsaved
@@ -315,24 +310,6 @@ class EditorScreen(EditingActions, ABListening, Screen):
     # ---- generate
     def action_generate(self) -> None:
         self.post_message(self.query_one(GeneratePanel).request())
-
-    def on_generate_requested(self, message: GenerateRequested) -> None:
-        if not self.require("model"):
-            return
-        if self.engine.prior is None:
-            self.notify(f"cannot generate: this model has no prior ({self.engine.prior_error})", severity="warning")
-            return
-        self.set_message(f"generating {'a loop of ' if message.loop else ''}{message.seconds:.1f} s…")
-        self.generate(message.seconds, message.settings, message.loop)
-
-    @work(thread=True, exclusive=True, group="generate")
-    @report_failures("generating", known="{reason}")
-    def generate(self, seconds: float, settings: SamplingSettings, loop: bool = False) -> None:
-        """In a worker: a new sound (or loop) from the prior, opened in A (unsaved)."""
-        grid, seed = self.engine.generate(seconds, settings, loop=loop)
-        if not get_current_worker().is_cancelled:
-            what = "a loop of " if loop else ""
-            self.post_message(SoundLoaded(grid, slot="A", unsaved=True, note=f"generated {what}{seconds:.1f} s (seed {seed})"))
 
     # ------------------------------------------------------------------ playing
     def action_play(self) -> None:

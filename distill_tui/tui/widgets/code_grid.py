@@ -1,8 +1,7 @@
 """The code grid: a Line-API `ScrollView` (cached row segments, `refresh(region)` for the cells that changed).
 
 Rows are quantizer levels (labels in a fixed gutter), columns are positions under a time ruler; each cell
-shows its code in hex on a colour taken from the code's place in its level's perceptual order. The
-cursor, a visual selection, the playhead and muted levels are drawn distinctly. The widget owns the
+shows its code in hex on a colour from the code's place in its level's perceptual order. The widget owns the
 cursor, the modes and the keys that only move or type (counts, `gg`, hex entry); edits are the screen's.
 """
 
@@ -34,13 +33,8 @@ class CodeGridView(ScrollView, can_focus=True):
 
     BINDINGS: list[Binding] = GRID_BINDINGS  # type: ignore[assignment]
     DEFAULT_CSS = """
-    CodeGridView {
-        height: 3;
-        max-height: 20;
-        scrollbar-size-horizontal: 1;
-        scrollbar-size-vertical: 1;
-        background: $surface;
-    }
+    CodeGridView { height: 3; max-height: 20; background: $surface;
+                   scrollbar-size-horizontal: 1; scrollbar-size-vertical: 1; }
     """
     LABEL_WIDTH = 13
 
@@ -275,12 +269,11 @@ class CodeGridView(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ keys the bindings cannot express
     async def on_key(self, event: events.Key) -> None:
-        plain = escape_then(event.key)
-        if plain is not None and event.key not in self.screen.active_bindings:  # Esc + key read as alt+key
-            event.stop()
+        if (plain := escape_then(event.key)) is not None and event.key not in self.screen.active_bindings:
+            event.stop()  # Esc and a key typed fast arrive as one alt+key: both are run
             event.prevent_default()
-            await self.on_key(events.Key("escape", "\x1b"))
-            await self.on_key(events.Key(plain, plain if len(plain) == 1 else None))
+            for key, char in (("escape", "\x1b"), (plain, plain)):
+                await self.on_key(events.Key(key, char))
             return
         char = (event.character or "").lower() if event.is_printable else ""
         if self.mode == EDIT and char and char in HEX and event.key not in ("space",):
