@@ -125,7 +125,7 @@ class TrainConfig:
     clock: str = "wall"  # what --minutes counts: "wall" time, or "cpu" (process CPU time / threads)
     # Training-crop variations (data/dataset.Augment): each crop quieter by up to this many dB, and its
     # pitch moved by up to this many semitones either way. Crops already start at any sample. Off: 6 dB and
-    # 0.5 semitone made held-out and training sounds decode worse (docs/architecture.md, decision 24).
+    # 0.5 semitone made held-out and training sounds decode worse (docs/architecture.md, decision 28).
     augment_gain_db: float = 0.0
     augment_semitones: float = 0.0
 

@@ -401,7 +401,7 @@ class Augment:
       log-magnitude at bin f / ratio (linear between bins), and what comes from above the top bin is floor.
       No resampling, so frames stay where they were and the crop's timing is untouched.
     Both are off by default: on 20 real sounds they made held-out and training sounds decode worse
-    (docs/architecture.md, decision 24); the bin interpolation smooths the spectra's fine structure.
+    (docs/architecture.md, decision 28); the bin interpolation smooths the spectra's fine structure.
     """
 
     gain_db: float = 0.0
