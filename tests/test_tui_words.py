@@ -159,3 +159,21 @@ async def test_after_a_wrong_model_path_a_good_model_opens_the_sounds_asked_for(
         ed.open_model(demo)
         await until(pilot, lambda: ed.engine is not None and ed.ws.a == A_SOUND.stem, what="the sound asked for")
         assert "nosuch" not in str(ed.query_one("#title").render())
+
+
+@aio
+async def test_the_prior_run_says_what_its_folds_found_while_they_run(tmp_path: Path, monkeypatch):
+    """The prior's k-fold check takes about 2/3 of a run and said nothing on the run view."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    run = make_run(tmp_path / "p", ev(event="start", step=0, prior={"architecture": "transformer", "levels": 3}),
+                   ev(event="ready", step=0),
+                   ev(event="fold", step=0, fold=2, folds=5, best_val_ppl=41.2, bigram_val_ppl=44.6),
+                   pid=os.getpid(), checkpoint=False)
+    app = bare_app()
+    async with app.run_test(size=SIZE) as pilot:
+        view = RunViewScreen(run)
+        app.push_screen(view)
+        await until(pilot, lambda: "part 2 of 5" in screen_text(app), what="the fold's progress")
+        with (run / "events.jsonl").open("ab") as fh:
+            fh.write(ev(event="folds", step=0, keep_network=True, network_perplexity=40.1, bigram_perplexity=44.6))
+        await until(pilot, lambda: "the network is kept" in screen_text(app), what="the folds' decision")

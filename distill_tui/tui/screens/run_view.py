@@ -319,7 +319,22 @@ class RunViewScreen(Screen):
                     "or t to train the prior (needed to generate).")
         if state == STARTING or (alive and not self.last.get("ready")):
             return "Starting: reading the sounds and building the model…"
-        return "Training. It runs on its own: leave this screen, close the TUI or drop SSH; it keeps going."
+        return (self.fold_note() or "Training.") + (" It runs on its own: leave this screen, close the TUI or drop "
+                                                    "SSH; it keeps going.")
+
+    def fold_note(self) -> str | None:
+        """The prior's check on sounds it did not train on (its folds), in words; None outside that phase."""
+        done, fold = self.last.get("folds"), self.last.get("fold")
+        if self.stage != "prior" or (done is None and fold is None):
+            return None
+        if done is not None:
+            kept = "the network is kept" if done.get("keep_network") else "the simple code-to-code counts are kept"
+            return (f"Checked on sounds it did not train on: {kept} (likely next codes: network "
+                    f"{done.get('network_perplexity')}, counts {done.get('bigram_perplexity')}; fewer is better). "
+                    "Training the final prior on every sound.")
+        return (f"Checking the prior on sounds it did not train on: part {fold.get('fold')} of {fold.get('folds')} "
+                f"done (likely next codes: network {fold.get('best_val_ppl')}, counts {fold.get('bigram_val_ppl')}; "
+                "fewer is better).")
 
     def output_path(self) -> Path | None:
         done = self.last.get("done") or {}
