@@ -23,7 +23,7 @@ class BigramResult:
     augmented: bool = False  # fitted on the augmented training codes too (whichever scored better)
 
 
-def _bigram_counts(grids: list[np.ndarray], sizes: list[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def bigram_counts(grids: list[np.ndarray], sizes: list[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per level: start counts (K,) for each grid's first code, transition counts (K, K) prev -> next."""
     starts = [np.zeros(k) for k in sizes]
     trans = [np.zeros((k, k)) for k in sizes]
@@ -42,7 +42,7 @@ def bigram_nll(train: list[np.ndarray], val: list[np.ndarray], sizes: list[int],
     Each code is predicted from the previous code of its own level; a grid's first code of each level
     from that level's start distribution.
     """
-    starts, trans = _bigram_counts(train, sizes)
+    starts, trans = bigram_counts(train, sizes)
     total, n = 0.0, 0
     for g in val:
         for q, k in enumerate(sizes):
@@ -59,7 +59,7 @@ def bigram_nll(train: list[np.ndarray], val: list[np.ndarray], sizes: list[int],
 
 def bigram_log_tables(train: list[np.ndarray], sizes: list[int], alpha: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The add-alpha bigram as log-probabilities per level: starts (K,), transitions (K, K) previous -> next."""
-    starts, trans = _bigram_counts(train, sizes)
+    starts, trans = bigram_counts(train, sizes)
     log_starts = [np.log((s + alpha) / (s.sum() + alpha * len(s))) for s in starts]
     log_trans = [np.log((t + alpha) / (t.sum(axis=1, keepdims=True) + alpha * t.shape[1])) for t in trans]
     return log_starts, log_trans

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..analysis.memorization import ALPHAS, _bigram_counts, bigram_log_tables
+from ..analysis.memorization import ALPHAS, bigram_counts, bigram_log_tables
 from ..model.prior import (
     PriorConfig,
     PriorModel,
@@ -51,7 +51,7 @@ def make_folds(n_files: int, seed: int, k: int = MAX_FOLDS) -> list[list[int]]:
 def bigram_level_nll(train: list[np.ndarray], val: list[np.ndarray], sizes: list[int],
                      alphas: np.ndarray = ALPHAS) -> np.ndarray:
     """Summed held-out NLL (nats) per alpha and level: (len(alphas), levels). Counts from `train` once."""
-    starts, trans = _bigram_counts(train, sizes)
+    starts, trans = bigram_counts(train, sizes)
     out = np.zeros((len(alphas), len(sizes)))
     a = np.asarray(alphas, dtype=np.float64)[:, None]  # (A, 1)
     for g in val:
