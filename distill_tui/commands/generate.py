@@ -1,5 +1,6 @@
 """`distill-tui generate MODEL -o OUT.wav`: new sounds, loops and one-shots from the prior; continue or regenerate
-part of a codes file (a whole region, every n-th position of it, or every other beat)."""
+part of a codes file (a whole region, every n-th position of it, or every other beat); with --like, new sounds in
+the style of chosen ones (`inference/style.py`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BadInputError
+from ..errors import BadInputError, printable
 from . import print_json
 
 DEFAULT_SECONDS = 4.0
@@ -22,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Sample a new code grid from the model's prior and decode it: a sound, a --loop that plays "
         "round without a seam, or a --one-shot that starts and ends in silence. With --prompt, continue a codes "
         "file from its first --prompt-positions positions, or regenerate a --region of it (all of it, --every N-th "
-        "position, or every other beat at --bpm).")
+        "position, or every other beat at --bpm). With --like SOUND (once or more), the new sounds take after the chosen "
+        "ones: each is prompted with a stretch of one of them, and leaned toward their habits by --strength.")
     p.add_argument("model", type=Path, help="MODEL.distill with a prior (`distill-tui train-prior MODEL`)")
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.wav or OUT.flac")
     p.add_argument("--seconds", type=float, help=f"length (default {DEFAULT_SECONDS:g} s; with --prompt, the prompt's length)")
@@ -44,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     shape.add_argument("--loop", action="store_true", help="a loop: its end flows into its start (decoded as a loop)")
     shape.add_argument("--one-shot", action="store_true", help="a sound that starts from silence and ends in it; "
                        "its length is drawn from the training sounds' lengths unless --seconds is given")
+    p.add_argument("--like", type=Path, action="append", metavar="SOUND", help="make sounds in the style of this "
+                   "sound (audio or a codes file of this model); give it again for more sounds")
+    p.add_argument("-n", type=int, default=1, help="with --like: how many sounds (default 1); more than one are "
+                   "written as OUT-1.wav, OUT-2.wav, …")
+    p.add_argument("--strength", type=float, help="with --like: how strongly the sounds lean toward the chosen "
+                   "sounds' habits, 0 (the prompt alone) to 4 (default 1)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=run)
 
@@ -109,10 +117,39 @@ def _check(args: argparse.Namespace) -> None:
         raise BadInputError("--candidates must be at least 1")
     if args.output.suffix.lower() not in {".wav", ".flac"}:
         raise BadInputError("output must end in .wav or .flac", args.output)
+    _check_like(args)
+
+
+def _check_like(args: argparse.Namespace) -> None:
+    from ..inference.style import check_strength
+
+    if args.like is None:
+        if args.n != 1 or args.strength is not None:
+            raise BadInputError(f"{'-n' if args.n != 1 else '--strength'} needs --like SOUND")
+        return
+    if args.prompt is not None:
+        raise BadInputError("--like makes new sounds: it does not take --prompt")
+    if args.n < 1:
+        raise BadInputError(f"-n must be at least 1, got {args.n}")
+    if args.strength is not None:
+        check_strength(args.strength)
+    for path in args.like:
+        if not path.is_file():
+            raise BadInputError(f"--like {printable(path)}: no such file")
+
+
+def numbered(path: Path, k: int, n: int) -> Path:
+    """OUT.wav -> OUT-k.wav (and X.codes.json -> X-k.codes.json) when there are n > 1 sounds."""
+    if n == 1:
+        return path
+    name = path.name
+    for suffix in (".codes.json", path.suffix):
+        if suffix and name.lower().endswith(suffix.lower()):
+            return path.with_name(f"{name[: -len(suffix)]}-{k}{name[-len(suffix):]}")
+    return path.with_name(f"{name}-{k}")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..audio.io import save_audio
     from ..inference.codec import Codec, build_vqvae
     from ..inference.generate import Prior, SamplingSettings
     from ..persistence.model_file import load_model_file
@@ -126,38 +163,52 @@ def run(args: argparse.Namespace) -> int:
     codec = Codec(vq, spec, mf.fingerprint, mf.document)
 
     t0 = time.perf_counter()
-    out = _sample(args, prior, codec, settings)
+    outs = _sample_like(args, prior, codec, settings) if args.like else [_sample(args, prior, codec, settings)]
     sample_s = time.perf_counter() - t0
-    codes, mode, tokens, source = out["codes"], out["mode"], out["tokens"], out["source"]
-    name = args.output.stem
+    results = [_write(args, codec, settings, out, k, len(outs), prior.last_seed) for k, out in enumerate(outs, 1)]
+    tokens = sum(out["tokens"] for out in outs)
+    result = {**results[0], "sampling_s": round(sample_s, 4), "tokens_per_s": round(tokens / max(sample_s, 1e-9), 1)}
+    if args.like:
+        result["sounds"] = results
+    if args.json:
+        print_json(result)
+        return 0
+    for r in results:
+        extra = f"; the wrap's jump is {r['seam']['ratio']:.2f} of the loop's median step" if r["mode"] == "loop" else ""
+        like = f", like {r['like']}" if "like" in r else ""
+        print(f"{r['output']}: {r['seconds']:.2f} s ({r['positions']} positions, {r['mode']}{like}, seed {r['seed']})"
+              f"{extra}")
+    print(f"sampled {tokens} codes in {sample_s:.2f} s")
+    return 0
+
+
+def _write(args: argparse.Namespace, codec: Any, settings: Any, out: dict[str, Any], k: int, n: int,
+           seed: int | None) -> dict[str, Any]:
+    """Decode and save the k-th of n sampled grids; its part of the result."""
+    from ..audio.io import save_audio
+
+    spec = codec.spec
+    codes, mode, source = out["codes"], out["mode"], out["source"]
+    seed = out.get("seed", seed)
+    output = numbered(args.output, k, n)
+    codes_out = None if args.codes_out is None else numbered(args.codes_out, k, n)
     source = {**source, "samples": int(codes.shape[1] * codec.cfg.stride * spec.hop_length),
-              "generated": {"mode": mode, "seed": prior.last_seed, "temperature": settings.temperature,
+              "generated": {"mode": mode, "seed": seed, "temperature": settings.temperature,
                             "top_k": settings.top_k, "top_p": settings.top_p,
-                            "prompt": None if args.prompt is None else str(args.prompt)}}
-    grid = codec._grid(codes, name, source)
+                            "prompt": None if args.prompt is None else str(args.prompt), **out.get("how", {})}}
+    grid = codec._grid(codes, output.stem, source)
     if mode == "loop":
         from ..inference.loops import loop_audio
 
         audio = loop_audio(codec, codes)
     else:
         audio = codec.decode(grid).audio
-    save_audio(args.output, audio, spec.sample_rate)
-    if args.codes_out:
-        grid.save(args.codes_out)
-    result = {"output": str(args.output), "codes_out": None if args.codes_out is None else str(args.codes_out),
-              "mode": mode, "positions": grid.positions, "levels": grid.levels, "seconds": round(grid.seconds, 3),
-              "seed": prior.last_seed, "sampling_s": round(sample_s, 4),
-              "tokens_per_s": round(tokens / max(sample_s, 1e-9), 1), **out.get("extra", {})}
-    if args.json:
-        print_json(result)
-    else:
-        extra = ""
-        if mode == "loop":
-            seam = out["extra"]["seam"]
-            extra = f"; the wrap's jump is {seam['ratio']:.2f} of the loop's median step"
-        print(f"{args.output}: {grid.seconds:.2f} s ({grid.positions} positions, {mode}, seed {prior.last_seed}); "
-              f"sampled {tokens} codes in {sample_s:.2f} s{extra}")
-    return 0
+    save_audio(output, audio, spec.sample_rate)
+    if codes_out:
+        grid.save(codes_out)
+    return {"output": str(output), "codes_out": None if codes_out is None else str(codes_out), "mode": mode,
+            "positions": grid.positions, "levels": grid.levels, "seconds": round(grid.seconds, 3), "seed": seed,
+            **out.get("extra", {})}
 
 
 def _sample(args: argparse.Namespace, prior: Any, codec: Any, settings: Any) -> dict[str, Any]:
@@ -195,6 +246,43 @@ def _sample(args: argparse.Namespace, prior: Any, codec: Any, settings: Any) -> 
     positions = to_positions(args.seconds or DEFAULT_SECONDS)
     return {"codes": prior.generate(positions, settings), "mode": "generate", "tokens": positions * prior.levels,
             "source": {}}
+
+
+def _sample_like(args: argparse.Namespace, prior: Any, codec: Any, settings: Any) -> list[dict[str, Any]]:
+    """`--like`: n grids in the style of the chosen sounds, each as `_sample` gives one."""
+    from ..analysis.generation import loop_seam
+    from ..inference.generate import positions_for_seconds, silence_column
+    from ..inference.loops import loop_spectrum
+    from ..inference.style import DEFAULT_STRENGTH, generate_like
+    from ..inference.variations import load_sound
+
+    spec = codec.spec
+    grids = []
+    for path in args.like:
+        try:
+            grids.append(load_sound(codec, path, max_seconds=None))
+        except BadInputError as exc:
+            raise BadInputError(f"--like {printable(path)}: {exc.reason}") from None
+    names = [printable(p.name) for p in args.like]
+    mode = "loop" if args.loop else "one-shot" if args.one_shot else "generate"
+    lengths = [args.seconds or DEFAULT_SECONDS] * args.n
+    if args.one_shot and args.seconds is None:  # each as long as the sound that prompts it
+        lengths = [min(grids[k % len(grids)].seconds, 30.0) for k in range(args.n)]
+    positions = [max(4 if args.one_shot else 2, positions_for_seconds(s, spec.sample_rate, spec.hop_length,
+                                                                         codec.cfg.stride)) for s in lengths]
+    strength = DEFAULT_STRENGTH if args.strength is None else args.strength
+    made = generate_like(prior, [g.codes for g in grids], args.n, positions, settings, strength=strength, mode=mode,
+                         codec=codec, silence=silence_column(codec) if args.one_shot else None,
+                         candidates=args.candidates, names=names)
+    outs = []
+    for s in made.sounds:
+        how = {"like": names[s.like], "like_positions": list(s.prompt), "strength": strength}
+        extra: dict[str, Any] = {"like": names[s.like], "strength": strength}
+        if mode == "loop":
+            extra["seam"] = loop_seam(loop_spectrum(codec, s.codes)).as_dict()
+        outs.append({"codes": s.codes, "mode": mode, "tokens": s.codes.size, "source": {}, "seed": s.seed,
+                     "how": how, "extra": extra})
+    return outs
 
 
 def _from_prompt(args: argparse.Namespace, prior: Any, codec: Any, settings: Any, to_positions: Any) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -56,6 +56,14 @@ def sample_logits(logits: torch.Tensor, settings: SamplingSettings, generator: t
     """logits (B, K) -> sampled indices (B,) after temperature, top-k and top-p."""
     probs = filter_logits(logits, settings).softmax(dim=-1)  # (B, K)
     return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+
+class LevelBias(Protocol):
+    """Added to a level's scores before sampling (`inference/style.py`): a lean toward chosen sounds' habits."""
+
+    def __call__(self, level: int, previous: torch.Tensor | None) -> torch.Tensor:
+        """(B, K) or (1, K) to add for `level`, given the same level's previous local codes (B,) (None: none yet)."""
+        ...
 
 
 @dataclass
@@ -121,16 +129,17 @@ class Prior:
     # ------------------------------------------------------------ the sampling loop
     @torch.inference_mode()
     def _run(self, seq: torch.Tensor, free: torch.Tensor, start: int, end: int, settings: SamplingSettings,
-             gen: torch.Generator) -> torch.Tensor:
+             gen: torch.Generator, bias: LevelBias | None = None) -> torch.Tensor:
         """Fill the free slots of `seq` (B, N) in [start, end), left to right; the others are read as given.
 
         Returns the summed log-probability (B,) of the fixed slots in [start, end) under the samples before them.
         The window slides by half a context when it is full, and the past it keeps is read again, so
         generation never stops at the window's end and the carried context has no seam.
+        `bias` (if any) is added to the scores of the free slots only; the fixed slots are scored as the prior reads them.
         """
         # tiny per-token products: a second thread only adds waiting (20 ms a token on a busy 2-core box)
         with torch_threads(1 if seq.shape[0] <= 4 else None):
-            return self._fill(seq, free.tolist(), start, end, settings, gen)
+            return self._fill(seq, free.tolist(), start, end, settings, gen, bias)
 
     def _prefill(self, seq: torch.Tensor, w0: int, upto: int) -> KVCache | list:
         """A fresh cache for the window starting at time w0, holding slots [w0 * levels, upto)."""
@@ -140,7 +149,7 @@ class Prior:
         return cache
 
     def _fill(self, seq: torch.Tensor, free: list[bool], start: int, end: int, settings: SamplingSettings,
-              gen: torch.Generator) -> torch.Tensor:
+              gen: torch.Generator, bias: LevelBias | None = None) -> torch.Tensor:
         cfg, model = self.cfg, self.model
         q, ctx, hop, vocab = cfg.levels, cfg.context, cfg.hop, cfg.vocab
         b = seq.shape[0]
@@ -164,6 +173,8 @@ class Prior:
             lo = offsets[lv]
             level_logits = logits[:, lo : lo + sizes[lv]]  # (B, K)
             if free[i]:
+                if bias is not None:
+                    level_logits = level_logits.float() + bias(lv, None if i < q else seq[:, i - q] - lo)  # (B, K)
                 seq[:, i] = sample_logits(level_logits, settings, gen) + lo
             else:
                 fixed_logp += F.log_softmax(level_logits.double(), dim=-1)[rows, seq[:, i] - lo]
@@ -174,12 +185,13 @@ class Prior:
         """n new grids (n, levels, positions)."""
         return self._generate(n, positions, settings, self._generator(settings))
 
-    def _generate(self, n: int, positions: int, settings: SamplingSettings, gen: torch.Generator) -> np.ndarray:
+    def _generate(self, n: int, positions: int, settings: SamplingSettings, gen: torch.Generator,
+                  bias: LevelBias | None = None) -> np.ndarray:
         if positions < 1:
             raise BadInputError("the length to generate must be at least one position")
         slots = positions * self.levels
         seq = torch.zeros(n, slots, dtype=torch.long)  # (B, N)
-        self._run(seq, torch.ones(slots, dtype=torch.bool), 0, slots, settings, gen)
+        self._run(seq, torch.ones(slots, dtype=torch.bool), 0, slots, settings, gen, bias)
         return np.stack([unflatten_tokens(s, self.cfg) for s in seq.numpy()])  # (n, levels, positions)
 
     def generate(self, positions: int, settings: SamplingSettings) -> np.ndarray:
@@ -192,13 +204,15 @@ class Prior:
         return self.loop_candidates(positions, settings, seam_positions=seam_positions, candidates=candidates)[0].codes
 
     def loop_candidates(self, positions: int, settings: SamplingSettings, *, seam_positions: int | None = None,
-                        candidates: int = 8) -> list[RegionCandidate]:
+                        candidates: int = 8, lead: np.ndarray | None = None,
+                        bias: LevelBias | None = None) -> list[RegionCandidate]:
         """Loops (levels, positions), the one whose wrap the prior finds likeliest first.
 
         A grid is sampled after a lead-in (left out, so the loop does not begin as a sound begins), then
         its last `seam_positions` (default a quarter, at most half a context) are sampled again
         `candidates` times with its first positions laid after them; each candidate's join is how
         likely the prior finds those first positions after it: the wrap is scored as any join is.
+        `lead` (levels, L), if given, is the lead-in instead of sampled codes (a prompt); `bias` leans every draw.
         """
         if positions < 2:
             raise BadInputError("a loop needs at least two positions")
@@ -206,34 +220,42 @@ class Prior:
         if not 1 <= k < positions:
             raise BadInputError(f"the seam must be 1 to {positions - 1} positions, got {k}")
         gen = self._generator(settings)
-        lead = min(self.cfg.hop, positions)
-        grid = self._generate(1, lead + positions, settings, gen)[0][:, lead:]  # (Q, P)
+        if lead is None:
+            n_lead = min(self.cfg.hop, positions)
+            grid = self._generate(1, n_lead + positions, settings, gen, bias)[0][:, n_lead:]  # (Q, P)
+        else:
+            lead = self.check_codes(lead, "lead-in")
+            grid = self._continue(lead, lead.shape[1] + positions, settings, gen, bias)[:, lead.shape[1]:]  # (Q, P)
         wrap = min(self.cfg.hop, positions - k)  # the grid's first positions, read again after the seam
         ext = np.concatenate([grid, grid[:, :wrap]], axis=1)  # (Q, P + wrap)
         free = np.zeros(ext.shape, dtype=bool)
         free[:, positions - k : positions] = True
-        return [RegionCandidate(c.codes[:, :positions], c.join_nll) for c in self._masked(ext, free, settings, candidates, gen)]
+        return [RegionCandidate(c.codes[:, :positions], c.join_nll)
+                for c in self._masked(ext, free, settings, candidates, gen, bias)]
 
     def one_shot(self, silence: np.ndarray, positions: int, settings: SamplingSettings, *, tail: int = 2,
-                 candidates: int = 8) -> np.ndarray:
+                 candidates: int = 8, lead: np.ndarray | None = None, bias: LevelBias | None = None) -> np.ndarray:
         """A new grid (levels, positions) that starts from silence and ends in it.
 
         `silence` (levels,) is the column the VQ-VAE gives a silent frame. The prior is prompted with
         one silent column (left out of the result); the last `tail` positions are silence, and of
         `candidates` sampled bodies the one after which the prior finds that silence likeliest wins.
+        `lead` (levels, L), if given, is read before the silent column (and left out too); `bias` leans every draw.
         """
         silence = self.check_codes(np.asarray(silence).reshape(-1, 1), "silence column")[:, 0]
         if positions < tail + 1:
             raise BadInputError(f"a one-shot needs more than {tail} positions, got {positions}")
-        grid = np.repeat(silence[:, None], positions + 1, axis=1)  # (Q, 1 + P): the prompt, then the sound
+        head = np.zeros((self.levels, 0), dtype=np.int64) if lead is None else self.check_codes(lead, "lead-in")
+        h = head.shape[1] + 1  # the lead-in and the silent column, left out of the result
+        grid = np.concatenate([head, np.repeat(silence[:, None], positions + 1, axis=1)], axis=1)  # (Q, h + P)
         free = np.zeros(grid.shape, dtype=bool)
-        free[:, 1 : positions + 1 - tail] = True
-        best = self._masked(grid, free, settings, candidates, self._generator(settings))[0].codes
-        return best[:, 1:]
+        free[:, h : h + positions - tail] = True
+        best = self._masked(grid, free, settings, candidates, self._generator(settings), bias)[0].codes
+        return best[:, h:]
 
     def continue_codes(self, codes: np.ndarray, prompt_positions: int, total_positions: int,
-                       settings: SamplingSettings) -> np.ndarray:
-        """Keep the first `prompt_positions` of `codes` and generate up to `total_positions`."""
+                       settings: SamplingSettings, *, bias: LevelBias | None = None) -> np.ndarray:
+        """Keep the first `prompt_positions` of `codes` and generate up to `total_positions` (`bias` leans each draw)."""
         codes = self.check_codes(codes, "prompt")
         if not 0 <= prompt_positions <= codes.shape[1]:
             raise BadInputError(f"prompt positions {prompt_positions} must be between 0 and the prompt's length {codes.shape[1]}")
@@ -241,13 +263,17 @@ class Prior:
             raise BadInputError(f"the prompt ({prompt_positions} positions) is longer than the requested length ({total_positions})")
         if total_positions < 1:
             raise BadInputError("the length to generate must be at least one position")
-        gen = self._generator(settings)
+        return self._continue(codes[:, :prompt_positions], total_positions, settings, self._generator(settings), bias)
+
+    def _continue(self, prompt: np.ndarray, total_positions: int, settings: SamplingSettings, gen: torch.Generator,
+                  bias: LevelBias | None = None) -> np.ndarray:
+        """`prompt` (levels, L) followed by new codes: a grid (levels, total_positions)."""
         grid = np.zeros((self.levels, total_positions), dtype=np.int64)
-        grid[:, :prompt_positions] = codes[:, :prompt_positions]
+        grid[:, : prompt.shape[1]] = prompt
         seq = torch.from_numpy(flatten_codes(grid, self.cfg))[None].clone()  # (1, N)
-        start = prompt_positions * self.levels
+        start = prompt.shape[1] * self.levels
         free = torch.arange(seq.shape[1]) >= start
-        self._run(seq, free, start, seq.shape[1], settings, gen)
+        self._run(seq, free, start, seq.shape[1], settings, gen, bias)
         return unflatten_tokens(seq[0].numpy(), self.cfg)
 
     def regenerate_region(self, codes: np.ndarray, start: int, end: int, settings: SamplingSettings, *,
@@ -296,7 +322,7 @@ class Prior:
         return self._masked(codes, free, settings, candidates, self._generator(settings))
 
     def _masked(self, codes: np.ndarray, free: np.ndarray, settings: SamplingSettings, candidates: int,
-                gen: torch.Generator) -> list[RegionCandidate]:
+                gen: torch.Generator, bias: LevelBias | None = None) -> list[RegionCandidate]:
         if candidates < 1:
             raise BadInputError("candidates must be at least 1")
         q, positions = self.levels, codes.shape[1]
@@ -305,7 +331,7 @@ class Prior:
         base = torch.from_numpy(flatten_codes(codes, self.cfg))  # (N,)
         seq = base[None].repeat(candidates, 1)  # (C, N)
         free_slots = torch.from_numpy(np.ascontiguousarray(free.T).reshape(-1))  # (N,): time-major like the tokens
-        inside = self._run(seq, free_slots, start * q, end * q, settings, gen)  # log p of the kept codes in the span
+        inside = self._run(seq, free_slots, start * q, end * q, settings, gen, bias)  # log p of the kept codes in the span
         horizon = min(self.cfg.hop, positions - end)
         after = torch.zeros(candidates, dtype=torch.float64)
         if horizon > 0:
