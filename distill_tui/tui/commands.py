@@ -168,6 +168,12 @@ def variations(s: EditorScreen, text: str) -> None:
     open_variations(s, text)
 
 
+def style(s: EditorScreen, text: str) -> None:
+    from .style import generate_in_style  # the prior's style machinery, only when asked for
+
+    generate_in_style(s, text)
+
+
 # ---- templates
 def save_template(s: EditorScreen, text: str) -> None:
     if not s.require("sound"):
@@ -272,6 +278,10 @@ COMMANDS: tuple[Command | Question, ...] = (
              needs=("sound", "model")),
     Command("Generate a new sound", "sample a new grid with the generate panel's settings (ctrl+g)",
             lambda s: s.action_generate()),
+    Question("Generate in the style of…", "a new sound that takes after the sound in A (name more open sounds to "
+             "take after them all), with the generate panel's length, loop and settings",
+             "In the style of (open sounds, separated by commas)", lambda s: s.ws.a or "",
+             lambda s, text: style(s, text), needs=("sound", "model")),
     # templates
     Question("Save selection as template…", "keep the selected codes under a name, for any sound of this model",
              "Template name", "motif", save_template),

@@ -1,0 +1,80 @@
+"""The editor's "Generate in the style of…": a new sound that takes after the sound in A and any open sounds named.
+
+The length, the loop toggle and the sampling settings are the generate panel's, as for Generate; the new
+sound is prompted with a stretch of a chosen sound and leans toward their habits (`inference/style.py`).
+It is drawn in a thread worker (the "generate" group, so a newer Generate replaces it) and opened in A,
+unsaved, as Generate's sounds are.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import BadInputError, DistillError
+from .messages import SoundLoaded
+from .widgets.generate_panel import GeneratePanel
+from .workers import report_failures
+
+if TYPE_CHECKING:
+    from ..inference.sampling import SamplingSettings
+    from .screens.editor import EditorScreen
+
+
+def chosen_names(editor: EditorScreen, text: str) -> list[str]:
+    """The open sounds named in `text` (separated by commas; empty: the sound in A), each once, in order.
+
+    Raises `BadInputError` naming a sound that is not open.
+    """
+    names = [n.strip() for n in text.split(",") if n.strip()] or ([editor.ws.a] if editor.ws.a else [])
+    if not names:
+        raise BadInputError("no sound to take after: open one, or name an open sound")
+    missing = [n for n in names if n not in editor.ws.sounds]
+    if missing:
+        raise BadInputError(f"{missing[0]!r} is not an open sound (open: {', '.join(editor.ws.names())})")
+    return list(dict.fromkeys(names))
+
+
+def generate_in_style(editor: EditorScreen, text: str) -> None:
+    """The palette's answer: check the names and the prior, then draw the new sound in a worker."""
+    if not editor.require("model"):
+        return
+    try:
+        names = chosen_names(editor, text)
+        editor.engine.require_prior()
+        request = editor.query_one(GeneratePanel).request()
+        request.settings.validate()
+    except DistillError as exc:
+        editor.bad(exc)  # type: ignore[arg-type]
+        return
+    grids = [editor.ws.grid(n).copy() for n in names]
+    loop = request.loop
+    editor.set_message(f"generating {'a loop ' if loop else ''}in the style of {', '.join(names)}…")
+    editor.run_worker(lambda: _draw(editor, names, grids, request.seconds, request.settings, loop),
+                      thread=True, exclusive=True, group="generate")
+
+
+@report_failures("generating in a style", known="{reason}")
+def _draw(self: EditorScreen, names: list[str], grids: list, seconds: float, settings: SamplingSettings,
+          loop: bool) -> None:
+    """In a worker: one new grid in the style of `grids`, opened in A (unsaved)."""
+    from ..codes.grid import CodeGrid
+    from ..inference.generate import positions_for_seconds
+    from ..inference.style import DEFAULT_STRENGTH, generate_like
+
+    engine = self.engine
+    codec = engine.codec
+    spec, cfg = codec.spec, codec.cfg
+    positions = max(2, positions_for_seconds(seconds, spec.sample_rate, spec.hop_length, cfg.stride))
+    made = generate_like(engine.require_prior(), [g.codes for g in grids], 1, positions, settings,
+                         strength=DEFAULT_STRENGTH, mode="loop" if loop else "generate", codec=codec, names=names)
+    sound = made.sounds[0]
+    grid = CodeGrid(codes=sound.codes, model_fingerprint=engine.fingerprint, codebook_sizes=codec.codebook_sizes,
+                    sample_rate=spec.sample_rate, hop_length=spec.hop_length, stride=cfg.stride,
+                    name=f"like-{names[sound.like]}",
+                    source={"generated": True, "seed": sound.seed, "loop": loop, "temperature": settings.temperature,
+                            "top_k": settings.top_k, "top_p": settings.top_p, "like": names,
+                            "like_positions": list(sound.prompt), "strength": made.strength})
+    what = "a loop " if loop else ""
+    self.post_message(SoundLoaded(grid, slot="A", unsaved=True,
+                                  note=f"generated {what}{grid.seconds:.1f} s in the style of {', '.join(names)} "
+                                       f"(seed {sound.seed})"))
