@@ -56,6 +56,9 @@ def main() -> None:
     ap.add_argument("--strengths", default="0,1,2")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--no-prompt", action="store_true", help="the lean alone, no prompt")
+    ap.add_argument("--only", help="comma-separated: pad, loop, hit (default all)")
+    ap.add_argument("--hit", default=CHOSEN["hit"][0], help="the hit, relative to DATA_DIR")
     args = ap.parse_args()
 
     mf = load_model_file(args.model)
@@ -72,7 +75,11 @@ def main() -> None:
     silence = silence_column(codec)
     strengths = [float(v) for v in args.strengths.split(",")]
     rows = []
-    for label, (path, mode) in CHOSEN.items():
+    chosen_set = {**CHOSEN, "hit": (args.hit, "one-shot")}
+    only = set(args.only.split(",")) if args.only else set(chosen_set)
+    for label, (path, mode) in chosen_set.items():
+        if label not in only:
+            continue
         ci = rel.index(path)
         chosen = grids[ci]
         seconds = args.seconds if mode == "generate" else len(audio[ci]) / spec.sample_rate
@@ -87,7 +94,8 @@ def main() -> None:
                     made = list(prior.generate_batch(args.n, positions, settings))
             else:
                 made = [s.codes for s in generate_like(prior, [chosen], args.n, positions, settings, strength=strength,
-                                                       mode=mode, silence=silence).sounds]
+                                                       mode=mode, silence=silence,
+                                                       prompt=not args.no_prompt).sounds]
             sample_s = time.perf_counter() - t0
             near, dist = [], []
             for codes in made:

@@ -68,6 +68,8 @@ def test_the_lean_makes_new_sounds_follow_the_chosen_sounds_steps():
     plain = prior.generate_batch(6, 30, SamplingSettings(seed=1))
     leaned = [s.codes for s in generate_like(prior, [grid], 6, 30, SamplingSettings(seed=1), strength=3.0).sounds]
     assert follows_share(leaned) > 0.6 > 0.2 > follows_share(list(plain))
+    alone = generate_like(prior, [grid], 6, 30, SamplingSettings(seed=1), strength=3.0, prompt=False).sounds
+    assert all(s.prompt == (0, 0) for s in alone) and follows_share([s.codes for s in alone]) > 0.6
 
 
 def test_prompt_is_left_out_and_each_sound_is_prompted_from_the_chosen_ones_in_turn():
@@ -88,13 +90,13 @@ def test_prompt_is_left_out_and_each_sound_is_prompted_from_the_chosen_ones_in_t
     assert not np.array_equal(other.sounds[0].codes, made.sounds[0].codes)
 
 
-def test_one_shot_in_a_style_starts_after_silence_and_ends_in_it():
+def test_one_shot_in_a_style_is_leaned_not_prompted_and_ends_in_silence():
     prior = random_prior(sizes=SIZES)
     silence = np.array([1, 2, 3])
     made = generate_like(prior, [cycle_grid(10)], 2, 12, SamplingSettings(seed=2), mode="one-shot", silence=silence,
                          candidates=2)
     for s in made.sounds:
-        assert s.codes.shape == (3, 12) and s.prompt == (0, 8)  # one-shots take the chosen sound's beginning
+        assert s.codes.shape == (3, 12) and s.prompt == (0, 0)
         assert (s.codes[:, -2:] == silence[:, None]).all()
 
 
@@ -134,7 +136,7 @@ def gen(capsys, *args) -> tuple[int, str, str]:
 def test_generate_like_writes_n_sounds_with_where_they_came_from(prior_model, pad, tmp_path, capsys):
     out = tmp_path / "new.wav"
     code, stdout, err = gen(capsys, prior_model, "-o", out, "--like", pad, "-n", 2, "--seconds", 0.5, "--seed", 3,
-                            "--codes-out", tmp_path / "new.codes.json", "--json")
+                            "--strength", 1, "--codes-out", tmp_path / "new.codes.json", "--json")
     assert code == 0, err
     result = json.loads(stdout.strip().splitlines()[-1])
     assert [s["output"] for s in result["sounds"]] == [str(tmp_path / "new-1.wav"), str(tmp_path / "new-2.wav")]

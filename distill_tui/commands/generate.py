@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-n", type=int, default=1, help="with --like: how many sounds (default 1); more than one are "
                    "written as OUT-1.wav, OUT-2.wav, …")
     p.add_argument("--strength", type=float, help="with --like: how strongly the sounds lean toward the chosen "
-                   "sounds' habits, 0 (the prompt alone) to 4 (default 1)")
+                   "sounds' habits, 0 (the prompt alone) to 4 (default 2)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=run)
 

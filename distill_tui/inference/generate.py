@@ -181,9 +181,10 @@ class Prior:
         return fixed_logp
 
     # ------------------------------------------------------------ the API the editor calls
-    def generate_batch(self, n: int, positions: int, settings: SamplingSettings) -> np.ndarray:
-        """n new grids (n, levels, positions)."""
-        return self._generate(n, positions, settings, self._generator(settings))
+    def generate_batch(self, n: int, positions: int, settings: SamplingSettings, *,
+                       bias: LevelBias | None = None) -> np.ndarray:
+        """n new grids (n, levels, positions) (`bias` leans each draw)."""
+        return self._generate(n, positions, settings, self._generator(settings), bias)
 
     def _generate(self, n: int, positions: int, settings: SamplingSettings, gen: torch.Generator,
                   bias: LevelBias | None = None) -> np.ndarray:
@@ -234,24 +235,22 @@ class Prior:
                 for c in self._masked(ext, free, settings, candidates, gen, bias)]
 
     def one_shot(self, silence: np.ndarray, positions: int, settings: SamplingSettings, *, tail: int = 2,
-                 candidates: int = 8, lead: np.ndarray | None = None, bias: LevelBias | None = None) -> np.ndarray:
+                 candidates: int = 8, bias: LevelBias | None = None) -> np.ndarray:
         """A new grid (levels, positions) that starts from silence and ends in it.
 
         `silence` (levels,) is the column the VQ-VAE gives a silent frame. The prior is prompted with
         one silent column (left out of the result); the last `tail` positions are silence, and of
         `candidates` sampled bodies the one after which the prior finds that silence likeliest wins.
-        `lead` (levels, L), if given, is read before the silent column (and left out too); `bias` leans every draw.
+        `bias` leans every draw.
         """
         silence = self.check_codes(np.asarray(silence).reshape(-1, 1), "silence column")[:, 0]
         if positions < tail + 1:
             raise BadInputError(f"a one-shot needs more than {tail} positions, got {positions}")
-        head = np.zeros((self.levels, 0), dtype=np.int64) if lead is None else self.check_codes(lead, "lead-in")
-        h = head.shape[1] + 1  # the lead-in and the silent column, left out of the result
-        grid = np.concatenate([head, np.repeat(silence[:, None], positions + 1, axis=1)], axis=1)  # (Q, h + P)
+        grid = np.repeat(silence[:, None], positions + 1, axis=1)  # (Q, 1 + P): the prompt, then the sound
         free = np.zeros(grid.shape, dtype=bool)
-        free[:, h : h + positions - tail] = True
+        free[:, 1 : positions + 1 - tail] = True
         best = self._masked(grid, free, settings, candidates, self._generator(settings), bias)[0].codes
-        return best[:, h:]
+        return best[:, 1:]
 
     def continue_codes(self, codes: np.ndarray, prompt_positions: int, total_positions: int,
                        settings: SamplingSettings, *, bias: LevelBias | None = None) -> np.ndarray:
