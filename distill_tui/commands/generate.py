@@ -274,13 +274,16 @@ def _sample_like(args: argparse.Namespace, prior: Any, codec: Any, settings: Any
     made = generate_like(prior, [g.codes for g in grids], args.n, positions, settings, strength=strength, mode=mode,
                          codec=codec, silence=silence_column(codec) if args.one_shot else None,
                          candidates=args.candidates, names=names)
+    from ..inference.loops import DEFAULT_CANDIDATES
+
+    draws = {"generate": 1, "loop": 1 + (args.candidates or DEFAULT_CANDIDATES), "one-shot": args.candidates or 8}[mode]
     outs = []
     for s in made.sounds:
         how = {"like": names[s.like], "like_positions": list(s.prompt), "strength": strength}
         extra: dict[str, Any] = {"like": names[s.like], "strength": strength}
         if mode == "loop":
             extra["seam"] = loop_seam(loop_spectrum(codec, s.codes)).as_dict()
-        outs.append({"codes": s.codes, "mode": mode, "tokens": s.codes.size, "source": {}, "seed": s.seed,
+        outs.append({"codes": s.codes, "mode": mode, "tokens": s.codes.size * draws, "source": {}, "seed": s.seed,
                      "how": how, "extra": extra})
     return outs
 

@@ -12,6 +12,7 @@ Two means, used together (bench/parts/style.md has what each does on real sounds
   `strength`. It lasts the whole sound. 0 is the prompt alone.
 
 With several chosen sounds, the k-th new sound is prompted from the (k mod m)-th; the lean pools them all.
+One-shots are not prompted (a hit laid before their silent column made them less plausible): the lean alone.
 """
 
 from __future__ import annotations
@@ -131,8 +132,8 @@ def generate_like(prior: Prior, grids: list[np.ndarray], n: int, positions: int 
 
     `positions` is one length for all, or one per sound. `mode` "loop" needs `codec` (the wrap is chosen on
     the decoder's spectrum, as `generate --loop` does); "one-shot" needs `silence` (the silent column) and
-    is not prompted: the lean alone shapes it. `prompt=False`: the lean alone in every mode. Raises `BadInputError` for no sounds, n < 1, a sound too
-    short to prompt, or a strength out of range.
+    is not prompted: the lean alone shapes it. `prompt=False`: the lean alone in every mode. Raises
+    `BadInputError` for no sounds, n < 1, a sound too short to prompt, or a strength out of range.
     """
     if not grids:
         raise BadInputError("--like needs at least one sound")
