@@ -4,14 +4,13 @@ A grid decoded on its own has edges: the decoder sees nothing before its first p
 last, so played round, its wrap jumps even where the codes flow. Decoded as a loop, the grid is laid
 end to end with itself (a whole copy on each side by default; `pad` positions of wrap-around context
 with `loop_cycle`, which the editor and export use), the middle copy's spectrum is kept (its last frame
-is followed by its own first), and its audio comes from Griffin-Lim on a circular STFT (frames wrap round
-the cycle), so the wrap is continuous sample by sample and spectrally no different from any other point.
+is followed by its own first), and its audio is the middle copy of the tiled Griffin-Lim, its first
+`n_fft` samples cross-faded from what followed the copy's end, so the wrap is continuous sample by sample.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -51,67 +50,22 @@ def loop_spectrum(codec: Codec, codes: np.ndarray, pad: int | None = None) -> np
 
 def loop_audio(codec: Codec, codes: np.ndarray, ref_db: float | None = None, gain_db: float = 0.0, *,
                muted: tuple[int, ...] | list[int] = (), pad: int | None = None) -> np.ndarray:
-    """Audio (positions * stride * hop,) of `codes` that plays round without a seam (see the module's doc).
+    """Audio (positions * stride * hop,) of `codes` that plays round without a click (see the module's doc).
 
-    `pad` positions of wrap-around context on each side for the decoder (default: a whole copy); `muted` levels
-    (0-based) are left out, as in `Codec.decode_db`. The loop's spectrum is turned into audio by Griffin-Lim
-    on a circular STFT (`circular_griffin_lim`), so the cycle's last sample runs into its first."""
-    import torch
-
-    from ..audio.phase import pghi_phase
-    from ..audio.spectrogram import from_db
-
+    `pad` positions of wrap-around context on each side (default: a whole copy); `muted` levels (0-based) are
+    left out, as in `Codec.decode_db`."""
     pad = codes.shape[1] if pad is None else pad
-    frames = codes.shape[1] * codec.cfg.stride
-    skip = pad * codec.cfg.stride
-    db = codec.decode_db(wrapped(codes, pad), muted)[:, skip : skip + frames]  # (F, frames): the loop's own
-    ref = codec.default_ref_db if ref_db is None else ref_db
-    mag = from_db(db, codec.spec.floor_db) * 10 ** ((float(ref) + float(gain_db)) / 20)  # (F, frames)
-    spec = codec.spec
-    phase = pghi_phase(mag[None], spec.n_fft, spec.hop_length)[0]  # (F, frames)
-    with torch.no_grad():
-        audio = circular_griffin_lim(mag, spec.n_fft, spec.hop_length, iters=spec.griffin_lim_iters,
-                                     momentum=spec.griffin_lim_momentum, phase=phase).cpu().numpy()
-    peak = float(np.abs(audio).max()) if len(audio) else 0.0
-    if peak > 0.999:  # never clip
-        audio *= 0.999 / peak
-    return audio.astype(np.float32)
-
-
-def circular_griffin_lim(mag: Any, n_fft: int, hop: int, *, iters: int, momentum: float, phase: Any) -> Any:
-    """Fast Griffin-Lim (as `audio.spectrogram.griffin_lim`) on a circular STFT: mag (F, T) -> audio (T * hop,).
-
-    The signal is taken as periodic: frame t covers samples [t * hop - n_fft / 2, t * hop + n_fft / 2) modulo
-    T * hop (a Hann window, the phase measured from the frame's first sample, as `torch.stft`'s centred frames),
-    so the audio it finds has no edges: played round, it continues across the wrap as anywhere else."""
-    import torch
-
-    from ..audio.spectrogram import hann
-
-    frames = mag.shape[-1]
-    n = frames * hop
-    idx = (torch.arange(frames)[:, None] * hop - n_fft // 2 + torch.arange(n_fft)[None, :]) % n  # (T, n_fft)
-    flat = idx.reshape(-1)
-    window = hann(n_fft, mag.device)  # (n_fft,)
-    env = torch.zeros(n, device=mag.device).index_add_(0, flat, window.square().expand(frames, n_fft).reshape(-1))
-
-    def istft(spec: Any) -> Any:  # (T, F) -> (n,)
-        pieces = torch.fft.irfft(spec, n=n_fft, dim=-1) * window  # (T, n_fft)
-        return torch.zeros(n, device=mag.device).index_add_(0, flat, pieces.reshape(-1)) / env.clamp_min(1e-11)
-
-    def stft(x: Any) -> Any:  # (n,) -> (T, F)
-        return torch.fft.rfft(x[idx] * window, dim=-1)
-
-    mag_t = mag.T.contiguous()  # (T, F)
-    spec = mag_t * phase.T.to(mag.device)  # (T, F)
-    prev = torch.zeros_like(spec)
-    alpha = momentum / (1.0 + momentum)
-    for _ in range(iters):
-        rebuilt = stft(istft(spec))  # (T, F)
-        c = rebuilt - alpha * prev
-        spec = mag_t * c / c.abs().clamp_min(1e-16)
-        prev = rebuilt
-    return istft(spec)
+    hop = codec.spec.hop_length
+    n = codes.shape[1] * codec.cfg.stride * hop
+    start = pad * codec.cfg.stride * hop
+    db = codec.decode_db(wrapped(codes, pad), muted)  # (F, (2 * pad + P) * stride)
+    full, _ = codec.db_to_audio(db, ref_db, gain_db)  # (((2 * pad + P) * stride - 1) * hop,)
+    out = full[start : start + n].copy()
+    fade = min(codec.spec.n_fft, n, len(full) - start - n)
+    if fade > 0:
+        w = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)  # (fade,) rising from 0 to 1
+        out[:fade] = out[:fade] * w + full[start + n : start + n + fade] * (1 - w)
+    return out.astype(np.float32)
 
 
 def loop_pad(codec: Codec) -> int:

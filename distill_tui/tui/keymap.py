@@ -43,7 +43,7 @@ EDITOR_BINDINGS: list[Binding] = [
     Binding("space", "play", "play/stop", id="editor.play"),
     Binding("f", "follow", "follow", show=False, id="editor.follow"),
     Binding("L", "loop_play", "loop playback", show=False, id="editor.loop_play",
-            tooltip="play the sound round and round until stopped, decoded as a loop (on/off; saved with the codes)"),
+            tooltip="loop playback on/off: round until you stop it"),
     Binding("a", "ab", "A/B original", show=False, id="editor.ab",
             tooltip="play the original (the recording, or the sound as opened), or switch back to your edit"),
     Binding("plus,equals_sign", "nudge(1)", "nudge up", show=False, id="editor.nudge_up"),
