@@ -110,6 +110,34 @@ def test_a_listener_of_protocol_version_1_loops_the_cycle_exactly(tmp_path):
     assert same(render(mixer, 3 * len(cycle))[fade:], np.tile(cycle, 3)[fade:])
 
 
+def test_on_a_listener_an_edit_is_sent_when_the_next_repetition_begins_and_not_after_a_stop(tmp_path):
+    events = []
+    server = Listener(TOKEN, port=0, on_event=events.append, log=lambda s: None)
+    server.bind()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {"DISTILL_LISTEN": f"127.0.0.1:{server.port}", "DISTILL_LISTEN_TOKEN": TOKEN,
+               "DISTILL_PLAYBACK": "listener", "DISTILL_CONFIG": str(tmp_path / "none.toml")}
+        router = Router(env)
+        cycle = tone_cycle(n=int(0.4 * SR))  # 0.4 s a repetition
+        router.play(cycle, SR, name="loop", cycle=True)
+        threading.Event().wait(0.1)
+        router.play(-cycle, SR, name="edit", cycle=True, at_wrap=True)  # waits ~0.3 s for the wrap
+        waited = events[1].first_byte_at - events[0].received_at
+        assert 0.3 <= waited <= 0.5 and events[1].clip.loop
+        late = threading.Thread(target=router.play, args=(cycle, SR), kwargs={"cycle": True, "at_wrap": True})
+        late.start()
+        threading.Event().wait(0.1)
+        router.stop()  # before the next repetition: the waiting cycle is dropped
+        late.join(timeout=5)
+        threading.Event().wait(0.2)
+    finally:
+        server.close()
+        thread.join(timeout=5)
+    assert len(events) == 2
+
+
 def test_on_the_file_route_a_cycle_is_written_once(tmp_path):
     router = Router({"DISTILL_PLAYBACK": "file", "DISTILL_PLAY_DIR": str(tmp_path), "DISTILL_CONFIG": str(tmp_path / "x")})
     result = router.play(tone_cycle(), SR, name="loop", cycle=True)
