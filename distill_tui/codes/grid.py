@@ -5,6 +5,10 @@
      "codebook_sizes": [int per level], "codes": [[int per position] per level],
      "name": str, "source": {...}}
 
+`source.loop` (optional, true or false) says the sound is a loop, played round and exported decoded as a
+loop; a file without it is not one. `distill-tui generate --loop` records `source.generated.mode = "loop"`,
+which counts too (`CodeGrid.loop`).
+
 Loading validates everything: a wrong format or version, a shape that disagrees with the header,
 an index outside its level's codebook, a NaN or infinite number anywhere, a grid with no levels, JSON
 nested too deeply or a file over 1 GiB is refused with a one-line `CodesFileError` naming the field.
@@ -56,6 +60,18 @@ class CodeGrid:
     @property
     def seconds_per_position(self) -> float:
         return self.stride * self.hop_length / self.sample_rate
+
+    @property
+    def loop(self) -> bool:
+        """The sound is a loop: `source.loop`, else made by `generate --loop` (`source.generated.mode`)."""
+        if "loop" in self.source:
+            return self.source["loop"] is True
+        made = self.source.get("generated")
+        return isinstance(made, dict) and made.get("mode") == "loop"
+
+    @loop.setter
+    def loop(self, on: bool) -> None:
+        self.source["loop"] = bool(on)
 
     @property
     def seconds(self) -> float:
@@ -247,6 +263,8 @@ def _check_source(source: Any, path: str | Path | None) -> None:
     samples = source.get("samples")
     if samples is not None and (not _is_int(samples) or samples < 0):
         raise CodesFileError(f"source.samples must be a whole number of samples, got {str(samples)[:40]}", path)
+    if not isinstance(source.get("loop", False), bool):
+        raise CodesFileError(f"source.loop must be true or false, got {str(source['loop'])[:40]}", path)
     for key in ("ref_db", "gain_db"):
         value = source.get(key)
         if value is None:

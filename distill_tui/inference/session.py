@@ -125,6 +125,14 @@ class InferenceSession:
                 return self.auditioner.full(grid, tuple(sorted(muted)))
             return self.auditioner.update(grid, previous, tuple(sorted(muted)))
 
+    def decode_loop(self, grid: CodeGrid, muted: set[int]) -> np.ndarray:
+        """One cycle of `grid` decoded as a loop (`inference.loops.loop_cycle`): what loop playback plays round."""
+        from ..threads import torch_threads
+        from .loops import loop_cycle
+
+        with self._lock, torch_threads(self.auditioner.threads):
+            return loop_cycle(self.codec, grid, tuple(sorted(muted)))
+
     # ---- sampling
     def require_prior(self) -> Any:
         """The `Prior`, or `BadInputError` saying why this model has none."""

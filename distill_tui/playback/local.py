@@ -2,7 +2,10 @@
 
 The output stream stays open and a small mixer renders into it from PortAudio's callback thread. A new
 `play` fades the old sound out over ~5 ms while the new one fades in, so cancelling never clicks; `stop`
-fades out the same way. Without sounddevice, PortAudio or an output device, `PlaybackUnavailable` says why.
+fades out the same way. A new loop can instead wait for the playing loop's next repetition (`at_wrap`).
+A loop's region is cross-faded tail into head; a cycle that already runs into its own start (a loop
+decoded circularly) is played round exactly by handing over `seamless_cycle(cycle)` as the region.
+Without sounddevice, PortAudio or an output device, `PlaybackUnavailable` says why.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ class _Voice:
     gain: float = 0.0  # starts silent and ramps to 1: the fade-in
     target: float = 1.0
     done: bool = False
+    then: _Voice | None = None  # a loop that takes over at this loop's next wrap (`Mixer.add(at_wrap=True)`)
 
 
 class Mixer:
@@ -79,8 +83,11 @@ class Mixer:
         self._voices: list[_Voice] = []
         self._lock = threading.Lock()
 
-    def add(self, samples: np.ndarray, loop_region: tuple[float, float] | None = None) -> None:
-        """Start `samples` ((N,) or (N, C), at the mixer's rate); everything already playing fades out."""
+    def add(self, samples: np.ndarray, loop_region: tuple[float, float] | None = None, *, at_wrap: bool = False) -> None:
+        """Start `samples` ((N,) or (N, C), at the mixer's rate); everything already playing fades out.
+
+        `at_wrap` (with a `loop_region`): when a loop is playing, the new one starts at that loop's next
+        repetition, sample-exactly, instead of now (the old one fades out over the fade time from there)."""
         data = _to_channels(np.asarray(samples, dtype=np.float32), self.channels)  # (N, channels)
         offset_s, loop = 0.0, False
         if loop_region is not None:
@@ -97,6 +104,10 @@ class Mixer:
             data[len(data) - tail :] *= (np.arange(tail, dtype=np.float32)[::-1] / tail)[:, None]
         voice = _Voice(buffer=data, offset_s=offset_s, loop=loop)
         with self._lock:
+            current = [v for v in self._voices if v.loop and not v.done and v.target > 0]
+            if at_wrap and loop and current:
+                current[-1].then = voice  # a later edit replaces an earlier one still waiting
+                return
             for old in self._voices:
                 old.target = 0.0
             self._voices.append(voice)
@@ -122,15 +133,24 @@ class Mixer:
             n = len(voice.buffer)
             frames = voice.pos - latency_s * self.sample_rate
             if voice.loop:
-                frames %= n
+                frames %= n  # a loop's playhead wraps to its start
             return voice.offset_s + max(frames, 0.0) / self.sample_rate
 
     def render(self, out: np.ndarray) -> None:
         """Write the next len(out) frames into `out` (frames, channels), overwriting it."""
         out.fill(0.0)
         with self._lock:
-            for voice in self._voices:
-                self._render_voice(voice, out)
+            for voice in list(self._voices):
+                nxt = voice.then
+                if nxt is not None and voice.target > 0 and len(voice.buffer) - voice.pos <= len(out):
+                    wrap = len(voice.buffer) - voice.pos  # frames until this loop's next repetition
+                    self._render_voice(voice, out[:wrap])
+                    voice.then, voice.target = None, 0.0
+                    self._voices.append(nxt)
+                    self._render_voice(voice, out[wrap:])
+                    self._render_voice(nxt, out[wrap:])
+                else:
+                    self._render_voice(voice, out)
             self._voices = [v for v in self._voices if not v.done]
 
     def _render_voice(self, voice: _Voice, out: np.ndarray) -> None:
@@ -173,9 +193,11 @@ class Player:
         self.started_at: float | None = None
 
     def play(
-        self, samples: np.ndarray, sample_rate: int, loop_region: tuple[float, float] | None = None
+        self, samples: np.ndarray, sample_rate: int, loop_region: tuple[float, float] | None = None, *,
+        at_wrap: bool = False,
     ) -> None:
-        """Start `samples` ((N,) or (N, C), float in [-1, 1]); `loop_region` (start_s, end_s) loops that part."""
+        """Start `samples` ((N,) or (N, C), float in [-1, 1]); `loop_region` (start_s, end_s) loops that part;
+        `at_wrap`: a loop that starts at the playing loop's next repetition (`Mixer.add`)."""
         data = np.asarray(samples, dtype=np.float32)
         if data.size == 0:
             return
@@ -187,7 +209,7 @@ class Player:
             data = np.stack(
                 [resample(cols[:, c], sample_rate, mixer.sample_rate) for c in range(cols.shape[1])], 1
             )
-        mixer.add(data, loop_region)
+        mixer.add(data, loop_region, at_wrap=at_wrap)
         self.started_at = time.perf_counter()
 
     def stop(self) -> None:
@@ -271,6 +293,19 @@ def _to_channels(data: np.ndarray, channels: int) -> np.ndarray:
         return np.repeat(data, channels, axis=1)
     mono = data.mean(axis=1, keepdims=True, dtype=np.float32)
     return mono if channels == 1 else np.repeat(mono, channels, axis=1)
+
+
+def seamless_cycle(cycle: np.ndarray, sample_rate: int, fade_s: float = FADE_SECONDS) -> np.ndarray:
+    """`cycle` ((N,) or (N, C)), which already runs into its own start, followed by its first fade frames.
+
+    Looped as a region (the mixer's `_loop_buffer`, here or in a listener with the same fade), its tail
+    cross-fades into a copy of its head: the loop then plays `cycle` round exactly, N frames a repetition.
+    """
+    fade = max(1, round(fade_s * sample_rate))
+    data = np.asarray(cycle, dtype=np.float32)
+    if len(data) < 4 * fade:  # too short for the mixer's cross-fade: it loops the region as it is
+        return data.copy()
+    return np.concatenate([data, data[:fade]])
 
 
 def _loop_buffer(segment: np.ndarray, fade: int) -> np.ndarray:

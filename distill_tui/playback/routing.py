@@ -5,6 +5,11 @@ listener named by `DISTILL_LISTEN=host:port` + `DISTILL_LISTEN_TOKEN` (or the `[
 config file); else a WAV file whose path is shown. Over SSH (`SSH_CONNECTION`, `SSH_CLIENT` or `SSH_TTY`
 set) the remote box's own speakers are skipped, since their sound would not reach the user.
 `DISTILL_PLAYBACK=local|listener|file` forces a route. How to listen instead is said once per Router.
+
+A loop decoded circularly (`play(..., cycle=True)`) plays round exactly until stopped, locally and on a
+listener of any version: it goes as a loop region of `seamless_cycle(cycle)` (protocol v1's loop flag).
+A new cycle `at_wrap` starts at the playing one's next repetition: sample-exactly on local speakers; sent
+when this side's clock says the repetition begins for a listener (so within the tunnel's latency of it).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import numpy as np
 
 from ..errors import BadInputError, DistillError
 from ..locations import config_dir
-from .local import PlaybackUnavailable, Player, probe
+from .local import PlaybackUnavailable, Player, probe, seamless_cycle
 from .remote import DEFAULT_PORT, ListenerRefused, ListenerUnreachable, Sender
 
 ROUTES = ("local", "listener", "file")
@@ -184,6 +189,7 @@ class Router:
         self._sender: Sender | None = None
         self._hinted = False
         self._remote_clock: tuple[float, float, float, bool] | None = None  # start, offset_s, length_s, loop
+        self._plays = 0  # counts play and stop requests: a cycle waiting for the listener's wrap checks it
 
     @property
     def decision(self) -> RouteDecision:
@@ -199,13 +205,22 @@ class Router:
         name: str = "",
         loop_region: tuple[float, float] | None = None,
         source_path: str | Path | None = None,
+        cycle: bool = False,
+        at_wrap: bool = False,
     ) -> PlayResult:
-        """Play (N,) or (N, C) float samples. On the file route, an existing `source_path` is shown, not rewritten."""
+        """Play (N,) or (N, C) float samples. On the file route, an existing `source_path` is shown, not rewritten.
+
+        `cycle`: the samples are one cycle of a loop that runs into its own start; it plays round exactly until
+        stopped (on the file route, the one cycle is written). `at_wrap`: it starts at the next repetition of
+        the cycle playing now (see the module's doc)."""
         requested = time.perf_counter()
         samples = np.asarray(samples, dtype=np.float32)
         seconds = len(samples) / sample_rate
         decision = self.decision
         notes: list[str] = []
+        self._plays += 1
+        if cycle:
+            return self._play_cycle(samples, sample_rate, name, at_wrap, requested, source_path)
         if decision.route == "local":
             try:
                 player = self.player = self.player or Player()
@@ -243,9 +258,44 @@ class Router:
                 return PlayResult("listener", message, seconds, None, result.first_sample_s)
         return self._to_file(samples, sample_rate, name, source_path, decision, notes, seconds)
 
+    def _play_cycle(self, cycle: np.ndarray, sample_rate: int, name: str, at_wrap: bool, requested: float,
+                    source_path: str | Path | None) -> PlayResult:
+        """`play(..., cycle=True)`: the cycle round and round, by the decided route (falling back as `play` does)."""
+        seconds = len(cycle) / sample_rate
+        buffer = seamless_cycle(cycle, sample_rate)
+        region = (0.0, len(buffer) / sample_rate)
+        decision, notes = self.decision, []
+        label = f"looping {_label(name)} ({seconds:.2f} s a repetition)"
+        if decision.route == "local":
+            try:
+                player = self.player = self.player or Player()
+                player.play(buffer, sample_rate, region, at_wrap=at_wrap)
+                return PlayResult("local", label, seconds, None, (player.started_at or requested) - requested)
+            except PlaybackUnavailable as exc:
+                decision = self._decision = RouteDecision("listener" if decision.listener else "file", str(exc),
+                                                          decision.over_ssh, decision.listener)
+        if decision.route == "listener" and decision.listener is not None:
+            ticket = self._plays
+            clock = self._remote_clock
+            if at_wrap and clock is not None and clock[3] and clock[2] > 0:
+                time.sleep(clock[2] - (time.monotonic() - clock[0]) % clock[2])  # until its next repetition
+                if ticket != self._plays:  # stopped, or something else was played meanwhile
+                    return PlayResult("listener", f"{_label(name)}: replaced before it played", seconds)
+            try:
+                result = self._sender_for(decision.listener).send(buffer, sample_rate, name=name, loop=True,
+                                                                  started=requested)
+            except (ListenerUnreachable, ListenerRefused) as exc:
+                notes.append(str(exc))
+            else:
+                self._remote_clock = (time.monotonic(), 0.0, seconds, True)
+                return PlayResult("listener", f"{label} on the listener at {decision.listener.address}", seconds,
+                                  None, result.first_sample_s)
+        return self._to_file(cycle, sample_rate, name, source_path, decision, notes, seconds)
+
     def stop(self) -> None:
         """Fade out local playback, or ask the listener to (best effort: a dead tunnel is not an error here)."""
         self._remote_clock = None
+        self._plays += 1
         if self.player is not None:
             self.player.stop()
         if self._sender is not None and self.decision.route == "listener":

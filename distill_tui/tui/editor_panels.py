@@ -67,6 +67,8 @@ def status_text(view: CodeGridView, ws: Workspace, *, playing: bool, follow: boo
     if ws.a is not None:
         doc = ws.grid(ws.a)
         bits.append(f"L{view.level + 1} pos {view.pos}/{doc.positions} ({view.pos * doc.seconds_per_position:.2f} s)")
+    if ws.a is not None and ws.grid(ws.a).loop:
+        bits.append("loop playback on")
     if playing:
         bits.append("▶ playing" + (" (follow)" if follow else ""))
     if decode_ms is not None:

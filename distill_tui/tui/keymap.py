@@ -42,6 +42,8 @@ GRID_BINDINGS: list[Binding] = [
 EDITOR_BINDINGS: list[Binding] = [
     Binding("space", "play", "play/stop", id="editor.play"),
     Binding("f", "follow", "follow", show=False, id="editor.follow"),
+    Binding("L", "loop_play", "loop playback", show=False, id="editor.loop_play",
+            tooltip="loop playback on/off: round until you stop it"),
     Binding("a", "ab", "A/B original", show=False, id="editor.ab",
             tooltip="play the original (the recording, or the sound as opened), or switch back to your edit"),
     Binding("plus,equals_sign", "nudge(1)", "nudge up", show=False, id="editor.nudge_up"),
@@ -81,7 +83,7 @@ FAMILIES: list[tuple[str, list[str]]] = [
     ("Edit", ["editor.nudge_up", "editor.nudge_down", "editor.yank", "editor.paste", "editor.mix_paste",
               "editor.clear", "editor.randomize", "editor.regenerate", "editor.swap_ab", "editor.undo",
               "editor.redo"]),
-    ("Sounds", ["editor.play", "editor.ab", "editor.follow", "editor.mute", "editor.solo", "editor.other_slot",
+    ("Sounds", ["editor.play", "editor.loop_play", "editor.ab", "editor.follow", "editor.mute", "editor.solo", "editor.other_slot",
                 "editor.next_sound", "editor.previous_sound", "editor.generate"]),
     ("Files", ["editor.save", "editor.export", "app.commands", "app.commands_ctrl_p", "app.help", "app.quit"]),
 ]

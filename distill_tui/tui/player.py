@@ -44,6 +44,7 @@ class Player:
         self._offset = 0.0  # seconds of the sound skipped at the start (a switch between A/B mid-sound)
         self._started: float | None = None
         self._timer: Any = None
+        self._cycle_started: float | None = None  # `_started` of the cycle playing round (loop playback, below)
 
     def post_message(self, message: Message) -> bool:
         """Failures of the workers go to the host (see `report_failures`)."""
@@ -120,3 +121,33 @@ class Player:
             return
         if not self.on_position(self._offset + seconds):
             self.on_end()
+
+    # ---- loop playback (issue 14): a cycle decoded as a loop, played round until stopped (see tui/loop_play.py)
+    @property
+    def looping(self) -> bool:
+        """A cycle is playing round (`play_cycle`); `play` or `stop` ends that (each sets a new start or stops)."""
+        return self.playing and self._cycle_started is not None and self._cycle_started == self._started
+
+    def play_cycle(self, cycle: np.ndarray, sample_rate: int, name: str, *, at_wrap: bool = False) -> bool:
+        """Play `cycle` (N,) round and round until stopped, the playhead wrapping to its start; False (with a
+        warning) while there is no router. `at_wrap` while a cycle plays: the new one takes over at the next
+        repetition (the router's `cycle=True, at_wrap=True`), and the playhead runs on."""
+        if self.router is None:
+            self.host.notify("audio output is not ready yet", severity="warning")
+            return False
+        at_wrap = at_wrap and self.looping
+        if not at_wrap:
+            self._started = time.monotonic()
+        self.playing, self.what, self._offset, self._cycle_started = True, "edit", 0.0, self._started
+        self.host.run_worker(functools.partial(self._play_cycle, cycle, sample_rate, name, at_wrap), thread=True,
+                             exclusive=True, group="play", description=f"loop {name}")
+        if self._timer is None:
+            self._timer = self.host.set_interval(TICK_S, self._tick)
+        else:
+            self._timer.resume()
+        return True
+
+    @report_failures("playing")
+    def _play_cycle(self, cycle: np.ndarray, sample_rate: int, name: str, at_wrap: bool) -> None:
+        result = self.router.play(cycle, sample_rate, name=name, cycle=True, at_wrap=at_wrap)
+        self.post_message(PlayDone(result.message, result.route))

@@ -2,7 +2,8 @@
 
 Saving never silently overwrites a codes file another program changed since the editor read or wrote
 it: the workspace remembers each file's (mtime_ns, size), and on a mismatch the editor asks first.
-Exporting writes the sound's current state, so it waits for a decode of that state when there is none.
+Exporting writes the sound's current state, so it waits for a decode of that state when there is none; a loop
+is written as one cycle decoded as a loop (`InferenceSession.decode_loop`), so it loops in a DAW without a click.
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ class SoundFiles:
             host.set_message("decoding, then exporting…")
             host.decoder.request(name)
             return
-        grid = host.ws.grid(name)
-        job = functools.partial(self._export, path, host.ws.sound(name).audition.audio, grid.sample_rate, grid.copy())
+        grid, sound = host.ws.grid(name), host.ws.sound(name)
+        job = functools.partial(self._export, path, sound.audition.audio, grid.sample_rate, grid.copy(), set(sound.muted))
         host.run_worker(job, thread=True, group="export", description=f"export {path.name}")
 
     def decoded(self, name: str) -> None:
@@ -96,8 +97,11 @@ class SoundFiles:
             self.export_to(*pending)
 
     @report_failures("export", unexpected="{path}: {kind}: {exc}")
-    def _export(self, path: Path, audio: np.ndarray, sample_rate: int, codes: CodeGrid) -> None:
+    def _export(self, path: Path, audio: np.ndarray, sample_rate: int, codes: CodeGrid, muted: set[int]) -> None:
         from ..audio.export import ExportOptions, export_audio
+
+        if codes.loop:  # one cycle decoded as a loop: it loops in a DAW without a click (tui/loop_play.py)
+            audio = self.host.engine.decode_loop(codes, muted)
 
         # the level you heard: an export normalized to -1 dBFS played about 1 dB (or, for a quiet sound, far) apart
         result = export_audio(path, audio, sample_rate, ExportOptions(), codes=codes)

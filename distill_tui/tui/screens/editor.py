@@ -27,6 +27,7 @@ from ..editing import EditingActions
 from ..editor_panels import cell_info, slot_rows, status_text, title_text
 from ..keymap import EDITOR_BINDINGS
 from ..loading import Loader, LookCached
+from ..loop_play import LoopPlaying
 from ..messages import (
     AuditionReady,
     CursorMoved,
@@ -58,7 +59,7 @@ DEFAULT_BPM = 120.0
 IDLE_FULL_DECODE_S = 2.0  # after this long without edits, a sound built from partial re-decodes is decoded afresh
 
 
-class EditorScreen(EditingActions, ABListening, Screen):
+class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
     """One model, its open sounds (A is edited, B is the other), and the panels around them."""
 
     BINDINGS = EDITOR_BINDINGS  # type: ignore[assignment]
@@ -313,7 +314,7 @@ class EditorScreen(EditingActions, ABListening, Screen):
 
     # ------------------------------------------------------------------ playing
     def action_play(self) -> None:
-        if self.playing or self._play_when_ready:
+        if self.playing or self._play_when_ready or self._loop_waiting:
             self.stop_playing()
             return
         name = self.ws.a
@@ -332,11 +333,14 @@ class EditorScreen(EditingActions, ABListening, Screen):
         if name is None:
             self.notify("audio output is not ready yet", severity="warning")
             return
+        if self.loop_wanted(name):  # round and round, decoded as a loop (tui/loop_play.py)
+            return self.play_loop(name)
         self.player.play(self.ws.sound(name).audition.audio, self.ws.grid(name).sample_rate, name)
 
     def _show_playhead(self, seconds: float) -> bool:
         if self.ws.a is None:
             return True
+        self.loop_follow_edits()
         grid = self.ws.grid(self.ws.a)
         pos = int(seconds / grid.seconds_per_position)
         if pos >= grid.positions:
@@ -354,6 +358,7 @@ class EditorScreen(EditingActions, ABListening, Screen):
     def stop_playing(self) -> None:
         """Stop the sound and the playhead (and forget a play that waited for a decode)."""
         self._play_when_ready = False
+        self.loop_stop()
         self.player.stop()
         self.grid.set_playhead(None)
         self.refresh_status()
