@@ -260,3 +260,28 @@ async def test_l_loops_the_sound_round_and_an_edit_plays_from_the_next_repetitio
     written, rate = sf.read(export, dtype="float32")
     assert len(written) == n and np.allclose(written, cycles[1], atol=2 / 32767)  # one cycle, as it loops
     assert CodeGrid.load(tmp_path / "out.codes.json").loop
+
+
+def test_decode_of_a_loop_codes_file_writes_one_cycle_decoded_as_a_loop(tmp_path):
+    """`generate --loop --codes-out` then `decode`: the file is the cycle the editor plays round (no seam in a
+    sampler), not a one-off decode; a grid that is not a loop still decodes as before."""
+    import soundfile as sf
+
+    from distill_tui.cli import main
+    from distill_tui.inference.codec import load_codec
+    from distill_tui.inference.loops import loop_cycle
+
+    codes, out = tmp_path / "l.codes.json", tmp_path / "l.wav"
+    assert main(["generate", str(DEMO_MODEL), "-o", str(tmp_path / "g.wav"), "--loop", "--seconds", "1.5",
+                 "--seed", "3", "--codes-out", str(codes)]) == 0
+    grid = CodeGrid.load(codes)
+    assert grid.loop
+    assert main(["decode", str(DEMO_MODEL), str(codes), "-o", str(out), "--bits", "float"]) == 0
+    written, rate = sf.read(out, dtype="float32")
+    codec = load_codec(DEMO_MODEL)
+    assert rate == codec.spec.sample_rate and np.allclose(written, loop_cycle(codec, grid), atol=1e-6)
+    grid.loop = False  # the same codes as a one-off: a different decode
+    grid.save(codes)
+    assert main(["decode", str(DEMO_MODEL), str(codes), "-o", str(out), "--bits", "float"]) == 0
+    one_off = sf.read(out, dtype="float32")[0]
+    assert one_off.shape != written.shape or not np.allclose(one_off, written, atol=1e-4)

@@ -70,14 +70,22 @@ def run_decode(args: argparse.Namespace) -> int:
         if not 1 <= args.levels <= grid.levels:
             raise BadInputError(f"--levels must be between 1 and {grid.levels}")
         muted = list(range(args.levels, grid.levels))
+    if grid.loop and codec.seconds_for(grid.positions) > max_seconds:
+        raise BadInputError(f"the grid is {codec.seconds_for(grid.positions) / 60:.1f} minutes long, over the limit of "
+                            f"{args.max_minutes:g} minutes" + hint.format(_minutes_up(codec.seconds_for(grid.positions))), args.codes)
     try:
-        result = codec.decode(grid, muted=muted, max_seconds=max_seconds, progress=_progress_line())
+        if grid.loop:  # one cycle decoded as a loop: it repeats in a sampler or a DAW without a click
+            from ..inference.loops import loop_cycle
+
+            audio = loop_cycle(codec, grid, muted)
+        else:
+            audio = codec.decode(grid, muted=muted, max_seconds=max_seconds, progress=_progress_line()).audio
     except DecodeTooLong as exc:
         raise BadInputError(exc.reason + hint.format(_minutes_up(codec.seconds_for(grid.positions))), args.codes) from exc
     except AudioError as exc:
         raise AudioError(exc.reason, args.codes) from exc
-    save_audio(args.output, result.audio, codec.spec.sample_rate, bits=args.bits)
-    seconds = len(result.audio) / codec.spec.sample_rate
+    save_audio(args.output, audio, codec.spec.sample_rate, bits=args.bits)
+    seconds = len(audio) / codec.spec.sample_rate
     if args.json:
         print_json({"output": printable(args.output), "seconds": round(seconds, 3), "sample_rate": codec.spec.sample_rate})
     else:

@@ -97,6 +97,10 @@ def _decode_codes(path: Path, model: Path | None) -> tuple[np.ndarray, int]:
     codec = load_codec(model)
     grid = CodeGrid.load(path)
     try:  # at most the decoder's default length (10 minutes); `decode --max-minutes` writes longer ones
+        if grid.loop:  # one cycle decoded as a loop, as the editor plays it round
+            from ..inference.loops import loop_cycle
+
+            return loop_cycle(codec, grid), codec.spec.sample_rate
         return codec.decode(grid).audio, codec.spec.sample_rate
     except AudioError as exc:  # NaN levels, too long: name the codes file
         raise AudioError(exc.reason, path) from exc
