@@ -3,7 +3,7 @@
     python samples/make_samples.py [OUT_DIR]     # default: samples/sounds
 
 A dozen short sounds of the kinds musicians bring: plucks, bells, pads, kicks, hats, snares, noise sweeps.
-The same script always writes the same samples (fixed seeds), 22050 Hz, 16-bit WAV.
+The same script always writes the same samples (fixed seeds), 44100 Hz, 16-bit WAV.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-SR = 22050
+SR = 44100
 
 
 def _t(seconds: float) -> np.ndarray:
