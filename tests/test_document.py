@@ -28,7 +28,7 @@ def test_demo_round_trips():
     doc = ModelDocument.from_dict(raw, DEMO)
     assert ModelDocument.from_dict(doc.to_dict()) == doc
     assert doc.to_dict() == raw  # nothing lost, nothing added
-    assert doc.model.codebook_sizes == [64, 64] and doc.sample_rate == 22050
+    assert doc.model.codebook_sizes == [64, 64] and doc.sample_rate == 44100
     assert doc.training.max_file_seconds == 600.0 and doc.prior is not None and doc.prior.architecture == "bigram"
     assert doc.health is not None and len(doc.health.level_gain_db) == 2 and doc.counts is not None
     assert doc.perceptual is not None and len(doc.perceptual.levels) == 2

@@ -77,7 +77,7 @@ async def test_opens_on_demo_sounds_and_plays_the_current_state(app_factory):
         await until(pilot, lambda: len(router.played) == 1, what="the first play")
         first, sr, name = router.played[0]
         sound = ed.ws.sounds["pluck_a2"]
-        assert name == "pluck_a2" and sr == 22050 and np.array_equal(first, sound.audition.audio)
+        assert name == "pluck_a2" and sr == 44100 and np.array_equal(first, sound.audition.audio)
         await pilot.press("space")  # stop
         # an edit re-decodes only around the change, and space plays the edited sound
         await pilot.press("5", "l", "i", "0", "0", "escape")
