@@ -177,7 +177,7 @@ def test_once_the_model_is_there_a_cached_decode_is_decoded_afresh_and_new_decod
     assert isinstance(queue.ws.sound(name).audition, CachedAudition)
     doc = SimpleNamespace()  # not a ModelDocument: nothing is kept for it
     queue.engine = SimpleNamespace(doc=doc, auditioner=SimpleNamespace(iters=32))
-    assert host.workers_started == 1  # a fresh decode is queued behind the cached one
+    assert host.workers_started == 1 and not queue.is_current(name)  # decoded afresh; space waits for that
     job = queue._next_job()
     assert job is not None and job.previous is None and job.keep  # a full decode, never partial from the cache
     full = SimpleNamespace(audio=audio_for(grid, seed=5), partial=False, seconds=0.1)

@@ -8,7 +8,8 @@ on the UI thread; if the sound changed meanwhile it goes back in the queue.
 Before the model is loaded, a request is answered from the decoded-audio cache (audio/decoded_cache.py) when
 it holds the full decode of the sound's grid as it is now, so `space` plays before torch is imported; an
 edited grid misses and waits for the model. Once the model is loaded, sounds holding such a cached decode are
-decoded afresh behind it (for the spectrogram, and the phase a partial re-decode starts from); the worker
+decoded afresh (for the spectrogram, and the phase a partial re-decode starts from; space waits for that decode
+in the moment after the model loads); the worker
 keeps each full decode of a sound unedited since it was opened in that cache.
 """
 
@@ -80,8 +81,9 @@ class DecodeQueue:
         self._engine = engine
         if engine is not None:
             for name, sound in list(self.ws.sounds.items()):
-                if isinstance(sound.audition, CachedAudition):
-                    self.request(name, fresh=True)
+                if isinstance(sound.audition, CachedAudition):  # decoded afresh: the spectrogram, a phase to edit from
+                    sound.decoded_version = -1  # so that whoever waits for a decode waits for that one
+                    self.request(name)
 
     def expect(self, key: DecodeKey | None) -> None:
         """The decode key of the model being loaded (None: none known). The loader calls this from its worker,
