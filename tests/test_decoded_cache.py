@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -285,3 +286,17 @@ def test_space_plays_the_last_decode_before_torch_and_an_edit_waits_for_the_mode
                                str(ROOT / "tests"), phase, str(out), str(cache / "decoded")],
                               capture_output=True, text=True, timeout=400, env=env, cwd=tmp_path)
         assert done.returncode == 0 and "ok" in done.stdout, f"{phase}: {done.stderr[-3000:]}"
+
+
+def test_before_torch_the_loader_gives_the_audio_router_time_to_be_made(monkeypatch):
+    import distill_tui.tui.loading as loading
+
+    monkeypatch.setattr(loading, "ROUTER_WAIT_S", 0.3)
+    waiting = SimpleNamespace(router=None)
+    t0 = time.monotonic()
+    Loader(waiting)._wait_for_router()  # type: ignore[arg-type]
+    assert time.monotonic() - t0 >= 0.3  # no router: waits, then gives up (torch must come)
+    made = SimpleNamespace(router=object())
+    t0 = time.monotonic()
+    Loader(made)._wait_for_router()  # type: ignore[arg-type]
+    assert time.monotonic() - t0 < 0.1

@@ -58,6 +58,7 @@ def decode_key(doc: ModelDocument, iters: int | None = None) -> DecodeKey:
 
 PAINT_WAIT_S = 2.0  # at most this long for cached grids to reach the screen before torch is imported
 WRITE_S = 0.15  # then this long for Textual's writer thread to send the frame: torch's import holds the GIL
+ROUTER_WAIT_S = 1.0  # and at most this long for the audio router, so a space on a cached sound finds it made
 
 
 class Loader:
@@ -129,7 +130,15 @@ class Loader:
             self.host.call_after_refresh(painted.set)
             if painted.wait(PAINT_WAIT_S):
                 time.sleep(WRITE_S)
+            self._wait_for_router()
         return todo
+
+    def _wait_for_router(self) -> None:
+        """Before torch: give the audio router (made in its own worker since the first frame) time to be made;
+        made under torch's import it would come late, and space would find no output to play to."""
+        t0 = time.monotonic()
+        while getattr(self.host, "router", True) is None and time.monotonic() - t0 < ROUTER_WAIT_S:
+            time.sleep(0.01)
 
     def _expect(self, key: DecodeKey | None) -> None:
         """Tell the decode queue the model being loaded, before any of its grids is posted."""
