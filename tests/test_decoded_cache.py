@@ -300,3 +300,27 @@ def test_before_torch_the_loader_gives_the_audio_router_time_to_be_made(monkeypa
     t0 = time.monotonic()
     Loader(made)._wait_for_router()  # type: ignore[arg-type]
     assert time.monotonic() - t0 < 0.1
+
+
+def test_a_change_to_the_decoding_code_retires_every_entry(tmp_path, monkeypatch):
+    import distill_tui.audio.decoded_cache as dc
+
+    for name in dc.DECODE_SOURCES:
+        assert (dc.PACKAGE / name).is_file(), name  # the list names real modules
+    cache = DecodedAudioCache(tmp_path / "decoded")
+    grid = grid_for()
+    cache.store(KEY, grid, (), audio_for(grid))
+    assert cache.audition(KEY, grid) is not None
+    changed = tmp_path / "pkg"
+    for name in dc.DECODE_SOURCES:
+        (changed / name).parent.mkdir(parents=True, exist_ok=True)
+        (changed / name).write_bytes((dc.PACKAGE / name).read_bytes())
+    (changed / "inference" / "audition.py").write_text("# Griffin-Lim changed")
+    monkeypatch.setattr(dc, "PACKAGE", changed)
+    dc.code_digest.cache_clear()
+    try:
+        assert cache.audition(KEY, grid) is None
+    finally:
+        monkeypatch.undo()
+        dc.code_digest.cache_clear()
+    assert cache.audition(KEY, grid) is not None

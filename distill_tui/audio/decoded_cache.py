@@ -3,8 +3,9 @@ before torch is imported.
 
 A full decode of a grid depends on the model (its weights and settings: `codes.cache.ModelKey`, and the level
 a grid without one decodes at), on the Griffin-Lim iterations run, the muted levels, the codes, and the grid's
-own level and length (its source's `ref_db`, `gain_db`, `samples`). All of those, with `DECODE_VERSION`
-(bumped when decoding changes what it makes of a grid) and the package's version, hash to the entry's name:
+own level and length (its source's `ref_db`, `gain_db`, `samples`), and on the code that decodes. All of those,
+with `DECODE_VERSION`, the package's version and a hash of the decoding modules' source (`DECODE_SOURCES`, read,
+not imported: a change to decoding retires every entry by itself) hash to the entry's name:
 
     locations.cache_dir()/decoded/<model folder>/<sha256>.npy      (N,) float32 little-endian, never unpickled
 
@@ -16,6 +17,7 @@ writes the full decode of a sound not edited since it was opened (tui/decode_que
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -35,6 +37,9 @@ from ..locations import cache_dir
 DECODE_VERSION = 1  # bump when a full decode of the same grid gives other samples (inference/audition.py)
 MAX_CACHE_BYTES = 500 * 2**20  # about 50 minutes of decoded sound at 44.1 kHz
 MAX_ENTRY_SAMPLES = 20 * 60 * 48_000  # 20 minutes at 48 kHz; a longer decode is not kept
+PACKAGE = Path(__file__).resolve().parents[1]
+DECODE_SOURCES = ("inference/audition.py", "inference/codec.py", "audio/spectrogram.py", "audio/phase.py",
+                  "model/vqvae.py", "model/quantizer.py", "config.py")  # what a full decode runs through
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,19 @@ class CachedAudition:
     cached: bool = True
 
 
+@functools.cache
+def code_digest() -> str:
+    """sha256 (hex, 16 digits) of the decoding modules' source; a module that cannot be read counts as empty."""
+    h = hashlib.sha256()
+    for name in DECODE_SOURCES:
+        try:
+            h.update((PACKAGE / name).read_bytes())
+        except OSError:
+            h.update(b"-")
+        h.update(name.encode())
+    return h.hexdigest()[:16]
+
+
 def decoded_length(grid: CodeGrid) -> int:
     """Samples a full decode of `grid` has: (positions * stride - 1) * hop, trimmed to the source's length."""
     n = max(grid.positions * grid.stride - 1, 0) * grid.hop_length
@@ -70,7 +88,7 @@ def decoded_length(grid: CodeGrid) -> int:
 def entry_name(key: DecodeKey, grid: CodeGrid, muted: Iterable[int]) -> str:
     """The sha256 (hex) naming the decode of `grid` with `muted` levels left out, under `key`."""
     src = grid.source or {}
-    head = {"decode": DECODE_VERSION, "package": __version__, "iters": key.iters, "default_ref_db": key.default_ref_db,
+    head = {"decode": DECODE_VERSION, "package": __version__, "code": code_digest(), "iters": key.iters, "default_ref_db": key.default_ref_db,
             "muted": sorted(int(m) for m in muted), "shape": list(grid.codes.shape),
             "sizes": [int(k) for k in grid.codebook_sizes], "rate": grid.sample_rate, "hop": grid.hop_length,
             "stride": grid.stride, "ref_db": src.get("ref_db"), "gain_db": src.get("gain_db"),
