@@ -55,6 +55,12 @@ def test_a_stored_decode_comes_back_exactly_for_the_same_grid(tmp_path):
     got = cache.audition(KEY, grid.copy())
     assert isinstance(got, CachedAudition) and np.array_equal(got.audio, audio) and got.audio.dtype == np.float32
     assert np.array_equal(got.codes, grid.codes) and got.muted == () and not got.partial and got.db is None
+    entry = next(cache.folder.rglob("*.npy"))
+    inode = entry.stat().st_ino
+    assert cache.store(KEY, grid, (), audio) and entry.stat().st_ino == inode  # kept, not written again
+    entry.write_bytes(b"x" * entry.stat().st_size)  # damaged: the next store replaces it
+    assert cache.audition(KEY, grid) is None and cache.store(KEY, grid, (), audio)
+    assert cache.audition(KEY, grid) is not None
 
 
 def test_an_edited_grid_or_other_settings_miss(tmp_path):

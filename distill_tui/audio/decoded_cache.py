@@ -127,10 +127,13 @@ class DecodedAudioCache:
 
     def store(self, key: DecodeKey, grid: CodeGrid, muted: Iterable[int], audio: np.ndarray) -> bool:
         """Keep `audio`, the full decode of `grid` with `muted` levels left out; False when it is not kept
-        (not the length the grid decodes to, too long, or the file cannot be written)."""
+        (not the length the grid decodes to, too long, or the file cannot be written). An entry already there
+        is only marked used, unless it is damaged: the same name is the same decode."""
         audio = np.ascontiguousarray(audio, dtype="<f4")
         if audio.shape != (decoded_length(grid),) or len(audio) > MAX_ENTRY_SAMPLES:
             return False
+        if self.audition(key, grid, muted) is not None:
+            return True
         path = self._entry(key, grid, muted)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
