@@ -3,6 +3,7 @@ and time until the sound is handed to the output.
 
     python bench/bench_firstsound.py --runs 3                 # this tree; cold and warm caches
     python bench/bench_firstsound.py --runs 3 --tree /work/main   # another checkout, for a before/after
+    python bench/bench_firstsound.py --runs 3 --inproc        # space -> the router's play call, in one process
 
 "Audible" here is the moment the router has the whole sound at its output: playback is forced to the file route
 (`DISTILL_PLAYBACK=file`, no audio device on the bench machine), and the WAV the router writes appearing in
@@ -106,15 +107,66 @@ def bench(runs: int, tree: Path, caches: tuple[str, ...]) -> dict:
     return out
 
 
+INPROC = """
+import asyncio, sys, time
+t_start = time.perf_counter()
+sys.path.insert(0, sys.argv[1])
+from test_tui_support import RecordingRouter
+from distill_tui.inference.session import demo_paths
+from distill_tui.tui.app import DistillApp
+
+class TimedRouter(RecordingRouter):
+    def play(self, samples, sample_rate, **kw):
+        self.t = time.perf_counter()
+        return super().play(samples, sample_rate, **kw)
+
+async def main():
+    model, sounds = demo_paths()
+    router = TimedRouter()
+    app = DistillApp(model, sounds, router=router, theme_dirs=[])
+    async with app.run_test(size=(120, 35)) as pilot:
+        ed = app.editor
+        while ed.ws.a is None:
+            await pilot.pause(0.005)
+        t_grid = time.perf_counter()
+        await pilot.press("space")
+        while not router.played:
+            await pilot.pause(0.005)
+        print(router.t - t_grid, type(ed.ws.sounds[ed.ws.a].audition).__name__)
+asyncio.run(main())
+"""
+
+
+def inproc(runs: int, tree: Path) -> dict:
+    """In one process (Textual's Pilot, a stand-in router): seconds from space, pressed as soon as A's grid is
+    there, to the router's `play` call; warm caches (one launch fills them first)."""
+    out: dict = {"space_to_play_s_all": [], "audition": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "PYTHONPATH": str(tree), "DISTILL_CACHE": str(Path(tmp) / "cache")}
+        for i in range(runs + 1):
+            done = subprocess.run([sys.executable, "-c", INPROC, str(ROOT / "tests")], capture_output=True,
+                                  text=True, env=env, cwd=tmp, timeout=300)
+            seconds, kind = done.stdout.split()[-2:]
+            if i:  # the first launch fills the caches
+                out["space_to_play_s_all"].append(round(float(seconds), 3))
+                out["audition"].append(kind)
+    out["space_to_play_s_median"] = statistics.median(out["space_to_play_s_all"])
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--tree", type=Path, default=ROOT, help="the checkout to launch (PYTHONPATH); default this one")
     p.add_argument("--caches", default="warm,cold")
+    p.add_argument("--inproc", action="store_true", help="space to the router's play call, in one process")
     args = p.parse_args()
     out = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.gmtime()), "cpus": os.cpu_count(),
            "load_1min": round(os.getloadavg()[0], 1)}
-    out.update(bench(args.runs, args.tree.resolve(), tuple(args.caches.split(","))))
+    if args.inproc:
+        out.update(inproc(args.runs, args.tree.resolve()))
+    else:
+        out.update(bench(args.runs, args.tree.resolve(), tuple(args.caches.split(","))))
     out["load_1min_after"] = round(os.getloadavg()[0], 1)
     print(json.dumps(out))
 
