@@ -330,3 +330,13 @@ def test_a_change_to_the_decoding_code_retires_every_entry(tmp_path, monkeypatch
         monkeypatch.undo()
         dc.code_digest.cache_clear()
     assert cache.audition(KEY, grid) is not None
+
+
+def test_the_decoded_audio_cache_and_the_decode_queue_import_no_torch():
+    import os
+
+    code = ("import sys; import distill_tui.audio.decoded_cache, distill_tui.tui.decode_queue; "
+            "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
