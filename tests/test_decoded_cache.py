@@ -261,6 +261,7 @@ async def main():
         assert "torch" not in sys.modules, "torch was imported before the first sound"
         assert isinstance(sound_state.audition, CachedAudition)
         assert np.array_equal(router.played[0][0], np.load(out)), "not the decode the first launch made"
+        assert ed.spectrogram.placeholder == "decoding…"  # no picture before the model: it says so
         await until(pilot, lambda: not ed.playing, "the end of the sound")
         before = ed.ws.grid(ed.ws.a).codes.copy()
         code = (int(before[0, 0]) + 1) % ed.ws.grid(ed.ws.a).codebook_sizes[0]

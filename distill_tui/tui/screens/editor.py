@@ -250,7 +250,7 @@ class EditorScreen(EditingActions, ABListening, Screen):
         sound = self.ws.sounds.get(name) if name else None
         grid = self.grid
         aud = sound.audition if sound else None
-        if aud is None:
+        if aud is None or aud.db is None:  # a decode from the cache plays at once; its picture comes with the model
             self.spectrogram.placeholder = "decoding…" if sound else ""
         doc = self.ws.grid(name) if name else None
         self.spectrogram.show(None if aud is None else aud.db, sample_rate=doc.sample_rate if doc else 22050,
