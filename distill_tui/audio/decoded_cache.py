@@ -36,7 +36,7 @@ from ..locations import cache_dir
 
 DECODE_VERSION = 1  # bump when a full decode of the same grid gives other samples (inference/audition.py)
 MAX_CACHE_BYTES = 500 * 2**20  # about 50 minutes of decoded sound at 44.1 kHz
-MAX_ENTRY_SAMPLES = 20 * 60 * 48_000  # 20 minutes at 48 kHz; a longer decode is not kept
+MAX_ENTRY_SAMPLES = 2 * 60 * 48_000  # 2 minutes at 48 kHz (22 MiB: it is read on the UI thread); longer is not kept
 PACKAGE = Path(__file__).resolve().parents[1]
 DECODE_SOURCES = ("inference/audition.py", "inference/codec.py", "audio/spectrogram.py", "audio/phase.py",
                   "model/vqvae.py", "model/quantizer.py", "config.py")  # what a full decode runs through
