@@ -104,9 +104,14 @@ def test_a_damaged_entry_is_a_miss_not_an_error(tmp_path, damage):
     assert cache.audition(KEY, grid) is None
 
 
-def test_only_the_length_a_grid_decodes_to_is_kept(tmp_path):
+def test_only_the_length_a_grid_decodes_to_is_kept(tmp_path, monkeypatch):
+    import distill_tui.audio.decoded_cache as dc
+
     cache = DecodedAudioCache(tmp_path / "decoded")
     grid = grid_for()
+    monkeypatch.setattr(dc, "MAX_ENTRY_SAMPLES", decoded_length(grid) - 1)
+    assert not cache.store(KEY, grid, (), audio_for(grid))  # too long to read on the UI thread
+    monkeypatch.undo()
     assert not cache.store(KEY, grid, (), audio_for(grid)[:-1])
     assert not cache.store(KEY, grid_for(name="y"), (), np.zeros(3, np.float32))
     assert not any(cache.folder.rglob("*.npy"))
