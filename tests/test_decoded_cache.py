@@ -346,3 +346,27 @@ def test_the_decoded_audio_cache_and_the_decode_queue_import_no_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+
+
+def test_the_router_is_made_once_though_the_editor_asks_twice():
+    from distill_tui.tui.player import Player
+
+    started: list[str] = []
+
+    class RouterHost:
+        workers: list = []
+
+        def run_worker(self, fn, **kwargs) -> None:  # noqa: ANN001, ANN003
+            started.append(kwargs["group"])
+            self.workers.append(SimpleNamespace(group=kwargs["group"], is_finished=False))
+
+    player = Player(RouterHost(), on_position=lambda s: True, on_end=lambda: None)  # type: ignore[arg-type]
+    player.ensure_router()  # at start-up
+    player.ensure_router()  # once the model is loaded, the first still being made
+    assert started == ["router"]
+    RouterHost.workers[0].is_finished = True  # it failed: asking again tries again
+    player.ensure_router()
+    assert started == ["router", "router"]
+    player.router = object()
+    player.ensure_router()
+    assert len(started) == 2
