@@ -13,13 +13,19 @@ are unchanged from here at once, while the model loads behind it (tui/loading.py
 changes. Entries are written atomically (fileio) and validated on read like any codes file; an entry that
 is damaged, of another version or of another file is ignored (and replaced at the next encode), never an
 error. The folder is a cache: deleting it only costs one encode per sound.
+
+Reading an entry marks it used (its modification time is set to now); `prune_lru` keeps a cache folder under a
+size by removing the least recently used files first (the editor prunes this folder to `MAX_CACHE_BYTES`, and
+the decoded-audio cache's, once per launch after the sounds are open).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +42,8 @@ FORMAT = "distill-codes-cache"
 LOOK_FORMAT = "distill-look"
 CACHE_VERSION = 1  # bump when what encoding makes of a file changes
 MAX_ENTRY_BYTES = 64 * 2**20  # a 10-minute grid is under 1 MiB
+MAX_CACHE_BYTES = 200 * 2**20  # the whole folder: a 4-s grid's entry is about 10 KB, so some 20,000 sounds
+STALE_TEMP_S = 3600.0  # a temporary file this old was left by a killed write
 _UNSAFE = re.compile(r"[^0-9A-Za-z_.-]")
 
 
@@ -94,6 +102,7 @@ class CodesCache:
             grid.check_model(key.fingerprint, list(key.codebook_sizes))
         except (OSError, ValueError, TypeError, KeyError, RecursionError, DistillError):
             return None
+        touch(self._entry(key, digest))
         grid.name = printable(Path(path).stem)
         grid.source = {**grid.source, "file": printable(path)}
         return grid
@@ -116,14 +125,80 @@ class CodesCache:
             for r, k in zip(out, key.codebook_sizes, strict=True):
                 if r.shape != (k,) or not np.array_equal(np.sort(r), np.arange(k)):
                     return None
-            return CachedLook([str(x) for x in labels], out)
         except (OSError, ValueError, TypeError, KeyError, RecursionError):
             return None
+        touch(self.folder / key.folder_name / "look.json")
+        return CachedLook([str(x) for x in labels], out)
 
     def store_look(self, key: ModelKey, labels: Sequence[str], ranks: Sequence[np.ndarray]) -> bool:
         doc = {"format": LOOK_FORMAT, "version": CACHE_VERSION, "labels": [str(x) for x in labels],
                "ranks": [np.asarray(r).astype(int).tolist() for r in ranks]}
         return _write_json(self.folder / key.folder_name / "look.json", doc)
+
+
+    def prune(self, max_bytes: int = MAX_CACHE_BYTES) -> PruneResult:
+        """Keep the folder under `max_bytes`, the least recently used entries going first (see `prune_lru`)."""
+        return prune_lru(self.folder, max_bytes)
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What `prune_lru` did: files removed and the bytes they held, and the bytes kept."""
+
+    removed: int
+    freed_bytes: int
+    kept_bytes: int
+
+
+def touch(path: Path) -> None:
+    """Mark a cache entry as used now (its mtime: access times are not kept on many file systems)."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def prune_lru(folder: Path, max_bytes: int, *, now: float | None = None) -> PruneResult:
+    """Remove the least recently used files (oldest mtime first) under `folder` until the rest take at most
+    `max_bytes`; temporary files of a killed write (`.NAME.*.tmp`, older than an hour) go whatever the size,
+    and folders left empty are removed. A file that cannot be read or removed is skipped, never an error."""
+    now = time.time() if now is None else now
+    entries: list[tuple[float, int, Path]] = []
+    removed = freed = 0
+    try:
+        files = [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()]
+    except OSError:
+        return PruneResult(0, 0, 0)
+    for path in files:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if path.name.startswith(".") and path.name.endswith(".tmp"):
+            if now - st.st_mtime > STALE_TEMP_S and _remove(path):
+                removed, freed = removed + 1, freed + st.st_size
+            continue
+        entries.append((st.st_mtime, st.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries, key=lambda e: (e[0], str(e[2]))):
+        if total <= max_bytes:
+            break
+        if _remove(path):
+            total, removed, freed = total - size, removed + 1, freed + size
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        try:
+            sub.rmdir()  # only when empty
+        except OSError:
+            pass
+    return PruneResult(removed, freed, total)
+
+
+def _remove(path: Path) -> bool:
+    try:
+        path.unlink()
+    except OSError:
+        return False
+    return True
 
 
 def _read_json(path: Path) -> Any:

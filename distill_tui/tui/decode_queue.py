@@ -4,6 +4,13 @@ Requests coalesce: a sound edited ten times while a decode runs is decoded once 
 state. Each job is a snapshot taken on the UI thread (the grid copied, the muted levels, the previous
 `Audition` to re-decode from), so the worker never reads a grid the user is editing. A result is stored
 on the UI thread; if the sound changed meanwhile it goes back in the queue.
+
+Before the model is loaded, a request is answered from the decoded-audio cache (audio/decoded_cache.py) when
+it holds the full decode of the sound's grid as it is now, so `space` plays before torch is imported; an
+edited grid misses and waits for the model. Once the model is loaded, sounds holding such a cached decode are
+decoded afresh (for the spectrogram, and the phase a partial re-decode starts from; space waits for that decode
+in the moment after the model loads); the worker
+keeps each full decode of a sound unedited since it was opened in that cache.
 """
 
 from __future__ import annotations
@@ -16,7 +23,10 @@ from textual.dom import DOMNode
 from textual.message import Message
 from textual.worker import get_current_worker
 
+from ..audio.decoded_cache import CachedAudition, DecodedAudioCache, DecodeKey
 from ..codes.grid import CodeGrid
+from ..persistence.document import ModelDocument
+from .loading import decode_key
 from .messages import AuditionReady
 from .workers import report_failures
 from .workspace import Workspace
@@ -31,6 +41,7 @@ class DecodeJob:
     muted: set[int]
     previous: Any  # the `Audition` to re-decode from, or None for a full decode
     version: int
+    keep: bool = False  # a full decode of it goes to the decoded-audio cache (opened from a file, unedited, unmuted)
 
 
 class DecodeQueue:
@@ -43,10 +54,12 @@ class DecodeQueue:
     """
 
     def __init__(self, host: DOMNode, ws: Workspace, *, idle_full_decode_s: float,
-                 busy: Callable[[], bool] = lambda: False) -> None:
+                 busy: Callable[[], bool] = lambda: False, audio_cache: DecodedAudioCache | None = None) -> None:
         self.host = host
         self.ws = ws
-        self.engine: Any = None  # the `InferenceSession`; nothing is decoded until there is one
+        self.audio_cache = audio_cache or DecodedAudioCache()
+        self.key: DecodeKey | None = None  # the model being loaded, from its file's header (see `expect`)
+        self._engine: Any = None
         self.idle_full_decode_s = idle_full_decode_s
         self.busy = busy
         self.last_decode_ms: float | None = None
@@ -58,9 +71,30 @@ class DecodeQueue:
         """Failures of the worker go to the host (see `report_failures`)."""
         return self.host.post_message(message)
 
+    @property
+    def engine(self) -> Any:
+        """The `InferenceSession`; nothing is decoded until there is one (the cache may answer before)."""
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: Any) -> None:
+        self._engine = engine
+        if engine is not None:
+            for name, sound in list(self.ws.sounds.items()):
+                if isinstance(sound.audition, CachedAudition):  # decoded afresh: the spectrogram, a phase to edit from
+                    sound.decoded_version = -1  # so that whoever waits for a decode waits for that one
+                    self.request(name)
+
+    def expect(self, key: DecodeKey | None) -> None:
+        """The decode key of the model being loaded (None: none known). The loader calls this from its worker,
+        before it posts that model's first grid; it is read on the UI thread when those grids arrive."""
+        self.key = key
+
     def request(self, name: str, *, fresh: bool = False) -> None:
-        """Decode `name` when its turn comes (after A); `fresh` skips the partial re-decode."""
+        """Decode `name` when its turn comes (after A); `fresh` skips the partial re-decode. Before the model is
+        loaded, only the decoded-audio cache can answer."""
         if self.engine is None:
+            self._from_cache(name)
             return
         if fresh:
             self._fresh.add(name)
@@ -85,8 +119,9 @@ class DecodeQueue:
             sound = self.ws.sounds.get(name)
             if sound is None or (self.is_current(name) and not fresh):
                 continue
-            previous = None if fresh else sound.audition
-            return DecodeJob(name, self.ws.grid(name).copy(), set(sound.muted), previous, sound.version)
+            previous = None if fresh or isinstance(sound.audition, CachedAudition) else sound.audition
+            keep = sound.version == 0 and not sound.muted and sound.audio_path is not None
+            return DecodeJob(name, self.ws.grid(name).copy(), set(sound.muted), previous, sound.version, keep)
         self._running = False
         return None
 
@@ -101,13 +136,36 @@ class DecodeQueue:
                 return
             if job is None:
                 return
-            audition = self._decode(job)
+            engine = self.engine
+            audition = self._decode(engine, job)
             if audition is not None:
                 app.call_from_thread(self._store, job, audition)
+                self._keep(engine, job, audition)
 
     @report_failures("decoding")
-    def _decode(self, job: DecodeJob) -> Any:
-        return self.engine.decode(job.grid, job.muted, job.previous)
+    def _decode(self, engine: Any, job: DecodeJob) -> Any:
+        return engine.decode(job.grid, job.muted, job.previous)
+
+    def _keep(self, engine: Any, job: DecodeJob, audition: Any) -> None:
+        """In the worker, after the result is stored: a full decode of a sound unedited since it was opened goes
+        to the decoded-audio cache, under the key of the model that decoded it."""
+        doc = getattr(engine, "doc", None)
+        iters = getattr(getattr(engine, "auditioner", None), "iters", None)
+        if not job.keep or getattr(audition, "partial", True) or not isinstance(doc, ModelDocument) or iters is None:
+            return
+        self.audio_cache.store(decode_key(doc, iters), job.grid, job.muted, audition.audio)
+
+    def _from_cache(self, name: str) -> bool:
+        """Before the model: store the sound's cached full decode if the cache holds one of its grid as it is now."""
+        sound = self.ws.sounds.get(name)
+        if self.key is None or sound is None or self.is_current(name):
+            return False
+        grid = self.ws.grid(name)
+        audition = self.audio_cache.audition(self.key, grid, sound.muted)
+        if audition is None:
+            return False
+        self._store(DecodeJob(name, grid.copy(), set(sound.muted), None, sound.version), audition)
+        return True
 
     def _store(self, job: DecodeJob, audition: Any) -> None:
         name, version = job.name, job.version
@@ -115,7 +173,8 @@ class DecodeQueue:
         if sound is None:
             return
         sound.audition, sound.decoded_version = audition, version
-        self.last_decode_ms = 1000 * float(getattr(audition, "seconds", 0.0))
+        if not isinstance(audition, CachedAudition):
+            self.last_decode_ms = 1000 * float(getattr(audition, "seconds", 0.0))
         if sound.version != version and name not in self._pending:
             self._pending.append(name)  # edited meanwhile: the worker picks it up next
         elif getattr(audition, "partial", False):

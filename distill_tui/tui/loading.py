@@ -6,7 +6,10 @@ file is reported and skipped; the next one still opens.
 Sounds come from the codes cache (codes/cache.py) when their bytes and the model are unchanged since they
 were last encoded: before the model loads, from the model file's header alone (no torch), `LookCached`
 (the level labels and code colours) and the cached grids are posted, so the grid shows before torch is
-imported; the model loads behind them, then the other sounds are encoded (and cached).
+imported; the model loads behind them, then the other sounds are encoded (and cached). The decode queue is
+told the model's decode key first (`DecodeQueue.expect`), so a cached grid whose full decode is in the
+decoded-audio cache (audio/decoded_cache.py) can be played before torch too. Once the sounds are open, both
+caches are pruned (least recently used first), once per launch.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from textual.dom import DOMNode
 from textual.message import Message
 from textual.worker import get_current_worker
 
+from ..audio.decoded_cache import DecodeKey
 from ..codes.cache import CachedLook, CodesCache, ModelKey, content_digest
 from ..errors import DistillError
 from ..inference.session import InferenceSession
@@ -45,16 +49,26 @@ def model_key(doc: ModelDocument) -> ModelKey:
     return ModelKey.of(doc.fingerprint, doc.codebook_sizes, {"spectrogram": d["spectrogram"], "model": d["model"]})
 
 
+def decode_key(doc: ModelDocument, iters: int | None = None) -> DecodeKey:
+    """The decoded-audio cache's key for a model: its codes-cache key, the Griffin-Lim iterations (default: the
+    file's own, which the editor's decodes run) and the level a grid without one decodes at."""
+    its = doc.spectrogram.griffin_lim_iters if iters is None else iters
+    return DecodeKey(model_key(doc), int(its), doc.dataset.median_ref_db)
+
+
 PAINT_WAIT_S = 2.0  # at most this long for cached grids to reach the screen before torch is imported
 WRITE_S = 0.15  # then this long for Textual's writer thread to send the frame: torch's import holds the GIL
+ROUTER_WAIT_S = 1.0  # and at most this long for the audio router, so a space on a cached sound finds it made
 
 
 class Loader:
     """Runs the loading workers of `host` (the editor screen), which receives their messages."""
 
-    def __init__(self, host: DOMNode, cache: CodesCache | None = None) -> None:
+    def __init__(self, host: DOMNode, cache: CodesCache | None = None, *, decoder: Any = None) -> None:
         self.host = host
         self.cache = cache or CodesCache()
+        self.decoder = decoder  # the `DecodeQueue`: told which model's decodes it may take from its cache
+        self._pruned = False
 
     def post_message(self, message: Message) -> bool:
         """Results and failures go to the host."""
@@ -79,14 +93,28 @@ class Loader:
             if key is not None:
                 self.cache.store_look(key, engine.labels, engine.ranks)
             self._open_all(engine, todo, "A" if todo and audio and todo[0] == audio[0] else None)
+        self._prune_once()
+
+    def _prune_once(self) -> None:
+        """Keep both caches under their caps (docs/architecture.md, decision 22), after the sounds are open."""
+        if self._pruned:
+            return
+        self._pruned = True
+        self.cache.prune()
+        audio_cache = getattr(self.decoder, "audio_cache", None)
+        if audio_cache is not None:
+            audio_cache.prune()
 
     def _show_cached(self, path: Path, audio: list[Path]) -> list[Path]:
         """Before torch: post the look and the grids the cache holds for this model; returns the files still
         to open. A model whose header cannot be read caches nothing (loading it then says why)."""
         try:
-            key = model_key(read_header_document(path))
+            doc = read_header_document(path)
         except DistillError:
+            self._expect(None)
             return list(audio)
+        key = model_key(doc)
+        self._expect(decode_key(doc))
         look = self.cache.look(key)
         if look is not None:
             self.post_message(LookCached(look))
@@ -102,7 +130,20 @@ class Loader:
             self.host.call_after_refresh(painted.set)
             if painted.wait(PAINT_WAIT_S):
                 time.sleep(WRITE_S)
+            self._wait_for_router()
         return todo
+
+    def _wait_for_router(self) -> None:
+        """Before torch: give the audio router (made in its own worker since the first frame) time to be made;
+        made under torch's import it would come late, and space would find no output to play to."""
+        t0 = time.monotonic()
+        while getattr(self.host, "router", True) is None and time.monotonic() - t0 < ROUTER_WAIT_S:
+            time.sleep(0.01)
+
+    def _expect(self, key: DecodeKey | None) -> None:
+        """Tell the decode queue the model being loaded, before any of its grids is posted."""
+        if self.decoder is not None:
+            self.decoder.expect(key)
 
     @report_failures("{path}", unexpected="{path}: cannot load the model ({kind}: {exc})", failed=ModelFailed)
     def _load_model(self, path: Path) -> InferenceSession:

@@ -57,6 +57,12 @@ class Player:
             self.host.run_worker(self._make_router, thread=True, exclusive=True, group="router",
                                  description="audio router")
 
+    def ensure_router(self) -> None:
+        """`start_router`, unless there is a router or one is being made: the editor asks at start-up (a sound
+        from the decoded-audio cache can play before the model loads) and again once the model is loaded."""
+        if self.router is None and not any(w.group == "router" and not w.is_finished for w in self.host.workers):
+            self.start_router()
+
     @report_failures("audio")
     def _make_router(self) -> None:
         from ..playback.routing import Router

@@ -73,8 +73,8 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         self.bpm = DEFAULT_BPM
         self.message = ""
         self.show_timings = True  # the decode time in the status line (snapshot tests turn it off)
-        self.loader = Loader(self)
         self.decoder = DecodeQueue(self, self.ws, idle_full_decode_s=IDLE_FULL_DECODE_S, busy=lambda: self.playing)
+        self.loader = Loader(self, decoder=self.decoder)
         self.player = Player(self, router, on_position=self._show_playhead, on_end=self.stop_playing)
         self.files = SoundFiles(self)
         self._play_when_ready = False
@@ -154,6 +154,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
             self.grid.placeholder = "no model: distill-tui open MODEL [AUDIO ...]"
             self.grid.refresh()
             return
+        self.player.ensure_router()  # ready for a sound the decoded-audio cache can play before the model loads
         self.loader.load_model(self.model_path, self.audio_paths)
 
     def open_model(self, path: Path, audio: list[Path] | None = None) -> None:
@@ -196,7 +197,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
             self.notify(engine.perceptual.note, severity="warning", timeout=6)
         self.set_message(f"model {engine.path.name} loaded")
         self.grid.refresh()
-        self.player.start_router()
+        self.player.ensure_router()
 
     def on_model_failed(self, message: ModelFailed) -> None:
         self.grid.placeholder = "no model loaded (see the message) — : then 'Open model…'"
@@ -250,7 +251,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         sound = self.ws.sounds.get(name) if name else None
         grid = self.grid
         aud = sound.audition if sound else None
-        if aud is None:
+        if aud is None or aud.db is None:  # a decode from the cache plays at once; its picture comes with the model
             self.spectrogram.placeholder = "decoding…" if sound else ""
         doc = self.ws.grid(name) if name else None
         self.spectrogram.show(None if aud is None else aud.db, sample_rate=doc.sample_rate if doc else 22050,
