@@ -227,3 +227,23 @@ async def test_the_spectrogram_draws_rows_of_a_new_height_before_it_hears_of_the
         strip._cache.clear()
         last = strip.render_line(strip.size.height - 1)
         assert last.cell_length == strip.size.width
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)])
+@aio
+async def test_a_long_message_leaves_the_status_line_readable(make_app, size):
+    """tmux at 80×24: the PortAudio notice (14 lines) covered the status line's end ("· decod▌")."""
+    from textual.widgets._toast import Toast
+
+    app = make_app()
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        app.notify("the PortAudio library is missing: " + "install it, then try again " * 12, timeout=30)
+        await pilot.pause()
+        await pilot.pause()
+        status = ed.query_one("#status").region
+        toasts = list(ed.query(Toast))
+        assert toasts
+        for toast in toasts:
+            assert not ed.find_widget(toast).visible_region.overlaps(status)
