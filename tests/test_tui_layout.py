@@ -247,3 +247,26 @@ async def test_a_long_message_leaves_the_status_line_readable(make_app, size):
         assert toasts
         for toast in toasts:
             assert not ed.find_widget(toast).visible_region.overlaps(status)
+
+
+@aio
+async def test_at_120_columns_t_scrolls_the_next_panel_into_view_and_never_strands_the_keys(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 35)) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        side = ed.query_one("#side")
+        for _ in range(3):
+            await pilot.press("t")
+            await pilot.pause()
+        assert side.chosen == "generate" and app.focused is ed.grid
+        assert_inside(app, generate_controls(app))
+        creativity = ed.query_one("#creativity")
+        creativity.focus()
+        await pilot.pause()
+        await pilot.press("t")  # to Cell: the slider scrolls away, so it must not keep the keys
+        await pilot.pause()
+        assert side.chosen == "cell" and app.focused is ed.grid
+        await pilot.press("tab")  # the first control after the grid: its panel becomes the chosen one
+        await pilot.pause()
+        assert side.chosen == ed.query_one("#side")._panel_of(app.focused)  # noqa: SLF001

@@ -132,10 +132,15 @@ class SidePanels(Vertical, can_focus=False):
                 self.call_after_refresh(lambda: health.show(health.levels))
         else:
             self.call_after_refresh(scroll.scroll_to_widget, panel, animate=False, top=True)
-        focused = self.screen.focused if self.is_attached else None
-        inside = self._panel_of(focused)
-        if self.compact and inside is not None and inside != self.chosen:
-            self.screen.query_one("#grid").focus()  # never leave the keys with a hidden control
+        inside = self._panel_of(self.screen.focused)
+        if inside is not None and inside != self.chosen:  # hidden, or scrolled away: the keys go back to the grid
+            self.screen.query_one("#grid").focus()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Tab (or a click) into a control: its panel becomes the chosen one."""
+        pid = self._panel_of(event.widget)
+        if pid is not None and pid != self.chosen:
+            self.chosen = pid
 
     def _panel_of(self, widget: Widget | None) -> str | None:
         """The id of the panel that holds `widget`, or None."""
