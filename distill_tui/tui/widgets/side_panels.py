@@ -119,28 +119,30 @@ class SidePanels(Vertical, can_focus=False):
     def watch_chosen(self) -> None:
         self._show_chosen()
 
-    def _show_chosen(self) -> None:
+    def _show_chosen(self, scroll: bool = True) -> None:
         self.query_one(SideTabs).show(self.chosen)
         panel = self.query_one(f"#panel-{self.chosen}")
         for p in self.query(".side-panel"):
             p.set_class(p is panel, "-chosen")
-        scroll = self.query_one("#side-scroll", VerticalScroll)
+        scroll_box = self.query_one("#side-scroll", VerticalScroll)
         if self.compact:
-            scroll.scroll_home(animate=False)
+            scroll_box.scroll_home(animate=False)
             if self.chosen == "health":  # drawn while hidden, its bars were sized for no width
                 health = self.query_one(HealthBars)
                 self.call_after_refresh(lambda: health.show(health.levels))
-        else:
-            self.call_after_refresh(scroll.scroll_to_widget, panel, animate=False, top=True)
+        elif scroll:
+            self.call_after_refresh(scroll_box.scroll_to_widget, panel, animate=False, top=True)
         inside = self._panel_of(self.screen.focused)
         if inside is not None and inside != self.chosen:  # hidden, or scrolled away: the keys go back to the grid
             self.screen.query_one("#grid").focus()
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        """Tab (or a click) into a control: its panel becomes the chosen one."""
+        """Tab (or a click) into a control: its panel becomes the chosen one, without scrolling (a click in
+        progress must land where it was aimed)."""
         pid = self._panel_of(event.widget)
         if pid is not None and pid != self.chosen:
-            self.chosen = pid
+            self.set_reactive(SidePanels.chosen, pid)
+            self._show_chosen(scroll=False)
 
     def _panel_of(self, widget: Widget | None) -> str | None:
         """The id of the panel that holds `widget`, or None."""
