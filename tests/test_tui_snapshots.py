@@ -76,3 +76,8 @@ def test_quit_asks_about_unsaved_edits(snap_compare, demo: Path):
 
 def test_terminal_too_small(snap_compare, demo: Path):
     assert snap_compare(editor(demo), terminal_size=(50, 12), run_before=after_loading())
+
+
+def test_generate_panel_at_80x24(snap_compare, demo: Path):
+    """Below 100 columns the side panels are tabs: `t` three times shows Generate whole, beside 12 code columns."""
+    assert snap_compare(editor(demo), terminal_size=(80, 24), run_before=after_loading("t", "t", "t"))

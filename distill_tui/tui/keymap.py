@@ -63,6 +63,8 @@ EDITOR_BINDINGS: list[Binding] = [
     Binding("m", "mute", "mute level", show=False, id="editor.mute"),
     Binding("M", "solo", "solo level", show=False, id="editor.solo"),
     Binding("ctrl+g", "generate", "generate", show=False, id="editor.generate"),
+    Binding("t", "next_panel", "next side panel", show=False, id="editor.next_panel",
+            tooltip="Cell, Sounds, Health, Generate: below 100 columns one at a time"),
     Binding("ctrl+s", "save", "save", id="editor.save"),
     Binding("e", "export", "export", show=False, id="editor.export"),
 ]
@@ -84,7 +86,7 @@ FAMILIES: list[tuple[str, list[str]]] = [
               "editor.clear", "editor.randomize", "editor.regenerate", "editor.swap_ab", "editor.undo",
               "editor.redo"]),
     ("Sounds", ["editor.play", "editor.loop_play", "editor.ab", "editor.follow", "editor.mute", "editor.solo", "editor.other_slot",
-                "editor.next_sound", "editor.previous_sound", "editor.generate"]),
+                "editor.next_sound", "editor.previous_sound", "editor.generate", "editor.next_panel"]),
     ("Files", ["editor.save", "editor.export", "app.commands", "app.commands_ctrl_p", "app.help", "app.quit"]),
 ]
 

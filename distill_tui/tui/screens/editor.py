@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -46,6 +46,7 @@ from ..widgets.code_grid import EDIT, CodeGridView, GridLook
 from ..widgets.generate_panel import GeneratePanel
 from ..widgets.health_bars import HealthBars, level_health
 from ..widgets.inspector import Inspector
+from ..widgets.side_panels import SidePanels
 from ..widgets.slots import SlotRow, SlotsPanel, SoundList
 from ..widgets.spectrogram import SpectrogramStrip
 from ..workspace import Workspace
@@ -96,15 +97,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
             with Vertical(id="main"):
                 yield CodeGridView(id="grid")
                 yield SpectrogramStrip(id="spectrogram")
-            with VerticalScroll(id="side", can_focus=False):  # Tab goes to its controls, never to the box
-                yield Static("Cell", classes="panel-title")
-                yield Inspector(id="inspector")
-                yield Static("Sounds", classes="panel-title")
-                yield SlotsPanel(id="slots")
-                yield Static("Codebook health", classes="panel-title")
-                yield HealthBars(id="health")
-                yield Static("Generate", classes="panel-title")
-                yield GeneratePanel(id="generate")
+            yield SidePanels(id="side")  # Cell, Sounds, Codebook health, Generate; tabs below 100 columns
         yield Static("", id="status", markup=False)
         yield Static("Terminal too small: Distill needs at least 60 × 16 characters.", id="too-small")
         yield Footer(show_command_palette=False)  # ":" is in the footer already
@@ -134,6 +127,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         too_small = width < MIN_WIDTH or height < MIN_HEIGHT
         was = self.has_class("-too-small")
         self.set_class(too_small, "-too-small")
+        self.query_one(SidePanels).fit(width)
         if was and not too_small:  # the grid was hidden and lost focus: give it back, or every key goes dead
             self.call_after_refresh(self.grid.focus)
 
@@ -308,6 +302,9 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         self.put_in_slot(message.slot, message.name)
         if message.slot == "A":
             self.grid.focus()
+
+    def action_next_panel(self) -> None:
+        self.query_one(SidePanels).next_panel()
 
     # ---- generate
     def action_generate(self) -> None:

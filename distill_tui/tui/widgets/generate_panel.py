@@ -41,8 +41,9 @@ class GeneratePanel(Vertical):
         yield Slider("Length", 0.5, 10.0, 2.0, steps=19, fmt=lambda v: f"{v:.1f} s", id="length")
         yield Slider("Seed", 0, MAX_SEED, 0, steps=MAX_SEED, integer=True, fmt=lambda v: f"{v:.0f}", off_at="low",
                      id="seed", tooltip="0 draws a new seed each time; any other value repeats a result")
-        loop = Checkbox("Loop: the end flows into the start", False, id="loop")
-        loop.tooltip = "make a sound that plays round without a seam (slower: several endings are tried)"
+        loop = Checkbox("Seamless loop", False, id="loop")  # short: the side panel is 28 columns at 80×24
+        loop.tooltip = ("the end flows into the start: a sound that plays round without a seam "
+                        "(slower: several endings are tried)")
         yield loop
         yield Button("Generate ▸ new grid", id="generate-button", variant="primary")
         yield Static("", id="gen-note")

@@ -82,8 +82,9 @@ class SpectrogramStrip(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         base = self.rich_style
-        if self._image is None:
+        if self._image is None or self._image.shape[0] != 2 * self.size.height:  # a resize may draw before on_resize
             self._image = self._build(self.size.height)
+            self._cache.clear()
         image = self._image
         if image is None:
             text = f"  {self.placeholder}" if y == 0 else ""
