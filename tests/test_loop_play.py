@@ -209,7 +209,7 @@ def test_a_generated_loop_decoded_as_a_loop_has_no_seam(demo_engine, demo_loop):
         circular.append(audio_loop_seam(demo_engine.decode_loop(grid, set()), codec.spec.n_fft, codec.spec.hop_length).ratio)
         one_off.append(audio_loop_seam(demo_engine.decode(grid, set()).audio, codec.spec.n_fft, codec.spec.hop_length).ratio)
     assert median(circular) <= 1.0 and median(circular) < median(one_off)
-    assert sum(c < o for c, o in zip(circular, one_off)) >= 6
+    assert sum(c < o for c, o in zip(circular, one_off, strict=True)) >= 6
 
 
 @needs_demo
