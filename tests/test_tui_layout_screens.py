@@ -46,8 +46,6 @@ def a_run(folder: Path) -> Path:
     return folder
 
 
-@pytest.mark.xfail(strict=True, reason="tui/screens/run_view.py: at 80 columns the footer ends at 'v r…'; "
-                                       "'esc back', ': commands', '? help', '^q quit' are cut off")
 @aio
 async def test_run_view_footer_keys_all_show_at_80x24(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
@@ -77,9 +75,6 @@ async def test_train_settings_explanations_stay_readable_at_80x24(monkeypatch):
         assert min(w.region.width for w in whys) >= 24
 
 
-@pytest.mark.xfail(strict=True, reason="tui/widgets/health_bars.py: render_health's third line "
-                                       "('~46 in use · 0 idle · +0.11 dB') is wider than the width it is given, "
-                                       "so ' dB' wraps onto a line of its own in the side panel")
 def test_health_lines_fit_the_width_they_are_given():
     levels = [LevelHealth(level=1, label="Detail", utilization=1.0, perplexity=46.0, dead=0, size=64, gain_db=0.11,
                           colour="green", verdict="fine detail")]

@@ -93,7 +93,7 @@ class CodebookScreen(Screen):
         yield Static("", id="cb-level")
         yield DataTable(id="cb-table", cursor_type="row", zebra_stripes=False)
         yield Static("", id="cb-where", markup=False)
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" is in the footer already
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -71,7 +71,7 @@ class ReportScreen(Screen):
             with VerticalScroll(id="report-main"):
                 yield Markdown("Reading the model file…", id="report-body")
         yield Static("e: export as Markdown (with a PNG heatmap when matplotlib is installed)", id="report-status")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" is in the footer already
 
     def on_mount(self) -> None:
         self._load()

@@ -95,11 +95,12 @@ class RunViewScreen(Screen):
     """Attach to one run folder; the trainer is a separate process, so leaving this screen leaves it running."""
 
     BINDINGS = [
-        Binding("s", "stop", "stop (saves)", id="run.stop", tooltip="the trainer saves a checkpoint and exits"),
+        Binding("s", "stop", "stop", id="run.stop", tooltip="the trainer saves a checkpoint and exits"),
         Binding("r", "resume", "resume", id="run.resume", tooltip="start the trainer again from its checkpoint"),
-        Binding("t", "train_prior", "train the prior", id="run.train_prior"),
-        Binding("o", "open_model", "open in editor", id="run.open"),
-        Binding("v", "zoom", "recent/all", id="run.zoom", tooltip="curves: the last 200 steps, or the whole run"),
+        Binding("t", "train_prior", "prior", id="run.train_prior",
+                tooltip="train the prior (what Generate draws from) on this model's sounds"),
+        Binding("o", "open_model", "open", id="run.open", tooltip="open the model and its sounds in the editor"),
+        Binding("v", "zoom", "zoom", id="run.zoom", tooltip="curves: the last 200 steps, or the whole run"),
         Binding("escape", "back", "back", id="run.back"),
     ]
     DEFAULT_CSS = """
@@ -163,7 +164,7 @@ class RunViewScreen(Screen):
                 yield Static("Messages", classes="panel-title")
                 yield Static("", id="run-message")
                 yield Static("", id="run-warnings")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" is in the footer already
 
     def on_mount(self) -> None:
         self.query_one("#run-health", HealthBars).update(Text("waiting for the first evaluation", style="dim")
@@ -383,16 +384,17 @@ class RunViewScreen(Screen):
             self.query_one(selector, Static).update(content)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only what can be done now is in the footer (at 80 columns all of it did not fit)."""
         state = self.state
         if action == "stop":
-            return state in (RUNNING, STARTING) or None
+            return state in (RUNNING, STARTING)
         if action == "resume":
-            return (state in (STOPPED, CRASHED, EMPTY) and not self.alive) or None
+            return (state in (STOPPED, CRASHED, EMPTY) and not self.alive)
         if action == "train_prior":
-            return (state == FINISHED and self.stage == "model") or None
+            return (state == FINISHED and self.stage == "model")
         if action == "open_model":
             out = self.output_path()
-            return (state == FINISHED and out is not None and out.exists()) or None
+            return (state == FINISHED and out is not None and out.exists())
         return True
 
     # ------------------------------------------------------------------ actions

@@ -63,7 +63,7 @@ class RunsScreen(Screen):
                      "a attaches to a run folder started from the command line.",
                      id="runs-help")
         yield OptionList(id="runs")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" is in the footer already
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()

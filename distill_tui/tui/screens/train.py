@@ -116,7 +116,7 @@ class TrainScreen(Screen):
                         yield Input(id=f"set-{name}")
                         yield Static(why, classes="why", markup=False)
                 yield Button("Start training (ctrl+t)", id="start", variant="primary", disabled=True)
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" is in the footer already
 
     def on_mount(self) -> None:
         self.query_one("#path", PathPicker).input.focus()

@@ -101,7 +101,9 @@ def render_health(levels: list[LevelHealth], width: int = 28, effects: Mapping[i
         ppl = "?" if h.perplexity is None else f"{h.perplexity:.0f}"
         dead = "?" if h.dead is None else str(h.dead)
         gain = "" if h.gain_db is None else f" · +{max(h.gain_db, 0):.2g} dB"
-        text.append(f"  ~{ppl} in use · {dead} idle{gain}\n", style="dim")
+        line = f"  ~{ppl} in use · {dead} idle"
+        line = line + gain if len(line + gain) <= width else f"{line}\n  {gain.removeprefix(' · ')}"  # never a lone "dB"
+        text.append(f"{line}\n", style="dim")
         if effects is not None and h.level in effects:
             e = effects[h.level]
             for what, db in (("muted", e.muted_db), ("re-rolled", e.rerolled_db)):
