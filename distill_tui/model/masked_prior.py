@@ -77,22 +77,23 @@ def cosine_ratio(u: torch.Tensor) -> torch.Tensor:
 
 
 def span_mask(ratios: torch.Tensor, levels: int, positions: int, span: int, gen: torch.Generator | None = None) -> torch.Tensor:
-    """Per example and level, spans of `span` positions at random starts covering about `ratios` of the time
-    positions (MAGNeT's span count, k = log(1 - r) / log(1 - span / T)): (B, Q, T) bool, at least one cell masked."""
+    """Per example and level, k spans of `span` positions at independent random starts (spans may run off either
+    end, so every position is equally likely hidden), with MAGNeT's count k = log(1 - r) / log(1 - span / S)
+    (S = positions + span - 1 possible starts): about `ratios` (B,) of the cells, (B, Q, T) bool, at least one."""
     b = ratios.shape[0]
     span = min(span, positions)
-    r = ratios.clamp(1e-3, 0.999)[:, None]  # (B, 1)
-    frac = span / positions
-    k = (torch.log1p(-r) / math.log1p(-frac)).round().clamp(min=1) if frac < 1 else torch.ones_like(r)  # (B, 1)
-    k = k.expand(b, levels)  # (B, Q) spans per level
-    starts = torch.rand(b, levels, positions, generator=gen).argsort(dim=-1)  # (B, Q, T) a random order of starts
-    chosen = torch.zeros(b, levels, positions, dtype=torch.bool)
-    rank = torch.arange(positions)[None, None]  # (1, 1, T)
-    first = rank < k[..., None]  # (B, Q, T): the first k of the random order start a span
-    chosen.scatter_(-1, starts, first)  # (B, Q, T): True at span starts
-    mask = chosen.clone()
-    for d in range(1, span):  # a span covers its start and the next span - 1 positions
-        mask[..., d:] |= chosen[..., :-d]
+    n_starts = positions + span - 1
+    r = ratios.clamp(1e-3, 0.999)[:, None, None]  # (B, 1, 1)
+    k = (torch.log1p(-r) / math.log1p(-span / n_starts)).round().clamp(min=1) if span < n_starts else torch.ones_like(r)
+    most = int(k.max())
+    first = torch.randint(0, n_starts, (b, levels, most), generator=gen) - (span - 1)  # (B, Q, K) span starts
+    used = torch.arange(most)[None, None] < k  # (B, Q, K): the first k starts of each example count
+    hits = torch.zeros(b, levels, positions, dtype=torch.long)
+    for d in range(span):
+        pos = first + d  # (B, Q, K)
+        ok = used & (pos >= 0) & (pos < positions)
+        hits.scatter_add_(-1, pos.clamp(0, positions - 1), ok.long())
+    mask = hits > 0  # (B, Q, T)
     empty = ~mask.flatten(1).any(dim=1)  # (B,)
     if empty.any():
         mask[empty, 0, 0] = True
