@@ -211,8 +211,10 @@ def main() -> None:
     ap.add_argument("data", type=Path)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--causal-steps", type=int, default=600)
-    ap.add_argument("--masked-steps", type=int, default=1500)
+    ap.add_argument("--masked-steps", type=int, default=3000)
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--d-model", type=int, help="the masked prior's width (default: MaskedConfig's)")
+    ap.add_argument("--layers", type=int, help="the masked prior's layers (default: MaskedConfig's)")
     ap.add_argument("--reuse", action="store_true", help="load the networks saved under --out instead of training")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -225,7 +227,7 @@ def main() -> None:
     train, val, aug = codes.fold(held)
     sizes = codec.codebook_sizes
     ccfg = adaptive_prior_config(len(files), codec.cfg.levels, sizes)
-    mcfg = masked_config(codec.cfg.levels, sizes)
+    mcfg = masked_config(codec.cfg.levels, sizes, d_model=args.d_model, layers=args.layers)
     args.out.mkdir(parents=True, exist_ok=True)
     report = {"model": str(args.model), "data": str(args.data), "files": len(codes.grids), "held_out": [codes.names[i] for i in held],
               "augmented_train_grids": len(aug), "masked_config": mcfg.__dict__, "causal_config": ccfg.__dict__}

@@ -289,7 +289,9 @@ class Prior:
 
         The free cells are sampled left to right given everything before them; the kept cells from
         the first free position on (those between free ones, then up to half a window after the last)
-        are scored, and the candidate that makes them likeliest comes first.
+        are scored, and the candidate that makes them likeliest comes first. When the model file holds a
+        masked prior (`self.masked`, `train-prior --shape masked`) it fills them instead, from both sides
+        (inference/masked_sampling.py); set `masked` to None to use the causal prior.
         """
         codes = self.check_codes(codes)
         free = np.asarray(free, dtype=bool)

@@ -40,7 +40,7 @@ from .state import Budget, LoopConfig, Schedule, pick_device
 class MaskedTrainConfig:
     """Training of the masked prior; the augmentation fields are `PriorTrainConfig`'s (the same copies, cached)."""
 
-    steps: int = 1500  # about 3 CPU minutes on a 2-core machine (bench/parts/masked.md)
+    steps: int = 3000  # about 3 CPU minutes on a 2-core machine (bench/parts/masked.md)
     minutes: float | None = None
     clock: str = "wall"
     batch_size: int = 24
