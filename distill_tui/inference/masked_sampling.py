@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,6 +26,9 @@ from ..errors import BadInputError, ModelFileError
 from ..model.masked_prior import MaskedConfig, MaskedPrior, grid_tokens, mask_ids
 from ..threads import torch_threads
 from .sampling import SamplingSettings
+
+if TYPE_CHECKING:
+    from ..persistence.model_file import ModelFile
 
 STEPS = 12  # decoding steps for any mask (fewer when fewer cells are masked)
 NOISE = 4.5  # Gumbel noise on the confidence at the first step, fading to 0 (MaskGIT's choice temperature)
@@ -140,7 +145,7 @@ class MaskedSampler:
         self.steps = steps
 
     @classmethod
-    def from_loaded(cls, mf, path=None) -> MaskedSampler | None:
+    def from_loaded(cls, mf: ModelFile, path: str | Path | None = None) -> MaskedSampler | None:
         """The model file's masked prior (`masked_prior` document, `masked.*` tensors); None when it has none.
         A damaged one (missing or misshapen tensors, another VQ-VAE's) is a one-line `ModelFileError`."""
         doc = mf.document.masked_prior
@@ -184,10 +189,8 @@ class MaskedSampler:
 
     def _join(self, grids: np.ndarray, free: np.ndarray) -> list[float]:
         """Mean NLL of the kept cells within BORDER positions of a free cell, hidden together, per candidate."""
-        near = free.any(axis=0)  # (P,)
-        for d in range(1, BORDER + 1):
-            near = near | np.roll(free.any(axis=0), d) * (np.arange(near.size) >= d) \
-                | np.roll(free.any(axis=0), -d) * (np.arange(near.size) < near.size - d)
+        cols = free.any(axis=0).astype(np.int64)  # (P,)
+        near = np.convolve(cols, np.ones(2 * BORDER + 1, dtype=np.int64), mode="same") > 0  # (P,): within BORDER
         border = near[None] & ~free  # (Q, P)
         if not border.any():
             return [0.0] * len(grids)
