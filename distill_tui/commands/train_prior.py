@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--clock", choices=["wall", "cpu"], help="what --minutes counts: wall time (default) or this "
                    "process's CPU time / threads (comparable budgets on a shared machine)")
     p.add_argument("--run", type=Path, help="run folder (default: MODEL.prior-run beside the model)")
+    p.add_argument("--shape", choices=["causal", "masked"], default="causal",
+                   help="causal (default): the prior that generates; masked: a second prior, stored beside it, that "
+                   "regenerates regions and variations from both sides (--context is then its window)")
     p.add_argument("--architecture", choices=["transformer", "lstm"], help="default: transformer (see bench/RESULTS.md)")
     p.add_argument("--context", type=int, help="time positions the prior reads at once (even; default 16, about 0.75 s)")
     p.add_argument("--layers", type=int, help="default from the dataset: 2 under 50 files")
@@ -104,6 +107,10 @@ def run(args: argparse.Namespace) -> int:
     from ..train.display import TrainDisplay
     from ..train.prior_loop import result_json, train_prior
 
+    if args.shape == "masked":
+        from .masked_prior import run_masked
+
+        return run_masked(args)
     req = build_request(args)
     with TrainDisplay("prior", enabled=not args.quiet) as display:
         result = train_prior(req, echo=_Echo(display))

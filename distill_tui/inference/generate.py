@@ -28,6 +28,7 @@ from ..model.prior import (
 from ..persistence.document import PriorSummary
 from ..persistence.model_file import ModelFile, load_model_file
 from ..threads import torch_threads
+from .masked_sampling import MaskedSampler
 from .sampling import SamplingSettings
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ class Prior:
         self.levels = self.cfg.levels
         self.doc = doc  # the prior's report in the model file (None for a prior built in memory)
         self.last_seed: int | None = None  # the seed the last call used (drawn when settings.seed is None)
+        self.masked: MaskedSampler | None = None  # when set, masks and regions are filled by it (`mask_candidates`)
 
     # ------------------------------------------------------------ loading
     @classmethod
@@ -106,7 +108,9 @@ class Prior:
             model.load_state_dict(mf.group("prior"), strict=True)
         except (KeyError, TypeError, ValueError, RuntimeError, BadInputError) as exc:
             raise ModelFileError(f"the prior does not fit its stored config ({str(exc).splitlines()[0][:120]})", path) from exc
-        return cls(model, mf.fingerprint, doc)
+        prior = cls(model, mf.fingerprint, doc)
+        prior.masked = MaskedSampler.from_loaded(mf, path)  # None unless `train-prior --shape masked` stored one
+        return prior
 
     # ------------------------------------------------------------ checks
     def _generator(self, settings: SamplingSettings) -> torch.Generator:
@@ -310,7 +314,9 @@ class Prior:
 
         The free cells are sampled left to right given everything before them; the kept cells from
         the first free position on (those between free ones, then up to half a window after the last)
-        are scored, and the candidate that makes them likeliest comes first.
+        are scored, and the candidate that makes them likeliest comes first. When the model file holds a
+        masked prior (`self.masked`, `train-prior --shape masked`) it fills them instead, from both sides
+        (inference/masked_sampling.py); set `masked` to None to use the causal prior.
         """
         codes = self.check_codes(codes)
         free = np.asarray(free, dtype=bool)
@@ -318,6 +324,9 @@ class Prior:
             raise BadInputError(f"the mask's shape {free.shape} differs from the grid's {codes.shape}")
         if not free.any():
             raise BadInputError("nothing to regenerate: the mask is empty")
+        if self.masked is not None:  # the masked prior reads the kept cells on both sides (inference/masked_sampling.py)
+            found = self.masked.candidates(codes, free, settings, candidates, self._generator(settings))
+            return [RegionCandidate(c.codes, c.join_nll) for c in found]
         return self._masked(codes, free, settings, candidates, self._generator(settings))
 
     def _masked(self, codes: np.ndarray, free: np.ndarray, settings: SamplingSettings, candidates: int,

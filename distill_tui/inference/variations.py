@@ -1,7 +1,8 @@
 """Variations of a sound: keep some levels (and what lies outside a region), resample the rest with the prior.
 
 Built on `Prior.region_candidates`: the region's free slots are sampled left to right with the kept codes
-read as context, n candidates in one batch. Every variation differs from its source and from the others;
+read as context (or, when the model holds a masked prior, from both sides: `Prior.mask_candidates`), n
+candidates in one batch. Every variation differs from its source and from the others;
 a candidate that repeats one already taken is drawn again with the next seed (`MAX_ROUNDS` at most).
 """
 

@@ -15,6 +15,7 @@ Layout of the document (docs/architecture.md describes the file as a whole):
     training     TrainingSummary                 -- how the VQ-VAE was trained (its TrainConfig in `train`)
     health       HealthSummary or null           -- codebook health over a whole pass of the data
     prior        PriorSummary or null            -- the prior's report; its weights are the `prior.*` tensors
+    masked_prior MaskedPriorSummary (absent unless trained; its weights are the `masked.*` tensors)
     perceptual   PerceptualCache (absent until computed; analysis/perceptual.py)
 """
 
@@ -279,6 +280,15 @@ def _folds_line(f: dict[str, Any]) -> str:
 
 
 @dataclass
+class MaskedPriorSummary(_Section):
+    """The masked prior's report (model/masked_prior.py); `config` is its `MaskedConfig`. Older files have none."""
+
+    REQUIRED: ClassVar[tuple[str, ...]] = ("vqvae_fingerprint", "config")
+    vqvae_fingerprint: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class PerceptualLevel(_Section):
     REQUIRED: ClassVar[tuple[str, ...]] = ("label", "reason", "descriptions")
     label: str = ""
@@ -339,6 +349,7 @@ class ModelDocument:
     prior: PriorSummary | None = None
     perceptual: PerceptualCache | None = None
     distill_tui_version: str | None = None
+    masked_prior: MaskedPriorSummary | None = None
     format: str = FORMAT
     version: int = VERSION
     extra: dict[str, Any] = field(default_factory=dict)  # unknown top-level keys, written back as they were
@@ -346,7 +357,8 @@ class ModelDocument:
     model_extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     TOP: ClassVar[tuple[str, ...]] = ("format", "version", "fingerprint", "spectrogram", "model", "dataset",
-                                      "training", "health", "prior", "perceptual", "distill_tui_version")
+                                      "training", "health", "prior", "perceptual", "distill_tui_version",
+                                      "masked_prior")
 
     @classmethod
     def from_dict(cls, d: Any, path: Where = None) -> ModelDocument:
@@ -380,6 +392,8 @@ class ModelDocument:
             training=TrainingSummary.from_dict(d.get("training") or {}, "training", path),
             health=None if d.get("health") is None else HealthSummary.from_dict(d["health"], "health", path),
             prior=None if d.get("prior") is None else PriorSummary.from_dict(d["prior"], "prior", path),
+            masked_prior=None if d.get("masked_prior") is None else MaskedPriorSummary.from_dict(
+                d["masked_prior"], "masked_prior", path),
             perceptual=perceptual, distill_tui_version=version_tag, format=FORMAT, version=version, extra=extra,
             spectrogram_extra=spec_extra, model_extra=model_extra,
         )
@@ -399,6 +413,8 @@ class ModelDocument:
             out["perceptual"] = self.perceptual.to_dict()
         if self.distill_tui_version is not None:
             out["distill_tui_version"] = self.distill_tui_version
+        if self.masked_prior is not None:
+            out["masked_prior"] = self.masked_prior.to_dict()
         return out
 
     @property

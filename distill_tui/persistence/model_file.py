@@ -1,7 +1,7 @@
 """The `.distill` model file: one safetensors file, no pickle (docs/architecture.md).
 
 Layout: tensors named `vqvae.*` (the RVQ-VAE state dict, buffers included), optionally `prior.*`,
-`perceptual.*` (cached analysis) and `optim.*` (optimizer state, in training checkpoints only). The
+`masked.*` (the masked prior, `train-prior --shape masked`), `perceptual.*` (cached analysis) and `optim.*` (optimizer state, in training checkpoints only). The
 safetensors metadata holds one key, "distill": the JSON model document (persistence/document.py) with
 "format": "distill", "version", the fingerprint (a hash of the `vqvae.*` tensors) and every config
 needed to rebuild the model. Loading parses JSON and raw tensors only; it never executes anything from
