@@ -1,8 +1,4 @@
-"""Other screens at 80×24 (issue 15): what was found clipped or squeezed, filed as tests.
-
-Each `xfail(strict=True)` test fails today for a defect in a file this test's author does not own (named in the
-reason); when it is fixed the test passes, strict xfail turns that into a failure, and the marker comes off.
-"""
+"""Other screens at 80×24 (issue 15): what was found clipped or squeezed there, each a test that failed before its fix."""
 
 from __future__ import annotations
 
@@ -10,7 +6,6 @@ import json
 import tempfile
 from pathlib import Path
 
-import pytest
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -58,8 +53,6 @@ async def test_run_view_footer_keys_all_show_at_80x24(tmp_path: Path, monkeypatc
         assert keys_cut_off(view) == []
 
 
-@pytest.mark.xfail(strict=True, reason="tui/screens/train.py: at 80 columns each setting's explanation gets "
-                                       "about 15 columns, so a setting is 4-7 rows tall and 3 of them fit")
 @aio
 async def test_train_settings_explanations_stay_readable_at_80x24(monkeypatch):
     folder = Path(tempfile.mkdtemp())
