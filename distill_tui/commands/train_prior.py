@@ -83,7 +83,9 @@ class _Echo:
         if ev.get("event") == "folds":
             d.say(f"mean over {ev['folds']} folds: perplexity {ev['network_perplexity']:.2f} at step {ev['best_step']}, "
                   f"bigram {ev['bigram_perplexity']:.2f}: "
-                  + ("the network is kept; training it on every sound" if ev["keep_network"] else "the bigram is kept"))
+                  + (f"blended with the bigram {ev['blend_perplexity']:.2f}: the blend is kept; training the network on "
+                     "every sound" if ev.get("keep_blend") else
+                     "the network is kept; training it on every sound" if ev["keep_network"] else "the bigram is kept"))
             return
         if ev.get("event") == "eval":
             fold = "" if ev.get("val_ppl") is None else f" (held out, mean of the folds: {ev['val_ppl']:.1f})"
