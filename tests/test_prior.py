@@ -116,6 +116,8 @@ def test_scoring_windows_score_every_slot_once_with_half_a_window_of_past(positi
 def test_sizes_follow_the_dataset():
     small = adaptive_prior_config(20, 3, [64] * 3)
     assert (small.layers, small.d_model) == (2, 64)
+    # 2 x 64 beat 3 x 192 on 50 files in a 3-minute budget (docs/architecture.md, decision 33)
+    assert (adaptive_prior_config(50, 3, [64] * 3).d_model, adaptive_prior_config(199, 3, [64] * 3).layers) == (64, 2)
     big = adaptive_prior_config(300, 4, [256] * 4)
     assert big.layers > small.layers and big.d_model > small.d_model
     assert adaptive_prior_config(20, 3, [64] * 3, architecture="lstm").architecture == "lstm"

@@ -30,8 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "regenerates regions and variations from both sides (--context is then its window)")
     p.add_argument("--architecture", choices=["transformer", "lstm"], help="default: transformer (see bench/RESULTS.md)")
     p.add_argument("--context", type=int, help="time positions the prior reads at once (even; default 16, about 0.75 s)")
-    p.add_argument("--layers", type=int, help="default from the dataset: 2 under 50 files")
-    p.add_argument("--d-model", type=int, help="width; default from the dataset: 64 under 50 files")
+    p.add_argument("--layers", type=int, help="default from the dataset: 2 under 200 files")
+    p.add_argument("--d-model", type=int, help="width; default from the dataset: 64 under 200 files")
     p.add_argument("--dropout", type=float, help="default 0.3")
     p.add_argument("--no-augment", action="store_true", help="train on the sounds as they are (no pitch, gain or time-shifted copies, no mixes)")
     p.add_argument("--seed", type=int, help="random seed; also chooses the held-out sounds (default 0, as stage 1)")
@@ -86,7 +86,9 @@ class _Echo:
         if ev.get("event") == "folds":
             d.say(f"mean over {ev['folds']} folds: perplexity {ev['network_perplexity']:.2f} at step {ev['best_step']}, "
                   f"bigram {ev['bigram_perplexity']:.2f}: "
-                  + ("the network is kept; training it on every sound" if ev["keep_network"] else "the bigram is kept"))
+                  + (f"blended with the bigram {ev['blend_perplexity']:.2f}: the blend is kept; training the network on "
+                     "every sound" if ev.get("keep_blend") else
+                     "the network is kept; training it on every sound" if ev["keep_network"] else "the bigram is kept"))
             return
         if ev.get("event") == "eval":
             fold = "" if ev.get("val_ppl") is None else f" (held out, mean of the folds: {ev['val_ppl']:.1f})"

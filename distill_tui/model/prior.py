@@ -14,6 +14,7 @@ from torch import nn
 from ..errors import BadInputError
 
 ARCHITECTURES = ("transformer", "lstm")
+BLENDS = ("none", "linear", "product")  # how a stored same-level bigram joins the network's prediction
 
 
 @dataclass
@@ -34,6 +35,10 @@ class PriorConfig:
     dropout: float = 0.3
     corrupt: float = 0.08  # share of input tokens replaced by a random code of their level while training
     bigram_base: bool = False  # learn a correction to a smoothed same-level bigram (see PriorModel); also the fallback
+    # Blend with a stored same-level bigram after training (see `blend_logp`); the weights, one per level, are
+    # fitted on the folds' held-out sounds. "none" in priors stored before the blend existed.
+    blend: str = "none"
+    blend_weights: list[float] = field(default_factory=list)
 
     @property
     def vocab(self) -> int:
@@ -59,15 +64,26 @@ class PriorConfig:
             raise BadInputError(f"d_model {self.d_model} is not divisible by {self.heads} heads")
         if not 0 <= self.dropout < 1 or not 0 <= self.corrupt < 1:
             raise BadInputError("dropout and corruption must be in [0, 1)")
+        if self.blend not in BLENDS:
+            raise BadInputError(f"unknown prior blend {self.blend!r} (none, linear or product)")
+        if self.blend != "none":
+            if self.bigram_base:
+                raise BadInputError("a prior blends with a bigram or is built on one, not both")
+            if len(self.blend_weights) != self.levels or not all(0 <= w <= 4 for w in self.blend_weights):
+                raise BadInputError(f"the blend needs one weight in [0, 4] per level ({self.levels}), "
+                                    f"got {self.blend_weights}")
+            if self.blend == "linear" and not all(w <= 1 for w in self.blend_weights):
+                raise BadInputError(f"a linear blend's weights are shares in [0, 1], got {self.blend_weights}")
 
 
 def adaptive_prior_config(n_files: int, levels: int, codebook_sizes: list[int], **overrides: Any) -> PriorConfig:
-    """Tiny by default, sized from the dataset: 2 layers / 64 wide under 50 files, then a bit larger.
+    """Tiny by default, sized from the dataset: 2 layers / 64 wide under 200 files, then larger.
 
-    64 wide beat 128 on pads-drums-20 by k-fold (held-out perplexity 40.1 against 41.7, bench/RESULTS.md)."""
-    if n_files < 50:
+    64 wide beat 128 on pads-drums-20 by k-fold (held-out perplexity 40.1 against 41.7, bench/RESULTS.md), and
+    beat 3 x 192 on pads-drums-50 in a 3-CPU-minute budget (27.7 against 30.0; 1,100 steps per fold against 200)."""
+    if n_files < 200:
         d, n_layers = 64, 2
-    elif n_files < 200:
+    elif n_files < 500:
         d, n_layers = 192, 3
     else:
         d, n_layers = 256, 4
@@ -198,6 +214,23 @@ class Block(nn.Module):
 MAX_BASE_VOCAB = 2048  # the bigram table is (vocab + levels, vocab) floats: 16 MB at this size
 
 
+def blend_logp(net_logp: torch.Tensor, big_logp: torch.Tensor, kind: str, weight: torch.Tensor) -> torch.Tensor:
+    """The network's and the bigram's log-probabilities (..., V), each normalized over the slot's level
+    (-inf elsewhere), joined with `weight` (..., 1):
+
+    - "linear": p = w * p_net + (1 - w) * p_bigram, w in [0, 1] (w = 1: the network alone);
+    - "product": p proportional to p_net * p_bigram ** w, w >= 0 (w = 0: the network alone).
+
+    Returns log-probabilities (..., V), normalized over the level.
+    """
+    if kind == "linear":
+        return torch.logaddexp(net_logp + torch.log(weight), big_logp + torch.log1p(-weight))
+    if kind == "product":
+        finite = torch.where(torch.isfinite(big_logp), big_logp, torch.zeros_like(big_logp))  # 0 * -inf is nan
+        return F.log_softmax(net_logp + weight * finite, dim=-1)
+    return net_logp
+
+
 class PriorModel(nn.Module):
     """Both architectures share the embedder and the head.
 
@@ -231,10 +264,15 @@ class PriorModel(nn.Module):
             self.drop = nn.Dropout(cfg.dropout)
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.use_base = cfg.bigram_base and cfg.vocab <= MAX_BASE_VOCAB
+        self.use_blend = cfg.blend != "none" and not cfg.bigram_base and cfg.vocab <= MAX_BASE_VOCAB
         if self.use_base:
             self.head = nn.Linear(cfg.d_model, cfg.vocab, bias=False)
             nn.init.zeros_(self.head.weight)
+        if self.use_base or self.use_blend:
             self.register_buffer("bigram", torch.zeros(cfg.vocab + cfg.levels, cfg.vocab))  # (V + Q, V) log p
+        if self.use_blend:
+            weights = torch.tensor(cfg.blend_weights, dtype=torch.float32)[:, None]  # (Q, 1); in the config
+            self.register_buffer("blend_weight", weights, persistent=False)
         mask = torch.full((cfg.levels, cfg.vocab), -math.inf)  # (Q, V)
         for q, (off, k) in enumerate(zip(cfg.offsets, cfg.codebook_sizes, strict=True)):
             mask[q, off : off + k] = 0.0
@@ -262,22 +300,35 @@ class PriorModel(nn.Module):
             if cache is not None:
                 cache[0] = state
         if self.use_base:
-            row = torch.where(x.same == self.cfg.vocab, self.cfg.vocab + x.level, x.same)  # (B, T)
-            logits = self.head(self.ln_f(h)) + self.bigram[row]  # (B, T, V)
+            logits = self.head(self.ln_f(h)) + self.bigram[self.bigram_row(x)]  # (B, T, V)
         else:
             logits = self.ln_f(h) @ self.embed.tok.weight[: self.cfg.vocab].T  # (B, T, V)
-        return logits + self.level_mask[x.level]  # (B, T, V)
+        logits = logits + self.level_mask[x.level]  # (B, T, V)
+        if self.use_blend:  # log-probabilities of the blend, themselves valid logits
+            big = self.bigram[self.bigram_row(x)] + self.level_mask[x.level]  # (B, T, V)
+            logits = blend_logp(F.log_softmax(logits, dim=-1), big, self.cfg.blend, self.blend_weight[x.level])
+        return logits
+
+    def bigram_row(self, x: SlotInputs) -> torch.Tensor:
+        """The bigram table's row for each slot: its previous same-level code, or its level's start row. (B, T)"""
+        return torch.where(x.same == self.cfg.vocab, self.cfg.vocab + x.level, x.same)
 
     @torch.no_grad()
     def set_bigram(self, starts: list[np.ndarray], transitions: list[np.ndarray]) -> None:
-        """Fill the base from per-level log-probabilities: starts (K,), transitions (K, K) previous -> next."""
-        if not self.use_base:
-            return
-        table = torch.zeros_like(self.bigram)  # (V + Q, V); entries outside a level's block are masked anyway
-        for q, (off, k) in enumerate(zip(self.cfg.offsets, self.cfg.codebook_sizes, strict=True)):
-            table[self.cfg.vocab + q, off : off + k] = torch.as_tensor(starts[q], dtype=table.dtype)
-            table[off : off + k, off : off + k] = torch.as_tensor(transitions[q], dtype=table.dtype)
-        self.bigram.copy_(table)
+        """Fill the base (or the blend's bigram) from per-level log-probabilities: starts (K,), transitions
+        (K, K) previous -> next."""
+        if self.use_base or self.use_blend:
+            self.bigram.copy_(bigram_table(self.cfg, starts, transitions))
+
+
+def bigram_table(cfg: PriorConfig, starts: list[np.ndarray], transitions: list[np.ndarray]) -> torch.Tensor:
+    """Per-level bigram log-probabilities laid out by slot input: (V + Q, V), row = previous same-level code
+    (global id) or V + level for a sound's first code; entries outside a level's block are 0 (masked by callers)."""
+    table = torch.zeros(cfg.vocab + cfg.levels, cfg.vocab)  # (V + Q, V)
+    for q, (off, k) in enumerate(zip(cfg.offsets, cfg.codebook_sizes, strict=True)):
+        table[cfg.vocab + q, off : off + k] = torch.as_tensor(starts[q], dtype=table.dtype)
+        table[off : off + k, off : off + k] = torch.as_tensor(transitions[q], dtype=table.dtype)
+    return table
 
 
 def token_nll(model: PriorModel, x: SlotInputs, target: torch.Tensor) -> torch.Tensor:

@@ -274,6 +274,9 @@ def _folds_line(f: dict[str, Any]) -> str:
     levels = ", ".join(f"level {q + 1} {n:.2f}±{ns:.2f} vs {b:.2f}±{bs:.2f}" for q, (n, ns, b, bs) in enumerate(
         zip(f["network_nll"], f["network_nll_spread"], f["bigram_nll"], f["bigram_nll_spread"], strict=True)))
     kept = "network kept" if f["keep_network"] else "the bigram is kept"
+    if f.get("keep_blend"):  # train/prior_folds.py: the network blended with the bigram
+        kept = (f"blend of both kept ({f['blend_perplexity']:.2f}, weights {f['blend_weights']}; per level "
+                + ", ".join(f"{v:.2f}" for v in f["blend_nll"]) + ")")
     return (f"held-out sounds, mean of {f['folds']} folds: perplexity {f['network_perplexity']:.2f} (network, "
             f"step {f['best_step']}) vs {f['bigram_perplexity']:.2f} (bigram): {kept}; per level, network vs bigram "
             f"(nats per code ± spread over folds): {levels}")

@@ -20,17 +20,19 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..analysis.memorization import ALPHAS, bigram_counts, bigram_log_tables
 from ..model.prior import (
     PriorConfig,
     PriorModel,
     SlotInputs,
+    bigram_table,
+    blend_logp,
     flatten_codes,
     scoring_windows,
     slot_inputs,
     token_loss,
-    token_nll,
 )
 from .prior_data import FileCodes, WindowSampler
 from .state import Schedule
@@ -71,10 +73,39 @@ def level_counts(grids: list[np.ndarray], levels: int) -> np.ndarray:
     return np.array([sum(int(g.shape[1]) for g in grids)] * levels, dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class BlendCandidate:
+    """One way of joining the network and a bigram fitted with add-`alpha` smoothing (see `blend_logp`)."""
+
+    kind: str  # "linear" or "product"
+    alpha: float
+    weight: float
+
+
+BLEND_ALPHAS = tuple(float(ALPHAS[i]) for i in (12, 16, 19))  # 0.1, 0.46, 1.47: sharper bigrams may blend better
+BLEND_WEIGHTS = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 11))
+BLEND_CANDIDATES = [BlendCandidate(k, a, w) for k in ("linear", "product") for a in BLEND_ALPHAS for w in BLEND_WEIGHTS]
+
+
+def blend_tables(cfg: PriorConfig, grids: list[np.ndarray], alphas: tuple[float, ...] = BLEND_ALPHAS
+                 ) -> dict[float, torch.Tensor]:
+    """The bigram fitted on `grids` per alpha, laid out as the prior reads it: (V + Q, V) log-probabilities."""
+    return {a: bigram_table(cfg, *bigram_log_tables(grids, cfg.codebook_sizes, a)) for a in alphas}
+
+
 @torch.no_grad()
 def network_level_nll(model: PriorModel, grids: list[np.ndarray], batch: int = 64) -> np.ndarray:
     """Summed NLL (nats) per level of whole grids, scored with generation's windows: (levels,)."""
+    return level_scores(model, grids, batch=batch)[0]
+
+
+@torch.no_grad()
+def level_scores(model: PriorModel, grids: list[np.ndarray], tables: dict[float, torch.Tensor] | None = None,
+                 candidates: list[BlendCandidate] = BLEND_CANDIDATES, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Summed NLL (nats) per level of whole grids, scored with generation's windows: the network's (levels,)
+    and, with bigram `tables` (from `blend_tables`), each blend candidate's (len(candidates), levels)."""
     cfg = model.cfg
+    blended = np.zeros((len(candidates) if tables else 0, cfg.levels))
     was = model.training
     model.eval()
     seqs = [torch.from_numpy(flatten_codes(g, cfg)) for g in grids]
@@ -93,11 +124,30 @@ def network_level_nll(model: PriorModel, grids: list[np.ndarray], batch: int = 6
             parts.append([torch.nn.functional.pad(t, (0, pad)) for t in (x.tok, x.same, x.level, x.time)])
             targets.append(tgt)
         x = SlotInputs(*(torch.cat([p[j] for p in parts]) for j in range(4)))  # each (W, T)
-        nll = token_nll(model, x, torch.cat(targets)).double()  # (W, T)
+        target = torch.cat(targets)  # (W, T)
+        logits = model(x)  # (W, T, V)
+        nll = F.cross_entropy(logits.transpose(1, 2), target, reduction="none", ignore_index=-1).double()  # (W, T)
         for q in range(cfg.levels):
             total[q] += float(nll[x.level == q].sum())
+        if tables:
+            _score_blends(model, x, target, F.log_softmax(logits, dim=-1), tables, candidates, blended)
     model.train(was)
-    return total
+    return total, blended
+
+
+def _score_blends(model: PriorModel, x: SlotInputs, target: torch.Tensor, net_logp: torch.Tensor,
+                  tables: dict[float, torch.Tensor], candidates: list[BlendCandidate], out: np.ndarray) -> None:
+    """Add each candidate's summed NLL per level for these windows into `out` (C, Q)."""
+    row, mask = model.bigram_row(x), model.level_mask[x.level]  # (W, T), (W, T, V)
+    scored = target >= 0  # (W, T)
+    tgt = target.clamp(min=0)[..., None]  # (W, T, 1)
+    levels = [(x.level == q) & scored for q in range(model.cfg.levels)]
+    big = {a: t[row] + mask for a, t in tables.items()}  # each (W, T, V)
+    for c, cand in enumerate(candidates):
+        w = torch.full((1, 1, 1), cand.weight)
+        nll = -blend_logp(net_logp, big[cand.alpha], cand.kind, w).gather(-1, tgt)[..., 0].double()  # (W, T)
+        for q, sel in enumerate(levels):
+            out[c, q] += float(nll[sel].sum())
 
 
 # ------------------------------------------------------------------ results
@@ -112,6 +162,7 @@ class FoldResult:
     bigram: list[list[float]]  # summed NLL per level for each alpha (ALPHAS), fitted on the training codes
     bigram_augmented: list[list[float]] = field(default_factory=list)  # the same, fitted with the augmented codes
     cpu_s: float = 0.0
+    blended: list[list[list[float]]] = field(default_factory=list)  # (evaluations, BLEND_CANDIDATES, levels) NLL
 
 
 def _per_token(nll: np.ndarray, tokens: np.ndarray) -> np.ndarray:
@@ -138,10 +189,36 @@ class FoldDecision:
     bigram_augmented: bool
     keep_network: bool
     cpu_s: float = 0.0
+    # The blend with the bigram (absent before it existed): chosen on all folds, kept when its honest figure
+    # (`blend_mean`: each fold scored with the blend chosen on the other folds) beats the network and the bigram.
+    blend: str = "none"
+    blend_alpha: float = 0.0
+    blend_weights: list[float] = field(default_factory=list)  # per level
+    blend_step: int = 0
+    blend_nll: list[float] = field(default_factory=list)  # per level, mean over folds (chosen on all folds)
+    blend_nll_spread: list[float] = field(default_factory=list)
+    blend_mean: float = math.inf  # each fold with the blend chosen on the others, then the mean over folds
+    blend_by_fold: list[float] = field(default_factory=list)
+    blend_mean_fitted: float = math.inf  # the blend chosen on all folds, scored on them (optimistic)
+    keep_blend: bool = False
 
     @property
     def network_perplexity(self) -> float:
         return math.exp(self.network_mean)
+
+    @property
+    def blend_perplexity(self) -> float:
+        return math.exp(self.blend_mean) if math.isfinite(self.blend_mean) else math.inf
+
+    @property
+    def stored_step(self) -> int:
+        """The final run's step whose state is stored: the blend's when the blend is kept."""
+        return self.blend_step if self.keep_blend else self.best_step
+
+    @property
+    def kept(self) -> str:
+        """What the stored prior is: "blend", "network" or "bigram"."""
+        return "blend" if self.keep_blend else "network" if self.keep_network else "bigram"
 
     @property
     def bigram_perplexity(self) -> float:
@@ -156,7 +233,17 @@ class FoldDecision:
                 "network_perplexity": r(self.network_perplexity), "bigram_perplexity": r(self.bigram_perplexity),
                 "network_by_fold": r(self.network_by_fold), "bigram_by_fold": r(self.bigram_by_fold),
                 "bigram_alpha": self.bigram_alpha, "bigram_augmented": self.bigram_augmented,
-                "keep_network": self.keep_network, "cpu_s": round(self.cpu_s, 2)}
+                "keep_network": self.keep_network, "cpu_s": round(self.cpu_s, 2),
+                "blend": self.blend, "blend_alpha": round(self.blend_alpha, 4), "blend_weights": r(self.blend_weights),
+                "blend_step": self.blend_step, "blend_nll": r(self.blend_nll),
+                "blend_nll_spread": r(self.blend_nll_spread), "blend_mean": _finite(self.blend_mean),
+                "blend_perplexity": _finite(self.blend_perplexity), "blend_by_fold": r(self.blend_by_fold),
+                "blend_mean_fitted": _finite(self.blend_mean_fitted), "keep_blend": self.keep_blend,
+                "kept": self.kept}
+
+
+def _finite(v: float) -> float | None:
+    return round(float(v), 4) if math.isfinite(v) else None
 
 
 def _round(v: Any) -> Any:
@@ -192,7 +279,7 @@ def decide(folds: list[FoldResult], n_files: int, fold_steps: int) -> FoldDecisi
     big_tok = big / np.maximum(tokens, 1)
     big_fold = big.sum(axis=1) / np.maximum(tokens.sum(axis=1), 1)  # (F,)
     net_mean, big_mean = float(net_fold[:, e].mean()), float(big_fold.mean())
-    return FoldDecision(
+    d = FoldDecision(
         folds=len(folds), files=n_files, best_step=int(folds[0].steps[e]), fold_steps=fold_steps,
         network_nll=net_tok[:, e].mean(axis=0).tolist(), network_nll_spread=[_sd(c) for c in net_tok[:, e].T],
         bigram_nll=big_tok.mean(axis=0).tolist(), bigram_nll_spread=[_sd(c) for c in big_tok.T],
@@ -200,6 +287,60 @@ def decide(folds: list[FoldResult], n_files: int, fold_steps: int) -> FoldDecisi
         bigram_by_fold=big_fold.tolist(), bigram_alpha=float(ALPHAS[a]), bigram_augmented=augmented,
         keep_network=folds[0].steps[e] > 0 and net_mean < big_mean, cpu_s=sum(f.cpu_s for f in folds),
     )
+    if n_evals > 1 and all(len(f.blended) >= n_evals for f in folds):
+        _decide_blend(d, folds, n_evals, tokens)
+    return d
+
+
+def _choose_blend(b_tok: np.ndarray) -> tuple[int, int, list[int]]:
+    """On per-code NLL (F, E, C, Q) of some folds: the evaluation (>= 1), the (kind, alpha) group and, per
+    level, the candidate index with the lowest fold-mean NLL. Levels hold equal code counts in a fold, so
+    choosing each level's weight on its own minimizes the all-level figure."""
+    mean = b_tok.mean(axis=0)  # (E, C, Q)
+    best: tuple[float, int, int, list[int]] | None = None
+    for g, idx in enumerate(_blend_groups()):
+        sub = mean[1:, idx, :]  # (E - 1, W, Q): step 0 (an untrained network) is never blended
+        pick = sub.argmin(axis=1)  # (E - 1, Q)
+        score = np.take_along_axis(sub, pick[:, None, :], axis=1)[:, 0, :].mean(axis=1)  # (E - 1,)
+        e = int(score.argmin())
+        if best is None or score[e] < best[0]:
+            best = (float(score[e]), e + 1, g, [idx[int(w)] for w in pick[e]])
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
+def _blend_groups() -> list[list[int]]:
+    """Candidate indices per (kind, alpha), in BLEND_CANDIDATES' order."""
+    groups: dict[tuple[str, float], list[int]] = {}
+    for i, c in enumerate(BLEND_CANDIDATES):
+        groups.setdefault((c.kind, c.alpha), []).append(i)
+    return list(groups.values())
+
+
+def _decide_blend(d: FoldDecision, folds: list[FoldResult], n_evals: int, tokens: np.ndarray) -> None:
+    """Fill `d`'s blend fields: the blend chosen on all folds, and its honest figure, each fold scored with
+    the blend chosen on the other folds (nested cross-validation; one fold: the fitted figure)."""
+    b_tok = np.array([f.blended[:n_evals] for f in folds]) / np.maximum(tokens, 1)[:, None, None, :]  # (F, E, C, Q)
+    levels = range(b_tok.shape[3])
+
+    def fold_score(f: int, e: int, picks: list[int]) -> np.ndarray:  # (Q,)
+        return np.array([b_tok[f, e, picks[q], q] for q in levels])
+
+    e, _, picks = _choose_blend(b_tok)
+    fitted = np.array([fold_score(f, e, picks) for f in range(len(folds))])  # (F, Q)
+    nested = []
+    for f in range(len(folds)):
+        others = [i for i in range(len(folds)) if i != f] or [f]
+        e_f, _, picks_f = _choose_blend(b_tok[others])
+        nested.append(float(fold_score(f, e_f, picks_f).mean()))
+    chosen = [BLEND_CANDIDATES[c] for c in picks]
+    d.blend, d.blend_alpha = chosen[0].kind, chosen[0].alpha
+    d.blend_weights = [c.weight for c in chosen]
+    d.blend_step = int(folds[0].steps[e])
+    d.blend_nll, d.blend_nll_spread = fitted.mean(axis=0).tolist(), [_sd(c) for c in fitted.T]
+    d.blend_mean_fitted = float(fitted.mean(axis=1).mean())
+    d.blend_by_fold, d.blend_mean = nested, float(np.mean(nested))
+    d.keep_blend = d.blend_mean < min(d.network_mean, d.bigram_mean)
 
 
 # ------------------------------------------------------------------ one fold
@@ -242,7 +383,7 @@ def calibrate(cfg: PriorConfig, tc: Any, codes: FileCodes, held_out: list[int], 
     for _ in range(10):
         train_step(model, opt, sampler, tc, 0.0)
     t1 = clock()
-    network_level_nll(model, val)
+    level_scores(model, val, blend_tables(cfg, train + aug) if not model.use_base else None)  # as run_fold scores
     step_s, eval_s = max((t1 - t0) / 10, 1e-6), max(clock() - t1, 1e-6)
     steps = int((seconds - eval_s) / (step_s + eval_s / tc.eval_every))
     return max(1, steps // tc.eval_every * tc.eval_every if steps >= tc.eval_every else steps)
@@ -250,10 +391,11 @@ def calibrate(cfg: PriorConfig, tc: Any, codes: FileCodes, held_out: list[int], 
 
 def run_fold(cfg: PriorConfig, tc: Any, codes: FileCodes, held_out: list[int], steps: int,
              stop: Callable[[], bool] = lambda: False, clock: Callable[[], float] = time.process_time,
-             limit_s: float | None = None) -> FoldResult:
+             limit_s: float | None = None, blends: bool = True) -> FoldResult:
     """Train a fresh network on the fold's training files for `steps` steps (fewer if `stop()` or past
     `limit_s` seconds), scoring the held-out files per level at step 0, every `tc.eval_every` steps and
-    at the last; the bigram on the same split, per alpha."""
+    at the last, alone and (with `blends`) blended with the bigram of the training codes (each
+    `BLEND_CANDIDATES`); the bigram alone on the same split, per alpha."""
     t0 = clock()
     if limit_s is not None:
         stop = (lambda s: lambda: s() or clock() - t0 > limit_s)(stop)
@@ -265,17 +407,25 @@ def run_fold(cfg: PriorConfig, tc: Any, codes: FileCodes, held_out: list[int], s
     opt = new_optimizer(model, tc)
     sampler = WindowSampler(cfg, train + aug, tc.start_share, tc.seed)
     schedule = Schedule(tc.lr, tc.warmup_steps, tc.min_lr_ratio)
+    tables = blend_tables(cfg, train + aug) if blends and not model.use_base else None  # as `blend_bigram` fits it
     model.train()
-    at, curve = [0], [network_level_nll(model, val).tolist()]
+    at, curve, mixed = [0], [], []
+
+    def evaluate() -> None:
+        net, blended = level_scores(model, val, tables)
+        curve.append(net.tolist())
+        mixed.append(blended.tolist())
+
+    evaluate()
     for step in range(1, steps + 1):
         if stop():
             break
         train_step(model, opt, sampler, tc, schedule.rate(step - 1, (step - 1) / steps))
         if step % tc.eval_every == 0 or step == steps:
             at.append(step)
-            curve.append(network_level_nll(model, val).tolist())
+            evaluate()
     return FoldResult(
         held_out=[codes.names[i] for i in held_out], tokens=level_counts(val, cfg.levels).tolist(), steps=at,
         network=curve, bigram=bigram_level_nll(train, val, sizes).tolist(),
         bigram_augmented=bigram_level_nll(train + aug, val, sizes).tolist() if aug else [],
-        cpu_s=clock() - t0)
+        cpu_s=clock() - t0, blended=mixed if tables else [])

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .. import __version__
@@ -298,7 +299,7 @@ class PriorTrainer:
             self.runner.warn("non-finite loss: step skipped", "nonfinite")
             return False
         self.last_loss = loss
-        if self.decision is not None and self.runner.state.step + 1 == self.decision.best_step:
+        if self.decision is not None and self.runner.state.step + 1 == self.decision.stored_step:
             self.best_state = copy.deepcopy(self.model.state_dict())
         return True
 
@@ -330,19 +331,21 @@ class PriorTrainer:
             self._evaluate()
         self.model.load_state_dict(self.best_state)
         cfg, model, fallback = self.cfg, self.model, None
-        if not d.keep_network:  # with `bigram_base` too: a fresh base model, its head at zero, is the bigram alone
+        if d.keep_blend:
+            cfg, model = self._blended(d)
+        elif not d.keep_network:  # with `bigram_base` too: a fresh base model, its head at zero, is the bigram alone
             base_cfg = from_dict(PriorConfig, {**to_dict(cfg), "bigram_base": True})
             base_model = PriorModel(base_cfg)
             if base_model.use_base:  # a vocabulary too large for the table keeps the network, with the warning below
                 fallback, cfg, model = "bigram", base_cfg, base_model
                 model.set_bigram(*self.tables)  # the head starts at zero: this prior is exactly the bigram
-        if not d.keep_network:
+        if not d.keep_network and not d.keep_blend:
             self.runner.warn(f"the network did not beat the bigram on held-out sounds (mean over {d.folds} folds: "
                              f"{d.network_perplexity:.2f} against {d.bigram_perplexity:.2f})" +
                              (": the prior falls back to the bigram" if fallback else
                               "; the vocabulary is too large to store the bigram instead"), "fallback")
         model.eval().cpu()
-        val_ppl = d.bigram_perplexity if fallback else d.network_perplexity
+        val_ppl = d.bigram_perplexity if fallback else d.blend_perplexity if d.keep_blend else d.network_perplexity
         bigram = BigramResult(d.bigram_alpha, d.bigram_perplexity, int(sum(g.size for g in codes.grids)), d.bigram_augmented)
         lengths = sorted(g.shape[1] for g in codes.grids)
         gen_positions = int(min(max(lengths[len(lengths) // 2], 16), 2 * cfg.context))
@@ -355,6 +358,16 @@ class PriorTrainer:
         self._report = report
         doc = self.prior_document(report, cfg, model, fallback, stopped_by, gen_positions)
         return FinalModel(doc, {"prior": {k: v.detach().cpu() for k, v in model.state_dict().items()}})
+
+    def _blended(self, d: FoldDecision) -> tuple[PriorConfig, PriorModel]:
+        """The trained network blended with the bigram of every file's codes (and their augmented copies, as
+        in the folds), with the kind, smoothing and per-level weights the folds chose."""
+        cfg = from_dict(PriorConfig, {**to_dict(self.cfg), "blend": d.blend, "blend_weights": d.blend_weights})
+        model = PriorModel(cfg)
+        missing, unexpected = model.load_state_dict(self.best_state, strict=False)
+        assert not unexpected and set(missing) <= {"bigram"}, (missing, unexpected)
+        model.set_bigram(*blend_bigram(self.codes, self.codec.codebook_sizes, d.blend_alpha))
+        return cfg, model
 
     def prior_document(self, report: MemorizationReport, cfg: PriorConfig, model: PriorModel, fallback: str | None,
                        stopped_by: str, gen_positions: int) -> dict[str, Any]:
@@ -408,6 +421,11 @@ class PriorTrainer:
                       folds=prior.folds)
         return PriorResult("done", req.model_path, req.run_dir, st.step, st.elapsed_s, prior.architecture, report,
                            list(training["warnings"]), data["train_files"], data["val_files"], prior.folds)
+
+
+def blend_bigram(codes: FileCodes, sizes: list[int], alpha: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The blend's bigram: log tables of every file's codes and their augmented copies, as each fold fitted it."""
+    return bigram_log_tables(codes.grids + codes.augmented, sizes, alpha)
 
 
 def fold_plan(codes: FileCodes, tc: PriorTrainConfig) -> tuple[FileCodes, list[list[int]], str]:

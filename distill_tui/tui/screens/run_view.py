@@ -330,6 +330,8 @@ class RunViewScreen(Screen):
             return None
         if done is not None:
             kept = "the network is kept" if done.get("keep_network") else "the simple code-to-code counts are kept"
+            if done.get("keep_blend"):
+                kept = f"the network and the counts together are kept ({done.get('blend_perplexity')})"
             return (f"Checked on sounds it did not train on: {kept} (likely next codes: network "
                     f"{done.get('network_perplexity')}, counts {done.get('bigram_perplexity')}; fewer is better). "
                     "Training the final prior on every sound.")
