@@ -170,3 +170,19 @@ def test_train_prior_stores_a_blend_that_generate_samples_from(tiny_model, datas
     assert prior.model.bigram.abs().sum() > 0
     grid = prior.generate(12, SamplingSettings(seed=0))
     assert grid.shape == (2, 12) and np.array_equal(grid, prior.generate(12, SamplingSettings(seed=0)))
+
+
+def test_eval_compares_a_blend_with_the_bigram_it_holds():
+    """`eval --generation` measures a blended prior against its own stored bigram, not one refitted on the corpus."""
+    from types import SimpleNamespace
+
+    from distill_tui.analysis.generated import stored_bigram
+
+    blended = PriorModel(cfg(blend="linear", blend_weights=[0.5, 0.5])).eval()
+    starts, trans = bigram_log_tables(grids(3), SIZES, 0.5)
+    blended.set_bigram(starts, trans)
+    held = stored_bigram(SimpleNamespace(model=blended, cfg=blended.cfg))
+    assert held is not None
+    for got, want in zip(held[1], trans, strict=True):
+        assert np.allclose(got, want, atol=1e-5)
+    assert stored_bigram(SimpleNamespace(model=PriorModel(cfg()).eval(), cfg=cfg())) is None  # a plain network holds none

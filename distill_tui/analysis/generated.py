@@ -95,13 +95,14 @@ def _decoded_spectra(codec: Codec, grids: np.ndarray) -> list[np.ndarray]:
 
 
 def stored_bigram(prior: Prior) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
-    """The same-level bigram a prior built on one holds (log-probabilities: starts (K,), transitions (K, K)), else None.
+    """The same-level bigram a prior holds (log-probabilities: starts (K,), transitions (K, K)), else None.
 
-    It is the bigram train-prior fitted (on the augmented codes when that scored better, with its chosen
-    smoothing): the baseline the network was judged against, and what a prior that fell back samples.
+    Priors built on a bigram and priors that blend one with their network hold it: the bigram train-prior
+    fitted (on the augmented codes when that scored better, with its chosen smoothing), the baseline the
+    network was judged against, and what a prior that fell back samples.
     """
     model = prior.model
-    if not getattr(model, "use_base", False):
+    if not (getattr(model, "use_base", False) or getattr(model, "use_blend", False)):
         return None
     table = model.bigram.detach().cpu().double().numpy()  # (V + Q, V)
     cfg = prior.cfg
