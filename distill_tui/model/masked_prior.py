@@ -13,16 +13,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import BadInputError
+from .prior import CodeVocab
 
 
 @dataclass
-class MaskedConfig:
+class MaskedConfig(CodeVocab):
     """The masked prior's shape; it travels in the model file's "masked_prior" document."""
 
     levels: int = 3
@@ -34,14 +34,6 @@ class MaskedConfig:
     dropout: float = 0.1
     span: int = 3  # mean length (positions) of a masked span along time while training (MAGNeT)
     neighbours: bool = True  # each cell also reads its level's codes just before and after it (the bigram's evidence)
-
-    @property
-    def vocab(self) -> int:
-        return sum(self.codebook_sizes)
-
-    @property
-    def offsets(self) -> list[int]:
-        return [0, *np.cumsum(self.codebook_sizes)[:-1].tolist()]
 
     @property
     def hop(self) -> int:

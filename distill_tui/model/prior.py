@@ -17,8 +17,22 @@ ARCHITECTURES = ("transformer", "lstm")
 BLENDS = ("none", "linear", "product")  # how a stored same-level bigram joins the network's prediction
 
 
+class CodeVocab:
+    """One token space for every level: level q's codes are tokens offsets[q] .. offsets[q] + codebook_sizes[q] - 1."""
+
+    codebook_sizes: list[int]
+
+    @property
+    def vocab(self) -> int:
+        return sum(self.codebook_sizes)
+
+    @property
+    def offsets(self) -> list[int]:
+        return [0, *np.cumsum(self.codebook_sizes)[:-1].tolist()]
+
+
 @dataclass
-class PriorConfig:
+class PriorConfig(CodeVocab):
     """The prior's shape. The token at slot i = t * levels + q is code q of time position t.
 
     Each slot's input is the sum of: the previous token (or a start token), the previous code of the
@@ -39,14 +53,6 @@ class PriorConfig:
     # fitted on the folds' held-out sounds. "none" in priors stored before the blend existed.
     blend: str = "none"
     blend_weights: list[float] = field(default_factory=list)
-
-    @property
-    def vocab(self) -> int:
-        return sum(self.codebook_sizes)
-
-    @property
-    def offsets(self) -> list[int]:
-        return [0, *np.cumsum(self.codebook_sizes)[:-1].tolist()]
 
     @property
     def hop(self) -> int:

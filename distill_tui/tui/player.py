@@ -86,11 +86,15 @@ class Player:
         self._started = time.monotonic()
         self.host.run_worker(functools.partial(self._play, audio, sample_rate, name), thread=True, exclusive=True,
                              group="play", description=f"play {name}")
+        self._start_ticking()
+        return True
+
+    def _start_ticking(self) -> None:
+        """The playhead timer: made on the first play, resumed on the next ones."""
         if self._timer is None:
             self._timer = self.host.set_interval(TICK_S, self._tick)
         else:
             self._timer.resume()
-        return True
 
     @report_failures("playing")
     def _play(self, audio: np.ndarray, sample_rate: int, name: str) -> None:
@@ -147,10 +151,7 @@ class Player:
         self.playing, self.what, self._offset, self._cycle_started = True, "edit", 0.0, self._started
         self.host.run_worker(functools.partial(self._play_cycle, cycle, sample_rate, name, at_wrap), thread=True,
                              exclusive=True, group="play", description=f"loop {name}")
-        if self._timer is None:
-            self._timer = self.host.set_interval(TICK_S, self._tick)
-        else:
-            self._timer.resume()
+        self._start_ticking()
         return True
 
     @report_failures("playing")
