@@ -228,8 +228,9 @@ class Trainer:
         try:
             crops = self.sampler.crops(self.batch_size)
             target = crops.db.to(self.device)  # (B, n_bins, crop_frames)
-            out = model(target)
-            recon = spectral_loss(out.recon_db, target, crops.inside)
+            with torch.autocast(target.device.type, torch.bfloat16, enabled=tc.precision == "bfloat16"):
+                out = model(target)
+            recon = spectral_loss(out.recon_db.float(), target, crops.inside)
             loss = recon + out.quant.commit_loss
             if self.loss_hook is not None:
                 loss = self.loss_hook(step, loss)
