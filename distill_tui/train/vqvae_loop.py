@@ -41,7 +41,7 @@ from ..data.dataset import (
 )
 from ..errors import BadInputError, DistillError, OutputError
 from ..fileio import atomic_write_json, reason_of
-from ..model.vqvae import VQVAE, spectral_loss
+from ..model.vqvae import VQVAE, frame_distance_db, spectral_loss
 from ..persistence.document import DatasetSummary, HealthSummary, ModelDocument, TrainingSummary
 from ..persistence.model_file import read_document, save_model_file
 from .budget_lr import SHORT_LR, schedule_for
@@ -477,8 +477,6 @@ class Trainer:
 
 @torch.no_grad()
 def _continuous_val(model: VQVAE, items: list, spec: SpectrogramConfig, device: str) -> float:
-    from ..model.vqvae import frame_distance_db
-
     model.eval()
     total, frames = 0.0, 0
     for samples, ref in items:
