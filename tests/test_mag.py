@@ -88,3 +88,13 @@ def test_bfloat16_runs_the_convolutions_in_bfloat16_and_writes_float32(dataset, 
     mf = load_model_file(res.output)
     assert all(t.dtype == torch.float32 for t in mf.group("vqvae").values() if t.is_floating_point())
     assert all(g > 0 for g in doc.health.level_gain_db[:1])  # it learnt something: the first level helps
+
+
+def test_every_model_and_train_field_has_a_bound():
+    import dataclasses
+
+    from distill_tui.config import BOUNDS
+
+    for cls in (ModelConfig, TrainConfig):
+        names = {f.name for f in dataclasses.fields(cls)}
+        assert names <= set(BOUNDS[cls.__name__]), names - set(BOUNDS[cls.__name__])
