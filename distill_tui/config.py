@@ -73,6 +73,7 @@ class ModelConfig:
     # see sounds with silence around them, so a 6-frame one-shot decoded without it (the convolutions'
     # zero padding instead) scored 14.5 dB where its training crops fit to 0.1 dB (RESULTS.md).
     edge_positions: int = 8
+    io_kernel: int = 3  # frames seen by the first (spectrum -> channels) and last (channels -> spectrum) convolutions
 
     def validate(self) -> None:
         """Refuse (one line) values outside `BOUNDS`, and shapes too large to build (`model_problems`)."""
@@ -89,6 +90,8 @@ class ModelConfig:
             raise BadInputError(f"model.edge_positions {self.edge_positions} must be 0 or more")
         if not 0.0 <= float(self.quantize_dropout) <= 1.0:
             raise BadInputError(f"model.quantize_dropout {self.quantize_dropout} must be between 0 and 1")
+        if self.io_kernel % 2 == 0:
+            raise BadInputError(f"model.io_kernel {self.io_kernel} must be odd (1, 3, 5, ...)")
         if not 1 <= self.levels <= 16:
             raise BadInputError(f"model.levels {self.levels} must be between 1 and 16")
         problem = model_problems(self)
@@ -123,6 +126,9 @@ class TrainConfig:
     min_level_gain_db: float = 0.05
     device: str = "auto"
     clock: str = "wall"  # what --minutes counts: "wall" time, or "cpu" (process CPU time / threads)
+    # "bfloat16": the convolutions run in bfloat16 (autocast) while training; the quantizer, the last
+    # convolution and the loss stay in float32, and the model file is float32 either way.
+    precision: str = "float32"
     # Training-crop variations (data/dataset.Augment): each crop quieter by up to this many dB, and its
     # pitch moved by up to this many semitones either way. Crops already start at any sample. Off: 6 dB and
     # 0.5 semitone made held-out and training sounds decode worse (docs/architecture.md, decision 28).
@@ -269,7 +275,7 @@ BOUNDS: dict[str, dict[str, Bound]] = {
         "commitment_weight": Bound("float", 0, 100), "ema_decay": Bound("float", 0, 1),
         "dead_code_threshold": Bound("float", 0, 1e6), "kmeans_init": Bound("bool"),
         "quantize_dropout": Bound("float", 0, 1),  # an old file's `true` is 1.0: bools pass as numbers here
-        "quantize": Bound("bool"), "edge_positions": Bound("int", 0, 1024),
+        "quantize": Bound("bool"), "edge_positions": Bound("int", 0, 1024), "io_kernel": Bound("int", 1, 9),
     },
     "TrainConfig": {
         **_TRAIN_COMMON, "lr": Bound("float", 0, 10, optional=True), "crop_frames": Bound("int", 1, 1 << 16), "early_stop_evals": Bound("int", 0, BIG),
@@ -277,7 +283,7 @@ BOUNDS: dict[str, dict[str, Bound]] = {
         "kmeans_init_vectors": Bound("int", 1, 10**7), "max_file_seconds": Bound("float", 0.001, 86400),
         "trim_silence": Bound("bool"), "collapse_codes": Bound("int", 0, 4096), "low_utilization": Bound("float", 0, 1),
         "min_level_gain_db": Bound("float", -100, 100), "clock": Bound("str", choices=("wall", "cpu")),
-        "augment_gain_db": Bound("float", 0, 60), "augment_semitones": Bound("float", 0, 12),
+        "precision": Bound("str", choices=("float32", "bfloat16")), "augment_gain_db": Bound("float", 0, 60), "augment_semitones": Bound("float", 0, 12),
     },
     # PriorConfig lives in model/prior.py and PriorTrainConfig in train/prior_loop.py; their bounds live here
     # so that `from_dict` checks them wherever they are loaded.
@@ -333,7 +339,7 @@ def model_parameters(cfg: ModelConfig) -> int:
     """About how many weights a model of this shape has (convolutions and codebooks; biases left out)."""
     stages = int(math.log2(cfg.stride)) if cfg.stride >= 1 else 0
     c, blocks = cfg.channels, cfg.res_blocks * (stages + 1)
-    per_side = 3 * cfg.n_bins * c + blocks * 4 * c * c + stages * 4 * c * c + c * cfg.latent_dim
+    per_side = cfg.io_kernel * cfg.n_bins * c + blocks * 4 * c * c + stages * 4 * c * c + c * cfg.latent_dim
     return 2 * per_side + sum(cfg.codebook_sizes) * cfg.latent_dim
 
 

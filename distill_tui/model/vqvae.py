@@ -38,7 +38,8 @@ class Encoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         c = cfg.channels
-        layers: list[nn.Module] = [nn.Conv1d(cfg.n_bins, c, 3, padding=1), *_blocks(c, cfg.res_blocks, cfg.dilation_growth)]
+        k = cfg.io_kernel
+        layers: list[nn.Module] = [nn.Conv1d(cfg.n_bins, c, k, padding=k // 2), *_blocks(c, cfg.res_blocks, cfg.dilation_growth)]
         for _ in range(int(math.log2(cfg.stride))):
             layers += [nn.Conv1d(c, c, 4, stride=2, padding=1), *_blocks(c, cfg.res_blocks, cfg.dilation_growth)]
         layers += [nn.GELU(), nn.Conv1d(c, cfg.latent_dim, 1)]
@@ -55,11 +56,14 @@ class Decoder(nn.Module):
         layers: list[nn.Module] = [nn.Conv1d(cfg.latent_dim, c, 3, padding=1), *_blocks(c, cfg.res_blocks, cfg.dilation_growth)]
         for _ in range(int(math.log2(cfg.stride))):
             layers += [nn.ConvTranspose1d(c, c, 4, stride=2, padding=1), *_blocks(c, cfg.res_blocks, cfg.dilation_growth)]
-        layers += [nn.GELU(), nn.Conv1d(c, cfg.n_bins, 3, padding=1)]
+        k = cfg.io_kernel
+        layers += [nn.GELU(), nn.Conv1d(c, cfg.n_bins, k, padding=k // 2)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, D, P) -> (B, F, P * stride)
-        return self.net(z)
+        h = self.net[:-1](z)
+        with torch.autocast(z.device.type, enabled=False):  # the spectrum out in float32, even in bfloat16 training
+            return self.net[-1](h.float())
 
 
 @dataclass

@@ -41,7 +41,7 @@ from ..data.dataset import (
 )
 from ..errors import BadInputError, DistillError, OutputError
 from ..fileio import atomic_write_json, reason_of
-from ..model.vqvae import VQVAE, spectral_loss
+from ..model.vqvae import VQVAE, frame_distance_db, spectral_loss
 from ..persistence.document import DatasetSummary, HealthSummary, ModelDocument, TrainingSummary
 from ..persistence.model_file import read_document, save_model_file
 from .budget_lr import SHORT_LR, schedule_for
@@ -228,8 +228,9 @@ class Trainer:
         try:
             crops = self.sampler.crops(self.batch_size)
             target = crops.db.to(self.device)  # (B, n_bins, crop_frames)
-            out = model(target)
-            recon = spectral_loss(out.recon_db, target, crops.inside)
+            with torch.autocast(target.device.type, torch.bfloat16, enabled=tc.precision == "bfloat16"):
+                out = model(target)
+            recon = spectral_loss(out.recon_db.float(), target, crops.inside)
             loss = recon + out.quant.commit_loss
             if self.loss_hook is not None:
                 loss = self.loss_hook(step, loss)
@@ -476,8 +477,6 @@ class Trainer:
 
 @torch.no_grad()
 def _continuous_val(model: VQVAE, items: list, spec: SpectrogramConfig, device: str) -> float:
-    from ..model.vqvae import frame_distance_db
-
     model.eval()
     total, frames = 0.0, 0
     for samples, ref in items:
