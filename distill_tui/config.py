@@ -129,7 +129,8 @@ class TrainConfig:
     augment_gain_db: float = 0.0
     augment_semitones: float = 0.0
     # Pitch-shifted copies of every training sound, made once in the time domain (data/copies.py), in
-    # semitones (e.g. [-2, -1, 1, 2]); a crop comes from one of them with chance augment_copy_share.
+    # semitones (e.g. [-2, -1, 1, 2]); a crop comes from one of them with chance augment_copy_share. Off:
+    # [-2, -1, 1, 2] at 0.5 made training and held-out sounds decode worse (bench/RESULTS.md, "pitch copies").
     augment_pitch_copies: list[float] = field(default_factory=list)
     augment_copy_share: float = 0.5
 

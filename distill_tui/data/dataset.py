@@ -432,8 +432,11 @@ class Augment:
     - `semitones`: pitch moved by a uniform -semitones..+semitones, in the spectrogram: bin f takes the
       log-magnitude at bin f / ratio (linear between bins), and what comes from above the top bin is floor.
       No resampling, so frames stay where they were and the crop's timing is untouched.
-    Both are off by default: on 20 real sounds they made held-out and training sounds decode worse
-    (docs/architecture.md, decision 28); the bin interpolation smooths the spectra's fine structure.
+    - `pitch_copies`: copies of every training sound resampled in the time domain (data/copies.py), made
+      once; a crop comes from one of its file's copies with chance `copy_share` (`CropSampler._version`).
+    All are off by default: on 20 real sounds they made held-out and training sounds decode worse
+    (docs/architecture.md, decision 28); the bin interpolation smooths the spectra's fine structure, and
+    crops spent on copies are not spent on the user's own sounds.
     """
 
     gain_db: float = 0.0
