@@ -133,3 +133,14 @@ def test_a_real_pad_copy_keeps_its_fine_structure():
 
     (copy,) = pitch_copies(f.samples, spec, [1.0])
     assert roughness(copy.samples, copy.ref_db) == pytest.approx(roughness(f.samples, f.ref_db), rel=0.1)
+
+
+def test_a_run_with_copies_trains_and_its_model_file_records_them(dataset, tmp_path):
+    from distill_tui.persistence.model_file import read_document
+    from distill_tui.train.vqvae_loop import train_vqvae
+
+    from .test_train import tiny_request
+
+    res = train_vqvae(tiny_request(dataset, tmp_path, steps=6, augment_pitch_copies=[-1.0, 2.0], augment_copy_share=0.3))
+    tc = read_document(res.output).training.train
+    assert tc.augment_pitch_copies == [-1.0, 2.0] and tc.augment_copy_share == 0.3
