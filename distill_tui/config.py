@@ -134,6 +134,11 @@ class TrainConfig:
     # 0.5 semitone made held-out and training sounds decode worse (docs/architecture.md, decision 28).
     augment_gain_db: float = 0.0
     augment_semitones: float = 0.0
+    # Pitch-shifted copies of every training sound, made once in the time domain (data/copies.py), in
+    # semitones (e.g. [-2, -1, 1, 2]); a crop comes from one of them with chance augment_copy_share. Off:
+    # [-2, -1, 1, 2] at 0.5 made training and held-out sounds decode worse (bench/RESULTS.md, "pitch copies").
+    augment_pitch_copies: list[float] = field(default_factory=list)
+    augment_copy_share: float = 0.5
 
 
 @dataclass
@@ -283,7 +288,9 @@ BOUNDS: dict[str, dict[str, Bound]] = {
         "kmeans_init_vectors": Bound("int", 1, 10**7), "max_file_seconds": Bound("float", 0.001, 86400),
         "trim_silence": Bound("bool"), "collapse_codes": Bound("int", 0, 4096), "low_utilization": Bound("float", 0, 1),
         "min_level_gain_db": Bound("float", -100, 100), "clock": Bound("str", choices=("wall", "cpu")),
-        "precision": Bound("str", choices=("float32", "bfloat16")), "augment_gain_db": Bound("float", 0, 60), "augment_semitones": Bound("float", 0, 12),
+        "precision": Bound("str", choices=("float32", "bfloat16")),
+        "augment_gain_db": Bound("float", 0, 60), "augment_semitones": Bound("float", 0, 12),
+        "augment_pitch_copies": Bound("floats", -12, 12, max_items=16), "augment_copy_share": Bound("float", 0, 1),
     },
     # PriorConfig lives in model/prior.py and PriorTrainConfig in train/prior_loop.py; their bounds live here
     # so that `from_dict` checks them wherever they are loaded.

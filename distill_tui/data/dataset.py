@@ -21,6 +21,7 @@ from ..audio.spectrogram import magnitude_db, to_relative_db
 from ..config import DatasetSummary, SpectrogramConfig, TrainConfig, stft_sizes
 from ..errors import AudioError, BadInputError, printable
 from .cache import AudioCache
+from .copies import copy_cache, pitch_copies
 
 SILENT_PEAK = 1e-5  # -100 dBFS: nothing to learn from
 
@@ -338,8 +339,28 @@ class CropSampler:
         self.aug_rng = np.random.default_rng([seed, 1])
         self.files = sp.train
         self.holdout = sp.holdout_samples if sp.holdout == "crops" else 0
+        # per training file, its pitch-shifted copies (made once, cached); empty lists when there are none
+        self.copies: list[list[SoundFile]] = self._make_copies() if self.augment.pitch_copies else []
+
+    def _make_copies(self) -> list[list[SoundFile]]:
+        """A `SoundFile` per training file and shift in `augment.pitch_copies`, from `copies.pitch_copies`.
+        With held-out crops, only the usable part of a file is copied, so no held-out audio leaks in."""
+        cache = copy_cache(self.spec)
+        out = []
+        for f in self.files:
+            made = pitch_copies(self._usable(f), self.spec, self.augment.pitch_copies, cache)
+            out.append([SoundFile(f.path, f"{f.digest}-pitch{c.semitones:+g}", c.samples, c.ref_db) for c in made])
+        cache.flush()
+        return out
+
+    @property
+    def copy_bytes(self) -> int:
+        """The memory the copies' audio takes (bytes)."""
+        return sum(c.samples.nbytes for per_file in self.copies for c in per_file)
 
     def _usable(self, f: SoundFile) -> np.ndarray:
+        if "-pitch" in f.digest:  # a copy was made of the usable part only
+            return f.samples
         if self.holdout and len(f.samples) >= 3 * self.crop_samples:
             return f.samples[: len(f.samples) - self.holdout]
         return f.samples
@@ -358,6 +379,14 @@ class CropSampler:
         out[lo - start : hi - start] = x[lo:hi]
         return out, start, len(x)
 
+    def _version(self, i: int, f: SoundFile) -> SoundFile:
+        """Training file `f` (index i) itself, or with chance `augment.copy_share` one of its copies at random
+        (its own stream, `aug_rng`)."""
+        copies = self.copies[i]
+        if not copies or self.aug_rng.random() >= self.augment.copy_share:
+            return f
+        return copies[int(self.aug_rng.integers(0, len(copies)))]
+
     def crop(self, f: SoundFile) -> np.ndarray:
         """(crop_samples,) float32: a window of the file; zeros where it reaches past the sound."""
         return self._draw(f)[0]
@@ -373,15 +402,18 @@ class CropSampler:
         (the mean over files of each file's mean over frames, docs/architecture.md, "Metrics").
         """
         idx = self.rng.integers(0, len(self.files), size=batch_size)
+        chosen = [self.files[i] for i in idx]
+        if augment and self.copies:
+            chosen = [self._version(i, f) for i, f in zip(idx, chosen, strict=True)]
         centres = np.arange(self.crop_frames) * self.spec.hop_length  # frame t of a crop is centred on sample t * hop
         audio, inside = [], []
-        for i in idx:
-            crop, start, length = self._draw(self.files[i])
+        for f in chosen:
+            crop, start, length = self._draw(f)
             audio.append(crop)
             pos = start + centres
             inside.append((pos >= 0) & (pos <= length))
         wave = torch.from_numpy(np.stack(audio))  # (B, N)
-        refs = torch.tensor([self.files[i].ref_db for i in idx])
+        refs = torch.tensor([f.ref_db for f in chosen])
         db = to_relative_db(magnitude_db(wave, self.spec), self.spec.floor_db, refs)  # (B, F, crop_frames)
         # at another alignment to the frames a transient can peak above its file's 0 dB
         db = db.clamp_max(0.0)
@@ -400,16 +432,21 @@ class Augment:
     - `semitones`: pitch moved by a uniform -semitones..+semitones, in the spectrogram: bin f takes the
       log-magnitude at bin f / ratio (linear between bins), and what comes from above the top bin is floor.
       No resampling, so frames stay where they were and the crop's timing is untouched.
-    Both are off by default: on 20 real sounds they made held-out and training sounds decode worse
-    (docs/architecture.md, decision 28); the bin interpolation smooths the spectra's fine structure.
+    - `pitch_copies`: copies of every training sound resampled in the time domain (data/copies.py), made
+      once; a crop comes from one of its file's copies with chance `copy_share` (`CropSampler._version`).
+    All are off by default: on 20 real sounds they made held-out and training sounds decode worse
+    (docs/architecture.md, decision 28); the bin interpolation smooths the spectra's fine structure, and
+    crops spent on copies are not spent on the user's own sounds.
     """
 
     gain_db: float = 0.0
     semitones: float = 0.0
+    pitch_copies: list[float] = field(default_factory=list)  # semitones; copies made once (data/copies.py)
+    copy_share: float = 0.5  # the chance that a crop comes from one of its file's copies, when it has any
 
     @classmethod
     def of(cls, tc: TrainConfig) -> Augment:
-        return cls(tc.augment_gain_db, tc.augment_semitones)
+        return cls(tc.augment_gain_db, tc.augment_semitones, list(tc.augment_pitch_copies), tc.augment_copy_share)
 
     @property
     def active(self) -> bool:
