@@ -29,7 +29,7 @@ def test_demo_round_trips():
     assert ModelDocument.from_dict(doc.to_dict()) == doc
     assert doc.to_dict() == raw  # nothing lost, nothing added
     assert doc.model.codebook_sizes == [64, 64] and doc.sample_rate == 44100
-    assert doc.training.max_file_seconds == 600.0 and doc.prior is not None and doc.prior.architecture == "bigram"
+    assert doc.training.max_file_seconds == 600.0 and doc.prior is not None and doc.prior.architecture == "transformer" and doc.prior.config["blend"] == "linear"
     assert doc.health is not None and len(doc.health.level_gain_db) == 2 and doc.counts is not None
     assert doc.perceptual is not None and len(doc.perceptual.levels) == 2
     assert load_model_file(DEMO).document == doc and read_document(DEMO) == doc
