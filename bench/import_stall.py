@@ -5,7 +5,7 @@
 
 A second thread sleeps 2 ms in a loop and records the gaps between its wake-ups; a gap of 500 ms means no other
 Python thread ran for half a second: the UI thread reading a key, a worker handing a sound to the router, or
-sounddevice's callback filling the next block (bench/parts/firstsound.md).
+sounddevice's callback filling the next block (bench/RESULTS.md, sixth session).
 """
 
 from __future__ import annotations

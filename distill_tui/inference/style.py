@@ -1,7 +1,7 @@
 """New sounds in the style of chosen ones: the prior prompted with a stretch of a chosen sound, and leaned toward
 the chosen sounds' code habits.
 
-Two means, used together (bench/parts/style.md has what each does on real sounds):
+Two means, used together (bench/RESULTS.md, sixth session has what each does on real sounds):
 
 - a prompt: a stretch of a chosen sound's codes is laid in the prior's window as the past, the new sound is
   generated on from there, and the stretch is left out of the result. The prior reads at most one window
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .generate import Prior
 
 MAX_STRENGTH = 4.0  # beyond this the lean drowns the prior: the chosen sound's bigram alone, replayed
-DEFAULT_STRENGTH = 2.0  # a drum loop's windows came nearest to it 75 % of the time at 2, 38 % at 1 (bench/parts/style.md)
+DEFAULT_STRENGTH = 2.0  # a drum loop's windows came nearest to it 75 % of the time at 2, 38 % at 1 (bench/RESULTS.md, sixth session)
 MIN_PROMPT = 2  # positions: a chosen sound shorter than this cannot prompt
 UNIGRAM_ALPHA = 0.5  # add-alpha smoothing of each level's code counts
 BACKOFF = 2.0  # pseudo-count of the unigram inside each bigram row: a code seen once does not decide alone
@@ -146,7 +146,7 @@ def generate_like(prior: Prior, grids: list[np.ndarray], n: int, positions: int 
     if len(lengths) != n:
         raise ValueError("one length per sound")
     bias = style_bias(grids, prior.codebook_sizes, strength) if strength > 0 else None
-    prompt = prompt and mode != "one-shot"  # a hit laid before the silent column made worse one-shots (bench/parts/style.md)
+    prompt = prompt and mode != "one-shot"  # a hit laid before the silent column made worse one-shots (bench/RESULTS.md, sixth session)
     length = prompt_length(prior, grids, names) if prompt else 0
     settings.validate()
     seed = settings.seed if settings.seed is not None else secrets.randbits(31)

@@ -28,7 +28,7 @@ class MaskedConfig(CodeVocab):
     levels: int = 3
     codebook_sizes: list[int] = field(default_factory=lambda: [64, 64, 64])
     window: int = 32  # time positions read at once (about 1.5 s at 44.1 kHz, stride 4); tokens: window * levels
-    d_model: int = 64  # 64 wide, 2 layers held out as well as 96 / 3 after 300 steps, at half the CPU (bench/parts/masked.md)
+    d_model: int = 64  # 64 wide, 2 layers held out as well as 96 / 3 after 300 steps, at half the CPU (bench/RESULTS.md, sixth session)
     layers: int = 2
     heads: int = 4
     dropout: float = 0.1

@@ -40,7 +40,7 @@ from .state import Budget, LoopConfig, Schedule, pick_device
 class MaskedTrainConfig:
     """Training of the masked prior; the augmentation fields are `PriorTrainConfig`'s (the same copies, cached)."""
 
-    steps: int = 3000  # about 3 CPU minutes on a 2-core machine (bench/parts/masked.md)
+    steps: int = 3000  # about 3 CPU minutes on a 2-core machine (bench/RESULTS.md, sixth session)
     minutes: float | None = None
     clock: str = "wall"
     batch_size: int = 24
@@ -222,7 +222,7 @@ class MaskedTrainer:
         nll = self.probe_nll()
         self.history.append({"step": self.runner.state.step, "train_nll": round(nll, 4)})
         self.log.emit("eval", step=self.runner.state.step, train_nll=round(nll, 4))
-        return False  # a fixed budget: the shape was chosen on held-out sounds (bench/parts/masked.md)
+        return False  # a fixed budget: the shape was chosen on held-out sounds (bench/RESULTS.md, sixth session)
 
     def checkpoint_info(self) -> dict[str, Any]:
         return {"vqvae_fingerprint": self.fingerprint, "model": str(self.req.model_path), "config": to_dict(self.cfg),
@@ -269,7 +269,7 @@ class MaskedTrainer:
 
 
 def masked_config(levels: int, codebook_sizes: list[int], **overrides: Any) -> MaskedConfig:
-    """The default shape (bench/parts/masked.md), with the asked-for fields (None keeps the default)."""
+    """The default shape (bench/RESULTS.md, sixth session), with the asked-for fields (None keeps the default)."""
     cfg = MaskedConfig(levels=levels, codebook_sizes=list(codebook_sizes))
     for key, value in overrides.items():
         if value is not None:
