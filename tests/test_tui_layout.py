@@ -79,8 +79,9 @@ def generate_controls(app: DistillApp) -> list[Widget]:
 
 async def show_generate(pilot, app: DistillApp) -> None:
     """Press `t` until the Generate panel is the chosen side panel (at most once round)."""
+    status = app.editor.query_one("#status").region
     for _ in range(6):
-        if all(shown(w) for w in generate_controls(app)):
+        if all(shown(w) and w.region.bottom <= status.y for w in generate_controls(app)):  # whole, not half under the status line
             return
         await pilot.press("t")
         await pilot.pause()
