@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soxr
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus  # noqa: E402
 
 from distill_tui.analysis.quality import full_band_lsd  # noqa: E402
-from distill_tui.audio.io import load_audio  # noqa: E402
+from distill_tui.audio.io import load_audio, resample  # noqa: E402
 from distill_tui.inference.codec import load_codec  # noqa: E402
 
 
@@ -51,7 +50,7 @@ def main() -> None:
             ms[n].append(1e3 * (time.perf_counter() - t0) / (len(decoded) / rate))
             cpu[n].append(1e3 * (time.thread_time() - c0) / (len(decoded) / rate))
             if original.sample_rate != rate:
-                decoded = soxr.resample(decoded, rate, original.sample_rate).astype(np.float32)
+                decoded = resample(decoded, rate, original.sample_rate)
             lsd[n].append(full_band_lsd(original.samples, decoded, original.sample_rate))
     out = {n: {"lsd_db": round(float(np.mean(lsd[n])), 3), "ms_per_audio_s": round(statistics.median(ms[n]), 1),
                "cpu_ms_per_audio_s": round(statistics.median(cpu[n]), 1)}

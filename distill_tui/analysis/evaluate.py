@@ -3,7 +3,7 @@
 Every file is scored two ways (docs/architecture.md, "Metrics"; `analysis/quality.py`):
 
 - full band (the headline): against the original read again at its own rate, the decode (and each oracle's
-  audio, both made at the model's rate as the pipeline makes them) resampled there with soxr; files above
+  audio, both made at the model's rate as the pipeline makes them) resampled there (`audio.resample`, band-preserving); files above
   48 kHz are scored at 48 kHz. A band the model's rate cannot hold is charged.
 - band-limited: against the original resampled to the model's rate (the scan's samples), as `eval` scored
   before: a model is not charged for what lies above half its rate.

@@ -4,7 +4,7 @@ Two ways of scoring a decode (`analysis/evaluate.py` reports both):
 
 - band-limited: against the original resampled to the model's rate (`measure(original, decoded, model_rate)`);
   a band the model's rate cannot hold is not charged;
-- full band: against the original at its own rate, the decode resampled there with soxr
+- full band: against the original at its own rate, the decode resampled there (`audio.resample`, band-preserving)
   (`full_band_measure`); files above 48 kHz are scored at 48 kHz (both resampled there).
 
 Every scoring STFT scales with the rate it runs at: a Hann window of about 46 ms (`stft_size`: 1024/256 at
@@ -144,7 +144,7 @@ def _to_numpy(x: Audio) -> np.ndarray:
 
 
 def full_band_pair(original: Audio, original_rate: int, decoded: Audio, decoded_rate: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """(original, decoded, rate) ready to be scored over the full band: the decode resampled (soxr) to the
+    """(original, decoded, rate) ready to be scored over the full band: the decode resampled (`audio.resample`) to the
     original's own rate, and both resampled to `MAX_SCORING_RATE` when the original is faster than that."""
     rate = scoring_rate(original_rate)
     ref = resample(_to_numpy(original), int(original_rate), rate)

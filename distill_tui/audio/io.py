@@ -1,4 +1,4 @@
-"""Load, mix down, resample, trim, normalize and save audio (soundfile + soxr)."""
+"""Load, mix down, resample, trim, normalize and save audio (soundfile; resampling in `audio.resample`)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 
 from ..errors import AudioError, OutputError
 from ..fileio import atomic_path
+from .resample import resample
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".opus", ".w64", ".caf"}
 SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
@@ -88,13 +88,6 @@ def load_audio(
         source_seconds=(info.frames / sr) if info.frames > 0 else data.shape[0] / sr,
         truncated=truncated,
     )
-
-
-def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """High-quality resampling (soxr 'HQ'); a no-op when the rates match."""
-    if from_rate == to_rate:
-        return samples.astype(np.float32, copy=False)
-    return soxr.resample(samples.astype(np.float32, copy=False), from_rate, to_rate, quality="HQ").astype(np.float32)
 
 
 def trim(samples: np.ndarray, threshold_db: float = -60.0, pad: int = 256) -> np.ndarray:

@@ -40,7 +40,7 @@ from .grid import CodeGrid
 
 FORMAT = "distill-codes-cache"
 LOOK_FORMAT = "distill-look"
-CACHE_VERSION = 1  # bump when what encoding makes of a file changes
+CACHE_VERSION = 2  # bump when what encoding makes of a file changes (2: band-preserving resampling)
 MAX_ENTRY_BYTES = 64 * 2**20  # a 10-minute grid is under 1 MiB
 MAX_CACHE_BYTES = 200 * 2**20  # the whole folder: a 4-s grid's entry is about 10 KB, so some 20,000 sounds
 STALE_TEMP_S = 3600.0  # a temporary file this old was left by a killed write

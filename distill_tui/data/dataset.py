@@ -17,6 +17,7 @@ import soundfile as sf
 import torch
 
 from ..audio.io import LoadedAudio, is_audio_file, load_audio
+from ..audio.resample import RESAMPLE_VERSION
 from ..audio.spectrogram import magnitude_db, to_relative_db
 from ..config import DatasetSummary, SpectrogramConfig, TrainConfig, stft_sizes
 from ..errors import AudioError, BadInputError, printable
@@ -233,7 +234,8 @@ def scan(
     paths = find_audio(root, result.skipped)
     if cache is None:
         cache = AudioCache({"sr": spec.sample_rate, "max": max_file_seconds, "trim": trim_silence, "norm": "peak",
-                            "n_fft": spec.n_fft, "hop": spec.hop_length, "v": 2})
+                            "n_fft": spec.n_fft, "hop": spec.hop_length, "v": 2,
+                            "resample": RESAMPLE_VERSION})
     for i, path in enumerate(paths):
         if progress:
             progress(i, len(paths), path)

@@ -203,7 +203,7 @@ class Player:
             return
         mixer = self._ensure_stream(sample_rate)
         if sample_rate != mixer.sample_rate:
-            from ..audio.io import resample  # noqa: PLC0415 - soxr only when rates differ
+            from ..audio.io import resample  # noqa: PLC0415 - only when rates differ
 
             cols = data[:, None] if data.ndim == 1 else data
             data = np.stack(
