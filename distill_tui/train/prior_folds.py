@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..analysis.memorization import ALPHAS, bigram_counts, bigram_log_tables
+from ..model.cross_level import CROSS_ALPHAS, cross_tables
 from ..model.prior import (
     PriorConfig,
     PriorModel,
@@ -75,22 +76,37 @@ def level_counts(grids: list[np.ndarray], levels: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class BlendCandidate:
-    """One way of joining the network and a bigram fitted with add-`alpha` smoothing (see `blend_logp`)."""
+    """One way of joining the network and a bigram fitted with add-`alpha` smoothing (see `blend_logp`); a linear
+    candidate may give a share `cross` to the cross-level table fitted with add-`cross_alpha` (model/cross_level.py)."""
 
     kind: str  # "linear" or "product"
     alpha: float
     weight: float
+    cross: float = 0.0
+    cross_alpha: float = 0.0
 
 
 BLEND_ALPHAS = tuple(float(ALPHAS[i]) for i in (12, 16, 19))  # 0.1, 0.46, 1.47: sharper bigrams may blend better
 BLEND_WEIGHTS = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 11))
-BLEND_CANDIDATES = [BlendCandidate(k, a, w) for k in ("linear", "product") for a in BLEND_ALPHAS for w in BLEND_WEIGHTS]
+BLEND_CANDIDATES = (
+    [BlendCandidate("linear", a, w, c, ca) for a in BLEND_ALPHAS for ca in CROSS_ALPHAS for w in BLEND_WEIGHTS
+     for c in BLEND_WEIGHTS if w + c <= 1 + 1e-9]
+    + [BlendCandidate("product", a, w) for a in BLEND_ALPHAS for w in BLEND_WEIGHTS])
 
 
-def blend_tables(cfg: PriorConfig, grids: list[np.ndarray], alphas: tuple[float, ...] = BLEND_ALPHAS
-                 ) -> dict[float, torch.Tensor]:
-    """The bigram fitted on `grids` per alpha, laid out as the prior reads it: (V + Q, V) log-probabilities."""
-    return {a: bigram_table(cfg, *bigram_log_tables(grids, cfg.codebook_sizes, a)) for a in alphas}
+@dataclass
+class BlendTables:
+    """What the blends read besides the network, fitted on a fold's training codes: the same-level bigram per
+    alpha (V + Q, V) and the cross-level table per alpha (V + 2, V), log-probabilities laid out as the prior reads them."""
+
+    bigram: dict[float, torch.Tensor]
+    cross: dict[float, torch.Tensor]
+
+
+def blend_tables(cfg: PriorConfig, grids: list[np.ndarray], alphas: tuple[float, ...] = BLEND_ALPHAS) -> BlendTables:
+    """The bigram and the cross-level table fitted on `grids`, per smoothing candidate."""
+    return BlendTables({a: bigram_table(cfg, *bigram_log_tables(grids, cfg.codebook_sizes, a)) for a in alphas},
+                       cross_tables(cfg, grids))
 
 
 @torch.no_grad()
@@ -100,10 +116,10 @@ def network_level_nll(model: PriorModel, grids: list[np.ndarray], batch: int = 6
 
 
 @torch.no_grad()
-def level_scores(model: PriorModel, grids: list[np.ndarray], tables: dict[float, torch.Tensor] | None = None,
+def level_scores(model: PriorModel, grids: list[np.ndarray], tables: BlendTables | None = None,
                  candidates: list[BlendCandidate] = BLEND_CANDIDATES, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Summed NLL (nats) per level of whole grids, scored with generation's windows: the network's (levels,)
-    and, with bigram `tables` (from `blend_tables`), each blend candidate's (len(candidates), levels)."""
+    and, with `tables` (from `blend_tables`), each blend candidate's (len(candidates), levels)."""
     cfg = model.cfg
     blended = np.zeros((len(candidates) if tables else 0, cfg.levels))
     was = model.training
@@ -136,14 +152,34 @@ def level_scores(model: PriorModel, grids: list[np.ndarray], tables: dict[float,
 
 
 def _score_blends(model: PriorModel, x: SlotInputs, target: torch.Tensor, net_logp: torch.Tensor,
-                  tables: dict[float, torch.Tensor], candidates: list[BlendCandidate], out: np.ndarray) -> None:
-    """Add each candidate's summed NLL per level for these windows into `out` (C, Q)."""
+                  tables: BlendTables, candidates: list[BlendCandidate], out: np.ndarray) -> None:
+    """Add each candidate's summed NLL per level for these windows into `out` (C, Q).
+
+    A linear blend's NLL needs only each part's probability of the true code, so those candidates are scored
+    together from three numbers per slot; a product needs the whole normalized distribution, one at a time."""
     row, mask = model.bigram_row(x), model.level_mask[x.level]  # (W, T), (W, T, V)
     scored = target >= 0  # (W, T)
     tgt = target.clamp(min=0)[..., None]  # (W, T, 1)
     levels = [(x.level == q) & scored for q in range(model.cfg.levels)]
-    big = {a: t[row] + mask for a, t in tables.items()}  # each (W, T, V)
+    at = {"net": net_logp.gather(-1, tgt)[..., 0].double()}  # each (W, T): log p of the true code
+    at.update({("big", a): t[row].gather(-1, tgt)[..., 0].double() for a, t in tables.bigram.items()})
+    at.update({("cross", a): t[x.tok].gather(-1, tgt)[..., 0].double() for a, t in tables.cross.items()})
+    linear: dict[tuple[float, float], list[int]] = {}
     for c, cand in enumerate(candidates):
+        if cand.kind == "linear":
+            linear.setdefault((cand.alpha, cand.cross_alpha), []).append(c)
+    for (alpha, cross_alpha), idx in linear.items():
+        cross = at.get(("cross", cross_alpha), at["net"])  # a zero share when the candidate has none
+        parts = torch.stack([at["net"], at[("big", alpha)], cross])  # (3, W, T)
+        w = torch.tensor([[candidates[c].weight, 1 - candidates[c].weight - candidates[c].cross, candidates[c].cross]
+                          for c in idx], dtype=torch.float64).clamp(min=0)  # (G, 3): network, bigram, cross shares
+        nll = -torch.logsumexp(torch.log(w)[:, :, None, None] + parts[None], dim=1)  # (G, W, T)
+        for q, sel in enumerate(levels):
+            out[idx, q] += nll[:, sel].sum(dim=1).numpy()
+    big = {a: t[row] + mask for a, t in tables.bigram.items()}  # each (W, T, V)
+    for c, cand in enumerate(candidates):
+        if cand.kind == "linear":
+            continue
         w = torch.full((1, 1, 1), cand.weight)
         nll = -blend_logp(net_logp, big[cand.alpha], cand.kind, w).gather(-1, tgt)[..., 0].double()  # (W, T)
         for q, sel in enumerate(levels):
@@ -201,6 +237,11 @@ class FoldDecision:
     blend_by_fold: list[float] = field(default_factory=list)
     blend_mean_fitted: float = math.inf  # the blend chosen on all folds, scored on them (optimistic)
     keep_blend: bool = False
+    # The cross-level table's share per level in the chosen (linear) blend, and its smoothing; empty: no share.
+    cross_weights: list[float] = field(default_factory=list)
+    cross_alpha: float = 0.0
+    # The best blend of the network and the bigram alone, chosen the same way, for comparison (`BlendFigures`).
+    blend_without_cross: dict[str, Any] = field(default_factory=dict)
 
     @property
     def network_perplexity(self) -> float:
@@ -239,7 +280,8 @@ class FoldDecision:
                 "blend_nll_spread": r(self.blend_nll_spread), "blend_mean": _finite(self.blend_mean),
                 "blend_perplexity": _finite(self.blend_perplexity), "blend_by_fold": r(self.blend_by_fold),
                 "blend_mean_fitted": _finite(self.blend_mean_fitted), "keep_blend": self.keep_blend,
-                "kept": self.kept}
+                "kept": self.kept, "cross_weights": r(self.cross_weights), "cross_alpha": round(self.cross_alpha, 4),
+                "blend_without_cross": self.blend_without_cross}
 
 
 def _finite(v: float) -> float | None:
@@ -254,8 +296,9 @@ def _sd(values: np.ndarray) -> float:
     return float(statistics.stdev(values.tolist())) if len(values) > 1 else 0.0
 
 
-def decide(folds: list[FoldResult], n_files: int, fold_steps: int) -> FoldDecision:
-    """The evaluation step and bigram smoothing with the best fold-mean held-out NLL, and the verdict."""
+def decide(folds: list[FoldResult], n_files: int, fold_steps: int, cross: bool = True) -> FoldDecision:
+    """The evaluation step and bigram smoothing with the best fold-mean held-out NLL, and the verdict.
+    With `cross` the blends may give a share to the cross-level table; without, only network and bigram."""
     tokens = np.array([f.tokens for f in folds])  # (F, Q)
     n_evals = min(len(f.steps) for f in folds)
     net = np.array([f.network[:n_evals] for f in folds])  # (F, E, Q)
@@ -288,17 +331,20 @@ def decide(folds: list[FoldResult], n_files: int, fold_steps: int) -> FoldDecisi
         keep_network=folds[0].steps[e] > 0 and net_mean < big_mean, cpu_s=sum(f.cpu_s for f in folds),
     )
     if n_evals > 1 and all(len(f.blended) >= n_evals for f in folds):
-        _decide_blend(d, folds, n_evals, tokens)
+        _decide_blend(d, folds, n_evals, tokens, cross)
     return d
 
 
-def _choose_blend(b_tok: np.ndarray) -> tuple[int, int, list[int]]:
-    """On per-code NLL (F, E, C, Q) of some folds: the evaluation (>= 1), the (kind, alpha) group and, per
-    level, the candidate index with the lowest fold-mean NLL. Levels hold equal code counts in a fold, so
-    choosing each level's weight on its own minimizes the all-level figure."""
+def _choose_blend(b_tok: np.ndarray, allowed: np.ndarray) -> tuple[int, int, list[int]]:
+    """On per-code NLL (F, E, C, Q) of some folds: the evaluation (>= 1), the (kind, alpha, cross alpha) group
+    and, per level, the `allowed` (C,) candidate with the lowest fold-mean NLL. Levels hold equal code counts
+    in a fold, so choosing each level's weights on its own minimizes the all-level figure."""
     mean = b_tok.mean(axis=0)  # (E, C, Q)
     best: tuple[float, int, int, list[int]] | None = None
-    for g, idx in enumerate(_blend_groups()):
+    for g, group in enumerate(_blend_groups()):
+        idx = [i for i in group if allowed[i]]
+        if not idx:
+            continue
         sub = mean[1:, idx, :]  # (E - 1, W, Q): step 0 (an untrained network) is never blended
         pick = sub.argmin(axis=1)  # (E - 1, Q)
         score = np.take_along_axis(sub, pick[:, None, :], axis=1)[:, 0, :].mean(axis=1)  # (E - 1,)
@@ -310,15 +356,36 @@ def _choose_blend(b_tok: np.ndarray) -> tuple[int, int, list[int]]:
 
 
 def _blend_groups() -> list[list[int]]:
-    """Candidate indices per (kind, alpha), in BLEND_CANDIDATES' order."""
-    groups: dict[tuple[str, float], list[int]] = {}
+    """Candidate indices per (kind, alpha, cross alpha), in BLEND_CANDIDATES' order."""
+    groups: dict[tuple[str, float, float], list[int]] = {}
     for i, c in enumerate(BLEND_CANDIDATES):
-        groups.setdefault((c.kind, c.alpha), []).append(i)
+        groups.setdefault((c.kind, c.alpha, c.cross_alpha), []).append(i)
     return list(groups.values())
 
 
-def _decide_blend(d: FoldDecision, folds: list[FoldResult], n_evals: int, tokens: np.ndarray) -> None:
-    """Fill `d`'s blend fields: the blend chosen on all folds, and its honest figure, each fold scored with
+@dataclass
+class BlendFigures:
+    """One blend family's choice on the folds: the candidates per level (chosen on all folds) at evaluation
+    `step`, its per-level fold-mean NLL and spread (fitted), and the honest figure (nested) per fold and mean."""
+
+    step: int
+    picks: list[int]  # per level, an index into BLEND_CANDIDATES
+    nll: list[float]
+    nll_spread: list[float]
+    mean_fitted: float
+    by_fold: list[float]
+    mean: float
+
+    def as_dict(self) -> dict[str, Any]:
+        chosen = [BLEND_CANDIDATES[c] for c in self.picks]
+        return {"step": self.step, "kind": chosen[0].kind, "alpha": round(chosen[0].alpha, 4),
+                "weights": [c.weight for c in chosen], "nll": _round(self.nll), "nll_spread": _round(self.nll_spread),
+                "mean_fitted": _finite(self.mean_fitted), "by_fold": _round(self.by_fold), "mean": _finite(self.mean),
+                "perplexity": _finite(math.exp(self.mean))}
+
+
+def _blend_figures(folds: list[FoldResult], n_evals: int, tokens: np.ndarray, allowed: np.ndarray) -> BlendFigures:
+    """The blend among `allowed` candidates chosen on all folds, and its honest figure: each fold scored with
     the blend chosen on the other folds (nested cross-validation; one fold: the fitted figure)."""
     b_tok = np.array([f.blended[:n_evals] for f in folds]) / np.maximum(tokens, 1)[:, None, None, :]  # (F, E, C, Q)
     levels = range(b_tok.shape[3])
@@ -326,20 +393,33 @@ def _decide_blend(d: FoldDecision, folds: list[FoldResult], n_evals: int, tokens
     def fold_score(f: int, e: int, picks: list[int]) -> np.ndarray:  # (Q,)
         return np.array([b_tok[f, e, picks[q], q] for q in levels])
 
-    e, _, picks = _choose_blend(b_tok)
+    e, _, picks = _choose_blend(b_tok, allowed)
     fitted = np.array([fold_score(f, e, picks) for f in range(len(folds))])  # (F, Q)
     nested = []
     for f in range(len(folds)):
         others = [i for i in range(len(folds)) if i != f] or [f]
-        e_f, _, picks_f = _choose_blend(b_tok[others])
+        e_f, _, picks_f = _choose_blend(b_tok[others], allowed)
         nested.append(float(fold_score(f, e_f, picks_f).mean()))
-    chosen = [BLEND_CANDIDATES[c] for c in picks]
+    return BlendFigures(int(folds[0].steps[e]), picks, fitted.mean(axis=0).tolist(), [_sd(c) for c in fitted.T],
+                        float(fitted.mean(axis=1).mean()), nested, float(np.mean(nested)))
+
+
+def _decide_blend(d: FoldDecision, folds: list[FoldResult], n_evals: int, tokens: np.ndarray, cross: bool) -> None:
+    """Fill `d`'s blend fields (see `_blend_figures`); with `cross` the candidates include the cross-level table's
+    shares, and the best blend without it is reported beside."""
+    no_cross = np.array([c.cross == 0 for c in BLEND_CANDIDATES])
+    pair = _blend_figures(folds, n_evals, tokens, no_cross)
+    best = _blend_figures(folds, n_evals, tokens, np.ones(len(BLEND_CANDIDATES), dtype=bool)) if cross else pair
+    chosen = [BLEND_CANDIDATES[c] for c in best.picks]
     d.blend, d.blend_alpha = chosen[0].kind, chosen[0].alpha
     d.blend_weights = [c.weight for c in chosen]
-    d.blend_step = int(folds[0].steps[e])
-    d.blend_nll, d.blend_nll_spread = fitted.mean(axis=0).tolist(), [_sd(c) for c in fitted.T]
-    d.blend_mean_fitted = float(fitted.mean(axis=1).mean())
-    d.blend_by_fold, d.blend_mean = nested, float(np.mean(nested))
+    if any(c.cross > 0 for c in chosen):
+        d.cross_weights, d.cross_alpha = [c.cross for c in chosen], chosen[0].cross_alpha
+    d.blend_step = best.step
+    d.blend_nll, d.blend_nll_spread = best.nll, best.nll_spread
+    d.blend_mean_fitted = best.mean_fitted
+    d.blend_by_fold, d.blend_mean = best.by_fold, best.mean
+    d.blend_without_cross = pair.as_dict() if cross else {}
     d.keep_blend = d.blend_mean < min(d.network_mean, d.bigram_mean)
 
 
