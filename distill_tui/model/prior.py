@@ -230,22 +230,16 @@ class Block(nn.Module):
 MAX_BASE_VOCAB = 2048  # the bigram table is (vocab + levels, vocab) floats: 16 MB at this size
 
 
-def blend_logp(net_logp: torch.Tensor, big_logp: torch.Tensor, kind: str, weight: torch.Tensor,
-               cross_logp: torch.Tensor | None = None, cross_weight: torch.Tensor | None = None) -> torch.Tensor:
+def blend_logp(net_logp: torch.Tensor, big_logp: torch.Tensor, kind: str, weight: torch.Tensor) -> torch.Tensor:
     """The network's and the bigram's log-probabilities (..., V), each normalized over the slot's level
     (-inf elsewhere), joined with `weight` (..., 1):
 
-    - "linear": p = w * p_net + (1 - w) * p_bigram, w in [0, 1] (w = 1: the network alone); with
-      `cross_logp` (..., V) and `cross_weight` c (..., 1): p = w * p_net + c * p_cross + (1 - w - c) * p_bigram;
+    - "linear": p = w * p_net + (1 - w) * p_bigram, w in [0, 1] (w = 1: the network alone);
     - "product": p proportional to p_net * p_bigram ** w, w >= 0 (w = 0: the network alone).
 
-    Returns log-probabilities (..., V), normalized over the level.
+    Returns log-probabilities (..., V), normalized over the level. (A linear blend with the cross-level
+    table adds a third part, c * p_cross: `PriorModel.forward`.)
     """
-    if kind == "linear" and cross_logp is not None and cross_weight is not None:
-        rest = (1 - weight - cross_weight).clamp(min=0)  # (..., 1)
-        parts = torch.stack([net_logp + torch.log(weight), cross_logp + torch.log(cross_weight),
-                             big_logp + torch.log(rest)])  # (3, ..., V)
-        return torch.logsumexp(parts, dim=0)
     if kind == "linear":
         return torch.logaddexp(net_logp + torch.log(weight), big_logp + torch.log1p(-weight))
     if kind == "product":
@@ -299,8 +293,9 @@ class PriorModel(nn.Module):
         self.use_cross = self.use_blend and bool(cfg.cross_weights)  # priors stored before it have no "cross" tensor
         if self.use_cross:
             self.register_buffer("cross", torch.zeros(cfg.vocab + 2, cfg.vocab))  # (V + 2, V) log p, row = previous token
-            cross = torch.tensor(cfg.cross_weights, dtype=torch.float32)[:, None]  # (Q, 1)
-            self.register_buffer("cross_weight", cross, persistent=False)
+            w = torch.tensor([cfg.blend_weights, cfg.cross_weights], dtype=torch.float64).T  # (Q, 2): network, cross
+            shares = torch.stack([w[:, 0], (1 - w.sum(dim=1)).clamp(min=0), w[:, 1]], dim=1)  # (Q, 3): + bigram
+            self.register_buffer("blend_log_shares", shares.log().float(), persistent=False)  # (Q, 3); log 0 = -inf
         mask = torch.full((cfg.levels, cfg.vocab), -math.inf)  # (Q, V)
         for q, (off, k) in enumerate(zip(cfg.offsets, cfg.codebook_sizes, strict=True)):
             mask[q, off : off + k] = 0.0
@@ -334,12 +329,13 @@ class PriorModel(nn.Module):
         logits = logits + self.level_mask[x.level]  # (B, T, V)
         if self.use_blend:  # log-probabilities of the blend, themselves valid logits
             big = self.bigram[self.bigram_row(x)] + self.level_mask[x.level]  # (B, T, V)
-            cross = cross_w = None
-            if self.use_cross:
+            if self.use_cross:  # blend_logp's three-part mix, with the log shares computed once
                 cross = self.cross[x.tok] + self.level_mask[x.level]  # (B, T, V): level l - 1 at this time, or start
-                cross_w = self.cross_weight[x.level]  # (B, T, 1)
-            logits = blend_logp(F.log_softmax(logits, dim=-1), big, self.cfg.blend, self.blend_weight[x.level],
-                                cross, cross_w)
+                lw = self.blend_log_shares[x.level]  # (B, T, 3)
+                logits = torch.logaddexp(torch.logaddexp(F.log_softmax(logits, dim=-1) + lw[..., 0:1],
+                                                         big + lw[..., 1:2]), cross + lw[..., 2:3])
+            else:
+                logits = blend_logp(F.log_softmax(logits, dim=-1), big, self.cfg.blend, self.blend_weight[x.level])
         return logits
 
     def bigram_row(self, x: SlotInputs) -> torch.Tensor:
