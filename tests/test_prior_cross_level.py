@@ -182,3 +182,16 @@ def test_train_prior_stores_the_table_and_every_sampler_reads_it(tiny_model, dat
         grid = prior.generate(12, s)
         assert np.array_equal(grid, prior.generate(12, s)) and np.isfinite(prior.score(grid))
         assert prior.continue_codes(grid, 4, 16, s)[:, :4].tolist() == grid[:, :4].tolist()
+
+
+def test_the_blend_is_read_at_the_network_s_best_step_not_at_its_own():
+    """A blend that only wins at a step where the network is worse is not taken (fewer choices, held out better)."""
+    net = [[200, 200], [160, 160], [180, 180]]  # the network is best at step 10
+    three = next(k for k, c in enumerate(BLEND_CANDIDATES) if c.kind == "linear" and c.weight == 0.5 and c.cross == 0.3)
+    folds = [fold(net, 330, [three], [100, 100]) for _ in range(3)]  # a lucky blend at step 20 only
+    d = decide(folds, 6, 20)
+    assert d.best_step == 10 and d.blend_step == 10 and d.cross_weights == [] and d.blend_mean == pytest.approx(3.2)
+    for f in folds:
+        f.blended[1][three] = [150, 150]  # the same blend also wins at the network's step
+    d = decide(folds, 6, 20)
+    assert d.blend_step == 10 and d.cross_weights == [0.3, 0.3] and d.blend_mean == pytest.approx(3.0) and d.keep_blend

@@ -216,28 +216,32 @@ def decide(folds: list[FoldResult], n_files: int, fold_steps: int, cross: bool =
         keep_network=folds[0].steps[e] > 0 and net_mean < big_mean, cpu_s=sum(f.cpu_s for f in folds),
     )
     if n_evals > 1 and all(len(f.blended) >= n_evals for f in folds):
-        _decide_blend(d, folds, n_evals, tokens, cross)
+        _decide_blend(d, folds, n_evals, tokens, cross, net_fold[:, :n_evals])
     return d
 
 
-def _choose_blend(b_tok: np.ndarray, allowed: np.ndarray) -> tuple[int, int, list[int]]:
-    """On per-code NLL (F, E, C, Q) of some folds: the evaluation (>= 1), the (kind, alpha, cross alpha) group
-    and, per level, the `allowed` (C,) candidate with the lowest fold-mean NLL. Levels hold equal code counts
-    in a fold, so choosing each level's weights on its own minimizes the all-level figure."""
-    mean = b_tok.mean(axis=0)  # (E, C, Q)
-    best: tuple[float, int, int, list[int]] | None = None
+def _choose_blend(b_tok: np.ndarray, allowed: np.ndarray, net: np.ndarray) -> tuple[int, int, list[int]]:
+    """On per-code NLL (F, E, C, Q) of some folds: the evaluation, the (kind, alpha, cross alpha) group and,
+    per level, the `allowed` (C,) candidate with the lowest fold-mean NLL. Levels hold equal code counts in a
+    fold, so choosing each level's weights on its own minimizes the all-level figure.
+
+    The evaluation is the network's own best on these folds (`net`, (F, E) per code), never step 0 (an
+    untrained network is never blended): choosing it with the weights as well fitted the folds better and
+    held out worse (pads-drums-20, three fold sets: 0.6-0.9 points of perplexity, bench/RESULTS.md)."""
+    e = 1 + int(net[:, 1:].mean(axis=0).argmin())
+    mean = b_tok[:, e].mean(axis=0)  # (C, Q)
+    best: tuple[float, int, list[int]] | None = None
     for g, group in enumerate(_blend_groups()):
         idx = [i for i in group if allowed[i]]
         if not idx:
             continue
-        sub = mean[1:, idx, :]  # (E - 1, W, Q): step 0 (an untrained network) is never blended
-        pick = sub.argmin(axis=1)  # (E - 1, Q)
-        score = np.take_along_axis(sub, pick[:, None, :], axis=1)[:, 0, :].mean(axis=1)  # (E - 1,)
-        e = int(score.argmin())
-        if best is None or score[e] < best[0]:
-            best = (float(score[e]), e + 1, g, [idx[int(w)] for w in pick[e]])
+        sub = mean[idx, :]  # (W, Q)
+        pick = sub.argmin(axis=0)  # (Q,)
+        score = float(sub[pick, np.arange(sub.shape[1])].mean())
+        if best is None or score < best[0]:
+            best = (score, g, [idx[int(w)] for w in pick])
     assert best is not None
-    return best[1], best[2], best[3]
+    return e, best[1], best[2]
 
 
 def _blend_groups() -> list[list[int]]:
@@ -269,32 +273,35 @@ class BlendFigures:
                 "perplexity": _finite(math.exp(self.mean))}
 
 
-def _blend_figures(folds: list[FoldResult], n_evals: int, tokens: np.ndarray, allowed: np.ndarray) -> BlendFigures:
+def _blend_figures(folds: list[FoldResult], n_evals: int, tokens: np.ndarray, allowed: np.ndarray,
+                   net: np.ndarray) -> BlendFigures:
     """The blend among `allowed` candidates chosen on all folds, and its honest figure: each fold scored with
-    the blend chosen on the other folds (nested cross-validation; one fold: the fitted figure)."""
+    the blend chosen on the other folds (nested cross-validation; one fold: the fitted figure). `net` (F, E):
+    the network's per-code NLL, whose best evaluation the blend uses (`_choose_blend`)."""
     b_tok = np.array([f.blended[:n_evals] for f in folds]) / np.maximum(tokens, 1)[:, None, None, :]  # (F, E, C, Q)
     levels = range(b_tok.shape[3])
 
     def fold_score(f: int, e: int, picks: list[int]) -> np.ndarray:  # (Q,)
         return np.array([b_tok[f, e, picks[q], q] for q in levels])
 
-    e, _, picks = _choose_blend(b_tok, allowed)
+    e, _, picks = _choose_blend(b_tok, allowed, net)
     fitted = np.array([fold_score(f, e, picks) for f in range(len(folds))])  # (F, Q)
     nested = []
     for f in range(len(folds)):
         others = [i for i in range(len(folds)) if i != f] or [f]
-        e_f, _, picks_f = _choose_blend(b_tok[others], allowed)
+        e_f, _, picks_f = _choose_blend(b_tok[others], allowed, net[others])
         nested.append(float(fold_score(f, e_f, picks_f).mean()))
     return BlendFigures(int(folds[0].steps[e]), picks, fitted.mean(axis=0).tolist(), [_sd(c) for c in fitted.T],
                         float(fitted.mean(axis=1).mean()), nested, float(np.mean(nested)))
 
 
-def _decide_blend(d: FoldDecision, folds: list[FoldResult], n_evals: int, tokens: np.ndarray, cross: bool) -> None:
+def _decide_blend(d: FoldDecision, folds: list[FoldResult], n_evals: int, tokens: np.ndarray, cross: bool,
+                  net: np.ndarray) -> None:
     """Fill `d`'s blend fields (see `_blend_figures`); with `cross` the candidates include the cross-level table's
     shares, and the best blend without it is reported beside."""
     no_cross = np.array([c.cross == 0 for c in BLEND_CANDIDATES])
-    pair = _blend_figures(folds, n_evals, tokens, no_cross)
-    best = _blend_figures(folds, n_evals, tokens, np.ones(len(BLEND_CANDIDATES), dtype=bool)) if cross else pair
+    pair = _blend_figures(folds, n_evals, tokens, no_cross, net)
+    best = _blend_figures(folds, n_evals, tokens, np.ones(len(BLEND_CANDIDATES), dtype=bool), net) if cross else pair
     chosen = [BLEND_CANDIDATES[c] for c in best.picks]
     d.blend, d.blend_alpha = chosen[0].kind, chosen[0].alpha
     d.blend_weights = [c.weight for c in chosen]
