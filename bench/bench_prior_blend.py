@@ -28,12 +28,23 @@ from distill_tui.threads import torch_threads  # noqa: E402
 
 
 def network_alone(prior: Prior) -> Prior:
-    """The blended prior's network without its bigram."""
-    cfg = from_dict(PriorConfig, {**to_dict(prior.cfg), "blend": "none", "blend_weights": []})
+    """The blended prior's network without its bigram (and cross-level table)."""
+    cfg = from_dict(PriorConfig, {**to_dict(prior.cfg), "blend": "none", "blend_weights": [], "cross_weights": []})
     model = PriorModel(cfg)
-    state = {k: v for k, v in prior.model.state_dict().items() if k != "bigram"}
+    state = {k: v for k, v in prior.model.state_dict().items() if k not in ("bigram", "cross")}
     model.load_state_dict(state, strict=True)
     return Prior(model, prior.fingerprint, prior.doc)
+
+
+def without_cross(prior: Prior) -> Prior | None:
+    """The network and the bigram with the weights the folds chose for them alone (`blend_without_cross`), or None."""
+    pair = (prior.doc.folds or {}).get("blend_without_cross") if prior.doc is not None else None
+    if not prior.model.use_cross or not pair or pair.get("kind") != "linear":
+        return None
+    cfg = from_dict(PriorConfig, {**to_dict(prior.cfg), "blend_weights": pair["weights"], "cross_weights": []})
+    model = PriorModel(cfg)
+    model.load_state_dict({k: v for k, v in prior.model.state_dict().items() if k != "cross"}, strict=True)
+    return Prior(model, prior.fingerprint, prior.doc)  # its bigram is the stored one (the cross blend's smoothing)
 
 
 def blend_bigram_tables(prior: Prior) -> tuple[list, list]:
@@ -62,7 +73,10 @@ def main() -> None:
         spec = codec.spec
         positions = positions_for_seconds(args.seconds, spec.sample_rate, spec.hop_length, codec.cfg.stride)
         bigram = blend_bigram_tables(prior)
-        for name, p in (("blend", prior), ("network alone", network_alone(prior))):
+        pair = without_cross(prior)
+        generators = [("blend", prior), ("network alone", network_alone(prior))]
+        generators += [("blend without the cross-level table", pair)] if pair is not None else []
+        for name, p in generators:
             t0 = time.perf_counter()
             report = generation_report(codec, p, corpus, args.n, positions, seed=args.seed, loops=0, bigram=bigram)
             row = report.as_dict()

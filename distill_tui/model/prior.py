@@ -53,6 +53,9 @@ class PriorConfig(CodeVocab):
     # fitted on the folds' held-out sounds. "none" in priors stored before the blend existed.
     blend: str = "none"
     blend_weights: list[float] = field(default_factory=list)
+    # A linear blend's third part (model/cross_level.py): each level's share of the cross-level table, the code
+    # given the previous slot's (level l - 1 at the same time); the bigram gets 1 - blend - cross. Empty: none.
+    cross_weights: list[float] = field(default_factory=list)
 
     @property
     def hop(self) -> int:
@@ -80,6 +83,13 @@ class PriorConfig(CodeVocab):
                                     f"got {self.blend_weights}")
             if self.blend == "linear" and not all(w <= 1 for w in self.blend_weights):
                 raise BadInputError(f"a linear blend's weights are shares in [0, 1], got {self.blend_weights}")
+        if self.cross_weights:
+            if self.blend != "linear" or len(self.cross_weights) != self.levels:
+                raise BadInputError(f"the cross-level table joins a linear blend with one share per level ({self.levels}), "
+                                    f"got {self.blend} and {self.cross_weights}")
+            if not all(0 <= c <= 1 and w + c <= 1 + 1e-6 for w, c in zip(self.blend_weights, self.cross_weights, strict=True)):
+                raise BadInputError(f"the network's and the cross-level table's shares {self.blend_weights} and "
+                                    f"{self.cross_weights} must be in [0, 1] and sum to at most 1 per level")
 
 
 def adaptive_prior_config(n_files: int, levels: int, codebook_sizes: list[int], **overrides: Any) -> PriorConfig:
@@ -227,7 +237,8 @@ def blend_logp(net_logp: torch.Tensor, big_logp: torch.Tensor, kind: str, weight
     - "linear": p = w * p_net + (1 - w) * p_bigram, w in [0, 1] (w = 1: the network alone);
     - "product": p proportional to p_net * p_bigram ** w, w >= 0 (w = 0: the network alone).
 
-    Returns log-probabilities (..., V), normalized over the level.
+    Returns log-probabilities (..., V), normalized over the level. (A linear blend with the cross-level
+    table adds a third part, c * p_cross: `PriorModel.forward`.)
     """
     if kind == "linear":
         return torch.logaddexp(net_logp + torch.log(weight), big_logp + torch.log1p(-weight))
@@ -279,6 +290,12 @@ class PriorModel(nn.Module):
         if self.use_blend:
             weights = torch.tensor(cfg.blend_weights, dtype=torch.float32)[:, None]  # (Q, 1); in the config
             self.register_buffer("blend_weight", weights, persistent=False)
+        self.use_cross = self.use_blend and bool(cfg.cross_weights)  # priors stored before it have no "cross" tensor
+        if self.use_cross:
+            self.register_buffer("cross", torch.zeros(cfg.vocab + 2, cfg.vocab))  # (V + 2, V) log p, row = previous token
+            w = torch.tensor([cfg.blend_weights, cfg.cross_weights], dtype=torch.float64).T  # (Q, 2): network, cross
+            shares = torch.stack([w[:, 0], (1 - w.sum(dim=1)).clamp(min=0), w[:, 1]], dim=1)  # (Q, 3): + bigram
+            self.register_buffer("blend_log_shares", shares.log().float(), persistent=False)  # (Q, 3); log 0 = -inf
         mask = torch.full((cfg.levels, cfg.vocab), -math.inf)  # (Q, V)
         for q, (off, k) in enumerate(zip(cfg.offsets, cfg.codebook_sizes, strict=True)):
             mask[q, off : off + k] = 0.0
@@ -312,7 +329,13 @@ class PriorModel(nn.Module):
         logits = logits + self.level_mask[x.level]  # (B, T, V)
         if self.use_blend:  # log-probabilities of the blend, themselves valid logits
             big = self.bigram[self.bigram_row(x)] + self.level_mask[x.level]  # (B, T, V)
-            logits = blend_logp(F.log_softmax(logits, dim=-1), big, self.cfg.blend, self.blend_weight[x.level])
+            if self.use_cross:  # blend_logp's three-part mix, with the log shares computed once
+                cross = self.cross[x.tok] + self.level_mask[x.level]  # (B, T, V): level l - 1 at this time, or start
+                lw = self.blend_log_shares[x.level]  # (B, T, 3)
+                logits = torch.logaddexp(torch.logaddexp(F.log_softmax(logits, dim=-1) + lw[..., 0:1],
+                                                         big + lw[..., 1:2]), cross + lw[..., 2:3])
+            else:
+                logits = blend_logp(F.log_softmax(logits, dim=-1), big, self.cfg.blend, self.blend_weight[x.level])
         return logits
 
     def bigram_row(self, x: SlotInputs) -> torch.Tensor:
@@ -325,6 +348,12 @@ class PriorModel(nn.Module):
         (K, K) previous -> next."""
         if self.use_base or self.use_blend:
             self.bigram.copy_(bigram_table(self.cfg, starts, transitions))
+
+    @torch.no_grad()
+    def set_cross(self, table: torch.Tensor) -> None:
+        """Fill the blend's cross-level table (V + 2, V) (`model/cross_level.cross_table`)."""
+        if self.use_cross:
+            self.cross.copy_(table)
 
 
 def bigram_table(cfg: PriorConfig, starts: list[np.ndarray], transitions: list[np.ndarray]) -> torch.Tensor:

@@ -275,8 +275,11 @@ def _folds_line(f: dict[str, Any]) -> str:
         zip(f["network_nll"], f["network_nll_spread"], f["bigram_nll"], f["bigram_nll_spread"], strict=True)))
     kept = "network kept" if f["keep_network"] else "the bigram is kept"
     if f.get("keep_blend"):  # train/prior_folds.py: the network blended with the bigram
-        kept = (f"blend of both kept ({f['blend_perplexity']:.2f}, weights {f['blend_weights']}; per level "
-                + ", ".join(f"{v:.2f}" for v in f["blend_nll"]) + ")")
+        parts = f"both kept ({f['blend_perplexity']:.2f}, weights {f['blend_weights']}"
+        if f.get("cross_weights"):  # model/cross_level.py: a third part, the code given the previous slot's
+            parts = (f"the network, the bigram and the cross-level table kept ({f['blend_perplexity']:.2f}, weights "
+                     f"{f['blend_weights']}, cross-level {f['cross_weights']}")
+        kept = f"blend of {parts}; per level " + ", ".join(f"{v:.2f}" for v in f["blend_nll"]) + ")"
     return (f"held-out sounds, mean of {f['folds']} folds: perplexity {f['network_perplexity']:.2f} (network, "
             f"step {f['best_step']}) vs {f['bigram_perplexity']:.2f} (bigram): {kept}; per level, network vs bigram "
             f"(nats per code ± spread over folds): {levels}")

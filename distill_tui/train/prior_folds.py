@@ -6,6 +6,7 @@ copies, and its held-out negative log-likelihood per level is recorded every `ev
 same-level bigram is fitted on the same training codes and scored on the same held-out sounds. The
 step with the lowest held-out NLL averaged over the folds is where the final prior (trained on every
 file) stops; the network is kept only when that fold-mean NLL beats the bigram's fold-mean NLL.
+Blends of the network with the counts (`prior_scores.py`) are chosen the same way, their figure nested.
 """
 
 from __future__ import annotations
@@ -20,21 +21,18 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..analysis.memorization import ALPHAS, bigram_counts, bigram_log_tables
-from ..model.prior import (
-    PriorConfig,
-    PriorModel,
-    SlotInputs,
-    bigram_table,
-    blend_logp,
-    flatten_codes,
-    scoring_windows,
-    slot_inputs,
-    token_loss,
-)
+from ..model.prior import PriorConfig, PriorModel, SlotInputs, token_loss
 from .prior_data import FileCodes, WindowSampler
+from .prior_scores import (  # noqa: F401 - re-exported: tests and benchmarks import them from here
+    BLEND_CANDIDATES,
+    BlendCandidate,
+    BlendTables,
+    blend_tables,
+    level_scores,
+    network_level_nll,
+)
 from .state import Schedule
 
 MAX_FOLDS = 5
@@ -71,83 +69,6 @@ def bigram_level_nll(train: list[np.ndarray], val: list[np.ndarray], sizes: list
 def level_counts(grids: list[np.ndarray], levels: int) -> np.ndarray:
     """Codes per level: (levels,)."""
     return np.array([sum(int(g.shape[1]) for g in grids)] * levels, dtype=np.float64)
-
-
-@dataclass(frozen=True)
-class BlendCandidate:
-    """One way of joining the network and a bigram fitted with add-`alpha` smoothing (see `blend_logp`)."""
-
-    kind: str  # "linear" or "product"
-    alpha: float
-    weight: float
-
-
-BLEND_ALPHAS = tuple(float(ALPHAS[i]) for i in (12, 16, 19))  # 0.1, 0.46, 1.47: sharper bigrams may blend better
-BLEND_WEIGHTS = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 11))
-BLEND_CANDIDATES = [BlendCandidate(k, a, w) for k in ("linear", "product") for a in BLEND_ALPHAS for w in BLEND_WEIGHTS]
-
-
-def blend_tables(cfg: PriorConfig, grids: list[np.ndarray], alphas: tuple[float, ...] = BLEND_ALPHAS
-                 ) -> dict[float, torch.Tensor]:
-    """The bigram fitted on `grids` per alpha, laid out as the prior reads it: (V + Q, V) log-probabilities."""
-    return {a: bigram_table(cfg, *bigram_log_tables(grids, cfg.codebook_sizes, a)) for a in alphas}
-
-
-@torch.no_grad()
-def network_level_nll(model: PriorModel, grids: list[np.ndarray], batch: int = 64) -> np.ndarray:
-    """Summed NLL (nats) per level of whole grids, scored with generation's windows: (levels,)."""
-    return level_scores(model, grids, batch=batch)[0]
-
-
-@torch.no_grad()
-def level_scores(model: PriorModel, grids: list[np.ndarray], tables: dict[float, torch.Tensor] | None = None,
-                 candidates: list[BlendCandidate] = BLEND_CANDIDATES, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Summed NLL (nats) per level of whole grids, scored with generation's windows: the network's (levels,)
-    and, with bigram `tables` (from `blend_tables`), each blend candidate's (len(candidates), levels)."""
-    cfg = model.cfg
-    blended = np.zeros((len(candidates) if tables else 0, cfg.levels))
-    was = model.training
-    model.eval()
-    seqs = [torch.from_numpy(flatten_codes(g, cfg)) for g in grids]
-    windows = [w for i, s in enumerate(seqs) for w in scoring_windows(cfg, len(s), i)]
-    total = np.zeros(cfg.levels)
-    for start in range(0, len(windows), batch):
-        chunk = windows[start : start + batch]
-        width = max(w.i1 - w.i0 for w in chunk)
-        parts, targets = [], []
-        for w in chunk:
-            s = seqs[w.seq][None]  # (1, N)
-            x = slot_inputs(cfg, s, w.w0, w.i0, w.i1)
-            tgt = torch.full((1, width), -1, dtype=torch.long)  # (1, T)
-            tgt[:, w.s0 - w.i0 : w.s1 - w.i0] = s[:, w.s0 : w.s1]
-            pad = width - (w.i1 - w.i0)
-            parts.append([torch.nn.functional.pad(t, (0, pad)) for t in (x.tok, x.same, x.level, x.time)])
-            targets.append(tgt)
-        x = SlotInputs(*(torch.cat([p[j] for p in parts]) for j in range(4)))  # each (W, T)
-        target = torch.cat(targets)  # (W, T)
-        logits = model(x)  # (W, T, V)
-        nll = F.cross_entropy(logits.transpose(1, 2), target, reduction="none", ignore_index=-1).double()  # (W, T)
-        for q in range(cfg.levels):
-            total[q] += float(nll[x.level == q].sum())
-        if tables:
-            _score_blends(model, x, target, F.log_softmax(logits, dim=-1), tables, candidates, blended)
-    model.train(was)
-    return total, blended
-
-
-def _score_blends(model: PriorModel, x: SlotInputs, target: torch.Tensor, net_logp: torch.Tensor,
-                  tables: dict[float, torch.Tensor], candidates: list[BlendCandidate], out: np.ndarray) -> None:
-    """Add each candidate's summed NLL per level for these windows into `out` (C, Q)."""
-    row, mask = model.bigram_row(x), model.level_mask[x.level]  # (W, T), (W, T, V)
-    scored = target >= 0  # (W, T)
-    tgt = target.clamp(min=0)[..., None]  # (W, T, 1)
-    levels = [(x.level == q) & scored for q in range(model.cfg.levels)]
-    big = {a: t[row] + mask for a, t in tables.items()}  # each (W, T, V)
-    for c, cand in enumerate(candidates):
-        w = torch.full((1, 1, 1), cand.weight)
-        nll = -blend_logp(net_logp, big[cand.alpha], cand.kind, w).gather(-1, tgt)[..., 0].double()  # (W, T)
-        for q, sel in enumerate(levels):
-            out[c, q] += float(nll[sel].sum())
 
 
 # ------------------------------------------------------------------ results
@@ -201,6 +122,11 @@ class FoldDecision:
     blend_by_fold: list[float] = field(default_factory=list)
     blend_mean_fitted: float = math.inf  # the blend chosen on all folds, scored on them (optimistic)
     keep_blend: bool = False
+    # The cross-level table's share per level in the chosen (linear) blend, and its smoothing; empty: no share.
+    cross_weights: list[float] = field(default_factory=list)
+    cross_alpha: float = 0.0
+    # The best blend of the network and the bigram alone, chosen the same way, for comparison (`BlendFigures`).
+    blend_without_cross: dict[str, Any] = field(default_factory=dict)
 
     @property
     def network_perplexity(self) -> float:
@@ -239,7 +165,8 @@ class FoldDecision:
                 "blend_nll_spread": r(self.blend_nll_spread), "blend_mean": _finite(self.blend_mean),
                 "blend_perplexity": _finite(self.blend_perplexity), "blend_by_fold": r(self.blend_by_fold),
                 "blend_mean_fitted": _finite(self.blend_mean_fitted), "keep_blend": self.keep_blend,
-                "kept": self.kept}
+                "kept": self.kept, "cross_weights": r(self.cross_weights), "cross_alpha": round(self.cross_alpha, 4),
+                "blend_without_cross": self.blend_without_cross}
 
 
 def _finite(v: float) -> float | None:
@@ -254,8 +181,9 @@ def _sd(values: np.ndarray) -> float:
     return float(statistics.stdev(values.tolist())) if len(values) > 1 else 0.0
 
 
-def decide(folds: list[FoldResult], n_files: int, fold_steps: int) -> FoldDecision:
-    """The evaluation step and bigram smoothing with the best fold-mean held-out NLL, and the verdict."""
+def decide(folds: list[FoldResult], n_files: int, fold_steps: int, cross: bool = True) -> FoldDecision:
+    """The evaluation step and bigram smoothing with the best fold-mean held-out NLL, and the verdict.
+    With `cross` the blends may give a share to the cross-level table; without, only network and bigram."""
     tokens = np.array([f.tokens for f in folds])  # (F, Q)
     n_evals = min(len(f.steps) for f in folds)
     net = np.array([f.network[:n_evals] for f in folds])  # (F, E, Q)
@@ -288,58 +216,102 @@ def decide(folds: list[FoldResult], n_files: int, fold_steps: int) -> FoldDecisi
         keep_network=folds[0].steps[e] > 0 and net_mean < big_mean, cpu_s=sum(f.cpu_s for f in folds),
     )
     if n_evals > 1 and all(len(f.blended) >= n_evals for f in folds):
-        _decide_blend(d, folds, n_evals, tokens)
+        _decide_blend(d, folds, n_evals, tokens, cross, net_fold[:, :n_evals])
     return d
 
 
-def _choose_blend(b_tok: np.ndarray) -> tuple[int, int, list[int]]:
-    """On per-code NLL (F, E, C, Q) of some folds: the evaluation (>= 1), the (kind, alpha) group and, per
-    level, the candidate index with the lowest fold-mean NLL. Levels hold equal code counts in a fold, so
-    choosing each level's weight on its own minimizes the all-level figure."""
-    mean = b_tok.mean(axis=0)  # (E, C, Q)
-    best: tuple[float, int, int, list[int]] | None = None
-    for g, idx in enumerate(_blend_groups()):
-        sub = mean[1:, idx, :]  # (E - 1, W, Q): step 0 (an untrained network) is never blended
-        pick = sub.argmin(axis=1)  # (E - 1, Q)
-        score = np.take_along_axis(sub, pick[:, None, :], axis=1)[:, 0, :].mean(axis=1)  # (E - 1,)
-        e = int(score.argmin())
-        if best is None or score[e] < best[0]:
-            best = (float(score[e]), e + 1, g, [idx[int(w)] for w in pick[e]])
+def _choose_blend(b_tok: np.ndarray, allowed: np.ndarray, net: np.ndarray) -> tuple[int, int, list[int]]:
+    """On per-code NLL (F, E, C, Q) of some folds: the evaluation, the (kind, alpha, cross alpha) group and,
+    per level, the `allowed` (C,) candidate with the lowest fold-mean NLL. Levels hold equal code counts in a
+    fold, so choosing each level's weights on its own minimizes the all-level figure.
+
+    The evaluation is the network's own best on these folds (`net`, (F, E) per code), never step 0 (an
+    untrained network is never blended): choosing it with the weights as well fitted the folds better and
+    held out worse (pads-drums-20, three fold sets: 0.6-0.9 points of perplexity, bench/RESULTS.md)."""
+    e = 1 + int(net[:, 1:].mean(axis=0).argmin())
+    mean = b_tok[:, e].mean(axis=0)  # (C, Q)
+    best: tuple[float, int, list[int]] | None = None
+    for g, group in enumerate(_blend_groups()):
+        idx = [i for i in group if allowed[i]]
+        if not idx:
+            continue
+        sub = mean[idx, :]  # (W, Q)
+        pick = sub.argmin(axis=0)  # (Q,)
+        score = float(sub[pick, np.arange(sub.shape[1])].mean())
+        if best is None or score < best[0]:
+            best = (score, g, [idx[int(w)] for w in pick])
     assert best is not None
-    return best[1], best[2], best[3]
+    return e, best[1], best[2]
 
 
 def _blend_groups() -> list[list[int]]:
-    """Candidate indices per (kind, alpha), in BLEND_CANDIDATES' order."""
-    groups: dict[tuple[str, float], list[int]] = {}
+    """Candidate indices per (kind, alpha, cross alpha), in BLEND_CANDIDATES' order."""
+    groups: dict[tuple[str, float, float], list[int]] = {}
     for i, c in enumerate(BLEND_CANDIDATES):
-        groups.setdefault((c.kind, c.alpha), []).append(i)
+        groups.setdefault((c.kind, c.alpha, c.cross_alpha), []).append(i)
     return list(groups.values())
 
 
-def _decide_blend(d: FoldDecision, folds: list[FoldResult], n_evals: int, tokens: np.ndarray) -> None:
-    """Fill `d`'s blend fields: the blend chosen on all folds, and its honest figure, each fold scored with
-    the blend chosen on the other folds (nested cross-validation; one fold: the fitted figure)."""
+@dataclass
+class BlendFigures:
+    """One blend family's choice on the folds: the candidates per level (chosen on all folds) at evaluation
+    `step`, its per-level fold-mean NLL and spread (fitted), and the honest figure (nested) per fold and mean."""
+
+    step: int
+    picks: list[int]  # per level, an index into BLEND_CANDIDATES
+    nll: list[float]
+    nll_spread: list[float]
+    mean_fitted: float
+    by_fold: list[float]
+    mean: float
+
+    def as_dict(self) -> dict[str, Any]:
+        chosen = [BLEND_CANDIDATES[c] for c in self.picks]
+        return {"step": self.step, "kind": chosen[0].kind, "alpha": round(chosen[0].alpha, 4),
+                "weights": [c.weight for c in chosen], "nll": _round(self.nll), "nll_spread": _round(self.nll_spread),
+                "mean_fitted": _finite(self.mean_fitted), "by_fold": _round(self.by_fold), "mean": _finite(self.mean),
+                "perplexity": _finite(math.exp(self.mean))}
+
+
+def _blend_figures(folds: list[FoldResult], n_evals: int, tokens: np.ndarray, allowed: np.ndarray,
+                   net: np.ndarray) -> BlendFigures:
+    """The blend among `allowed` candidates chosen on all folds, and its honest figure: each fold scored with
+    the blend chosen on the other folds (nested cross-validation; one fold: the fitted figure). `net` (F, E):
+    the network's per-code NLL, whose best evaluation the blend uses (`_choose_blend`)."""
     b_tok = np.array([f.blended[:n_evals] for f in folds]) / np.maximum(tokens, 1)[:, None, None, :]  # (F, E, C, Q)
     levels = range(b_tok.shape[3])
 
     def fold_score(f: int, e: int, picks: list[int]) -> np.ndarray:  # (Q,)
         return np.array([b_tok[f, e, picks[q], q] for q in levels])
 
-    e, _, picks = _choose_blend(b_tok)
+    e, _, picks = _choose_blend(b_tok, allowed, net)
     fitted = np.array([fold_score(f, e, picks) for f in range(len(folds))])  # (F, Q)
     nested = []
     for f in range(len(folds)):
         others = [i for i in range(len(folds)) if i != f] or [f]
-        e_f, _, picks_f = _choose_blend(b_tok[others])
+        e_f, _, picks_f = _choose_blend(b_tok[others], allowed, net[others])
         nested.append(float(fold_score(f, e_f, picks_f).mean()))
-    chosen = [BLEND_CANDIDATES[c] for c in picks]
+    return BlendFigures(int(folds[0].steps[e]), picks, fitted.mean(axis=0).tolist(), [_sd(c) for c in fitted.T],
+                        float(fitted.mean(axis=1).mean()), nested, float(np.mean(nested)))
+
+
+def _decide_blend(d: FoldDecision, folds: list[FoldResult], n_evals: int, tokens: np.ndarray, cross: bool,
+                  net: np.ndarray) -> None:
+    """Fill `d`'s blend fields (see `_blend_figures`); with `cross` the candidates include the cross-level table's
+    shares, and the best blend without it is reported beside."""
+    no_cross = np.array([c.cross == 0 for c in BLEND_CANDIDATES])
+    pair = _blend_figures(folds, n_evals, tokens, no_cross, net)
+    best = _blend_figures(folds, n_evals, tokens, np.ones(len(BLEND_CANDIDATES), dtype=bool), net) if cross else pair
+    chosen = [BLEND_CANDIDATES[c] for c in best.picks]
     d.blend, d.blend_alpha = chosen[0].kind, chosen[0].alpha
     d.blend_weights = [c.weight for c in chosen]
-    d.blend_step = int(folds[0].steps[e])
-    d.blend_nll, d.blend_nll_spread = fitted.mean(axis=0).tolist(), [_sd(c) for c in fitted.T]
-    d.blend_mean_fitted = float(fitted.mean(axis=1).mean())
-    d.blend_by_fold, d.blend_mean = nested, float(np.mean(nested))
+    if any(c.cross > 0 for c in chosen):
+        d.cross_weights, d.cross_alpha = [c.cross for c in chosen], chosen[0].cross_alpha
+    d.blend_step = best.step
+    d.blend_nll, d.blend_nll_spread = best.nll, best.nll_spread
+    d.blend_mean_fitted = best.mean_fitted
+    d.blend_by_fold, d.blend_mean = best.by_fold, best.mean
+    d.blend_without_cross = pair.as_dict() if cross else {}
     d.keep_blend = d.blend_mean < min(d.network_mean, d.bigram_mean)
 
 

@@ -29,6 +29,7 @@ from ..errors import BadInputError
 from ..fileio import atomic_write_json
 from ..inference.codec import Codec, build_vqvae
 from ..inference.generate import Prior, SamplingSettings
+from ..model.cross_level import cross_table
 from ..model.prior import PriorConfig, PriorModel, adaptive_prior_config, count_parameters
 from ..persistence.document import PriorSummary
 from ..persistence.model_file import load_model_file, save_model_file
@@ -73,6 +74,7 @@ class PriorTrainConfig:
     gain_db: list[float] = field(default_factory=lambda: [-6.0, 6.0])  # louder/softer copies of each training sound
     time_shifts: list[float] = field(default_factory=lambda: [0.5])  # copies delayed by this share of a code column
     label_smoothing: float = 0.1  # share of each target spread over its level's codes (VampNet's 0.1)
+    cross_level: bool = True  # the blend may give a share to the cross-level table (model/cross_level.py)
     # the three above: fold-mean held-out perplexity 41.7 against 47.2 without them on pads-drums-20 (bench/RESULTS.md)
     folds: int = 5  # cross-validation folds by file for the network-or-bigram decision (at most the file count)
     generated_grids: int = 8  # generated at temperature 1.0 for the memorization guard
@@ -220,7 +222,7 @@ class PriorTrainer:
                           best_val_ppl=round(math.exp(min(sum(c) for c in r.network) / tokens), 4),
                           bigram_val_ppl=round(math.exp(min(sum(b) for b in r.bigram) / tokens), 4),
                           cpu_s=round(r.cpu_s, 2))
-        self.decision = d = decide(results, len(self.codes.grids), steps)
+        self.decision = d = decide(results, len(self.codes.grids), steps, cross=tc.cross_level)
         st.elapsed_s += clock() - t0
         self.log.emit("folds", step=0, elapsed_s=round(st.elapsed_s, 2), **d.as_dict())
 
@@ -361,12 +363,16 @@ class PriorTrainer:
 
     def _blended(self, d: FoldDecision) -> tuple[PriorConfig, PriorModel]:
         """The trained network blended with the bigram of every file's codes (and their augmented copies, as
-        in the folds), with the kind, smoothing and per-level weights the folds chose."""
-        cfg = from_dict(PriorConfig, {**to_dict(self.cfg), "blend": d.blend, "blend_weights": d.blend_weights})
+        in the folds), and with the cross-level table when the folds gave it a share, with the kind,
+        smoothing and per-level weights the folds chose."""
+        cfg = from_dict(PriorConfig, {**to_dict(self.cfg), "blend": d.blend, "blend_weights": d.blend_weights,
+                                      "cross_weights": d.cross_weights})
         model = PriorModel(cfg)
         missing, unexpected = model.load_state_dict(self.best_state, strict=False)
-        assert not unexpected and set(missing) <= {"bigram"}, (missing, unexpected)
+        assert not unexpected and set(missing) <= {"bigram", "cross"}, (missing, unexpected)
         model.set_bigram(*blend_bigram(self.codes, self.codec.codebook_sizes, d.blend_alpha))
+        if d.cross_weights:
+            model.set_cross(cross_table(cfg, self.codes.grids + self.codes.augmented, d.cross_alpha))
         return cfg, model
 
     def prior_document(self, report: MemorizationReport, cfg: PriorConfig, model: PriorModel, fallback: str | None,
