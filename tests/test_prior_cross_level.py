@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -95,16 +96,42 @@ def test_cross_shares_are_checked_and_older_configs_have_none():
             from_dict(PriorConfig, {**old, **bad})
 
 
+BEFORE_TABLE = Path(__file__).parent / "data" / "demo_prior_before_table.safetensors"
+
+
+def demo_with_prior_from_before_the_table(tmp_path: Path) -> Path:
+    """The bundled demo with the prior it carried before the cross-level table existed (network and bigram; its
+    tensors and document section kept in tests/data), written the way that version wrote it."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from distill_tui.persistence.model_file import save_model_file
+
+    mf = load_model_file(DEMO)
+    with safe_open(str(BEFORE_TABLE), "pt") as f:
+        prior_doc = json.loads(f.metadata()["prior"])
+    doc = {**mf.doc, "prior": prior_doc}
+    path = tmp_path / "before-table.distill"
+    save_model_file(path, doc, {**mf.tensors, "prior": load_file(str(BEFORE_TABLE))})
+    return path
+
+
 @pytest.mark.skipif(not DEMO.exists(), reason="the bundled demo is not in this checkout")
-def test_a_prior_stored_before_the_table_samples_and_scores_as_before():
-    """The demo's blended prior (network and bigram, no cross-level part) against figures taken before the table existed."""
-    prior = Prior.from_model_file(DEMO)
+def test_a_prior_stored_before_the_table_samples_and_scores_as_before(tmp_path):
+    """A prior with no cross-level part (the demo's before the table) against figures taken before the table existed."""
+    prior = Prior.from_model_file(demo_with_prior_from_before_the_table(tmp_path))
     assert prior.cfg.blend == "linear" and prior.cfg.cross_weights == [] and not prior.model.use_cross
     grid = prior.generate(24, SamplingSettings(seed=3))
     assert grid.tolist() == [
         [34, 29, 29, 39, 29, 29, 29, 29, 46, 46, 46, 46, 46, 46, 46, 46, 46, 29, 4, 4, 4, 29, 29, 29],
         [15, 54, 5, 46, 58, 61, 5, 36, 24, 46, 21, 60, 59, 27, 61, 20, 31, 0, 48, 45, 13, 1, 44, 48]]
     assert prior.score(grid) == pytest.approx(2.448729, abs=1e-6)
+
+
+@pytest.mark.skipif(not DEMO.exists(), reason="the bundled demo is not in this checkout")
+def test_the_bundled_demo_prior_blends_the_table_in():
+    prior = Prior.from_model_file(DEMO)
+    assert prior.cfg.blend == "linear" and prior.model.use_cross and any(w > 0 for w in prior.cfg.cross_weights)
 
 
 def test_fold_scores_of_the_table_alone_are_its_held_out_counts():
