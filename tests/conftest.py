@@ -134,3 +134,23 @@ def one_torch_thread():
 def _own_state_folder(tmp_path_factory, monkeypatch):
     """Every test gets its own `$XDG_STATE_HOME`: nothing reads or writes the user's remembered settings or runs."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture(scope="module")
+def prior_model(tiny_model, tmp_path_factory) -> Path:
+    """`tiny_model` with an untrained prior attached (`test_generate.attach_prior`): enough for the commands
+    that sample (generate --like, vary)."""
+    from .test_generate import attach_prior
+
+    path = tmp_path_factory.mktemp("prior") / "with_prior.distill"
+    attach_prior(tiny_model, path)
+    return path
+
+
+@pytest.fixture
+def pad(tmp_path) -> Path:
+    """A 1.2 s synthesized pad written as a WAV."""
+    path = tmp_path / "pad.wav"
+    sf.write(path, synth("pad", 1.2, seed=2), SR)
+    return path
+

@@ -17,8 +17,8 @@ from distill_tui.errors import BadInputError
 from distill_tui.inference.sampling import SamplingSettings
 from distill_tui.inference.style import MAX_STRENGTH, generate_like, style_bias
 
-from .conftest import SR, synth
-from .test_generate import attach_prior, random_prior
+from .conftest import SR
+from .test_generate import random_prior
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import corpus  # noqa: E402
@@ -113,20 +113,6 @@ def test_bad_chosen_sounds_are_refused():
 
 
 # ------------------------------------------------------------------ the command
-@pytest.fixture(scope="module")
-def prior_model(tiny_model, tmp_path_factory):
-    path = tmp_path_factory.mktemp("style") / "with_prior.distill"
-    attach_prior(tiny_model, path)
-    return path
-
-
-@pytest.fixture
-def pad(tmp_path):
-    path = tmp_path / "pad.wav"
-    sf.write(path, synth("pad", 1.2, seed=2), SR)
-    return path
-
-
 def gen(capsys, *args) -> tuple[int, str, str]:
     code = main(["generate", *map(str, args)])
     out, err = capsys.readouterr()

@@ -13,8 +13,8 @@ from distill_tui.codes.grid import CodeGrid
 from distill_tui.errors import BadInputError
 from distill_tui.inference.generate import RegionCandidate, SamplingSettings
 from distill_tui.inference.variations import parse_levels, vary
-from tests.conftest import SR, synth
-from tests.test_generate import attach_prior, random_prior
+from tests.conftest import SR
+from tests.test_generate import random_prior
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -97,20 +97,6 @@ def test_n_below_one_is_refused():
 
 
 # ------------------------------------------------------------------ the command
-@pytest.fixture(scope="module")
-def prior_model(tiny_model, tmp_path_factory):
-    path = tmp_path_factory.mktemp("vary") / "with_prior.distill"
-    attach_prior(tiny_model, path)
-    return path
-
-
-@pytest.fixture
-def pad(tmp_path):
-    path = tmp_path / "pad.wav"
-    sf.write(path, synth("pad", 1.2, seed=2), SR)
-    return path
-
-
 def vary_cli(capsys, *args) -> tuple[int, str, str]:
     code = main(["vary", *map(str, args)])
     out, err = capsys.readouterr()
