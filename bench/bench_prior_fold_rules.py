@@ -7,7 +7,8 @@ The folds are run exactly as `train-prior --minutes 3 --clock cpu` runs them (ca
 fresh network per fold, every blend candidate scored at every evaluation) and written as JSON. Then, with the
 cross-level table allowed and not: the blend read at the network's own best evaluation (the rule in
 `prior_folds._choose_blend`) and at the evaluation chosen together with the weights (the rule before). Each
-line gives the honest (nested) and fitted perplexity gain over the same-level bigram.
+line gives the honest (nested) and fitted perplexity gain over the same-level bigram. With --out, F.npz beside
+F.json keeps the codes and the network's per-code log-probabilities, which bench_prior_ngram.py re-blends.
 """
 
 from __future__ import annotations
@@ -50,8 +51,37 @@ def run_folds(model: Path, data: Path, seed: int) -> dict:
     clock = make_clock("cpu")
     per_run = tc.minutes * 60 * 0.95 / (len(folds) + 1)  # as PriorTrainer._cross_validate shares the budget
     steps = calibrate(cfg, tc, codes, folds[0], per_run, clock)
-    results = [dataclasses.asdict(run_fold(cfg, tc, codes, h, steps, clock=clock, limit_s=1.5 * per_run)) for h in folds]
-    return {"steps": steps, "n": len(codes.grids), "seed": seed, "folds": results}
+    scored: list[list[list[np.ndarray]]] = []  # per fold, per evaluation, per held-out grid: (N,) log p
+    original = prior_folds.level_scores
+
+    def capture(model, grids, tables=None, **kw):  # noqa: ANN001, ANN202 - records the network's per-slot log p
+        slots = [np.zeros(g.size) for g in grids]
+        out = original(model, grids, tables, slot_logp=slots, **kw)
+        scored[-1].append(slots)
+        return out
+
+    prior_folds.level_scores = capture
+    results = []
+    for h in folds:
+        scored.append([])
+        results.append(dataclasses.asdict(run_fold(cfg, tc, codes, h, steps, clock=clock, limit_s=1.5 * per_run)))
+    prior_folds.level_scores = original
+    slots = {"held_out": [list(h) for h in folds], "network_slots": scored}
+    return {"steps": steps, "n": len(codes.grids), "seed": seed, "folds": results, "codes": codes, "slots": slots}
+
+
+def save_slots(path: Path, dump: dict) -> None:
+    """The codes and the network's per-slot log-probabilities beside the JSON (numbers only, no pickles)."""
+    codes, slots = dump["codes"], dump["slots"]
+    arrays = {f"grid{i}": g for i, g in enumerate(codes.grids)}
+    arrays.update({f"aug{j}": g for j, g in enumerate(codes.augmented)})
+    arrays["aug_sources"] = np.array([sorted(s) + [-1] * (2 - len(s)) for s in codes.sources], dtype=np.int64).reshape(-1, 2)
+    for f, held in enumerate(slots["held_out"]):
+        arrays[f"held{f}"] = np.array(held, dtype=np.int64)
+        for e, per_grid in enumerate(slots["network_slots"][f]):
+            for k, v in enumerate(per_grid):
+                arrays[f"net{f}_{e}_{k}"] = v.astype(np.float32)
+    np.savez_compressed(path, **arrays)
 
 
 def own_step_choice(b_tok: np.ndarray, allowed: np.ndarray, net: np.ndarray) -> tuple[int, int, list[int]]:
@@ -81,20 +111,23 @@ def main() -> None:
     else:
         dump = run_folds(args.model, args.data, args.seed)
         if args.out:
+            save_slots(args.out.with_suffix(".npz"), dump)
+            dump = {k: v for k, v in dump.items() if k not in ("codes", "slots")}
             args.out.write_text(json.dumps(dump))
     folds = [FoldResult(**f) for f in dump["folds"]]
     prior_folds._network_step_choice = prior_folds._choose_blend
     for rule in ("network's step", "own step"):
         if rule == "own step":
             prior_folds._choose_blend = own_step_choice
-        for cross in (True, False):
-            d = decide(folds, dump["n"], dump["steps"], cross)
+        for cross, ngram in ((True, True), (True, False), (False, False)):
+            d = decide(folds, dump["n"], dump["steps"], cross, ngram)
             gain = lambda nll, b=d.bigram_perplexity: f"{100 * (1 - math.exp(nll) / b):.1f} %"  # noqa: E731
-            print(json.dumps({"rule": rule, "cross_level": cross, "fold_steps": dump["steps"],
+            print(json.dumps({"rule": rule, "cross_level": cross, "ngram": ngram, "fold_steps": dump["steps"],
                               "network": gain(d.network_mean), "blend_honest": gain(d.blend_mean),
                               "blend_fitted": gain(d.blend_mean_fitted), "blend_step": d.blend_step,
                               "weights": [float(w) for w in d.blend_weights],
-                              "cross_weights": [float(w) for w in d.cross_weights]}))
+                              "cross_weights": [float(w) for w in d.cross_weights],
+                              "ngram_weights": [float(w) for w in d.ngram_weights]}))
     prior_folds._choose_blend = prior_folds._network_step_choice
 
 

@@ -111,7 +111,7 @@ def test_fold_scores_of_the_blend_ends_match_the_network_and_the_bigram():
     for i, cand in enumerate(BLEND_CANDIDATES):
         if (cand.kind, cand.weight) in (("linear", 1.0), ("product", 0.0)):  # the network alone
             assert np.allclose(blended[:, i], r.network, rtol=1e-5)
-        if cand.kind == "linear" and cand.weight == 0.0 and cand.cross == 0.0:  # the bigram alone, fitted on the training files
+        if cand.kind == "linear" and cand.weight == cand.cross == cand.ngram == 0.0:  # the bigram alone, fitted on the training files
             a = int(np.argmin(np.abs(ALPHAS - cand.alpha)))
             assert np.allclose(blended[-1, i], r.bigram[a], rtol=1e-5)
 

@@ -172,8 +172,9 @@ class Prior:
                 cache = self._prefill(seq, w0, i)
             tok = bos[min(w0, 1)] if i == w0 * q else seq[:, i - 1 : i]  # (B, 1)
             same = none if i < q else seq[:, i - q : i - q + 1]  # (B, 1)
+            same2 = none if i < 2 * q else seq[:, i - 2 * q : i - 2 * q + 1]  # (B, 1): the n-gram part's context
             lv = i % q
-            logits = model(SlotInputs(tok, same, level_ids[lv], time_ids[i // q - w0]), cache)[:, 0]  # (B, V)
+            logits = model(SlotInputs(tok, same, level_ids[lv], time_ids[i // q - w0], same2), cache)[:, 0]  # (B, V)
             lo = offsets[lv]
             level_logits = logits[:, lo : lo + sizes[lv]]  # (B, K)
             if free[i]:

@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import BadInputError
+from .ngram import NgramPart, ngram_fits
+from .prior_windows import Window, scoring_windows, window_for_time  # noqa: F401 - re-exported
 
 ARCHITECTURES = ("transformer", "lstm")
 BLENDS = ("none", "linear", "product")  # how a stored same-level bigram joins the network's prediction
@@ -56,6 +58,10 @@ class PriorConfig(CodeVocab):
     # A linear blend's third part (model/cross_level.py): each level's share of the cross-level table, the code
     # given the previous slot's (level l - 1 at the same time); the bigram gets 1 - blend - cross. Empty: none.
     cross_weights: list[float] = field(default_factory=list)
+    # A linear blend's fourth part (model/ngram.py): each level's share of the Kneser-Ney n-gram over the previous
+    # `ngram_order` - 1 same-level codes; the bigram gets what the other parts leave. Empty: none.
+    ngram_weights: list[float] = field(default_factory=list)
+    ngram_order: int = 0
 
     @property
     def hop(self) -> int:
@@ -90,6 +96,15 @@ class PriorConfig(CodeVocab):
             if not all(0 <= c <= 1 and w + c <= 1 + 1e-6 for w, c in zip(self.blend_weights, self.cross_weights, strict=True)):
                 raise BadInputError(f"the network's and the cross-level table's shares {self.blend_weights} and "
                                     f"{self.cross_weights} must be in [0, 1] and sum to at most 1 per level")
+        if self.ngram_weights:
+            if self.blend != "linear" or len(self.ngram_weights) != self.levels or self.ngram_order not in (2, 3):
+                raise BadInputError(f"the n-gram joins a linear blend with one share per level ({self.levels}) and "
+                                    f"order 2 or 3, got {self.blend}, {self.ngram_weights}, order {self.ngram_order}")
+            cross = self.cross_weights or [0.0] * self.levels
+            if not all(0 <= n <= 1 and w + c + n <= 1 + 1e-6
+                       for w, c, n in zip(self.blend_weights, cross, self.ngram_weights, strict=True)):
+                raise BadInputError(f"the blend's shares (network {self.blend_weights}, cross-level {self.cross_weights}, "
+                                    f"n-gram {self.ngram_weights}) must be in [0, 1] and sum to at most 1 per level")
 
 
 def adaptive_prior_config(n_files: int, levels: int, codebook_sizes: list[int], **overrides: Any) -> PriorConfig:
@@ -132,6 +147,11 @@ class SlotInputs:
     same: torch.Tensor  # previous code of this slot's level (global id) or NONE
     level: torch.Tensor  # this slot's level
     time: torch.Tensor  # this slot's time position inside the window
+    same2: torch.Tensor | None = None  # the code before `same` on this level, or NONE; only the n-gram part reads it
+
+    def fields(self) -> list[torch.Tensor]:
+        """The inputs as a list (same2 last, when given), to pad and concatenate windows."""
+        return [self.tok, self.same, self.level, self.time] + ([] if self.same2 is None else [self.same2])
 
 
 def slot_inputs(cfg: PriorConfig, seq: torch.Tensor, w0: int, i0: int, i1: int) -> SlotInputs:
@@ -148,9 +168,11 @@ def slot_inputs(cfg: PriorConfig, seq: torch.Tensor, w0: int, i0: int, i1: int) 
     tok = torch.where((idx == w0 * q)[None], torch.full_like(tok, bos_sound if w0 == 0 else bos_mid), tok)
     same = seq[:, (idx - q).clamp(min=0)]  # (B, T)
     same = torch.where((idx < q)[None], torch.full_like(same, none), same)
+    same2 = seq[:, (idx - 2 * q).clamp(min=0)]  # (B, T)
+    same2 = torch.where((idx < 2 * q)[None], torch.full_like(same2, none), same2)
     level = (idx % q)[None].expand(b, -1)  # (B, T)
     time = (idx // q - w0)[None].expand(b, -1)  # (B, T)
-    return SlotInputs(tok, same, level, time)
+    return SlotInputs(tok, same, level, time, same2)
 
 
 # ------------------------------------------------------------------ parts
@@ -293,9 +315,15 @@ class PriorModel(nn.Module):
         self.use_cross = self.use_blend and bool(cfg.cross_weights)  # priors stored before it have no "cross" tensor
         if self.use_cross:
             self.register_buffer("cross", torch.zeros(cfg.vocab + 2, cfg.vocab))  # (V + 2, V) log p, row = previous token
-            w = torch.tensor([cfg.blend_weights, cfg.cross_weights], dtype=torch.float64).T  # (Q, 2): network, cross
-            shares = torch.stack([w[:, 0], (1 - w.sum(dim=1)).clamp(min=0), w[:, 1]], dim=1)  # (Q, 3): + bigram
-            self.register_buffer("blend_log_shares", shares.log().float(), persistent=False)  # (Q, 3); log 0 = -inf
+        self.use_ngram = self.use_blend and bool(cfg.ngram_weights) and ngram_fits(cfg)  # nor an "ngram.table"
+        if self.use_ngram:
+            self.ngram = NgramPart(cfg)
+        if self.use_cross or self.use_ngram:
+            zero = [0.0] * cfg.levels
+            w = torch.tensor([cfg.blend_weights, cfg.cross_weights or zero, cfg.ngram_weights or zero],
+                             dtype=torch.float64).T  # (Q, 3): network, cross, n-gram
+            shares = torch.stack([w[:, 0], (1 - w.sum(dim=1)).clamp(min=0), w[:, 1], w[:, 2]], dim=1)  # (Q, 4): + bigram
+            self.register_buffer("blend_log_shares", shares.log().float(), persistent=False)  # (Q, 4); log 0 = -inf
         mask = torch.full((cfg.levels, cfg.vocab), -math.inf)  # (Q, V)
         for q, (off, k) in enumerate(zip(cfg.offsets, cfg.codebook_sizes, strict=True)):
             mask[q, off : off + k] = 0.0
@@ -329,14 +357,23 @@ class PriorModel(nn.Module):
         logits = logits + self.level_mask[x.level]  # (B, T, V)
         if self.use_blend:  # log-probabilities of the blend, themselves valid logits
             big = self.bigram[self.bigram_row(x)] + self.level_mask[x.level]  # (B, T, V)
-            if self.use_cross:  # blend_logp's three-part mix, with the log shares computed once
-                cross = self.cross[x.tok] + self.level_mask[x.level]  # (B, T, V): level l - 1 at this time, or start
-                lw = self.blend_log_shares[x.level]  # (B, T, 3)
-                logits = torch.logaddexp(torch.logaddexp(F.log_softmax(logits, dim=-1) + lw[..., 0:1],
-                                                         big + lw[..., 1:2]), cross + lw[..., 2:3])
+            if self.use_cross or self.use_ngram:  # blend_logp's mix with more parts, the log shares computed once
+                lw = self.blend_log_shares[x.level]  # (B, T, 4): network, bigram, cross-level, n-gram
+                logits = torch.logaddexp(F.log_softmax(logits, dim=-1) + lw[..., 0:1], big + lw[..., 1:2])
+                if self.use_cross:
+                    cross = self.cross[x.tok] + self.level_mask[x.level]  # (B, T, V): level l - 1 at this time, or start
+                    logits = torch.logaddexp(logits, cross + lw[..., 2:3])
+                if self.use_ngram:
+                    logits = torch.logaddexp(logits, self.ngram_logp(x) + lw[..., 3:4])
             else:
                 logits = blend_logp(F.log_softmax(logits, dim=-1), big, self.cfg.blend, self.blend_weight[x.level])
         return logits
+
+    def ngram_logp(self, x: SlotInputs) -> torch.Tensor:
+        """The stored n-gram's log-probabilities (B, T, V) for each slot, normalized over its level."""
+        if x.same2 is None:
+            raise ValueError("the n-gram part reads the previous two same-level codes: SlotInputs.same2 is missing")
+        return self.ngram(x.same, x.same2, x.level)  # (B, T, V)
 
     def bigram_row(self, x: SlotInputs) -> torch.Tensor:
         """The bigram table's row for each slot: its previous same-level code, or its level's start row. (B, T)"""
@@ -354,6 +391,12 @@ class PriorModel(nn.Module):
         """Fill the blend's cross-level table (V + 2, V) (`model/cross_level.cross_table`)."""
         if self.use_cross:
             self.cross.copy_(table)
+
+    @torch.no_grad()
+    def set_ngram(self, table: torch.Tensor) -> None:
+        """Fill the blend's n-gram table (R, K) (`model/ngram.ngram_table`)."""
+        if self.use_ngram:
+            self.ngram.set(table)
 
 
 def bigram_table(cfg: PriorConfig, starts: list[np.ndarray], transitions: list[np.ndarray]) -> torch.Tensor:
@@ -400,7 +443,7 @@ def corrupt_inputs(cfg: PriorConfig, x: SlotInputs, rate: float, gen: torch.Gene
         return torch.where(hit, rnd, t)
 
     prev_level = (x.level - 1) % cfg.levels  # the previous token's level
-    return SlotInputs(swap(x.tok, prev_level), swap(x.same, x.level), x.level, x.time)
+    return SlotInputs(swap(x.tok, prev_level), swap(x.same, x.level), x.level, x.time, x.same2)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -408,48 +451,6 @@ def count_parameters(model: nn.Module) -> int:
 
 
 # ------------------------------------------------------------------ scoring with a sliding window
-@dataclass
-class Window:
-    """One window of one sequence: slots [i0, i1) are read, slots [s0, s1) are scored."""
-
-    seq: int
-    w0: int  # first time position of the window
-    i0: int
-    i1: int
-    s0: int
-    s1: int
-
-
-def scoring_windows(cfg: PriorConfig, n_slots: int, seq: int = 0, lo: int = 0, hi: int | None = None) -> list[Window]:
-    """The windows generation uses, so scores and samples see the same context.
-
-    The first window covers times [0, context) and scores all of them; window k >= 1 starts at
-    k * hop and scores only its last hop positions, which therefore have at least context - hop
-    positions of past. Only windows that score a slot in [lo, hi) are returned.
-    """
-    q, ctx, hop = cfg.levels, cfg.context, cfg.hop
-    hi = n_slots if hi is None else min(hi, n_slots)
-    out = []
-    k = 0
-    while True:
-        w0 = k * hop
-        t_lo = 0 if k == 0 else w0 + ctx - hop
-        if t_lo * q >= hi:
-            break
-        s0, s1 = max(t_lo * q, lo), min((w0 + ctx) * q, hi)
-        if s1 > s0:
-            out.append(Window(seq, w0, w0 * q, min((w0 + ctx) * q, n_slots), s0, s1))
-        k += 1
-    return out
-
-
-def window_for_time(cfg: PriorConfig, t: int) -> int:
-    """The start of the scoring window in which time position t is scored (and generated)."""
-    if t < cfg.context:
-        return 0
-    return (t - (cfg.context - cfg.hop)) // cfg.hop * cfg.hop
-
-
 @torch.no_grad()
 def windows_nll(model: PriorModel, seqs: list[torch.Tensor], windows: list[Window], batch: int = 64) -> torch.Tensor:
     """Summed NLL of the scored slots of each window, gathered per sequence: (len(seqs),)."""
@@ -468,9 +469,9 @@ def windows_nll(model: PriorModel, seqs: list[torch.Tensor], windows: list[Windo
             keep[:, w.s0 - w.i0 : w.s1 - w.i0] = True
             tgt[~keep] = -1
             pad = width - (w.i1 - w.i0)
-            parts.append([F.pad(t, (0, pad)) for t in (x.tok, x.same, x.level, x.time)])
+            parts.append([F.pad(t, (0, pad)) for t in x.fields()])
             targets.append(F.pad(tgt, (0, pad), value=-1))
-        x = SlotInputs(*(torch.cat([p[j] for p in parts]) for j in range(4)))  # each (W, T)
+        x = SlotInputs(*(torch.cat([p[j] for p in parts]) for j in range(len(parts[0]))))  # each (W, T)
         nll = token_nll(model, x, torch.cat(targets)).double().sum(dim=1).cpu()  # (W,)
         for w, value in zip(chunk, nll.tolist(), strict=True):
             total[w.seq] += value

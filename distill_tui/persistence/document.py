@@ -279,6 +279,9 @@ def _folds_line(f: dict[str, Any]) -> str:
         if f.get("cross_weights"):  # model/cross_level.py: a third part, the code given the previous slot's
             parts = (f"the network, the bigram and the cross-level table kept ({f['blend_perplexity']:.2f}, weights "
                      f"{f['blend_weights']}, cross-level {f['cross_weights']}")
+        if f.get("ngram_weights"):  # model/ngram.py: a fourth part, the same level's Kneser-Ney n-gram
+            parts = (parts.replace(" and the cross-level table", ", the cross-level table").replace(" kept (", " and the "
+                     "n-gram kept (", 1) + f", n-gram of order {f['ngram_order']} {f['ngram_weights']}")
         kept = f"blend of {parts}; per level " + ", ".join(f"{v:.2f}" for v in f["blend_nll"]) + ")"
     return (f"held-out sounds, mean of {f['folds']} folds: perplexity {f['network_perplexity']:.2f} (network, "
             f"step {f['best_step']}) vs {f['bigram_perplexity']:.2f} (bigram): {kept}; per level, network vs bigram "

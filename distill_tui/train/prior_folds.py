@@ -127,6 +127,11 @@ class FoldDecision:
     cross_alpha: float = 0.0
     # The best blend of the network and the bigram alone, chosen the same way, for comparison (`BlendFigures`).
     blend_without_cross: dict[str, Any] = field(default_factory=dict)
+    # The n-gram's share per level in the chosen (linear) blend, and its order (model/ngram.py); empty: no share.
+    ngram_weights: list[float] = field(default_factory=list)
+    ngram_order: int = 0
+    # The best blend without the n-gram (the cross-level table allowed as `cross` says), for comparison.
+    blend_without_ngram: dict[str, Any] = field(default_factory=dict)
 
     @property
     def network_perplexity(self) -> float:
@@ -166,7 +171,8 @@ class FoldDecision:
                 "blend_perplexity": _finite(self.blend_perplexity), "blend_by_fold": r(self.blend_by_fold),
                 "blend_mean_fitted": _finite(self.blend_mean_fitted), "keep_blend": self.keep_blend,
                 "kept": self.kept, "cross_weights": r(self.cross_weights), "cross_alpha": round(self.cross_alpha, 4),
-                "blend_without_cross": self.blend_without_cross}
+                "blend_without_cross": self.blend_without_cross, "ngram_weights": r(self.ngram_weights),
+                "ngram_order": self.ngram_order, "blend_without_ngram": self.blend_without_ngram}
 
 
 def _finite(v: float) -> float | None:
@@ -181,9 +187,11 @@ def _sd(values: np.ndarray) -> float:
     return float(statistics.stdev(values.tolist())) if len(values) > 1 else 0.0
 
 
-def decide(folds: list[FoldResult], n_files: int, fold_steps: int, cross: bool = True) -> FoldDecision:
+def decide(folds: list[FoldResult], n_files: int, fold_steps: int, cross: bool = True, ngram: bool = True
+           ) -> FoldDecision:
     """The evaluation step and bigram smoothing with the best fold-mean held-out NLL, and the verdict.
-    With `cross` the blends may give a share to the cross-level table; without, only network and bigram."""
+    With `cross` the blends may give a share to the cross-level table, with `ngram` to the n-gram; without
+    either, only network and bigram."""
     tokens = np.array([f.tokens for f in folds])  # (F, Q)
     n_evals = min(len(f.steps) for f in folds)
     net = np.array([f.network[:n_evals] for f in folds])  # (F, E, Q)
@@ -216,7 +224,7 @@ def decide(folds: list[FoldResult], n_files: int, fold_steps: int, cross: bool =
         keep_network=folds[0].steps[e] > 0 and net_mean < big_mean, cpu_s=sum(f.cpu_s for f in folds),
     )
     if n_evals > 1 and all(len(f.blended) >= n_evals for f in folds):
-        _decide_blend(d, folds, n_evals, tokens, cross, net_fold[:, :n_evals])
+        _decide_blend(d, folds, n_evals, tokens, cross, ngram, net_fold[:, :n_evals])
     return d
 
 
@@ -245,10 +253,10 @@ def _choose_blend(b_tok: np.ndarray, allowed: np.ndarray, net: np.ndarray) -> tu
 
 
 def _blend_groups() -> list[list[int]]:
-    """Candidate indices per (kind, alpha, cross alpha), in BLEND_CANDIDATES' order."""
-    groups: dict[tuple[str, float, float], list[int]] = {}
+    """Candidate indices per (kind, alpha, cross alpha, n-gram order), in BLEND_CANDIDATES' order."""
+    groups: dict[tuple[str, float, float, int], list[int]] = {}
     for i, c in enumerate(BLEND_CANDIDATES):
-        groups.setdefault((c.kind, c.alpha, c.cross_alpha), []).append(i)
+        groups.setdefault((c.kind, c.alpha, c.cross_alpha, c.ngram_order), []).append(i)
     return list(groups.values())
 
 
@@ -264,12 +272,16 @@ class BlendFigures:
     mean_fitted: float
     by_fold: list[float]
     mean: float
+    by_fold_level: list[list[float]] = field(default_factory=list)  # (F, Q): the nested figure per fold and level
 
     def as_dict(self) -> dict[str, Any]:
         chosen = [BLEND_CANDIDATES[c] for c in self.picks]
         return {"step": self.step, "kind": chosen[0].kind, "alpha": round(chosen[0].alpha, 4),
-                "weights": [c.weight for c in chosen], "nll": _round(self.nll), "nll_spread": _round(self.nll_spread),
+                "weights": [c.weight for c in chosen], "cross_weights": [c.cross for c in chosen],
+                "ngram_weights": [c.ngram for c in chosen], "ngram_order": max(c.ngram_order for c in chosen),
+                "nll": _round(self.nll), "nll_spread": _round(self.nll_spread),
                 "mean_fitted": _finite(self.mean_fitted), "by_fold": _round(self.by_fold), "mean": _finite(self.mean),
+                "by_fold_level": [_round(v) for v in self.by_fold_level],
                 "perplexity": _finite(math.exp(self.mean))}
 
 
@@ -290,23 +302,29 @@ def _blend_figures(folds: list[FoldResult], n_evals: int, tokens: np.ndarray, al
     for f in range(len(folds)):
         others = [i for i in range(len(folds)) if i != f] or [f]
         e_f, _, picks_f = _choose_blend(b_tok[others], allowed, net[others])
-        nested.append(float(fold_score(f, e_f, picks_f).mean()))
+        nested.append(fold_score(f, e_f, picks_f))
     return BlendFigures(int(folds[0].steps[e]), picks, fitted.mean(axis=0).tolist(), [_sd(c) for c in fitted.T],
-                        float(fitted.mean(axis=1).mean()), nested, float(np.mean(nested)))
+                        float(fitted.mean(axis=1).mean()), [float(n.mean()) for n in nested],
+                        float(np.mean([n.mean() for n in nested])), [n.tolist() for n in nested])
 
 
 def _decide_blend(d: FoldDecision, folds: list[FoldResult], n_evals: int, tokens: np.ndarray, cross: bool,
-                  net: np.ndarray) -> None:
+                  ngram: bool, net: np.ndarray) -> None:
     """Fill `d`'s blend fields (see `_blend_figures`); with `cross` the candidates include the cross-level table's
-    shares, and the best blend without it is reported beside."""
+    shares, with `ngram` the n-gram's; the best blends without each are reported beside."""
     no_cross = np.array([c.cross == 0 for c in BLEND_CANDIDATES])
-    pair = _blend_figures(folds, n_evals, tokens, no_cross, net)
-    best = _blend_figures(folds, n_evals, tokens, np.ones(len(BLEND_CANDIDATES), dtype=bool), net) if cross else pair
+    no_ngram = np.array([c.ngram == 0 for c in BLEND_CANDIDATES])
+    pair = _blend_figures(folds, n_evals, tokens, no_cross & no_ngram, net)
+    without = _blend_figures(folds, n_evals, tokens, no_ngram, net) if cross else pair
+    best = _blend_figures(folds, n_evals, tokens, np.ones_like(no_cross) if cross else no_cross, net) if ngram else without
     chosen = [BLEND_CANDIDATES[c] for c in best.picks]
     d.blend, d.blend_alpha = chosen[0].kind, chosen[0].alpha
     d.blend_weights = [c.weight for c in chosen]
     if any(c.cross > 0 for c in chosen):
         d.cross_weights, d.cross_alpha = [c.cross for c in chosen], chosen[0].cross_alpha
+    if any(c.ngram > 0 for c in chosen):
+        d.ngram_weights, d.ngram_order = [c.ngram for c in chosen], chosen[0].ngram_order
+    d.blend_without_ngram = without.as_dict() if ngram else {}
     d.blend_step = best.step
     d.blend_nll, d.blend_nll_spread = best.nll, best.nll_spread
     d.blend_mean_fitted = best.mean_fitted

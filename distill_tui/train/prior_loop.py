@@ -30,6 +30,7 @@ from ..fileio import atomic_write_json
 from ..inference.codec import Codec, build_vqvae
 from ..inference.generate import Prior, SamplingSettings
 from ..model.cross_level import cross_table
+from ..model.ngram import ngram_table
 from ..model.prior import PriorConfig, PriorModel, adaptive_prior_config, count_parameters
 from ..persistence.document import PriorSummary
 from ..persistence.model_file import load_model_file, save_model_file
@@ -366,13 +367,16 @@ class PriorTrainer:
         in the folds), and with the cross-level table when the folds gave it a share, with the kind,
         smoothing and per-level weights the folds chose."""
         cfg = from_dict(PriorConfig, {**to_dict(self.cfg), "blend": d.blend, "blend_weights": d.blend_weights,
-                                      "cross_weights": d.cross_weights})
+                                      "cross_weights": d.cross_weights, "ngram_weights": d.ngram_weights,
+                                      "ngram_order": d.ngram_order})
         model = PriorModel(cfg)
         missing, unexpected = model.load_state_dict(self.best_state, strict=False)
-        assert not unexpected and set(missing) <= {"bigram", "cross"}, (missing, unexpected)
+        assert not unexpected and set(missing) <= {"bigram", "cross", "ngram.table"}, (missing, unexpected)
         model.set_bigram(*blend_bigram(self.codes, self.codec.codebook_sizes, d.blend_alpha))
         if d.cross_weights:
             model.set_cross(cross_table(cfg, self.codes.grids + self.codes.augmented, d.cross_alpha))
+        if d.ngram_weights:  # model/ngram.py, fitted like the folds fit it
+            model.set_ngram(ngram_table(cfg, self.codes.grids + self.codes.augmented, d.ngram_order))
         return cfg, model
 
     def prior_document(self, report: MemorizationReport, cfg: PriorConfig, model: PriorModel, fallback: str | None,
