@@ -1,7 +1,7 @@
 """Benchmark variations (`distill-tui vary --keep-levels 1`) against issue 14's target.
 
     python bench/bench_vary.py MODEL SOUND_OR_FOLDER [...] [-n 4] [--keep-levels 1] [--seed 0] [--temperature 1]
-        [--json OUT]
+        [--any-shape] [--json OUT]
 
 For each sound (audio, encoded by MODEL at its rate; sounds over the 60-s limit are skipped) it decodes the
 source grid and N variations, and measures each variation against its source:
@@ -39,7 +39,7 @@ from distill_tui.audio.io import is_audio_file, load_audio, resample  # noqa: E4
 from distill_tui.inference.codec import load_codec  # noqa: E402
 from distill_tui.inference.generate import Prior  # noqa: E402
 from distill_tui.inference.sampling import SamplingSettings  # noqa: E402
-from distill_tui.inference.variations import MAX_SECONDS, parse_levels, vary  # noqa: E402
+from distill_tui.inference.variations import MAX_SECONDS, parse_levels, shape_judge, vary  # noqa: E402
 
 LSD_TARGET, ENVELOPE_TARGET = 2.0, 0.8
 
@@ -75,7 +75,8 @@ def sounds(paths: list[Path]) -> list[Path]:
     return out
 
 
-def measure_sound(path: Path, codec, prior: Prior, n: int, keep: list[int], settings: SamplingSettings) -> dict | None:
+def measure_sound(path: Path, codec, prior: Prior, n: int, keep: list[int], settings: SamplingSettings,
+                  any_shape: bool = False) -> dict | None:
     rate = codec.spec.sample_rate
     original = load_audio(path)  # at its own rate, for the full-band LSD
     if original.seconds > MAX_SECONDS:
@@ -85,7 +86,8 @@ def measure_sound(path: Path, codec, prior: Prior, n: int, keep: list[int], sett
     source = codec.decode(grid).audio
     frame = codec.cfg.stride * codec.spec.hop_length
     t0 = time.perf_counter()
-    result = vary(prior, grid.codes, n, settings, keep_levels=keep)
+    judge = None if any_shape else shape_judge(codec, grid.codes)
+    result = vary(prior, grid.codes, n, settings, keep_levels=keep, judge=judge)
     sample_s = time.perf_counter() - t0
     decoded, rows = [], []
     for v in result.variations:
@@ -147,6 +149,7 @@ def main() -> None:
     ap.add_argument("--keep-levels", default="1")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--any-shape", action="store_true", help="as `vary --any-shape`: the first n drawn, unjudged")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     import torch
@@ -160,7 +163,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     records = []
     for path in sounds(args.sounds):
-        rec = measure_sound(path, codec, prior, args.n, keep, SamplingSettings(args.temperature, seed=args.seed))
+        rec = measure_sound(path, codec, prior, args.n, keep, SamplingSettings(args.temperature, seed=args.seed),
+                            args.any_shape)
         if rec is None:
             print(f"| {path.name} | over {MAX_SECONDS:g} s: skipped |")
             continue

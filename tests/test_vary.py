@@ -12,7 +12,14 @@ from distill_tui.cli import main
 from distill_tui.codes.grid import CodeGrid
 from distill_tui.errors import BadInputError
 from distill_tui.inference.generate import RegionCandidate, SamplingSettings
-from distill_tui.inference.variations import parse_levels, vary
+from distill_tui.inference.variations import (
+    OVERSAMPLE,
+    Shape,
+    loudness_envelope,
+    parse_levels,
+    shape_judge,
+    vary,
+)
 from tests.conftest import SR
 from tests.test_generate import random_prior
 
@@ -35,6 +42,72 @@ def test_variations_keep_the_coarse_level_and_all_differ():
         assert not np.array_equal(g, codes)
     assert len({g.tobytes() for g in grids}) == 5
     assert result.keep_levels == [0] and result.region == (0, 24)
+
+
+def test_a_judge_keeps_the_candidates_that_keep_the_shape_and_still_change_it():
+    prior, codes = random_prior(), source_grid()
+    judged: list[np.ndarray] = []
+
+    def shape_of(c: np.ndarray) -> Shape:  # a stand-in: the shape and the change follow the finer levels' codes
+        return Shape(change_db=float(c[1].sum() % 5), envelope_r=float(c[2].sum() % 100) / 100)
+
+    def judge(c: np.ndarray) -> Shape:
+        judged.append(c)
+        return shape_of(c)
+
+    result = vary(prior, codes, 3, SamplingSettings(seed=3), judge=judge)
+    assert len(judged) == 3 * OVERSAMPLE  # three times as many drawn, each judged once
+    shapes = [shape_of(c) for c in judged]
+    good = sorted((s for s in shapes if s.keeps_shape and s.audible), key=lambda s: -s.envelope_r)
+    kept = [shape_of(v.codes) for v in result.variations]
+    assert [v.index for v in result.variations] == [1, 2, 3]
+    assert kept[: len(good)] == good[:3]  # the faithful-and-audible ones first, the most faithful first
+    if len(good) < 3:  # then those that keep the shape, the most changed first, then the rest
+        rest = sorted((s for s in shapes if not (s.keeps_shape and s.audible)),
+                      key=lambda s: (not s.keeps_shape, -(s.change_db if s.keeps_shape else s.envelope_r)))
+        assert kept[len(good):] == rest[: 3 - len(good)]
+    assert len({v.codes.tobytes() for v in result.variations}) == 3
+
+
+class ToyCodec:
+    """A decoder stand-in: level 1 sets each position's loudness, level 2 tilts its spectrum."""
+
+    class cfg:  # noqa: N801 - read as `codec.cfg.stride`
+        stride = 4
+
+    def decode_db(self, codes: np.ndarray):
+        import torch
+
+        loud = -60.0 + 3.0 * torch.as_tensor(codes[0], dtype=torch.float64)  # (P,)
+        tilt = torch.as_tensor(codes[1], dtype=torch.float64)[None, :] * torch.linspace(-1, 1, 8)[:, None]  # (8, P)
+        return (loud[None, :] + tilt).repeat_interleave(4, dim=1).float()  # (F=8, P * 4) relative dB
+
+
+def test_the_shape_judge_measures_change_and_loudness_over_time():
+    swell = np.stack([np.r_[np.arange(10), np.arange(10)[::-1]], np.full(20, 2)])  # (2, 20): up, then down
+    judge = shape_judge(ToyCodec(), swell)
+    same = judge(swell)
+    assert same.change_db == pytest.approx(0.0, abs=1e-6) and same.envelope_r == pytest.approx(1.0)
+    retimbred = swell.copy()
+    retimbred[1] = 6  # another spectrum, the same swell
+    other = judge(retimbred)
+    assert other.keeps_shape and other.audible and other.envelope_r > 0.95
+    shifted = np.stack([np.roll(swell[0], 10), swell[1]])  # down, then up: the swell turned over
+    turned = judge(shifted)
+    assert not turned.keeps_shape and turned.change_db > 10
+    flat = judge(np.stack([np.full(20, 5), swell[1]]))  # no swell at all
+    assert not flat.keeps_shape
+    steady = shape_judge(ToyCodec(), np.stack([np.full(20, 5), swell[1]]))  # a source with no envelope to keep
+    assert steady(shifted).envelope_r == 1.0
+
+
+def test_the_loudness_envelope_is_per_position_and_floored_80_db_below_its_peak():
+    import torch
+
+    db = torch.full((8, 12), -90.0)
+    db[:, :4] = 0.0  # the first position loud, the others at the floor
+    env = loudness_envelope(db, 4)
+    assert env.shape == (3,) and env[0] == pytest.approx(0.0, abs=1e-6) and env[1] == pytest.approx(-80.0)
 
 
 def test_same_seed_same_variations_other_seed_others():

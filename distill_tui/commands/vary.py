@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, metavar="S", help="same seed, settings and sound give the same variations (on CPU)")
     p.add_argument("--max-seconds", type=float, metavar="S", help="refuse sounds longer than this (default 60 s: variations are for "
                    "one-shots, loops and textures)")
+    p.add_argument("--any-shape", action="store_true", help="keep the first N drawn; by default 3 x N are drawn and the N "
+                   "that keep the sound's loudness over time and still change it are kept")
     p.add_argument("--force", action="store_true", help="overwrite variations already in the folder")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=run)
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.codec import Codec, build_vqvae
     from ..inference.generate import Prior
     from ..inference.sampling import SamplingSettings
-    from ..inference.variations import MAX_SECONDS, load_sound, parse_levels, vary
+    from ..inference.variations import MAX_SECONDS, load_sound, parse_levels, shape_judge, vary
     from ..persistence.model_file import load_model_file
 
     if args.n < 1:
@@ -86,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     region = parse_region(args.region, source.positions) if args.region else None
 
     t0 = time.perf_counter()
-    result = vary(prior, source.codes, args.n, settings, keep_levels=keep, region=region)
+    judge = None if args.any_shape else shape_judge(codec, source.codes)
+    result = vary(prior, source.codes, args.n, settings, keep_levels=keep, region=region, judge=judge)
     sample_s = time.perf_counter() - t0
     args.output.mkdir(parents=True, exist_ok=True)
     kept = {k: v for k, v in source.source.items() if k in {"ref_db", "gain_db", "samples", "file"}}

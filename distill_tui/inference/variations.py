@@ -4,16 +4,24 @@ Built on `Prior.region_candidates`: the region's free slots are sampled left to 
 read as context (or, when the model holds a masked prior, from both sides: `Prior.mask_candidates`), n
 candidates in one batch. Every variation differs from its source and from the others;
 a candidate that repeats one already taken is drawn again with the next seed (`MAX_ROUNDS` at most).
+
+Given a `ShapeJudge` (`shape_judge`: the codec's decoder, no Griffin-Lim), `vary` draws `OVERSAMPLE` times
+as many candidates and keeps those that keep the source's loudness envelope and still change it audibly
+(docs/architecture.md, decision 39): resampling the finer levels of a pad can swell or hollow it, and on a
+kick it may change next to nothing, so a few more draws, judged in the decoder's own spectrum, pick the
+variations a musician would keep.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
 from ..errors import BadInputError
 from .sampling import SamplingSettings
@@ -31,6 +39,73 @@ if TYPE_CHECKING:
 MAX_SECONDS = 60.0
 MAX_ROUNDS = 8  # sampling rounds before giving up on n distinct variations
 SEED_STEP = 7919  # the seed of round r is seed + r * SEED_STEP, so a rerun with the same seed repeats every round
+OVERSAMPLE = 3  # candidates drawn per variation when a shape judge chooses among them
+MIN_ENVELOPE_R = 0.8  # a variation keeps its source's shape: loudness over time correlates at least this much
+MIN_CHANGE_DB = 2.0  # and changes it audibly: at least this far from the source's decode (model domain)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How a candidate compares with its source, both decoded to relative dB by the model (no phase)."""
+
+    change_db: float  # `frame_distance_db` to the source's decode
+    envelope_r: float  # Pearson r of per-position loudness (dB); 1.0 when the source has no envelope to keep
+
+    @property
+    def keeps_shape(self) -> bool:
+        return self.envelope_r >= MIN_ENVELOPE_R
+
+    @property
+    def audible(self) -> bool:
+        return self.change_db >= MIN_CHANGE_DB
+
+
+ShapeJudge = Callable[[np.ndarray], Shape]  # codes (levels, positions) -> Shape
+
+
+def loudness_envelope(db: torch.Tensor, stride: int, floor_db: float = -80.0) -> np.ndarray:
+    """Relative dB (F, T) -> loudness per grid position (T / stride,), dB of the mean power, floored at
+    `floor_db` below the loudest position."""
+    power = torch.pow(10.0, db.double() / 10).mean(dim=0)  # (T,)
+    t = power.shape[0] // stride * stride
+    env = 10 * torch.log10(power[:t].reshape(-1, stride).mean(dim=1).clamp_min(1e-30))  # (P,)
+    return env.clamp_min(float(env.max()) + floor_db).numpy() if env.numel() else env.numpy()
+
+
+def shape_judge(codec: Codec, source: np.ndarray) -> ShapeJudge:
+    """A judge of candidates against `source` (levels, positions), both decoded by `codec`'s decoder."""
+    from ..model.vqvae import frame_distance_db
+
+    stride = codec.cfg.stride
+    src_db = codec.decode_db(source)  # (F, T)
+    src_env = loudness_envelope(src_db, stride)
+    flat = src_env.size < 3 or float(src_env.std()) < 1e-6
+
+    def judge(codes: np.ndarray) -> Shape:
+        db = codec.decode_db(codes)  # (F, T)
+        change = float(frame_distance_db(db[None], src_db[None])[0])
+        if flat:
+            return Shape(change, 1.0)
+        env = loudness_envelope(db, stride)
+        r = 0.0 if float(env.std()) < 1e-6 else float(np.corrcoef(env, src_env)[0, 1])
+        return Shape(change, r)
+
+    return judge
+
+
+def _choose(found: list[tuple[Variation, Shape]], n: int) -> list[Variation]:
+    """The n candidates to keep: those that keep the shape and change audibly (the most faithful shape first),
+    then those that keep the shape (the most changed first), then the rest (the best shape first)."""
+    def rank(item: tuple[Variation, Shape]) -> tuple:
+        shape = item[1]
+        if shape.keeps_shape and shape.audible:
+            return (0, -shape.envelope_r)
+        if shape.keeps_shape:
+            return (1, -shape.change_db)
+        return (2, -shape.envelope_r)
+
+    chosen = [v for v, _ in sorted(found, key=rank)[:n]]
+    return [replace(v, index=k) for k, v in enumerate(chosen, 1)]
 
 
 @dataclass
@@ -99,9 +174,10 @@ def parse_levels(text: str, levels: int, what: str = "--keep-levels") -> list[in
 
 
 def vary(prior: Prior, codes: np.ndarray, n: int, settings: SamplingSettings, *, keep_levels: list[int] | None = None,
-         region: tuple[int, int] | None = None, max_rounds: int = MAX_ROUNDS) -> VariationSet:
+         region: tuple[int, int] | None = None, max_rounds: int = MAX_ROUNDS, judge: ShapeJudge | None = None) -> VariationSet:
     """n distinct variations of `codes` (levels, positions): `keep_levels` (0-based, default the coarsest) and the
     positions outside `region` (default: the whole grid) are kept; the other cells are sampled from the prior.
+    With a `judge`, `OVERSAMPLE` times as many are drawn and the n that best keep the shape are kept (`_choose`).
 
     Raises `BadInputError` for n < 1, levels outside the model's, a region outside the grid, or when
     `max_rounds` rounds cannot find n variations that differ (a temperature or top-k too low to vary).
@@ -120,13 +196,14 @@ def vary(prior: Prior, codes: np.ndarray, n: int, settings: SamplingSettings, *,
         raise BadInputError(f"region {start}:{end} must lie inside the grid's {codes.shape[1]} positions and not be empty")
     settings.validate()
     seed = settings.seed
+    want = n * (OVERSAMPLE if judge is not None else 1)
     taken: list[Variation] = []
     seen = {codes.tobytes()}
     cells = len(free) * (end - start)
     rounds = 0
-    while len(taken) < n and rounds < max_rounds:
+    while len(taken) < want and rounds < max_rounds:
         round_settings = replace(settings, seed=None if seed is None else seed + rounds * SEED_STEP)
-        found = prior.region_candidates(codes, start, end, round_settings, levels=free, candidates=n - len(taken))
+        found = prior.region_candidates(codes, start, end, round_settings, levels=free, candidates=want - len(taken))
         round_seed = int(prior.last_seed or 0)
         if seed is None:
             seed = round_seed  # later rounds follow from the drawn seed, so the set can be replayed
@@ -141,4 +218,6 @@ def vary(prior: Prior, codes: np.ndarray, n: int, settings: SamplingSettings, *,
     if len(taken) < n:
         raise BadInputError(f"only {len(taken)} of {n} variations differed after {rounds} rounds of sampling: "
                             "raise the temperature, or keep fewer levels")
+    if judge is not None:
+        taken = _choose([(v, judge(v.codes)) for v in taken], n)
     return VariationSet(taken, keep, (start, end), int(seed if seed is not None else 0), rounds)

@@ -91,11 +91,12 @@ class VariationsScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, group="variations")
     def _draw(self, source: CodeGrid, settings: SamplingSettings, round_: int) -> None:
-        from ...inference.variations import vary
+        from ...inference.variations import shape_judge, vary
 
         engine = self.editor.engine
         try:
-            result = vary(engine.require_prior(), source.codes, self.count, settings, keep_levels=KEEP_LEVELS)
+            result = vary(engine.require_prior(), source.codes, self.count, settings, keep_levels=KEEP_LEVELS,
+                          judge=shape_judge(engine.codec, source.codes))
             for v in result.variations:
                 grid = source.copy()
                 grid.codes, grid.name = v.codes, f"{self.sound_name}-var{v.index}"
