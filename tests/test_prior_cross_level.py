@@ -178,22 +178,32 @@ def test_the_folds_give_the_table_a_share_only_when_it_wins_and_report_the_pair_
     assert off.cross_weights == [] and off.blend_mean == pytest.approx(3.0) and off.blend_without_cross == {}
 
 
+def train_with_forced_blend(path, dataset, run_dir, monkeypatch, cross_shares: list[float],
+                            ngram_shares: list[float] | None = None) -> None:
+    """A short `train_prior` on `path` whose fold decision (the real one) is forced to store a linear blend with
+    the cross-level table at `cross_shares` (and the n-gram at `ngram_shares`, order 3), cut to the model's levels."""
+    def forced(folds, n_files, fold_steps, cross=True):
+        d = decide(folds, n_files, fold_steps, cross)
+        q = len(folds[0].tokens)
+        d.blend, d.blend_alpha, d.blend_weights, d.blend_step = "linear", 0.1, [0.4, 0.3, 0.2][:q], 10
+        d.cross_weights, d.cross_alpha = cross_shares[:q], 0.3
+        if ngram_shares is not None:
+            d.ngram_weights, d.ngram_order = ngram_shares[:q], 3
+        d.blend_mean, d.keep_blend = 0.0, True
+        return d
+
+    monkeypatch.setattr(prior_loop, "decide", forced)
+    tc = PriorTrainConfig(steps=20, eval_every=10, augment=False)
+    train_prior(PriorRequest(model_path=path, run_dir=run_dir, data_dir=dataset, train=tc,
+                             prior_overrides={"d_model": 32, "layers": 1, "context": 8}))
+
+
 @pytest.mark.parametrize("loop", [False, True])
 def test_train_prior_stores_the_table_and_every_sampler_reads_it(tiny_model, dataset, tmp_path, monkeypatch, loop):
     path = tmp_path / "m.distill"
     shutil.copyfile(tiny_model, path)
 
-    def table_wins(folds, n_files, fold_steps, cross=True):  # the real decision, with a three-part blend forced to win
-        d = decide(folds, n_files, fold_steps, cross)
-        d.blend, d.blend_alpha, d.blend_weights, d.blend_step = "linear", 0.1, [0.4, 0.3, 0.2][:len(folds[0].tokens)], 10
-        d.cross_weights, d.cross_alpha = [0.0, 0.5, 0.6][:len(folds[0].tokens)], 0.3
-        d.blend_mean, d.keep_blend = 0.0, True
-        return d
-
-    monkeypatch.setattr(prior_loop, "decide", table_wins)
-    tc = PriorTrainConfig(steps=20, eval_every=10, augment=False)
-    train_prior(PriorRequest(model_path=path, run_dir=tmp_path / "run", data_dir=dataset, train=tc,
-                             prior_overrides={"d_model": 32, "layers": 1, "context": 8}))
+    train_with_forced_blend(path, dataset, tmp_path / "run", monkeypatch, cross_shares=[0.0, 0.5, 0.6])
     mf = load_model_file(path)
     assert mf.doc["prior"]["config"]["cross_weights"] == [0.0, 0.5, 0.6][: len(mf.document.codebook_sizes)]
     assert "cross" in mf.group("prior")

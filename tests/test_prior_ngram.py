@@ -18,10 +18,10 @@ from distill_tui.model.ngram import NGRAM_ORDERS, level_ngram, ngram_fits, ngram
 from distill_tui.model.prior import PriorConfig, PriorModel, SlotInputs, flatten_codes, slot_inputs
 from distill_tui.persistence.document import PriorSummary
 from distill_tui.persistence.model_file import load_model_file
-from distill_tui.train import prior_loop
 from distill_tui.train.prior_data import FileCodes
 from distill_tui.train.prior_folds import BLEND_CANDIDATES, FoldResult, decide, run_fold
-from distill_tui.train.prior_loop import PriorRequest, PriorTrainConfig, train_prior
+from distill_tui.train.prior_loop import PriorTrainConfig
+from tests.test_prior_cross_level import train_with_forced_blend
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SIZES = [8, 16]
@@ -178,19 +178,8 @@ def test_train_prior_stores_the_ngram_and_the_sampler_reads_it(tiny_model, datas
     path = tmp_path / "m.distill"
     shutil.copyfile(tiny_model, path)
 
-    def ngram_wins(folds, n_files, fold_steps, cross=True):  # the real decision, with a four-part blend forced to win
-        d = decide(folds, n_files, fold_steps, cross)
-        q = len(folds[0].tokens)
-        d.blend, d.blend_alpha, d.blend_weights, d.blend_step = "linear", 0.1, [0.4, 0.3, 0.2][:q], 10
-        d.cross_weights, d.cross_alpha = [0.0, 0.2, 0.3][:q], 0.3
-        d.ngram_weights, d.ngram_order = [0.5, 0.2, 0.1][:q], 3
-        d.blend_mean, d.keep_blend = 0.0, True
-        return d
-
-    monkeypatch.setattr(prior_loop, "decide", ngram_wins)
-    tc = PriorTrainConfig(steps=20, eval_every=10, augment=False)
-    train_prior(PriorRequest(model_path=path, run_dir=tmp_path / "run", data_dir=dataset, train=tc,
-                             prior_overrides={"d_model": 32, "layers": 1, "context": 8}))
+    train_with_forced_blend(path, dataset, tmp_path / "run", monkeypatch, cross_shares=[0.0, 0.2, 0.3],
+                            ngram_shares=[0.5, 0.2, 0.1])
     mf = load_model_file(path)
     assert mf.doc["prior"]["config"]["ngram_weights"] == [0.5, 0.2, 0.1][: len(mf.document.codebook_sizes)]
     assert mf.doc["prior"]["config"]["ngram_order"] == 3 and "ngram.table" in mf.group("prior")
