@@ -149,8 +149,8 @@ def test_train_prior_stores_a_blend_that_generate_samples_from(tiny_model, datas
     path = tmp_path / "m.distill"
     shutil.copyfile(tiny_model, path)
 
-    def blend_wins(folds, n_files, fold_steps, cross=True):  # the real decision, with the blend forced to win
-        d = decide(folds, n_files, fold_steps, cross)
+    def blend_wins(folds, n_files, fold_steps, cross=True, memory=True):  # the real decision, the blend forced to win
+        d = decide(folds, n_files, fold_steps, cross, memory=False)
         d.blend, d.blend_alpha, d.blend_weights, d.blend_step = "linear", 0.1, [0.4, 0.6], folds[0].steps[1]
         d.cross_weights = []
         d.blend_mean, d.keep_blend = 0.0, True

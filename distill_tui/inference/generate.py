@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from ..config import from_dict
 from ..errors import BadInputError, ModelFileError
+from ..model.memory import SoundMemory
 from ..model.prior import (
     KVCache,
     PriorConfig,
@@ -166,6 +167,14 @@ class Prior:
         none = torch.full((b, 1), vocab, dtype=torch.long)
         w0 = window_for_time(cfg, start // q)
         cache = self._prefill(seq, w0, start)
+        memory = SoundMemory(cfg, b)  # the sound's own codes so far (model/memory.py); inactive in most priors
+
+        def above(i: int) -> torch.Tensor | None:  # the column's code one level up (local), read by "cross" memory
+            return seq[:, i - 1] - offsets[i % q - 1] if i % q else None
+
+        if memory.active:
+            for i in range(start):
+                memory.add(i % q, seq[:, i] - offsets[i % q], above(i))
         for i in range(start, end):
             if i >= (w0 + ctx) * q:
                 w0 += hop
@@ -177,12 +186,16 @@ class Prior:
             logits = model(SlotInputs(tok, same, level_ids[lv], time_ids[i // q - w0], same2), cache)[:, 0]  # (B, V)
             lo = offsets[lv]
             level_logits = logits[:, lo : lo + sizes[lv]]  # (B, K)
+            if memory.active:
+                level_logits = memory.lean(lv, F.log_softmax(level_logits.float(), dim=-1), above(i))  # (B, K) log p
             if free[i]:
                 if bias is not None:
                     level_logits = level_logits.float() + bias(lv, None if i < q else seq[:, i - q] - lo)  # (B, K)
                 seq[:, i] = sample_logits(level_logits, settings, gen) + lo
             else:
                 fixed_logp += F.log_softmax(level_logits.double(), dim=-1)[rows, seq[:, i] - lo]
+            if memory.active:
+                memory.add(lv, seq[:, i] - lo, above(i))
         return fixed_logp
 
     # ------------------------------------------------------------ the API the editor calls

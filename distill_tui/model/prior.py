@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import BadInputError
+from .memory import adjust_slots, slot_memory, validate_memory
 from .ngram import NgramPart, ngram_fits
 from .prior_windows import Window, scoring_windows, window_for_time  # noqa: F401 - re-exported
 
@@ -62,6 +63,11 @@ class PriorConfig(CodeVocab):
     # `ngram_order` - 1 same-level codes; the bigram gets what the other parts leave. Empty: none.
     ngram_weights: list[float] = field(default_factory=list)
     ngram_order: int = 0
+    # The sound's own memory (model/memory.py), per level: "uni", "cross" or "none", the decay per column and kappa.
+    # Applied after everything above, wherever a whole sound is scored or sampled. Empty: none.
+    memory_modes: list[str] = field(default_factory=list)
+    memory_decays: list[float] = field(default_factory=list)
+    memory_kappas: list[float] = field(default_factory=list)
 
     @property
     def hop(self) -> int:
@@ -105,6 +111,8 @@ class PriorConfig(CodeVocab):
                        for w, c, n in zip(self.blend_weights, cross, self.ngram_weights, strict=True)):
                 raise BadInputError(f"the blend's shares (network {self.blend_weights}, cross-level {self.cross_weights}, "
                                     f"n-gram {self.ngram_weights}) must be in [0, 1] and sum to at most 1 per level")
+        if (problem := validate_memory(self)) is not None:
+            raise BadInputError(problem)
 
 
 def adaptive_prior_config(n_files: int, levels: int, codebook_sizes: list[int], **overrides: Any) -> PriorConfig:
@@ -453,10 +461,12 @@ def count_parameters(model: nn.Module) -> int:
 # ------------------------------------------------------------------ scoring with a sliding window
 @torch.no_grad()
 def windows_nll(model: PriorModel, seqs: list[torch.Tensor], windows: list[Window], batch: int = 64) -> torch.Tensor:
-    """Summed NLL of the scored slots of each window, gathered per sequence: (len(seqs),)."""
+    """Summed NLL of the scored slots of each window, gathered per sequence: (len(seqs),); with the prior's
+    memory (model/memory.py) when it has one, read from each whole sequence."""
     cfg = model.cfg
     total = torch.zeros(len(seqs), dtype=torch.float64)
     device = next(model.parameters()).device
+    memories = [slot_memory(cfg, unflatten_tokens(s.cpu().numpy(), cfg)) for s in seqs]  # per sequence, or None
     for start in range(0, len(windows), batch):
         chunk = windows[start : start + batch]
         width = max(w.i1 - w.i0 for w in chunk)
@@ -472,9 +482,13 @@ def windows_nll(model: PriorModel, seqs: list[torch.Tensor], windows: list[Windo
             parts.append([F.pad(t, (0, pad)) for t in x.fields()])
             targets.append(F.pad(tgt, (0, pad), value=-1))
         x = SlotInputs(*(torch.cat([p[j] for p in parts]) for j in range(len(parts[0]))))  # each (W, T)
-        nll = token_nll(model, x, torch.cat(targets)).double().sum(dim=1).cpu()  # (W,)
-        for w, value in zip(chunk, nll.tolist(), strict=True):
-            total[w.seq] += value
+        nll = token_nll(model, x, torch.cat(targets)).double().cpu()  # (W, T)
+        for r, w in enumerate(chunk):
+            memory = memories[w.seq]
+            if memory is None:
+                total[w.seq] += float(nll[r].sum())
+            else:  # the sound's own memory, over the slots this window scores
+                total[w.seq] -= float(adjust_slots(-nll[r, w.s0 - w.i0 : w.s1 - w.i0], memory, w.s0, w.s1).sum())
     return total
 
 

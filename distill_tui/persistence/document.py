@@ -282,6 +282,11 @@ def _folds_line(f: dict[str, Any]) -> str:
         if f.get("ngram_weights"):  # model/ngram.py: a fourth part, the same level's Kneser-Ney n-gram
             parts = (parts.replace(" and the cross-level table", ", the cross-level table").replace(" kept (", " and the "
                      "n-gram kept (", 1) + f", n-gram of order {f['ngram_order']} {f['ngram_weights']}")
+        if any(m != "none" for m in f.get("memory_modes") or []):  # model/memory.py: the sound's own codes so far
+            parts += ", leaning on the sound's own earlier codes (" + ", ".join(
+                f"level {q + 1} {m}" + ("" if m == "none" else f" {d:g}/{k:g}")
+                for q, (m, d, k) in enumerate(zip(f["memory_modes"], f["memory_decays"], f["memory_kappas"], strict=True))
+            ) + f"; {f['blend_without_memory']['perplexity']:.2f} without)"
         kept = f"blend of {parts}; per level " + ", ".join(f"{v:.2f}" for v in f["blend_nll"]) + ")"
     return (f"held-out sounds, mean of {f['folds']} folds: perplexity {f['network_perplexity']:.2f} (network, "
             f"step {f['best_step']}) vs {f['bigram_perplexity']:.2f} (bigram): {kept}; per level, network vs bigram "

@@ -23,15 +23,20 @@ import numpy as np
 import torch
 
 from ..analysis.memorization import ALPHAS, bigram_counts, bigram_log_tables
+from ..model.memory import memory_candidates
 from ..model.prior import PriorConfig, PriorModel, SlotInputs, token_loss
 from .prior_data import FileCodes, WindowSampler
 from .prior_scores import (  # noqa: F401 - re-exported: tests and benchmarks import them from here
     BLEND_CANDIDATES,
     BlendCandidate,
     BlendTables,
+    SlotScores,
+    blend_slot_logp,
     blend_tables,
     level_scores,
+    memory_level_nll,
     network_level_nll,
+    slot_scores,
 )
 from .state import Schedule
 
@@ -84,6 +89,7 @@ class FoldResult:
     bigram_augmented: list[list[float]] = field(default_factory=list)  # the same, fitted with the augmented codes
     cpu_s: float = 0.0
     blended: list[list[list[float]]] = field(default_factory=list)  # (evaluations, BLEND_CANDIDATES, levels) NLL
+    slots: SlotScores | None = None  # per held-out slot, for the sound's memory (not in the run's JSON)
 
 
 def _per_token(nll: np.ndarray, tokens: np.ndarray) -> np.ndarray:
@@ -132,6 +138,12 @@ class FoldDecision:
     ngram_order: int = 0
     # The best blend without the n-gram (the cross-level table allowed as `cross` says), for comparison.
     blend_without_ngram: dict[str, Any] = field(default_factory=dict)
+    # The sound's memory over the chosen linear blend (model/memory.py), per level ("none" where not kept); when
+    # kept, the blend figures above include it and `blend_without_memory` holds them without.
+    memory_modes: list[str] = field(default_factory=list)
+    memory_decays: list[float] = field(default_factory=list)
+    memory_kappas: list[float] = field(default_factory=list)
+    blend_without_memory: dict[str, Any] = field(default_factory=dict)
 
     @property
     def network_perplexity(self) -> float:
@@ -172,7 +184,9 @@ class FoldDecision:
                 "blend_mean_fitted": _finite(self.blend_mean_fitted), "keep_blend": self.keep_blend,
                 "kept": self.kept, "cross_weights": r(self.cross_weights), "cross_alpha": round(self.cross_alpha, 4),
                 "blend_without_cross": self.blend_without_cross, "ngram_weights": r(self.ngram_weights),
-                "ngram_order": self.ngram_order, "blend_without_ngram": self.blend_without_ngram}
+                "ngram_order": self.ngram_order, "blend_without_ngram": self.blend_without_ngram,
+                "memory_modes": self.memory_modes, "memory_decays": self.memory_decays,
+                "memory_kappas": self.memory_kappas, "blend_without_memory": self.blend_without_memory}
 
 
 def _finite(v: float) -> float | None:
@@ -187,11 +201,12 @@ def _sd(values: np.ndarray) -> float:
     return float(statistics.stdev(values.tolist())) if len(values) > 1 else 0.0
 
 
-def decide(folds: list[FoldResult], n_files: int, fold_steps: int, cross: bool = True, ngram: bool = True
-           ) -> FoldDecision:
+def decide(folds: list[FoldResult], n_files: int, fold_steps: int, cross: bool = True, ngram: bool = True,
+           memory: bool = True) -> FoldDecision:
     """The evaluation step and bigram smoothing with the best fold-mean held-out NLL, and the verdict.
     With `cross` the blends may give a share to the cross-level table, with `ngram` to the n-gram; without
-    either, only network and bigram."""
+    either, only network and bigram. With `memory` (and the folds' `slots`) the sound's memory may join a
+    linear blend."""
     tokens = np.array([f.tokens for f in folds])  # (F, Q)
     n_evals = min(len(f.steps) for f in folds)
     net = np.array([f.network[:n_evals] for f in folds])  # (F, E, Q)
@@ -224,7 +239,9 @@ def decide(folds: list[FoldResult], n_files: int, fold_steps: int, cross: bool =
         keep_network=folds[0].steps[e] > 0 and net_mean < big_mean, cpu_s=sum(f.cpu_s for f in folds),
     )
     if n_evals > 1 and all(len(f.blended) >= n_evals for f in folds):
-        _decide_blend(d, folds, n_evals, tokens, cross, ngram, net_fold[:, :n_evals])
+        best = _decide_blend(d, folds, n_evals, tokens, cross, ngram, net_fold[:, :n_evals])
+        if memory and d.blend == "linear" and all(f.slots is not None for f in folds):
+            _decide_memory(d, folds, tokens, best)
     return d
 
 
@@ -273,6 +290,8 @@ class BlendFigures:
     by_fold: list[float]
     mean: float
     by_fold_level: list[list[float]] = field(default_factory=list)  # (F, Q): the nested figure per fold and level
+    evaluation: int = 0  # the index of `step` among the evaluations
+    nested: list[tuple[int, list[int]]] = field(default_factory=list)  # per fold: (evaluation, picks) chosen without it
 
     def as_dict(self) -> dict[str, Any]:
         chosen = [BLEND_CANDIDATES[c] for c in self.picks]
@@ -298,18 +317,19 @@ def _blend_figures(folds: list[FoldResult], n_evals: int, tokens: np.ndarray, al
 
     e, _, picks = _choose_blend(b_tok, allowed, net)
     fitted = np.array([fold_score(f, e, picks) for f in range(len(folds))])  # (F, Q)
-    nested = []
+    nested, choices = [], []
     for f in range(len(folds)):
         others = [i for i in range(len(folds)) if i != f] or [f]
         e_f, _, picks_f = _choose_blend(b_tok[others], allowed, net[others])
         nested.append(fold_score(f, e_f, picks_f))
+        choices.append((e_f, picks_f))
     return BlendFigures(int(folds[0].steps[e]), picks, fitted.mean(axis=0).tolist(), [_sd(c) for c in fitted.T],
                         float(fitted.mean(axis=1).mean()), [float(n.mean()) for n in nested],
-                        float(np.mean([n.mean() for n in nested])), [n.tolist() for n in nested])
+                        float(np.mean([n.mean() for n in nested])), [n.tolist() for n in nested], e, choices)
 
 
 def _decide_blend(d: FoldDecision, folds: list[FoldResult], n_evals: int, tokens: np.ndarray, cross: bool,
-                  ngram: bool, net: np.ndarray) -> None:
+                  ngram: bool, net: np.ndarray) -> BlendFigures:
     """Fill `d`'s blend fields (see `_blend_figures`); with `cross` the candidates include the cross-level table's
     shares, with `ngram` the n-gram's; the best blends without each are reported beside."""
     no_cross = np.array([c.cross == 0 for c in BLEND_CANDIDATES])
@@ -330,6 +350,47 @@ def _decide_blend(d: FoldDecision, folds: list[FoldResult], n_evals: int, tokens
     d.blend_mean_fitted = best.mean_fitted
     d.blend_by_fold, d.blend_mean = best.by_fold, best.mean
     d.blend_without_cross = pair.as_dict() if cross else {}
+    d.keep_blend = d.blend_mean < min(d.network_mean, d.bigram_mean)
+    return best
+
+
+def _memory_nll(folds: list[FoldResult], tokens: np.ndarray, evaluation: int, picks: list[int]) -> np.ndarray:
+    """Per-code NLL (F, Q, 1 + M) of each fold's held-out slots under the blend `picks` at `evaluation`: without
+    the sound's memory, then with each of its candidates (`prior_scores.memory_level_nll`)."""
+    out = []
+    for f, fold in enumerate(folds):
+        assert fold.slots is not None
+        logp = blend_slot_logp(fold.slots, evaluation, picks)
+        out.append(memory_level_nll(fold.slots, logp, len(picks)) / np.maximum(tokens[f], 1)[:, None])
+    return np.array(out)
+
+
+def _decide_memory(d: FoldDecision, folds: list[FoldResult], tokens: np.ndarray, best: BlendFigures) -> None:
+    """The sound's memory (model/memory.py) per level over the chosen linear blend: the option (none, or a mode,
+    decay and kappa) with the lowest fold-mean NLL per level, kept when its honest figure beats the blend's
+    (each fold scored with the blend and the memory chosen on the other folds)."""
+    fitted_all = _memory_nll(folds, tokens, best.evaluation, best.picks)  # (F, Q, 1 + M)
+    pick = fitted_all.mean(axis=0).argmin(axis=1)  # (Q,)
+    levels = np.arange(len(pick))
+    fitted = fitted_all[:, levels, pick]  # (F, Q)
+    nested = []
+    for f, (e_f, picks_f) in enumerate(best.nested):
+        others = [i for i in range(len(folds)) if i != f] or [f]
+        m = _memory_nll(folds, tokens, e_f, picks_f)  # (F, Q, 1 + M)
+        nested.append(m[f, levels, m[others].mean(axis=0).argmin(axis=1)])  # (Q,)
+    honest = float(np.mean([n.mean() for n in nested]))
+    if honest >= d.blend_mean or not (pick > 0).any():
+        return
+    d.blend_without_memory = {"mean": _finite(d.blend_mean), "perplexity": _finite(d.blend_perplexity),
+                              "by_fold": _round(d.blend_by_fold), "nll": _round(d.blend_nll),
+                              "mean_fitted": _finite(d.blend_mean_fitted)}
+    settings = [None if p == 0 else memory_candidates(q)[p - 1] for q, p in enumerate(pick.tolist())]
+    d.memory_modes = [s.mode if s else "none" for s in settings]
+    d.memory_decays = [s.decay if s else 1.0 for s in settings]
+    d.memory_kappas = [s.kappa if s else 1.0 for s in settings]
+    d.blend_nll, d.blend_nll_spread = fitted.mean(axis=0).tolist(), [_sd(c) for c in fitted.T]
+    d.blend_mean_fitted = float(fitted.mean(axis=1).mean())
+    d.blend_by_fold, d.blend_mean = [float(n.mean()) for n in nested], honest
     d.keep_blend = d.blend_mean < min(d.network_mean, d.bigram_mean)
 
 
@@ -398,13 +459,17 @@ def run_fold(cfg: PriorConfig, tc: Any, codes: FileCodes, held_out: list[int], s
     sampler = WindowSampler(cfg, train + aug, tc.start_share, tc.seed)
     schedule = Schedule(tc.lr, tc.warmup_steps, tc.min_lr_ratio)
     tables = blend_tables(cfg, train + aug) if blends and not model.use_base else None  # as `blend_bigram` fits it
+    slots = slot_scores(cfg, val, tables) if tables else None  # for the sound's memory (model/memory.py)
     model.train()
     at, curve, mixed = [0], [], []
 
     def evaluate() -> None:
-        net, blended = level_scores(model, val, tables)
+        logp = [np.zeros(g.size) for g in val] if slots is not None else None
+        net, blended = level_scores(model, val, tables, slot_logp=logp)
         curve.append(net.tolist())
         mixed.append(blended.tolist())
+        if slots is not None and logp is not None:
+            slots.net.append(np.concatenate(logp or [np.zeros(0)]))
 
     evaluate()
     for step in range(1, steps + 1):
@@ -418,4 +483,4 @@ def run_fold(cfg: PriorConfig, tc: Any, codes: FileCodes, held_out: list[int], s
         held_out=[codes.names[i] for i in held_out], tokens=level_counts(val, cfg.levels).tolist(), steps=at,
         network=curve, bigram=bigram_level_nll(train, val, sizes).tolist(),
         bigram_augmented=bigram_level_nll(train + aug, val, sizes).tolist() if aug else [],
-        cpu_s=clock() - t0, blended=mixed if tables else [])
+        cpu_s=clock() - t0, blended=mixed if tables else [], slots=slots)

@@ -76,6 +76,7 @@ class PriorTrainConfig:
     time_shifts: list[float] = field(default_factory=lambda: [0.5])  # copies delayed by this share of a code column
     label_smoothing: float = 0.1  # share of each target spread over its level's codes (VampNet's 0.1)
     cross_level: bool = True  # the blend may give a share to the cross-level table (model/cross_level.py)
+    memory: bool = True  # the blend may lean on the sound's own codes so far (model/memory.py), as the folds choose
     # the three above: fold-mean held-out perplexity 41.7 against 47.2 without them on pads-drums-20 (bench/RESULTS.md)
     folds: int = 5  # cross-validation folds by file for the network-or-bigram decision (at most the file count)
     generated_grids: int = 8  # generated at temperature 1.0 for the memorization guard
@@ -223,7 +224,7 @@ class PriorTrainer:
                           best_val_ppl=round(math.exp(min(sum(c) for c in r.network) / tokens), 4),
                           bigram_val_ppl=round(math.exp(min(sum(b) for b in r.bigram) / tokens), 4),
                           cpu_s=round(r.cpu_s, 2))
-        self.decision = d = decide(results, len(self.codes.grids), steps, cross=tc.cross_level)
+        self.decision = d = decide(results, len(self.codes.grids), steps, cross=tc.cross_level, memory=tc.memory)
         st.elapsed_s += clock() - t0
         self.log.emit("folds", step=0, elapsed_s=round(st.elapsed_s, 2), **d.as_dict())
 
@@ -368,7 +369,8 @@ class PriorTrainer:
         smoothing and per-level weights the folds chose."""
         cfg = from_dict(PriorConfig, {**to_dict(self.cfg), "blend": d.blend, "blend_weights": d.blend_weights,
                                       "cross_weights": d.cross_weights, "ngram_weights": d.ngram_weights,
-                                      "ngram_order": d.ngram_order})
+                                      "ngram_order": d.ngram_order, "memory_modes": d.memory_modes,
+                                      "memory_decays": d.memory_decays, "memory_kappas": d.memory_kappas})
         model = PriorModel(cfg)
         missing, unexpected = model.load_state_dict(self.best_state, strict=False)
         assert not unexpected and set(missing) <= {"bigram", "cross", "ngram.table"}, (missing, unexpected)

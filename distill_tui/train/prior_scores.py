@@ -15,6 +15,14 @@ import torch.nn.functional as F
 
 from ..analysis.memorization import ALPHAS, bigram_log_tables
 from ..model.cross_level import CROSS_ALPHAS, cross_tables
+from ..model.memory import (
+    MEMORY_DECAYS,
+    MEMORY_MODES,
+    MemorySetting,
+    adjust_logp,
+    memory_candidates,
+    true_counts,
+)
 from ..model.ngram import NGRAM_ORDERS, ngram_row, ngram_tables
 from ..model.prior import (
     PriorConfig,
@@ -186,3 +194,75 @@ def _score_blends(model: PriorModel, x: SlotInputs, target: torch.Tensor, net_lo
         nll = -blend_logp(net_logp, big[cand.alpha], cand.kind, w).gather(-1, tgt)[..., 0].double()  # (W, T)
         for q, sel in enumerate(levels):
             out[c, q] += float(nll[sel].sum())
+
+
+# ------------------------------------------------------------------ per-slot scores, for the sound's memory
+@dataclass
+class SlotScores:
+    """A fold's held-out slots, every grid's read time-major one after another (S in all), as a linear blend and
+    the sound's memory (model/memory.py) read them: each slot's level (S,); the network's log p of the true code
+    at each evaluation (E lists of (S,)); each count part's log p of it, keyed as `count_part_logp` keys them
+    (S,); and, per memory mode and decay, the memory's weighted count of the true code and of all codes (S,) each."""
+
+    level: np.ndarray
+    parts: dict[tuple[str, float], np.ndarray]
+    memory: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]]
+    net: list[np.ndarray] = field(default_factory=list)
+
+
+def slot_scores(cfg: PriorConfig, grids: list[np.ndarray], tables: BlendTables) -> SlotScores:
+    """The count parts' and the memory's per-slot figures for held-out `grids` (the network's come per evaluation
+    from `level_scores(slot_logp=...)`), scored with generation's windows as `level_scores` scores them."""
+    q = cfg.levels
+    per_grid: list[dict[tuple[str, float], np.ndarray]] = []
+    for g in grids:
+        seq = torch.from_numpy(flatten_codes(g, cfg))[None]  # (1, N)
+        parts: dict[tuple[str, float], np.ndarray] = {}
+        for w in scoring_windows(cfg, seq.shape[1]):
+            x = slot_inputs(cfg, seq, w.w0, w.i0, w.i1)
+            for key, v in count_part_logp(cfg, x, seq[:, w.i0 : w.i1], tables).items():
+                parts.setdefault(key, np.zeros(seq.shape[1]))[w.s0 : w.s1] = v[0, w.s0 - w.i0 : w.s1 - w.i0].numpy()
+        per_grid.append(parts)
+    keys = per_grid[0].keys() if per_grid else []
+    memory: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = {}
+    for mode in MEMORY_MODES:
+        for decay in MEMORY_DECAYS:
+            hits, totals = [], []
+            for g in grids:
+                hit, total = np.zeros((g.shape[1], q)), np.zeros((g.shape[1], q))  # (T, Q): time-major when flattened
+                for lv in range(1 if mode == "cross" else 0, q):
+                    hit[:, lv], total[:, lv] = true_counts(g, lv, MemorySetting(mode, decay, 1.0))
+                hits.append(hit.reshape(-1))
+                totals.append(total.reshape(-1))
+            memory[(mode, decay)] = (np.concatenate(hits or [np.zeros(0)]), np.concatenate(totals or [np.zeros(0)]))
+    return SlotScores(np.concatenate([np.arange(g.size) % q for g in grids] or [np.zeros(0, dtype=np.int64)]),
+                      {k: np.concatenate([p[k] for p in per_grid]) for k in keys}, memory)
+
+
+def blend_slot_logp(s: SlotScores, evaluation: int, picks: list[int]) -> np.ndarray:
+    """Each slot's log p of its true code under the linear candidates `picks` (one per level, indices into
+    BLEND_CANDIDATES) with the network as it was at `evaluation`: (S,)."""
+    out = np.zeros(len(s.level))
+    for q, c in enumerate(picks):
+        cand, sel = BLEND_CANDIDATES[c], s.level == q
+        shares = [cand.weight, 1 - cand.weight - cand.cross - cand.ngram, cand.cross, cand.ngram]
+        parts = [s.net[evaluation], s.parts[("big", cand.alpha)], s.parts.get(("cross", cand.cross_alpha)),
+                 s.parts.get(("ngram", cand.ngram_order))]
+        terms = [np.log(w) + p[sel] for w, p in zip(shares, parts, strict=True) if w > 1e-9 and p is not None]
+        out[sel] = np.logaddexp.reduce(np.stack(terms), axis=0)
+    return out
+
+
+def memory_level_nll(s: SlotScores, logp: np.ndarray, levels: int) -> np.ndarray:
+    """Summed NLL per level (Q, 1 + M): first without memory, then with each of `memory_candidates(q)` (levels
+    with fewer candidates are padded with +inf)."""
+    options = [memory_candidates(q) for q in range(levels)]
+    out = np.full((levels, 1 + max(len(o) for o in options)), np.inf)
+    for q in range(levels):
+        sel = s.level == q
+        lp = logp[sel]
+        out[q, 0] = -lp.sum()
+        for m, setting in enumerate(options[q]):
+            hit, total = (a[sel] for a in s.memory[(setting.mode, setting.decay)])
+            out[q, 1 + m] = -adjust_logp(lp, hit, total, setting.kappa).sum()
+    return out

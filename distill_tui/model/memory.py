@@ -1,0 +1,181 @@
+"""The sound's own memory: each code leans toward the codes this sound has already used.
+
+The prior's parts are fitted on the training files, so a sound the prior never heard is read with what other
+sounds do. Yet within one sound the codes repeat: a pad stays on a handful of first-level codes, a loop comes back
+to its hits. A cache (Kuhn & De Mori 1990, for words) turns that into probability: after the prior's
+distribution p over a level's codes, the sound's own counts so far are added as evidence,
+
+    p'(c) = (N(c) + kappa * p(c)) / (N + kappa),        N = sum over c of N(c),
+
+so with no history the prior is unchanged, and the more the sound has shown, the more it leans on itself. N(c)
+counts earlier positions t' < t of the same level whose code was c, each weighted by decay ** (t - 1 - t'):
+
+- "uni": every earlier position of the level;
+- "cross": only those whose code one level up (coarser, same column; generated just before) equals this
+  column's. Never for level 1.
+
+Each level has its own setting (mode, decay, kappa) or none, chosen on the prior's folds
+(`train/prior_folds.py`). The memory reads only codes generated before the one it predicts: sampling order is
+unchanged. It is applied wherever a sound is scored or sampled: `PriorModel.forward` sees one window, the memory the
+whole sound, so `windows_nll` adjusts each scored slot and the sampler keeps a `SoundMemory`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:  # the prior imports this module
+    from .prior import PriorConfig
+
+MEMORY_MODES = ("uni", "cross")
+MEMORY_DECAYS = (0.9, 0.97)  # about 10 and 33 columns of memory (0.5 and 1.5 s at 44.1 kHz, hop 512, stride 4)
+MEMORY_KAPPAS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # how much history outweighs the prior: N = kappa is half and half
+
+
+@dataclass(frozen=True)
+class MemorySetting:
+    """One level's memory: which earlier positions count ("uni" or "cross"), their decay per column, and kappa."""
+
+    mode: str
+    decay: float
+    kappa: float
+
+
+def memory_candidates(level: int) -> list[MemorySetting]:
+    """Every setting the folds may choose for a level (0-based); level 0 has no coarser level to match."""
+    modes = MEMORY_MODES if level > 0 else ("uni",)
+    return [MemorySetting(m, d, k) for m in modes for d in MEMORY_DECAYS for k in MEMORY_KAPPAS]
+
+
+def level_settings(cfg: PriorConfig) -> list[MemorySetting | None]:
+    """The stored settings per level (None: no memory at that level, or a prior stored before it existed)."""
+    if not cfg.memory_modes:
+        return [None] * cfg.levels
+    return [None if m == "none" else MemorySetting(m, d, k)
+            for m, d, k in zip(cfg.memory_modes, cfg.memory_decays, cfg.memory_kappas, strict=True)]
+
+
+def validate_memory(cfg: PriorConfig) -> str | None:
+    """What is wrong with the config's memory fields, or None."""
+    if not (cfg.memory_modes or cfg.memory_decays or cfg.memory_kappas):
+        return None
+    lists = (cfg.memory_modes, cfg.memory_decays, cfg.memory_kappas)
+    if any(len(v) != cfg.levels for v in lists):
+        return f"the memory needs one mode, decay and kappa per level ({cfg.levels})"
+    for q, (m, d, k) in enumerate(zip(*lists, strict=True)):
+        if m == "none":
+            continue
+        if m not in MEMORY_MODES or (m == "cross" and q == 0):
+            return f"level {q + 1}'s memory mode {m!r} is not one of none, uni{', cross' if q else ''}"
+        if not (0 < d <= 1 and k > 0 and math.isfinite(k)):
+            return f"level {q + 1}'s memory needs a decay in (0, 1] and a positive kappa, got {d} and {k}"
+    return None
+
+
+def true_counts(grid: np.ndarray, level: int, setting: MemorySetting) -> tuple[np.ndarray, np.ndarray]:
+    """For one grid (levels, T) of local codes: at each position t of `level`, the weighted count of its true code
+    among the earlier ones that count, and the weighted count of all of them: two (T,) float arrays."""
+    row = np.asarray(grid[level], dtype=np.int64)
+    k = int(row.max(initial=0)) + 1
+    t_len = len(row)
+    hit, total = np.zeros(t_len), np.zeros(t_len)
+    if setting.mode == "uni":
+        state = np.zeros(k)
+        for t in range(t_len):
+            hit[t], total[t] = state[row[t]], state.sum()
+            state *= setting.decay
+            state[row[t]] += 1.0
+        return hit, total
+    above = np.asarray(grid[level - 1], dtype=np.int64)
+    table = np.zeros((int(above.max(initial=0)) + 1, k))
+    for t in range(t_len):
+        hit[t], total[t] = table[above[t], row[t]], table[above[t]].sum()
+        table *= setting.decay
+        table[above[t], row[t]] += 1.0
+    return hit, total
+
+
+def adjust_logp(logp_true: np.ndarray | torch.Tensor, hit: np.ndarray | torch.Tensor,
+                total: np.ndarray | torch.Tensor, kappa: float) -> np.ndarray | torch.Tensor:
+    """log p' of the true codes from the prior's log p of them and the memory's counts (all the same shape)."""
+    lib = torch if isinstance(logp_true, torch.Tensor) else np
+    return lib.log(hit + kappa * lib.exp(logp_true)) - lib.log(total + kappa)
+
+
+def slot_memory(cfg: PriorConfig, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Per slot of the grid read time-major (N = T * levels): (hit, total, kappa) for `adjust_logp`, with kappa
+    +inf (no change) at levels without memory; None when the prior has none."""
+    settings = level_settings(cfg)
+    if not any(settings):
+        return None
+    q, t_len = cfg.levels, grid.shape[1]
+    hit, total, kappa = np.zeros((t_len, q)), np.zeros((t_len, q)), np.full((t_len, q), np.inf)
+    for lv, s in enumerate(settings):
+        if s is not None:
+            hit[:, lv], total[:, lv] = true_counts(grid, lv, s)
+            kappa[:, lv] = s.kappa
+    return hit.reshape(-1), total.reshape(-1), kappa.reshape(-1)
+
+
+def adjust_slots(logp_true: torch.Tensor, memory: tuple[np.ndarray, np.ndarray, np.ndarray], s0: int, s1: int
+                 ) -> torch.Tensor:
+    """`adjust_logp` over slots [s0, s1) of one sequence (`slot_memory`'s arrays); slots without memory unchanged."""
+    hit, total, kappa = (torch.from_numpy(a[s0:s1]).to(logp_true) for a in memory)
+    on = torch.isfinite(kappa)
+    k = torch.where(on, kappa, torch.ones_like(kappa))
+    return torch.where(on, torch.log(hit + k * logp_true.exp()) - torch.log(total + k), logp_true)
+
+
+class SoundMemory:
+    """The sampler's running counts for a batch of sounds, one level at a time in generation's order.
+
+    `lean(level, logp, above)` turns the prior's log-probabilities over the level's K codes (B, K) into the
+    memory's; `add(level, code, above)` records the code just fixed at that level (B,) and decays the older ones.
+    `above` is the column's code one level up (B,), read by "cross" levels."""
+
+    def __init__(self, cfg: PriorConfig, batch: int) -> None:
+        self.settings = level_settings(cfg)
+        self.active = any(self.settings)
+        self.rows = torch.arange(batch)
+        self.state: list[torch.Tensor | None] = []
+        for lv, s in enumerate(self.settings):
+            k = cfg.codebook_sizes[lv]
+            if s is None:
+                self.state.append(None)
+            elif s.mode == "uni":
+                self.state.append(torch.zeros(batch, k, dtype=torch.float64))  # (B, K)
+            else:
+                self.state.append(torch.zeros(batch, cfg.codebook_sizes[lv - 1], k, dtype=torch.float64))  # (B, Ka, K)
+
+    def _counts(self, level: int, above: torch.Tensor | None) -> torch.Tensor:
+        state, s = self.state[level], self.settings[level]
+        assert state is not None and s is not None
+        if s.mode == "uni":
+            return state  # (B, K)
+        assert above is not None
+        return state[self.rows, above]  # (B, K)
+
+    def lean(self, level: int, logp: torch.Tensor, above: torch.Tensor | None) -> torch.Tensor:
+        s = self.settings[level]
+        if s is None:
+            return logp
+        counts = self._counts(level, above)  # (B, K)
+        p = logp.double().exp()  # (B, K)
+        out = torch.log(counts + s.kappa * p) - torch.log(counts.sum(dim=1, keepdim=True) + s.kappa)  # (B, K)
+        return out.to(logp.dtype)
+
+    def add(self, level: int, code: torch.Tensor, above: torch.Tensor | None) -> None:
+        state, s = self.state[level], self.settings[level]
+        if state is None or s is None:
+            return
+        state.mul_(s.decay)
+        if s.mode == "uni":
+            state[self.rows, code] += 1.0
+        else:
+            assert above is not None
+            state[self.rows, above, code] += 1.0
