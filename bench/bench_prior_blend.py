@@ -1,5 +1,7 @@
 """Generated sounds of a blended prior, of its network alone, and of its bigram alone: plausibility and copying.
 
+Also, when the prior has them, the blend without its sound memory and without its cross-level table (and n-gram).
+
     PYTHONPATH=$PWD python bench/bench_prior_blend.py MODEL DATA_DIR [-n 20] [--seconds 4] [--seed 0]
 
 MODEL's prior must be a blend (`train-prior` stores one when the folds chose it, docs/architecture.md). The
@@ -29,10 +31,23 @@ from distill_tui.threads import torch_threads  # noqa: E402
 
 def network_alone(prior: Prior) -> Prior:
     """The blended prior's network without its bigram (and cross-level table)."""
-    cfg = from_dict(PriorConfig, {**to_dict(prior.cfg), "blend": "none", "blend_weights": [], "cross_weights": []})
+    cfg = from_dict(PriorConfig, {**to_dict(prior.cfg), "blend": "none", "blend_weights": [], "cross_weights": [],
+                                  "ngram_weights": [], "ngram_order": 0, **NO_MEMORY})
     model = PriorModel(cfg)
-    state = {k: v for k, v in prior.model.state_dict().items() if k not in ("bigram", "cross")}
+    state = {k: v for k, v in prior.model.state_dict().items() if k not in ("bigram", "cross", "ngram.table")}
     model.load_state_dict(state, strict=True)
+    return Prior(model, prior.fingerprint, prior.doc)
+
+
+NO_MEMORY = {"memory_modes": [], "memory_decays": [], "memory_kappas": []}
+
+
+def without_memory(prior: Prior) -> Prior | None:
+    """The stored blend without the sound's memory (model/memory.py), or None when it has none."""
+    if not prior.cfg.memory_modes:
+        return None
+    model = PriorModel(from_dict(PriorConfig, {**to_dict(prior.cfg), **NO_MEMORY}))
+    model.load_state_dict(prior.model.state_dict(), strict=True)
     return Prior(model, prior.fingerprint, prior.doc)
 
 
@@ -41,9 +56,11 @@ def without_cross(prior: Prior) -> Prior | None:
     pair = (prior.doc.folds or {}).get("blend_without_cross") if prior.doc is not None else None
     if not prior.model.use_cross or not pair or pair.get("kind") != "linear":
         return None
-    cfg = from_dict(PriorConfig, {**to_dict(prior.cfg), "blend_weights": pair["weights"], "cross_weights": []})
+    cfg = from_dict(PriorConfig, {**to_dict(prior.cfg), "blend_weights": pair["weights"], "cross_weights": [],
+                                  "ngram_weights": [], "ngram_order": 0, **NO_MEMORY})
     model = PriorModel(cfg)
-    model.load_state_dict({k: v for k, v in prior.model.state_dict().items() if k != "cross"}, strict=True)
+    model.load_state_dict({k: v for k, v in prior.model.state_dict().items() if k not in ("cross", "ngram.table")},
+                          strict=True)
     return Prior(model, prior.fingerprint, prior.doc)  # its bigram is the stored one (the cross blend's smoothing)
 
 
@@ -75,6 +92,7 @@ def main() -> None:
         bigram = blend_bigram_tables(prior)
         pair = without_cross(prior)
         generators = [("blend", prior), ("network alone", network_alone(prior))]
+        generators += [("blend without the memory", p)] if (p := without_memory(prior)) is not None else []
         generators += [("blend without the cross-level table", pair)] if pair is not None else []
         for name, p in generators:
             t0 = time.perf_counter()

@@ -55,7 +55,7 @@ def run_folds(model: Path, data: Path, seed: int) -> dict:
     original = prior_folds.level_scores
 
     def capture(model, grids, tables=None, **kw):  # noqa: ANN001, ANN202 - records the network's per-slot log p
-        slots = [np.zeros(g.size) for g in grids]
+        slots = kw.pop("slot_logp", None) or [np.zeros(g.size) for g in grids]  # run_fold asks for them itself
         out = original(model, grids, tables, slot_logp=slots, **kw)
         scored[-1].append(slots)
         return out
@@ -64,7 +64,9 @@ def run_folds(model: Path, data: Path, seed: int) -> dict:
     results = []
     for h in folds:
         scored.append([])
-        results.append(dataclasses.asdict(run_fold(cfg, tc, codes, h, steps, clock=clock, limit_s=1.5 * per_run)))
+        fold = run_fold(cfg, tc, codes, h, steps, clock=clock, limit_s=1.5 * per_run)
+        fold.slots = None  # kept in F.npz instead (the network's per-slot log p; the counts are recomputed)
+        results.append(dataclasses.asdict(fold))
     prior_folds.level_scores = original
     slots = {"held_out": [list(h) for h in folds], "network_slots": scored}
     return {"steps": steps, "n": len(codes.grids), "seed": seed, "folds": results, "codes": codes, "slots": slots}

@@ -35,16 +35,19 @@ def brute(grid: np.ndarray, level: int, s: MemorySetting, t: int) -> np.ndarray:
     """The memory's counts (K,) before position t, straight from the definition."""
     counts = np.zeros(SIZES[level])
     for u in range(t):
-        if s.mode == "uni" or grid[level - 1, u] == grid[level - 1, t]:
+        prev_u, prev_t = (grid[level, u - 1] if u else -1), (grid[level, t - 1] if t else -1)
+        if s.mode == "uni" or (s.mode == "cross" and grid[level - 1, u] == grid[level - 1, t]) or (
+                s.mode == "bi" and prev_u == prev_t):
             counts[grid[level, u]] += s.decay ** (t - 1 - u)
     return counts
 
 
 def test_the_counts_follow_the_definition_and_the_sampler_keeps_the_same_counts():
     rng = np.random.default_rng(0)
-    grid = np.stack([rng.integers(0, 3, 25), rng.integers(0, SIZES[1], 25)])  # level 1 from few codes: matches
+    grid = np.stack([rng.integers(0, 3, 25), rng.integers(0, 4, 25)])  # from few codes: contexts match
     for level, s in ((0, MemorySetting("uni", 0.9, 2.0)), (1, MemorySetting("cross", 0.97, 8.0)),
-                     (1, MemorySetting("uni", 1.0, 1.0))):
+                     (1, MemorySetting("uni", 1.0, 1.0)), (0, MemorySetting("bi", 0.9, 4.0)),
+                     (1, MemorySetting("bi", 1.0, 2.0))):
         hit, total = true_counts(grid, level, s)
         mem = SoundMemory(cfg(memory_modes=["uni", s.mode] if level else [s.mode, "none"],
                               memory_decays=[s.decay] * 2, memory_kappas=[s.kappa] * 2), 1)
@@ -52,13 +55,14 @@ def test_the_counts_follow_the_definition_and_the_sampler_keeps_the_same_counts(
             want = brute(grid, level, s, t)
             assert hit[t] == pytest.approx(want[grid[level, t]]) and total[t] == pytest.approx(want.sum())
             above = torch.tensor([grid[level - 1, t]]) if level else None
+            previous = torch.tensor([grid[level, t - 1]]) if t else None
             logp = torch.log_softmax(torch.randn(1, SIZES[level]), dim=-1)
-            leaned = mem.lean(level, logp, above)[0].double()
+            leaned = mem.lean(level, logp, above, previous)[0].double()
             assert torch.allclose(leaned.exp().sum(), torch.tensor(1.0, dtype=torch.float64), atol=1e-6)
             c = grid[level, t]
             assert float(leaned[c]) == pytest.approx(float(adjust_logp(np.float64(logp[0, c]), want[c], want.sum(),
                                                                        s.kappa)), abs=1e-5)
-            mem.add(level, torch.tensor([c]), above)
+            mem.add(level, torch.tensor([c]), above, previous)
 
 
 def prior_with_memory(grids: list[np.ndarray], modes=("uni", "cross"), decays=(0.9, 0.97), kappas=(2.0, 8.0)) -> Prior:
@@ -128,8 +132,9 @@ def test_the_folds_keep_the_memory_only_where_a_sound_repeats_itself(kind):
         assert "own earlier codes" in PriorSummary(folds=d.as_dict()).folds_line()
         off = decide(folds, 6, 4, memory=False)
         assert off.memory_modes == [] and off.blend_mean == pytest.approx(d.blend_without_memory["mean"], abs=1e-4)
-    else:
-        assert d.memory_modes == [] and d.blend_without_memory == {}
+    else:  # nothing to remember: left out, or kept at its weakest for a gain within the noise
+        assert d.memory_modes == [] or (min(d.memory_kappas) == 32.0
+                                        and d.blend_without_memory["mean"] - d.blend_mean < 0.01)
 
 
 def test_train_prior_stores_the_memory_and_the_sampler_reads_it(tiny_model, dataset, tmp_path, monkeypatch):

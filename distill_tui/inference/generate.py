@@ -172,9 +172,12 @@ class Prior:
         def above(i: int) -> torch.Tensor | None:  # the column's code one level up (local), read by "cross" memory
             return seq[:, i - 1] - offsets[i % q - 1] if i % q else None
 
+        def previous(i: int) -> torch.Tensor | None:  # the level's previous code (local), read by "bi" memory
+            return seq[:, i - q] - offsets[i % q] if i >= q else None
+
         if memory.active:
             for i in range(start):
-                memory.add(i % q, seq[:, i] - offsets[i % q], above(i))
+                memory.add(i % q, seq[:, i] - offsets[i % q], above(i), previous(i))
         for i in range(start, end):
             if i >= (w0 + ctx) * q:
                 w0 += hop
@@ -187,7 +190,7 @@ class Prior:
             lo = offsets[lv]
             level_logits = logits[:, lo : lo + sizes[lv]]  # (B, K)
             if memory.active:
-                level_logits = memory.lean(lv, F.log_softmax(level_logits.float(), dim=-1), above(i))  # (B, K) log p
+                level_logits = memory.lean(lv, F.log_softmax(level_logits.float(), dim=-1), above(i), previous(i))
             if free[i]:
                 if bias is not None:
                     level_logits = level_logits.float() + bias(lv, None if i < q else seq[:, i - q] - lo)  # (B, K)
@@ -195,7 +198,7 @@ class Prior:
             else:
                 fixed_logp += F.log_softmax(level_logits.double(), dim=-1)[rows, seq[:, i] - lo]
             if memory.active:
-                memory.add(lv, seq[:, i] - lo, above(i))
+                memory.add(lv, seq[:, i] - lo, above(i), previous(i))
         return fixed_logp
 
     # ------------------------------------------------------------ the API the editor calls

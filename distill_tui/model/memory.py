@@ -11,6 +11,8 @@ so with no history the prior is unchanged, and the more the sound has shown, the
 counts earlier positions t' < t of the same level whose code was c, each weighted by decay ** (t - 1 - t'):
 
 - "uni": every earlier position of the level;
+- "bi": only those whose previous code on the level equals this position's previous code (or that, like this
+  one, begin the sound): the sound's own bigram;
 - "cross": only those whose code one level up (coarser, same column; generated just before) equals this
   column's. Never for level 1.
 
@@ -32,7 +34,7 @@ import torch
 if TYPE_CHECKING:  # the prior imports this module
     from .prior import PriorConfig
 
-MEMORY_MODES = ("uni", "cross")
+MEMORY_MODES = ("uni", "bi", "cross")
 MEMORY_DECAYS = (0.9, 0.97)  # about 10 and 33 columns of memory (0.5 and 1.5 s at 44.1 kHz, hop 512, stride 4)
 MEMORY_KAPPAS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # how much history outweighs the prior: N = kappa is half and half
 
@@ -48,7 +50,7 @@ class MemorySetting:
 
 def memory_candidates(level: int) -> list[MemorySetting]:
     """Every setting the folds may choose for a level (0-based); level 0 has no coarser level to match."""
-    modes = MEMORY_MODES if level > 0 else ("uni",)
+    modes = MEMORY_MODES if level > 0 else ("uni", "bi")
     return [MemorySetting(m, d, k) for m in modes for d in MEMORY_DECAYS for k in MEMORY_KAPPAS]
 
 
@@ -71,7 +73,7 @@ def validate_memory(cfg: PriorConfig) -> str | None:
         if m == "none":
             continue
         if m not in MEMORY_MODES or (m == "cross" and q == 0):
-            return f"level {q + 1}'s memory mode {m!r} is not one of none, uni{', cross' if q else ''}"
+            return f"level {q + 1}'s memory mode {m!r} is not one of none, uni, bi{', cross' if q else ''}"
         if not (0 < d <= 1 and k > 0 and math.isfinite(k)):
             return f"level {q + 1}'s memory needs a decay in (0, 1] and a positive kappa, got {d} and {k}"
     return None
@@ -91,13 +93,22 @@ def true_counts(grid: np.ndarray, level: int, setting: MemorySetting) -> tuple[n
             state *= setting.decay
             state[row[t]] += 1.0
         return hit, total
-    above = np.asarray(grid[level - 1], dtype=np.int64)
-    table = np.zeros((int(above.max(initial=0)) + 1, k))
+    key = memory_keys(grid, level, setting.mode)
+    table = np.zeros((int(key.max(initial=0)) + 1, k))
     for t in range(t_len):
-        hit[t], total[t] = table[above[t], row[t]], table[above[t]].sum()
+        hit[t], total[t] = table[key[t], row[t]], table[key[t]].sum()
         table *= setting.decay
-        table[above[t], row[t]] += 1.0
+        table[key[t], row[t]] += 1.0
     return hit, total
+
+
+def memory_keys(grid: np.ndarray, level: int, mode: str) -> np.ndarray:
+    """What a "bi" or "cross" position is matched on, per position (T,): the previous code of the level (its
+    codebook size at the sound's first position), or the code one level up."""
+    if mode == "cross":
+        return np.asarray(grid[level - 1], dtype=np.int64)
+    row = np.asarray(grid[level], dtype=np.int64)
+    return np.concatenate([[max(int(row.max(initial=0)) + 1, 0)], row[:-1]])
 
 
 def adjust_logp(logp_true: np.ndarray | torch.Tensor, hit: np.ndarray | torch.Tensor,
@@ -134,48 +145,45 @@ def adjust_slots(logp_true: torch.Tensor, memory: tuple[np.ndarray, np.ndarray, 
 class SoundMemory:
     """The sampler's running counts for a batch of sounds, one level at a time in generation's order.
 
-    `lean(level, logp, above)` turns the prior's log-probabilities over the level's K codes (B, K) into the
-    memory's; `add(level, code, above)` records the code just fixed at that level (B,) and decays the older ones.
-    `above` is the column's code one level up (B,), read by "cross" levels."""
+    `lean(level, logp, above, previous)` turns the prior's log-probabilities over the level's K codes (B, K) into
+    the memory's; `add(level, code, above, previous)` records the code just fixed at that level (B,) and decays the
+    older ones. `above` is the column's code one level up (B,), read by "cross" levels; `previous` the level's
+    previous code (B,), None at the sound's first position, read by "bi" levels."""
 
     def __init__(self, cfg: PriorConfig, batch: int) -> None:
         self.settings = level_settings(cfg)
         self.active = any(self.settings)
         self.rows = torch.arange(batch)
         self.state: list[torch.Tensor | None] = []
+        self.sizes = list(cfg.codebook_sizes)
         for lv, s in enumerate(self.settings):
             k = cfg.codebook_sizes[lv]
-            if s is None:
-                self.state.append(None)
-            elif s.mode == "uni":
-                self.state.append(torch.zeros(batch, k, dtype=torch.float64))  # (B, K)
-            else:
-                self.state.append(torch.zeros(batch, cfg.codebook_sizes[lv - 1], k, dtype=torch.float64))  # (B, Ka, K)
+            keys = {"uni": 1, "bi": k + 1, "cross": cfg.codebook_sizes[lv - 1] if lv else 1}
+            self.state.append(None if s is None else torch.zeros(batch, keys[s.mode], k, dtype=torch.float64))
 
-    def _counts(self, level: int, above: torch.Tensor | None) -> torch.Tensor:
-        state, s = self.state[level], self.settings[level]
-        assert state is not None and s is not None
-        if s.mode == "uni":
-            return state  # (B, K)
-        assert above is not None
-        return state[self.rows, above]  # (B, K)
-
-    def lean(self, level: int, logp: torch.Tensor, above: torch.Tensor | None) -> torch.Tensor:
+    def _key(self, level: int, above: torch.Tensor | None, previous: torch.Tensor | None) -> torch.Tensor | int:
         s = self.settings[level]
-        if s is None:
+        assert s is not None
+        if s.mode == "uni":
+            return 0
+        if s.mode == "bi":
+            return self.sizes[level] if previous is None else previous  # the start row, or the previous code
+        assert above is not None
+        return above
+
+    def lean(self, level: int, logp: torch.Tensor, above: torch.Tensor | None,
+             previous: torch.Tensor | None) -> torch.Tensor:
+        state, s = self.state[level], self.settings[level]
+        if state is None or s is None:
             return logp
-        counts = self._counts(level, above)  # (B, K)
+        counts = state[self.rows, self._key(level, above, previous)]  # (B, K)
         p = logp.double().exp()  # (B, K)
         out = torch.log(counts + s.kappa * p) - torch.log(counts.sum(dim=1, keepdim=True) + s.kappa)  # (B, K)
         return out.to(logp.dtype)
 
-    def add(self, level: int, code: torch.Tensor, above: torch.Tensor | None) -> None:
+    def add(self, level: int, code: torch.Tensor, above: torch.Tensor | None, previous: torch.Tensor | None) -> None:
         state, s = self.state[level], self.settings[level]
         if state is None or s is None:
             return
         state.mul_(s.decay)
-        if s.mode == "uni":
-            state[self.rows, code] += 1.0
-        else:
-            assert above is not None
-            state[self.rows, above, code] += 1.0
+        state[self.rows, self._key(level, above, previous), code] += 1.0
