@@ -152,3 +152,12 @@ def test_train_prior_stores_the_memory_and_the_sampler_reads_it(tiny_model, data
     plain = Prior.from_model_file(path)
     plain.model.cfg.memory_modes = []  # the same network and tables without the memory
     assert not np.array_equal(plain.generate(24, s), grid)
+
+
+def test_train_prior_no_memory_reaches_the_fold_decision():
+    from distill_tui.cli import build_parser
+    from distill_tui.commands.train_prior import build_request
+
+    args = build_parser().parse_args(["train-prior", "samples/demo.distill", "--no-memory"])
+    assert build_request(args).train.memory is False
+    assert build_request(build_parser().parse_args(["train-prior", "samples/demo.distill"])).train.memory is True

@@ -34,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--d-model", type=int, help="width; default from the dataset: 64 under 200 files")
     p.add_argument("--dropout", type=float, help="default 0.3")
     p.add_argument("--no-augment", action="store_true", help="train on the sounds as they are (no pitch, gain or time-shifted copies, no mixes)")
+    p.add_argument("--no-memory", action="store_true",
+                   help="never lean on the sound's own earlier codes (by default the held-out sounds decide, per level)")
     p.add_argument("--seed", type=int, help="random seed; also chooses the held-out sounds (default 0, as stage 1)")
     p.add_argument("--device", help="cpu (default), auto, cuda or mps")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -55,6 +57,8 @@ def build_request(args: argparse.Namespace):
         tc.clock = args.clock
     if args.no_augment:
         tc.augment = False
+    if args.no_memory:
+        tc.memory = False
     if args.dropout is not None and not 0 <= args.dropout < 1:
         raise BadInputError("--dropout must be in [0, 1)")
     for name in ("context", "layers", "d_model"):
