@@ -99,20 +99,21 @@ def test_cross_shares_are_checked_and_older_configs_have_none():
 BEFORE_TABLE = Path(__file__).parent / "data" / "demo_prior_before_table.safetensors"
 
 
-def demo_with_prior_from_before_the_table(tmp_path: Path) -> Path:
+def demo_with_prior_from_before_the_table(tmp_path: Path, kept: Path = BEFORE_TABLE) -> Path:
     """The bundled demo with the prior it carried before the cross-level table existed (network and bigram; its
-    tensors and document section kept in tests/data), written the way that version wrote it."""
+    tensors and document section kept in tests/data), written the way that version wrote it; or with another prior
+    kept there (`kept`): the demo's VQ-VAE has not changed since."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     from distill_tui.persistence.model_file import save_model_file
 
     mf = load_model_file(DEMO)
-    with safe_open(str(BEFORE_TABLE), "pt") as f:
+    with safe_open(str(kept), "pt") as f:
         prior_doc = json.loads(f.metadata()["prior"])
     doc = {**mf.doc, "prior": prior_doc}
-    path = tmp_path / "before-table.distill"
-    save_model_file(path, doc, {**mf.tensors, "prior": load_file(str(BEFORE_TABLE))})
+    path = tmp_path / f"{kept.stem}.distill"
+    save_model_file(path, doc, {**mf.tensors, "prior": load_file(str(kept))})
     return path
 
 

@@ -21,11 +21,12 @@ from distill_tui.persistence.model_file import load_model_file
 from distill_tui.train.prior_data import FileCodes
 from distill_tui.train.prior_folds import BLEND_CANDIDATES, FoldResult, decide, run_fold
 from distill_tui.train.prior_loop import PriorTrainConfig
-from tests.test_prior_cross_level import train_with_forced_blend
+from tests.test_prior_cross_level import demo_with_prior_from_before_the_table, train_with_forced_blend
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SIZES = [8, 16]
 DEMO = Path(__file__).parent.parent / "samples" / "demo.distill"
+BEFORE_NGRAM = Path(__file__).parent / "data" / "demo_prior_before_memory.safetensors"  # the demo's prior until 12-2026
 
 
 def cfg(**kw) -> PriorConfig:
@@ -117,9 +118,10 @@ def test_ngram_shares_are_checked_and_older_configs_have_none():
 
 
 @pytest.mark.skipif(not DEMO.exists(), reason="the bundled demo is not in this checkout")
-def test_the_bundled_demo_prior_without_the_ngram_samples_and_scores_as_before():
-    """Figures taken with the code before the n-gram existed (main at ed94249)."""
-    prior = Prior.from_model_file(DEMO)
+def test_the_demo_prior_from_before_the_ngram_samples_and_scores_as_before(tmp_path):
+    """The demo's prior before the n-gram (kept in tests/data since the demo was retrained), against figures taken
+    with the code before the n-gram existed (main at ed94249)."""
+    prior = Prior.from_model_file(demo_with_prior_from_before_the_table(tmp_path, BEFORE_NGRAM))
     assert prior.cfg.ngram_weights == [] and not prior.model.use_ngram
     grid = prior.generate(24, SamplingSettings(seed=3))
     assert grid.tolist() == [
