@@ -161,3 +161,27 @@ def test_train_prior_no_memory_reaches_the_fold_decision():
     args = build_parser().parse_args(["train-prior", "samples/demo.distill", "--no-memory"])
     assert build_request(args).train.memory is False
     assert build_request(build_parser().parse_args(["train-prior", "samples/demo.distill"])).train.memory is True
+
+
+def test_a_model_file_with_a_damaged_memory_setting_is_refused_in_one_line(tiny_model, dataset, tmp_path, monkeypatch,
+                                                                            capsys):
+    import json
+
+    from distill_tui.cli import main
+    from distill_tui.persistence.model_file import save_model_file
+
+    path = tmp_path / "m.distill"
+    shutil.copyfile(tiny_model, path)
+    train_with_forced_blend(path, dataset, tmp_path / "run", monkeypatch, cross_shares=[0.0, 0.2, 0.3],
+                            memory=(["bi", "cross", "none"], [0.97, 0.9, 1.0], [2.0, 4.0, 1.0]))
+    mf = load_model_file(path)
+    q = len(mf.document.codebook_sizes)
+    for modes, why in ((["bi", "tri", "none"][:q], "memory mode 'tri'"), (["bi"] * (q + 1), "one mode, decay and kappa")):
+        doc = json.loads(json.dumps(mf.doc))
+        doc["prior"]["config"]["memory_modes"] = modes
+        bad = tmp_path / "bad.distill"
+        save_model_file(bad, doc, mf.tensors)
+        assert main(["generate", str(bad), "-o", str(tmp_path / "x.wav")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: {bad}") and why in err and "\n" not in err
+    assert main(["generate", str(path), "-o", str(tmp_path / "x.wav"), "--seconds", "1"]) == 0
