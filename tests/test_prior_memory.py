@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,10 +33,12 @@ def cfg(**kw) -> PriorConfig:
                        **kw)
 
 
-def brute(grid: np.ndarray, level: int, s: MemorySetting, t: int) -> np.ndarray:
-    """The memory's counts (K,) before position t, straight from the definition."""
+def brute(grid: np.ndarray, level: int, s: MemorySetting, t: int, silence: int = -1) -> np.ndarray:
+    """The memory's counts (K,) before position t, straight from the definition (silent columns left out)."""
     counts = np.zeros(SIZES[level])
     for u in range(t):
+        if grid[0, u] == silence:
+            continue
         prev_u, prev_t = (grid[level, u - 1] if u else -1), (grid[level, t - 1] if t else -1)
         if s.mode == "uni" or (s.mode == "cross" and grid[level - 1, u] == grid[level - 1, t]) or (
                 s.mode == "bi" and prev_u == prev_t):
@@ -45,14 +49,14 @@ def brute(grid: np.ndarray, level: int, s: MemorySetting, t: int) -> np.ndarray:
 def test_the_counts_follow_the_definition_and_the_sampler_keeps_the_same_counts():
     rng = np.random.default_rng(0)
     grid = np.stack([rng.integers(0, 3, 25), rng.integers(0, 4, 25)])  # from few codes: contexts match
-    for level, s in ((0, MemorySetting("uni", 0.9, 2.0)), (1, MemorySetting("cross", 0.97, 8.0)),
-                     (1, MemorySetting("uni", 1.0, 1.0)), (0, MemorySetting("bi", 0.9, 4.0)),
-                     (1, MemorySetting("bi", 1.0, 2.0))):
-        hit, total = true_counts(grid, level, s)
-        mem = SoundMemory(cfg(memory_modes=["uni", s.mode] if level else [s.mode, "none"],
+    for (level, s), silence in itertools.product(((0, MemorySetting("uni", 0.9, 2.0)), (1, MemorySetting("cross", 0.97, 8.0)),
+                                                  (1, MemorySetting("uni", 1.0, 1.0)), (0, MemorySetting("bi", 0.9, 4.0)),
+                                                  (1, MemorySetting("bi", 1.0, 2.0))), (-1, 1)):
+        hit, total = true_counts(grid, level, s, silence)
+        mem = SoundMemory(cfg(memory_modes=["uni", s.mode] if level else [s.mode, "none"], memory_silence=silence,
                               memory_decays=[s.decay] * 2, memory_kappas=[s.kappa] * 2), 1)
         for t in range(grid.shape[1]):
-            want = brute(grid, level, s, t)
+            want = brute(grid, level, s, t, silence)
             assert hit[t] == pytest.approx(want[grid[level, t]]) and total[t] == pytest.approx(want.sum())
             above = torch.tensor([grid[level - 1, t]]) if level else None
             previous = torch.tensor([grid[level, t - 1]]) if t else None
@@ -62,7 +66,7 @@ def test_the_counts_follow_the_definition_and_the_sampler_keeps_the_same_counts(
             c = grid[level, t]
             assert float(leaned[c]) == pytest.approx(float(adjust_logp(np.float64(logp[0, c]), want[c], want.sum(),
                                                                        s.kappa)), abs=1e-5)
-            mem.add(level, torch.tensor([c]), above, previous)
+            mem.add(level, torch.tensor([c]), above, previous, torch.tensor([grid[0, t]]))
 
 
 def prior_with_memory(grids: list[np.ndarray], modes=("uni", "cross"), decays=(0.9, 0.97), kappas=(2.0, 8.0)) -> Prior:
@@ -98,7 +102,8 @@ def test_memory_settings_are_checked_and_older_configs_have_none():
                 {"memory_modes": ["cross", "uni"], "memory_decays": [0.9, 0.9], "memory_kappas": [1.0, 1.0]},
                 {"memory_modes": ["uni", "bigram"], "memory_decays": [0.9, 0.9], "memory_kappas": [1.0, 1.0]},
                 {"memory_modes": ["uni", "uni"], "memory_decays": [0.0, 0.9], "memory_kappas": [1.0, 1.0]},
-                {"memory_modes": ["uni", "uni"], "memory_decays": [0.9, 0.9], "memory_kappas": [1.0, -1.0]}):
+                {"memory_modes": ["uni", "uni"], "memory_decays": [0.9, 0.9], "memory_kappas": [1.0, -1.0]},
+                {"memory_silence": SIZES[0]}):
         with pytest.raises(BadInputError, match="memory"):
             from_dict(PriorConfig, {**old, **bad})
 
@@ -185,3 +190,19 @@ def test_a_model_file_with_a_damaged_memory_setting_is_refused_in_one_line(tiny_
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"error: {bad}") and why in err and "\n" not in err
     assert main(["generate", str(path), "-o", str(tmp_path / "x.wav"), "--seconds", "1"]) == 0
+
+
+@pytest.mark.skipif(not (Path(__file__).parent.parent / "samples" / "demo.distill").exists(),
+                    reason="the bundled demo is not in this checkout")
+def test_one_shots_of_the_demo_are_not_silent():
+    """A one-shot is prompted with the model's silent column. Silent columns stay out of the sound's memory: the
+    memory made half the demo's one-shots silent from start to end before they did (its previous prior: 4 %)."""
+    from distill_tui.inference.codec import load_codec
+    from distill_tui.inference.generate import silence_column
+
+    demo = Path(__file__).parent.parent / "samples" / "demo.distill"
+    prior, silence = Prior.from_model_file(demo), silence_column(load_codec(demo))
+    assert prior.cfg.memory_modes and prior.cfg.memory_silence == int(silence[0])
+    bodies = [prior.one_shot(silence, 22, SamplingSettings(seed=s))[0, :-2] for s in range(12)]
+    assert np.mean([np.mean(b == silence[0]) for b in bodies]) < 0.2
+    assert sum(bool(np.all(b == silence[0])) for b in bodies) == 0

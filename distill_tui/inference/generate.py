@@ -175,9 +175,12 @@ class Prior:
         def previous(i: int) -> torch.Tensor | None:  # the level's previous code (local), read by "bi" memory
             return seq[:, i - q] - offsets[i % q] if i >= q else None
 
+        def first(i: int) -> torch.Tensor:  # the column's level-1 code (local): silent columns are not remembered
+            return seq[:, i - i % q] - offsets[0]
+
         if memory.active:
             for i in range(start):
-                memory.add(i % q, seq[:, i] - offsets[i % q], above(i), previous(i))
+                memory.add(i % q, seq[:, i] - offsets[i % q], above(i), previous(i), first(i))
         for i in range(start, end):
             if i >= (w0 + ctx) * q:
                 w0 += hop
@@ -198,7 +201,7 @@ class Prior:
             else:
                 fixed_logp += F.log_softmax(level_logits.double(), dim=-1)[rows, seq[:, i] - lo]
             if memory.active:
-                memory.add(lv, seq[:, i] - lo, above(i), previous(i))
+                memory.add(lv, seq[:, i] - lo, above(i), previous(i), first(i))
         return fixed_logp
 
     # ------------------------------------------------------------ the API the editor calls

@@ -68,6 +68,7 @@ class PriorConfig(CodeVocab):
     memory_modes: list[str] = field(default_factory=list)
     memory_decays: list[float] = field(default_factory=list)
     memory_kappas: list[float] = field(default_factory=list)
+    memory_silence: int = -1  # level 1's code of a silent column, whose columns the memory skips; -1: none
 
     @property
     def hop(self) -> int:

@@ -28,7 +28,7 @@ from ..data.dataset import scan
 from ..errors import BadInputError
 from ..fileio import atomic_write_json
 from ..inference.codec import Codec, build_vqvae
-from ..inference.generate import Prior, SamplingSettings
+from ..inference.generate import Prior, SamplingSettings, silence_column
 from ..model.cross_level import cross_table
 from ..model.ngram import ngram_table
 from ..model.prior import PriorConfig, PriorModel, adaptive_prior_config, count_parameters
@@ -172,7 +172,8 @@ class PriorTrainer:
         self.fold_codes, self.folds, self.split = fold_plan(self.codes, tc)
         sizes = codec.codebook_sizes
         cfg = (from_dict(PriorConfig, ckpt.info["config"]) if ckpt is not None
-               else adaptive_prior_config(len(scanned.files), codec.cfg.levels, sizes, **req.prior_overrides))
+               else adaptive_prior_config(len(scanned.files), codec.cfg.levels, sizes, **req.prior_overrides,
+                                          memory_silence=int(silence_column(codec)[0])))
         self.cfg = cfg
         self.device = pick_device(tc.device)
         torch.manual_seed(tc.seed)

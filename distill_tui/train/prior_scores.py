@@ -231,7 +231,7 @@ def slot_scores(cfg: PriorConfig, grids: list[np.ndarray], tables: BlendTables) 
             for g in grids:
                 hit, total = np.zeros((g.shape[1], q)), np.zeros((g.shape[1], q))  # (T, Q): time-major when flattened
                 for lv in range(1 if mode == "cross" else 0, q):
-                    hit[:, lv], total[:, lv] = true_counts(g, lv, MemorySetting(mode, decay, 1.0))
+                    hit[:, lv], total[:, lv] = true_counts(g, lv, MemorySetting(mode, decay, 1.0), cfg.memory_silence)
                 hits.append(hit.reshape(-1))
                 totals.append(total.reshape(-1))
             memory[(mode, decay)] = (np.concatenate(hits or [np.zeros(0)]), np.concatenate(totals or [np.zeros(0)]))
