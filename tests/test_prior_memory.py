@@ -142,11 +142,18 @@ def test_the_folds_keep_the_memory_only_where_a_sound_repeats_itself(kind):
                                         and d.blend_without_memory["mean"] - d.blend_mean < 0.01)
 
 
-def test_train_prior_stores_the_memory_and_the_sampler_reads_it(tiny_model, dataset, tmp_path, monkeypatch):
+@pytest.fixture
+def memory_prior(tiny_model, dataset, tmp_path, monkeypatch) -> Path:
+    """The tiny model with a short prior whose fold decision is forced to keep a memory ("uni", "cross", none)."""
     path = tmp_path / "m.distill"
     shutil.copyfile(tiny_model, path)
     train_with_forced_blend(path, dataset, tmp_path / "run", monkeypatch, cross_shares=[0.0, 0.2, 0.3],
                             memory=(["uni", "cross", "none"], [0.9, 0.97, 1.0], [4.0, 8.0, 1.0]))
+    return path
+
+
+def test_train_prior_stores_the_memory_and_the_sampler_reads_it(memory_prior):
+    path = memory_prior
     mf = load_model_file(path)
     q = len(mf.document.codebook_sizes)
     assert mf.doc["prior"]["config"]["memory_modes"] == ["uni", "cross", "none"][:q]
@@ -168,20 +175,16 @@ def test_train_prior_no_memory_reaches_the_fold_decision():
     assert build_request(build_parser().parse_args(["train-prior", "samples/demo.distill"])).train.memory is True
 
 
-def test_a_model_file_with_a_damaged_memory_setting_is_refused_in_one_line(tiny_model, dataset, tmp_path, monkeypatch,
-                                                                            capsys):
+def test_a_model_file_with_a_damaged_memory_setting_is_refused_in_one_line(memory_prior, tmp_path, capsys):
     import json
 
     from distill_tui.cli import main
     from distill_tui.persistence.model_file import save_model_file
 
-    path = tmp_path / "m.distill"
-    shutil.copyfile(tiny_model, path)
-    train_with_forced_blend(path, dataset, tmp_path / "run", monkeypatch, cross_shares=[0.0, 0.2, 0.3],
-                            memory=(["bi", "cross", "none"], [0.97, 0.9, 1.0], [2.0, 4.0, 1.0]))
+    path = memory_prior
     mf = load_model_file(path)
     q = len(mf.document.codebook_sizes)
-    for modes, why in ((["bi", "tri", "none"][:q], "memory mode 'tri'"), (["bi"] * (q + 1), "one mode, decay and kappa")):
+    for modes, why in ((["uni", "tri", "none"][:q], "memory mode 'tri'"), (["uni"] * (q + 1), "one mode, decay and kappa")):
         doc = json.loads(json.dumps(mf.doc))
         doc["prior"]["config"]["memory_modes"] = modes
         bad = tmp_path / "bad.distill"

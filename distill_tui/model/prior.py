@@ -63,8 +63,7 @@ class PriorConfig(CodeVocab):
     # `ngram_order` - 1 same-level codes; the bigram gets what the other parts leave. Empty: none.
     ngram_weights: list[float] = field(default_factory=list)
     ngram_order: int = 0
-    # The sound's own memory (model/memory.py), per level: "uni", "cross" or "none", the decay per column and kappa.
-    # Applied after everything above, wherever a whole sound is scored or sampled. Empty: none.
+    # The sound's own memory (model/memory.py), per level: "uni", "bi", "cross" or "none", decay and kappa. Empty: none.
     memory_modes: list[str] = field(default_factory=list)
     memory_decays: list[float] = field(default_factory=list)
     memory_kappas: list[float] = field(default_factory=list)
