@@ -132,7 +132,7 @@ def test_the_folds_keep_the_memory_only_where_a_sound_repeats_itself(kind):
     assert all(f.slots is not None and len(f.slots.net) == len(f.steps) for f in folds)
     d = decide(folds, 6, 4)
     if kind == "repeating":
-        assert d.memory_modes and d.memory_modes[0] == "uni" and d.keep_blend
+        assert d.memory_modes and d.memory_modes[0] == "bi" and d.keep_blend
         assert d.blend_mean < d.blend_without_memory["mean"] - 0.2  # nested figures, both
         assert "own earlier codes" in PriorSummary(folds=d.as_dict()).folds_line()
         off = decide(folds, 6, 4, memory=False)
@@ -209,3 +209,14 @@ def test_one_shots_of_the_demo_are_not_silent():
     bodies = [prior.one_shot(silence, 22, SamplingSettings(seed=s))[0, :-2] for s in range(12)]
     assert np.mean([np.mean(b == silence[0]) for b in bodies]) < 0.2
     assert sum(bool(np.all(b == silence[0])) for b in bodies) == 0
+
+
+def test_the_folds_never_offer_a_memory_that_could_decide_almost_all_of_a_prediction():
+    from distill_tui.model.memory import MAX_MEMORY_SHARE, largest_share, memory_candidates
+
+    assert largest_share(0.97, 2.0) == pytest.approx(0.9434, abs=1e-4)  # 33.3 of 35.3: the setting that made drones
+    assert largest_share(0.9, 4.0) == pytest.approx(10 / 14)
+    for level in range(3):
+        options = memory_candidates(level)
+        assert options and all(largest_share(o.decay, o.kappa) <= MAX_MEMORY_SHARE for o in options)
+        assert {o.mode for o in options} == ({"bi", "cross"} if level else {"bi"})  # "uni" locks sounds in

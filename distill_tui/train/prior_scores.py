@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from ..analysis.memorization import ALPHAS, bigram_log_tables
 from ..model.cross_level import CROSS_ALPHAS, cross_tables
 from ..model.memory import (
+    CANDIDATE_MODES,
     MEMORY_DECAYS,
-    MEMORY_MODES,
     MemorySetting,
     adjust_logp,
     memory_candidates,
@@ -225,7 +225,7 @@ def slot_scores(cfg: PriorConfig, grids: list[np.ndarray], tables: BlendTables) 
         per_grid.append(parts)
     keys = per_grid[0].keys() if per_grid else []
     memory: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = {}
-    for mode in MEMORY_MODES:
+    for mode in CANDIDATE_MODES:
         for decay in MEMORY_DECAYS:
             hits, totals = [], []
             for g in grids:
