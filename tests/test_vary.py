@@ -227,3 +227,27 @@ def test_vary_bad_input_is_one_line_naming_the_argument(prior_model, tiny_model,
     code, _, err = vary_cli(capsys, prior_model, other, "-o", out)
     assert code == 2 and "another model" in err and "other.codes.json" in err
     assert not out.exists()  # nothing written by any refusal
+
+
+def test_vary_says_how_far_each_variation_went_and_when_the_sound_has_little_to_vary(prior_model, pad, tmp_path,
+                                                                                        capsys):
+    out = tmp_path / "vars"
+    code, stdout, err = vary_cli(capsys, prior_model, pad, "-n", 2, "-o", out, "--seed", 4, "--json")
+    assert code == 0, err
+    result = json.loads(stdout.strip().splitlines()[-1])
+    for item in result["variations"]:
+        assert item["change_db"] >= 0 and -1 <= item["envelope_r"] <= 1
+        assert item["words"].endswith("over time") and f"({item['change_db']:.1f} dB)" in item["words"]
+    assert result["subtle"] == all(item["change_db"] < 2.0 for item in result["variations"])
+    code, stdout, err = vary_cli(capsys, prior_model, pad, "-n", 2, "-o", out, "--seed", 4, "--force")
+    lines = stdout.strip().splitlines()
+    assert code == 0 and all(line.endswith("over time") for line in lines[:2])
+    assert ("--keep-levels none" in stdout) == result["subtle"]
+    code, stdout, err = vary_cli(capsys, prior_model, pad, "-n", 1, "-o", out, "--seed", 4, "--force", "--any-shape")
+    assert code == 0 and "of the varied codes changed" in stdout and "note:" not in stdout  # unjudged: no words
+
+
+def test_the_words_for_a_variation_follow_the_closeness_scale():
+    assert Shape(1.2, 0.95).words() == "subtle (1.2 dB), same shape over time"
+    assert Shape(3.0, 0.5).words() == "changed (3.0 dB), a new shape over time"
+    assert Shape(7.5, 0.9).words().startswith("rough (7.5 dB)")

@@ -103,8 +103,13 @@ def run(args: argparse.Namespace) -> int:
                         name=f"{name}-var{var.index}", source={**kept, "variation": how})
         save_audio(wav, codec.decode(grid).audio, spec.sample_rate)
         grid.save(codes_path)
-        written.append({"audio": str(wav), "codes": str(codes_path), "changed": round(var.changed, 4)})
-    out = {"sound": str(args.sound), "output": str(args.output), "n": args.n,
+        written.append({"audio": str(wav), "codes": str(codes_path), "changed": round(var.changed, 4),
+                        "change_db": None if var.shape is None else round(var.shape.change_db, 3),
+                        "envelope_r": None if var.shape is None else round(var.shape.envelope_r, 4),
+                        "words": None if var.shape is None else var.shape.words()})
+    shapes = [v.shape for v in result.variations if v.shape is not None]
+    subtle = bool(shapes) and not any(sh.audible for sh in shapes)
+    out = {"sound": str(args.sound), "output": str(args.output), "n": args.n, "subtle": subtle,
            "keep_levels": [lv + 1 for lv in result.keep_levels], "region": list(result.region),
            "positions": source.positions, "seconds": round(source.seconds, 3), "seed": result.seed,
            "rounds": result.rounds, "sampling_s": round(sample_s, 4), "variations": written}
@@ -112,7 +117,10 @@ def run(args: argparse.Namespace) -> int:
         print_json(out)
     else:
         for item in written:
-            print(f"{item['audio']}: {item['changed']:.0%} of the varied codes changed")
+            print(f"{item['audio']}: {item['words'] or format(item['changed'], '.0%') + ' of the varied codes changed'}")
         kept_text = f"level(s) {','.join(str(v) for v in out['keep_levels'])}" if out["keep_levels"] else "no level"
         print(f"{args.n} variations of {name} (keeping {kept_text}, seed {result.seed}) in {sample_s:.2f} s of sampling")
+        if subtle:
+            print(f"note: little of {name} lives in the levels redrawn, so every variation is within "
+                  f"{max(sh.change_db for sh in shapes):.1f} dB of it; --keep-levels none redraws them all")
     return 0

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from ..analysis.closeness import closeness
 from ..errors import BadInputError
 from .sampling import SamplingSettings
 
@@ -31,9 +32,10 @@ if TYPE_CHECKING:
     from .codec import Codec
     from .generate import Prior
 
-# The prior's limit for a variation. The prior keeps no memory past its window (16 positions, under a second),
-# so the limit is one of waiting, not of the model: every slot of the region is one step of the network, and
-# the n variations are decoded one after another (bench/RESULTS.md has the rates on a shared 2-core CPU).
+# The prior's limit for a variation. The network reads a window of 16 positions (under a second) and the sound's
+# memory (model/memory.py) only counts, so the limit is one of waiting, not of the model: every slot of the region
+# is one step of the network, and the n variations are decoded one after another (bench/RESULTS.md has the rates
+# on a shared 2-core CPU).
 # A minute is far longer than the one-shots, loops and textures variations are for. `vary --max-seconds`
 # raises it.
 MAX_SECONDS = 60.0
@@ -58,6 +60,12 @@ class Shape:
     @property
     def audible(self) -> bool:
         return self.change_db >= MIN_CHANGE_DB
+
+    def words(self) -> str:
+        """How it compares with the source, in words: "changed (3.1 dB), same shape over time"."""
+        how = closeness(self.change_db)
+        return (f"{'subtle' if how.word == 'close' else how.word} ({self.change_db:.1f} dB), "
+                f"{'same shape' if self.keeps_shape else 'a new shape'} over time")
 
 
 ShapeJudge = Callable[[np.ndarray], Shape]  # codes (levels, positions) -> Shape
@@ -104,8 +112,8 @@ def _choose(found: list[tuple[Variation, Shape]], n: int) -> list[Variation]:
             return (1, -shape.change_db)
         return (2, -shape.envelope_r)
 
-    chosen = [v for v, _ in sorted(found, key=rank)[:n]]
-    return [replace(v, index=k) for k, v in enumerate(chosen, 1)]
+    chosen = sorted(found, key=rank)[:n]
+    return [replace(v, index=k, shape=shape) for k, (v, shape) in enumerate(chosen, 1)]
 
 
 @dataclass
@@ -117,6 +125,7 @@ class Variation:
     changed: float  # share of the resampled cells whose code differs from the source's
     join_nll: float  # how unlikely the prior finds the kept codes after it (lower joins better)
     seed: int  # the seed of the round that drew it
+    shape: Shape | None = None  # how it compares with the source, when a judge chose it
 
 
 @dataclass

@@ -38,6 +38,7 @@ class Slot:
     grid: CodeGrid  # named <name>-var<k>
     audio: np.ndarray  # (N,) float32 at the model's rate
     changed: float  # share of the redrawn codes that differ from the sound's
+    words: str = ""  # how far it is from the sound and whether it keeps its shape ("subtle (1.2 dB), same shape over time")
 
 
 class VariationsScreen(ModalScreen[None]):
@@ -106,7 +107,8 @@ class VariationsScreen(ModalScreen[None]):
                 if get_current_worker().is_cancelled:
                     return
                 audio = engine.decode(grid, set()).audio
-                self.app.call_from_thread(self._add, Slot(grid, audio, v.changed), round_)
+                words = v.shape.words() if v.shape is not None else f"detail {v.changed:4.0%} new"
+                self.app.call_from_thread(self._add, Slot(grid, audio, v.changed, words), round_)
         except Exception as exc:  # noqa: BLE001 - a failure is shown in the dialog; the editor carries on
             reason = exc.reason if isinstance(exc, DistillError) else f"{type(exc).__name__}: {exc}"
             self.app.call_from_thread(self._failed, reason, round_)
@@ -134,8 +136,7 @@ class VariationsScreen(ModalScreen[None]):
         width = max((len(slot.grid.name) for slot in self.slots), default=0)
         for i, slot in enumerate(self.slots):
             mark = "▶" if i == self.chosen else " "
-            lines.append(f"{mark} {i + 1}  {slot.grid.name:<{width}}  {slot.grid.seconds:5.2f} s  "
-                         f"detail {slot.changed:4.0%} new")
+            lines.append(f"{mark} {i + 1}  {slot.grid.name:<{width}}  {slot.grid.seconds:5.2f} s  {slot.words}")
         if self.status:
             lines.append(self.status)
         return lines
