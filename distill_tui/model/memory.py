@@ -44,7 +44,7 @@ MEMORY_MODES = ("uni", "bi", "cross")  # what a stored prior may hold
 # sound onto its first codes (plausibility 11.15 dB against 10.45 without memory), and a memory that may decide
 # nearly all of a prediction makes drones. Its largest share is N_max / (N_max + kappa), N_max = 1 / (1 - decay):
 # 94 % (decay 0.97, kappa 2): 18 of 40 generated 4-s sounds hold one level-1 code over half their length; 89 %: 7;
-# 83 %: 6; 80 %: 1; 71 %: 3; no memory: 0; the corpus's own sounds: 1 of 14.
+# 83 %: 6; 81 %: 1; 71 %: 3; no memory: 0; the corpus's own sounds: 1 of 14.
 CANDIDATE_MODES = ("bi", "cross")
 MEMORY_DECAYS = (0.9, 0.97)  # about 10 and 33 columns of memory (0.5 and 1.5 s at 44.1 kHz, hop 512, stride 4)
 MEMORY_KAPPAS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # how much history outweighs the prior: N = kappa is half and half
@@ -59,7 +59,7 @@ def largest_share(decay: float, kappa: float) -> float:
 
 @dataclass(frozen=True)
 class MemorySetting:
-    """One level's memory: which earlier positions count ("uni" or "cross"), their decay per column, and kappa."""
+    """One level's memory: which earlier positions count ("uni", "bi" or "cross"), their decay per column, and kappa."""
 
     mode: str
     decay: float
