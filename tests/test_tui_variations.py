@@ -47,6 +47,8 @@ async def test_four_slots_heard_by_number_and_the_chosen_one_kept(app_factory): 
         assert heard == f"{name}-var3" and np.array_equal(audio, screen.slots[2].audio)
         assert "▶ 3" in "\n".join(screen.slot_lines())
         assert all(line.endswith("over time") for line in screen.slot_lines()[:4])  # how far, in words
+        subtle = not any(slot.audible for slot in screen.slots)  # the demo's bells: level 2 carries little
+        assert ("all subtle: little of" in "\n".join(screen.slot_lines())) == subtle
         await pilot.press("enter")
         await until(pilot, lambda: f"{name}-var3" in ed.ws.sounds, what="the kept variation")
         assert not isinstance(app.screen, VariationsScreen)

@@ -39,6 +39,7 @@ class Slot:
     audio: np.ndarray  # (N,) float32 at the model's rate
     changed: float  # share of the redrawn codes that differ from the sound's
     words: str = ""  # how far it is from the sound and whether it keeps its shape ("subtle (1.2 dB), same shape over time")
+    audible: bool = True  # changes the sound by at least 2 dB (variations.MIN_CHANGE_DB)
 
 
 class VariationsScreen(ModalScreen[None]):
@@ -108,7 +109,8 @@ class VariationsScreen(ModalScreen[None]):
                     return
                 audio = engine.decode(grid, set()).audio
                 words = v.shape.words() if v.shape is not None else f"detail {v.changed:4.0%} new"
-                self.app.call_from_thread(self._add, Slot(grid, audio, v.changed, words), round_)
+                audible = v.shape is None or v.shape.audible
+                self.app.call_from_thread(self._add, Slot(grid, audio, v.changed, words, audible), round_)
         except Exception as exc:  # noqa: BLE001 - a failure is shown in the dialog; the editor carries on
             reason = exc.reason if isinstance(exc, DistillError) else f"{type(exc).__name__}: {exc}"
             self.app.call_from_thread(self._failed, reason, round_)
@@ -120,7 +122,10 @@ class VariationsScreen(ModalScreen[None]):
         if self.chosen is None:
             self.chosen = 0
         done = len(self.slots) == self.count
-        self.status = "" if done else f"decoding {len(self.slots) + 1} of {self.count}…"
+        self.status = f"decoding {len(self.slots) + 1} of {self.count}…"
+        if done:  # say it when no draw could change the sound much: r will not help either
+            self.status = "" if any(slot.audible for slot in self.slots) else (
+                f"all subtle: little of {self.sound_name} lives in the levels redrawn")
         self.refresh_slots()
 
     def _failed(self, reason: str, round_: int) -> None:
