@@ -26,13 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from distill_tui.analysis.memorization import ALPHAS  # noqa: E402
 from distill_tui.model.ngram import ngram_tables  # noqa: E402
-from distill_tui.model.prior import adaptive_prior_config, flatten_codes, scoring_windows, slot_inputs  # noqa: E402
+from distill_tui.model.prior import adaptive_prior_config  # noqa: E402
 from distill_tui.train.prior_data import FileCodes  # noqa: E402
 from distill_tui.train.prior_folds import FoldResult, _blend_figures, decide  # noqa: E402
 from distill_tui.train.prior_scores import (  # noqa: E402
     BLEND_CANDIDATES,
     blend_tables,
-    count_part_logp,
+    grid_part_logp,
     score_linear,
 )
 
@@ -49,21 +49,6 @@ def load(path: Path) -> tuple[dict, FileCodes, list[list[int]], dict]:
     return dump, codes, held, {k: z[k] for k in z.files if k.startswith("net")}
 
 
-def slot_parts(cfg, grids: list[np.ndarray], tables) -> list[dict]:  # noqa: ANN001
-    """Per held-out grid: each count part's log p of every slot (N,), scored with generation's windows."""
-    out = []
-    for g in grids:
-        seq = torch.from_numpy(flatten_codes(g, cfg))[None]  # (1, N)
-        parts: dict = {}
-        for w in scoring_windows(cfg, seq.shape[1]):
-            x = slot_inputs(cfg, seq, w.w0, w.i0, w.i1)
-            at = count_part_logp(cfg, x, seq[:, w.i0 : w.i1], tables)
-            for key, v in at.items():
-                parts.setdefault(key, np.zeros(seq.shape[1]))[w.s0 : w.s1] = v[0, w.s0 - w.i0 : w.s1 - w.i0].numpy()
-        out.append(parts)
-    return out
-
-
 def rescore(path: Path, ngram_augmented: bool = True) -> tuple[list[FoldResult], dict, np.ndarray]:
     """The folds with every candidate re-scored; and the count models alone, per-code NLL (F, 3, Q)."""
     dump, codes, held, net = load(path)
@@ -75,7 +60,7 @@ def rescore(path: Path, ngram_augmented: bool = True) -> tuple[list[FoldResult],
         train, val, aug = codes.fold(h)
         tables = blend_tables(cfg, train + aug)
         tables.ngram = ngram_tables(cfg, train + aug if ngram_augmented else train, (2, 3))  # the bigram for comparison
-        parts = slot_parts(cfg, val, tables)
+        parts = [grid_part_logp(cfg, g, tables) for g in val]
         q = cfg.levels
         blended = np.zeros((len(fd["steps"]), len(BLEND_CANDIDATES), q))
         for e in range(len(fd["steps"])):

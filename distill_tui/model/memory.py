@@ -120,12 +120,12 @@ def true_counts(grid: np.ndarray, level: int, setting: MemorySetting, silence: i
 
 
 def memory_keys(grid: np.ndarray, level: int, mode: str) -> np.ndarray:
-    """What a "bi" or "cross" position is matched on, per position (T,): the previous code of the level (its
-    codebook size at the sound's first position), or the code one level up."""
+    """What a "bi" or "cross" position is matched on, per position (T,): the previous code of the level (at the
+    sound's first position a key no code of the row uses), or the code one level up."""
     if mode == "cross":
         return np.asarray(grid[level - 1], dtype=np.int64)
     row = np.asarray(grid[level], dtype=np.int64)
-    return np.concatenate([[max(int(row.max(initial=0)) + 1, 0)], row[:-1]])
+    return np.concatenate([[int(row.max(initial=0)) + 1], row[:-1]])
 
 
 def adjust_logp(logp_true: np.ndarray | torch.Tensor, hit: np.ndarray | torch.Tensor,

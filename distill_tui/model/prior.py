@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import BadInputError
-from .memory import adjust_slots, slot_memory, validate_memory
+from .memory import adjust_slots, level_settings, slot_memory, validate_memory
 from .ngram import NgramPart, ngram_fits
 from .prior_windows import Window, scoring_windows, window_for_time  # noqa: F401 - re-exported
 
@@ -461,12 +461,12 @@ def count_parameters(model: nn.Module) -> int:
 # ------------------------------------------------------------------ scoring with a sliding window
 @torch.no_grad()
 def windows_nll(model: PriorModel, seqs: list[torch.Tensor], windows: list[Window], batch: int = 64) -> torch.Tensor:
-    """Summed NLL of the scored slots of each window, gathered per sequence: (len(seqs),); with the prior's
-    memory (model/memory.py) when it has one, read from each whole sequence."""
+    """Summed NLL of the scored slots of each window per sequence (len(seqs),), with the prior's memory if any."""
     cfg = model.cfg
     total = torch.zeros(len(seqs), dtype=torch.float64)
     device = next(model.parameters()).device
-    memories = [slot_memory(cfg, unflatten_tokens(s.cpu().numpy(), cfg)) for s in seqs]  # per sequence, or None
+    remember = any(level_settings(cfg))  # per sequence below, or None: most priors have no memory to count
+    memories = [slot_memory(cfg, unflatten_tokens(s.cpu().numpy(), cfg)) if remember else None for s in seqs]
     for start in range(0, len(windows), batch):
         chunk = windows[start : start + batch]
         width = max(w.i1 - w.i0 for w in chunk)

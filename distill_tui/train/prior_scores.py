@@ -210,19 +210,23 @@ class SlotScores:
     net: list[np.ndarray] = field(default_factory=list)
 
 
+def grid_part_logp(cfg: PriorConfig, grid: np.ndarray, tables: BlendTables) -> dict[tuple[str, float], np.ndarray]:
+    """Each count part's log p of every slot of one grid read time-major (N,), keyed as `count_part_logp` keys
+    them, scored with generation's windows as `level_scores` scores them."""
+    seq = torch.from_numpy(flatten_codes(grid, cfg))[None]  # (1, N)
+    parts: dict[tuple[str, float], np.ndarray] = {}
+    for w in scoring_windows(cfg, seq.shape[1]):
+        x = slot_inputs(cfg, seq, w.w0, w.i0, w.i1)
+        for key, v in count_part_logp(cfg, x, seq[:, w.i0 : w.i1], tables).items():
+            parts.setdefault(key, np.zeros(seq.shape[1]))[w.s0 : w.s1] = v[0, w.s0 - w.i0 : w.s1 - w.i0].numpy()
+    return parts
+
+
 def slot_scores(cfg: PriorConfig, grids: list[np.ndarray], tables: BlendTables) -> SlotScores:
     """The count parts' and the memory's per-slot figures for held-out `grids` (the network's come per evaluation
-    from `level_scores(slot_logp=...)`), scored with generation's windows as `level_scores` scores them."""
+    from `level_scores(slot_logp=...)`)."""
     q = cfg.levels
-    per_grid: list[dict[tuple[str, float], np.ndarray]] = []
-    for g in grids:
-        seq = torch.from_numpy(flatten_codes(g, cfg))[None]  # (1, N)
-        parts: dict[tuple[str, float], np.ndarray] = {}
-        for w in scoring_windows(cfg, seq.shape[1]):
-            x = slot_inputs(cfg, seq, w.w0, w.i0, w.i1)
-            for key, v in count_part_logp(cfg, x, seq[:, w.i0 : w.i1], tables).items():
-                parts.setdefault(key, np.zeros(seq.shape[1]))[w.s0 : w.s1] = v[0, w.s0 - w.i0 : w.s1 - w.i0].numpy()
-        per_grid.append(parts)
+    per_grid = [grid_part_logp(cfg, g, tables) for g in grids]
     keys = per_grid[0].keys() if per_grid else []
     memory: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = {}
     for mode in CANDIDATE_MODES:
