@@ -15,6 +15,7 @@ from distill_tui.inference.generate import RegionCandidate, SamplingSettings
 from distill_tui.inference.variations import (
     OVERSAMPLE,
     Shape,
+    keep_loudness,
     loudness_envelope,
     parse_levels,
     shape_judge,
@@ -81,6 +82,61 @@ class ToyCodec:
         loud = -60.0 + 3.0 * torch.as_tensor(codes[0], dtype=torch.float64)  # (P,)
         tilt = torch.as_tensor(codes[1], dtype=torch.float64)[None, :] * torch.linspace(-1, 1, 8)[:, None]  # (8, P)
         return (loud[None, :] + tilt).repeat_interleave(4, dim=1).float()  # (F=8, P * 4) relative dB
+
+
+    def decode_db_batch(self, grids: np.ndarray):
+        import torch
+
+        return torch.stack([self.decode_db(g) for g in grids])  # (B, F, P * 4)
+
+
+class SwellingCodec(ToyCodec):
+    """As `ToyCodec`, but level 3 also swells or hollows each position: 1.5 dB per code away from 8 (of 16)."""
+
+    def decode_db(self, codes: np.ndarray):
+        import torch
+
+        swell = 1.5 * (torch.as_tensor(codes[2], dtype=torch.float32) - 8.0)  # (P,)
+        return super().decode_db(codes) + swell.repeat_interleave(4)[None, :]
+
+
+def test_keep_loudness_pulls_stray_positions_back_and_touches_nothing_else():
+    prior, codes = random_prior(), source_grid(positions=24)
+    codes[2] = 8  # the source: level 3 neutral everywhere
+    codes[0] = np.r_[np.arange(12), np.arange(12)[::-1]]  # a swell, 33 dB of it
+    shape = shape_judge(SwellingCodec(), codes)
+    assert shape.tolerance_db == 3.0  # half the envelope's spread, at most 3 dB
+    drawn = codes.copy()
+    drawn[1:, 4:20] = np.random.default_rng(0).integers(0, 8, (2, 16))  # finer levels redrawn; level 3 from 0..7
+    loud, _ = shape.per_position(drawn[None])
+    before = np.abs(loud[0] - shape.envelope)
+    assert (before[4:20] > 3.0).sum() >= 4  # codes far below 8 hollow their positions by up to 12 dB
+    fixed = keep_loudness(prior, shape, drawn, [1, 2], (4, 20), SamplingSettings(seed=1), rounds=6)
+    loud, _ = shape.per_position(fixed[None])
+    after = np.abs(loud[0] - shape.envelope)
+    assert after.sum() < before.sum() and (after > 3.0).sum() < (before > 3.0).sum()
+    assert np.array_equal(fixed[0], drawn[0])  # the kept level untouched
+    assert np.array_equal(fixed[:, :4], drawn[:, :4]) and np.array_equal(fixed[:, 20:], drawn[:, 20:])  # outside
+    still = before <= 3.0
+    assert np.array_equal(fixed[:, still], drawn[:, still])  # positions within the tolerance keep their codes
+    assert shape(fixed).envelope_r > shape(drawn).envelope_r
+    again = keep_loudness(prior, shape, drawn, [1, 2], (4, 20), SamplingSettings(seed=1), rounds=6)
+    assert np.array_equal(again, fixed)  # the same seed repairs the same way
+
+
+def test_vary_repairs_a_chosen_variation_that_lost_the_shape():
+    prior, codes = random_prior(), source_grid(positions=24)
+    codes[2] = 8
+    codes[0] = np.r_[np.arange(12), np.arange(12)[::-1]]
+    judge = shape_judge(SwellingCodec(), codes)
+    plain = vary(prior, codes, 3, SamplingSettings(seed=4), judge=lambda c: judge(c))  # judged, never repaired
+    repaired = vary(prior, codes, 3, SamplingSettings(seed=4), judge=judge)
+    assert max(v.shape.envelope_r for v in plain.variations) < 0.9  # each lost some of the swell, so each is repaired
+    assert min(v.shape.envelope_r for v in repaired.variations) > 0.95
+    for v in repaired.variations:
+        assert v.shape == judge(v.codes)  # the shape reported is the repaired grid's
+        assert np.array_equal(v.codes[0], codes[0]) and not np.array_equal(v.codes, codes)
+    assert len({v.codes.tobytes() for v in repaired.variations}) == 3
 
 
 def test_the_shape_judge_measures_change_and_loudness_over_time():

@@ -139,6 +139,12 @@ class Codec:
         return out[0].clamp(self.model.floor_db, 0.0)
 
     @torch.no_grad()
+    def decode_db_batch(self, grids: np.ndarray) -> torch.Tensor:
+        """grids (B, Q, P) -> relative dB (B, F, P * stride) on the CPU, decoded in one batch (each as a whole sound)."""
+        idx = torch.as_tensor(np.asarray(grids), dtype=torch.long, device=self.device)  # (B, Q, P)
+        return self.model.decode(idx).cpu()
+
+    @torch.no_grad()
     def db_to_audio(
         self, db: torch.Tensor, ref_db: float | None = None, gain_db: float = 0.0, length: int | None = None,
         phase: torch.Tensor | None = None, iters: int | None = None,

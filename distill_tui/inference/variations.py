@@ -9,7 +9,10 @@ Given a `ShapeJudge` (`shape_judge`: the codec's decoder, no Griffin-Lim), `vary
 as many candidates and keeps those that keep the source's loudness envelope and still change it audibly
 (docs/architecture.md, decision 39): resampling the finer levels of a pad can swell or hollow it, and on a
 kick it may change next to nothing, so a few more draws, judged in the decoder's own spectrum, pick the
-variations a musician would keep.
+variations a musician would keep. A chosen variation whose loudness still strays from the source's is then
+repaired position by position (`keep_loudness`): the positions that swell or hollow too far are redrawn a few
+times and the draw that keeps their loudness and changes them most is kept, so the variation keeps the source's
+shape over time while the rest of it stays as drawn.
 """
 
 from __future__ import annotations
@@ -44,6 +47,12 @@ SEED_STEP = 7919  # the seed of round r is seed + r * SEED_STEP, so a rerun with
 OVERSAMPLE = 3  # candidates drawn per variation when a shape judge chooses among them
 MIN_ENVELOPE_R = 0.8  # a variation keeps its source's shape: loudness over time correlates at least this much
 MIN_CHANGE_DB = 2.0  # and changes it audibly: at least this far from the source's decode (model domain)
+# A chosen variation whose envelope correlates less than this is repaired (`keep_loudness`): the judge works
+# in the decoder's own output, and Griffin-Lim's audio of the same grid correlates a little less (bench_vary.py).
+REPAIR_BELOW_R = 0.9
+REPAIR_ROUNDS = 4  # rounds of `keep_loudness` for a chosen variation that lost its source's shape
+REPAIR_CANDIDATES = 8  # draws per round, judged position by position
+REPAIR_SEED_STEP = 104729  # repair round r of a variation drawn with seed s uses s + k + r * REPAIR_SEED_STEP
 
 
 @dataclass(frozen=True)
@@ -74,31 +83,100 @@ ShapeJudge = Callable[[np.ndarray], Shape]  # codes (levels, positions) -> Shape
 def loudness_envelope(db: torch.Tensor, stride: int, floor_db: float = -80.0) -> np.ndarray:
     """Relative dB (F, T) -> loudness per grid position (T / stride,), dB of the mean power, floored at
     `floor_db` below the loudest position."""
-    power = torch.pow(10.0, db.double() / 10).mean(dim=0)  # (T,)
-    t = power.shape[0] // stride * stride
-    env = 10 * torch.log10(power[:t].reshape(-1, stride).mean(dim=1).clamp_min(1e-30))  # (P,)
-    return env.clamp_min(float(env.max()) + floor_db).numpy() if env.numel() else env.numpy()
+    return loudness_envelopes(db[None], stride, floor_db)[0]
 
 
-def shape_judge(codec: Codec, source: np.ndarray) -> ShapeJudge:
-    """A judge of candidates against `source` (levels, positions), both decoded by `codec`'s decoder."""
-    from ..model.vqvae import frame_distance_db
+def loudness_envelopes(db: torch.Tensor, stride: int, floor_db: float = -80.0) -> np.ndarray:
+    """Relative dB (B, F, T) -> loudness per grid position (B, T / stride), each floored at `floor_db` below
+    its own loudest position."""
+    power = torch.pow(10.0, db.double() / 10).mean(dim=1)  # (B, T)
+    t = power.shape[1] // stride * stride
+    env = 10 * torch.log10(power[:, :t].reshape(power.shape[0], -1, stride).mean(dim=2).clamp_min(1e-30))  # (B, P)
+    if env.shape[1]:
+        env = torch.maximum(env, env.amax(dim=1, keepdim=True) + floor_db)
+    return env.numpy()
 
-    stride = codec.cfg.stride
-    src_db = codec.decode_db(source)  # (F, T)
-    src_env = loudness_envelope(src_db, stride)
-    flat = src_env.size < 3 or float(src_env.std()) < 1e-6
 
-    def judge(codes: np.ndarray) -> Shape:
-        db = codec.decode_db(codes)  # (F, T)
-        change = float(frame_distance_db(db[None], src_db[None])[0])
-        if flat:
+class SourceShape:
+    """A judge of candidates against a source grid (levels, positions), both decoded by the codec's decoder
+    (relative dB, no Griffin-Lim): called with codes it gives their `Shape`; `per_position` gives the loudness
+    and the change of many candidates at every position, which `keep_loudness` repairs with."""
+
+    def __init__(self, codec: Codec, source: np.ndarray) -> None:
+        self.codec, self.stride = codec, codec.cfg.stride
+        self.source_db = codec.decode_db(source)  # (F, T)
+        self.envelope = loudness_envelope(self.source_db, self.stride)  # (P,)
+        self.flat = self.envelope.size < 3 or float(self.envelope.std()) < 1e-6
+        # How far a position's loudness may stray from the source's: half the envelope's spread, so that
+        # errors within it leave the correlation near 0.9 (r = s / sqrt(s^2 + e^2)), 0.5-3 dB.
+        self.tolerance_db = float(np.clip(0.5 * self.envelope.std(), 0.5, 3.0)) if self.envelope.size else 3.0
+
+    def __call__(self, codes: np.ndarray) -> Shape:
+        from ..model.vqvae import frame_distance_db
+
+        db = self.codec.decode_db(codes)  # (F, T)
+        change = float(frame_distance_db(db[None], self.source_db[None])[0])
+        if self.flat:
             return Shape(change, 1.0)
-        env = loudness_envelope(db, stride)
-        r = 0.0 if float(env.std()) < 1e-6 else float(np.corrcoef(env, src_env)[0, 1])
+        env = loudness_envelope(db, self.stride)
+        r = 0.0 if float(env.std()) < 1e-6 else float(np.corrcoef(env, self.envelope)[0, 1])
         return Shape(change, r)
 
-    return judge
+    @torch.no_grad()
+    def per_position(self, grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """grids (B, levels, positions) -> (loudness (B, P) in dB, change (B, P): the mean |dB| difference from
+        the source's decode over each position's frames), decoded in one batch."""
+        db = self.codec.decode_db_batch(grids)  # (B, F, T)
+        b, p = db.shape[0], self.envelope.size
+        diff = (db.clamp_min(-80.0) - self.source_db.cpu().clamp_min(-80.0)).abs().mean(dim=1)  # (B, T)
+        change = diff[:, : p * self.stride].reshape(b, p, self.stride).mean(dim=2).numpy()  # (B, P)
+        return loudness_envelopes(db, self.stride), change
+
+
+def shape_judge(codec: Codec, source: np.ndarray) -> SourceShape:
+    """A judge of candidates against `source` (levels, positions), both decoded by `codec`'s decoder."""
+    return SourceShape(codec, source)
+
+
+def keep_loudness(prior: Prior, shape: SourceShape, codes: np.ndarray, free_levels: list[int],
+                  region: tuple[int, int], settings: SamplingSettings, rounds: int = REPAIR_ROUNDS,
+                  candidates: int = REPAIR_CANDIDATES) -> np.ndarray:
+    """Redraw, a few rounds, the free cells of the positions whose loudness strays from the source's by more than
+    `shape.tolerance_db`; at each such position keep, of the current codes and `candidates` new draws, the one
+    that changes the sound most among those within the tolerance (else the nearest in loudness).
+
+    codes (levels, positions) -> repaired codes (levels, positions); cells outside `free_levels` x `region` are
+    never touched. Positions are judged one by one in the decoder's own output, so a sound whose finer levels
+    swell or hollow it keeps its envelope while the rest of the variation stays as drawn.
+    """
+    start, end = region
+    current = codes.copy()
+    inside = np.zeros(codes.shape[1], dtype=bool)
+    inside[start:end] = True
+    for r in range(rounds):
+        loud, _ = shape.per_position(current[None])
+        stray = inside & (np.abs(loud[0] - shape.envelope) > shape.tolerance_db)  # (P,)
+        if not stray.any():
+            break
+        free = np.zeros(codes.shape, dtype=bool)
+        free[np.ix_(free_levels, np.flatnonzero(stray))] = True
+        seed = None if settings.seed is None else settings.seed + (r + 1) * REPAIR_SEED_STEP
+        drawn = prior.mask_candidates(current, free, replace(settings, seed=seed), candidates=candidates)
+        pool = np.stack([current] + [c.codes for c in drawn])  # (C + 1, levels, positions)
+        loud, change = shape.per_position(pool)
+        miss = np.abs(loud - shape.envelope[None])  # (C + 1, P)
+        score = np.where(miss <= shape.tolerance_db, -change, 1e6 + miss)
+        best = score.argmin(axis=0)  # (P,)
+        at = np.flatnonzero(stray)
+        mixed = current.copy()
+        mixed[:, at] = pool[best[at], :, at].T
+        # Neighbours reach into a position through the decoder, so the mix is judged whole like the draws: the
+        # grid that strays least (summed dB beyond the tolerance inside the region) is kept, the current one on a tie.
+        pool = np.concatenate([pool, mixed[None]])
+        loud, change = shape.per_position(pool)
+        excess = np.clip(np.abs(loud - shape.envelope[None]) - shape.tolerance_db, 0, None)[:, inside].sum(axis=1)
+        current = pool[int(np.argmin(excess))].copy()
+    return current
 
 
 def _choose(found: list[tuple[Variation, Shape]], n: int) -> list[Variation]:
@@ -114,6 +192,26 @@ def _choose(found: list[tuple[Variation, Shape]], n: int) -> list[Variation]:
 
     chosen = sorted(found, key=rank)[:n]
     return [replace(v, index=k, shape=shape) for k, (v, shape) in enumerate(chosen, 1)]
+
+
+def _repaired(prior: Prior, shape: SourceShape, v: Variation, source: np.ndarray, free: list[int],
+              region: tuple[int, int], settings: SamplingSettings, seen: set[bytes]) -> Variation:
+    """`v` with its loudness repaired (`keep_loudness`) when it lost the source's shape; kept as drawn when the
+    repair does not keep the shape better, or gives a grid already taken."""
+    if v.shape is None or v.shape.envelope_r >= REPAIR_BELOW_R:
+        return v
+    seed = None if settings.seed is None else v.seed + v.index
+    fixed = keep_loudness(prior, shape, v.codes, free, region, replace(settings, seed=seed))
+    key = fixed.tobytes()
+    if key in seen:
+        return v
+    new = shape(fixed)
+    if new.envelope_r <= v.shape.envelope_r:
+        return v
+    seen.add(key)
+    start, end = region
+    differ = int((fixed[free, start:end] != source[free, start:end]).sum())
+    return replace(v, codes=fixed, changed=differ / (len(free) * (end - start)), shape=new)
 
 
 @dataclass
@@ -229,4 +327,6 @@ def vary(prior: Prior, codes: np.ndarray, n: int, settings: SamplingSettings, *,
                             "raise the temperature, or keep fewer levels")
     if judge is not None:
         taken = _choose([(v, judge(v.codes)) for v in taken], n)
+    if isinstance(judge, SourceShape):
+        taken = [_repaired(prior, judge, v, codes, free, (start, end), settings, seen) for v in taken]
     return VariationSet(taken, keep, (start, end), int(seed if seed is not None else 0), rounds)
