@@ -124,6 +124,22 @@ def test_keep_loudness_pulls_stray_positions_back_and_touches_nothing_else():
     assert np.array_equal(again, fixed)  # the same seed repairs the same way
 
 
+def test_a_push_moves_a_subtle_variation_further_without_losing_its_loudness():
+    prior, codes = random_prior(), source_grid(positions=24)
+    codes[2] = 8
+    codes[0] = np.r_[np.arange(12), np.arange(12)[::-1]]
+    codes[1] = 4  # a neutral tilt: level 2's codes 0..7 tilt the spectrum either way
+    shape = shape_judge(SwellingCodec(), codes)
+    subtle = codes.copy()
+    subtle[1, ::6] = 5  # a variation that moved four cells by one code
+    pushed = keep_loudness(prior, shape, subtle, [1, 2], (0, 24), SamplingSettings(seed=2), push=True)
+    loud, change = shape.per_position(np.stack([subtle, pushed]))
+    assert change[1].mean() > 2 * change[0].mean()  # it moved much further
+    assert np.all(np.abs(loud[1] - shape.envelope) <= shape.tolerance_db)  # and every position kept its loudness
+    assert np.array_equal(pushed[0], codes[0])
+    assert keep_loudness(prior, shape, subtle, [1, 2], (0, 24), SamplingSettings(seed=2)).tobytes() == subtle.tobytes()
+
+
 def test_vary_repairs_a_chosen_variation_that_lost_the_shape():
     prior, codes = random_prior(), source_grid(positions=24)
     codes[2] = 8
@@ -132,7 +148,11 @@ def test_vary_repairs_a_chosen_variation_that_lost_the_shape():
     plain = vary(prior, codes, 3, SamplingSettings(seed=4), judge=lambda c: judge(c))  # judged, never repaired
     repaired = vary(prior, codes, 3, SamplingSettings(seed=4), judge=judge)
     assert max(v.shape.envelope_r for v in plain.variations) < 0.9  # each lost some of the swell, so each is repaired
-    assert min(v.shape.envelope_r for v in repaired.variations) > 0.95
+    rs = [v.shape.envelope_r for v in repaired.variations]
+    assert sum(r > 0.95 for r in rs) >= 2 and min(rs) >= min(v.shape.envelope_r for v in plain.variations)
+    # a repair that would make a variation subtle is not taken: that one stays as drawn
+    assert all(v.shape.audible or np.array_equal(v.codes, w.codes)
+               for v, w in zip(repaired.variations, plain.variations, strict=True))
     for v in repaired.variations:
         assert v.shape == judge(v.codes)  # the shape reported is the repaired grid's
         assert np.array_equal(v.codes[0], codes[0]) and not np.array_equal(v.codes, codes)

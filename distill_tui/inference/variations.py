@@ -104,6 +104,7 @@ class SourceShape:
 
     def __init__(self, codec: Codec, source: np.ndarray) -> None:
         self.codec, self.stride = codec, codec.cfg.stride
+        self.source = np.array(source)  # (levels, positions)
         self.source_db = codec.decode_db(source)  # (F, T)
         self.envelope = loudness_envelope(self.source_db, self.stride)  # (P,)
         self.flat = self.envelope.size < 3 or float(self.envelope.std()) < 1e-6
@@ -140,73 +141,88 @@ def shape_judge(codec: Codec, source: np.ndarray) -> SourceShape:
 
 def keep_loudness(prior: Prior, shape: SourceShape, codes: np.ndarray, free_levels: list[int],
                   region: tuple[int, int], settings: SamplingSettings, rounds: int = REPAIR_ROUNDS,
-                  candidates: int = REPAIR_CANDIDATES) -> np.ndarray:
+                  candidates: int = REPAIR_CANDIDATES, push: bool = False) -> np.ndarray:
     """Redraw, a few rounds, the free cells of the positions whose loudness strays from the source's by more than
-    `shape.tolerance_db`; at each such position keep, of the current codes and `candidates` new draws, the one
-    that changes the sound most among those within the tolerance (else the nearest in loudness).
+    `shape.tolerance_db` (with `push`, of every position in the region); at each such position keep, of the
+    current codes, the source's own and `candidates` new draws, the one that changes the sound most among those
+    within the tolerance (else the nearest in loudness).
 
     codes (levels, positions) -> repaired codes (levels, positions); cells outside `free_levels` x `region` are
-    never touched. Positions are judged one by one in the decoder's own output, so a sound whose finer levels
-    swell or hollow it keeps its envelope while the rest of the variation stays as drawn.
+    never touched. Positions are judged one by one in the decoder's own output, then the mixed grid is judged
+    whole against the current one (neighbours reach into a position through the decoder). So a sound whose finer
+    levels swell or hollow it keeps its envelope, and with `push` a variation that changed next to nothing
+    moves as far as the prior's draws allow without losing it.
     """
     start, end = region
     current = codes.copy()
     inside = np.zeros(codes.shape[1], dtype=bool)
     inside[start:end] = True
+
+    def strays(loud: np.ndarray) -> np.ndarray:  # (B, P) -> (B,) dB beyond the tolerance, summed in the region
+        return np.clip(np.abs(loud - shape.envelope[None]) - shape.tolerance_db, 0, None)[:, inside].sum(axis=1)
+
     for r in range(rounds):
         loud, _ = shape.per_position(current[None])
-        stray = inside & (np.abs(loud[0] - shape.envelope) > shape.tolerance_db)  # (P,)
-        if not stray.any():
+        redraw = inside & (np.abs(loud[0] - shape.envelope) > shape.tolerance_db)  # (P,)
+        if push:
+            redraw = inside
+        if not redraw.any():
             break
         free = np.zeros(codes.shape, dtype=bool)
-        free[np.ix_(free_levels, np.flatnonzero(stray))] = True
+        free[np.ix_(free_levels, np.flatnonzero(redraw))] = True
         seed = None if settings.seed is None else settings.seed + (r + 1) * REPAIR_SEED_STEP
         drawn = prior.mask_candidates(current, free, replace(settings, seed=seed), candidates=candidates)
-        pool = np.stack([current] + [c.codes for c in drawn])  # (C + 1, levels, positions)
+        back = current.copy()  # the source's own codes in the redrawn cells: the fallback that keeps its loudness
+        back[free] = shape.source[free]
+        pool = np.stack([current, back] + [c.codes for c in drawn])  # (C + 2, levels, positions)
         loud, change = shape.per_position(pool)
-        miss = np.abs(loud - shape.envelope[None])  # (C + 1, P)
-        score = np.where(miss <= shape.tolerance_db, -change, 1e6 + miss)
-        best = score.argmin(axis=0)  # (P,)
-        at = np.flatnonzero(stray)
+        miss = np.abs(loud - shape.envelope[None])  # (C + 2, P)
+        best = np.where(miss <= shape.tolerance_db, -change, 1e6 + miss).argmin(axis=0)  # (P,)
+        at = np.flatnonzero(redraw)
         mixed = current.copy()
         mixed[:, at] = pool[best[at], :, at].T
-        # Neighbours reach into a position through the decoder, so the mix is judged whole like the draws: the
-        # grid that strays least (summed dB beyond the tolerance inside the region) is kept, the current one on a tie.
-        pool = np.concatenate([pool, mixed[None]])
-        loud, change = shape.per_position(pool)
-        excess = np.clip(np.abs(loud - shape.envelope[None]) - shape.tolerance_db, 0, None)[:, inside].sum(axis=1)
-        current = pool[int(np.argmin(excess))].copy()
+        # Neighbours reach into a position through the decoder, so the mix is judged whole: it is kept when it
+        # strays no more than the current grid (summed dB beyond the tolerance inside the region, to 0.1 dB)
+        # and is either closer to the envelope or, as far, changed more.
+        loud, change = shape.per_position(np.stack([current, mixed]))
+        excess = np.round(strays(loud), 1)  # (2,)
+        whole = change[:, inside].mean(axis=1)  # (2,)
+        if excess[1] < excess[0] or (excess[1] == excess[0] and whole[1] > whole[0]):
+            current = mixed
     return current
 
 
-def _choose(found: list[tuple[Variation, Shape]], n: int) -> list[Variation]:
-    """The n candidates to keep: those that keep the shape and change audibly (the most faithful shape first),
+def _rank(shape: Shape) -> tuple:
+    """Lower is a better variation: those that keep the shape and change audibly (the most faithful shape first),
     then those that keep the shape (the most changed first), then the rest (the best shape first)."""
-    def rank(item: tuple[Variation, Shape]) -> tuple:
-        shape = item[1]
-        if shape.keeps_shape and shape.audible:
-            return (0, -shape.envelope_r)
-        if shape.keeps_shape:
-            return (1, -shape.change_db)
-        return (2, -shape.envelope_r)
+    if shape.keeps_shape and shape.audible:
+        return (0, -shape.envelope_r)
+    if shape.keeps_shape:
+        return (1, -shape.change_db)
+    return (2, -shape.envelope_r)
 
-    chosen = sorted(found, key=rank)[:n]
+
+def _choose(found: list[tuple[Variation, Shape]], n: int) -> list[Variation]:
+    """The n candidates to keep, the best first by `_rank`."""
+    chosen = sorted(found, key=lambda item: _rank(item[1]))[:n]
     return [replace(v, index=k, shape=shape) for k, (v, shape) in enumerate(chosen, 1)]
 
 
 def _repaired(prior: Prior, shape: SourceShape, v: Variation, source: np.ndarray, free: list[int],
               region: tuple[int, int], settings: SamplingSettings, seen: set[bytes]) -> Variation:
-    """`v` with its loudness repaired (`keep_loudness`) when it lost the source's shape; kept as drawn when the
-    repair does not keep the shape better, or gives a grid already taken."""
-    if v.shape is None or v.shape.envelope_r >= REPAIR_BELOW_R:
+    """`v` repaired (`keep_loudness`) when it lost some of the source's shape, and pushed when it changed the
+    sound less than `MIN_CHANGE_DB`; kept as drawn when the result is no better a variation (`_rank`), or is a
+    grid already taken."""
+    if v.shape is None or (v.shape.envelope_r >= REPAIR_BELOW_R and v.shape.audible):
         return v
     seed = None if settings.seed is None else v.seed + v.index
-    fixed = keep_loudness(prior, shape, v.codes, free, region, replace(settings, seed=seed))
+    fixed = keep_loudness(prior, shape, v.codes, free, region, replace(settings, seed=seed),
+                          push=not v.shape.audible)
     key = fixed.tobytes()
     if key in seen:
         return v
     new = shape(fixed)
-    if new.envelope_r <= v.shape.envelope_r:
+    if _rank(new) >= _rank(v.shape) and not (new.envelope_r > v.shape.envelope_r and new.audible >= v.shape.audible):
         return v
     seen.add(key)
     start, end = region
