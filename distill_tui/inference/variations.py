@@ -141,17 +141,16 @@ def shape_judge(codec: Codec, source: np.ndarray) -> SourceShape:
 
 def keep_loudness(prior: Prior, shape: SourceShape, codes: np.ndarray, free_levels: list[int],
                   region: tuple[int, int], settings: SamplingSettings, rounds: int = REPAIR_ROUNDS,
-                  candidates: int = REPAIR_CANDIDATES, push: bool = False) -> np.ndarray:
+                  candidates: int = REPAIR_CANDIDATES) -> np.ndarray:
     """Redraw, a few rounds, the free cells of the positions whose loudness strays from the source's by more than
-    `shape.tolerance_db` (with `push`, of every position in the region); at each such position keep, of the
-    current codes, the source's own and `candidates` new draws, the one that changes the sound most among those
-    within the tolerance (else the nearest in loudness).
+    `shape.tolerance_db`; at each such position keep, of the current codes, the source's own and `candidates`
+    new draws, the one that changes the sound most among those within the tolerance (else the nearest in
+    loudness).
 
     codes (levels, positions) -> repaired codes (levels, positions); cells outside `free_levels` x `region` are
     never touched. Positions are judged one by one in the decoder's own output, then the mixed grid is judged
     whole against the current one (neighbours reach into a position through the decoder). So a sound whose finer
-    levels swell or hollow it keeps its envelope, and with `push` a variation that changed next to nothing
-    moves as far as the prior's draws allow without losing it.
+    levels swell or hollow it keeps its envelope while the rest of the variation stays as drawn.
     """
     start, end = region
     current = codes.copy()
@@ -164,8 +163,6 @@ def keep_loudness(prior: Prior, shape: SourceShape, codes: np.ndarray, free_leve
     for r in range(rounds):
         loud, _ = shape.per_position(current[None])
         redraw = inside & (np.abs(loud[0] - shape.envelope) > shape.tolerance_db)  # (P,)
-        if push:
-            redraw = inside
         if not redraw.any():
             break
         free = np.zeros(codes.shape, dtype=bool)
@@ -210,14 +207,13 @@ def _choose(found: list[tuple[Variation, Shape]], n: int) -> list[Variation]:
 
 def _repaired(prior: Prior, shape: SourceShape, v: Variation, source: np.ndarray, free: list[int],
               region: tuple[int, int], settings: SamplingSettings, seen: set[bytes]) -> Variation:
-    """`v` repaired (`keep_loudness`) when it lost some of the source's shape, and pushed when it changed the
-    sound less than `MIN_CHANGE_DB`; kept as drawn when the result is no better a variation (`_rank`), or is a
-    grid already taken."""
-    if v.shape is None or (v.shape.envelope_r >= REPAIR_BELOW_R and v.shape.audible):
+    """`v` repaired (`keep_loudness`) when it lost some of the source's shape; kept as drawn when the result is
+    no better a variation (`_rank`: a repair that keeps the shape but leaves the change subtle is not taken),
+    or is a grid already taken."""
+    if v.shape is None or v.shape.envelope_r >= REPAIR_BELOW_R:
         return v
     seed = None if settings.seed is None else v.seed + v.index
-    fixed = keep_loudness(prior, shape, v.codes, free, region, replace(settings, seed=seed),
-                          push=not v.shape.audible)
+    fixed = keep_loudness(prior, shape, v.codes, free, region, replace(settings, seed=seed))
     key = fixed.tobytes()
     if key in seen:
         return v
