@@ -218,7 +218,7 @@ def _repaired(prior: Prior, shape: SourceShape, v: Variation, source: np.ndarray
     if key in seen:
         return v
     new = shape(fixed)
-    if _rank(new) >= _rank(v.shape) and not (new.envelope_r > v.shape.envelope_r and new.audible >= v.shape.audible):
+    if _rank(new) >= _rank(v.shape):
         return v
     seen.add(key)
     start, end = region
