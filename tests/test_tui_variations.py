@@ -90,3 +90,27 @@ async def test_without_a_prior_the_command_says_why(app_factory, loaded_engine, 
         assert await open_variations(pilot, app) is None
         messages = " ".join(n.message for n in app._notifications)  # noqa: SLF001
         assert "no prior" in messages and "train-prior" in messages
+
+
+@aio
+async def test_l_chooses_which_levels_are_kept_and_draws_a_new_set(app_factory):  # noqa: F811
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        source = ed.ws.grid(ed.ws.a).codes.copy()
+        screen = await open_variations(pilot, app, "3")
+        await until(pilot, lambda: len(screen.slots) == 3, what="three variations")
+        title = screen.query_one("#variations-title").render()
+        assert "level 1 kept" in str(title)
+        await pilot.press("l")  # redraw every level: the way out when every variation is subtle
+        await until(pilot, lambda: len(screen.slots) == 3 and screen.keep == [], what="a set with every level redrawn")
+        assert "every level redrawn" in str(screen.query_one("#variations-title").render())
+        grids = [slot.grid.codes for slot in screen.slots]
+        assert any(not np.array_equal(g[0], source[0]) for g in grids)  # level 1 redrawn too
+        assert all(slot.grid.source["variation"]["keep_levels"] == [] for slot in screen.slots)
+        assert "l: " in screen.query_one("#variations-help").render().plain  # the key is on screen
+        await pilot.press("l")  # the demo has two levels: back to keeping the first
+        await until(pilot, lambda: len(screen.slots) == 3 and screen.keep == [0], what="level 1 kept again")
+        assert all(np.array_equal(slot.grid.codes[0], source[0]) for slot in screen.slots)
+        assert all(slot.grid.source["variation"]["keep_levels"] == [1] for slot in screen.slots)

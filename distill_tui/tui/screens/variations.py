@@ -1,8 +1,10 @@
 """Variations of the sound in A, as numbered slots: hear each with its number, keep one as a new sound.
 
 The prior redraws every level but the coarsest (`inference/variations.vary`), so each variation keeps
-the sound's loudness and shape over time. Drawing and decoding run in a thread worker; playing goes
-through the editor's player, so the same output (speakers, a listener, a file) is used as for A.
+the sound's loudness and shape over time; `l` chooses which levels are kept (the first, none, or the first
+two), for a sound whose finer levels hold too little to vary it audibly. Drawing and decoding run in a
+thread worker; playing goes through the editor's player, so the same output (speakers, a listener, a file)
+is used as for A.
 """
 
 from __future__ import annotations
@@ -31,6 +33,21 @@ MAX_SLOTS = 9  # one number key each
 KEEP_LEVELS = [0]  # the coarsest level: the sound's loudness and shape over time
 
 
+def keep_choices(levels: int) -> list[list[int]]:
+    """The kept levels `l` steps through (0-based): the first, none, then the first two when a third is left to
+    redraw."""
+    return [[0], []] + ([[0, 1]] if levels >= 3 else [])
+
+
+def kept_words(keep: list[int]) -> str:
+    """'level 1 kept, the rest redrawn', 'every level redrawn', 'levels 1-2 kept, the rest redrawn'."""
+    if not keep:
+        return "every level redrawn"
+    if len(keep) == 1:
+        return f"level {keep[0] + 1} kept, the rest redrawn"
+    return f"levels {keep[0] + 1}-{keep[-1] + 1} kept, the rest redrawn"
+
+
 @dataclass
 class Slot:
     """One variation, ready to hear."""
@@ -53,6 +70,7 @@ class VariationsScreen(ModalScreen[None]):
         Binding("space", "play_chosen", "play/stop", id="variations.play"),
         Binding("enter", "keep", "keep", id="variations.keep"),
         Binding("r", "redraw", "new set", id="variations.redraw"),
+        Binding("l", "levels", "kept levels", id="variations.levels"),
         Binding("escape", "close", "close", id="variations.close"),
     ]
     DEFAULT_CSS = """
@@ -71,14 +89,17 @@ class VariationsScreen(ModalScreen[None]):
         self.status = ""
         self.kept: list[str] = []  # names of the variations kept as sounds
         self._round = 0  # each set drawn gets a number; what a cancelled older worker still sends is dropped
+        self.keep: list[int] = list(KEEP_LEVELS)  # 0-based levels copied from the sound
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"Variations of {self.sound_name}: level 1 kept, the rest redrawn", id="variations-title",
-                         markup=False)
+            yield Static(self.title_text(), id="variations-title", markup=False)
             yield Static("", id="variations-slots", markup=False)
             yield Static(f"1–{self.count}: hear · ↑↓: choose · space: play/stop · Enter: keep as a new sound · "
-                         "r: new set · Esc: close", id="variations-help", markup=False)
+                         "r: new set · l: kept levels · Esc: close", id="variations-help", markup=False)
+
+    def title_text(self) -> str:
+        return f"Variations of {self.sound_name}: {kept_words(self.keep)}"
 
     def on_mount(self) -> None:
         self.draw()
@@ -89,21 +110,23 @@ class VariationsScreen(ModalScreen[None]):
         self._round += 1
         self.status = f"drawing {self.count} variations…"
         self.refresh_slots()
-        self._draw(self.editor.ws.grid(self.sound_name).copy(), self.settings, self._round)
+        if self.is_mounted:
+            self.query_one("#variations-title", Static).update(self.title_text())
+        self._draw(self.editor.ws.grid(self.sound_name).copy(), self.settings, list(self.keep), self._round)
 
     @work(thread=True, exclusive=True, group="variations")
-    def _draw(self, source: CodeGrid, settings: SamplingSettings, round_: int) -> None:
+    def _draw(self, source: CodeGrid, settings: SamplingSettings, keep: list[int], round_: int) -> None:
         from ...inference.variations import shape_judge, vary
 
         engine = self.editor.engine
         try:
-            result = vary(engine.require_prior(), source.codes, self.count, settings, keep_levels=KEEP_LEVELS,
+            result = vary(engine.require_prior(), source.codes, self.count, settings, keep_levels=keep,
                           judge=shape_judge(engine.codec, source.codes))
             for v in result.variations:
                 grid = source.copy()
                 grid.codes, grid.name = v.codes, f"{self.sound_name}-var{v.index}"
                 grid.source = {**{k: x for k, x in source.source.items() if k in {"ref_db", "gain_db", "samples"}},
-                               "variation": {"of": self.sound_name, "k": v.index, "keep_levels": [1],
+                               "variation": {"of": self.sound_name, "k": v.index, "keep_levels": [lv + 1 for lv in keep],
                                              "seed": v.seed, "temperature": settings.temperature}}
                 if get_current_worker().is_cancelled:
                     return
@@ -125,7 +148,8 @@ class VariationsScreen(ModalScreen[None]):
         self.status = f"decoding {len(self.slots) + 1} of {self.count}…"
         if done:  # say it when no draw could change the sound much: r will not help either
             self.status = "" if any(slot.audible for slot in self.slots) else (
-                f"all subtle: little of {self.sound_name} lives in the levels redrawn")
+                f"all subtle: little of {self.sound_name} lives in the levels redrawn"
+                + ("; l redraws more of them" if self.keep else ""))
         self.refresh_slots()
 
     def _failed(self, reason: str, round_: int) -> None:
@@ -190,6 +214,14 @@ class VariationsScreen(ModalScreen[None]):
     def action_redraw(self) -> None:
         self.editor.stop_playing()
         self.settings = _next_seed(self.settings)
+        self.draw()
+
+    def action_levels(self) -> None:
+        """Keep the next choice of levels (`keep_choices`) and draw a new set with the same settings (a fixed seed
+        gives the same set for the same levels; no seed draws afresh)."""
+        choices = keep_choices(self.editor.engine.codec.cfg.levels)
+        self.keep = choices[(choices.index(self.keep) + 1) % len(choices)] if self.keep in choices else choices[0]
+        self.editor.stop_playing()
         self.draw()
 
     def action_close(self) -> None:
