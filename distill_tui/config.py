@@ -127,8 +127,10 @@ class TrainConfig:
     device: str = "auto"
     clock: str = "wall"  # what --minutes counts: "wall" time, or "cpu" (process CPU time / threads)
     # "bfloat16": the convolutions run in bfloat16 (autocast) while training; the quantizer, the last
-    # convolution and the loss stay in float32, and the model file is float32 either way.
-    precision: str = "float32"
+    # convolution and the loss stay in float32, and the model file is float32 either way. "auto":
+    # bfloat16 on a CPU with bfloat16 instructions, else float32 (`train.state.pick_precision`); the
+    # model file records which ran.
+    precision: str = "auto"
     # Training-crop variations (data/dataset.Augment): each crop quieter by up to this many dB, and its
     # pitch moved by up to this many semitones either way. Crops already start at any sample. Off: 6 dB and
     # 0.5 semitone made held-out and training sounds decode worse (docs/architecture.md, decision 28).
@@ -288,7 +290,7 @@ BOUNDS: dict[str, dict[str, Bound]] = {
         "kmeans_init_vectors": Bound("int", 1, 10**7), "max_file_seconds": Bound("float", 0.001, 86400),
         "trim_silence": Bound("bool"), "collapse_codes": Bound("int", 0, 4096), "low_utilization": Bound("float", 0, 1),
         "min_level_gain_db": Bound("float", -100, 100), "clock": Bound("str", choices=("wall", "cpu")),
-        "precision": Bound("str", choices=("float32", "bfloat16")),
+        "precision": Bound("str", choices=("auto", "float32", "bfloat16")),
         "augment_gain_db": Bound("float", 0, 60), "augment_semitones": Bound("float", 0, 12),
         "augment_pitch_copies": Bound("floats", -12, 12, max_items=16), "augment_copy_share": Bound("float", 0, 1),
     },

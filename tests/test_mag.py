@@ -78,7 +78,7 @@ def test_bfloat16_runs_the_convolutions_in_bfloat16_and_writes_float32(dataset, 
     assert out.quant.quantized.dtype == torch.float32  # the quantizer in float32
     assert out.recon_db.dtype == torch.float32  # the spectrum out, and so the loss, in float32
 
-    assert TrainConfig().precision == "float32"
+    assert TrainConfig().precision == "auto"
     with pytest.raises(BadInputError, match="train.precision = 'float16' is not allowed"):
         from_dict(TrainConfig, {"precision": "float16"})
     res = train_vqvae(tiny_request(dataset, tmp_path, steps=12, precision="bfloat16"))
@@ -98,3 +98,33 @@ def test_every_model_and_train_field_has_a_bound():
     for cls in (ModelConfig, TrainConfig):
         names = {f.name for f in dataclasses.fields(cls)}
         assert names <= set(BOUNDS[cls.__name__]), names - set(BOUNDS[cls.__name__])
+
+
+def test_auto_precision_is_bfloat16_only_where_the_cpu_computes_it(tmp_path, monkeypatch):
+    from distill_tui.train import state
+
+    zen4 = tmp_path / "zen4"
+    zen4.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n")
+    old = tmp_path / "old"
+    old.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd bf16\n")
+    assert state.cpu_has_bfloat16(zen4) and not state.cpu_has_bfloat16(old)
+    assert not state.cpu_has_bfloat16(arm) and not state.cpu_has_bfloat16(tmp_path / "missing")
+    monkeypatch.setattr(state, "cpu_has_bfloat16", lambda: True)
+    assert state.pick_precision("auto", "cpu") == "bfloat16"
+    assert state.pick_precision("auto", "cuda") == state.pick_precision("auto", "mps") == "float32"
+    assert state.pick_precision("float32", "cpu") == "float32"
+    monkeypatch.setattr(state, "cpu_has_bfloat16", lambda: False)
+    assert state.pick_precision("auto", "cpu") == "float32"
+    assert state.pick_precision("bfloat16", "cpu") == "bfloat16"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_model_file_records_the_precision_auto_chose(dataset, tmp_path, monkeypatch, one_torch_thread, native):
+    from distill_tui.train import state
+
+    monkeypatch.setattr(state, "cpu_has_bfloat16", lambda: native)
+    res = train_vqvae(tiny_request(dataset, tmp_path, steps=4))  # precision left at its default, "auto"
+    assert res.status == "done"
+    assert read_document(res.output).training.train.precision == ("bfloat16" if native else "float32")

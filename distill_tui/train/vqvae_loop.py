@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ from .checkpoint import Checkpoint, load_optimizer
 from .events import EventLog
 from .runfolder import check_writable_folder
 from .runner import FinalModel, Runner
-from .state import Budget, LoopConfig, pick_device
+from .state import Budget, LoopConfig, pick_device, pick_precision
 
 __all__ = ["LossHook", "Trainer", "TrainRequest", "TrainResult", "pick_device", "train_vqvae"]
 
@@ -147,6 +147,7 @@ class Trainer:
         refs = sorted(f.ref_db for f in scanned.files)
         self.dataset_doc = {**asdict(summary), "median_ref_db": refs[len(refs) // 2], "notes": scanned.notes}
         self.device = device = pick_device(tc.device)
+        req.train = tc = replace(tc, precision=pick_precision(tc.precision, device))  # what runs is what is recorded
         torch.manual_seed(tc.seed)
         if ckpt is not None:
             cfg = from_dict(ModelConfig, ckpt.info["model"])
