@@ -330,17 +330,25 @@ def test_silence_column_decodes_quieter_than_sound():
 
 
 def test_loop_decoding_and_choice(tiny_model, tmp_path):
-    from distill_tui.analysis.generation import loop_seam
+    from distill_tui.analysis.generation import audio_loop_seam, loop_seam
     from distill_tui.inference.codec import load_codec
-    from distill_tui.inference.loops import loop_audio, loop_spectrum, make_loop
+    from distill_tui.inference.loops import loop_audio, loop_pad, loop_spectrum, make_loop
 
     path = tmp_path / "p.distill"
     attach_prior(tiny_model, path)
     codec, prior = load_codec(path), Prior.from_model_file(path)
     made = make_loop(prior, codec, 16, SamplingSettings(seed=1), candidates=5)
-    seams = [loop_seam(loop_spectrum(codec, c.codes)).ratio
-             for c in prior.loop_candidates(16, SamplingSettings(seed=1), candidates=5)]
-    assert made.seam.ratio == pytest.approx(min(seams)) and made.prior_choice_seam.ratio == pytest.approx(seams[0])
+    found = prior.loop_candidates(16, SamplingSettings(seed=1), candidates=5)
+    seams = [loop_seam(loop_spectrum(codec, c.codes)).ratio for c in found]
+    assert made.prior_choice_seam.ratio == pytest.approx(seams[0])
+    # the two smoothest wraps on the decoder's spectrum are heard; the one whose audio wraps more smoothly is kept
+    finalists = sorted(range(5), key=lambda i: seams[i])[:2]
+    heard = {i: audio_loop_seam(loop_audio(codec, found[i].codes, pad=loop_pad(codec)), codec.spec.n_fft,
+                                codec.spec.hop_length).ratio for i in finalists}
+    best = min(finalists, key=heard.get)
+    assert np.array_equal(made.codes, found[best].codes) and made.seam.ratio == pytest.approx(seams[best])
+    assert made.audio_seam.ratio == pytest.approx(heard[best]) and made.chosen_by == "seam"
+    assert make_loop(prior, codec, 16, SamplingSettings(seed=1), candidates=5, finalists=1).seam.ratio == pytest.approx(min(seams))
     spec = loop_spectrum(codec, made.codes)
     tiled = codec.decode_db(np.concatenate([made.codes] * 3, axis=1)).numpy()
     frames = 16 * codec.cfg.stride
@@ -360,7 +368,7 @@ def test_generate_command_loop_one_shot_and_masks(tiny_model, tmp_path, capsys):
                  "--candidates", "3", "--codes-out", str(tmp_path / "l.codes.json"), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     audio, _ = sf.read(tmp_path / "l.wav")
-    assert res["mode"] == "loop" and {"ratio", "seamless"} <= set(res["seam"])
+    assert res["mode"] == "loop" and {"ratio", "seamless"} <= set(res["seam"]) and {"ratio", "seamless"} <= set(res["audio_seam"])
     assert len(audio) == res["positions"] * 4 * 256
     assert main(["generate", str(path), "-o", str(tmp_path / "o.wav"), "--one-shot", "--seconds", "0.5", "--seed", "2",
                  "--codes-out", str(tmp_path / "o.codes.json")]) == 0

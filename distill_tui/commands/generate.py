@@ -174,7 +174,8 @@ def run(args: argparse.Namespace) -> int:
         print_json(result)
         return 0
     for r in results:
-        extra = f"; the wrap's jump is {r['seam']['ratio']:.2f} of the loop's median step" if r["mode"] == "loop" else ""
+        seam = r.get("audio_seam", r.get("seam"))  # what is heard, where the loop was heard
+        extra = f"; the wrap's jump is {seam['ratio']:.2f} of the loop's median step" if r["mode"] == "loop" else ""
         like = f", like {r['like']}" if "like" in r else ""
         print(f"{r['output']}: {r['seconds']:.2f} s ({r['positions']} positions, {r['mode']}{like}, seed {r['seed']})"
               f"{extra}")
@@ -229,7 +230,8 @@ def _sample(args: argparse.Namespace, prior: Any, codec: Any, settings: Any) -> 
         n = args.candidates or DEFAULT_CANDIDATES
         made = make_loop(prior, codec, positions, settings, candidates=n)
         return {"codes": made.codes, "mode": "loop", "tokens": positions * prior.levels * (1 + n), "source": {},
-                "extra": {"seam": made.seam.as_dict(), "candidates": n}}
+                "extra": {"seam": made.seam.as_dict(), "candidates": n,
+                          **({"audio_seam": made.audio_seam.as_dict()} if made.audio_seam else {})}}
     if args.one_shot:
         from ..inference.generate import silence_column
 
