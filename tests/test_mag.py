@@ -78,7 +78,7 @@ def test_bfloat16_runs_the_convolutions_in_bfloat16_and_writes_float32(dataset, 
     assert out.quant.quantized.dtype == torch.float32  # the quantizer in float32
     assert out.recon_db.dtype == torch.float32  # the spectrum out, and so the loss, in float32
 
-    assert TrainConfig().precision == "auto"
+    assert TrainConfig().precision == "float32"
     with pytest.raises(BadInputError, match="train.precision = 'float16' is not allowed"):
         from_dict(TrainConfig, {"precision": "float16"})
     res = train_vqvae(tiny_request(dataset, tmp_path, steps=12, precision="bfloat16"))
@@ -121,10 +121,16 @@ def test_auto_precision_is_bfloat16_only_where_the_cpu_computes_it(tmp_path, mon
 
 
 @pytest.mark.parametrize("native", [True, False])
-def test_the_model_file_records_the_precision_auto_chose(dataset, tmp_path, monkeypatch, one_torch_thread, native):
+def test_the_model_file_records_the_precision_auto_chose(dataset, tmp_path, monkeypatch, one_torch_thread, native,
+                                                         capsys):
+    from distill_tui.cli import main
     from distill_tui.train import state
 
     monkeypatch.setattr(state, "cpu_has_bfloat16", lambda: native)
-    res = train_vqvae(tiny_request(dataset, tmp_path, steps=4))  # precision left at its default, "auto"
+    res = train_vqvae(tiny_request(dataset, tmp_path, steps=4, precision="auto"))
     assert res.status == "done"
     assert read_document(res.output).training.train.precision == ("bfloat16" if native else "float32")
+    capsys.readouterr()
+    assert main(["info", str(res.output)]) == 0
+    said = " ".join(capsys.readouterr().out.split())  # rich wraps lines
+    assert ("on cpu in bfloat16;" in said) == native and "steps in" in said

@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     con.print(f"[bold]{args.model}[/]  format {doc.format} v{doc.version}  fingerprint {doc.fingerprint}")
     con.print(f"{m.levels} levels x {m.codebook_sizes} codes, stride {m.stride}, {doc.sample_rate} Hz")
     con.print(f"trained on {ds.files} files ({ds.minutes:.2f} min) from {ds.root}; "
-              f"{_num(tr.steps, 'd')} steps in {(tr.seconds or 0) / 60:.1f} min on {tr.device or '?'}; "
+              f"{_num(tr.steps, 'd')} steps in {(tr.seconds or 0) / 60:.1f} min on {tr.device or '?'}"
+              f"{' in bfloat16' if tr.train is not None and tr.train.precision == 'bfloat16' else ''}; "
               f"validation {_num(tr.best_val_db)} dB")
     if doc.health is not None and doc.health.utilization:
         con.print(rich_health_table(doc.health, m.codebook_sizes))
