@@ -183,15 +183,15 @@ def train_with_forced_blend(path, dataset, run_dir, monkeypatch, cross_shares: l
                             ngram_shares: list[float] | None = None,
                             memory: tuple[list[str], list[float], list[float]] | None = None) -> None:
     """A short `train_prior` on `path` whose fold decision (the real one) is forced to store a linear blend with
-    the cross-level table at `cross_shares` (and the n-gram at `ngram_shares`, order 3; and the sound's memory as
-    `memory`'s modes, decays and kappas), cut to the model's levels."""
+    the cross-level table at `cross_shares` (and the n-gram at `ngram_shares`, order 3, else none; and the sound's
+    memory as `memory`'s modes, decays and kappas), cut to the model's levels."""
     def forced(folds, n_files, fold_steps, cross=True, **_):
         d = decide(folds, n_files, fold_steps, cross, memory=False)
         q = len(folds[0].tokens)
         d.blend, d.blend_alpha, d.blend_weights, d.blend_step = "linear", 0.1, [0.4, 0.3, 0.2][:q], 10
         d.cross_weights, d.cross_alpha = cross_shares[:q], 0.3
-        if ngram_shares is not None:
-            d.ngram_weights, d.ngram_order = ngram_shares[:q], 3
+        # no n-gram unless asked: what the real decision chose for it, beside the forced shares, could sum past 1
+        d.ngram_weights, d.ngram_order = (ngram_shares[:q], 3) if ngram_shares is not None else ([], 0)
         d.memory_modes, d.memory_decays, d.memory_kappas = ([v[:q] for v in memory] if memory else ([], [], []))
         d.blend_mean, d.keep_blend = 0.0, True
         return d
