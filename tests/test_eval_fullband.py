@@ -19,6 +19,7 @@ from distill_tui.persistence.model_file import load_model_file, read_document, s
 
 from .conftest import SR, synth, write_dataset
 from .test_quality import hat
+from .test_train import TINY_MODEL
 
 # what scripts read from `eval --json` (docs/architecture.md, "Command-line contract"): never renamed
 OLD_KEYS = {"data", "files", "skipped", "model", "oracle_linear", "oracle_mel", "ratio_to_linear_oracle",
@@ -114,3 +115,29 @@ def test_no_held_out_figure_when_the_split_cannot_be_redone(tiny_model, tmp_path
     few = dataclasses.replace(doc, dataset=dataclasses.replace(doc.dataset, files=3))
     digests, info = held_out_digests(few, files[:3])
     assert digests is None and "crops" in info["note"]
+
+
+def test_a_model_trained_with_held_out_files_records_them_and_eval_finds_them(tmp_path, capsys):
+    """The trainer writes the held-out files' content digests into the model file; `eval` reads them there, so the
+    figure does not rest on redoing the split, and it still works when the folder holds more files."""
+    import shutil
+
+    from distill_tui.train.vqvae_loop import TrainRequest, train_vqvae
+
+    data = write_dataset(tmp_path / "ten", n=10)
+    tc = TrainConfig(steps=4, batch_size=4, crop_frames=32, eval_every=2, kmeans_init_vectors=256, warmup_steps=1,
+                     seed=5, holdout="files")
+    res = train_vqvae(TrainRequest(data_dir=data, output=tmp_path / "h.distill", run_dir=tmp_path / "run", train=tc,
+                                   model_overrides=dict(TINY_MODEL)))
+    doc = read_document(res.output)
+    files = scan(data, doc.spectrogram).files
+    expected = {f.digest for f in split(files, 0, seed=5, holdout="files").val}
+    assert set(doc.dataset.held_out) == expected and len(expected) == 1
+    ev = eval_json(capsys, res.output, data)
+    assert "recorded in the model file: 1 of the 1" in ev["split"]["note"]
+    assert ev["held_out"]["files"] == 1 and ev["trained"]["files"] == 9
+    held = next(f.path for f in files if f.digest in expected)
+    shutil.copy(held, data / "moved-copy.wav")  # a new file in the folder: the split can no longer be redone
+    ev = eval_json(capsys, res.output, data)
+    assert ev["held_out"]["files"] == 2 and ev["trained"]["files"] == 9  # the same sound, found by its content
+    assert "this folder has 11" in ev["split"]["note"]

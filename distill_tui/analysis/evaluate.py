@@ -245,8 +245,9 @@ def evaluate(files: list[SoundFile], reconstruct: Reconstruct, spec: Spectrogram
 def held_out_digests(doc: ModelDocument, files: list[SoundFile]) -> tuple[set[str] | None, dict[str, Any]]:
     """Which of `files` the model never trained on (content digests), and how that was found out.
 
-    Only `--holdout files` holds whole files out. The model document records the mode, the seed and how many
-    files the training scanned, not which were held out, so the split is recomputed as the trainer made it
+    Only `--holdout files` holds whole files out. A model file records their content digests
+    (`dataset.held_out`), so they are found by content wherever they are. One written before it did records only
+    the mode, the seed and how many files the training scanned: the split is recomputed as the trainer made it
     (`data.dataset.split`: files ordered by content digest, shuffled with the training seed, the first ~10 %
     held out). That is right only when `files` are the files the model trained on: with another count it is not
     attempted. Returns (digests or None, {"holdout", "note"})."""
@@ -255,6 +256,14 @@ def held_out_digests(doc: ModelDocument, files: list[SoundFile]) -> tuple[set[st
     if tc is None or mode != "files":
         why = "not recorded in the model file" if tc is None else f"--holdout {mode}: no whole files were held out"
         return None, {"holdout": mode, "note": why}
+    if doc.dataset.held_out:
+        recorded = set(doc.dataset.held_out)
+        here = sum(f.digest in recorded for f in files)
+        note = f"recorded in the model file: {here} of the {len(recorded)} files held out are in this folder"
+        if len(files) != doc.dataset.files:
+            note += (f"; the training scanned {doc.dataset.files} files and this folder has {len(files)}: every file "
+                     "not held out counts as trained on")
+        return recorded, {"holdout": mode, "note": note}
     if doc.dataset.files != len(files):
         return None, {"holdout": mode, "note": f"the model trained on {doc.dataset.files} files and this folder has "
                       f"{len(files)}: which were held out cannot be recomputed"}

@@ -173,6 +173,7 @@ class DatasetSummary(_Section):
     root: str = ""
     median_ref_db: float | None = None  # the loudness reference encoding defaults to
     notes: list[Any] = field(default_factory=list)
+    held_out: list[str] | None = None  # content digests of the files `--holdout files` held out (None: not recorded)
 
 
 @dataclass

@@ -162,6 +162,8 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr or SHORT_LR, weight_decay=tc.weight_decay, betas=(0.9, 0.99),
                                            fused=device in ("cpu", "cuda"))
         self.split = sp = split(scanned.files, (tc.crop_frames - 1) * spec.hop_length, seed=tc.seed, holdout=tc.holdout)
+        if sp.by_file:  # `eval` reports these files apart
+            self.dataset_doc["held_out"] = sorted(f.digest for f in sp.val)
         self.sampler = CropSampler(sp, spec, tc.crop_frames, seed=tc.seed + st.step, augment=Augment.of(tc))
         self.train_items = [(f.samples, f.ref_db) for f in sp.train]
         self.val_items = self.train_items if sp.holdout == "none" else validation_items(sp)
