@@ -96,6 +96,8 @@ def _with(path: str, value: object) -> dict:
     ("health.utilization", 0.5, "'health.utilization' must be a list"),
     ("prior.config", KeyError, "lacks 'prior.config'"),
     ("prior.val_perplexity", "low", "'prior.val_perplexity' must be a number or null"),
+    ("dataset.held_out", "ab12", "'dataset.held_out' must be a list or null, got 'ab12'"),
+    ("dataset.held_out", ["ab12", 7], "'dataset.held_out[1]' must be a string, got 7"),  # the item, not "got list"
 ])
 def test_refusals_name_the_field(path: str, value: object, message: str):
     with pytest.raises(ModelFileError) as err:

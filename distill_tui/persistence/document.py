@@ -65,13 +65,14 @@ def _check(value: Any, hint: Any, name: str) -> Any:
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        deeper = None  # a list that is one of the types but holds a wrong item: name the item
         for a in args:
             if a is not type(None):
                 try:
                     return _check(value, a, name)
-                except _Mismatch:
-                    pass
-        raise _Mismatch(name, hint, value)
+                except _Mismatch as exc:
+                    deeper = deeper or (exc if exc.args[0] != name else None)
+        raise deeper or _Mismatch(name, hint, value)
     if hint is bool and isinstance(value, bool):
         return value
     if hint is int and isinstance(value, numbers.Integral) and not isinstance(value, bool):
