@@ -244,3 +244,22 @@ def test_peak_learning_rate_follows_the_budget():
     assert heard == [(2e-3, pytest.approx(3000))] and timed.lr == 2e-3
     explicit = schedule_for(TrainConfig(lr=5e-4, steps=100_000))
     assert explicit.rate(10_000, 0.5) == pytest.approx(5e-4 * explicit.factor(10_000, 0.5))
+
+
+def test_a_continuous_bottleneck_trains_and_is_validated(dataset, tmp_path):
+    """`eval --baseline continuous` trains the same network without a quantizer: its validation is the
+    continuous decode's distance (`analysis.codebook.continuous_distance_db`), and training goes on in train mode."""
+    import numpy as np
+
+    from distill_tui.analysis.codebook import continuous_distance_db
+    from distill_tui.config import ModelConfig, SpectrogramConfig
+    from distill_tui.model.vqvae import VQVAE
+
+    req = tiny_request(dataset, tmp_path, steps=10)
+    req.model_overrides = {**req.model_overrides, "quantize": False}
+    res = train_vqvae(req)
+    assert res.status == "done" and 0 < res.best_val_db < 200
+    model = VQVAE(ModelConfig(**{**TINY_MODEL, "n_bins": 513, "quantize": False})).train()
+    items = [(np.sin(np.arange(22050) * 0.05).astype(np.float32), 0.0)]
+    d = continuous_distance_db(model, items, SpectrogramConfig())
+    assert np.isfinite(d) and d > 0 and model.training  # measured in eval mode, handed back in train mode

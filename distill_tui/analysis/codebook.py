@@ -85,6 +85,24 @@ def dataset_health(
     return HealthReport(levels=levels, distance_db=list(dist_sum / max(n_frames, 1)), counts=counts)
 
 
+@torch.no_grad()
+def continuous_distance_db(model: VQVAE, items: list[tuple[np.ndarray, float]], spec: SpectrogramConfig,
+                           device: str | torch.device = "cpu") -> float:
+    """The frame-weighted model-domain distance (dB) over every item (audio, ref_db) decoded through the
+    continuous bottleneck (`model.cfg.quantize` false: the baseline that prices the quantizer), in eval mode."""
+    was_training = model.training
+    model.eval()
+    total, frames = 0.0, 0
+    try:
+        for samples, ref in items:
+            db = model.pad_frames(sound_db(samples, spec, ref, device))  # (1, n_bins, frames)
+            total += float(frame_distance_db(model.reconstruct_continuous(db), db)[0]) * db.shape[-1]
+            frames += db.shape[-1]
+    finally:
+        model.train(was_training)
+    return total / max(frames, 1)
+
+
 def level_health_dict(h: LevelHealth) -> dict:
     """One level's utilization, perplexity and dead codes as a dict."""
     return asdict(h)

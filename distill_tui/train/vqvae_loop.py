@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from .. import __version__
-from ..analysis.codebook import HealthReport, dataset_health
+from ..analysis.codebook import HealthReport, continuous_distance_db, dataset_health
 from ..audio.spectrogram import sound_db
 from ..config import (
     ModelConfig,
@@ -41,7 +41,7 @@ from ..data.dataset import (
 )
 from ..errors import BadInputError, DistillError, OutputError
 from ..fileio import atomic_write_json, reason_of
-from ..model.vqvae import VQVAE, frame_distance_db, spectral_loss
+from ..model.vqvae import VQVAE, spectral_loss
 from ..persistence.document import DatasetSummary, HealthSummary, ModelDocument, TrainingSummary
 from ..persistence.model_file import read_document, save_model_file
 from .budget_lr import SHORT_LR, schedule_for
@@ -449,7 +449,7 @@ class Trainer:
         val = health  # holdout "none": validation is the fit on the training sounds
         if self.val_items is not self.train_items and model.cfg.quantize:
             val = dataset_health(model, self.val_items, spec, device)
-        val_db = val.distance_db[-1] if val else _continuous_val(model, self.val_items, spec, device)
+        val_db = val.distance_db[-1] if val else continuous_distance_db(model, self.val_items, spec, device)
         if health is not None:
             self.log.emit("health", step=step, **health.as_dict())
         return val_db, health or HealthReport([], [val_db], [])
@@ -476,19 +476,6 @@ class Trainer:
             if judge_gains and q < len(gains) and gains[q] < tc.min_level_gain_db:
                 warn(f"level {q + 1} changes the sound by only {gains[q]:.2f} dB: with {max(1, q)} level(s) (--levels "
                      f"{max(1, q)}) the model would sound the same and train faster", f"gain:{q}", step, once=True, level=q + 1)
-
-
-@torch.no_grad()
-def _continuous_val(model: VQVAE, items: list, spec: SpectrogramConfig, device: str) -> float:
-    model.eval()
-    total, frames = 0.0, 0
-    for samples, ref in items:
-        db = model.pad_frames(sound_db(samples, spec, ref, device))  # (1, n_bins, frames)
-        pred = model.reconstruct_continuous(db)
-        total += float(frame_distance_db(pred, db)[0]) * db.shape[-1]
-        frames += db.shape[-1]
-    model.train()
-    return total / max(frames, 1)
 
 
 def _buffers_finite(model: VQVAE) -> bool:
