@@ -15,10 +15,12 @@ import sys
 import traceback
 
 from .errors import DistillError
+from .threads import openmp_waiting
 
 DESCRIPTION = ("Distill: train a small RVQ-VAE on a folder of your sounds, then see, edit and regenerate their "
                "codes. With no command, opens the editor on the bundled demo.")
 COMMAND_MODULES = ["train", "train_prior", "codec", "eval", "info", "generate", "vary", "edit", "listen", "play", "open"]
+TRAINING_COMMANDS = {"train"}  # their OpenMP threads spin briefly before sleeping (`threads.WAITING`)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(args, int):
         return args
     debug = getattr(args, "debug", False)
+    if args.command in TRAINING_COMMANDS:
+        openmp_waiting("training")  # torch is not loaded yet: parsing imports no torch
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -1,9 +1,41 @@
-"""Torch's CPU thread count, set for a block and restored after it."""
+"""Torch's CPU threads: how OpenMP's idle threads wait in this process, and the count for a block of work."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+# How OpenMP's idle threads wait, by what the process does (libgomp, which torch's Linux wheels load, reads these
+# once, when torch is imported). "interactive" (the editor, and any use as a library): passive, the threads sleep
+# at once. Spinning threads made a 4 s decode beside a running trainer take 2.6-6.9 s in its first calls, against
+# 0.11-0.22 s (docs/architecture.md, decision 18). "training": a short spin (10,000 turns, well under a
+# millisecond) before sleeping. Passive waiting wakes the second thread hundreds of times a training step, so a
+# 2-thread step took 0.15 s where a short spin takes 0.095 s, on less CPU (decision 34).
+WAITING = {"interactive": {"OMP_WAIT_POLICY": "PASSIVE"}, "training": {"GOMP_SPINCOUNT": "10000"}}
+_ours: set[str] = set()  # the variables this module set (a user's own setting is never changed)
+
+
+def openmp_waiting(role: str) -> bool:
+    """Set how OpenMP's idle threads wait for `role` ("interactive" or "training"), unless the user set it.
+    Only before torch is imported; returns whether it could still be set."""
+    if "torch" in sys.modules:
+        return False
+    for key in _ours:
+        os.environ.pop(key, None)
+    _ours.clear()
+    for key, value in WAITING[role].items():
+        if key not in os.environ:
+            os.environ[key] = value
+            _ours.add(key)
+    return True
+
+
+def child_environment() -> dict[str, str]:
+    """This process's environment without the OpenMP settings `openmp_waiting` made, for a child process (a
+    trainer the editor starts) that chooses its own; a user's own settings pass on."""
+    return {k: v for k, v in os.environ.items() if k not in _ours}
 
 
 @contextmanager

@@ -103,3 +103,17 @@ async def test_health_shows_the_batch_use_until_the_first_evaluation(tmp_path: P
         await pilot.pause(0.1)
         text = screen_text(app)
         assert "this batch" not in text and "90% used" in text  # the evaluation's figures replace the batch's
+
+
+@aio
+async def test_the_run_view_says_when_training_moves_to_one_thread(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    said = ("training on 1 thread while other programs use the CPU: a step costs 0.25 s, against 2.90 s on 2")
+    run = make_run(tmp_path / "busy", ev(event="start", step=0, model={"codebook_sizes": [16], "levels": 1}),
+                   ev(event="step", step=30, recon_db=15.0, commit=0.1, progress=0.1, elapsed_s=9.0),
+                   ev(event="threads", step=24, threads=1, step_cost_s=0.25, other_cost_s=2.9, message=said),
+                   pid=os.getpid(), checkpoint=False)
+    app = bare_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(RunViewScreen(run))
+        await until(pilot, lambda: "training on 1 thread" in screen_text(app), what="the thread count's message")

@@ -59,6 +59,23 @@ def test_budget_and_schedule():
     assert s.rate(50, 1.0) == pytest.approx(1e-4) and s.rate(50, 1.0, scale=0.5) == pytest.approx(5e-5)
 
 
+def test_the_cpu_clock_divides_each_interval_by_the_thread_count_of_its_time(monkeypatch):
+    from distill_tui.train import state as state_mod
+
+    cpu = iter([10.0, 12.0, 13.0, 13.5])  # process CPU seconds at each look
+    monkeypatch.setattr(state_mod.time, "process_time", lambda: next(cpu))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        clock = state_mod.make_clock("cpu")  # looks once: 10.0
+        assert clock() == pytest.approx(1.0)  # 2 CPU s on 2 threads
+        torch.set_num_threads(1)
+        assert clock() == pytest.approx(2.0)  # then 1 CPU s on one thread
+        assert clock() == pytest.approx(2.5)
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_checkpoint_round_trip_and_a_truncated_one_says_move_it_aside(tmp_path):
     path = tmp_path / CHECKPOINT
     w = torch.arange(6.0).reshape(2, 3)
@@ -278,6 +295,7 @@ class ToyStage:
     """The smallest stage: a line fitted to y = 2x; validation can ask to stop at a given step."""
 
     name = "model"
+    threads_governed = False
 
     def __init__(self, runner_dir: Path, stop_at: int | None = None, signal_at: int | None = None) -> None:
         from distill_tui.train.runner import Runner
@@ -363,3 +381,39 @@ def test_the_loop_rate_limits_step_events_and_says_why_it_stopped(tmp_path, monk
     assert ToyStage(tmp_path / "c").runner.run() == ("done", 20, "budget", False)  # resumed at step 5
     assert [e["step"] for e in read_events(tmp_path / "c") if e["event"] == "ready"] == [0, 5]
     assert ToyStage(tmp_path / "c").runner.run() == ("done", 20, "budget", True)  # finished: written again
+
+
+class StallingStage(ToyStage):
+    """A CPU stage whose steps take ten times as long on two threads as on one, as bfloat16 steps do on a
+    busy 2-core machine."""
+
+    threads_governed = True
+
+    def loop_config(self):
+        from distill_tui.train.state import LoopConfig
+
+        return LoopConfig(Budget(steps=60), Schedule(0.1, 2, 0.1), eval_every=1000, checkpoint_every_s=1e9)
+
+    def training_step(self, lr):
+        import time
+
+        self.threads_seen.append(torch.get_num_threads())
+        time.sleep(0.05 if torch.get_num_threads() > 1 else 0.005)
+        return super().training_step(lr)
+
+
+def test_the_loop_trains_on_one_thread_while_two_are_slower_and_says_so(tmp_path):
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        stage = StallingStage(tmp_path / "a")
+        stage.threads_seen = []
+        assert stage.runner.run() == ("done", 60, "budget", False)
+        after = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    assert after == 2  # what comes after the loop runs on the count it was given
+    said = [e for e in read_events(tmp_path / "a") if e["event"] == "threads"]
+    assert [e["threads"] for e in said] == [1] and said[0]["step"] == 24
+    assert "training on 1 thread" in said[0]["message"] and said[0]["step_cost_s"] < said[0]["other_cost_s"]
+    assert stage.threads_seen[:20] == [2] * 20 and stage.threads_seen[24:] == [1] * 36

@@ -56,7 +56,7 @@ class TrainDisplay:
         elif kind == "health":
             util = ev.get("utilization", [])
             self.info["util"] = "util " + " ".join(f"L{i + 1} {u:.0%}" for i, u in enumerate(util))
-        elif kind == "rate":
+        elif kind in ("rate", "threads"):
             self.say(escape(str(ev.get("message"))))
         elif kind == "warning":
             self.say(f"[yellow]warning:[/] {escape(str(ev.get('message')))}")

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import BadInputError, OutputError
+from ..threads import child_environment
 from .runs import LAUNCH_FILE, PID_FILE, STDERR_FILE, pid_alive, read_pid, runs_root, signalable_pid
 
 STDOUT_FILE = "trainer.out"
@@ -132,7 +133,7 @@ def _args_from_run_json(run_dir: Path) -> list[str]:
 
 def _start(run_dir: Path, args: list[str], env: dict[str, str] | None) -> Launched:
     cmd = [sys.executable, "-m", "distill_tui.cli", *[a for a in args if a != ""]]
-    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    full_env = {**child_environment(), **(env or {}), "PYTHONUNBUFFERED": "1"}
     try:
         out = (run_dir / STDOUT_FILE).open("ab")
         err = (run_dir / STDERR_FILE).open("ab")

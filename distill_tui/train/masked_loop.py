@@ -116,6 +116,7 @@ class MaskedTrainer:
     """The hooks `Runner` calls (see train/runner.py); `run()` trains or resumes and returns a `MaskedResult`."""
 
     name = "masked"
+    threads_governed = False  # its own thread count (`threads` in its config)
 
     def __init__(self, req: MaskedRequest, log: EventLog) -> None:
         self.req, self.log = req, log

@@ -130,6 +130,7 @@ class PriorTrainer:
     """
 
     name = "prior"
+    threads_governed = False  # its own thread count (`threads` in its config)
 
     def __init__(self, req: PriorRequest, log: EventLog) -> None:
         self.req = req

@@ -16,6 +16,7 @@ the same command again finds the finished checkpoint and calls `write_model` wit
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,6 +36,7 @@ from .checkpoint import (
     write_checkpoint,
 )
 from .events import EventLog
+from .governor import ThreadGovernor
 from .runfolder import RunFolder
 from .signals import stop_on_signals
 from .state import STOP_BUDGET, STOP_EARLY, STOP_SIGNAL, LoopConfig, TrainerState, make_clock
@@ -54,6 +56,7 @@ class Stage(Protocol):
     name: str  # "model" (stage 1) or "prior": the checkpoint says which stage wrote it
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
+    threads_governed: bool  # the runner may train on one CPU thread while that is cheaper (`governor.py`)
 
     def check_resumable(self, ckpt: Checkpoint) -> None:
         """Refuse (one line) a checkpoint this request cannot continue; take the settings a resumed run keeps."""
@@ -186,8 +189,15 @@ class Runner:
 
     def _loop(self, cfg: LoopConfig) -> str:
         """Train until the budget is spent, validation says stop, or a signal came; returns which."""
+        threads = torch.get_num_threads()
+        governor = ThreadGovernor(threads if self.stage.threads_governed else 1)
+        try:
+            return self._steps(cfg, make_clock(cfg.budget.clock), governor)
+        finally:
+            torch.set_num_threads(threads)  # what comes after the loop runs on the count it was given
+
+    def _steps(self, cfg: LoopConfig, clock: Callable[[], float], governor: ThreadGovernor) -> str:
         st, stage = self.state, self.stage
-        clock = make_clock(cfg.budget.clock)
         last_ckpt = t_rate = time.time()
         steps_since = 0
         t_prev = clock()
@@ -203,9 +213,12 @@ class Runner:
             lr = cfg.schedule.rate(st.step, progress, st.lr_scale)
             for g in stage.optimizer.param_groups:
                 g["lr"] = lr
+            t_step = clock()
             if not stage.training_step(lr):
                 continue
             st.step += 1
+            if governor.active:
+                self._govern(governor, clock() - t_step)
             steps_since += 1
             now = time.time()
             if now - self._last_step_event >= 1.0 or st.step == 1:
@@ -219,6 +232,20 @@ class Runner:
             if time.time() - last_ckpt >= cfg.checkpoint_every_s:
                 self.checkpoint("periodic")
                 last_ckpt = time.time()
+
+    def _govern(self, governor: ThreadGovernor, cost: float) -> None:
+        """Give the step's cost to the governor; run the next step on the thread count it says, and say so
+        when the chosen count changes."""
+        if governor.record(cost):
+            n, other = governor.home, governor.other()
+            cost_n, cost_other = governor.costs[n], governor.costs[other]
+            message = (f"training on 1 thread while other programs use the CPU: a step costs {cost_n:.2f} s, "
+                       f"against {cost_other:.2f} s on {other}" if n == 1 else
+                       f"training on {n} threads again: a step costs {cost_n:.2f} s, against {cost_other:.2f} s on 1")
+            self.log.emit("threads", step=self.state.step, threads=n, step_cost_s=round(cost_n, 4),
+                          other_cost_s=round(cost_other, 4), message=message)
+        if torch.get_num_threads() != governor.threads:
+            torch.set_num_threads(governor.threads)
 
     def checkpoint(self, reason: str, final: FinalModel | None = None) -> bool:
         """Save; a failed write (a full disk) keeps the previous checkpoint, says so, and training goes on."""

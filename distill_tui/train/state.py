@@ -54,15 +54,25 @@ class TrainerState:
 
 
 def make_clock(kind: str) -> Callable[[], float]:
-    """"wall": seconds on the wall clock. "cpu": this process's CPU seconds divided by torch's thread
-    count, i.e. wall time on an otherwise idle machine; it makes budgets comparable on a shared one."""
+    """A clock whose differences are a run's time. "wall": seconds on the wall clock. "cpu": this process's CPU
+    seconds, each interval divided by torch's thread count at the end of it (the count can change between
+    steps, `governor.py`), i.e. wall time on an otherwise idle machine; it makes budgets comparable on a shared
+    one. It starts at 0."""
     if kind == "wall":
         return time.time
     if kind == "cpu":
         import torch
 
-        threads = max(torch.get_num_threads(), 1)
-        return lambda: time.process_time() / threads
+        last, total = time.process_time(), 0.0
+
+        def cpu_clock() -> float:
+            nonlocal last, total
+            now = time.process_time()
+            total += (now - last) / max(torch.get_num_threads(), 1)
+            last = now
+            return total
+
+        return cpu_clock
     raise BadInputError(f"unknown clock {kind!r} (wall or cpu)")
 
 

@@ -106,6 +106,7 @@ class Trainer:
         self.running = _Running()
         self.rate: RateSettings | None = None  # a fresh run's rate and why (`data.dataset.corpus_spectrogram`)
         self.model: VQVAE | None = None
+        self.threads_governed = False  # set by `setup` (CPU only)
         self.optimizer: torch.optim.Optimizer | None = None
         self.peak_lr: float | None = None  # with lr None: the peak chosen from the budget (`budget_lr`)
 
@@ -147,6 +148,7 @@ class Trainer:
         refs = sorted(f.ref_db for f in scanned.files)
         self.dataset_doc = {**asdict(summary), "median_ref_db": refs[len(refs) // 2], "notes": scanned.notes}
         self.device = device = pick_device(tc.device)
+        self.threads_governed = device == "cpu"  # one thread while that is cheaper: the runner's `governor.py`
         req.train = tc = replace(tc, precision=pick_precision(tc.precision, device))  # what runs is what is recorded
         torch.manual_seed(tc.seed)
         if ckpt is not None:
