@@ -130,9 +130,9 @@ class TrainConfig:
     # convolution and the loss stay in float32, and the model file is float32 either way. "auto":
     # bfloat16 on a CPU with bfloat16 instructions, else float32 (`train.state.pick_precision`); the
     # model file records which ran. On a busy machine two bfloat16 threads can stall (3 s a step against
-    # 0.25 s on one); the runner trains on one thread while that is cheaper (`train/governor.py`). Not yet
-    # the default: a 30-step test model left a code unused in bfloat16 (docs/architecture.md, decision 34).
-    precision: str = "float32"
+    # 0.25 s on one); the runner trains on one thread while that is cheaper (`train/governor.py`;
+    # docs/architecture.md, decision 34).
+    precision: str = "auto"
     # Training-crop variations (data/dataset.Augment): each crop quieter by up to this many dB, and its
     # pitch moved by up to this many semitones either way. Crops already start at any sample. Off: 6 dB and
     # 0.5 semitone made held-out and training sounds decode worse (docs/architecture.md, decision 28).

@@ -97,6 +97,21 @@ def test_unused_codes_are_refilled_where_the_data_is_quantized_worst():
     assert q.refill_dead_codes_(z) == [0, 0]
 
 
+def test_codes_a_rounding_error_apart_are_refilled_as_encoding_sees_them():
+    """Codes that sit a hair apart on a large vector: torch.cdist tells them apart, the library's encoding
+    (|x|^2 + |e|^2 - 2 x.e in float32) does not, and gives every vector to one of them."""
+    from distill_tui.model.quantizer import Quantizer
+
+    torch.manual_seed(0)
+    q = Quantizer(ModelConfig(latent_dim=8, levels=1, codebook_sizes=[16], kmeans_init=False)).eval()
+    centre = torch.full((8,), 7.0)  # |x| about 20
+    z = torch.cat([centre + torch.randn(300, 8) * 1e-3, centre + torch.randn(40, 8) * 3])  # (N, D): a dense spot, a spread
+    q.rvq.layers[0]._codebook.embed.data[0] = centre + torch.randn(16, 8) * 1e-3  # every code on the dense spot
+    q.refill_dead_codes_(z)
+    codes = q(z[None]).indices[0, :, 0]  # (N,) as encoding chooses
+    assert len(torch.unique(codes)) == 16  # every code in use, not only in cdist's eyes
+
+
 def test_dilation_growth_sets_how_far_a_position_reaches():
     reach = {}
     for growth in (1, 3):

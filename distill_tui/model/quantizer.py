@@ -29,6 +29,19 @@ class QuantizeResult:
     commit_loss: torch.Tensor  # scalar, already weighted
 
 
+REFILL_PASSES = 16  # rounds of refilling a level; each is one (N, K) distance matrix
+TIE_DISTANCE = 1e-3  # below this the library's distance (float32, floored at 1e-4) cannot tell two codes apart
+
+
+def library_distances(x: torch.Tensor, embed: torch.Tensor) -> torch.Tensor:
+    """x (N, D), embed (K, D) -> (N, K) Euclidean distances as vector-quantize-pytorch computes them when
+    it encodes: |x|^2 + |e|^2 - 2 x.e, floored at 1e-8, square root. Near a large vector this is off by far
+    more than torch.cdist; using it here makes "in use" mean what encoding will do."""
+    x, embed = x.float(), embed.float()
+    d2 = (x * x).sum(1)[:, None] + (embed * embed).sum(1)[None, :] - 2 * x @ embed.T
+    return d2.clamp(min=1e-8).sqrt()
+
+
 class Quantizer(nn.Module):
     """Residual VQ over latent vectors (B, T, D); or a pass-through when `cfg.quantize` is False."""
 
@@ -91,7 +104,10 @@ class Quantizer(nn.Module):
         The dead-code replacement of training, done once over the whole dataset instead of one batch:
         level by level, each unused code takes the residual farthest from every code so far (farthest
         point, so two new codes never land on the same spot), and the next level sees the residuals of
-        the refilled one. Returns how many codes each level refilled.
+        the refilled one. Distances are the library's own (`library_distances`), so a code counted in use
+        here is one that encoding chooses: with torch's exact `cdist`, two codes a rounding error apart both
+        looked used, and encoding gave every vector to one of them. Returns how many codes each level
+        refilled.
         """
         if self.rvq is None:
             return []
@@ -103,27 +119,27 @@ class Quantizer(nn.Module):
             cb = layer._codebook
             embed = cb.embed[0]  # (K, D), a view: writing it writes the codebook
             total = 0
-            for _ in range(4):  # a code that lost all its vectors to new ones is dead in turn: go again
-                dist = torch.cdist(residual, embed)  # (N, K)
+            for _ in range(REFILL_PASSES):  # a code that lost all its vectors to new ones is dead in turn: go again
+                dist = library_distances(residual, embed)  # (N, K)
                 counts = torch.bincount(dist.argmin(dim=1), minlength=embed.shape[0])
                 dead = torch.nonzero(counts == 0).flatten().tolist()
                 err = dist.min(dim=1).values  # (N,) distance of each vector to its code
                 placed = 0
                 for code in dead:
                     worst = int(err.argmax())
-                    if float(err[worst]) <= 0:
+                    if float(err[worst]) <= TIE_DISTANCE:
                         break
                     vec = residual[worst]
                     embed[code] = vec
                     cb.embed_avg.data[0, code] = vec * cb.reset_cluster_size
                     cb.cluster_size.data[0, code] = cb.reset_cluster_size
-                    err = torch.minimum(err, (residual - vec).norm(dim=1))
+                    err = torch.minimum(err, library_distances(residual, vec[None])[:, 0])
                     placed += 1
                 total += placed
                 if not placed:
                     break
             refilled.append(total)
-            residual = residual - embed[torch.cdist(residual, embed).argmin(dim=1)]
+            residual = residual - embed[library_distances(residual, embed).argmin(dim=1)]
         return refilled
 
     def decode_indices(self, indices: torch.Tensor, levels: int | None = None) -> torch.Tensor:
