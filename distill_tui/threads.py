@@ -14,7 +14,8 @@ from contextlib import contextmanager
 # millisecond) before sleeping. Passive waiting wakes the second thread hundreds of times a training step, so a
 # 2-thread step took 0.15 s where a short spin takes 0.095 s, on less CPU (decision 34).
 WAITING = {"interactive": {"OMP_WAIT_POLICY": "PASSIVE"}, "training": {"GOMP_SPINCOUNT": "10000"}}
-_ours: set[str] = set()  # the variables this module set (a user's own setting is never changed)
+_KEYS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+_ours: set[str] = set()  # the variables this module set (a user's own setting is never changed or added to)
 
 
 def openmp_waiting(role: str) -> bool:
@@ -25,10 +26,11 @@ def openmp_waiting(role: str) -> bool:
     for key in _ours:
         os.environ.pop(key, None)
     _ours.clear()
+    if any(key in os.environ for key in _KEYS):  # the user chose how to wait: libgomp lets GOMP_SPINCOUNT
+        return True  # override OMP_WAIT_POLICY, so adding either of ours would undo their choice
     for key, value in WAITING[role].items():
-        if key not in os.environ:
-            os.environ[key] = value
-            _ours.add(key)
+        os.environ[key] = value
+        _ours.add(key)
     return True
 
 
