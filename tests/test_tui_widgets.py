@@ -344,3 +344,21 @@ async def test_a_theme_picked_in_the_palette_is_used_on_the_next_launch(tmp_path
     last = DistillApp(None, [], theme_dirs=[REPO_THEMES])
     async with last.run_test(size=(100, 30)) as pilot:
         assert last.theme == "distill-light"
+
+
+def test_a_one_step_spike_does_not_flatten_the_training_curve():
+    """Seen in tmux: one training step at 125 dB (early steps spike, then recover) set the chart's top, and the
+    whole run from 33 dB down to 8 dB was drawn in its bottom quarter. A lone spike now leaves the chart's range
+    to the curve and runs off its top edge; a run that starts high keeps its start."""
+    from distill_tui.tui.widgets.loss_chart import Series, render_chart
+
+    ys = [33.0 - 0.25 * i for i in range(100)]  # 33 dB down to 8 dB
+    spiky = list(ys)
+    spiky[27] = 125.0
+    for values, top in ((ys, "33.00"), (spiky, "33.00")):
+        s = Series("training dB", "red", list(map(float, range(100))), values)
+        lines = render_chart([s], 60, 12).plain.splitlines()
+        assert lines[1].split()[0] == top, lines[1]  # the top label: the curve's own start
+        assert lines[-1].split()[0] == "8.25"
+    rising = Series("training dB", "red", [0.0, 1.0, 2.0, 3.0], [10.0, 20.0, 40.0, 80.0])  # a run going wrong: no spike
+    assert render_chart([rising], 60, 12).plain.splitlines()[1].split()[0] == "80.00"

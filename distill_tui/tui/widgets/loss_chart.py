@@ -52,6 +52,19 @@ def _pixels(s: Series, x0: float, x1: float, y0: float, y1: float, px_w: int, px
     return out
 
 
+def _top(series: list[Series]) -> float:
+    """The chart's top: the highest point that is not a lone spike, one over twice both its neighbours (an early
+    training step can spike to 125 dB and recover at once; drawn to scale it flattened the rest of the run). A
+    spike's line runs off the top edge; a curve's first and last points always count."""
+    top = -math.inf
+    for s in series:
+        ys = s.ys
+        for i, y in enumerate(ys):
+            if not (0 < i < len(ys) - 1 and y > 0 and y > 2 * max(ys[i - 1], ys[i + 1])):
+                top = max(top, y)
+    return top
+
+
 def _since(s: Series, x0: float) -> tuple[list[float], list[float]]:
     i = next((i for i, x in enumerate(s.xs) if x >= x0), len(s.xs))
     return s.xs[i:], s.ys[i:]
@@ -99,7 +112,7 @@ def render_chart(series: list[Series], width: int, height: int, title: str = "",
                 text.append("\n")
         return text
     x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
-    y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
+    y0, y1 = min(p[1] for p in points), _top(series)
     if y1 - y0 < 1e-9:
         y0, y1 = y0 - 0.5, y1 + 0.5
     if x1 - x0 < 1e-9:
