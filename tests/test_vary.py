@@ -76,6 +76,9 @@ class ToyCodec:
     class cfg:  # noqa: N801 - read as `codec.cfg.stride`
         stride = 4
 
+    class spec:  # noqa: N801 - read as `codec.spec.hop_length`
+        hop_length = 256
+
     def decode_db(self, codes: np.ndarray):
         import torch
 
@@ -311,3 +314,17 @@ def test_the_words_for_a_variation_follow_the_closeness_scale():
     assert Shape(1.2, 0.95).words() == "subtle (1.2 dB), same shape over time"
     assert Shape(3.0, 0.5).words() == "changed (3.0 dB), a new shape over time"
     assert Shape(7.5, 0.9).words().startswith("rough (7.5 dB)")
+
+
+def test_the_shape_judge_leaves_out_the_column_past_the_sounds_end():
+    """Found on real pads (rave_choir01, 0.42 s: 9 whole columns and a tenth mostly past the end): the last
+    column decodes near silence, so every variation of a steady sound "kept the shape" at r 0.98 while its audio,
+    which ends where the sound does, correlated 0.58. Only the columns the sound fills are judged."""
+    steady = np.stack([np.r_[10, 12, 11, 10, 12, 11, 10, 12, 11, 0], np.full(10, 2)])  # (2, 10); the last column past the end
+    wobbly = steady.copy()
+    wobbly[0, :9] = [12, 10, 10, 12, 11, 12, 11, 10, 10]  # another wobble, the same level: not the source's shape
+    whole = shape_judge(ToyCodec(), steady)
+    assert whole(wobbly).envelope_r > 0.9  # the silent tail makes any steady grid look faithful
+    heard = shape_judge(ToyCodec(), steady, samples=9 * 4 * 256 + 100)  # 9 columns and a little
+    assert heard(wobbly).envelope_r < 0.5 and not heard(wobbly).keeps_shape
+    assert heard(steady).envelope_r == pytest.approx(1.0)

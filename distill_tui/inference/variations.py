@@ -102,25 +102,32 @@ class SourceShape:
     (relative dB, no Griffin-Lim): called with codes it gives their `Shape`; `per_position` gives the loudness
     and the change of many candidates at every position, which `keep_loudness` repairs with."""
 
-    def __init__(self, codec: Codec, source: np.ndarray) -> None:
+    def __init__(self, codec: Codec, source: np.ndarray, samples: int | None = None) -> None:
         self.codec, self.stride = codec, codec.cfg.stride
         self.source = np.array(source)  # (levels, positions)
         self.source_db = codec.decode_db(source)  # (F, T)
         self.envelope = loudness_envelope(self.source_db, self.stride)  # (P,)
-        self.flat = self.envelope.size < 3 or float(self.envelope.std()) < 1e-6
+        # The columns the sound fills: a last column mostly past its end decodes near silence, and that one
+        # drop made every variation of a steady sound correlate 0.98 with its source (bench/RESULTS.md,
+        # "Thirteenth session"). The whole grid when the length is not known.
+        per_column = self.stride * codec.spec.hop_length if samples else 0
+        self.heard = self.envelope.size if not per_column else int(np.clip(samples // per_column, 1, self.envelope.size))
+        heard = self.envelope[: self.heard]
+        self.flat = heard.size < 3 or float(heard.std()) < 1e-6
         # How far a position's loudness may stray from the source's: half the envelope's spread, so that
         # errors within it leave the correlation near 0.9 (r = s / sqrt(s^2 + e^2)), 0.5-3 dB.
-        self.tolerance_db = float(np.clip(0.5 * self.envelope.std(), 0.5, 3.0)) if self.envelope.size else 3.0
+        self.tolerance_db = float(np.clip(0.5 * heard.std(), 0.5, 3.0)) if heard.size else 3.0
 
     def __call__(self, codes: np.ndarray) -> Shape:
         from ..model.vqvae import frame_distance_db
 
         db = self.codec.decode_db(codes)  # (F, T)
-        change = float(frame_distance_db(db[None], self.source_db[None])[0])
+        t = self.heard * self.stride
+        change = float(frame_distance_db(db[None, :, :t], self.source_db[None, :, :t])[0])
         if self.flat:
             return Shape(change, 1.0)
-        env = loudness_envelope(db, self.stride)
-        r = 0.0 if float(env.std()) < 1e-6 else float(np.corrcoef(env, self.envelope)[0, 1])
+        env = loudness_envelope(db, self.stride)[: self.heard]
+        r = 0.0 if float(env.std()) < 1e-6 else float(np.corrcoef(env, self.envelope[: self.heard])[0, 1])
         return Shape(change, r)
 
     @torch.no_grad()
@@ -134,9 +141,10 @@ class SourceShape:
         return loudness_envelopes(db, self.stride), change
 
 
-def shape_judge(codec: Codec, source: np.ndarray) -> SourceShape:
-    """A judge of candidates against `source` (levels, positions), both decoded by `codec`'s decoder."""
-    return SourceShape(codec, source)
+def shape_judge(codec: Codec, source: np.ndarray, samples: int | None = None) -> SourceShape:
+    """A judge of candidates against `source` (levels, positions), both decoded by `codec`'s decoder, over the
+    columns a sound of `samples` samples fills (None: every column)."""
+    return SourceShape(codec, source, samples)
 
 
 def keep_loudness(prior: Prior, shape: SourceShape, codes: np.ndarray, free_levels: list[int],
