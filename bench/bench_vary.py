@@ -86,7 +86,7 @@ def measure_sound(path: Path, codec, prior: Prior, n: int, keep: list[int], sett
     source = codec.decode(grid).audio
     frame = codec.cfg.stride * codec.spec.hop_length
     t0 = time.perf_counter()
-    judge = None if any_shape else shape_judge(codec, grid.codes, (grid.source or {}).get("samples"))
+    judge = None if any_shape else shape_judge(codec, grid.codes, grid.samples)
     result = vary(prior, grid.codes, n, settings, keep_levels=keep, judge=judge)
     sample_s = time.perf_counter() - t0
     decoded, rows = [], []

@@ -81,8 +81,7 @@ def code_digest() -> str:
 def decoded_length(grid: CodeGrid) -> int:
     """Samples a full decode of `grid` has: (positions * stride - 1) * hop, trimmed to the source's length."""
     n = max(grid.positions * grid.stride - 1, 0) * grid.hop_length
-    samples = (grid.source or {}).get("samples")
-    return n if samples is None else min(int(samples), n)
+    return n if grid.samples is None else min(grid.samples, n)
 
 
 def entry_name(key: DecodeKey, grid: CodeGrid, muted: Iterable[int]) -> str:

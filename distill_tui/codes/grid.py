@@ -77,6 +77,12 @@ class CodeGrid:
     def seconds(self) -> float:
         return self.positions * self.seconds_per_position
 
+    @property
+    def samples(self) -> int | None:
+        """The sound's length in samples at the model's rate (its decode is trimmed to it), when known."""
+        n = (self.source or {}).get("samples")
+        return None if n is None else int(n)
+
     def validate(self, path: str | Path | None = None) -> None:
         if self.codes.ndim != 2:
             raise CodesFileError(f"codes must be a 2-D grid (levels x positions), got {self.codes.ndim}-D", path)

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     region = parse_region(args.region, source.positions) if args.region else None
 
     t0 = time.perf_counter()
-    judge = None if args.any_shape else shape_judge(codec, source.codes, (source.source or {}).get("samples"))
+    judge = None if args.any_shape else shape_judge(codec, source.codes, source.samples)
     result = vary(prior, source.codes, args.n, settings, keep_levels=keep, region=region, judge=judge)
     sample_s = time.perf_counter() - t0
     args.output.mkdir(parents=True, exist_ok=True)

@@ -124,8 +124,7 @@ class Auditioner:
 
     def _finish(self, raw: np.ndarray, grid: CodeGrid) -> np.ndarray:
         """Trim to the source's length and limit the peak, as `Codec.decode` does."""
-        samples = (grid.source or {}).get("samples")
-        audio = raw[: int(samples)].copy() if samples is not None else raw.copy()
+        audio = raw[: grid.samples].copy() if grid.samples is not None else raw.copy()
         peak = float(np.abs(audio).max()) if len(audio) else 0.0
         if peak > 0.999:  # never clip
             audio *= 0.999 / peak

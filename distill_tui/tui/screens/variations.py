@@ -121,7 +121,7 @@ class VariationsScreen(ModalScreen[None]):
         engine = self.editor.engine
         try:
             result = vary(engine.require_prior(), source.codes, self.count, settings, keep_levels=keep,
-                          judge=shape_judge(engine.codec, source.codes, (source.source or {}).get("samples")))
+                          judge=shape_judge(engine.codec, source.codes, source.samples))
             for v in result.variations:
                 grid = source.copy()
                 grid.codes, grid.name = v.codes, f"{self.sound_name}-var{v.index}"
