@@ -127,6 +127,23 @@ def test_keep_loudness_pulls_stray_positions_back_and_touches_nothing_else():
     assert np.array_equal(again, fixed)  # the same seed repairs the same way
 
 
+def test_keep_loudness_leaves_the_columns_past_the_sounds_end_alone():
+    """The judge reads only the columns a sound fills (a last column mostly past its end decodes near silence);
+    the repair judged by it redrew that tail too, against a near-silent envelope nobody hears."""
+    prior, codes = random_prior(), source_grid(positions=24)
+    codes[2] = 8
+    codes[0] = np.r_[np.arange(12), np.arange(12)[::-1]]
+    shape = shape_judge(SwellingCodec(), codes, samples=20 * 4 * 256 + 100)  # 20 columns and a little
+    assert shape.heard == 20
+    drawn = codes.copy()
+    drawn[1:, 4:] = np.random.default_rng(0).integers(0, 8, (2, 20))  # strays everywhere, the tail too
+    loud, _ = shape.per_position(drawn[None])
+    assert (np.abs(loud[0] - shape.envelope)[20:] > shape.tolerance_db).any()  # the tail strays
+    fixed = keep_loudness(prior, shape, drawn, [1, 2], (4, 24), SamplingSettings(seed=1), rounds=6)
+    assert not np.array_equal(fixed[:, 4:20], drawn[:, 4:20])  # what is heard is repaired
+    assert np.array_equal(fixed[:, 20:], drawn[:, 20:])  # the columns past the end are not
+
+
 def test_vary_repairs_a_chosen_variation_that_lost_the_shape():
     prior, codes = random_prior(), source_grid(positions=24)
     codes[2] = 8

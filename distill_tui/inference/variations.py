@@ -155,15 +155,15 @@ def keep_loudness(prior: Prior, shape: SourceShape, codes: np.ndarray, free_leve
     new draws, the one that changes the sound most among those within the tolerance (else the nearest in
     loudness).
 
-    codes (levels, positions) -> repaired codes (levels, positions); cells outside `free_levels` x `region` are
-    never touched. Positions are judged one by one in the decoder's own output, then the mixed grid is judged
+    codes (levels, positions) -> repaired codes (levels, positions); cells outside `free_levels` x `region`, and
+    the columns past the sound's end (`shape.heard`), are never touched. Positions are judged one by one in the decoder's own output, then the mixed grid is judged
     whole against the current one (neighbours reach into a position through the decoder). So a sound whose finer
     levels swell or hollow it keeps its envelope while the rest of the variation stays as drawn.
     """
     start, end = region
     current = codes.copy()
     inside = np.zeros(codes.shape[1], dtype=bool)
-    inside[start:end] = True
+    inside[start : min(end, shape.heard)] = True  # the columns past the sound's end are not judged: not repaired
 
     def strays(loud: np.ndarray) -> np.ndarray:  # (B, P) -> (B,) dB beyond the tolerance, summed in the region
         return np.clip(np.abs(loud - shape.envelope[None]) - shape.tolerance_db, 0, None)[:, inside].sum(axis=1)
