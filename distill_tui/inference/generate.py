@@ -26,6 +26,7 @@ from ..model.prior import (
     window_for_time,
     windows_nll,
 )
+from ..model.prior_step import SlotStep
 from ..persistence.document import PriorSummary
 from ..persistence.model_file import ModelFile, load_model_file
 from ..threads import torch_threads
@@ -165,6 +166,11 @@ class Prior:
         time_ids = [torch.full((b, 1), t, dtype=torch.long) for t in range(ctx)]  # each (B, 1)
         bos = [torch.full((b, 1), vocab + k, dtype=torch.long) for k in (0, 1)]  # sound start, mid-sound
         none = torch.full((b, 1), vocab, dtype=torch.long)
+        # The Transformer's step in numpy (model/prior_step.py), reading the codes through a view of `seq`
+        step = SlotStep(model) if cfg.architecture == "transformer" else None
+        codes = seq.numpy()  # (B, slots): the same memory as seq, so each code sampled into seq is read here
+        level_n, time_n = [np.full(b, lv) for lv in range(q)], [np.full(b, t) for t in range(ctx)]
+        bos_n, none_n = [np.full(b, vocab + k) for k in (0, 1)], np.full(b, vocab)
         w0 = window_for_time(cfg, start // q)
         cache = self._prefill(seq, w0, start)
         memory = SoundMemory(cfg, b)  # the sound's own codes so far (model/memory.py); inactive in most priors
@@ -185,11 +191,15 @@ class Prior:
             if i >= (w0 + ctx) * q:
                 w0 += hop
                 cache = self._prefill(seq, w0, i)
-            tok = bos[min(w0, 1)] if i == w0 * q else seq[:, i - 1 : i]  # (B, 1)
-            same = none if i < q else seq[:, i - q : i - q + 1]  # (B, 1)
-            same2 = none if i < 2 * q else seq[:, i - 2 * q : i - 2 * q + 1]  # (B, 1): the n-gram part's context
             lv = i % q
-            logits = model(SlotInputs(tok, same, level_ids[lv], time_ids[i // q - w0], same2), cache)[:, 0]  # (B, V)
+            if step is not None:  # the same logits as the model's forward, without torch's cost per operation
+                logits = step.step(bos_n[min(w0, 1)] if i == w0 * q else codes[:, i - 1], none_n if i < q else codes[:, i - q],
+                                   level_n[lv], time_n[i // q - w0], none_n if i < 2 * q else codes[:, i - 2 * q], cache)
+            else:
+                tok = bos[min(w0, 1)] if i == w0 * q else seq[:, i - 1 : i]  # (B, 1)
+                same = none if i < q else seq[:, i - q : i - q + 1]  # (B, 1)
+                same2 = none if i < 2 * q else seq[:, i - 2 * q : i - 2 * q + 1]  # (B, 1): the n-gram part's context
+                logits = model(SlotInputs(tok, same, level_ids[lv], time_ids[i // q - w0], same2), cache)[:, 0]  # (B, V)
             lo = offsets[lv]
             level_logits = logits[:, lo : lo + sizes[lv]]  # (B, K)
             if memory.active:

@@ -1,0 +1,133 @@
+"""The Transformer prior's one-slot step in numpy: what sampling calls once per code.
+
+`PriorModel.forward` with a key/value cache and one new slot computes on vectors of 64 numbers (the default
+d_model) through over a hundred torch operations and module calls; at that size their fixed cost is most of the
+time (0.96 ms a slot against 0.38 ms for this step, a 2-core Zen 3, bench/RESULTS.md "Fourteenth session";
+sampling at batch 1 runs about twice as fast with it). `SlotStep` does the same arithmetic
+with numpy on views of the same weights and of the same cache (no copies: the cache the torch prefill filled is
+the one the step extends, and a step's keys and values are there for the next prefill's window too), in float32,
+so its logits match `forward`'s to float rounding (tests/test_prior_step.py). Only the Transformer has it; an
+LSTM prior samples through `forward`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .prior import KVCache, PriorModel
+
+
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float, average: np.ndarray) -> np.ndarray:
+    """Over the last axis (C); `average` (C, 1) is 1 / C in every row (a product is cheaper than numpy's mean)."""
+    centred = x - x @ average
+    return centred / np.sqrt((centred * centred) @ average + eps) * weight + bias
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    """Over the last axis; entries at -inf stay -inf (a level's mask)."""
+    top = x.max(axis=-1, keepdims=True)
+    shifted = x - top
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """Exact GELU, x * Phi(x), as torch's default (numpy has no erf: torch's, on the same memory)."""
+    return 0.5 * x * (1.0 + torch.special.erf(torch.from_numpy(x * np.float32(1 / math.sqrt(2)))).numpy())
+
+
+class SlotStep:
+    """`model`'s logits for one new slot per row, given its cache: `step(tok, same, level, time, same2, cache)`
+    with each input an int array (B,) as `SlotInputs` holds them, -> log-probabilities or logits (B, V), as
+    `PriorModel.forward(...)[:, 0]` gives them. Built on views of the model's parameters: build it again after
+    loading other weights into the model."""
+
+    def __init__(self, model: PriorModel) -> None:
+        if model.cfg.architecture != "transformer":
+            raise ValueError("SlotStep is the Transformer's step; an LSTM prior samples through forward")
+        self.model, self.cfg = model, model.cfg
+        p = {name: t.detach().numpy() for name, t in model.named_parameters()}
+        p.update({name: t.detach().numpy() for name, t in model.named_buffers()})
+        self.p = p
+        self.eps = model.ln_f.eps
+        c = self.cfg.d_model
+        self.average = np.full((c, 1), 1 / c, dtype=np.float32)  # (C, 1)
+        self.heads = self.cfg.heads
+        self.blocks = [self._block(i) for i in range(len(model.blocks))]
+        self.cache: KVCache | None = None
+        self.kv: list[tuple[np.ndarray, np.ndarray]] = []
+        v = self.cfg.vocab
+        self.out_t = (p["head.weight"] if model.use_base else p["embed.tok.weight"][:v]).T  # (C, V)
+
+    def _block(self, i: int) -> dict[str, np.ndarray]:
+        p, pre = self.p, f"blocks.{i}."
+        return {"ln1": (p[pre + "ln1.weight"], p[pre + "ln1.bias"]), "ln2": (p[pre + "ln2.weight"], p[pre + "ln2.bias"]),
+                "qkv": (p[pre + "attn.qkv.weight"].T, p[pre + "attn.qkv.bias"]),
+                "proj": (p[pre + "attn.proj.weight"].T, p[pre + "attn.proj.bias"]),
+                "fc1": (p[pre + "fc1.weight"].T, p[pre + "fc1.bias"]), "fc2": (p[pre + "fc2.weight"].T, p[pre + "fc2.bias"])}
+
+    def step(self, tok: np.ndarray, same: np.ndarray, level: np.ndarray, time: np.ndarray, same2: np.ndarray | None,
+             cache: KVCache) -> torch.Tensor:
+        """One slot per row (each input (B,)) -> (B, V) as a torch tensor over numpy memory; extends `cache`."""
+        p, model, cfg = self.p, self.model, self.cfg
+        h = p["embed.tok.weight"][tok] + p["embed.same.weight"][same] + p["embed.level.weight"][level] \
+            + p["embed.time.weight"][time]  # (B, C)
+        b, c = h.shape
+        nh, hs = self.heads, c // self.heads
+        n = cache.length
+        if self.cache is not cache:  # numpy views of the cache's tensors, taken once per cache
+            self.cache, self.kv = cache, [(k.numpy(), v.numpy()) for k, v in zip(cache.k, cache.v, strict=True)]
+        scale = np.float32(1 / math.sqrt(hs))
+        for i, blk in enumerate(self.blocks):
+            a = _layer_norm(h, *blk["ln1"], self.eps, self.average)
+            qkv = a @ blk["qkv"][0] + blk["qkv"][1]  # (B, 3C)
+            q = qkv[:, :c].reshape(b, nh, 1, hs)
+            keys, values = self.kv[i]  # (B, nh, N, hs): the cache's own memory
+            keys[:, :, n] = qkv[:, c : 2 * c].reshape(b, nh, hs)
+            values[:, :, n] = qkv[:, 2 * c :].reshape(b, nh, hs)
+            att = q @ keys[:, :, : n + 1].swapaxes(2, 3) * scale  # (B, nh, 1, n + 1)
+            att = np.exp(att - att.max(axis=-1, keepdims=True))
+            y = (att @ values[:, :, : n + 1] / att.sum(axis=-1, keepdims=True)).reshape(b, c)  # (B, C)
+            h = h + (y @ blk["proj"][0] + blk["proj"][1])
+            u = _gelu(_layer_norm(h, *blk["ln2"], self.eps, self.average) @ blk["fc1"][0] + blk["fc1"][1])  # (B, 4C)
+            h = h + (u @ blk["fc2"][0] + blk["fc2"][1])
+        cache.length += 1
+        logits = _layer_norm(h, p["ln_f.weight"], p["ln_f.bias"], self.eps, self.average) @ self.out_t  # (B, V)
+        mask = p["level_mask"][level]  # (B, V)
+        row = np.where(same == cfg.vocab, cfg.vocab + level, same)  # the bigram's row (`bigram_row`)
+        if model.use_base:
+            logits = logits + p["bigram"][row]
+        logits = logits + mask
+        if model.use_blend:
+            big = p["bigram"][row] + mask  # (B, V)
+            if model.use_cross or model.use_ngram:
+                lw = p["blend_log_shares"][level]  # (B, 4): network, bigram, cross-level, n-gram
+                logits = np.logaddexp(_log_softmax(logits) + lw[:, 0:1], big + lw[:, 1:2])
+                if model.use_cross:
+                    logits = np.logaddexp(logits, p["cross"][tok] + mask + lw[:, 2:3])
+                if model.use_ngram:
+                    logits = np.logaddexp(logits, self._ngram(same, same2, level) + lw[:, 3:4])
+            else:
+                logits = self._two_part(_log_softmax(logits), big, p["blend_weight"][level])
+        return torch.from_numpy(np.ascontiguousarray(logits, dtype=np.float32))
+
+    def _two_part(self, net: np.ndarray, big: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """`prior.blend_logp` for one slot: weight (B, 1)."""
+        kind = self.cfg.blend
+        if kind == "linear":
+            with np.errstate(divide="ignore"):  # log 0 = -inf, as torch gives it
+                return np.logaddexp(net + np.log(weight), big + np.log1p(-weight))
+        if kind == "product":
+            return _log_softmax(net + weight * np.where(np.isfinite(big), big, 0.0))
+        return net
+
+    def _ngram(self, same: np.ndarray, same2: np.ndarray | None, level: np.ndarray) -> np.ndarray:
+        """`NgramPart.forward` for one slot: log-probabilities (B, V)."""
+        if same2 is None:
+            raise ValueError("the n-gram part reads the previous two same-level codes: same2 is missing")
+        p = self.p
+        local, width = p["ngram.local"], p["ngram.width"]
+        rows = p["ngram.base"][level] + local[level, same2] * width[level] + local[level, same]  # (B,)
+        return p["ngram.full"][rows]
