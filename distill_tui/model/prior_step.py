@@ -4,9 +4,9 @@
 d_model) through over a hundred torch operations and module calls; at that size their fixed cost is most of the
 time (0.96 ms a slot against 0.38 ms for this step, a 2-core Zen 3, bench/RESULTS.md "Fourteenth session";
 sampling at batch 1 runs about twice as fast with it). `SlotStep` does the same arithmetic
-with numpy on views of the same weights and of the same cache (no copies: the cache the torch prefill filled is
-the one the step extends, and a step's keys and values are there for the next prefill's window too), in float32,
-so its logits match `forward`'s to float rounding (tests/test_prior_step.py). Only the Transformer has it; an
+with numpy on the same weights (some folded together) and on views of the same cache (the cache the torch
+prefill filled is the one the step extends, and a step's keys and values are there for the torch forward too), in
+float32, so its logits match `forward`'s to float rounding (tests/test_prior_step.py). Only the Transformer has it; an
 LSTM prior samples through `forward`.
 """
 
@@ -20,10 +20,19 @@ import torch
 from .prior import KVCache, PriorModel
 
 
-def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float, average: np.ndarray) -> np.ndarray:
-    """Over the last axis (C); `average` (C, 1) is 1 / C in every row (a product is cheaper than numpy's mean)."""
+def _normalized(x: np.ndarray, eps: float, average: np.ndarray) -> np.ndarray:
+    """Layer norm without its scale and shift (folded into the next product, `_folded`), over the last axis (C);
+    `average` (C, 1) is 1 / C in every row (a product is cheaper than numpy's mean at this size)."""
     centred = x - x @ average
-    return centred / np.sqrt((centred * centred) @ average + eps) * weight + bias
+    return centred / np.sqrt((centred * centred) @ average + eps)
+
+
+def _folded(norm_weight: np.ndarray, norm_bias: np.ndarray, weight_t: np.ndarray, bias: np.ndarray | None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(x_hat * w + b) @ W + c as x_hat @ W' + c': the layer norm's scale and shift folded into the product that
+    follows it. weight_t (C, out) -> (W' (C, out), c' (out,)), contiguous."""
+    shifted = norm_bias @ weight_t + (0.0 if bias is None else bias)
+    return np.ascontiguousarray(norm_weight[:, None] * weight_t), np.ascontiguousarray(shifted, dtype=np.float32)
 
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:
@@ -41,8 +50,9 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 class SlotStep:
     """`model`'s logits for one new slot per row, given its cache: `step(tok, same, level, time, same2, cache)`
     with each input an int array (B,) as `SlotInputs` holds them, -> log-probabilities or logits (B, V), as
-    `PriorModel.forward(...)[:, 0]` gives them. Built on views of the model's parameters: build it again after
-    loading other weights into the model."""
+    `PriorModel.forward(...)[:, 0]` gives them. Built from the model's parameters, some folded together (each
+    layer norm's scale and shift into the product after it, attention's scale into the queries): build it again
+    after the weights change (sampling builds one per call)."""
 
     def __init__(self, model: PriorModel) -> None:
         if model.cfg.architecture != "transformer":
@@ -52,49 +62,50 @@ class SlotStep:
         p.update({name: t.detach().numpy() for name, t in model.named_buffers()})
         self.p = p
         self.eps = model.ln_f.eps
-        c = self.cfg.d_model
+        c, v = self.cfg.d_model, self.cfg.vocab
         self.average = np.full((c, 1), 1 / c, dtype=np.float32)  # (C, 1)
         self.heads = self.cfg.heads
+        self.scale = 1 / math.sqrt(c // self.heads)  # attention's, folded into the queries' weights
         self.blocks = [self._block(i) for i in range(len(model.blocks))]
         self.cache: KVCache | None = None
         self.kv: list[tuple[np.ndarray, np.ndarray]] = []
-        v = self.cfg.vocab
-        self.out_t = (p["head.weight"] if model.use_base else p["embed.tok.weight"][:v]).T  # (C, V)
+        out_t = (p["head.weight"] if model.use_base else p["embed.tok.weight"][:v]).T  # (C, V)
+        self.out = _folded(p["ln_f.weight"], p["ln_f.bias"], out_t, None)
+        self.level_time = np.ascontiguousarray(p["embed.level.weight"][:, None] + p["embed.time.weight"][None])  # (Q, ctx, C)
 
-    def _block(self, i: int) -> dict[str, np.ndarray]:
+    def _block(self, i: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         p, pre = self.p, f"blocks.{i}."
-        return {"ln1": (p[pre + "ln1.weight"], p[pre + "ln1.bias"]), "ln2": (p[pre + "ln2.weight"], p[pre + "ln2.bias"]),
-                "qkv": (p[pre + "attn.qkv.weight"].T, p[pre + "attn.qkv.bias"]),
-                "proj": (p[pre + "attn.proj.weight"].T, p[pre + "attn.proj.bias"]),
-                "fc1": (p[pre + "fc1.weight"].T, p[pre + "fc1.bias"]), "fc2": (p[pre + "fc2.weight"].T, p[pre + "fc2.bias"])}
+        qkv_w, qkv_b = _folded(p[pre + "ln1.weight"], p[pre + "ln1.bias"], p[pre + "attn.qkv.weight"].T,
+                               p[pre + "attn.qkv.bias"])
+        c = qkv_w.shape[0]
+        qkv_w[:, :c] *= self.scale
+        qkv_b[:c] *= self.scale
+        return {"qkv": (qkv_w, qkv_b), "proj": (np.ascontiguousarray(p[pre + "attn.proj.weight"].T), p[pre + "attn.proj.bias"]),
+                "fc1": _folded(p[pre + "ln2.weight"], p[pre + "ln2.bias"], p[pre + "fc1.weight"].T, p[pre + "fc1.bias"]),
+                "fc2": (np.ascontiguousarray(p[pre + "fc2.weight"].T), p[pre + "fc2.bias"])}
 
     def step(self, tok: np.ndarray, same: np.ndarray, level: np.ndarray, time: np.ndarray, same2: np.ndarray | None,
              cache: KVCache) -> torch.Tensor:
         """One slot per row (each input (B,)) -> (B, V) as a torch tensor over numpy memory; extends `cache`."""
         p, model, cfg = self.p, self.model, self.cfg
-        h = p["embed.tok.weight"][tok] + p["embed.same.weight"][same] + p["embed.level.weight"][level] \
-            + p["embed.time.weight"][time]  # (B, C)
+        h = p["embed.tok.weight"][tok] + p["embed.same.weight"][same] + self.level_time[level, time]  # (B, C)
         b, c = h.shape
         nh, hs = self.heads, c // self.heads
         n = cache.length
         if self.cache is not cache:  # numpy views of the cache's tensors, taken once per cache
             self.cache, self.kv = cache, [(k.numpy(), v.numpy()) for k, v in zip(cache.k, cache.v, strict=True)]
-        scale = np.float32(1 / math.sqrt(hs))
-        for i, blk in enumerate(self.blocks):
-            a = _layer_norm(h, *blk["ln1"], self.eps, self.average)
-            qkv = a @ blk["qkv"][0] + blk["qkv"][1]  # (B, 3C)
-            q = qkv[:, :c].reshape(b, nh, 1, hs)
-            keys, values = self.kv[i]  # (B, nh, N, hs): the cache's own memory
+        for (keys, values), blk in zip(self.kv, self.blocks, strict=True):  # keys, values (B, nh, N, hs): the cache's memory
+            qkv = _normalized(h, self.eps, self.average) @ blk["qkv"][0] + blk["qkv"][1]  # (B, 3C), queries scaled
             keys[:, :, n] = qkv[:, c : 2 * c].reshape(b, nh, hs)
             values[:, :, n] = qkv[:, 2 * c :].reshape(b, nh, hs)
-            att = q @ keys[:, :, : n + 1].swapaxes(2, 3) * scale  # (B, nh, 1, n + 1)
+            att = qkv[:, :c].reshape(b, nh, 1, hs) @ keys[:, :, : n + 1].swapaxes(2, 3)  # (B, nh, 1, n + 1)
             att = np.exp(att - att.max(axis=-1, keepdims=True))
             y = (att @ values[:, :, : n + 1] / att.sum(axis=-1, keepdims=True)).reshape(b, c)  # (B, C)
             h = h + (y @ blk["proj"][0] + blk["proj"][1])
-            u = _gelu(_layer_norm(h, *blk["ln2"], self.eps, self.average) @ blk["fc1"][0] + blk["fc1"][1])  # (B, 4C)
+            u = _gelu(_normalized(h, self.eps, self.average) @ blk["fc1"][0] + blk["fc1"][1])  # (B, 4C)
             h = h + (u @ blk["fc2"][0] + blk["fc2"][1])
         cache.length += 1
-        logits = _layer_norm(h, p["ln_f.weight"], p["ln_f.bias"], self.eps, self.average) @ self.out_t  # (B, V)
+        logits = _normalized(h, self.eps, self.average) @ self.out[0] + self.out[1]  # (B, V)
         mask = p["level_mask"][level]  # (B, V)
         row = np.where(same == cfg.vocab, cfg.vocab + level, same)  # the bigram's row (`bigram_row`)
         if model.use_base:
