@@ -166,7 +166,7 @@ class Prior:
         time_ids = [torch.full((b, 1), t, dtype=torch.long) for t in range(ctx)]  # each (B, 1)
         bos = [torch.full((b, 1), vocab + k, dtype=torch.long) for k in (0, 1)]  # sound start, mid-sound
         none = torch.full((b, 1), vocab, dtype=torch.long)
-        # The Transformer's step in numpy (model/prior_step.py), reading the codes through a view of `seq`
+        # The Transformer's step in numpy (model/prior_step.py); it and the memory read the codes through a view
         step = SlotStep(model) if cfg.architecture == "transformer" else None
         codes = seq.numpy()  # (B, slots): the same memory as seq, so each code sampled into seq is read here
         level_n, time_n = [np.full(b, lv) for lv in range(q)], [np.full(b, t) for t in range(ctx)]
@@ -175,18 +175,18 @@ class Prior:
         cache = self._prefill(seq, w0, start)
         memory = SoundMemory(cfg, b)  # the sound's own codes so far (model/memory.py); inactive in most priors
 
-        def above(i: int) -> torch.Tensor | None:  # the column's code one level up (local), read by "cross" memory
-            return seq[:, i - 1] - offsets[i % q - 1] if i % q else None
+        def above(i: int) -> np.ndarray | None:  # the column's code one level up (local), read by "cross" memory
+            return codes[:, i - 1] - offsets[i % q - 1] if i % q else None
 
-        def previous(i: int) -> torch.Tensor | None:  # the level's previous code (local), read by "bi" memory
-            return seq[:, i - q] - offsets[i % q] if i >= q else None
+        def previous(i: int) -> np.ndarray | None:  # the level's previous code (local), read by "bi" memory
+            return codes[:, i - q] - offsets[i % q] if i >= q else None
 
-        def first(i: int) -> torch.Tensor:  # the column's level-1 code (local): silent columns are not remembered
-            return seq[:, i - i % q] - offsets[0]
+        def first(i: int) -> np.ndarray:  # the column's level-1 code (local): silent columns are not remembered
+            return codes[:, i - i % q] - offsets[0]
 
         if memory.active:
             for i in range(start):
-                memory.add(i % q, seq[:, i] - offsets[i % q], above(i), previous(i), first(i))
+                memory.add(i % q, codes[:, i] - offsets[i % q], above(i), previous(i), first(i))
         for i in range(start, end):
             if i >= (w0 + ctx) * q:
                 w0 += hop
@@ -211,7 +211,7 @@ class Prior:
             else:
                 fixed_logp += F.log_softmax(level_logits.double(), dim=-1)[rows, seq[:, i] - lo]
             if memory.active:
-                memory.add(lv, seq[:, i] - lo, above(i), previous(i), first(i))
+                memory.add(lv, codes[:, i] - lo, above(i), previous(i), first(i))
         return fixed_logp
 
     # ------------------------------------------------------------ the API the editor calls

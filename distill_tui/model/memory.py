@@ -38,6 +38,8 @@ import torch
 if TYPE_CHECKING:  # the prior imports this module
     from .prior import PriorConfig
 
+Codes = np.ndarray | torch.Tensor  # (B,) codes, local to their level
+
 MEMORY_MODES = ("uni", "bi", "cross")  # what a stored prior may hold
 # What the folds choose among. Held-out likelihood hardly tells these apart (pads-drums-20 and -50: 44.5-49.4 % below
 # the bigram for every set tried), generated sounds do (bench/RESULTS.md, "Ninth session"): "uni" at level 1 locks a
@@ -166,44 +168,43 @@ class SoundMemory:
     the memory's; `add(level, code, above, previous, first)` records the code just fixed at that level (B,) and
     decays the older ones. `above` is the column's code one level up (B,), read by "cross" levels; `previous` the
     level's previous code (B,), None at the sound's first position, read by "bi" levels; `first` the column's
-    level-1 code (B,): a silent column is not remembered."""
+    level-1 code (B,): a silent column is not remembered. Codes may be numpy arrays or torch tensors; the counts
+    are kept in numpy (float64), which at one code per call costs a fraction of torch's fixed cost per operation."""
 
     def __init__(self, cfg: PriorConfig, batch: int) -> None:
         self.settings = level_settings(cfg)
         self.active = any(self.settings)
-        self.rows = torch.arange(batch)
-        self.state: list[torch.Tensor | None] = []
+        self.rows = np.arange(batch)
+        self.state: list[np.ndarray | None] = []
         self.sizes = list(cfg.codebook_sizes)
         self.silence = cfg.memory_silence
         for lv, s in enumerate(self.settings):
             k = cfg.codebook_sizes[lv]
             keys = {"uni": 1, "bi": k + 1, "cross": cfg.codebook_sizes[lv - 1] if lv else 1}
-            self.state.append(None if s is None else torch.zeros(batch, keys[s.mode], k, dtype=torch.float64))
+            self.state.append(None if s is None else np.zeros((batch, keys[s.mode], k)))
 
-    def _key(self, level: int, above: torch.Tensor | None, previous: torch.Tensor | None) -> torch.Tensor | int:
+    def _key(self, level: int, above: Codes | None, previous: Codes | None) -> np.ndarray | int:
         s = self.settings[level]
         assert s is not None
         if s.mode == "uni":
             return 0
         if s.mode == "bi":
-            return self.sizes[level] if previous is None else previous  # the start row, or the previous code
+            return self.sizes[level] if previous is None else np.asarray(previous)  # the start row, or the previous code
         assert above is not None
-        return above
+        return np.asarray(above)
 
-    def lean(self, level: int, logp: torch.Tensor, above: torch.Tensor | None,
-             previous: torch.Tensor | None) -> torch.Tensor:
+    def lean(self, level: int, logp: torch.Tensor, above: Codes | None, previous: Codes | None) -> torch.Tensor:
         state, s = self.state[level], self.settings[level]
         if state is None or s is None:
             return logp
         counts = state[self.rows, self._key(level, above, previous)]  # (B, K)
-        p = logp.double().exp()  # (B, K)
-        out = torch.log(counts + s.kappa * p) - torch.log(counts.sum(dim=1, keepdim=True) + s.kappa)  # (B, K)
-        return out.to(logp.dtype)
+        p = np.exp(logp.detach().numpy().astype(np.float64))  # (B, K)
+        out = np.log(counts + s.kappa * p) - np.log(counts.sum(axis=1, keepdims=True) + s.kappa)  # (B, K)
+        return torch.from_numpy(out.astype(np.float32)).to(logp.dtype)
 
-    def add(self, level: int, code: torch.Tensor, above: torch.Tensor | None, previous: torch.Tensor | None,
-            first: torch.Tensor) -> None:
+    def add(self, level: int, code: Codes, above: Codes | None, previous: Codes | None, first: Codes) -> None:
         state, s = self.state[level], self.settings[level]
         if state is None or s is None:
             return
-        state.mul_(s.decay)
-        state[self.rows, self._key(level, above, previous), code] += (first != self.silence).double()
+        state *= s.decay
+        state[self.rows, self._key(level, above, previous), np.asarray(code)] += np.asarray(first) != self.silence
