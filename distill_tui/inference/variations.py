@@ -53,6 +53,7 @@ REPAIR_BELOW_R = 0.9
 REPAIR_ROUNDS = 4  # rounds of `keep_loudness` for a chosen variation that lost its source's shape
 REPAIR_CANDIDATES = 8  # draws per round, judged position by position
 REPAIR_SEED_STEP = 104729  # repair round r of a variation drawn with seed s uses s + k + r * REPAIR_SEED_STEP
+FLAT_DB = 1e-4  # an envelope whose spread is below this has no shape to keep (float32 loudness rounds at ~1e-6)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def loudness_envelope(db: torch.Tensor, stride: int, floor_db: float = -80.0) ->
 def loudness_envelopes(db: torch.Tensor, stride: int, floor_db: float = -80.0) -> np.ndarray:
     """Relative dB (B, F, T) -> loudness per grid position (B, T / stride), each floored at `floor_db` below
     its own loudest position."""
-    power = torch.pow(10.0, db.double() / 10).mean(dim=1)  # (B, T)
+    power = torch.pow(10.0, db.float() / 10).mean(dim=1)  # (B, T); float32: within 1e-6 dB of float64, 2.5x faster
     t = power.shape[1] // stride * stride
     env = 10 * torch.log10(power[:, :t].reshape(power.shape[0], -1, stride).mean(dim=2).clamp_min(1e-30))  # (B, P)
     if env.shape[1]:
@@ -113,7 +114,7 @@ class SourceShape:
         per_column = self.stride * codec.spec.hop_length if samples else 0
         self.heard = self.envelope.size if not per_column else int(np.clip(samples // per_column, 1, self.envelope.size))
         heard = self.envelope[: self.heard]
-        self.flat = heard.size < 3 or float(heard.std()) < 1e-6
+        self.flat = heard.size < 3 or float(heard.std()) < FLAT_DB
         # How far a position's loudness may stray from the source's: half the envelope's spread, so that
         # errors within it leave the correlation near 0.9 (r = s / sqrt(s^2 + e^2)), 0.5-3 dB.
         self.tolerance_db = float(np.clip(0.5 * heard.std(), 0.5, 3.0)) if heard.size else 3.0
@@ -127,7 +128,7 @@ class SourceShape:
         if self.flat:
             return Shape(change, 1.0)
         env = loudness_envelope(db, self.stride)[: self.heard]
-        r = 0.0 if float(env.std()) < 1e-6 else float(np.corrcoef(env, self.envelope[: self.heard])[0, 1])
+        r = 0.0 if float(env.std()) < FLAT_DB else float(np.corrcoef(env, self.envelope[: self.heard])[0, 1])
         return Shape(change, r)
 
     @torch.no_grad()
@@ -168,9 +169,9 @@ def keep_loudness(prior: Prior, shape: SourceShape, codes: np.ndarray, free_leve
     def strays(loud: np.ndarray) -> np.ndarray:  # (B, P) -> (B,) dB beyond the tolerance, summed in the region
         return np.clip(np.abs(loud - shape.envelope[None]) - shape.tolerance_db, 0, None)[:, inside].sum(axis=1)
 
+    now_loud, now_change = shape.per_position(current[None])  # the current grid's, decoded once per change of it
     for r in range(rounds):
-        loud, _ = shape.per_position(current[None])
-        redraw = inside & (np.abs(loud[0] - shape.envelope) > shape.tolerance_db)  # (P,)
+        redraw = inside & (np.abs(now_loud[0] - shape.envelope) > shape.tolerance_db)  # (P,)
         if not redraw.any():
             break
         free = np.zeros(codes.shape, dtype=bool)
@@ -179,8 +180,10 @@ def keep_loudness(prior: Prior, shape: SourceShape, codes: np.ndarray, free_leve
         drawn = prior.mask_candidates(current, free, replace(settings, seed=seed), candidates=candidates)
         back = current.copy()  # the source's own codes in the redrawn cells: the fallback that keeps its loudness
         back[free] = shape.source[free]
-        pool = np.stack([current, back] + [c.codes for c in drawn])  # (C + 2, levels, positions)
+        pool = np.stack([back] + [c.codes for c in drawn])  # (C + 1, levels, positions); the current grid is known
         loud, change = shape.per_position(pool)
+        loud, change = np.concatenate([now_loud, loud]), np.concatenate([now_change, change])  # (C + 2, P)
+        pool = np.concatenate([current[None], pool])
         miss = np.abs(loud - shape.envelope[None])  # (C + 2, P)
         best = np.where(miss <= shape.tolerance_db, -change, 1e6 + miss).argmin(axis=0)  # (P,)
         at = np.flatnonzero(redraw)
@@ -189,11 +192,12 @@ def keep_loudness(prior: Prior, shape: SourceShape, codes: np.ndarray, free_leve
         # Neighbours reach into a position through the decoder, so the mix is judged whole: it is kept when it
         # strays no more than the current grid (summed dB beyond the tolerance inside the region, to 0.1 dB)
         # and is either closer to the envelope or, as far, changed more.
-        loud, change = shape.per_position(np.stack([current, mixed]))
+        mixed_loud, mixed_change = shape.per_position(mixed[None])
+        loud, change = np.concatenate([now_loud, mixed_loud]), np.concatenate([now_change, mixed_change])  # (2, P)
         excess = np.round(strays(loud), 1)  # (2,)
         whole = change[:, inside].mean(axis=1)  # (2,)
         if excess[1] < excess[0] or (excess[1] == excess[0] and whole[1] > whole[0]):
-            current = mixed
+            current, now_loud, now_change = mixed, mixed_loud, mixed_change
     return current
 
 
