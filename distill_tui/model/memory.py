@@ -200,7 +200,7 @@ class SoundMemory:
         counts = state[self.rows, self._key(level, above, previous)]  # (B, K)
         p = np.exp(logp.detach().numpy().astype(np.float64))  # (B, K)
         out = np.log(counts + s.kappa * p) - np.log(counts.sum(axis=1, keepdims=True) + s.kappa)  # (B, K)
-        return torch.from_numpy(out.astype(np.float32)).to(logp.dtype)
+        return torch.from_numpy(out).to(logp.dtype)
 
     def add(self, level: int, code: Codes, above: Codes | None, previous: Codes | None, first: Codes) -> None:
         state, s = self.state[level], self.settings[level]
