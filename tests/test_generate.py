@@ -17,7 +17,14 @@ from distill_tui.cli import main
 from distill_tui.codes.grid import CodeGrid
 from distill_tui.config import to_dict
 from distill_tui.errors import BadInputError, ModelFileError
-from distill_tui.inference.generate import Prior, SamplingSettings, filter_logits, sample_logits
+from distill_tui.inference.generate import (
+    Prior,
+    SamplingSettings,
+    exponential_noise,
+    filter_logits,
+    sample_codes,
+    sample_logits,
+)
 from distill_tui.model.prior import PriorConfig, PriorModel, flatten_codes, scoring_windows, windows_nll
 from distill_tui.persistence.model_file import load_model_file, save_model_file
 
@@ -75,6 +82,25 @@ def test_temperature_scales_logits_and_top_k_one_is_greedy():
     gen = torch.Generator().manual_seed(0)
     draws = [int(sample_logits(logits, SamplingSettings(top_k=1), gen)) for _ in range(20)]
     assert draws == [1] * 20
+
+
+def test_the_draw_is_torch_multinomials_draw_from_the_same_stream():
+    """`sample_logits` draws what `torch.multinomial` over the softmax draws with the same generator, leaves the
+    generator where multinomial leaves it, and noise drawn up front in one call is the noise drawn row by row."""
+    torch.manual_seed(0)
+    for seed in range(200):
+        logits = torch.randn(3, 17) * 4  # (B, K)
+        logits[0, :5] = -torch.inf  # codes a filter or a mask dropped
+        mine, theirs = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
+        got = sample_logits(logits, SamplingSettings(temperature=0.7), mine)
+        want = torch.multinomial((logits / 0.7).softmax(dim=-1), 1, generator=theirs)[:, 0]
+        assert torch.equal(got, want), seed
+        assert torch.rand(1, generator=mine).item() == torch.rand(1, generator=theirs).item()
+    up_front, row_by_row = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    rows = [exponential_noise(k, row_by_row) for k in (64, 7, 64, 33)]
+    assert np.array_equal(exponential_noise(168, up_front), np.concatenate(rows))
+    with pytest.raises(ValueError, match="no code"):
+        sample_codes(np.full((1, 4), -np.inf, dtype=np.float32), SamplingSettings())
 
 
 @pytest.mark.parametrize("kw", [{"temperature": 0}, {"temperature": -1}, {"temperature": math.nan}, {"top_k": 0},

@@ -62,7 +62,8 @@ def test_the_numpy_step_gives_the_forwards_logits_slot_by_slot(variant):
         model(slot_inputs(cfg, seq, 0, 0, prefill), cache)
         for i in range(prefill, slots):
             x = slot_inputs(cfg, seq, 0, i, i + 1)
-            got = step.step(*(t[:, 0].numpy() for t in (x.tok, x.same, x.level, x.time, x.same2)), cache)  # (2, V)
+            got = torch.from_numpy(step.step(*(t[:, 0].numpy() for t in (x.tok, x.same, x.level, x.time, x.same2)),
+                                             cache))  # (2, V)
             finite = torch.isfinite(whole[:, i])
             assert torch.equal(torch.isfinite(got), finite), f"slot {i}: another level's codes"
             assert torch.allclose(got[finite], whole[:, i][finite], atol=1e-4, rtol=1e-4), f"slot {i}"
@@ -82,9 +83,34 @@ def test_the_step_and_forward_share_the_cache():
             if i % 2:
                 got = model(SlotInputs(x.tok, x.same, x.level, x.time, x.same2), cache)[:, 0]
             else:
-                got = step.step(*(t[:, 0].numpy() for t in (x.tok, x.same, x.level, x.time, x.same2)), cache)
+                got = torch.from_numpy(step.step(*(t[:, 0].numpy() for t in (x.tok, x.same, x.level, x.time, x.same2)),
+                                                 cache))
             finite = torch.isfinite(whole[:, i])
             assert torch.allclose(got[finite], whole[:, i][finite], atol=1e-4, rtol=1e-4), f"slot {i}"
+
+
+@pytest.mark.parametrize("variant", ["linear blend", "blend with cross-level and n-gram"])
+def test_the_numpy_prefill_fills_the_cache_as_the_forward_does(variant):
+    """Sampling refills its window's cache with `prefill` when the window slides: the keys and values it writes, in
+    two calls (the second attending to the first's), are the torch forward's, and the step after it agrees."""
+    model = prior_model(variant)
+    cfg = model.cfg
+    seq = torch.from_numpy(np.stack([flatten_codes(g, cfg) for g in grids(2, positions=8, seed=5)]))  # (2, 24)
+    step = SlotStep(model)
+    with torch.no_grad():
+        whole = model(slot_inputs(cfg, seq, 1, 3, 20))  # (2, 17, V): a window starting at time 1, read mid-sound
+        want, got = model.new_cache(2), model.new_cache(2)
+        model(slot_inputs(cfg, seq, 1, 3, 16), want)
+        for i0, i1 in ((3, 8), (8, 16)):
+            x = slot_inputs(cfg, seq, 1, i0, i1)
+            step.prefill(x.tok.numpy(), x.same.numpy(), x.level.numpy(), x.time.numpy(), got)
+        assert got.length == want.length == 13
+        for k_got, k_want, v_got, v_want in zip(got.k, want.k, got.v, want.v, strict=True):
+            assert torch.allclose(k_got, k_want, atol=1e-5) and torch.allclose(v_got, v_want, atol=1e-5)
+        x = slot_inputs(cfg, seq, 1, 16, 17)
+        logits = torch.from_numpy(step.step(*(t[:, 0].numpy() for t in (x.tok, x.same, x.level, x.time, x.same2)), got))
+        finite = torch.isfinite(whole[:, 13])
+        assert torch.allclose(logits[finite], whole[:, 13][finite], atol=1e-4, rtol=1e-4)
 
 
 def test_sampling_through_the_step_is_reproducible_and_follows_the_model():

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..config import from_dict
 from ..errors import BadInputError, ModelFileError
@@ -26,7 +25,7 @@ from ..model.prior import (
     window_for_time,
     windows_nll,
 )
-from ..model.prior_step import SlotStep
+from ..model.prior_step import SlotStep, log_softmax
 from ..persistence.document import PriorSummary
 from ..persistence.model_file import ModelFile, load_model_file
 from ..threads import torch_threads
@@ -55,10 +54,44 @@ def filter_logits(logits: torch.Tensor, settings: SamplingSettings) -> torch.Ten
     return logits
 
 
+def exponential_noise(n: int, generator: torch.Generator | None = None) -> np.ndarray:
+    """n Exp(1) numbers (n,) float32 from `generator`: what `draw_index` divides by. Drawn in one call they are the
+    numbers the same calls one row at a time would draw, in order (torch's CPU generator fills them in sequence), so
+    a sampling loop draws all its noise up front, at one call's fixed cost."""
+    return torch.empty(n, dtype=torch.float32).exponential_(1, generator=generator).numpy()
+
+
+def draw_index(weights: np.ndarray, generator: torch.Generator | None = None, noise: np.ndarray | None = None
+               ) -> np.ndarray:
+    """weights (B, K), each >= 0 and not all 0, in float32 -> one index per row (B,) in proportion to them.
+
+    The same draw as `torch.multinomial(weights, 1, generator=generator)`, bit for bit and from the same random
+    stream: torch draws one Exp(1) number q per code and takes the argmax of weights / q (the Gumbel-max trick).
+    This does that without multinomial's input checks, which cost 34 us a call on a 2-core Zen 3 against 5 us for
+    the draw (bench/RESULTS.md, "Fifteenth session"). `noise` (B, K), drawn before by `exponential_noise`, stands
+    in for the generator's next B * K numbers.
+    """
+    q = exponential_noise(weights.size, generator).reshape(weights.shape) if noise is None else noise  # (B, K)
+    return (weights / q).argmax(axis=-1)
+
+
+def sample_codes(logits: np.ndarray, settings: SamplingSettings, generator: torch.Generator | None = None,
+                 noise: np.ndarray | None = None) -> np.ndarray:
+    """logits (B, K) -> sampled indices (B,) after temperature, top-k and top-p: what sampling calls per code
+    (`noise`: as `draw_index` reads it)."""
+    if settings.top_k is not None or settings.top_p is not None:
+        x = filter_logits(torch.from_numpy(np.asarray(logits)), settings).numpy()
+    else:
+        x = np.asarray(logits, dtype=np.float32) / np.float32(settings.temperature)  # (B, K)
+    top = x.max(axis=-1, keepdims=True)
+    if not np.isfinite(top).all():
+        raise ValueError("a row of scores has no finite entry: there is no code to draw")
+    return draw_index(np.exp(x - top), generator, noise)  # softmax's scale does not change the draw
+
+
 def sample_logits(logits: torch.Tensor, settings: SamplingSettings, generator: torch.Generator | None = None) -> torch.Tensor:
     """logits (B, K) -> sampled indices (B,) after temperature, top-k and top-p."""
-    probs = filter_logits(logits, settings).softmax(dim=-1)  # (B, K)
-    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+    return torch.from_numpy(sample_codes(logits.detach().float().numpy(), settings, generator))
 
 
 class LevelBias(Protocol):
@@ -147,11 +180,16 @@ class Prior:
         with torch_threads(1 if seq.shape[0] <= 4 else None):
             return self._fill(seq, free.tolist(), start, end, settings, gen, bias)
 
-    def _prefill(self, seq: torch.Tensor, w0: int, upto: int) -> KVCache | list:
-        """A fresh cache for the window starting at time w0, holding slots [w0 * levels, upto)."""
+    def _prefill(self, seq: torch.Tensor, w0: int, upto: int, step: SlotStep | None = None) -> KVCache | list:
+        """A fresh cache for the window starting at time w0, holding slots [w0 * levels, upto) (through `step`'s
+        numpy forward when given, else the model's)."""
         cache = self.model.new_cache(seq.shape[0])
         if upto > w0 * self.levels:
-            self.model(slot_inputs(self.cfg, seq, w0, w0 * self.levels, upto), cache)
+            x = slot_inputs(self.cfg, seq, w0, w0 * self.levels, upto)
+            if step is not None:
+                step.prefill(x.tok.numpy(), x.same.numpy(), x.level.numpy(), x.time.numpy(), cache)
+            else:
+                self.model(x, cache)
         return cache
 
     def _fill(self, seq: torch.Tensor, free: list[bool], start: int, end: int, settings: SamplingSettings,
@@ -160,20 +198,24 @@ class Prior:
         q, ctx, hop, vocab = cfg.levels, cfg.context, cfg.hop, cfg.vocab
         b = seq.shape[0]
         offsets, sizes = cfg.offsets, cfg.codebook_sizes
-        fixed_logp = torch.zeros(b, dtype=torch.float64)
-        rows = torch.arange(b)
+        fixed_logp = np.zeros(b)  # (B,) float64
+        rows = np.arange(b)
         level_ids = [torch.full((b, 1), lv, dtype=torch.long) for lv in range(q)]  # each (B, 1)
         time_ids = [torch.full((b, 1), t, dtype=torch.long) for t in range(ctx)]  # each (B, 1)
         bos = [torch.full((b, 1), vocab + k, dtype=torch.long) for k in (0, 1)]  # sound start, mid-sound
         none = torch.full((b, 1), vocab, dtype=torch.long)
-        # The Transformer's step in numpy (model/prior_step.py); it and the memory read the codes through a view
+        # The Transformer's step in numpy (model/prior_step.py); it, the memory and the draws read and write the codes
+        # through a view: per code, torch's fixed cost per operation would be most of the time
         step = SlotStep(model) if cfg.architecture == "transformer" else None
-        codes = seq.numpy()  # (B, slots): the same memory as seq, so each code sampled into seq is read here
+        codes = seq.numpy()  # (B, slots): the same memory as seq
         level_n, time_n = [np.full(b, lv) for lv in range(q)], [np.full(b, t) for t in range(ctx)]
         bos_n, none_n = [np.full(b, vocab + k) for k in (0, 1)], np.full(b, vocab)
         w0 = window_for_time(cfg, start // q)
-        cache = self._prefill(seq, w0, start)
+        cache = self._prefill(seq, w0, start, step)
         memory = SoundMemory(cfg, b)  # the sound's own codes so far (model/memory.py); inactive in most priors
+        drawn = [i for i in range(start, end) if free[i]]
+        noise = exponential_noise(b * sum(sizes[i % q] for i in drawn), gen)  # every draw's Exp(1) numbers, in order
+        taken = 0
 
         def above(i: int) -> np.ndarray | None:  # the column's code one level up (local), read by "cross" memory
             return codes[:, i - 1] - offsets[i % q - 1] if i % q else None
@@ -190,7 +232,7 @@ class Prior:
         for i in range(start, end):
             if i >= (w0 + ctx) * q:
                 w0 += hop
-                cache = self._prefill(seq, w0, i)
+                cache = self._prefill(seq, w0, i, step)
             lv = i % q
             if step is not None:  # the same logits as the model's forward, without torch's cost per operation
                 logits = step.step(bos_n[min(w0, 1)] if i == w0 * q else codes[:, i - 1], none_n if i < q else codes[:, i - q],
@@ -199,20 +241,23 @@ class Prior:
                 tok = bos[min(w0, 1)] if i == w0 * q else seq[:, i - 1 : i]  # (B, 1)
                 same = none if i < q else seq[:, i - q : i - q + 1]  # (B, 1)
                 same2 = none if i < 2 * q else seq[:, i - 2 * q : i - 2 * q + 1]  # (B, 1): the n-gram part's context
-                logits = model(SlotInputs(tok, same, level_ids[lv], time_ids[i // q - w0], same2), cache)[:, 0]  # (B, V)
+                logits = model(SlotInputs(tok, same, level_ids[lv], time_ids[i // q - w0], same2), cache)[:, 0].numpy()
             lo = offsets[lv]
             level_logits = logits[:, lo : lo + sizes[lv]]  # (B, K)
             if memory.active:
-                level_logits = memory.lean(lv, F.log_softmax(level_logits.float(), dim=-1), above(i), previous(i))
+                level_logits = memory.lean(lv, log_softmax(level_logits), above(i), previous(i))
             if free[i]:
                 if bias is not None:
-                    level_logits = level_logits.float() + bias(lv, None if i < q else seq[:, i - q] - lo)  # (B, K)
-                seq[:, i] = sample_logits(level_logits, settings, gen) + lo
+                    previous_codes = None if i < q else torch.from_numpy(codes[:, i - q] - lo)
+                    level_logits = level_logits + bias(lv, previous_codes).numpy()  # (B, K)
+                need = b * sizes[lv]
+                codes[:, i] = sample_codes(level_logits, settings, gen, noise[taken : taken + need].reshape(b, -1)) + lo
+                taken += need
             else:
-                fixed_logp += F.log_softmax(level_logits.double(), dim=-1)[rows, seq[:, i] - lo]
+                fixed_logp += log_softmax(level_logits.astype(np.float64))[rows, codes[:, i] - lo]
             if memory.active:
                 memory.add(lv, codes[:, i] - lo, above(i), previous(i), first(i))
-        return fixed_logp
+        return torch.from_numpy(fixed_logp)
 
     # ------------------------------------------------------------ the API the editor calls
     def generate_batch(self, n: int, positions: int, settings: SamplingSettings, *,

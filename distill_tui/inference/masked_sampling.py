@@ -81,10 +81,9 @@ def grid_logits(model: MaskedPrior, tokens: torch.Tensor) -> torch.Tensor:
 
 def _sample(logits: torch.Tensor, settings: SamplingSettings, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """logits (M, V) -> sampled codes (M,) and their log-probability under the untempered model (M,)."""
-    from .generate import filter_logits  # the causal prior's filters: the same temperature, top-k, top-p
+    from .generate import sample_logits  # the causal prior's draw: the same temperature, top-k, top-p
 
-    probs = filter_logits(logits, settings).softmax(dim=-1)  # (M, V)
-    drawn = torch.multinomial(probs, 1, generator=gen)[:, 0]  # (M,)
+    drawn = sample_logits(logits, settings, gen)  # (M,)
     logp = F.log_softmax(logits.float(), dim=-1).gather(1, drawn[:, None])[:, 0]  # (M,)
     return drawn, logp
 

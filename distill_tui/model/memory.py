@@ -168,8 +168,9 @@ class SoundMemory:
     the memory's; `add(level, code, above, previous, first)` records the code just fixed at that level (B,) and
     decays the older ones. `above` is the column's code one level up (B,), read by "cross" levels; `previous` the
     level's previous code (B,), None at the sound's first position, read by "bi" levels; `first` the column's
-    level-1 code (B,): a silent column is not remembered. Codes may be numpy arrays or torch tensors; the counts
-    are kept in numpy (float64), which at one code per call costs a fraction of torch's fixed cost per operation."""
+    level-1 code (B,): a silent column is not remembered. Codes and log-probabilities may be numpy arrays or torch
+    tensors; the counts and what `lean` returns are numpy (float64), which at one code per call costs a fraction of
+    torch's fixed cost per operation."""
 
     def __init__(self, cfg: PriorConfig, batch: int) -> None:
         self.settings = level_settings(cfg)
@@ -193,14 +194,15 @@ class SoundMemory:
         assert above is not None
         return np.asarray(above)
 
-    def lean(self, level: int, logp: torch.Tensor, above: Codes | None, previous: Codes | None) -> torch.Tensor:
+    def lean(self, level: int, logp: np.ndarray | torch.Tensor, above: Codes | None, previous: Codes | None
+             ) -> np.ndarray:
+        """The level's log-probabilities (B, K) after the memory (float64; unchanged, as given, at a level without)."""
         state, s = self.state[level], self.settings[level]
         if state is None or s is None:
             return logp
         counts = state[self.rows, self._key(level, above, previous)]  # (B, K)
-        p = np.exp(logp.detach().numpy().astype(np.float64))  # (B, K)
-        out = np.log(counts + s.kappa * p) - np.log(counts.sum(axis=1, keepdims=True) + s.kappa)  # (B, K)
-        return torch.from_numpy(out).to(logp.dtype)
+        p = np.exp(np.asarray(logp, dtype=np.float64))  # (B, K)
+        return np.log(counts + s.kappa * p) - np.log(counts.sum(axis=1, keepdims=True) + s.kappa)  # (B, K)
 
     def add(self, level: int, code: Codes, above: Codes | None, previous: Codes | None, first: Codes) -> None:
         state, s = self.state[level], self.settings[level]
