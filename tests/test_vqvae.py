@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import torch
 import torch.nn.functional as F
 
@@ -154,3 +157,24 @@ def test_dataset_sizes_pick_levels_and_codebooks_and_overrides_win():
     assert (big.levels, big.codebook_sizes) == (4, [256] * 4)
     mine = adaptive_model_config(20, 0.91, 513, levels=2, codebook_size=32, quantize_dropout=0.5)
     assert (mine.levels, mine.codebook_sizes, mine.quantize_dropout) == (2, [32, 32], 0.5)
+
+
+def test_building_a_model_leaves_torch_dynamo_unimported():
+    """einx (under vector-quantize-pytorch) would import torch._dynamo to mark its operations for torch.compile:
+    1.3-1.5 s of every start on a 2-core CPU. A fresh process builds the quantizer without it, and the quantizer
+    still quantizes; `torch.compiler.allow_in_graph` is torch's own again afterwards."""
+    code = (
+        "import sys, torch\n"
+        "mark = torch.compiler.allow_in_graph\n"
+        "from distill_tui.config import ModelConfig\n"
+        "from distill_tui.model.vqvae import VQVAE\n"
+        "m = VQVAE(ModelConfig(channels=16, latent_dim=8, res_blocks=1, levels=2, codebook_sizes=[8, 8],"
+        " kmeans_init=False)).eval()\n"
+        "codes = m.encode(-90 * torch.rand(1, 513, 16))\n"
+        "assert codes.shape[:2] == (1, 2), codes.shape\n"
+        "assert 'vector_quantize_pytorch' in sys.modules and torch.compiler.allow_in_graph is mark\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"

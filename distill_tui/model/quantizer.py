@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,28 @@ from ..config import ModelConfig
 from .latent import requantize_blend
 
 logging.getLogger("vector_quantize_pytorch").setLevel(logging.ERROR)
+
+
+def residual_vq_class() -> type[nn.Module]:
+    """vector-quantize-pytorch's `ResidualVQ`, imported the first time a model is built.
+
+    The library imports einx, whose torch backend, built at import when torch is already loaded, marks einx's
+    operations for `torch.compile` with `torch.compiler.allow_in_graph`; that call imports `torch._dynamo`,
+    1.3-1.5 s of the start of the editor and of every command that loads a model on a 2-core Zen 3
+    (bench/RESULTS.md, "Fifteenth session"; training pays it anyway: torch's optimizers import it too). Nothing
+    in Distill compiles the quantizer, so the marking is skipped while the library is imported: einx's
+    operations then stay outside compiled graphs, which only a caller of `torch.compile` would notice.
+    """
+    if "vector_quantize_pytorch" not in sys.modules:
+        mark = torch.compiler.allow_in_graph
+        torch.compiler.allow_in_graph = lambda fn: fn  # einx's only use of it: marking its own operations
+        try:
+            import vector_quantize_pytorch  # noqa: F401
+        finally:
+            torch.compiler.allow_in_graph = mark
+    from vector_quantize_pytorch import ResidualVQ
+
+    return ResidualVQ
 
 
 @dataclass
@@ -50,9 +73,7 @@ class Quantizer(nn.Module):
         self.cfg = cfg
         self.rvq = None
         if cfg.quantize:
-            from vector_quantize_pytorch import ResidualVQ
-
-            self.rvq = ResidualVQ(
+            self.rvq = residual_vq_class()(
                 dim=cfg.latent_dim,
                 num_quantizers=cfg.levels,
                 codebook_size=tuple(cfg.codebook_sizes),
