@@ -32,10 +32,10 @@ def grids(n: int = 3, positions: int = 30, seed: int = 0) -> list[np.ndarray]:
     return [np.stack([rng.integers(0, k, positions) for k in SIZES]) for _ in range(n)]
 
 
-def prior_model(variant: str) -> PriorModel:
+def prior_model(variant: str, **extra) -> PriorModel:
     torch.manual_seed(1)
     cfg = PriorConfig(architecture="transformer", levels=3, codebook_sizes=SIZES, context=8, d_model=32, layers=2,
-                      heads=4, **VARIANTS[variant])
+                      heads=4, **VARIANTS[variant], **extra)
     model = PriorModel(cfg).eval()
     with torch.no_grad():
         for p in model.parameters():  # an untrained network that still says something: weights well off zero
@@ -111,6 +111,25 @@ def test_the_numpy_prefill_fills_the_cache_as_the_forward_does(variant):
         logits = torch.from_numpy(step.step(*(t[:, 0].numpy() for t in (x.tok, x.same, x.level, x.time, x.same2)), got))
         finite = torch.isfinite(whole[:, 13])
         assert torch.allclose(logits[finite], whole[:, 13][finite], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("memory", [False, True])
+def test_scoring_kept_slots_through_the_sampler_is_the_priors_score(memory):
+    """Kept slots are scored in runs, one forward per run within a window (`Prior._fill`): with every slot kept,
+    the sampler's log-probability of a grid of 30 positions (window 8, sliding by 4) is `Prior.score`'s, with
+    and without the sound's memory; and a mask of scattered cells draws them all and keeps every other cell."""
+    extra = {"memory_modes": ["bi", "cross", "cross"], "memory_decays": [0.9] * 3, "memory_kappas": [2.0] * 3} if memory else {}
+    prior = Prior(prior_model("blend with cross-level and n-gram", **extra), "fingerprint")
+    grid = grids(1, positions=30, seed=7)[0]
+    seq = torch.from_numpy(flatten_codes(grid, prior.cfg))[None].clone()  # (1, 90)
+    n = seq.shape[1]
+    logp = prior._run(seq, torch.zeros(n, dtype=torch.bool), 0, n, SamplingSettings(), torch.Generator())
+    assert -float(logp[0]) / n == pytest.approx(prior.score(grid), abs=1e-5)
+    free = np.zeros(grid.shape, dtype=bool)
+    free[[1, 2, 1, 0], [3, 11, 12, 25]] = True
+    found = prior.mask_candidates(grid, free, SamplingSettings(seed=2), candidates=3)
+    assert all(np.array_equal(c.codes[~free], grid[~free]) for c in found)
+    assert [c.join_nll for c in found] == sorted(c.join_nll for c in found)
 
 
 def test_sampling_through_the_step_is_reproducible_and_follows_the_model():

@@ -229,11 +229,28 @@ class Prior:
         if memory.active:
             for i in range(start):
                 memory.add(i % q, codes[:, i] - offsets[i % q], above(i), previous(i), first(i))
-        for i in range(start, end):
+        i = start
+        while i < end:
             if i >= (w0 + ctx) * q:
                 w0 += hop
                 cache = self._prefill(seq, w0, i, step)
             lv = i % q
+            run = i + 1  # the kept slots from i on, within the window: scored in one forward when there are several
+            while step is not None and not free[i] and run < min(end, (w0 + ctx) * q) and not free[run]:
+                run += 1
+            if run - i > 1:
+                x = slot_inputs(cfg, seq, w0, i, run)  # (B, S) each
+                scores = step.step(*(t.numpy() for t in (x.tok, x.same, x.level, x.time, x.same2)), cache)  # (B, S, V)
+                for k in range(i, run):
+                    lo = offsets[k % q]
+                    logp = scores[:, k - i, lo : lo + sizes[k % q]]  # (B, K)
+                    if memory.active:
+                        logp = memory.lean(k % q, log_softmax(logp), above(k), previous(k))
+                    fixed_logp += log_softmax(logp.astype(np.float64))[rows, codes[:, k] - lo]
+                    if memory.active:
+                        memory.add(k % q, codes[:, k] - lo, above(k), previous(k), first(k))
+                i = run
+                continue
             if step is not None:  # the same logits as the model's forward, without torch's cost per operation
                 logits = step.step(bos_n[min(w0, 1)] if i == w0 * q else codes[:, i - 1], none_n if i < q else codes[:, i - q],
                                    level_n[lv], time_n[i // q - w0], none_n if i < 2 * q else codes[:, i - 2 * q], cache)
@@ -257,6 +274,7 @@ class Prior:
                 fixed_logp += log_softmax(level_logits.astype(np.float64))[rows, codes[:, i] - lo]
             if memory.active:
                 memory.add(lv, codes[:, i] - lo, above(i), previous(i), first(i))
+            i += 1
         return torch.from_numpy(fixed_logp)
 
     # ------------------------------------------------------------ the API the editor calls

@@ -95,12 +95,13 @@ class SlotStep:
 
     def step(self, tok: np.ndarray, same: np.ndarray, level: np.ndarray, time: np.ndarray, same2: np.ndarray | None,
              cache: KVCache) -> np.ndarray:
-        """One slot per row (each input (B,)) -> (B, V) float32; extends `cache`."""
+        """One slot per row (each input (B,)) -> (B, V) float32; or S consecutive slots per row (each input
+        (B, S)) -> (B, S, V), as one forward over them. Extends `cache`."""
         p, model, cfg = self.p, self.model, self.cfg
-        h = p["embed.tok.weight"][tok] + p["embed.same.weight"][same] + self.level_time[level, time]  # (B, C)
-        h = self._layers(h[:, None], cache)[:, 0]  # (B, C)
+        h = p["embed.tok.weight"][tok] + p["embed.same.weight"][same] + self.level_time[level, time]  # (B, [S,] C)
+        h = self._layers(h[:, None], cache)[:, 0] if h.ndim == 2 else self._layers(h, cache)  # (B, [S,] C)
         logits = _normalized(h, self.eps, self.average) @ self.out[0] + self.out[1]  # (B, V)
-        mask = p["level_mask"][level]  # (B, V)
+        mask = p["level_mask"][level]  # (B, [S,] V)
         row = np.where(same == cfg.vocab, cfg.vocab + level, same)  # the bigram's row (`bigram_row`)
         if model.use_base:
             logits = logits + p["bigram"][row]
@@ -108,12 +109,12 @@ class SlotStep:
         if model.use_blend:
             big = p["bigram"][row] + mask  # (B, V)
             if model.use_cross or model.use_ngram:
-                lw = p["blend_log_shares"][level]  # (B, 4): network, bigram, cross-level, n-gram
-                logits = np.logaddexp(log_softmax(logits) + lw[:, 0:1], big + lw[:, 1:2])
+                lw = p["blend_log_shares"][level]  # (B, [S,] 4): network, bigram, cross-level, n-gram
+                logits = np.logaddexp(log_softmax(logits) + lw[..., 0:1], big + lw[..., 1:2])
                 if model.use_cross:
-                    logits = np.logaddexp(logits, p["cross"][tok] + mask + lw[:, 2:3])
+                    logits = np.logaddexp(logits, p["cross"][tok] + mask + lw[..., 2:3])
                 if model.use_ngram:
-                    logits = np.logaddexp(logits, self._ngram(same, same2, level) + lw[:, 3:4])
+                    logits = np.logaddexp(logits, self._ngram(same, same2, level) + lw[..., 3:4])
             else:
                 logits = self._two_part(log_softmax(logits), big, p["blend_weight"][level])
         return np.ascontiguousarray(logits, dtype=np.float32)
