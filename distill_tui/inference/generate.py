@@ -217,18 +217,40 @@ class Prior:
         noise = exponential_noise(b * sum(sizes[i % q] for i in drawn), gen)  # every draw's Exp(1) numbers, in order
         taken = 0
 
-        def above(i: int) -> np.ndarray | None:  # the column's code one level up (local), read by "cross" memory
-            return codes[:, i - 1] - offsets[i % q - 1] if i % q else None
+        def context(i: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+            """What the memory matches slot i on, local codes (B,) each: the column's code one level up ("cross")
+            and the level's previous code ("bi"; None at the sound's start)."""
+            lv = i % q
+            return codes[:, i - 1] - offsets[lv - 1] if lv else None, codes[:, i - q] - offsets[lv] if i >= q else None
 
-        def previous(i: int) -> np.ndarray | None:  # the level's previous code (local), read by "bi" memory
-            return codes[:, i - q] - offsets[i % q] if i >= q else None
+        def remember(i: int, seen: tuple[np.ndarray | None, np.ndarray | None]) -> None:
+            """Slot i's code, once fixed, into the memory (with the column's level-1 code: silent columns are not
+            remembered; at level 1 that is the code just fixed)."""
+            memory.add(i % q, codes[:, i] - offsets[i % q], *seen, codes[:, i - i % q] - offsets[0])
 
-        def first(i: int) -> np.ndarray:  # the column's level-1 code (local): silent columns are not remembered
-            return codes[:, i - i % q] - offsets[0]
+        def settle(i: int, scores: np.ndarray) -> None:
+            """Slot i's level scores (B, K) given: lean them on the memory, draw slot i if it is free, else add its
+            kept code's log-probability; then remember the code."""
+            nonlocal fixed_logp, taken
+            lv, lo = i % q, offsets[i % q]
+            seen = context(i) if memory.active else None
+            if seen is not None:
+                scores = memory.lean(lv, log_softmax(scores), seen[0], seen[1])
+            if free[i]:
+                if bias is not None:
+                    previous_codes = None if i < q else torch.from_numpy(codes[:, i - q] - lo)
+                    scores = scores + bias(lv, previous_codes).numpy()  # (B, K)
+                need = b * sizes[lv]
+                codes[:, i] = sample_codes(scores, settings, gen, noise[taken : taken + need].reshape(b, -1)) + lo
+                taken += need
+            else:
+                fixed_logp += log_softmax(scores.astype(np.float64))[rows, codes[:, i] - lo]
+            if seen is not None:
+                remember(i, seen)
 
         if memory.active:
             for i in range(start):
-                memory.add(i % q, codes[:, i] - offsets[i % q], above(i), previous(i), first(i))
+                remember(i, context(i))
         i = start
         while i < end:
             if i >= (w0 + ctx) * q:
@@ -240,15 +262,9 @@ class Prior:
                 run += 1
             if run - i > 1:
                 x = slot_inputs(cfg, seq, w0, i, run)  # (B, S) each
-                scores = step.step(*(t.numpy() for t in (x.tok, x.same, x.level, x.time, x.same2)), cache)  # (B, S, V)
+                logits = step.step(*(t.numpy() for t in (x.tok, x.same, x.level, x.time, x.same2)), cache)  # (B, S, V)
                 for k in range(i, run):
-                    lo = offsets[k % q]
-                    logp = scores[:, k - i, lo : lo + sizes[k % q]]  # (B, K)
-                    if memory.active:
-                        logp = memory.lean(k % q, log_softmax(logp), above(k), previous(k))
-                    fixed_logp += log_softmax(logp.astype(np.float64))[rows, codes[:, k] - lo]
-                    if memory.active:
-                        memory.add(k % q, codes[:, k] - lo, above(k), previous(k), first(k))
+                    settle(k, logits[:, k - i, offsets[k % q] : offsets[k % q] + sizes[k % q]])
                 i = run
                 continue
             if step is not None:  # the same logits as the model's forward, without torch's cost per operation
@@ -259,21 +275,7 @@ class Prior:
                 same = none if i < q else seq[:, i - q : i - q + 1]  # (B, 1)
                 same2 = none if i < 2 * q else seq[:, i - 2 * q : i - 2 * q + 1]  # (B, 1): the n-gram part's context
                 logits = model(SlotInputs(tok, same, level_ids[lv], time_ids[i // q - w0], same2), cache)[:, 0].numpy()
-            lo = offsets[lv]
-            level_logits = logits[:, lo : lo + sizes[lv]]  # (B, K)
-            if memory.active:
-                level_logits = memory.lean(lv, log_softmax(level_logits), above(i), previous(i))
-            if free[i]:
-                if bias is not None:
-                    previous_codes = None if i < q else torch.from_numpy(codes[:, i - q] - lo)
-                    level_logits = level_logits + bias(lv, previous_codes).numpy()  # (B, K)
-                need = b * sizes[lv]
-                codes[:, i] = sample_codes(level_logits, settings, gen, noise[taken : taken + need].reshape(b, -1)) + lo
-                taken += need
-            else:
-                fixed_logp += log_softmax(level_logits.astype(np.float64))[rows, codes[:, i] - lo]
-            if memory.active:
-                memory.add(lv, codes[:, i] - lo, above(i), previous(i), first(i))
+            settle(i, logits[:, offsets[lv] : offsets[lv] + sizes[lv]])  # (B, K)
             i += 1
         return torch.from_numpy(fixed_logp)
 
