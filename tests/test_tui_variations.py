@@ -114,3 +114,42 @@ async def test_l_chooses_which_levels_are_kept_and_draws_a_new_set(app_factory):
         await until(pilot, lambda: len(screen.slots) == 3 and screen.keep == [0], what="level 1 kept again")
         assert all(np.array_equal(slot.grid.codes[0], source[0]) for slot in screen.slots)
         assert all(slot.grid.source["variation"]["keep_levels"] == [1] for slot in screen.slots)
+
+
+@aio
+async def test_the_first_variation_can_be_heard_while_the_others_are_drawn(app_factory, monkeypatch):  # noqa: F811
+    """The dialog lists each variation as soon as it is final: with the drawing held after the first, slot 1 is
+    there and plays, and the dialog says the second is being drawn; the rest follow."""
+    import threading
+
+    from distill_tui.inference import variations
+
+    release = threading.Event()
+    real = variations.vary
+
+    def held(*args, on_ready=None, **kwargs):
+        def ready(v):
+            on_ready(v)
+            if v.index == 1:
+                release.wait(60)
+
+        return real(*args, on_ready=ready, **kwargs)
+
+    monkeypatch.setattr(variations, "vary", held)
+    app, router = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        screen = await open_variations(pilot, app)
+        assert screen is not None
+        try:
+            await until(pilot, lambda: len(screen.slots) == 1, what="the first variation")
+            assert "drawing 2 of 4…" in screen.slot_lines()
+            await pilot.press("1")
+            await until(pilot, lambda: bool(router.played), what="variation 1 played")
+            assert router.played[-1][2] == f"{app.editor.ws.a}-var1" and len(screen.slots) == 1
+        finally:
+            release.set()
+        await until(pilot, lambda: len(screen.slots) == 4, what="the other three")
+        # a slot's line fits on one line for a sound name of 16 letters and a 10-s sound (it wrapped at 72 wide)
+        longest = "▶ 9  " + "n" * 16 + "-var9  10.22 s  changed (10.0 dB), same shape over time"
+        assert screen.query_one("#variations-slots").size.width >= len(longest)

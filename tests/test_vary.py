@@ -163,6 +163,30 @@ def test_vary_repairs_a_chosen_variation_that_lost_the_shape():
     assert len({v.codes.tobytes() for v in repaired.variations}) == 3
 
 
+def test_each_variation_is_handed_over_as_soon_as_it_is_final(monkeypatch):
+    """`on_ready` gets each variation, in order, before the next one's repair begins (the editor plays the first
+    while the others are drawn), and they are the ones `vary` returns."""
+    from distill_tui.inference import variations
+
+    prior, codes = random_prior(), source_grid(positions=24)
+    codes[2] = 8
+    codes[0] = np.r_[np.arange(12), np.arange(12)[::-1]]
+    judge = shape_judge(SwellingCodec(), codes)
+    repairs, handed = [], []
+    real = variations.keep_loudness
+
+    def counted(*args, **kwargs):
+        repairs.append(len(handed))  # how many were handed over when this repair began
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(variations, "keep_loudness", counted)
+    result = vary(prior, codes, 3, SamplingSettings(seed=4), judge=judge, on_ready=handed.append)
+    assert repairs == [0, 1, 2]  # every variation repaired, each after the one before was handed over
+    assert [v.index for v in handed] == [1, 2, 3]
+    assert all(np.array_equal(a.codes, b.codes) and a.shape == b.shape
+               for a, b in zip(handed, result.variations, strict=True))
+
+
 def test_the_shape_judge_measures_change_and_loudness_over_time():
     swell = np.stack([np.r_[np.arange(10), np.arange(10)[::-1]], np.full(20, 2)])  # (2, 20): up, then down
     judge = shape_judge(ToyCodec(), swell)

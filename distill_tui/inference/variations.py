@@ -305,10 +305,13 @@ def parse_levels(text: str, levels: int, what: str = "--keep-levels") -> list[in
 
 
 def vary(prior: Prior, codes: np.ndarray, n: int, settings: SamplingSettings, *, keep_levels: list[int] | None = None,
-         region: tuple[int, int] | None = None, max_rounds: int = MAX_ROUNDS, judge: ShapeJudge | None = None) -> VariationSet:
+         region: tuple[int, int] | None = None, max_rounds: int = MAX_ROUNDS, judge: ShapeJudge | None = None,
+         on_ready: Callable[[Variation], None] | None = None) -> VariationSet:
     """n distinct variations of `codes` (levels, positions): `keep_levels` (0-based, default the coarsest) and the
     positions outside `region` (default: the whole grid) are kept; the other cells are sampled from the prior.
     With a `judge`, `OVERSAMPLE` times as many are drawn and the n that best keep the shape are kept (`_choose`).
+    `on_ready` (if given) is called with each variation, in order, as soon as it is final: the repair of the
+    next ones (`keep_loudness`, most of the time) has not begun, so a caller can let it be heard meanwhile.
 
     Raises `BadInputError` for n < 1, levels outside the model's, a region outside the grid, or when
     `max_rounds` rounds cannot find n variations that differ (a temperature or top-k too low to vary).
@@ -351,6 +354,12 @@ def vary(prior: Prior, codes: np.ndarray, n: int, settings: SamplingSettings, *,
                             "raise the temperature, or keep fewer levels")
     if judge is not None:
         taken = _choose([(v, judge(v.codes)) for v in taken], n)
-    if isinstance(judge, SourceShape):
-        taken = [_repaired(prior, judge, v, codes, free, (start, end), settings, seen) for v in taken]
+    final: list[Variation] = []
+    for v in taken:
+        if isinstance(judge, SourceShape):
+            v = _repaired(prior, judge, v, codes, free, (start, end), settings, seen)
+        final.append(v)
+        if on_ready is not None:
+            on_ready(v)
+    taken = final
     return VariationSet(taken, keep, (start, end), int(seed if seed is not None else 0), rounds)

@@ -75,7 +75,7 @@ class VariationsScreen(ModalScreen[None]):
     ]
     DEFAULT_CSS = """
     VariationsScreen { align: center middle; }
-    VariationsScreen > Vertical { width: 72; max-width: 95%; height: auto; border: thick $primary; background: $panel; padding: 0 1; }
+    VariationsScreen > Vertical { width: 86; max-width: 95%; height: auto; border: thick $primary; background: $panel; padding: 0 1; }
     VariationsScreen #variations-title { height: auto; text-style: bold; }
     VariationsScreen #variations-slots { height: auto; margin: 1 0; }
     VariationsScreen #variations-help { height: auto; color: $text-muted; }
@@ -116,24 +116,28 @@ class VariationsScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, group="variations")
     def _draw(self, source: CodeGrid, settings: SamplingSettings, keep: list[int], round_: int) -> None:
-        from ...inference.variations import shape_judge, vary
+        from ...inference.variations import Variation, shape_judge, vary
 
         engine = self.editor.engine
+
+        def ready(v: Variation) -> None:  # each one heard as soon as it is final, while the next is drawn
+            if get_current_worker().is_cancelled:
+                raise _Cancelled
+            grid = source.copy()
+            grid.codes, grid.name = v.codes, f"{self.sound_name}-var{v.index}"
+            grid.source = {**{k: x for k, x in source.source.items() if k in {"ref_db", "gain_db", "samples"}},
+                           "variation": {"of": self.sound_name, "k": v.index, "keep_levels": [lv + 1 for lv in keep],
+                                         "seed": v.seed, "temperature": settings.temperature}}
+            audio = engine.decode(grid, set()).audio
+            words = v.shape.words() if v.shape is not None else f"detail {v.changed:4.0%} new"
+            audible = v.shape is None or v.shape.audible
+            self.app.call_from_thread(self._add, Slot(grid, audio, v.changed, words, audible), round_)
+
         try:
-            result = vary(engine.require_prior(), source.codes, self.count, settings, keep_levels=keep,
-                          judge=shape_judge(engine.codec, source.codes, source.samples))
-            for v in result.variations:
-                grid = source.copy()
-                grid.codes, grid.name = v.codes, f"{self.sound_name}-var{v.index}"
-                grid.source = {**{k: x for k, x in source.source.items() if k in {"ref_db", "gain_db", "samples"}},
-                               "variation": {"of": self.sound_name, "k": v.index, "keep_levels": [lv + 1 for lv in keep],
-                                             "seed": v.seed, "temperature": settings.temperature}}
-                if get_current_worker().is_cancelled:
-                    return
-                audio = engine.decode(grid, set()).audio
-                words = v.shape.words() if v.shape is not None else f"detail {v.changed:4.0%} new"
-                audible = v.shape is None or v.shape.audible
-                self.app.call_from_thread(self._add, Slot(grid, audio, v.changed, words, audible), round_)
+            vary(engine.require_prior(), source.codes, self.count, settings, keep_levels=keep,
+                 judge=shape_judge(engine.codec, source.codes, source.samples), on_ready=ready)
+        except _Cancelled:
+            return
         except Exception as exc:  # noqa: BLE001 - a failure is shown in the dialog; the editor carries on
             reason = exc.reason if isinstance(exc, DistillError) else f"{type(exc).__name__}: {exc}"
             self.app.call_from_thread(self._failed, reason, round_)
@@ -145,7 +149,7 @@ class VariationsScreen(ModalScreen[None]):
         if self.chosen is None:
             self.chosen = 0
         done = len(self.slots) == self.count
-        self.status = f"decoding {len(self.slots) + 1} of {self.count}…"
+        self.status = f"drawing {len(self.slots) + 1} of {self.count}…"
         if done:  # say it when no draw could change the sound much: r will not help either
             self.status = "" if any(slot.audible for slot in self.slots) else (
                 f"all subtle: little of {self.sound_name} lives in the levels redrawn"
@@ -228,6 +232,10 @@ class VariationsScreen(ModalScreen[None]):
         self.workers.cancel_group(self, "variations")
         self.editor.stop_playing()
         self.dismiss(None)
+
+
+class _Cancelled(Exception):
+    """The dialog closed or a new set began: the worker stops between two variations."""
 
 
 def _next_seed(settings: SamplingSettings) -> SamplingSettings:
