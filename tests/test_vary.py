@@ -299,6 +299,29 @@ def test_vary_writes_n_sounds_and_codes_that_keep_level_one(prior_model, pad, tm
     assert np.array_equal(CodeGrid.load(out / "pad-var1-var1.codes.json").codes[0], first[0])
 
 
+def test_vary_writes_and_says_each_variation_as_soon_as_it_is_final(prior_model, pad, tmp_path, capsys, monkeypatch):
+    """A long texture's variations take a while: each file is written, and its line printed, before the next
+    variation is finished, not all at the end."""
+    from distill_tui.inference import variations
+
+    out, seen = tmp_path / "vars", []
+    real = variations.vary
+
+    def watched(*args, on_ready=None, **kwargs):
+        def ready(v):
+            on_ready(v)
+            seen.append(([(out / f"pad-var{k}.wav").exists() for k in (1, 2, 3)], capsys.readouterr().out))
+
+        return real(*args, on_ready=ready, **kwargs)
+
+    monkeypatch.setattr(variations, "vary", watched)
+    code, _, err = vary_cli(capsys, prior_model, pad, "-n", 3, "-o", out, "--seed", 4)
+    assert code == 0, err
+    assert [files for files, _ in seen] == [[True, False, False], [True, True, False], [True, True, True]]
+    assert [said.count("pad-var") for _, said in seen] == [1, 1, 1]  # one line each time, its own
+    assert all(f"pad-var{k}.wav: " in said for k, (_, said) in enumerate(seen, 1))
+
+
 def test_vary_never_overwrites_without_force(prior_model, pad, tmp_path, capsys):
     out = tmp_path / "vars"
     assert vary_cli(capsys, prior_model, pad, "-n", 2, "-o", out, "--seed", 1)[0] == 0

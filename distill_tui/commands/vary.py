@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.codec import Codec, build_vqvae
     from ..inference.generate import Prior
     from ..inference.sampling import SamplingSettings
-    from ..inference.variations import MAX_SECONDS, load_sound, parse_levels, shape_judge, vary
+    from ..inference.variations import MAX_SECONDS, Variation, load_sound, parse_levels, shape_judge, vary
     from ..persistence.model_file import load_model_file
 
     if args.n < 1:
@@ -87,26 +87,38 @@ def run(args: argparse.Namespace) -> int:
     source = load_sound(codec, args.sound, max_seconds)
     region = parse_region(args.region, source.positions) if args.region else None
 
-    t0 = time.perf_counter()
-    judge = None if args.any_shape else shape_judge(codec, source.codes, source.samples)
-    result = vary(prior, source.codes, args.n, settings, keep_levels=keep, region=region, judge=judge)
-    sample_s = time.perf_counter() - t0
-    args.output.mkdir(parents=True, exist_ok=True)
     kept = {k: v for k, v in source.source.items() if k in {"ref_db", "gain_db", "samples", "file"}}
-    written = []
-    for var, (wav, codes_path) in zip(result.variations, pairs, strict=True):
-        how = {"of": name, "k": var.index, "keep_levels": [lv + 1 for lv in result.keep_levels],
-               "region": list(result.region), "seed": var.seed, "temperature": settings.temperature,
+    keep_numbers = [lv + 1 for lv in keep]
+    written: list[dict] = []
+    write_s = 0.0
+
+    def write(var: Variation) -> None:  # each variation written (and said) as soon as it is final
+        nonlocal write_s
+        t = time.perf_counter()
+        wav, codes_path = pairs[var.index - 1]
+        args.output.mkdir(parents=True, exist_ok=True)
+        how = {"of": name, "k": var.index, "keep_levels": keep_numbers,
+               "region": list(region or (0, source.positions)), "seed": var.seed, "temperature": settings.temperature,
                "top_k": settings.top_k, "top_p": settings.top_p}
         grid = CodeGrid(codes=var.codes, model_fingerprint=codec.fingerprint, codebook_sizes=codec.codebook_sizes,
                         sample_rate=spec.sample_rate, hop_length=spec.hop_length, stride=codec.cfg.stride,
                         name=f"{name}-var{var.index}", source={**kept, "variation": how})
         save_audio(wav, codec.decode(grid).audio, spec.sample_rate)
         grid.save(codes_path)
-        written.append({"audio": str(wav), "codes": str(codes_path), "changed": round(var.changed, 4),
-                        "change_db": None if var.shape is None else round(var.shape.change_db, 3),
-                        "envelope_r": None if var.shape is None else round(var.shape.envelope_r, 4),
-                        "words": None if var.shape is None else var.shape.words()})
+        item = {"audio": str(wav), "codes": str(codes_path), "changed": round(var.changed, 4),
+                "change_db": None if var.shape is None else round(var.shape.change_db, 3),
+                "envelope_r": None if var.shape is None else round(var.shape.envelope_r, 4),
+                "words": None if var.shape is None else var.shape.words()}
+        written.append(item)
+        if not args.json:
+            print(f"{item['audio']}: {item['words'] or format(item['changed'], '.0%') + ' of the varied codes changed'}",
+                  flush=True)
+        write_s += time.perf_counter() - t
+
+    t0 = time.perf_counter()
+    judge = None if args.any_shape else shape_judge(codec, source.codes, source.samples)
+    result = vary(prior, source.codes, args.n, settings, keep_levels=keep, region=region, judge=judge, on_ready=write)
+    sample_s = time.perf_counter() - t0 - write_s
     shapes = [v.shape for v in result.variations if v.shape is not None]
     subtle = bool(shapes) and not any(sh.audible for sh in shapes)
     out = {"sound": str(args.sound), "output": str(args.output), "n": args.n, "subtle": subtle,
@@ -116,8 +128,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(out)
     else:
-        for item in written:
-            print(f"{item['audio']}: {item['words'] or format(item['changed'], '.0%') + ' of the varied codes changed'}")
         kept_text = f"level(s) {','.join(str(v) for v in out['keep_levels'])}" if out["keep_levels"] else "no level"
         print(f"{args.n} variations of {name} (keeping {kept_text}, seed {result.seed}) in {sample_s:.2f} s of sampling")
         if subtle:
