@@ -17,7 +17,6 @@ from ..model.prior import (
     KVCache,
     PriorConfig,
     PriorModel,
-    SlotInputs,
     flatten_codes,
     scoring_windows,
     slot_inputs,
@@ -200,10 +199,6 @@ class Prior:
         offsets, sizes = cfg.offsets, cfg.codebook_sizes
         fixed_logp = np.zeros(b)  # (B,) float64
         rows = np.arange(b)
-        level_ids = [torch.full((b, 1), lv, dtype=torch.long) for lv in range(q)]  # each (B, 1)
-        time_ids = [torch.full((b, 1), t, dtype=torch.long) for t in range(ctx)]  # each (B, 1)
-        bos = [torch.full((b, 1), vocab + k, dtype=torch.long) for k in (0, 1)]  # sound start, mid-sound
-        none = torch.full((b, 1), vocab, dtype=torch.long)
         # The Transformer's step in numpy (model/prior_step.py); it, the memory and the draws read and write the codes
         # through a view: per code, torch's fixed cost per operation would be most of the time
         step = SlotStep(model) if cfg.architecture == "transformer" else None
@@ -270,11 +265,8 @@ class Prior:
             if step is not None:  # the same logits as the model's forward, without torch's cost per operation
                 logits = step.step(bos_n[min(w0, 1)] if i == w0 * q else codes[:, i - 1], none_n if i < q else codes[:, i - q],
                                    level_n[lv], time_n[i // q - w0], none_n if i < 2 * q else codes[:, i - 2 * q], cache)
-            else:
-                tok = bos[min(w0, 1)] if i == w0 * q else seq[:, i - 1 : i]  # (B, 1)
-                same = none if i < q else seq[:, i - q : i - q + 1]  # (B, 1)
-                same2 = none if i < 2 * q else seq[:, i - 2 * q : i - 2 * q + 1]  # (B, 1): the n-gram part's context
-                logits = model(SlotInputs(tok, same, level_ids[lv], time_ids[i // q - w0], same2), cache)[:, 0].numpy()
+            else:  # an LSTM: its forward, one slot
+                logits = model(slot_inputs(cfg, seq, w0, i, i + 1), cache)[:, 0].numpy()  # (B, V)
             settle(i, logits[:, offsets[lv] : offsets[lv] + sizes[lv]])  # (B, K)
             i += 1
         return torch.from_numpy(fixed_logp)
