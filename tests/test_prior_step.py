@@ -113,13 +113,14 @@ def test_the_numpy_prefill_fills_the_cache_as_the_forward_does(variant):
         assert torch.allclose(logits[finite], whole[:, 13][finite], atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("memory", [False, True])
-def test_scoring_kept_slots_through_the_sampler_is_the_priors_score(memory):
+@pytest.mark.parametrize(("variant", "memory"), [*((v, False) for v in VARIANTS), ("blend with cross-level and n-gram", True)])
+def test_scoring_kept_slots_through_the_sampler_is_the_priors_score(variant, memory):
     """Kept slots are scored in runs, one forward per run within a window (`Prior._fill`): with every slot kept,
-    the sampler's log-probability of a grid of 30 positions (window 8, sliding by 4) is `Prior.score`'s, with
-    and without the sound's memory; and a mask of scattered cells draws them all and keeps every other cell."""
+    the sampler's log-probability of a grid of 30 positions (window 8, sliding by 4) is `Prior.score`'s, for every
+    head and blend, and with the sound's memory; and a mask of scattered cells draws them all and keeps every
+    other cell."""
     extra = {"memory_modes": ["bi", "cross", "cross"], "memory_decays": [0.9] * 3, "memory_kappas": [2.0] * 3} if memory else {}
-    prior = Prior(prior_model("blend with cross-level and n-gram", **extra), "fingerprint")
+    prior = Prior(prior_model(variant, **extra), "fingerprint")
     grid = grids(1, positions=30, seed=7)[0]
     seq = torch.from_numpy(flatten_codes(grid, prior.cfg))[None].clone()  # (1, 90)
     n = seq.shape[1]

@@ -208,8 +208,7 @@ class Prior:
         w0 = window_for_time(cfg, start // q)
         cache = self._prefill(seq, w0, start, step)
         memory = SoundMemory(cfg, b)  # the sound's own codes so far (model/memory.py); inactive in most priors
-        drawn = [i for i in range(start, end) if free[i]]
-        noise = exponential_noise(b * sum(sizes[i % q] for i in drawn), gen)  # every draw's Exp(1) numbers, in order
+        noise = exponential_noise(b * sum(sizes[i % q] for i in range(start, end) if free[i]), gen)  # every draw's, in order
         taken = 0
 
         def context(i: int) -> tuple[np.ndarray | None, np.ndarray | None]:
