@@ -19,6 +19,7 @@ import torch
 from distill_tui.config import SpectrogramConfig, adaptive_model_config
 from distill_tui.data.dataset import CropSampler, scan, split
 from distill_tui.model.vqvae import VQVAE, spectral_loss
+from distill_tui.train.adamw import AdamW
 
 
 def step_cost(variant: str, sampler: CropSampler, n_bins: int, timed: int = 20) -> dict[str, float]:
@@ -26,7 +27,7 @@ def step_cost(variant: str, sampler: CropSampler, n_bins: int, timed: int = 20) 
     bf16 = "bf16" in variant
     torch.manual_seed(0)
     model = VQVAE(adaptive_model_config(20, 0.91, n_bins, **({"io_kernel": 1} if "io1" in variant else {}))).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
+    opt = AdamW(model.parameters(), lr=1e-3, fused=True)
     parts = dict.fromkeys(("data", "forward", "backward", "optimizer"), 0.0)
     for i in range(5 + timed):
         t0 = time.process_time()

@@ -48,6 +48,7 @@ from distill_tui.config import SpectrogramConfig, adaptive_model_config  # noqa:
 from distill_tui.data.dataset import CropSampler, scan, split  # noqa: E402
 from distill_tui.inference.codec import load_codec  # noqa: E402
 from distill_tui.model.vqvae import VQVAE, spectral_loss  # noqa: E402
+from distill_tui.train.adamw import AdamW  # noqa: E402
 from distill_tui.train.state import pick_device  # noqa: E402
 
 DEMO = ROOT / "samples" / "demo.distill"
@@ -130,7 +131,7 @@ def step_cost(data: Path, out: Path) -> dict:
         torch.set_num_threads(2)
         torch.manual_seed(0)
         model = VQVAE(adaptive_model_config(20, 0.91, spec.n_bins)).to(device).train()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
+        opt = AdamW(model.parameters(), lr=1e-3, fused=True)
 
         def step(model=model, opt=opt, device=device, bf16=bf16) -> None:
             crops = sampler.crops(16)

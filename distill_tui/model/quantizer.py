@@ -29,7 +29,7 @@ def residual_vq_class() -> type[nn.Module]:
     The library imports einx, whose torch backend, built at import when torch is already loaded, marks einx's
     operations for `torch.compile` with `torch.compiler.allow_in_graph`; that call imports `torch._dynamo`,
     1.3-1.5 s of the start of the editor and of every command that loads a model on a 2-core Zen 3
-    (bench/RESULTS.md, "Fifteenth session"; training pays it anyway: torch's optimizers import it too). Nothing
+    (bench/RESULTS.md, "Fifteenth session"; training avoids it too, see `train/adamw.py`). Nothing
     in Distill compiles the quantizer, so the marking is skipped while the library is imported: einx's
     operations then stay outside compiled graphs, which only a caller of `torch.compile` would notice.
     """

@@ -19,6 +19,7 @@ import torch
 
 from ..errors import BadInputError
 from ..fileio import atomic_path, reason_of
+from .adamw import AdamW
 from .runfolder import CHECKPOINT, OLD_CHECKPOINTS  # named there, where no torch is imported (train/runs.py)
 from .state import TrainerState
 
@@ -103,7 +104,7 @@ def refuse_old_run_folder(run_dir: Path) -> None:
                             "version cannot resume: move it aside or pass --run DIR to train in a new one", run_dir)
 
 
-def flatten_optimizer(opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+def flatten_optimizer(opt: AdamW) -> dict[str, torch.Tensor]:
     """AdamW state as named tensors (no pickle): `<param index>.<key>` (e.g. `3.exp_avg`)."""
     flat = {}
     for idx, state in opt.state_dict()["state"].items():
@@ -112,12 +113,12 @@ def flatten_optimizer(opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
     return flat
 
 
-def optimizer_groups(opt: torch.optim.Optimizer) -> list[dict[str, Any]]:
+def optimizer_groups(opt: AdamW) -> list[dict[str, Any]]:
     """The optimizer's param_groups (learning rate, betas, ...) without the parameter indices."""
     return [{k: v for k, v in g.items() if k != "params"} for g in opt.state_dict()["param_groups"]]
 
 
-def load_optimizer(opt: torch.optim.Optimizer, flat: dict[str, torch.Tensor], groups: list[dict[str, Any]] | None) -> None:
+def load_optimizer(opt: AdamW, flat: dict[str, torch.Tensor], groups: list[dict[str, Any]] | None) -> None:
     """The inverse of `flatten_optimizer` (plus the saved param_groups, when given)."""
     state: dict[int, dict[str, torch.Tensor]] = {}
     for name, tensor in flat.items():

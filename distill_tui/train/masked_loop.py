@@ -28,6 +28,7 @@ from ..model.masked_prior import MaskedConfig, MaskedPrior, count_parameters, ma
 from ..persistence.document import MaskedPriorSummary
 from ..persistence.model_file import load_model_file, save_model_file
 from ..threads import torch_threads
+from .adamw import AdamW
 from .checkpoint import Checkpoint, load_optimizer
 from .events import EventLog
 from .prior_data import FileCodes, encode_files
@@ -164,8 +165,7 @@ class MaskedTrainer:
         self.device = pick_device(tc.device)
         torch.manual_seed(tc.seed)
         self.model = MaskedPrior(self.cfg).to(self.device)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
-                                           betas=(0.9, 0.98))
+        self.optimizer = AdamW(self.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.98))
         self.runner.state.data_dir = str(Path(root).resolve())
         if ckpt is not None:
             self.model.load_state_dict(ckpt.group("model"))

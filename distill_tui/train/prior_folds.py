@@ -25,6 +25,7 @@ import torch
 from ..analysis.memorization import ALPHAS, bigram_counts, bigram_log_tables
 from ..model.memory import memory_candidates
 from ..model.prior import PriorConfig, PriorModel, SlotInputs, token_loss
+from .adamw import AdamW
 from .prior_data import FileCodes, WindowSampler
 from .prior_scores import (  # noqa: F401 - re-exported: tests and benchmarks import them from here
     BLEND_CANDIDATES,
@@ -400,11 +401,11 @@ def new_model(cfg: PriorConfig, seed: int) -> PriorModel:
     return PriorModel(cfg)
 
 
-def new_optimizer(model: PriorModel, tc: Any) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.98))
+def new_optimizer(model: PriorModel, tc: Any) -> AdamW:
+    return AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.98))
 
 
-def train_step(model: PriorModel, opt: torch.optim.Optimizer, sampler: WindowSampler, tc: Any, lr: float,
+def train_step(model: PriorModel, opt: AdamW, sampler: WindowSampler, tc: Any, lr: float,
                device: str = "cpu") -> torch.Tensor | None:
     """One optimizer step on a batch of windows; returns the loss, or None when it was not finite (no step)."""
     for g in opt.param_groups:

@@ -35,6 +35,7 @@ from ..model.prior import PriorConfig, PriorModel, adaptive_prior_config, count_
 from ..persistence.document import PriorSummary
 from ..persistence.model_file import load_model_file, save_model_file
 from ..threads import torch_threads
+from .adamw import AdamW
 from .checkpoint import Checkpoint, load_optimizer
 from .events import EventLog
 from .prior_data import (  # noqa: F401 - re-exported: tests and benchmarks import them from here
@@ -138,7 +139,7 @@ class PriorTrainer:
         self.runner = Runner(self, req.run_dir, log)
         self.history: list[dict[str, float]] = []
         self.model: PriorModel | None = None
-        self.optimizer: torch.optim.Optimizer | None = None
+        self.optimizer: AdamW | None = None
         self.decision: FoldDecision | None = None
         self._report: MemorizationReport | None = None
 
@@ -179,7 +180,7 @@ class PriorTrainer:
         self.device = pick_device(tc.device)
         torch.manual_seed(tc.seed)
         self.model = model = PriorModel(cfg).to(self.device)
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.98))
+        self.optimizer = AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.98))
         self.train_tokens = sum(g.size for g in self.codes.grids + self.codes.augmented)
         st.data_dir = str(data_dir.resolve())
         if ckpt is not None:

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import torch
 
 from ..errors import DistillError, OutputError
+from .adamw import AdamW
 from .checkpoint import (
     CHECKPOINT,
     FINAL_PREFIX,
@@ -55,7 +56,7 @@ class Stage(Protocol):
 
     name: str  # "model" (stage 1) or "prior": the checkpoint says which stage wrote it
     model: torch.nn.Module
-    optimizer: torch.optim.Optimizer
+    optimizer: AdamW
     threads_governed: bool  # the runner may train on one CPU thread while that is cheaper (`governor.py`)
 
     def check_resumable(self, ckpt: Checkpoint) -> None:
