@@ -2,7 +2,7 @@
 
     python bench/bench_vqvae.py quality --corpus pads-drums-20 --minutes 5 [--seed 0]
     python bench/bench_vqvae.py speed MODEL.distill           # encode / decode time per second of audio
-    python bench/bench_vqvae.py restart --corpus pads-drums-20  # time from command to first step, cached
+    python bench/bench_vqvae.py restart --corpus pads-drums-20 [--pairs 5 --trees A B]  # command to first step, cached
     python bench/bench_vqvae.py memory --corpus mixed-200 --steps 100
     python bench/bench_vqvae.py cuda-vs-cpu --corpus pads-drums-20 --steps 200
 
@@ -101,20 +101,31 @@ def speed(args) -> dict:
 
 
 def restart(args) -> dict:
+    """Command to "start" (data read, model built), "ready" (k-means start, first checkpoint) and the first step,
+    cold cache then cached; with --trees, each checkout in turn (PYTHONPATH), --pairs times, and the medians."""
     data = corpus.link(args.corpus, OUT / "corpora" / args.corpus)
+    trees = args.trees or [None]
+    times: dict[str, list[dict[str, float]]] = {str(t): [] for t in trees}
     with tempfile.TemporaryDirectory() as tmp:
-        out = []
-        for attempt in ("first (cold cache)", "second (same folder)"):
-            model = Path(tmp) / f"m{len(out)}.distill"
-            cache = Path(tmp) / "cache"
-            t0 = time.time()
-            proc = subprocess.Popen([sys.executable, "-m", "distill_tui.cli", "train", str(data), "-o", str(model),
-                                     "--steps", "5", "--quiet"], env={**os.environ, "DISTILL_CACHE": str(cache)},
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            proc.wait()
-            first = next(e for e in events(Path(str(model) + ".run")) if e["event"] == "step")
-            out.append({"run": attempt, "command_to_first_step_s": round(first["time"] - t0, 2)})
-    return {"bench": "restart", "corpus": args.corpus, "runs": out}
+        cache = Path(tmp) / "cache"
+        for attempt in range(1 + args.pairs):  # the first fills the cache
+            for tree in trees:
+                model = Path(tmp) / f"m{attempt}-{len(times[str(tree)])}-{abs(hash(str(tree)))}.distill"
+                env = {**os.environ, "DISTILL_CACHE": str(cache), **({"PYTHONPATH": str(tree)} if tree else {})}
+                t0 = time.time()
+                subprocess.run([sys.executable, "-m", "distill_tui.cli", "train", str(data), "-o", str(model), "--steps", "3",
+                                "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+                               cwd=tmp)  # not a checkout: `-m` would import the package from the working directory
+                seen: dict[str, float] = {}
+                for e in events(Path(str(model) + ".run")):
+                    if e["event"] in ("start", "ready", "step"):
+                        seen.setdefault(e["event"], round(e["time"] - t0, 2))
+                if attempt == 0:
+                    print(json.dumps({"tree": str(tree), "cold cache": seen}), file=sys.stderr)
+                else:
+                    times[str(tree)].append(seen)
+    return {"bench": "restart", "corpus": args.corpus, "runs": times,
+            "median": {t: {k: statistics.median(r[k] for r in rs) for k in ("start", "ready", "step")} for t, rs in times.items()}}
 
 
 def memory(args) -> dict:
@@ -161,6 +172,8 @@ def main() -> None:
     s.add_argument("--runs", type=int, default=21)
     r = sub.add_parser("restart")
     r.add_argument("--corpus", default="pads-drums-20")
+    r.add_argument("--pairs", type=int, default=1, help="cached runs of each checkout, alternated")
+    r.add_argument("--trees", type=Path, nargs="*", help="checkouts to compare (default: the installed package)")
     m = sub.add_parser("memory")
     m.add_argument("--corpus", default="mixed-200")
     m.add_argument("--steps", type=int, default=100)
