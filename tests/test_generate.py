@@ -247,6 +247,8 @@ def test_generate_command(tiny_model, tmp_path, capsys):
     (["--top-p", "1.5"], "top-p"),
     (["--top-k", "0"], "top-k"),
     (["--prompt-positions", "3"], "need --prompt"),
+    (["--seconds", "1e9"], "--seconds must be at most 600"),  # was torch's allocator failing on 344 GB
+    (["--seconds", "inf"], "--seconds must be at most 600"),  # was "OverflowError: cannot convert float infinity"
 ])
 def test_generate_bad_flags(tiny_model, tmp_path, capsys, extra, message):
     path = tmp_path / "p.distill"

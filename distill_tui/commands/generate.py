@@ -101,6 +101,10 @@ def corpus_seconds(doc: Any, limit: float) -> list[float]:
 def _check(args: argparse.Namespace) -> None:
     if args.seconds is not None and not args.seconds > 0:
         raise BadInputError("--seconds must be positive")
+    from ..inference.codec import DEFAULT_MAX_SECONDS
+
+    if args.seconds is not None and not args.seconds <= DEFAULT_MAX_SECONDS:
+        raise BadInputError(f"--seconds must be at most {DEFAULT_MAX_SECONDS:g} (the longest sound Distill decodes)")
     if args.prompt is None and (args.prompt_positions is not None or args.region or args.region_levels):
         raise BadInputError("--prompt-positions, --region and --region-levels need --prompt CODES")
     if args.region and args.prompt_positions is not None:

@@ -17,7 +17,7 @@ from textual.app import SystemCommand
 from ..codes import edits as E
 from ..codes import patterns
 from ..codes.clipboard import Clipboard
-from ..errors import DistillError
+from ..errors import BadInputError, DistillError
 
 if TYPE_CHECKING:
     from .screens.editor import EditorScreen
@@ -84,11 +84,30 @@ def take_levels(s: EditorScreen) -> None:
 
 
 # ---- time
-def repeat(s: EditorScreen, text: str) -> None:
+def _whole(text: str, what: str) -> int:
+    """`text` as a whole number of `what`, at least 1 (else BadInputError, in words)."""
     try:
-        times = int(text)
+        n = int(text)
     except ValueError:
-        s.notify("repeat count must be a whole number", severity="error")
+        raise BadInputError(f"{text.strip() or 'nothing'} is not a whole number of {what}") from None
+    if n < 1:
+        raise BadInputError(f"give at least 1 for the number of {what}")
+    return n
+
+
+def _fits(s: EditorScreen, extra: int) -> None:
+    """Refuse (DecodeTooLong) growing A by `extra` columns past the longest sound Distill decodes."""
+    if s.engine is not None and s.ws.a:
+        s.engine.codec.check_length(s.ws.grid(s.ws.a).positions + extra)
+
+
+def repeat(s: EditorScreen, text: str) -> None:
+    sel = s.grid.selection
+    try:
+        times = _whole(text, "times")
+        _fits(s, (times - 1) * max((sel.pos_stop or 0) - sel.pos_start, 0))
+    except DistillError as exc:
+        s.bad(exc)  # type: ignore[arg-type]
         return
     s.edit_selection(lambda sel: E.RepeatColumns(start=sel.pos_start, stop=sel.pos_stop or 0, times=times),
                      f"repeated ×{times}")
@@ -96,9 +115,10 @@ def repeat(s: EditorScreen, text: str) -> None:
 
 def insert(s: EditorScreen, text: str) -> None:
     try:
-        count = int(text)
-    except ValueError:
-        s.notify("a whole number of columns", severity="error")
+        count = _whole(text, "columns")
+        _fits(s, count)
+    except DistillError as exc:
+        s.bad(exc)  # type: ignore[arg-type]
         return
     s.edit_selection(lambda sel: E.InsertColumns(at=s.grid.pos, count=count), f"inserted {count} column(s)")
 
@@ -146,11 +166,24 @@ def ramp(s: EditorScreen, text: str) -> None:
 
 
 # ---- the prior
+LONGEST_CONTINUATION_S = 60.0  # at batch 1 about a minute of sampling on a 2-core CPU
+
+
+def _seconds_to_continue(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise BadInputError(f"{text.strip() or 'nothing'} is not a number of seconds: give one like 1.5") from None
+    if not 0 < seconds <= LONGEST_CONTINUATION_S:  # NaN fails this too
+        raise BadInputError(f"continue by more than 0 and at most {LONGEST_CONTINUATION_S:g} seconds")
+    return seconds
+
+
 def continue_(s: EditorScreen, text: str) -> None:
     if not (s.require("sound") and s.require("model")):
         return
     try:
-        seconds = float(text)
+        seconds = _seconds_to_continue(text)
         prior = s.engine.require_prior()
         settings = s.sampling_settings()
         settings.validate()

@@ -1,0 +1,51 @@
+"""The palette's questions given what a person might type: each bad answer gets one plain sentence and changes nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from distill_tui.tui import commands
+
+from .test_tui_app import SIZE, app_factory, demo, loaded_engine, ready  # noqa: F401 - fixtures
+from .test_tui_support import DEMO_MODEL, aio
+
+pytestmark = pytest.mark.skipif(not DEMO_MODEL.exists(), reason="the bundled demo model samples/demo.distill is missing")
+
+BAD = ("abc", "", "nan", "inf", "-inf", "-3", "0", "1e12", "100000")
+MEANINGFUL = {("Blend toward B…", "0"), ("Fill selection with code…", "0")}  # keep A; the code 00
+PYTHON_WORDS = ("could not convert", "invalid literal", "base 16", "int()", "Traceback", "cannot convert",
+                "OverflowError")
+
+
+def _question(title: str) -> commands.Question:
+    return next(c for c in commands.COMMANDS if c.title == title)
+
+
+@aio
+@pytest.mark.parametrize("title", ["Blend toward B…", "Repeat selection…", "Insert columns…", "Continue with the prior…",
+                                   "Fill selection with code…", "Variations…"])
+async def test_bad_numbers_get_a_plain_sentence_and_change_nothing(app_factory, title: str):  # noqa: F811
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        await pilot.press("v", "3", "l")  # a selection of four columns on level 1
+        grid = ed.ws.grid(ed.ws.a)
+        before = grid.codes.copy()
+        then = _question(title).then
+        for text in BAD:
+            app.clear_notifications()
+            then(ed, text)
+            await pilot.pause()
+            await pilot.pause()
+            notes = [n.message for n in app._notifications]  # noqa: SLF001
+            grid = ed.ws.grid(ed.ws.a)
+            if notes and any(n.severity == "error" for n in app._notifications):  # noqa: SLF001
+                assert len(notes) == 1, (title, text, notes)
+                assert not any(w in notes[0] for w in PYTHON_WORDS), (title, text, notes[0])
+                assert np.array_equal(grid.codes, before), (title, text)
+            else:  # accepted: only an answer that means something
+                assert (title, text) in MEANINGFUL, (title, text, notes)
+            app.pop_screen() if app.screen is not ed else None
+            before = ed.ws.grid(ed.ws.a).codes.copy()
