@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from textual.widgets import Input
 
 from distill_tui.tui import commands
+from distill_tui.tui.screens.prompt import PromptScreen
 
 from .test_tui_app import SIZE, app_factory, demo, loaded_engine, ready  # noqa: F401 - fixtures
 from .test_tui_support import DEMO_MODEL, aio
@@ -49,3 +51,35 @@ async def test_bad_numbers_get_a_plain_sentence_and_change_nothing(app_factory, 
                 assert (title, text) in MEANINGFUL, (title, text, notes)
             app.pop_screen() if app.screen is not ed else None
             before = ed.ws.grid(ed.ws.a).codes.copy()
+
+
+@aio
+async def test_save_and_export_take_a_folder_and_refuse_an_empty_name(app_factory, tmp_path):  # noqa: F811
+    """A folder answered for "Save codes as…" or "Export WAV…" writes NAME.codes.json / NAME.wav into it (found by
+    hand: a folder got "Is a directory"); an empty answer says to give a name (it tried to write ".")."""
+    from .test_tui_support import until
+
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        name = ed.ws.a
+        folder = tmp_path / "out"
+        folder.mkdir()
+        save_as = _question("Save codes as…").then
+        save_as(ed, "  ")
+        await pilot.pause()
+        notes = [n.message for n in app._notifications]  # noqa: SLF001
+        assert notes and "file name" in notes[-1] and "busy" not in notes[-1], notes
+        save_as(ed, str(folder))
+        await until(pilot, lambda: (folder / f"{name}.codes.json").exists(), what="the codes saved in the folder")
+        for answer, exported in (("", None), (str(folder), folder / f"{name}.wav")):
+            ed.action_export()
+            await until(pilot, lambda: isinstance(app.screen, PromptScreen) and app.screen.query(Input), what="the export question")
+            app.screen.query_one(Input).value = answer
+            await pilot.press("enter")
+            if exported is None:
+                await until(pilot, lambda: any("export to" in n.message for n in app._notifications),  # noqa: SLF001
+                            what="the refusal of an empty name")
+            else:
+                await until(pilot, lambda exported=exported: exported.exists(), what="the sound exported into the folder")

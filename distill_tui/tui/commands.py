@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import SystemCommand
@@ -246,6 +245,17 @@ def _first_template(s: EditorScreen) -> str:
 
 
 # ---- files (a picker: Tab completes, the list shows what can be opened)
+def save_as(s: EditorScreen, text: str) -> None:
+    from .sound_files import answer_path
+
+    path = answer_path(text, f"{s.ws.a}.codes.json")
+    if path is None:
+        s.notify("give a file name (or a folder) to save the codes to", severity="error")
+        return
+    s.save_to(s.ws.a, path)
+
+
+
 def open_sound(s: EditorScreen) -> None:
     if not s.require("model"):
         return
@@ -330,7 +340,7 @@ COMMANDS: tuple[Command | Question, ...] = (
     Command("Redo", "ctrl+r", lambda s: s.action_redo()),
     Command("Save codes", "write A's codes file (ctrl+s)", lambda s: s.action_save()),
     Question("Save codes as…", "write A's codes to a new file", "Save the codes to",
-             lambda s: str(s.ws.default_codes_path(s.ws.a)), lambda s, text: s.save_to(s.ws.a, Path(text)),
+             lambda s: str(s.ws.default_codes_path(s.ws.a)), lambda s, text: save_as(s, text),
              needs=("sound",)),
     Command("Export WAV…", "write the decoded sound (and its codes beside it) (e)", lambda s: s.action_export()),
     Command("Open sound or codes file…", "encode an audio file (or open a codes file) of this model into A",

@@ -23,6 +23,15 @@ if TYPE_CHECKING:
     from .screens.editor import EditorScreen
 
 
+
+def answer_path(text: str, file_name: str) -> Path | None:
+    """Where a typed answer asks to write: `~` expanded, a folder gets `file_name` inside it; None for no answer."""
+    text = text.strip()
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    return path / file_name if path.is_dir() else path
+
 class SoundFiles:
     """Save and export the editor's sounds; `host` asks the questions, runs the export worker, and reports."""
 
@@ -73,8 +82,14 @@ class SoundFiles:
         if name is None:
             self.host.notify("nothing to export", severity="warning")
             return
-        self.host.ask(f"Export {name} as WAV (FLAC by extension) to", str(Path.cwd() / f"{name}.wav"),
-                      lambda text: self.export_to(name, Path(text)) if text else None,
+        def answered(text: str) -> None:
+            path = answer_path(text, f"{name}.wav")
+            if path is None:
+                self.host.notify("give a file name (or a folder) to export to", severity="error")
+            else:
+                self.export_to(name, path)
+
+        self.host.ask(f"Export {name} as WAV (FLAC by extension) to", str(Path.cwd() / f"{name}.wav"), answered,
                       help="The codes are saved beside it as NAME.codes.json. Esc: cancel")
 
     def export_to(self, name: str, path: Path) -> None:
