@@ -105,6 +105,12 @@ def test_bad_input_is_refused_with_the_reason(files, capsys, tmp_path):
     assert code == 2 and "outside its codebook" in err and str(bad) in err
     code, _, err = edit(capsys, "blend", files["alien"], files["b"], "--model", files["model"], "-o", out)
     assert code == 2 and "another model" in err
+    # grids longer than anything decodes: refused before they are made (repeat printed nothing and tried to write
+    # a huge file; continue failed on a 321 GiB allocation)
+    code, _, err = edit(capsys, "repeat", files["a"], "--times", "10000000", "-o", out)
+    assert code == 2 and "minutes Distill decodes" in err
+    code, _, err = edit(capsys, "continue", files["a"], "--model", files["model"], "--to", "1e9s", "-o", out)
+    assert code == 2 and "minutes Distill decodes" in err
     assert not out.exists()
 
 

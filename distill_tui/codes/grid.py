@@ -30,6 +30,7 @@ from ..fileio import atomic_write_json
 
 FORMAT = "distill-codes"
 VERSION = 1
+LONGEST_DECODE_S = 600.0  # the longest sound Distill decodes unless a caller raises the limit (inference/codec.py)
 
 
 @dataclass

@@ -19,7 +19,7 @@ import torch
 
 from ..audio.phase import pghi_phase
 from ..audio.spectrogram import from_db, griffin_lim, magnitude_db, to_relative_db
-from ..codes.grid import CodeGrid
+from ..codes.grid import LONGEST_DECODE_S, CodeGrid
 from ..config import ModelConfig, SpectrogramConfig
 from ..data.dataset import load_named_audio
 from ..errors import AudioError, ModelFileError, printable
@@ -28,7 +28,7 @@ from ..persistence.document import ModelDocument
 from ..persistence.model_file import ModelFile, load_model_file
 
 PEAK = 10 ** (-1 / 20)  # sounds are peak-normalized to -1 dBFS before encoding
-DEFAULT_MAX_SECONDS = 600.0  # decode at most 10 minutes of audio unless the caller raises it
+DEFAULT_MAX_SECONDS = LONGEST_DECODE_S  # decode at most 10 minutes of audio unless the caller raises it
 CHUNK_SECONDS = 30.0  # grids longer than this are decoded in chunks of about this length
 GL_CONTEXT_FRAMES = 64  # Griffin-Lim frames decoded on each side of a chunk and then thrown away (> PGHI's block)
 Progress = Callable[[int, int], None]  # (steps done, steps in all)
