@@ -49,7 +49,7 @@ def test_bad_files_get_one_line_errors(tmp_path):
     nan = synth("tone", 0.1)
     nan[10] = np.nan
     sf.write(tmp_path / "nan.wav", nan, SR, subtype="FLOAT")
-    for name, reason in [("empty.wav", "not a readable"), ("text.wav", "not a readable"), ("zero.wav", "zero length"),
+    for name, reason in [("empty.wav", "the file is empty"), ("text.wav", "not a readable"), ("zero.wav", "zero length"),
                          ("nan.wav", "NaN"), ("missing.wav", "no such file")]:
         with pytest.raises(AudioError) as err:
             load_audio(tmp_path / name, SR)

@@ -55,6 +55,8 @@ def load_audio(
         raise AudioError("no such file", path)
     if path.is_dir():
         raise AudioError("is a folder, not an audio file", path)
+    if path.stat().st_size == 0:  # libsndfile would say "Format not recognised"
+        raise AudioError("the file is empty (0 bytes)", path)
     try:
         info = sf.info(str(path))
     except (RuntimeError, sf.LibsndfileError, OSError) as exc:
