@@ -136,7 +136,7 @@ async def test_report_of_a_broken_model_file_says_so(tmp_path: Path):
 
 def test_heatmap_marks_dead_codes():
     text = render_heatmap([np.array([5, 0, 3, 0]), np.array([1, 1, 1, 1])], 40).plain
-    assert text.splitlines()[0].endswith("2 dead") and "dead" not in text.splitlines()[1]
+    assert text.splitlines()[0].endswith("2 idle") and "idle" not in text.splitlines()[1]
 
 
 # ---------------------------------------------------------------- snapshots (files in tests/snapshots/)

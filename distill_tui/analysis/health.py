@@ -59,12 +59,12 @@ def level_verdict(utilization: float | None, gain_db: float | None, total_gain_d
         return LevelVerdict("mostly unused", "warn", f"uses {utilization:.0%} of {codes}: a smaller codebook, "
                             "or more audio, would serve it better")
     if gain_db is not None and gain_db <= 0.0:
-        return LevelVerdict("no measured gain", "warn", f"adding it brings the reconstruction no closer "
-                            f"({gain_db:+.2f} dB): fewer levels would likely reconstruct as well")
+        return LevelVerdict("no measured gain", "warn", f"adding it brings the decoded sound no closer to the original "
+                            f"({gain_db:+.2f} dB): fewer levels would likely sound the same")
     if gain_db is not None and gain_db < MIN_GAIN_DB:
-        return LevelVerdict("faint detail", "note", f"brings the reconstruction {gain_db:.2f} dB closer (under the "
+        return LevelVerdict("faint detail", "note", f"brings the decoded sound {gain_db:.2f} dB closer to the original (under the "
                             f"trainer's {MIN_GAIN_DB} dB): its codes still change the sound, but fewer levels may "
-                            "reconstruct as well")
+                            "sound the same")
     if utilization < FAIR_UTILIZATION:
         return LevelVerdict("underused", "note", f"uses {utilization:.0%} of {codes}: a smaller codebook would do")
     share = None if gain_db is None or total_gain_db <= 0 else max(gain_db, 0.0) / total_gain_db

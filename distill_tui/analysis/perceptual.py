@@ -159,7 +159,7 @@ def level_labels(gains_db: list[float], spreads: list[dict[str, float]]) -> list
         dominant = max(keys, key=lambda k: s[k] / scale[k])
         what = (f"its codes differ most in {dominant} (loudness ±{s['loudness']:.1f} dB, brightness "
                 f"±{s['brightness']:.2f} octaves, noisiness ±{s['noisiness']:.2f})")
-        adds = f"adds {gains_db[i]:.2f} dB ({100 * share[i]:.0f} %) of the reconstruction"
+        adds = f"adds {gains_db[i]:.2f} dB ({100 * share[i]:.0f} % of what the levels add)"
         if i == top:
             label = "Structure"
         elif share[i] < 0.05:

@@ -283,7 +283,7 @@ class RunViewScreen(Screen):
         self.batch_use_step = n if isinstance(n, int) else None
         bars = self.query_one("#run-health", HealthBars)
         bars.tooltip = ("the share of each level's codes the latest training batch used; the whole-dataset "
-                        "health (every code, perplexity, dead codes) comes with the first evaluation")
+                        "health (every code, how many each level really uses, the idle ones) comes with the first evaluation")
         bars.update(render_batch_use(util, self.sizes, self.batch_use_step or 0, max(bars.size.width - 2, 20)))
 
     # ------------------------------------------------------------------ state

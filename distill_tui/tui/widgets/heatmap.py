@@ -15,7 +15,7 @@ DEAD = "#3a0000"  # a never-used code: dark red, apart from the ramp
 
 
 def render_heatmap(usage: list[np.ndarray], width: int, palette: str = "magma", order: list[np.ndarray] | None = None) -> Text:
-    """Each level's codes coloured by log usage relative to the level's busiest code; dead codes dark red."""
+    """Each level's codes coloured by log usage relative to the level's busiest code; idle (never used) codes dark red."""
     text = Text(no_wrap=True, overflow="crop")
     cols = max(width - LABEL_W, 4)
     colours = ramp(palette)
@@ -35,7 +35,7 @@ def render_heatmap(usage: list[np.ndarray], width: int, palette: str = "magma", 
             share = math.log1p(float(chunk.mean())) / top
             text.append("█", style=colours[step_of(share, len(colours))])
         dead = int((counts <= 0).sum())
-        text.append(f" {dead} dead" if dead else "", style="dim")
+        text.append(f" {dead} idle" if dead else "", style="dim")
         if q < len(usage) - 1:
             text.append("\n")
     if not usage:
