@@ -276,7 +276,7 @@ def open_model(s: EditorScreen) -> None:
 
 COMMANDS: tuple[Command | Question, ...] = (
     # between A and B
-    Question("Blend toward B…", "move the selection toward B in latent space (0 keeps A, 1 takes B)",
+    Question("Blend toward B…", "morph the selection toward B's sound, each code toward the code B has there (0 keeps A, 1 takes B)",
              "Blend the selection toward B by (0..1)", "0.5", blend,
              needs=("sound", "B", "model", "selection")),
     Command("Take levels from B",
@@ -310,7 +310,7 @@ COMMANDS: tuple[Command | Question, ...] = (
     # random and the prior
     Command("Randomize (uniform)", "any code of the level", lambda s: s.action_randomize("uniform")),
     Command("Randomize (usage)", "codes drawn by how often training used them", lambda s: s.action_randomize("usage")),
-    Command("Randomize (nearest)", "one of the 4 nearest codes in embedding space: a gentle variation",
+    Command("Randomize (nearest)", "one of the 4 codes closest to it in what the model learned: a gentle variation",
             lambda s: s.action_randomize("nearest")),
     Command("Regenerate selection with the prior", "resample the selected cells given what comes before (R)",
             lambda s: s.action_regenerate()),
