@@ -2,9 +2,9 @@
 
 Why not `torch.optim.AdamW`: every torch optimizer imports `torch._dynamo` the first time a parameter group is
 added or a step is taken (its methods are wrapped to stay out of `torch.compile`'s graphs). That import took
-2.2 s of each `train` start on the 2-core test machine, more than anything else between the command and the
-first step once the sounds are cached (bench/RESULTS.md, "Sixteenth session"). Nothing in Distill compiles an
-optimizer, so this class does the same arithmetic without that import:
+1.3-1.5 s of each `train` start on the 2-core test machine (2.2 s in a process that had not built a model yet;
+bench/RESULTS.md, "Sixteenth session"). Nothing in Distill compiles an optimizer, so this class does the same
+arithmetic without that import:
 
 - `fused=True` calls the same fused kernel torch uses (`torch._fused_adamw_`, CPU and CUDA, one call for every
   parameter);
