@@ -83,3 +83,19 @@ async def test_save_and_export_take_a_folder_and_refuse_an_empty_name(app_factor
                             what="the refusal of an empty name")
             else:
                 await until(pilot, lambda exported=exported: exported.exists(), what="the sound exported into the folder")
+
+
+@aio
+async def test_a_long_status_message_is_cut_with_an_ellipsis_not_at_a_space(app_factory):  # noqa: F811
+    """Found by hand: with no audio device, `a` said only "wrote" on the status line; the path after the space had
+    wrapped onto a second line the one-row status bar does not show."""
+    from textual.widgets import Static
+
+    app, _ = app_factory()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        ed.set_message("wrote /tmp/distill-tui-0/bell_c5_original-20261201-191055-7243.wav; more after it")
+        await pilot.pause()
+        line = ed.query_one("#status", Static).render_line(0).text
+        assert "wrote /tmp/" in line and line.rstrip().endswith("…"), line
