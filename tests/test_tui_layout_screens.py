@@ -6,6 +6,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from textual.css.query import NoMatches
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -49,7 +50,15 @@ async def test_run_view_footer_keys_all_show_at_80x24(tmp_path: Path, monkeypatc
         view = RunViewScreen(a_run(tmp_path / "run"))
         app.push_screen(view)
         await until(pilot, lambda: app.screen is view, what="the run view")
-        await pilot.pause(0.3)
+        def laid_out() -> bool:
+            try:
+                keys = list(view.query_one(Footer).query(FooterKey))
+            except NoMatches:  # not composed yet
+                return False
+            return bool(keys) and all(k.region.area for k in keys)
+
+        # a loaded machine lays the footer out later than a fixed pause (it failed so once): wait for its keys
+        await until(pilot, laid_out, timeout=10.0, what="the footer's keys laid out")
         assert keys_cut_off(view) == []
 
 
@@ -62,10 +71,15 @@ async def test_train_settings_explanations_stay_readable_at_80x24(monkeypatch):
         train = TrainScreen(None, browse_root=folder)
         app.push_screen(train)
         await until(pilot, lambda: app.screen is train, what="the train screen")
-        await pilot.pause(0.3)
-        whys = list(train.query(".why"))
-        assert whys
-        assert min(w.region.width for w in whys) >= 24
+        def widths() -> list[int]:
+            return [w.region.width for w in train.query(".why")]
+
+        try:
+            await until(pilot, lambda: bool(widths()) and min(widths()) >= 24, timeout=10.0, what="the explanations")
+        except AssertionError:
+            pass
+        assert widths()
+        assert min(widths()) >= 24
 
 
 def test_health_lines_fit_the_width_they_are_given():
