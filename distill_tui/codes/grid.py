@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CodesFileError
+from ..errors import BadInputError, CodesFileError
 from ..fileio import atomic_write_json
 
 FORMAT = "distill-codes"
@@ -61,6 +61,14 @@ class CodeGrid:
     @property
     def seconds_per_position(self) -> float:
         return self.stride * self.hop_length / self.sample_rate
+
+    def check_growth(self, positions: int) -> None:
+        """Refuse (BadInputError) growing this grid to `positions` columns when that decodes past LONGEST_DECODE_S:
+        what an edit checks before it allocates the new columns."""
+        seconds = positions * self.seconds_per_position
+        if seconds > LONGEST_DECODE_S:
+            raise BadInputError(f"the result would be {seconds / 60:.1f} minutes long, over the "
+                                f"{LONGEST_DECODE_S / 60:g} minutes Distill decodes")
 
     @property
     def loop(self) -> bool:

@@ -143,16 +143,6 @@ def parse_levels(text: str | None, n_levels: int) -> list[int]:
     return sorted(q - 1 for q in out)
 
 
-def _fits(grid: Any, positions: int) -> None:
-    """Refuse a result of `positions` columns longer than Distill decodes (before anything is allocated)."""
-    from ..codes.grid import LONGEST_DECODE_S
-
-    seconds = positions * grid.seconds_per_position
-    if seconds > LONGEST_DECODE_S:
-        raise BadInputError(f"the result would be {seconds / 60:.1f} minutes long, over the {LONGEST_DECODE_S / 60:g} "
-                            "minutes Distill decodes")
-
-
 def _contiguous(levels: list[int], what: str) -> tuple[int, int]:
     if levels != list(range(levels[0], levels[-1] + 1)):
         raise BadInputError(f"{what} needs a contiguous range of levels (like '2-3')")
@@ -270,7 +260,7 @@ def _build_edit(args: argparse.Namespace, a: Any, b: Any) -> tuple[Any, Any]:
     if op in {"regenerate", "continue"}:
         _codec(args.model, a, args.codes)
         if op == "continue":
-            _fits(a, parse_position(args.stop, a, a.positions))
+            a.check_growth(parse_position(args.stop, a, a.positions))
         prior, settings = _settings(args)
         if op == "regenerate":
             return E.Regenerate(selection=_selection(args, a), prior=prior, settings=settings, candidates=args.candidates), a
@@ -279,7 +269,7 @@ def _build_edit(args: argparse.Namespace, a: Any, b: Any) -> tuple[Any, Any]:
         return E.Continue(total_positions=total, prior=prior, settings=settings, prompt_positions=prompt), a
     if op == "repeat":
         sel = _selection(args, a)
-        _fits(a, a.positions + max(args.times - 1, 0) * ((sel.pos_stop or a.positions) - sel.pos_start))
+        a.check_growth(a.positions + max(args.times - 1, 0) * ((sel.pos_stop or a.positions) - sel.pos_start))
         return E.RepeatColumns(start=sel.pos_start, stop=sel.pos_stop or a.positions, times=args.times), a
     if op == "reverse":
         return E.Reverse(selection=_selection(args, a)), a

@@ -94,17 +94,18 @@ def _whole(text: str, what: str) -> int:
     return n
 
 
-def _fits(s: EditorScreen, extra: int) -> None:
-    """Refuse (DecodeTooLong) growing A by `extra` columns past the longest sound Distill decodes."""
-    if s.engine is not None and s.ws.a:
-        s.engine.codec.check_length(s.ws.grid(s.ws.a).positions + extra)
+def _check_growth(s: EditorScreen, extra: int) -> None:
+    """Refuse growing A by `extra` columns past the longest sound Distill decodes."""
+    if s.ws.a:
+        grid = s.ws.grid(s.ws.a)
+        grid.check_growth(grid.positions + extra)
 
 
 def repeat(s: EditorScreen, text: str) -> None:
     sel = s.grid.selection
     try:
         times = _whole(text, "times")
-        _fits(s, (times - 1) * max((sel.pos_stop or 0) - sel.pos_start, 0))
+        _check_growth(s, (times - 1) * max((sel.pos_stop or 0) - sel.pos_start, 0))
     except DistillError as exc:
         s.bad(exc)  # type: ignore[arg-type]
         return
@@ -115,7 +116,7 @@ def repeat(s: EditorScreen, text: str) -> None:
 def insert(s: EditorScreen, text: str) -> None:
     try:
         count = _whole(text, "columns")
-        _fits(s, count)
+        _check_growth(s, count)
     except DistillError as exc:
         s.bad(exc)  # type: ignore[arg-type]
         return
