@@ -10,14 +10,16 @@ from distill_tui.tui import commands
 from distill_tui.tui.screens.prompt import PromptScreen
 
 from .test_tui_app import SIZE, app_factory, demo, loaded_engine, ready  # noqa: F401 - fixtures
-from .test_tui_support import DEMO_MODEL, aio
+from .test_tui_support import DEMO_MODEL, aio, until
 
 pytestmark = pytest.mark.skipif(not DEMO_MODEL.exists(), reason="the bundled demo model samples/demo.distill is missing")
 
-BAD = ("abc", "", "nan", "inf", "-inf", "-3", "0", "1e12", "100000")
+BAD = ("abc", "", "nan", "inf", "-inf", "-3", "0", "1e12", "100000",
+       "zz 01", "00 ff", "00 01 0", "00 9 8", "00 3 1000000000")  # and for the fills: a bad code, a code out of range,
+# a period of 0, more hits than steps, and a rhythm of a billion steps (it tried to allocate 8 GB)
 MEANINGFUL = {("Blend toward B…", "0"), ("Fill selection with code…", "0")}  # keep A; the code 00
 PYTHON_WORDS = ("could not convert", "invalid literal", "base 16", "int()", "Traceback", "cannot convert",
-                "OverflowError")
+                "OverflowError", "unpack", "values")
 
 
 def _question(title: str) -> commands.Question:
@@ -26,7 +28,8 @@ def _question(title: str) -> commands.Question:
 
 @aio
 @pytest.mark.parametrize("title", ["Blend toward B…", "Repeat selection…", "Insert columns…", "Continue with the prior…",
-                                   "Fill selection with code…", "Variations…"])
+                                   "Fill selection with code…", "Variations…", "Fill alternating codes…",
+                                   "Fill Euclidean rhythm…", "Ramp between codes…"])
 async def test_bad_numbers_get_a_plain_sentence_and_change_nothing(app_factory, title: str):  # noqa: F811
     app, _ = app_factory()
     async with app.run_test(size=SIZE) as pilot:
@@ -57,7 +60,6 @@ async def test_bad_numbers_get_a_plain_sentence_and_change_nothing(app_factory, 
 async def test_save_and_export_take_a_folder_and_refuse_an_empty_name(app_factory, tmp_path):  # noqa: F811
     """A folder answered for "Save codes as…" or "Export WAV…" writes NAME.codes.json / NAME.wav into it (found by
     hand: a folder got "Is a directory"); an empty answer says to give a name (it tried to write ".")."""
-    from .test_tui_support import until
 
     app, _ = app_factory()
     async with app.run_test(size=SIZE) as pilot:
@@ -99,3 +101,38 @@ async def test_a_long_status_message_is_cut_with_an_ellipsis_not_at_a_space(app_
         await pilot.pause()
         line = ed.query_one("#status", Static).render_line(0).text
         assert "wrote /tmp/" in line and line.rstrip().endswith("…"), line
+
+
+@aio
+async def test_the_fills_speak_of_codes_in_hex_and_of_the_selections_width(app_factory):  # noqa: F811
+    """Found by a scripted pass over every question: "abc" for Fill said "code 2748 does not exist … 0..63" (the
+    grid shows hex); the patterns echoed Python's "not enough values to unpack"; a period of 0 or -1 filled as if
+    it were 1, silently; a rhythm of 10^9 steps on a 4-column selection allocated gigabytes."""
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        await pilot.press("v", "3", "l")  # four columns of level 1, whose codes are 00..3f
+        before = ed.ws.grid(ed.ws.a).codes.copy()
+        said = {}
+        for title, text in [("Fill selection with code…", "abc"), ("Fill alternating codes…", "00 01 0"),
+                            ("Fill Euclidean rhythm…", "00 3 1000000000"), ("Fill Euclidean rhythm…", "00 5 4"),
+                            ("Ramp between codes…", "zz 01")]:
+            app.clear_notifications()
+            _question(title).then(ed, text)
+            await pilot.pause()
+            said[(title, text)] = [n.message for n in app._notifications]  # noqa: SLF001
+        assert said == {
+            ("Fill selection with code…", "abc"): ["code abc does not exist at level 1: its codes are 00..3f"],
+            ("Fill alternating codes…", "00 01 0"): ["give 1 to 4 positions a period (the selection's width)"],
+            ("Fill Euclidean rhythm…", "00 3 1000000000"): ["give 1 to 4 steps (the selection's width)"],
+            ("Fill Euclidean rhythm…", "00 5 4"): ["give 0 to 4 hits (the steps)"],
+            ("Ramp between codes…", "zz 01"): ["zz is not a code: codes are written in hex, like 1f"],
+        }
+        assert np.array_equal(ed.ws.grid(ed.ws.a).codes, before)
+        _question("Fill Euclidean rhythm…").then(ed, "2a 2 4")  # a good answer still works: x.x.
+        await until(pilot, lambda: ed.ws.grid(ed.ws.a).codes[0, ed.grid.selection.pos_start] == 0x2a,
+                    what="the rhythm's first hit")
+        start = ed.grid.selection.pos_start
+        row = ed.ws.grid(ed.ws.a).codes[0, start : start + 4]
+        assert row[0] == row[2] == 0x2a and list(row[[1, 3]]) == list(before[0, [start + 1, start + 3]])

@@ -70,6 +70,15 @@ class CodeGrid:
             raise BadInputError(f"the result would be {seconds / 60:.1f} minutes long, over the "
                                 f"{LONGEST_DECODE_S / 60:g} minutes Distill decodes")
 
+    def check_code(self, level: int, code: int) -> None:
+        """Refuse (BadInputError) a code that does not exist at `level` (0-based), in hex as the grid shows codes."""
+        size = self.codebook_sizes[level]
+        if not 0 <= code < size:
+            width = max(len(f"{max(self.codebook_sizes) - 1:x}"), 2)  # the grid's cell width
+            shown = f"{code:0{width}x}" if code >= 0 else f"-{-code:x}"
+            raise BadInputError(f"code {shown} does not exist at level {level + 1}: "
+                                f"its codes are {0:0{width}x}..{size - 1:0{width}x}")
+
     @property
     def loop(self) -> bool:
         """The sound is a loop: `source.loop`, else made by `generate --loop` (`source.generated.mode`)."""

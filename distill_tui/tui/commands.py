@@ -124,31 +124,71 @@ def insert(s: EditorScreen, text: str) -> None:
 
 
 # ---- fills and patterns
+def _words(text: str, least: int, most: int, example: str) -> list[str]:
+    """`text` split at spaces or commas into `least` to `most` words, else BadInputError with an example answer."""
+    words = text.replace(",", " ").split()
+    if not least <= len(words) <= most:
+        raise BadInputError(f"give {example}")
+    return words
+
+
+def _code(s: EditorScreen, word: str) -> int:
+    """`word` as a hex code that exists on every selected level (else BadInputError, in hex as the grid shows)."""
+    try:
+        code = int(word, 16)
+    except ValueError:
+        raise BadInputError(f"{word} is not a code: codes are written in hex, like 1f") from None
+    grid = s.ws.grid(s.ws.a)
+    sel = s.grid.selection
+    for level in range(sel.level_start, sel.level_stop or grid.levels):
+        grid.check_code(level, code)
+    return code
+
+
+def _count(word: str, what: str, least: int, most: int, limit: str) -> int:
+    """`word` as a whole number of `what` from `least` to `most`, where `limit` says what sets `most`
+    (else BadInputError, in words)."""
+    try:
+        n = int(word)
+    except ValueError:
+        raise BadInputError(f"{word} is not a whole number of {what}") from None
+    if not least <= n <= most:
+        raise BadInputError(f"give {least} to {most} {what} ({limit})")
+    return n
+
+
+def _width(s: EditorScreen) -> int:
+    return max(s.grid.selection.shape[1], 1)
+
+
 def fill(s: EditorScreen, text: str) -> None:
     try:
-        code = int(text, 16)
-    except ValueError:
-        s.notify("a code in hex, like 1f", severity="error")
+        (word,) = _words(text, 1, 1, "one code in hex, like 1f")
+        code = _code(s, word)
+    except DistillError as exc:
+        s.bad(exc)  # type: ignore[arg-type]
         return
     s.edit_selection(lambda sel: E.Fill(selection=sel, code=code), f"filled with {code:02x}")
 
 
 def alternate(s: EditorScreen, text: str) -> None:
     try:
-        a, b, *rest = text.split()
-        pattern = patterns.alternate(int(a, 16), int(b, 16), int(rest[0]) if rest else 1)
-    except (ValueError, DistillError) as exc:
-        s.notify(f"give two hex codes and an optional period, like '1f 20 2' ({exc})", severity="error")
+        a, b, *rest = _words(text, 2, 3, "two codes in hex and a period, like 1f 20 2")
+        period = _count(rest[0], "positions a period", 1, _width(s), "the selection's width") if rest else 1
+        pattern = patterns.alternate(_code(s, a), _code(s, b), period)
+    except DistillError as exc:
+        s.bad(exc)  # type: ignore[arg-type]
         return
     s.edit_selection(lambda sel: E.FillPattern(selection=sel, pattern=pattern), "alternating fill")
 
 
 def euclid(s: EditorScreen, text: str) -> None:
     try:
-        code, hits, steps = text.split()
-        pattern = patterns.euclid(int(code, 16), int(hits), int(steps))
-    except (ValueError, DistillError) as exc:
-        s.notify(f"give a hex code, hits and steps, like '1f 3 8' ({exc})", severity="error")
+        code, hits, steps = _words(text, 3, 3, "a code in hex, hits and steps, like 1f 3 8")
+        n_steps = _count(steps, "steps", 1, _width(s), "the selection's width")
+        pattern = patterns.euclid(_code(s, code), _count(hits, "hits", 0, n_steps, "the steps"), n_steps)
+    except DistillError as exc:
+        s.bad(exc)  # type: ignore[arg-type]
         return
     s.edit_selection(lambda sel: E.FillPattern(selection=sel, pattern=pattern), "Euclidean rhythm")
 
@@ -157,10 +197,10 @@ def ramp(s: EditorScreen, text: str) -> None:
     if not s.require("model"):
         return
     try:
-        a, b = (int(v, 16) for v in text.split())
-        pattern = patterns.ramp(s.engine.order[s.grid.level], a, b, max(s.grid.selection.shape[1], 1))
-    except (ValueError, DistillError) as exc:
-        s.notify(f"give two hex codes, like '00 3f' ({exc})", severity="error")
+        a, b = (_code(s, w) for w in _words(text, 2, 2, "two codes in hex, like 00 3f"))
+        pattern = patterns.ramp(s.engine.order[s.grid.level], a, b, _width(s))
+    except DistillError as exc:
+        s.bad(exc)  # type: ignore[arg-type]
         return
     s.edit_selection(lambda sel: E.FillPattern(selection=sel, pattern=pattern), "ramp")
 

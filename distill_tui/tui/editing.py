@@ -19,7 +19,7 @@ from ..codes import edits as E
 from ..codes.clipboard import Clipboard
 from ..codes.grid import CodeGrid
 from ..codes.selection import Selection
-from ..errors import DistillError
+from ..errors import BadInputError, DistillError
 from ..inference.sampling import SamplingSettings
 from .messages import CodeTyped, EditReady, GenerateRequested, SoundLoaded
 from .widgets.generate_panel import GeneratePanel
@@ -102,12 +102,12 @@ class EditingActions:
         grid = self._need_sound()
         if grid is None:
             return
-        size = grid.codebook_sizes[message.level] if 0 <= message.level < grid.levels else None
-        if size is not None and not 0 <= message.code < size:
-            width = max(len(f"{max(grid.codebook_sizes) - 1:x}"), 2)  # the grid's cell width
-            self.notify(f"code {message.code:0{width}x} does not exist at level {message.level + 1}: "
-                        f"its codes are {0:0{width}x}..{size - 1:0{width}x}", severity="error")
-            return
+        if 0 <= message.level < grid.levels:
+            try:
+                grid.check_code(message.level, message.code)
+            except BadInputError as exc:
+                self.notify(exc.reason, severity="error")
+                return
         self.apply_edit(E.SetCell(level=message.level, position=message.position, code=message.code),
                         f"L{message.level + 1}:{message.position} = {message.code:02x}")
 
