@@ -267,6 +267,14 @@ class FakePrior:
             out[q, start:end] = q + 1
         return out
 
+    def regenerate_masked(self, codes, free, settings, *, candidates=4):
+        """(level + 1) in the free cells, and 9 in every other: only the free ones may reach the grid."""
+        self.calls.append(("masked", free.copy(), settings))
+        out = np.full_like(codes, 9)
+        rows = np.arange(codes.shape[0])[:, None].repeat(codes.shape[1], axis=1)
+        out[free] = rows[free] + 1
+        return out
+
     def continue_codes(self, codes, prompt_positions, total_positions, settings):
         self.calls.append(("continue", codes.shape[1], prompt_positions, total_positions))
         out = np.full((codes.shape[0], total_positions), 7, dtype=np.int64)
@@ -286,6 +294,27 @@ def test_regenerate_and_continue_with_a_prior():
     assert prior.calls[-1] == ("continue", 4, 4, 8)
     with pytest.raises(BadInputError, match="already has"):
         E.Continue(total_positions=5, prior=prior).do(g)
+
+
+def test_regenerate_only_the_free_cells_of_a_selection():
+    """Every other column of levels 2-3, positions 2-7: the prior hears the kept cells and only the free ones are
+    written, whatever else it returns; undo and redo hold."""
+    g = grid(levels=3, positions=10)
+    before = g.codes.copy()
+    prior = FakePrior()
+    sel = Selection(1, 3, 2, 8)
+    free = np.zeros(sel.shape, dtype=bool)
+    free[:, ::2] = True  # columns 2, 4, 6
+    roundtrip(E.Regenerate(selection=sel, prior=prior, settings="S", free=free), g)
+    expect = before.copy()
+    expect[1, [2, 4, 6]], expect[2, [2, 4, 6]] = 2, 3
+    assert np.array_equal(g.codes, expect)
+    (kind, asked, settings), = prior.calls  # redo did not resample
+    whole = np.zeros(g.codes.shape, dtype=bool)
+    whole[1:3, [2, 4, 6]] = True
+    assert kind == "masked" and settings == "S" and np.array_equal(asked, whole)
+    with pytest.raises(BadInputError, match="do not match the selection"):
+        E.Regenerate(selection=sel, prior=prior, settings="S", free=free[:, :3]).do(grid(levels=3, positions=10))
 
 
 # ---- templates

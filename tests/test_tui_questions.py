@@ -136,3 +136,38 @@ async def test_the_fills_speak_of_codes_in_hex_and_of_the_selections_width(app_f
         start = ed.grid.selection.pos_start
         row = ed.ws.grid(ed.ws.a).codes[0, start : start + 4]
         assert row[0] == row[2] == 0x2a and list(row[[1, 3]]) == list(before[0, [start + 1, start + 3]])
+
+
+@aio
+async def test_regenerate_every_nth_column_and_every_other_beat_keep_the_cells_between(app_factory):  # noqa: F811
+    """Issue 14's periodic masks in the editor (they were only in `generate --region --every/--bpm`): through the
+    palette, every 2nd column of a selection, then the off-beats of a whole level; the cells between never change."""
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        grid = ed.ws.grid(ed.ws.a)
+        before = grid.codes.copy()
+        await pilot.press("2", "l", "v", "9", "l")  # level 1, positions 2..11
+        await pilot.press("ctrl+p")
+        await pilot.press(*"every N-th column", "enter")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen), what="the question")
+        app.screen.query_one(Input).value = "2"
+        await pilot.press("enter")
+        await until(pilot, lambda: ed.ws.session.history.can_undo, what="the regenerated columns")
+        changed = np.argwhere(grid.codes != before)
+        assert len(changed), "nothing was redrawn"
+        assert set(changed[:, 0]) == {0} and set(changed[:, 1]) <= {2, 4, 6, 8, 10}, changed
+        assert ed.message == "regenerated every 2 column(s)"
+
+        await pilot.press("u")
+        assert np.array_equal(grid.codes, before)
+        ed.set_tempo("240")  # a beat is 0.25 s: about 5.4 columns of this model
+        await pilot.press("escape", "g", "g", "V")  # all of level 1
+        await pilot.press("ctrl+p")
+        await pilot.press(*"every other beat", "enter")
+        await until(pilot, lambda: ed.ws.session.history.can_undo, what="the regenerated off-beats")
+        beat = (np.arange(grid.positions) * grid.seconds_per_position // 0.25).astype(int)  # the beat of each column
+        changed = np.argwhere(grid.codes != before)
+        assert len(changed) and set(changed[:, 0]) == {0}
+        assert set(beat[changed[:, 1]] % 2) == {1}, "an on-beat changed"

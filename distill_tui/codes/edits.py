@@ -310,18 +310,31 @@ class Blend(BlockEdit):
 
 @dataclass
 class Regenerate(BlockEdit):
-    """Resample a selection with the prior (temperature, top-k, top-p and seed live in `settings`)."""
+    """Resample a selection with the prior (temperature, top-k, top-p and seed live in `settings`).
+
+    `free` (L, P) bool over the selection: only its True cells are drawn anew, the others kept and heard by the
+    prior as context (every n-th column, every other beat: `codes/masks.py`); None redraws the whole selection.
+    """
 
     selection: Selection = field(default_factory=Selection)
     prior: PriorLike | None = None
     settings: Any = None
     candidates: int = 4
+    free: np.ndarray | None = None
 
     def target(self, doc: CodeGrid) -> Selection:
         return self.selection
 
-    def compute(self, doc: CodeGrid, sel: Selection) -> tuple[np.ndarray, None]:
+    def compute(self, doc: CodeGrid, sel: Selection) -> tuple[np.ndarray, np.ndarray | None]:
         assert self.prior is not None
+        if self.free is not None:
+            if self.free.shape != sel.shape:
+                raise BadInputError(f"the cells to redraw ({self.free.shape}) do not match the selection ({sel.shape})")
+            free = np.zeros(doc.codes.shape, dtype=bool)  # (Q, P)
+            free[sel.slices] = self.free
+            out = np.asarray(self.prior.regenerate_masked(doc.codes.copy(), free, self.settings,
+                                                          candidates=self.candidates))
+            return out[sel.slices], self.free.copy()
         levels = list(range(sel.level_start, sel.level_stop))  # type: ignore[arg-type]
         out = np.asarray(self.prior.regenerate_region(
             doc.codes.copy(), sel.pos_start, sel.pos_stop, self.settings, levels=levels, candidates=self.candidates,

@@ -14,11 +14,15 @@ from typing import TYPE_CHECKING
 from textual.app import SystemCommand
 
 from ..codes import edits as E
-from ..codes import patterns
+from ..codes import masks, patterns
 from ..codes.clipboard import Clipboard
 from ..errors import BadInputError, DistillError
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from ..codes.grid import CodeGrid
+    from ..codes.selection import Selection
     from .screens.editor import EditorScreen
 
 Text = str | Callable[["EditorScreen"], str]  # fixed, or worked out when the palette opens
@@ -235,6 +239,43 @@ def continue_(s: EditorScreen, text: str) -> None:
     s.compute_edit(E.Continue(total_positions=total, prior=prior, settings=settings), f"continued {seconds:g} s")
 
 
+def _regenerate_part(s: EditorScreen, free_cells: Callable[[CodeGrid, Selection, list[int]], np.ndarray],
+                     label: str) -> None:
+    """Regenerate the cells of the selection that `free_cells(grid, selection, levels)` marks ((Q, P) bool, as
+    `codes/masks.py` makes them); the others are kept, and the prior hears them."""
+    if not all(s.require(n) for n in ("sound", "model", "selection")):
+        return
+    grid, sel = s.ws.grid(s.ws.a), s.grid.selection
+    try:
+        prior = s.engine.require_prior()
+        settings = s.sampling_settings()
+        settings.validate()
+        free = free_cells(grid, sel, list(range(sel.level_start, sel.level_stop or grid.levels)))[sel.slices]
+    except DistillError as exc:
+        s.bad(exc)  # type: ignore[arg-type]
+        return
+    s.grid.end_selection()
+    s.compute_edit(E.Regenerate(selection=sel, prior=prior, settings=settings, free=free), label)
+
+
+def regenerate_every(s: EditorScreen, text: str) -> None:
+    try:
+        (word,) = _words(text, 1, 1, "a whole number of columns, like 2")
+        every = _count(word, "columns", 1, _width(s), "the selection's width")
+    except DistillError as exc:
+        s.bad(exc)  # type: ignore[arg-type]
+        return
+    _regenerate_part(s, lambda g, sel, levels: masks.every_nth(g.levels, g.positions, sel.pos_start, sel.pos_stop or 0,
+                                                               every, levels=levels),
+                     f"regenerated every {every} column(s)" if every > 1 else "regenerated with the prior")
+
+
+def regenerate_off_beats(s: EditorScreen) -> None:
+    _regenerate_part(s, lambda g, sel, levels: masks.beat_mask(g.levels, g.positions, sel.pos_start, sel.pos_stop or 0,
+                                                               s.bpm, g.seconds_per_position, levels=levels),
+                     f"regenerated every other beat at {s.bpm:g} BPM")
+
+
 def variations(s: EditorScreen, text: str) -> None:
     from .screens.variations import open_variations  # the slots screen, only when asked for
 
@@ -355,6 +396,11 @@ COMMANDS: tuple[Command | Question, ...] = (
             lambda s: s.action_randomize("nearest")),
     Command("Regenerate selection with the prior", "resample the selected cells given what comes before (R)",
             lambda s: s.action_regenerate()),
+    Question("Regenerate every N-th column…", "redraw every N-th column of the selection with the prior; the "
+             "columns between are kept and hold the rhythm", "Redraw every N-th column, N =", "2", regenerate_every,
+             needs=("sound", "model", "selection")),
+    Command("Regenerate every other beat", lambda s: f"redraw the selection's off-beats at {s.bpm:g} BPM (Set tempo…) "
+            "with the prior; the beats between are kept", regenerate_off_beats),
     Question("Continue with the prior…", "grow the sound past its end with new codes",
              "Continue the sound by (seconds)", "1.0", continue_),
     Question("Variations…", "new versions of the sound: its loudness and shape kept (level 1), the detail redrawn; "
