@@ -107,6 +107,9 @@ def test_masks_every_nth_and_every_other_beat():
     on = beat_mask(2, 24, 2, 18, 120.0, 0.125, beat=0)
     assert np.flatnonzero(on[1]).tolist() == [2, 3, 4, 5, 10, 11, 12, 13]
     assert region_mask(2, 10, 3, 5).sum() == 4
+    # counted from the sound's start (the editor): beats 0..3, 4..7, 8..11, 12..15, 16..19; the off-beats inside 2:18
+    from_zero = beat_mask(2, 24, 2, 18, 120.0, 0.125, origin=0)
+    assert np.flatnonzero(from_zero[0]).tolist() == [4, 5, 6, 7, 12, 13, 14, 15]
 
 
 @pytest.mark.parametrize("call", [
@@ -115,6 +118,7 @@ def test_masks_every_nth_and_every_other_beat():
     lambda: beat_mask(2, 10, 0, 10, 0.0, 0.1),
     lambda: beat_mask(2, 10, 0, 10, 6000.0, 0.1),  # a beat shorter than a position
     lambda: beat_mask(2, 10, 0, 3, 120.0, 0.125),  # shorter than two beats: no off-beat
+    lambda: beat_mask(2, 24, 9, 12, 120.0, 0.125, origin=0),  # inside the sound's third beat, an on-beat
     lambda: region_mask(2, 10, 0, 4, levels=[2]),
 ])
 def test_masks_refuse_what_cannot_be_regenerated(call):

@@ -141,7 +141,8 @@ async def test_the_fills_speak_of_codes_in_hex_and_of_the_selections_width(app_f
 @aio
 async def test_regenerate_every_nth_column_and_every_other_beat_keep_the_cells_between(app_factory):  # noqa: F811
     """Issue 14's periodic masks in the editor (they were only in `generate --region --every/--bpm`): through the
-    palette, every 2nd column of a selection, then the off-beats of a whole level; the cells between never change."""
+    palette, every 2nd column of a selection, then the off-beats of most of a level (the sound's beats, counted from
+    its start as the ruler's dots are, not from the selection's); the cells between never change."""
     app, _ = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
@@ -163,11 +164,12 @@ async def test_regenerate_every_nth_column_and_every_other_beat_keep_the_cells_b
         await pilot.press("u")
         assert np.array_equal(grid.codes, before)
         ed.set_tempo("240")  # a beat is 0.25 s: about 5.4 columns of this model
-        await pilot.press("escape", "g", "g", "V")  # all of level 1
+        await pilot.press("escape", "g", "g", "0", "3", "l", "v", "$")  # level 1 from position 3 to the end
         await pilot.press("ctrl+p")
         await pilot.press(*"every other beat", "enter")
         await until(pilot, lambda: ed.ws.session.history.can_undo, what="the regenerated off-beats")
         beat = (np.arange(grid.positions) * grid.seconds_per_position // 0.25).astype(int)  # the beat of each column
         changed = np.argwhere(grid.codes != before)
         assert len(changed) and set(changed[:, 0]) == {0}
-        assert set(beat[changed[:, 1]] % 2) == {1}, "an on-beat changed"
+        assert set(beat[changed[:, 1]] % 2) == {1}, "an on-beat of the sound changed"  # beats from its start
+        assert changed[:, 1].min() >= 3

@@ -44,12 +44,14 @@ def every_nth(n_levels: int, positions: int, start: int, end: int, every: int, *
 
 
 def beat_mask(n_levels: int, positions: int, start: int, end: int, bpm: float, seconds_per_position: float, *,
-              beat: int = 1, levels: list[int] | None = None) -> np.ndarray:
-    """Every other beat of the region at `bpm`, counting beats from `start`: (levels, positions) bool.
+              beat: int = 1, levels: list[int] | None = None, origin: int | None = None) -> np.ndarray:
+    """Every other beat of the region at `bpm`, counting beats from position `origin` (None: `start`):
+    (levels, positions) bool.
 
-    Beat k spans [k * 60 / bpm, (k + 1) * 60 / bpm) seconds after the region's start; a position
-    belongs to the beat in which it starts. `beat` 1 regenerates the off-beats (1, 3, 5, ...; the
-    first beat, 0, is kept), 0 the on-beats. A beat shorter than a position cannot be told apart.
+    Beat k spans [k * 60 / bpm, (k + 1) * 60 / bpm) seconds after the origin; a position belongs to the
+    beat in which it starts. `beat` 1 regenerates the off-beats (1, 3, 5, ...; the first beat, 0, is
+    kept), 0 the on-beats. A beat shorter than a position cannot be told apart. The editor counts from the
+    sound's start (origin 0), so a selection's off-beats are the sound's.
     """
     if not (math.isfinite(bpm) and bpm > 0):
         raise BadInputError(f"--bpm must be a positive number, got {bpm}")
@@ -58,9 +60,12 @@ def beat_mask(n_levels: int, positions: int, start: int, end: int, bpm: float, s
         raise BadInputError(f"--bpm {bpm:g}: a beat ({beat_s * 1000:.0f} ms) is shorter than one position "
                             f"({seconds_per_position * 1000:.0f} ms)")
     mask = region_mask(n_levels, positions, start, end, levels)
-    t = (np.arange(positions) - start) * seconds_per_position  # (positions,) seconds after the region's start
+    t = (np.arange(positions) - (start if origin is None else origin)) * seconds_per_position  # (positions,) s
     which = np.floor(t / beat_s + 1e-9).astype(np.int64) % 2 == beat % 2
     mask &= which[None]
     if not mask.any():
-        raise BadInputError(f"the region {start}:{end} is shorter than two beats at {bpm:g} BPM: nothing to regenerate")
+        if origin is None or origin == start:
+            raise BadInputError(f"the region {start}:{end} is shorter than two beats at {bpm:g} BPM: nothing to regenerate")
+        raise BadInputError(f"positions {start}:{end} hold no {'off' if beat % 2 else 'on'}-beat at {bpm:g} BPM: "
+                            "nothing to regenerate")
     return mask

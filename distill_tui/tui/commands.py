@@ -272,7 +272,8 @@ def regenerate_every(s: EditorScreen, text: str) -> None:
 
 def regenerate_off_beats(s: EditorScreen) -> None:
     _regenerate_part(s, lambda g, sel, levels: masks.beat_mask(g.levels, g.positions, sel.pos_start, sel.pos_stop or 0,
-                                                               s.bpm, g.seconds_per_position, levels=levels),
+                                                               s.bpm, g.seconds_per_position, levels=levels,
+                                                               origin=0),  # the sound's beats, not the selection's
                      f"regenerated every other beat at {s.bpm:g} BPM")
 
 
