@@ -212,3 +212,22 @@ def test_train_screen_snapshot(snap_compare, tmp_path: Path, monkeypatch):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(110, 32), run_before=run_before)
+
+
+@aio
+async def test_each_run_takes_one_line_of_the_runs_list_at_100_columns(tmp_path: Path, state: Path):
+    """Found by hand: at 100 x 30 "stopped at step 93 (SIGTERM); resume continues it" wrapped onto a second line
+    of the list, under the next run's state column. A long line now ends in an ellipsis."""
+    make_run(state / "pd5-20261201-110824", ev(event="start", step=0), ev(event="step", step=93),
+             ev(event="stopped", step=93, signal="SIGTERM"))
+    make_run(state / "pd20-20261201-183845", ev(event="start", step=0), ev(event="step", step=33))
+    app = bare_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.push_screen(RunsScreen())
+        await until(pilot, lambda: len(getattr(app.screen, "runs", [])) == 2, what="the runs list")
+        await pilot.pause()
+        lines = [line for line in screen_text(app).splitlines()
+                 if line.startswith("▊") and line.strip("▊▎ ") and not set("▔▁") & set(line)]  # the list's rows
+        stopped = [line for line in lines if "pd5-" in line]
+        assert stopped and "…" in stopped[0], lines
+        assert len(lines) == 2, lines  # one line a run, nothing wrapped

@@ -48,7 +48,7 @@ class RunsScreen(Screen):
     DEFAULT_CSS = """
     RunsScreen #runs-title { height: 1; background: $panel; text-style: bold; padding: 0 1; }
     RunsScreen #runs-help { height: auto; padding: 0 1; color: $text-muted; }
-    RunsScreen OptionList { height: 1fr; }
+    RunsScreen OptionList { height: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, extra: list[Path] | None = None, root: Path | None = None) -> None:
