@@ -117,3 +117,29 @@ async def test_the_run_view_says_when_training_moves_to_one_thread(tmp_path: Pat
     async with app.run_test(size=SIZE) as pilot:
         app.push_screen(RunViewScreen(run))
         await until(pilot, lambda: "training on 1 thread" in screen_text(app), what="the thread count's message")
+
+
+@aio
+async def test_resume_shows_in_the_footer_once_a_stopped_trainer_has_exited(tmp_path: Path, monkeypatch):
+    """Found by hand in tmux: after `s`, the "stopped" event came while the trainer was still exiting, the footer
+    was worked out then (no resume while it lives) and never again, so "Press r to resume" had no `r` under it."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    trainer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        run = make_run(tmp_path / "stopping", ev(event="start", step=0, model={"codebook_sizes": [16], "levels": 1}),
+                       ev(event="step", step=46, recon_db=15.0, commit=0.1, progress=0.01, elapsed_s=20.0),
+                       ev(event="stopped", step=46, signal="SIGTERM"), pid=trainer.pid)
+        app = bare_app()
+        async with app.run_test(size=SIZE) as pilot:
+            view = RunViewScreen(run)
+            app.push_screen(view)
+            await until(pilot, lambda: view.alive is True and "Press r" in screen_text(app), what="the stopped run")
+            await pilot.pause(0.2)
+            assert "resume" not in screen_text(app).splitlines()[-1]  # the trainer still lives
+            trainer.kill()
+            trainer.wait()
+            await until(pilot, lambda: view.alive is False, what="the trainer's exit")
+            await until(pilot, lambda: "r resume" in screen_text(app).splitlines()[-1], what="r in the footer")
+    finally:
+        trainer.kill()
+        trainer.wait()

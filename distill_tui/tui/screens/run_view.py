@@ -130,7 +130,7 @@ class RunViewScreen(Screen):
         self.events_seen = 0
         self._crash_reason: str | None = None
         self._shown: dict[str, str] = {}  # what each Static shows now
-        self._bindings_state = ""
+        self._bindings_state: tuple[str, bool | None] | None = None  # (state, alive) the footer was worked out for
         self.step = 0  # the highest step any event reported
         self.elapsed: float | None = None  # training seconds, from the latest event that says
         self.last: dict[str, Mapping[str, Any]] = {}  # the latest event of each kind
@@ -374,8 +374,8 @@ class RunViewScreen(Screen):
             warn.append("⚠ ", style="bold yellow")
             warn.append(w + "\n")
         self._set("#run-warnings", warn)
-        if state != self._bindings_state:
-            self._bindings_state = state
+        if (state, self.alive) != self._bindings_state:  # resume waits for the trainer's exit, after its last event
+            self._bindings_state = (state, self.alive)
             self.refresh_bindings()
 
     def _set(self, selector: str, content: str | Text) -> None:
