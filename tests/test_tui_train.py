@@ -231,3 +231,9 @@ async def test_each_run_takes_one_line_of_the_runs_list_at_100_columns(tmp_path:
         stopped = [line for line in lines if "pd5-" in line]
         assert stopped and "…" in stopped[0], lines
         assert len(lines) == 2, lines  # one line a run, nothing wrapped
+    app = bare_app()
+    async with app.run_test(size=(80, 24)) as pilot:  # the names' column is as wide as the names: the message shows
+        app.push_screen(RunsScreen())
+        await until(pilot, lambda: len(getattr(app.screen, "runs", [])) == 2, what="the runs list")
+        await pilot.pause()
+        assert "stopped at" in screen_text(app)  # before: the padded names left room for "…" alone

@@ -25,10 +25,11 @@ class RunsFound(Message):
     runs: list[RunSummary]
 
 
-def run_line(r: RunSummary) -> Text:
+def run_line(r: RunSummary, name_width: int = 34) -> Text:
+    """One run's row: state, name (padded to `name_width`), stage, step, progress and what the run says."""
     t = Text(no_wrap=True, overflow="ellipsis")
     t.append(f"{r.state:<9}", style=STATE_STYLE.get(r.state, "bold"))
-    t.append(f" {r.name:<34} ", style="bold")
+    t.append(f" {r.name:<{name_width}} ", style="bold")
     t.append(f"{'prior' if r.stage == 'prior' else 'model':<6}")
     t.append(f"step {r.step:<7} {progress_bar(r.progress, 10)} ")
     t.append(r.message, style="dim")
@@ -82,7 +83,8 @@ class RunsScreen(Screen):
         if not self.runs:
             ol.add_option(Option(Text("no runs yet: press n to train a model", style="dim"), disabled=True))
             return
-        ol.add_options([Option(run_line(r), id=str(r.path)) for r in self.runs])
+        width = min(max(len(r.name) for r in self.runs), 34)  # no wider than the names: at 80 columns the
+        ol.add_options([Option(run_line(r, width), id=str(r.path)) for r in self.runs])  # message needs the room
         ol.highlighted = min(keep or 0, len(self.runs) - 1)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
