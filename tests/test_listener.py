@@ -95,7 +95,8 @@ def test_end_to_end_saved_wav_equals_what_was_sent(remote):
     assert rate == SR and sf.info(mono_path).subtype == "FLOAT" and np.array_equal(got_mono, mono)
     got_stereo, rate = sf.read(stereo_path, dtype="float32")
     assert rate == 44100 and got_stereo.shape == (len(stereo), 2) and np.array_equal(got_stereo, stereo)
-    assert "playing" in _wait_for_line(log, r"clip \d+: e2e-mono.*", remote[3]).group(0)
+    said = _wait_for_line(log, r"clip \d+: e2e-mono.*", remote[3]).group(0)
+    assert "not played, saved" in said and "playing" not in said  # --no-play: it said "playing 0.8 ms after receipt"
 
 
 def test_startup_prints_the_ssh_line_and_the_remote_settings(remote):

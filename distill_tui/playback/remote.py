@@ -289,9 +289,10 @@ class Listener:
         conn.sendall(bytes([P.OK]))  # after saving and reporting: an acknowledged clip is on disk
         channels = "mono" if clip.samples.shape[1] == 1 else f"{clip.samples.shape[1]} ch"
         note = f", saved {saved}" if saved else ""
+        heard = f"playing {event.handoff_s * 1000:.2f} ms after receipt" if self.on_clip is not None else "not played"
         self.log(
             f"clip {self.clips}: {clip.name or 'untitled'}, {clip.seconds:.2f} s, {clip.sample_rate} Hz {channels}"
-            f"{', loop' if clip.loop else ''}; playing {event.handoff_s * 1000:.2f} ms after receipt{note}"
+            f"{', loop' if clip.loop else ''}; {heard}{note}"
         )
         return True
 
