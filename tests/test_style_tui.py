@@ -74,3 +74,27 @@ async def test_without_a_prior_the_command_says_why(app_factory, loaded_engine, 
         await ask_style(pilot, app)
         messages = " ".join(n.message for n in app._notifications)  # noqa: SLF001
         assert "no prior" in messages and set(app.editor.ws.sounds) == names
+
+
+@aio
+async def test_a_one_shot_in_the_style_of_the_current_one_starts_and_ends_in_silence(app_factory):  # noqa: F811
+    """With the generate panel's One-shot box ticked, the style command draws a one-shot too (issue 14)."""
+    from textual.widgets import Checkbox
+
+    from distill_tui.inference.generate import silence_column
+
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        name = ed.ws.a
+        ed.query_one("#one-shot", Checkbox).value = True
+        await pilot.pause()
+        await ask_style(pilot, app)
+        await until(pilot, lambda: f"like-{name}" in ed.ws.sounds, what="the new one-shot")
+        new = ed.ws.grid(f"like-{name}")
+        assert new.source["one_shot"] is True and new.source["like"] == [name]
+        silence = silence_column(ed.engine.codec)
+        assert np.array_equal(new.codes[:, -2:], np.repeat(silence[:, None], 2, axis=1))
+        await pilot.pause()
+        assert ed.message.startswith("generated a one-shot of ") and f"in the style of {name}" in ed.message

@@ -74,7 +74,7 @@ def shown(widget: Widget) -> bool:
 
 def generate_controls(app: DistillApp) -> list[Widget]:
     panel = app.editor.query_one(GeneratePanel)
-    return [*panel.query(Slider), panel.query_one("#loop"), panel.query_one("#generate-button")]
+    return [*panel.query(Slider), panel.query_one("#loop"), panel.query_one("#one-shot"), panel.query_one("#generate-button")]
 
 
 async def show_generate(pilot, app: DistillApp) -> None:
@@ -271,3 +271,26 @@ async def test_at_120_columns_t_scrolls_the_next_panel_into_view_and_never_stran
         await pilot.press("tab")  # the first control after the grid: its panel becomes the chosen one
         await pilot.pause()
         assert side.chosen == ed.query_one("#side")._panel_of(app.focused)  # noqa: SLF001
+
+
+@pytest.mark.parametrize("control", ["creativity", "loop", "one-shot", "generate-button"])
+@aio
+async def test_escape_in_a_side_panel_gives_the_keys_back_to_the_grid(make_app, control):
+    """Found by hand in tmux: after Tab into the Generate panel, Esc did nothing, so the next h/j/k/l and hex keys
+    went to a slider or a box; only Tab round the whole panel brought the grid back."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        await show_generate(pilot, app)
+        ed.query_one(f"#{control}").focus()
+        await pilot.pause()
+        assert app.focused is not ed.grid
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is ed.grid
+        pos = ed.grid.pos
+        await pilot.press("l")
+        assert ed.grid.pos == pos + 1  # the keys move the cursor again
+        await pilot.press("escape")  # on the grid Esc is still normal mode: nothing else happens
+        assert app.focused is ed.grid and ed.grid.mode == "NORMAL"

@@ -48,3 +48,44 @@ async def test_loop_toggle_makes_generate_produce_a_loop(tmp_path: Path, monkeyp
         settings = SamplingSettings(req.temperature, req.top_k, req.top_p, seed=grid.source["seed"])
         want = make_loop(ed.engine.prior, ed.engine.codec, grid.positions, settings).codes
         assert np.array_equal(grid.codes, want)
+
+
+@aio
+async def test_one_shot_toggle_makes_generate_start_and_end_in_silence(tmp_path: Path, monkeypatch):
+    """Issue 14's one-shots in the editor (they were only in `generate --one-shot`): the One-shot box makes Generate
+    draw a sound that starts from silence and ends in it, as `Prior.one_shot` does; it and Loop exclude each other."""
+    from textual.widgets import Checkbox
+
+    from distill_tui.inference.generate import silence_column
+    from distill_tui.tui.widgets.generate_panel import GeneratePanel
+
+    monkeypatch.chdir(tmp_path)
+    demo = copy_demo(tmp_path)
+    app = DistillApp(demo, [DEMO_SOUNDS / "kick_deep.wav"], router=RecordingRouter())
+    async with app.run_test(size=(110, 40)) as pilot:
+        ed = app.editor
+        await until(pilot, lambda: ed.engine is not None and len(ed.ws.sounds) >= 1 and decoded(ed), what="the demo")
+        panel = ed.query_one(GeneratePanel)
+        loop, one_shot = panel.query_one("#loop", Checkbox), panel.query_one("#one-shot", Checkbox)
+        loop.value = True
+        await pilot.pause()
+        one_shot.scroll_visible(animate=False)
+        await pilot.pause()
+        await pilot.click(one_shot)
+        await pilot.pause()
+        assert one_shot.value and not loop.value  # ticking one clears the other
+        request = panel.request()
+        assert request.one_shot and not request.loop
+        names = set(ed.ws.sounds)
+        await pilot.press("ctrl+g")
+        await until(pilot, lambda: len(ed.ws.sounds) == len(names) + 1, timeout=180, what="the generated one-shot")
+        grid = ed.ws.grid(ed.ws.a)
+        assert grid.source["one_shot"] is True and grid.source["loop"] is False
+        await pilot.pause()
+        assert ed.message.startswith("generated a one-shot of 2.0 s (seed ")
+        silence = silence_column(ed.engine.codec)
+        assert np.array_equal(grid.codes[:, -2:], np.repeat(silence[:, None], 2, axis=1))  # it ends in silence
+        req = request.settings
+        settings = SamplingSettings(req.temperature, req.top_k, req.top_p, seed=grid.source["seed"])
+        want = ed.engine.prior.one_shot(silence, grid.positions, settings)
+        assert np.array_equal(grid.codes, want)  # the same seed through Prior.one_shot: Generate made a one-shot

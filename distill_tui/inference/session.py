@@ -141,11 +141,12 @@ class InferenceSession:
         return self.prior
 
     def generate(self, seconds: float, settings: SamplingSettings, name: str = "generated", *,
-                 loop: bool = False) -> tuple[CodeGrid, int | None]:
+                 loop: bool = False, one_shot: bool = False) -> tuple[CodeGrid, int | None]:
         """A new grid from the prior, named `name` (the editor numbers repeats: generated, generated-2, …; the
         seed is kept in its source, where it can replay the sound); returns it and the seed used.
-        With `loop`, a grid whose end flows into its start (`inference.loops.make_loop`)."""
-        from .generate import positions_for_seconds
+        With `loop`, a grid whose end flows into its start (`inference.loops.make_loop`); with `one_shot`, one that
+        starts and ends in silence (`Prior.one_shot`, 8 endings tried, as `generate --one-shot` does)."""
+        from .generate import positions_for_seconds, silence_column
 
         prior = self.require_prior()
         spec, cfg = self.codec.spec, self.codec.cfg
@@ -155,12 +156,14 @@ class InferenceSession:
                 from .loops import make_loop
 
                 codes = make_loop(prior, self.codec, max(positions, 2), settings).codes
+            elif one_shot:
+                codes = prior.one_shot(silence_column(self.codec), max(positions, 4), settings)
             else:
                 codes = prior.generate(positions, settings)
         seed = prior.last_seed
         grid = CodeGrid(codes=codes, model_fingerprint=self.fingerprint, codebook_sizes=self.codec.codebook_sizes,
                         sample_rate=spec.sample_rate, hop_length=spec.hop_length, stride=cfg.stride,
-                        name=name, source={"generated": True, "seed": seed, "loop": loop,
+                        name=name, source={"generated": True, "seed": seed, "loop": loop, "one_shot": one_shot,
                                                         "temperature": settings.temperature, "top_k": settings.top_k,
                                                         "top_p": settings.top_p})
         return grid, seed

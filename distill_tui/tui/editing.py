@@ -261,14 +261,15 @@ class EditingActions:
         if self.engine.prior is None:
             self.notify(f"cannot generate: this model has no prior ({self.engine.prior_error})", severity="warning")
             return
-        self.set_message(f"generating {'a loop of ' if message.loop else ''}{message.seconds:.1f} s…")
-        self.generate(message.seconds, message.settings, message.loop)
+        self.set_message(f"generating {message.shape}{message.seconds:.1f} s…")
+        self.generate(message)
 
     @work(thread=True, exclusive=True, group="generate")
     @report_failures("generating", known="{reason}")
-    def generate(self, seconds: float, settings: SamplingSettings, loop: bool = False) -> None:
-        """In a worker: a new sound (or loop) from the prior, opened in A (unsaved)."""
-        grid, seed = self.engine.generate(seconds, settings, loop=loop)
+    def generate(self, message: GenerateRequested) -> None:
+        """In a worker: a new sound (a loop, a one-shot) from the prior, opened in A (unsaved)."""
+        grid, seed = self.engine.generate(message.seconds, message.settings, loop=message.loop,
+                                          one_shot=message.one_shot)
         if not get_current_worker().is_cancelled:
-            what = "a loop of " if loop else ""
-            self.post_message(SoundLoaded(grid, slot="A", unsaved=True, note=f"generated {what}{seconds:.1f} s (seed {seed})"))
+            self.post_message(SoundLoaded(grid, slot="A", unsaved=True,
+                                          note=f"generated {message.shape}{message.seconds:.1f} s (seed {seed})"))

@@ -65,6 +65,8 @@ EDITOR_BINDINGS: list[Binding] = [
     Binding("ctrl+g", "generate", "generate", show=False, id="editor.generate"),
     Binding("t", "next_panel", "next side panel", show=False, id="editor.next_panel",
             tooltip="Cell, Sounds, Health, Generate: below 100 columns one at a time"),
+    Binding("escape", "focus_grid", "back to the grid", show=False, id="editor.focus_grid",
+            tooltip="from a side panel's slider, box or button, the keys go back to the grid"),
     Binding("ctrl+s", "save", "save", id="editor.save"),
     Binding("e", "export", "export", show=False, id="editor.export"),
 ]
@@ -86,14 +88,15 @@ FAMILIES: list[tuple[str, list[str]]] = [
               "editor.clear", "editor.randomize", "editor.regenerate", "editor.swap_ab", "editor.undo",
               "editor.redo"]),
     ("Sounds", ["editor.play", "editor.loop_play", "editor.ab", "editor.follow", "editor.mute", "editor.solo", "editor.other_slot",
-                "editor.next_sound", "editor.previous_sound", "editor.generate", "editor.next_panel"]),
+                "editor.next_sound", "editor.previous_sound", "editor.generate", "editor.next_panel",
+                "editor.focus_grid"]),
     ("Files", ["editor.save", "editor.export", "app.commands", "app.commands_ctrl_p", "app.help", "app.quit"]),
 ]
 
 EXTRA_HELP: list[tuple[str, str]] = [
     ("1-9", "count before a move or an edit (4l moves four right)"),
     ("0-9 a-f", "in edit mode: type a code in hex; it overwrites the cell and advances by the edit step"),
-    ("tab", "move focus to the side panels (sliders: h/l or arrows) and back"),
+    ("tab", "move focus to the side panels (sliders: h/l or arrows) and back; Esc goes straight back to the grid"),
 ]
 
 

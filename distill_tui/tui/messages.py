@@ -111,8 +111,15 @@ class CodeTyped(Message):
 
 @dataclass
 class GenerateRequested(Message):
-    """The generate panel's action: sample a new grid of `seconds` with these settings (a loop when `loop`)."""
+    """The generate panel's action: sample a new grid of `seconds` with these settings (a loop when `loop`, a sound
+    that starts and ends in silence when `one_shot`)."""
 
     seconds: float
     settings: SamplingSettings
     loop: bool = False
+    one_shot: bool = False
+
+    @property
+    def shape(self) -> str:
+        """What is asked for, in the words the editor says: "", "a loop of " or "a one-shot of "."""
+        return "a loop of " if self.loop else "a one-shot of " if self.one_shot else ""

@@ -16,7 +16,7 @@ from .widgets.generate_panel import GeneratePanel
 from .workers import report_failures
 
 if TYPE_CHECKING:
-    from ..inference.sampling import SamplingSettings
+    from .messages import GenerateRequested
     from .screens.editor import EditorScreen
 
 
@@ -47,34 +47,34 @@ def generate_in_style(editor: EditorScreen, text: str) -> None:
         editor.bad(exc)  # type: ignore[arg-type]
         return
     grids = [editor.ws.grid(n).copy() for n in names]
-    loop = request.loop
-    editor.set_message(f"generating {'a loop ' if loop else ''}in the style of {', '.join(names)}…")
-    editor.run_worker(lambda: _draw(editor, names, grids, request.seconds, request.settings, loop),
-                      thread=True, exclusive=True, group="generate")
+    editor.set_message(f"generating {request.shape}{request.seconds:.1f} s in the style of {', '.join(names)}…")
+    editor.run_worker(lambda: _draw(editor, names, grids, request), thread=True, exclusive=True, group="generate")
 
 
 @report_failures("generating in a style", known="{reason}")
-def _draw(self: EditorScreen, names: list[str], grids: list, seconds: float, settings: SamplingSettings,
-          loop: bool) -> None:
+def _draw(self: EditorScreen, names: list[str], grids: list, request: GenerateRequested) -> None:
     """In a worker: one new grid in the style of `grids`, opened in A (unsaved)."""
     from ..codes.grid import CodeGrid
-    from ..inference.generate import positions_for_seconds
+    from ..inference.generate import positions_for_seconds, silence_column
     from ..inference.style import DEFAULT_STRENGTH, generate_like
 
     engine = self.engine
     codec = engine.codec
     spec, cfg = codec.spec, codec.cfg
-    positions = max(2, positions_for_seconds(seconds, spec.sample_rate, spec.hop_length, cfg.stride))
+    settings, loop, one_shot = request.settings, request.loop, request.one_shot
+    positions = max(4 if one_shot else 2, positions_for_seconds(request.seconds, spec.sample_rate, spec.hop_length,
+                                                                  cfg.stride))
     made = generate_like(engine.require_prior(), [g.codes for g in grids], 1, positions, settings,
-                         strength=DEFAULT_STRENGTH, mode="loop" if loop else "generate", codec=codec, names=names)
+                         strength=DEFAULT_STRENGTH, mode="loop" if loop else "one-shot" if one_shot else "generate",
+                         codec=codec, silence=silence_column(codec) if one_shot else None, names=names)
     sound = made.sounds[0]
     grid = CodeGrid(codes=sound.codes, model_fingerprint=engine.fingerprint, codebook_sizes=codec.codebook_sizes,
                     sample_rate=spec.sample_rate, hop_length=spec.hop_length, stride=cfg.stride,
                     name=f"like-{names[sound.like]}",
-                    source={"generated": True, "seed": sound.seed, "loop": loop, "temperature": settings.temperature,
+                    source={"generated": True, "seed": sound.seed, "loop": loop, "one_shot": one_shot,
+                            "temperature": settings.temperature,
                             "top_k": settings.top_k, "top_p": settings.top_p, "like": names,
                             "like_positions": list(sound.prompt), "strength": made.strength})
-    what = "a loop " if loop else ""
     self.post_message(SoundLoaded(grid, slot="A", unsaved=True,
-                                  note=f"generated {what}{grid.seconds:.1f} s in the style of {', '.join(names)} "
+                                  note=f"generated {request.shape}{grid.seconds:.1f} s in the style of {', '.join(names)} "
                                        f"(seed {sound.seed})"))

@@ -306,6 +306,10 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
     def action_next_panel(self) -> None:
         self.query_one(SidePanels).next_panel()
 
+    def action_focus_grid(self) -> None:
+        """Esc in a side panel: the keys go back to the grid (on the grid itself Esc is normal mode)."""
+        self.grid.focus()
+
     # ---- generate
     def action_generate(self) -> None:
         self.post_message(self.query_one(GeneratePanel).request())

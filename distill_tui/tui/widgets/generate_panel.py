@@ -1,4 +1,5 @@
-"""The generate panel: Creativity (temperature, log scale), Diversity (top-p), Focus (top-k), length, seed, loop."""
+"""The generate panel: Creativity (temperature, log scale), Diversity (top-p), Focus (top-k), length, seed, and the
+sound's shape (a seamless loop, a one-shot, or neither)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class GeneratePanel(Vertical):
     GeneratePanel > #generate-button { width: 100%; min-width: 10; height: 3; margin-top: 1; }
     GeneratePanel > #gen-note { color: $text-muted; height: auto; }
     GeneratePanel > #loop { border: none; height: 1; padding: 0; margin-top: 1; background: transparent; }
+    GeneratePanel > #one-shot { border: none; height: 1; padding: 0; background: transparent; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -45,6 +47,9 @@ class GeneratePanel(Vertical):
         loop.tooltip = ("the end flows into the start: a sound that plays round without a seam "
                         "(slower: several endings are tried)")
         yield loop
+        one_shot = Checkbox("One-shot", False, id="one-shot")
+        one_shot.tooltip = ("starts and ends in silence: a hit, a note, a swell (slower: several endings are tried)")
+        yield one_shot
         yield Button("Generate ▸ new grid", id="generate-button", variant="primary")
         yield Static("", id="gen-note")
 
@@ -68,7 +73,14 @@ class GeneratePanel(Vertical):
             seed=None if s["seed"].is_off else int(s["seed"].value),
         )
         return GenerateRequested(seconds=s["length"].value, settings=settings,
-                                 loop=self.query_one("#loop", Checkbox).value)
+                                 loop=self.query_one("#loop", Checkbox).value,
+                                 one_shot=self.query_one("#one-shot", Checkbox).value)
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        """A loop and a one-shot exclude each other: ticking one clears the other."""
+        other = {"loop": "#one-shot", "one-shot": "#loop"}.get(event.checkbox.id or "")
+        if other and event.value:
+            self.query_one(other, Checkbox).value = False
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "generate-button":
