@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -16,18 +18,24 @@ from .test_tui_support import DEMO_MODEL, DEMO_SOUNDS, RecordingRouter, aio, cop
 pytestmark = pytest.mark.skipif(not DEMO_MODEL.exists(), reason="the bundled demo model samples/demo.distill is missing")
 
 
+@contextlib.asynccontextmanager
+async def demo_editor(tmp_path: Path, monkeypatch, sound: str) -> AsyncIterator[tuple]:  # noqa: ANN001
+    """The editor on a copy of the demo with one of its sounds, decoded: yields (pilot, editor)."""
+    monkeypatch.chdir(tmp_path)
+    app = DistillApp(copy_demo(tmp_path), [DEMO_SOUNDS / sound], router=RecordingRouter())
+    async with app.run_test(size=(110, 40)) as pilot:
+        ed = app.editor
+        await until(pilot, lambda: ed.engine is not None and len(ed.ws.sounds) >= 1 and decoded(ed), what="the demo")
+        yield pilot, ed
+
+
 @aio
 async def test_loop_toggle_makes_generate_produce_a_loop(tmp_path: Path, monkeypatch):
     from textual.widgets import Checkbox
 
     from distill_tui.tui.widgets.generate_panel import GeneratePanel
 
-    monkeypatch.chdir(tmp_path)
-    demo = copy_demo(tmp_path)
-    app = DistillApp(demo, [DEMO_SOUNDS / "pluck_a2.wav"], router=RecordingRouter())
-    async with app.run_test(size=(110, 40)) as pilot:
-        ed = app.editor
-        await until(pilot, lambda: ed.engine is not None and len(ed.ws.sounds) >= 1 and decoded(ed), what="the demo")
+    async with demo_editor(tmp_path, monkeypatch, "pluck_a2.wav") as (pilot, ed):
         panel = ed.query_one(GeneratePanel)
         assert panel.request().loop is False
         box = panel.query_one("#loop", Checkbox)
@@ -59,12 +67,7 @@ async def test_one_shot_toggle_makes_generate_start_and_end_in_silence(tmp_path:
     from distill_tui.inference.generate import silence_column
     from distill_tui.tui.widgets.generate_panel import GeneratePanel
 
-    monkeypatch.chdir(tmp_path)
-    demo = copy_demo(tmp_path)
-    app = DistillApp(demo, [DEMO_SOUNDS / "kick_deep.wav"], router=RecordingRouter())
-    async with app.run_test(size=(110, 40)) as pilot:
-        ed = app.editor
-        await until(pilot, lambda: ed.engine is not None and len(ed.ws.sounds) >= 1 and decoded(ed), what="the demo")
+    async with demo_editor(tmp_path, monkeypatch, "kick_deep.wav") as (pilot, ed):
         panel = ed.query_one(GeneratePanel)
         loop, one_shot = panel.query_one("#loop", Checkbox), panel.query_one("#one-shot", Checkbox)
         loop.value = True
