@@ -49,8 +49,14 @@ def test_bad_files_get_one_line_errors(tmp_path):
     nan = synth("tone", 0.1)
     nan[10] = np.nan
     sf.write(tmp_path / "nan.wav", nan, SR, subtype="FLOAT")
+    from safetensors.numpy import save_file
+
+    save_file({"x": np.zeros(3, dtype=np.float32)}, str(tmp_path / "model.bin"))  # a model file by another name
+    (tmp_path / "kick.codes.json").write_text('{"format": "distill-codes"}')
     for name, reason in [("empty.wav", "the file is empty"), ("text.wav", "not a readable"), ("zero.wav", "zero length"),
-                         ("nan.wav", "NaN"), ("missing.wav", "no such file")]:
+                         ("nan.wav", "NaN"), ("missing.wav", "no such file"),
+                         ("model.bin", "a Distill model file, not a sound"),  # was libsndfile's "Format not recognised"
+                         ("kick.codes.json", "a JSON file (a codes file?), not a sound")]:
         with pytest.raises(AudioError) as err:
             load_audio(tmp_path / name, SR)
         msg = str(err.value)

@@ -36,6 +36,21 @@ def is_audio_file(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
 
 
+def _what_else(path: Path) -> str | None:
+    """What a file libsndfile cannot read is, when it is one of Distill's own (a model file, a codes file): said
+    in place of libsndfile's "Format not recognised"."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return None
+    if path.suffix.lower() == ".distill" or head[8:9] == b"{":  # safetensors: 8 bytes of header length, then JSON
+        return "this is a Distill model file, not a sound"
+    if head.lstrip()[:1] == b"{":
+        return "this is a JSON file (a codes file?), not a sound"
+    return None
+
+
 def load_audio(
     path: str | Path,
     sample_rate: int | None = None,
@@ -60,7 +75,7 @@ def load_audio(
     try:
         info = sf.info(str(path))
     except (RuntimeError, sf.LibsndfileError, OSError) as exc:
-        raise AudioError(f"not a readable audio file ({_short(exc)})", path) from exc
+        raise AudioError(_what_else(path) or f"not a readable audio file ({_short(exc)})", path) from exc
     if info.samplerate <= 0 or info.channels <= 0:
         raise AudioError("audio header has no sample rate or channels", path)
     frames = info.frames if info.frames and info.frames > 0 else -1

@@ -129,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
         print_json(out)
     else:
         kept_text = f"level(s) {','.join(str(v) for v in out['keep_levels'])}" if out["keep_levels"] else "no level"
-        print(f"{args.n} variations of {name} (keeping {kept_text}, seed {result.seed}) in {sample_s:.2f} s of sampling")
+        plural = "s" if args.n != 1 else ""
+        print(f"{args.n} variation{plural} of {name} (keeping {kept_text}, seed {result.seed}) in {sample_s:.2f} s of sampling")
         if subtle:
             print(f"note: little of {name} lives in the levels redrawn, so every variation is within "
                   f"{max(sh.change_db for sh in shapes):.1f} dB of it; --keep-levels none redraws them all")
