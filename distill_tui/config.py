@@ -262,10 +262,11 @@ class Bound:
 
 
 BIG = 10**12  # steps, counts: a run is bounded by its minutes long before these
+LONGEST_TRAINING_MIN = 7 * 24 * 60  # a week: a longer budget is a mistyped one (`--minutes 1e12`, `inf`)
 SECTION = {"SpectrogramConfig": "spectrogram", "ModelConfig": "model", "TrainConfig": "train",
            "PriorConfig": "prior", "PriorTrainConfig": "prior train"}
 _TRAIN_COMMON = {
-    "steps": Bound("int", 0, BIG), "minutes": Bound("float", 0, 1e6, optional=True),
+    "steps": Bound("int", 0, BIG), "minutes": Bound("float", 0, LONGEST_TRAINING_MIN, optional=True),
     "batch_size": Bound("int", 1, 4096), "lr": Bound("float", 0, 10), "weight_decay": Bound("float", 0, 10),
     "warmup_steps": Bound("int", 0, BIG), "min_lr_ratio": Bound("float", 0, 1), "grad_clip": Bound("float", 0, 1e6),
     "eval_every": Bound("int", 1, BIG), "checkpoint_every_s": Bound("float", 0, 1e7),

@@ -79,6 +79,13 @@ def test_errors_are_one_line_with_exit_2(tiny_model, tmp_path, capsys):
         (["decode", tiny_model, tmp_path / "range.codes.json", "-o", tmp_path / "x.wav"], "outside its codebook"),
         (["train", tmp_path / "empty-dir", "-o", tmp_path / "m.distill"], "no such folder"),
         (["train", tmp_path, "-o", tmp_path / "m.distill", "--steps", "0"], "--steps"),
+        # these trained without end (NaN passed "<= 0"; inf and 1e12 minutes), or with the sounds' choice (0)
+        (["train", tmp_path, "-o", tmp_path / "m.distill", "--minutes", "nan"], "--minutes must be positive"),
+        (["train", tmp_path, "-o", tmp_path / "m.distill", "--minutes", "inf"], "more than a week"),
+        (["train", tmp_path, "-o", tmp_path / "m.distill", "--minutes", "1e12"], "more than a week"),
+        (["train-prior", tiny_model, "--minutes", "nan"], "--minutes must be positive"),
+        (["train", tmp_path, "-o", tmp_path / "m.distill", "--levels", "0"], "--levels must be at least 1"),
+        (["train", tmp_path, "-o", tmp_path / "m.distill", "--codebook-size", "0"], "--codebook-size must be at least 1"),
         (["decode", tiny_model, tmp_path / "range.codes.json", "-o", tmp_path / "x.mp3"], "range.codes.json"),
         (["decode", tiny_model], "required"),  # a usage error: argparse's own message, also one line
     ]

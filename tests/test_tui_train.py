@@ -237,3 +237,23 @@ async def test_each_run_takes_one_line_of_the_runs_list_at_100_columns(tmp_path:
         await until(pilot, lambda: len(getattr(app.screen, "runs", [])) == 2, what="the runs list")
         await pilot.pause()
         assert "stopped at" in screen_text(app)  # before: the padded names left room for "…" alone
+
+
+@aio
+async def test_the_form_refuses_minutes_that_never_end(dataset: Path, state: Path):
+    """Minutes of "nan" passed the form's "at least 0.01" check and "inf" any check: the trainer started and ran without end."""
+    app = bare_app()
+    async with app.run_test(size=SIZE) as pilot:
+        train = TrainScreen(dataset, browse_root=dataset.parent)
+        app.push_screen(train)
+        await until(pilot, lambda: train.report is not None, what="the folder scan")
+        train.query_one("#set-output").value = "never.distill"
+        for minutes, said in (("nan", "minutes must be at least 0.01"), ("inf", "at most 10080 (a week)"),
+                              ("1e12", "at most 10080 (a week)")):
+            app.clear_notifications()
+            train.query_one("#set-minutes").value = minutes
+            await pilot.press("ctrl+t")
+            await pilot.pause()
+            notes = [n.message for n in app._notifications]  # noqa: SLF001
+            assert isinstance(app.screen, TrainScreen) and len(notes) == 1 and said in notes[0], (minutes, notes)
+        assert not state.exists()  # no run was started

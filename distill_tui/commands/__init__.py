@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any
 
+from ..config import LONGEST_TRAINING_MIN
 from ..errors import BadInputError
 
 
@@ -16,8 +17,11 @@ def apply_budget(train_config: Any, steps: int | None, minutes: float | None) ->
             raise BadInputError("--steps must be at least 1")
         train_config.steps, train_config.minutes = steps, None
     if minutes is not None:
-        if minutes <= 0:
+        if not minutes > 0:  # NaN too: it trained without end
             raise BadInputError("--minutes must be positive")
+        if not minutes <= LONGEST_TRAINING_MIN:  # inf too
+            raise BadInputError(f"--minutes {minutes:g} is more than a week ({LONGEST_TRAINING_MIN} minutes); "
+                                "stop a run whenever you like and resume it with the same command")
         train_config.minutes, train_config.steps = minutes, 10**9
 
 

@@ -62,6 +62,9 @@ def build_request(args: argparse.Namespace):
     for name in ("device", "seed", "batch_size", "eval_every", "clock", "keep", "holdout"):
         if getattr(args, name) is not None:
             setattr(tc, name, getattr(args, name))
+    for flag, value in (("--levels", args.levels), ("--codebook-size", args.codebook_size)):
+        if value is not None and value < 1:  # 0 read as "not given" and trained with the sounds' choice
+            raise BadInputError(f"{flag} must be at least 1 (leave it out to let the sounds choose)")
     if args.levels is not None:
         overrides["levels"] = args.levels
     if args.codebook_size is not None:

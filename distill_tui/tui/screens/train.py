@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
+from ...config import LONGEST_TRAINING_MIN
 from ...errors import DistillError
 from ...train import launcher
 from .file_picker import FOLDER, PathPicker
@@ -223,11 +224,13 @@ class TrainScreen(Screen):
                 v = kind(text)
             except ValueError:
                 raise ValueError(f"{name.replace('_', ' ')} must be a {'whole ' if kind is int else ''}number") from None
-            if v < low:
+            if not v >= low:  # NaN too
                 raise ValueError(f"{name.replace('_', ' ')} must be at least {low}")
             return v
 
         steps, minutes = number("steps", int, 1), number("minutes", float, 0.01)
+        if minutes is not None and not minutes <= LONGEST_TRAINING_MIN:  # inf too
+            raise ValueError(f"minutes: at most {LONGEST_TRAINING_MIN} (a week); a run can be stopped and resumed")
         if steps is not None and minutes is not None:
             raise ValueError("give steps or minutes, not both")
         stride = number("stride", int, 1)
