@@ -79,6 +79,9 @@ def test_errors_are_one_line_with_exit_2(tiny_model, tmp_path, capsys):
         (["decode", tiny_model, tmp_path / "range.codes.json", "-o", tmp_path / "x.wav"], "outside its codebook"),
         (["train", tmp_path / "empty-dir", "-o", tmp_path / "m.distill"], "no such folder"),
         (["train", tmp_path, "-o", tmp_path / "m.distill", "--steps", "0"], "--steps"),
+        (["generate", tiny_model, "-o", tmp_path / "x.wav", "--candidates", "1000000"], "--candidates must be from 1 to 64"),
+        (["generate", tiny_model, "-o", tmp_path / "x.wav", "--seed", str(10**20)], "seed must be a whole number"),
+        (["generate", tiny_model, "-o", tmp_path / "x.wav", "--seed", "-1"], "seed must be a whole number"),
         # these trained without end (NaN passed "<= 0"; inf and 1e12 minutes), or with the sounds' choice (0)
         (["train", tmp_path, "-o", tmp_path / "m.distill", "--minutes", "nan"], "--minutes must be positive"),
         (["train", tmp_path, "-o", tmp_path / "m.distill", "--minutes", "inf"], "more than a week"),

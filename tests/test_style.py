@@ -164,7 +164,8 @@ def test_generate_like_bad_input_is_one_line_naming_the_argument(prior_model, ti
         (["--like", short], "--like", "too short to prompt"),
         (["--like", pad, "--strength", 5], "--strength", "between 0 and 4"),
         (["--like", pad, "--strength", -0.1], "--strength", "between 0 and 4"),
-        (["--like", pad, "-n", 0], "-n", "at least 1"),
+        (["--like", pad, "-n", 0], "-n", "from 1 to 100"),
+        (["--like", pad, "-n", 100000], "-n", "from 1 to 100"),  # drawn until killed
         (["-n", 2], "-n", "needs --like"),
         (["--strength", 1], "--strength", "needs --like"),
         (["--like", pad, "--prompt", short], "--like", "--prompt"),

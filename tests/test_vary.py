@@ -340,8 +340,10 @@ def test_vary_bad_input_is_one_line_naming_the_argument(prior_model, tiny_model,
                    codebook_sizes=[16, 16], sample_rate=SR, hop_length=256, stride=4).to_json()
     other.write_text(json.dumps(doc))
     cases = [
-        (["-n", 0], "-n must be at least 1"),
-        (["-n", -3], "-n must be at least 1"),
+        (["-n", 0], "-n must be from 1 to 100, got 0"),
+        (["-n", -3], "-n must be from 1 to 100"),
+        (["-n", 100000], "-n must be from 1 to 100"),  # was drawn side by side until the process was killed
+        (["--seed", 10**20], "seed must be a whole number from 0 to 2^63 - 1"),  # was "ValueError: Overflow ...", exit 1
         (["--keep-levels", 3], "--keep-levels 3 is outside this model's levels (1 to 2)"),
         (["--keep-levels", "1,2"], "--keep-levels 1,2 keeps every level"),
         (["--max-seconds", 0.5], "SOUND is 1.2 s long, over the limit of 0.5 s"),

@@ -9,6 +9,14 @@ from typing import Any
 from ..config import LONGEST_TRAINING_MIN
 from ..errors import BadInputError
 
+MOST_SOUNDS = 100  # -n of `vary` and `generate --like`: drawn side by side (vary judges 3 candidates a sound)
+
+
+def check_count(n: int) -> None:
+    """Refuse an -n outside 1..MOST_SOUNDS (BadInputError); 100,000 was taken and drawn until killed."""
+    if not 1 <= n <= MOST_SOUNDS:
+        raise BadInputError(f"-n must be from 1 to {MOST_SOUNDS}, got {n}")
+
 
 def apply_budget(train_config: Any, steps: int | None, minutes: float | None) -> None:
     """`--steps N` or `--minutes M` onto a training config with `steps` and `minutes` fields."""

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BadInputError, printable
-from . import print_json
+from . import check_count, print_json
 
 DEFAULT_SECONDS = 4.0
 
@@ -117,8 +117,10 @@ def _check(args: argparse.Namespace) -> None:
         raise BadInputError("use either --every or --bpm, not both")
     if (args.loop or args.one_shot) and args.prompt is not None:
         raise BadInputError(f"{'--loop' if args.loop else '--one-shot'} makes a new sound: it does not take --prompt")
-    if args.candidates is not None and args.candidates < 1:
-        raise BadInputError("--candidates must be at least 1")
+    if args.candidates is not None:
+        from ..inference.sampling import check_candidates
+
+        check_candidates(args.candidates, "--candidates")
     if args.output.suffix.lower() not in {".wav", ".flac"}:
         raise BadInputError("output must end in .wav or .flac", args.output)
     _check_like(args)
@@ -133,8 +135,7 @@ def _check_like(args: argparse.Namespace) -> None:
         return
     if args.prompt is not None:
         raise BadInputError("--like makes new sounds: it does not take --prompt")
-    if args.n < 1:
-        raise BadInputError(f"-n must be at least 1, got {args.n}")
+    check_count(args.n)
     if args.strength is not None:
         check_strength(args.strength)
     for path in args.like:

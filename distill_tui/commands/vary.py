@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ..errors import BadInputError, printable
-from . import print_json
+from . import check_count, print_json
 from .generate import parse_region
 
 CODES_SUFFIX = ".codes.json"
@@ -68,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.variations import MAX_SECONDS, Variation, load_sound, parse_levels, shape_judge, vary
     from ..persistence.model_file import load_model_file
 
-    if args.n < 1:
-        raise BadInputError(f"-n must be at least 1, got {args.n}")
+    check_count(args.n)
     max_seconds = MAX_SECONDS if args.max_seconds is None else args.max_seconds
     if not max_seconds > 0:
         raise BadInputError("--max-seconds must be positive")

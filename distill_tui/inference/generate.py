@@ -29,7 +29,7 @@ from ..persistence.document import PriorSummary
 from ..persistence.model_file import ModelFile, load_model_file
 from ..threads import torch_threads
 from .masked_sampling import MaskedSampler
-from .sampling import SamplingSettings
+from .sampling import SamplingSettings, check_candidates
 
 if TYPE_CHECKING:
     from .codec import Codec
@@ -417,8 +417,7 @@ class Prior:
 
     def _masked(self, codes: np.ndarray, free: np.ndarray, settings: SamplingSettings, candidates: int,
                 gen: torch.Generator, bias: LevelBias | None = None) -> list[RegionCandidate]:
-        if candidates < 1:
-            raise BadInputError("candidates must be at least 1")
+        check_candidates(candidates)
         q, positions = self.levels, codes.shape[1]
         cols = np.flatnonzero(free.any(axis=0))
         start, end = int(cols[0]), int(cols[-1]) + 1

@@ -25,7 +25,7 @@ from ..config import from_dict
 from ..errors import BadInputError, ModelFileError
 from ..model.masked_prior import MaskedConfig, MaskedPrior, grid_tokens, mask_ids
 from ..threads import torch_threads
-from .sampling import SamplingSettings
+from .sampling import SamplingSettings, check_candidates
 
 if TYPE_CHECKING:
     from ..persistence.model_file import ModelFile
@@ -169,8 +169,7 @@ class MaskedSampler:
                    gen: torch.Generator) -> list[MaskedCandidate]:
         """n fillings of the `free` cells (levels, positions bool) of `codes`, the best-joined first: the kept
         cells within `BORDER` positions of a free one are hidden and scored given each filling."""
-        if n < 1:
-            raise BadInputError("candidates must be at least 1")
+        check_candidates(n)
         cfg = self.cfg
         with torch_threads(1):  # batch-1 products: a second thread only waits on a shared CPU
             base = grid_tokens(torch.from_numpy(codes)[None], cfg)  # (1, N)

@@ -12,6 +12,16 @@ from dataclasses import dataclass
 
 from ..errors import BadInputError
 
+MOST_CANDIDATES = 64  # samples drawn side by side to choose from (4 by default, 16 for a loop): each holds a cache
+MAX_SEED = 2**63 - 1  # as torch.Generator and numpy take a seed, and as the config files bound it
+
+
+def check_candidates(n: int, what: str = "candidates") -> None:
+    """Refuse (BadInputError) a number of candidates outside 1..MOST_CANDIDATES: a million were drawn side by side
+    and the process was killed for memory without a word."""
+    if not 1 <= n <= MOST_CANDIDATES:
+        raise BadInputError(f"{what} must be from 1 to {MOST_CANDIDATES}, got {n}")
+
 
 @dataclass
 class SamplingSettings:
@@ -30,3 +40,5 @@ class SamplingSettings:
             raise BadInputError(f"top-k must be at least 1, got {self.top_k}")
         if self.top_p is not None and not 0 < self.top_p <= 1:
             raise BadInputError(f"top-p must be in (0, 1], got {self.top_p}")
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            raise BadInputError(f"seed must be a whole number from 0 to 2^63 - 1, got {self.seed}")
