@@ -111,6 +111,15 @@ def test_bad_input_is_refused_with_the_reason(files, capsys, tmp_path):
     assert code == 2 and "minutes Distill decodes" in err
     code, _, err = edit(capsys, "continue", files["a"], "--model", files["model"], "--to", "1e9s", "-o", out)
     assert code == 2 and "minutes Distill decodes" in err
+    # found by scripted runs: a negative --from was taken, "infs" and a negative --seed were Python errors (exit 1),
+    # and --k 0 was taken
+    for args, said in ((["reverse", files["a"], "--from", "-3"], "count from 0"),
+                       (["reverse", files["a"], "--from", "infs"], "not a position or a time"),
+                       (["randomize", files["a"], "--seed", "-5"], "seed must be a whole number from 0"),
+                       (["randomize", files["a"], "--mode", "nearest", "--k", "0", "--model", files["model"]],
+                        "--k must be at least 1")):
+        code, _, err = edit(capsys, *args, "-o", out)
+        assert code == 2 and err.startswith("error:") and err.count("\n") == 1 and said in err, (args, err)
     assert not out.exists()
 
 

@@ -20,8 +20,9 @@ OPS = {
     "take-levels": "replace whole levels with another grid's (structure from A, texture from B)",
     "swap": "exchange a time range (some levels) between two grids",
     "copy": "copy a time range of one grid into another",
-    "blend": "move a range toward another grid in latent space, then re-quantize",
-    "randomize": "replace a range with random codes (uniform, by usage, or nearest in embedding space)",
+    "blend": "morph a range toward another grid's sound: each code toward the code the other has there",
+    "randomize": "replace a range with random codes (any code, codes drawn by how often training used them, or "
+                 "one of the codes nearest each in what the model learned)",
     "regenerate": "resample a range with the prior",
     "continue": "extend a grid past its end with the prior",
     "repeat": "loop a range of columns N times",
@@ -53,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     def mapping(q: argparse.ArgumentParser) -> None:
         q.add_argument("--map", nargs=2, type=Path, metavar=("MODEL_A", "MODEL_B"),
-                       help="the grids come from different models: map the codes through the embedding space")
+                       help="the grids come from different models: map each code to the other model's nearest one")
 
     def sampling(q: argparse.ArgumentParser) -> None:
         q.add_argument("--model", type=Path, required=True, help="the model file (with a trained prior)")
@@ -118,11 +119,12 @@ def parse_position(text: str | None, grid: Any, default: int) -> int:
         return default
     t = str(text).strip()
     try:
-        if t.endswith("s"):
-            return int(round(float(t[:-1]) / grid.seconds_per_position))
-        return int(t)
-    except ValueError:
+        position = int(round(float(t[:-1]) / grid.seconds_per_position)) if t.endswith("s") else int(t)
+    except (ValueError, OverflowError):  # "nans", "infs"
         raise BadInputError(f"{text!r} is not a position or a time in seconds ('12' or '1.5s')") from None
+    if position < 0:  # was taken, and copied a range that started before the grid
+        raise BadInputError(f"{text!r}: positions and times count from 0, the grid's start")
+    return position
 
 
 def parse_levels(text: str | None, n_levels: int) -> list[int]:
@@ -255,6 +257,10 @@ def _build_edit(args: argparse.Namespace, a: Any, b: Any) -> tuple[Any, Any]:
         return E.Blend(selection=_selection(args, a), other=b, amount=args.amount, quantizer=codec.model.quantizer), a
     if op == "randomize":
         usage, neighbours = _randomize_tables(args, a)
+        if args.seed is not None:  # a negative one reached numpy: "ValueError: expected non-negative integer", exit 1
+            from ..inference.sampling import SamplingSettings  # no torch
+
+            SamplingSettings(seed=args.seed).validate()
         return E.Randomize(selection=_selection(args, a), mode=args.mode, seed=args.seed, usage=usage,
                            neighbours=neighbours), a
     if op in {"regenerate", "continue"}:
@@ -293,6 +299,8 @@ def _randomize_tables(args: argparse.Namespace, a: Any) -> tuple[Any, Any]:
         return counts, None
     from ..model.latent import nearest_codes
 
+    if args.k < 1:  # 0 was taken
+        raise BadInputError(f"--k must be at least 1, got {args.k}")
     return None, [nearest_codes(codec.model.quantizer.embeddings(q).cpu().numpy(), args.k) for q in range(a.levels)]
 
 
