@@ -236,6 +236,12 @@ def test_train_prior_bad_input(tmp_path, tiny_model, capsys):
     shutil.copyfile(tiny_model, model)
     assert main(["train-prior", str(model), str(tmp_path / "nowhere")]) == 2
     assert "no such folder" in capsys.readouterr().err
+    # these asked torch for 90 and 120 GB and ended in its allocator's error, exit 1
+    for flag, value in (("--context", "100000"), ("--d-model", "100000"), ("--layers", "1000"), ("--context", "0")):
+        for shape in ("causal", "masked"):
+            assert main(["train-prior", str(model), "--shape", shape, flag, value]) == 2, (shape, flag)
+            err = capsys.readouterr().err
+            assert err.startswith("error:") and f"{flag} must be from 1 to" in err and err.count("\n") == 1, err
 
 
 def test_interrupted_training_resumes(tiny_model, tmp_path, dataset):

@@ -18,6 +18,21 @@ def check_count(n: int) -> None:
         raise BadInputError(f"-n must be from 1 to {MOST_SOUNDS}, got {n}")
 
 
+# The prior's shape from the command line: far above the defaults (context 16, 2 layers of 64), below what this
+# machine cannot hold (--context 100000 and --d-model 100000 asked torch for 90 and 120 GB).
+PRIOR_SHAPE_MOST = {"context": 512, "layers": 16, "d_model": 1024}
+
+
+def check_prior_shape(args: Any) -> None:
+    """Refuse a --dropout, --context, --layers or --d-model the prior cannot train with (BadInputError)."""
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        raise BadInputError("--dropout must be in [0, 1)")
+    for name, most in PRIOR_SHAPE_MOST.items():
+        value = getattr(args, name)
+        if value is not None and not 1 <= value <= most:
+            raise BadInputError(f"--{name.replace('_', '-')} must be from 1 to {most}, got {value}")
+
+
 def apply_budget(train_config: Any, steps: int | None, minutes: float | None) -> None:
     """`--steps N` or `--minutes M` onto a training config with `steps` and `minutes` fields."""
     if steps is not None:

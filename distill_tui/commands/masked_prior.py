@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import BadInputError
-from . import apply_budget, print_json
+from . import apply_budget, check_prior_shape, print_json
 
 
 class _Echo:
@@ -43,12 +43,7 @@ def run_masked(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None:
             setattr(tc, name, getattr(args, name))
     tc.augment = not args.no_augment
-    if args.dropout is not None and not 0 <= args.dropout < 1:
-        raise BadInputError("--dropout must be in [0, 1)")
-    for name in ("context", "layers", "d_model"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise BadInputError(f"--{name.replace('_', '-')} must be positive")
+    check_prior_shape(args)
     if args.model.is_dir():
         raise BadInputError("is a folder, not a model file", args.model)
     check_writable_folder(args.model, "model file")

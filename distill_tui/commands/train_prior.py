@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInputError
-from . import apply_budget, print_json
+from . import apply_budget, check_prior_shape, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,12 +59,7 @@ def build_request(args: argparse.Namespace):
         tc.augment = False
     if args.no_memory:
         tc.memory = False
-    if args.dropout is not None and not 0 <= args.dropout < 1:
-        raise BadInputError("--dropout must be in [0, 1)")
-    for name in ("context", "layers", "d_model"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise BadInputError(f"--{name.replace('_', '-')} must be positive")
+    check_prior_shape(args)
     overrides = {"architecture": args.architecture, "context": args.context, "layers": args.layers,
                  "d_model": args.d_model, "dropout": args.dropout}
     if args.model.is_dir():
