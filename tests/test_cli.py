@@ -88,6 +88,12 @@ def test_errors_are_one_line_with_exit_2(tiny_model, tmp_path, capsys):
         (["train", tmp_path, "-o", tmp_path / "m.distill", "--minutes", "1e12"], "more than a week"),
         (["train-prior", tiny_model, "--minutes", "nan"], "--minutes must be positive"),
         (["train", tmp_path, "-o", tmp_path / "m.distill", "--levels", "0"], "--levels must be at least 1"),
+        # Python errors with exit 1 (ValueError, ZeroDivisionError), or killed for memory (a batch of 100,000)
+        (["train", tmp_path, "-o", tmp_path / "m.distill", "--batch-size", "0"], "train.batch_size = 0 is not allowed"),
+        (["train", tmp_path, "-o", tmp_path / "m.distill", "--batch-size", "100000"], "train.batch_size"),
+        (["train", tmp_path, "-o", tmp_path / "m.distill", "--eval-every", "0"], "train.eval_every = 0"),
+        (["train", tmp_path, "-o", tmp_path / "m.distill", "--seed", "-1"], "train.seed = -1 is not allowed"),
+        (["train-prior", tiny_model, "--seed", "-1"], "prior train.seed = -1 is not allowed"),
         (["train", tmp_path, "-o", tmp_path / "m.distill", "--codebook-size", "0"], "--codebook-size must be at least 1"),
         (["decode", tiny_model, tmp_path / "range.codes.json", "-o", tmp_path / "x.mp3"], "range.codes.json"),
         (["decode", tiny_model], "required"),  # a usage error: argparse's own message, also one line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import check_fields
 from ..errors import BadInputError
 from . import apply_budget, check_prior_shape, print_json
 
@@ -39,6 +40,8 @@ def run_masked(args: argparse.Namespace) -> int:
         raise BadInputError("--architecture is for the causal prior; the masked prior has one shape (--shape masked)")
     tc = MaskedTrainConfig()
     apply_budget(tc, args.steps, args.minutes)
+    if args.seed is not None:
+        check_fields("PriorTrainConfig", {"seed": args.seed})
     for name in ("seed", "device", "clock"):
         if getattr(args, name) is not None:
             setattr(tc, name, getattr(args, name))

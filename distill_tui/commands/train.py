@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import SpectrogramConfig, TrainConfig, from_dict, load_toml, to_dict
+from ..config import SpectrogramConfig, TrainConfig, check_fields, from_dict, load_toml, to_dict
 from ..errors import BadInputError
 from . import apply_budget, print_json
 
@@ -59,9 +59,11 @@ def build_request(args: argparse.Namespace):
         spec.sample_rate = args.sample_rate
     spec.validate()
     apply_budget(tc, args.steps, args.minutes)
-    for name in ("device", "seed", "batch_size", "eval_every", "clock", "keep", "holdout"):
-        if getattr(args, name) is not None:
-            setattr(tc, name, getattr(args, name))
+    given = {name: getattr(args, name) for name in ("device", "seed", "batch_size", "eval_every", "clock", "keep",
+                                                     "holdout") if getattr(args, name) is not None}
+    check_fields("TrainConfig", given)  # the config file's bounds: --batch-size 0, --eval-every 0 and --seed -1 were
+    for name, value in given.items():  # Python errors, exit 1, and --batch-size 100000 was killed for memory
+        setattr(tc, name, value)
     for flag, value in (("--levels", args.levels), ("--codebook-size", args.codebook_size)):
         if value is not None and value < 1:  # 0 read as "not given" and trained with the sounds' choice
             raise BadInputError(f"{flag} must be at least 1 (leave it out to let the sounds choose)")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..config import check_fields
 from ..errors import BadInputError
 from . import apply_budget, check_prior_shape, print_json
 
@@ -50,6 +51,7 @@ def build_request(args: argparse.Namespace):
     tc = PriorTrainConfig()
     apply_budget(tc, args.steps, args.minutes)
     if args.seed is not None:
+        check_fields("PriorTrainConfig", {"seed": args.seed})  # -1 was numpy's "expected non-negative integer"
         tc.seed = args.seed
     if args.device is not None:
         tc.device = args.device
