@@ -273,7 +273,8 @@ def test_binding_beyond_loopback_warns_loudly(tmp_path):
     log = tmp_path / "out.txt"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "distill_tui.cli", "listen", "--host", "0.0.0.0", "--port", "0", "--no-play"],
+            [sys.executable, "-m", "distill_tui.cli", "listen", "--host", "0.0.0.0", "--port", "0", "--no-play",
+             "--save-to", str(tmp_path / "clips")],
             stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip
     try:
@@ -293,6 +294,21 @@ def test_listen_without_a_device_or_save_folder_says_what_to_do(monkeypatch, cap
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith("error: ") and "--no-play --save-to" in err and len(err.splitlines()) == 1
+
+
+def test_listen_refuses_settings_that_cannot_work_before_it_waits(tmp_path, capsys):
+    """Found by scripted runs: --max-mb nan was Python's ValueError (exit 1); --no-play without --save-to listened
+    and dropped every clip; a --save-to that cannot be made failed only when the first clip came."""
+    from distill_tui.cli import main
+
+    (tmp_path / "a-file").write_text("")
+    for args, said in ((["--max-mb", "nan", "--no-play", "--save-to", str(tmp_path)], "--max-mb nan must be more than 0"),
+                       (["--max-mb", "inf", "--no-play", "--save-to", str(tmp_path)], "at most 4096"),
+                       (["--no-play"], "--no-play needs --save-to DIR"),
+                       (["--no-play", "--save-to", str(tmp_path / "a-file")], "cannot save clips there")):
+        code = main(["listen", "--port", "0", "--token", TOKEN, *args])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("error: ") and said in err and len(err.splitlines()) == 1, (args, err)
 
 
 # ---- issue 16: nobody can hold the listener ------------------------------------------------------------

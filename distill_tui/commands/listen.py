@@ -50,8 +50,15 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise BadInputError(f"--port {args.port} is outside 0..65535")
-    if args.max_mb <= 0:
-        raise BadInputError(f"--max-mb {args.max_mb} must be positive")
+    if not 0 < args.max_mb <= 4096:  # nan and inf were Python's ValueError / OverflowError, exit 1
+        raise BadInputError(f"--max-mb {args.max_mb:g} must be more than 0 and at most 4096")
+    if args.no_play and args.save_to is None:  # it listened and dropped every clip
+        raise BadInputError("--no-play needs --save-to DIR: the clips would be neither played nor saved")
+    if args.save_to is not None:  # made now: a folder that cannot be made is said before waiting, not at the first clip
+        try:
+            Path(args.save_to).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInputError(f"cannot save clips there ({exc.strerror or exc})", args.save_to) from exc
     token = args.token or os.environ.get("DISTILL_LISTEN_TOKEN")
     generated = not token
     token = token or secrets.token_urlsafe(24)
