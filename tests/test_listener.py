@@ -284,6 +284,20 @@ def test_binding_beyond_loopback_warns_loudly(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    assert "--no-play without --save-to" not in log.read_text()  # it saves
+
+
+def test_no_play_without_a_save_folder_says_the_clips_are_dropped(tmp_path):
+    log = tmp_path / "out.txt"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "distill_tui.cli", "listen", "--port", "0", "--no-play"],
+                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        _wait_for_line(log, r"listening on 127\.0\.0\.1:\d+", proc)
+        assert "clips are received and dropped, neither played nor saved" in log.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_listen_without_a_device_or_save_folder_says_what_to_do(monkeypatch, capsys):
@@ -297,14 +311,13 @@ def test_listen_without_a_device_or_save_folder_says_what_to_do(monkeypatch, cap
 
 
 def test_listen_refuses_settings_that_cannot_work_before_it_waits(tmp_path, capsys):
-    """Found by scripted runs: --max-mb nan was Python's ValueError (exit 1); --no-play without --save-to listened
-    and dropped every clip; a --save-to that cannot be made failed only when the first clip came."""
+    """Found by scripted runs: --max-mb nan was Python's ValueError (exit 1); a --save-to that cannot be made failed
+    only when the first clip came. (--no-play without --save-to, which drops every clip, now says so: below.)"""
     from distill_tui.cli import main
 
     (tmp_path / "a-file").write_text("")
     for args, said in ((["--max-mb", "nan", "--no-play", "--save-to", str(tmp_path)], "--max-mb nan must be more than 0"),
                        (["--max-mb", "inf", "--no-play", "--save-to", str(tmp_path)], "at most 4096"),
-                       (["--no-play"], "--no-play needs --save-to DIR"),
                        (["--no-play", "--save-to", str(tmp_path / "a-file")], "cannot save clips there")):
         code = main(["listen", "--port", "0", "--token", TOKEN, *args])
         err = capsys.readouterr().err

@@ -52,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--port {args.port} is outside 0..65535")
     if not 0 < args.max_mb <= 4096:  # nan and inf were Python's ValueError / OverflowError, exit 1
         raise BadInputError(f"--max-mb {args.max_mb:g} must be more than 0 and at most 4096")
-    if args.no_play and args.save_to is None:  # it listened and dropped every clip
-        raise BadInputError("--no-play needs --save-to DIR: the clips would be neither played nor saved")
+    if args.no_play and args.save_to is None:  # it listened and dropped every clip without a word (a bench's sink)
+        _warn("warning: --no-play without --save-to DIR: clips are received and dropped, neither played nor saved")
     if args.save_to is not None:  # made now: a folder that cannot be made is said before waiting, not at the first clip
         try:
             Path(args.save_to).mkdir(parents=True, exist_ok=True)
