@@ -95,7 +95,9 @@ def test_errors_are_one_line_with_exit_2(tiny_model, tmp_path, capsys):
         (["train", tmp_path, "-o", tmp_path / "m.distill", "--seed", "-1"], "train.seed = -1 is not allowed"),
         (["train-prior", tiny_model, "--seed", "-1"], "prior train.seed = -1 is not allowed"),
         (["train", tmp_path, "-o", tmp_path / "m.distill", "--codebook-size", "0"], "--codebook-size must be at least 1"),
-        (["decode", tiny_model, tmp_path / "range.codes.json", "-o", tmp_path / "x.mp3"], "range.codes.json"),
+        (["decode", tiny_model, tmp_path / "range.codes.json", "-o", tmp_path / "x.mp3"], "x.mp3: output must end in"),
+        (["decode", tiny_model, tmp_path / "ok.wav.nope", "-o", tmp_path / "x.mp3"], "x.mp3"),  # was exit 1
+        (["play", other, "--model", tiny_model], "other.codes.json: codes were made by another model"),  # unnamed
         (["decode", tiny_model], "required"),  # a usage error: argparse's own message, also one line
     ]
     for args, needle in cases:

@@ -54,6 +54,8 @@ def run_decode(args: argparse.Namespace) -> int:
     from ..errors import AudioError
     from ..inference.codec import DecodeTooLong, load_codec
 
+    if Path(args.output).suffix.lower() not in {".wav", ".flac"}:  # before the model loads; bad input: exit 2
+        raise BadInputError("output must end in .wav or .flac", args.output)
     if not 0 < args.max_minutes <= 24 * 60 * 7:
         raise BadInputError(f"--max-minutes {args.max_minutes:g} must be above 0 and at most a week")
     max_seconds = args.max_minutes * 60

@@ -96,6 +96,7 @@ def _decode_codes(path: Path, model: Path | None) -> tuple[np.ndarray, int]:
 
     codec = load_codec(model)
     grid = CodeGrid.load(path)
+    grid.check_model(codec.fingerprint, codec.codebook_sizes, path)  # named, before decode's own unnamed check
     try:  # at most the decoder's default length (10 minutes); `decode --max-minutes` writes longer ones
         if grid.loop:  # one cycle decoded as a loop, as the editor plays it round
             from ..inference.loops import loop_cycle
