@@ -124,7 +124,7 @@ async def test_the_fills_speak_of_codes_in_hex_and_of_the_selections_width(app_f
             said[(title, text)] = [n.message for n in app._notifications]  # noqa: SLF001
         assert said == {
             ("Fill selection with code…", "abc"): ["code abc does not exist at level 1: its codes are 00..3f"],
-            ("Fill alternating codes…", "00 01 0"): ["give 1 to 4 positions a period (the selection's width)"],
+            ("Fill alternating codes…", "00 01 0"): ["give 1 to 4 positions for the period (the selection's width)"],
             ("Fill Euclidean rhythm…", "00 3 1000000000"): ["give 1 to 4 steps (the selection's width)"],
             ("Fill Euclidean rhythm…", "00 5 4"): ["give 0 to 4 hits (the steps)"],
             ("Ramp between codes…", "zz 01"): ["zz is not a code: codes are written in hex, like 1f"],

@@ -178,7 +178,7 @@ def fill(s: EditorScreen, text: str) -> None:
 def alternate(s: EditorScreen, text: str) -> None:
     try:
         a, b, *rest = _words(text, 2, 3, "two codes in hex and a period, like 1f 20 2")
-        period = _count(rest[0], "positions a period", 1, _width(s), "the selection's width") if rest else 1
+        period = _count(rest[0], "positions for the period", 1, _width(s), "the selection's width") if rest else 1
         pattern = patterns.alternate(_code(s, a), _code(s, b), period)
     except DistillError as exc:
         s.bad(exc)  # type: ignore[arg-type]
