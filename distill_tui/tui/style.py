@@ -1,7 +1,8 @@
 """The editor's "Generate in the style of…": a new sound that takes after the sound in A and any open sounds named.
 
-The length, the loop toggle and the sampling settings are the generate panel's, as for Generate; the new
-sound is prompted with a stretch of a chosen sound and leans toward their habits (`inference/style.py`).
+The length, the loop and one-shot toggles and the sampling settings are the generate panel's, as for Generate;
+the new sound is prompted with a stretch of a chosen sound (a one-shot is not: it starts from silence) and leans
+toward their habits (`inference/style.py`).
 It is drawn in a thread worker (the "generate" group, so a newer Generate replaces it) and opened in A,
 unsaved, as Generate's sounds are.
 """
