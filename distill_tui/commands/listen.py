@@ -44,21 +44,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..playback.protocol import Clip  # noqa: PLC0415 - keep CLI start-up light
-    from ..playback.remote import Listener, is_loopback, ssh_command
-
+def _check(args: argparse.Namespace) -> None:
+    """Refuse settings that cannot work, before listening; make the save folder now, so that a folder that cannot
+    be made is said at once, not at the first clip."""
     if not 0 <= args.port <= 65535:
         raise BadInputError(f"--port {args.port} is outside 0..65535")
     if not 0 < args.max_mb <= 4096:  # nan and inf were Python's ValueError / OverflowError, exit 1
         raise BadInputError(f"--max-mb {args.max_mb:g} must be more than 0 and at most 4096")
     if args.no_play and args.save_to is None:  # it listened and dropped every clip without a word (a bench's sink)
         _warn("warning: --no-play without --save-to DIR: clips are received and dropped, neither played nor saved")
-    if args.save_to is not None:  # made now: a folder that cannot be made is said before waiting, not at the first clip
+    if args.save_to is not None:
         try:
             Path(args.save_to).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise BadInputError(f"cannot save clips there ({exc.strerror or exc})", args.save_to) from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..playback.protocol import Clip  # noqa: PLC0415 - keep CLI start-up light
+    from ..playback.remote import Listener, is_loopback, ssh_command
+
+    _check(args)
     token = args.token or os.environ.get("DISTILL_LISTEN_TOKEN")
     generated = not token
     token = token or secrets.token_urlsafe(24)
