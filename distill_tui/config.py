@@ -262,6 +262,7 @@ class Bound:
 
 
 BIG = 10**12  # steps, counts: a run is bounded by its minutes long before these
+MAX_SEED = 2**63 - 1  # as torch.Generator and numpy take a seed
 LONGEST_TRAINING_MIN = 7 * 24 * 60  # a week: a longer budget is a mistyped one (`--minutes 1e12`, `inf`)
 SECTION = {"SpectrogramConfig": "spectrogram", "ModelConfig": "model", "TrainConfig": "train",
            "PriorConfig": "prior", "PriorTrainConfig": "prior train"}
@@ -270,7 +271,7 @@ _TRAIN_COMMON = {
     "batch_size": Bound("int", 1, 4096), "lr": Bound("float", 0, 10), "weight_decay": Bound("float", 0, 10),
     "warmup_steps": Bound("int", 0, BIG), "min_lr_ratio": Bound("float", 0, 1), "grad_clip": Bound("float", 0, 1e6),
     "eval_every": Bound("int", 1, BIG), "checkpoint_every_s": Bound("float", 0, 1e7),
-    "seed": Bound("int", 0, 2**63 - 1), "device": Bound("str"),
+    "seed": Bound("int", 0, MAX_SEED), "device": Bound("str"),
 }
 BOUNDS: dict[str, dict[str, Bound]] = {
     "SpectrogramConfig": {

@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..config import MAX_SEED
 from ..errors import BadInputError
 
 MOST_CANDIDATES = 64  # samples drawn side by side to choose from (4 by default, 16 for a loop): each holds a cache
-MAX_SEED = 2**63 - 1  # as torch.Generator and numpy take a seed, and as the config files bound it
 
 
 def check_candidates(n: int, what: str = "candidates") -> None:

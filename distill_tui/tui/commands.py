@@ -87,14 +87,17 @@ def take_levels(s: EditorScreen) -> None:
 
 
 # ---- time
-def _whole(text: str, what: str) -> int:
-    """`text` as a whole number of `what`, at least 1 (else BadInputError, in words)."""
+def _count(word: str, what: str, least: int = 1, most: int | None = None, limit: str = "") -> int:
+    """`word` as a whole number of `what`, at least `least` and, when given, at most `most`, where `limit` says
+    what sets `most` (else BadInputError, in words)."""
     try:
-        n = int(text)
+        n = int(word)
     except ValueError:
-        raise BadInputError(f"{text.strip() or 'nothing'} is not a whole number of {what}") from None
-    if n < 1:
-        raise BadInputError(f"give at least 1 for the number of {what}")
+        raise BadInputError(f"{word.strip() or 'nothing'} is not a whole number of {what}") from None
+    if most is None and n < least:
+        raise BadInputError(f"give at least {least} for the number of {what}")
+    if most is not None and not least <= n <= most:
+        raise BadInputError(f"give {least} to {most} {what} ({limit})")
     return n
 
 
@@ -108,7 +111,7 @@ def _check_growth(s: EditorScreen, extra: int) -> None:
 def repeat(s: EditorScreen, text: str) -> None:
     sel = s.grid.selection
     try:
-        times = _whole(text, "times")
+        times = _count(text, "times")
         _check_growth(s, (times - 1) * max((sel.pos_stop or 0) - sel.pos_start, 0))
     except DistillError as exc:
         s.bad(exc)  # type: ignore[arg-type]
@@ -119,7 +122,7 @@ def repeat(s: EditorScreen, text: str) -> None:
 
 def insert(s: EditorScreen, text: str) -> None:
     try:
-        count = _whole(text, "columns")
+        count = _count(text, "columns")
         _check_growth(s, count)
     except DistillError as exc:
         s.bad(exc)  # type: ignore[arg-type]
@@ -147,18 +150,6 @@ def _code(s: EditorScreen, word: str) -> int:
     for level in range(sel.level_start, sel.level_stop or grid.levels):
         grid.check_code(level, code)
     return code
-
-
-def _count(word: str, what: str, least: int, most: int, limit: str) -> int:
-    """`word` as a whole number of `what` from `least` to `most`, where `limit` says what sets `most`
-    (else BadInputError, in words)."""
-    try:
-        n = int(word)
-    except ValueError:
-        raise BadInputError(f"{word} is not a whole number of {what}") from None
-    if not least <= n <= most:
-        raise BadInputError(f"give {least} to {most} {what} ({limit})")
-    return n
 
 
 def _width(s: EditorScreen) -> int:
