@@ -124,8 +124,51 @@ def test_unwritable_output_keeps_existing_files(tiny_model, dataset, tmp_path, c
     copy = tmp_path / "m.distill"
     shutil.copy(tiny_model, copy)
     before = copy.read_bytes()
-    code, _, _ = cli(capsys, "train", tmp_path / "nothing-here", "-o", copy, "--steps", "3")
+    code, _, _ = cli(capsys, "train", tmp_path / "nothing-here", "-o", copy, "--steps", "3", "--force")
     assert code == 2 and copy.read_bytes() == before
+
+
+def test_no_command_writes_over_a_file_already_there(tiny_model, prior_model, dataset, tmp_path, capsys):
+    """`decode -o kick.wav` wrote over the musician's own kick, `encode x.wav -o x.wav` wrote JSON into it, and
+    `train -o MODEL` replaced a model and its prior: every output that is already there is refused (exit 2, one
+    line naming it) unless --force, and is then replaced."""
+    kick = tmp_path / "kick.wav"
+    sf.write(kick, synth("kick", 0.5), SR)
+    codes = tmp_path / "kick.codes.json"
+    assert cli(capsys, "encode", tiny_model, kick, "-o", codes)[0] == 0
+    model = tmp_path / "mine.distill"
+    shutil.copy(prior_model, model)
+    kept = {p: p.read_bytes() for p in (kick, codes, model)}
+    cases = [
+        (["encode", tiny_model, kick, "-o", kick], "kick.wav"),
+        (["encode", tiny_model, kick, "-o", codes], "kick.codes.json"),
+        (["decode", tiny_model, codes, "-o", kick], "kick.wav"),
+        (["generate", prior_model, "-o", kick, "--seconds", "0.5"], "kick.wav"),
+        (["generate", prior_model, "-o", tmp_path / "new.wav", "--seconds", "0.5", "--codes-out", codes],
+         "kick.codes.json"),
+        (["train", dataset, "-o", model, "--steps", "3"], "mine.distill"),
+    ]
+    for args, needle in cases:
+        code, _, err = cli(capsys, *args)
+        lines = err.strip().splitlines()
+        assert code == 2, (args, err)
+        assert len(lines) == 1 and lines[0].startswith(f"error: {tmp_path}") and needle in lines[0], (args, err)
+        assert "already there" in err and "--force" in err, err
+    # numbered outputs (-n 2: kick-1.wav, kick-2.wav) and edit's -o are checked too, each before any work
+    (tmp_path / "kick-2.wav").write_bytes(b"mine")
+    code, _, err = cli(capsys, "generate", prior_model, "-o", kick, "--like", codes, "-n", "2")
+    assert code == 2 and "kick-2.wav: already there" in err and not (tmp_path / "kick-1.wav").exists()
+    code, _, err = cli(capsys, "edit", "reverse", codes, "-o", tmp_path / "kick-2.wav")
+    assert code == 2 and "kick-2.wav: already there" in err
+    assert {p: p.read_bytes() for p in kept} == kept and (tmp_path / "kick-2.wav").read_bytes() == b"mine"
+    assert not (tmp_path / "new.wav").exists() and not (tmp_path / "mine.distill.run").exists()
+
+    # with --force the file is replaced
+    code, _, err = cli(capsys, "decode", tiny_model, codes, "-o", kick, "--force")
+    assert code == 0, err
+    assert kick.read_bytes() != kept[kick] and sf.info(str(kick)).frames > 0
+    code, _, err = cli(capsys, "edit", "reverse", codes, "-o", tmp_path / "kick-2.wav", "--force")
+    assert code == 0 and json.loads((tmp_path / "kick-2.wav").read_text())["format"] == "distill-codes", err
 
 
 def test_train_folder_without_audio(tmp_path, capsys):

@@ -299,6 +299,6 @@ def test_decode_of_a_loop_codes_file_writes_one_cycle_decoded_as_a_loop(tmp_path
     assert rate == codec.spec.sample_rate and np.allclose(written, loop_cycle(codec, grid), atol=1e-6)
     grid.loop = False  # the same codes as a one-off: a different decode
     grid.save(codes)
-    assert main(["decode", str(DEMO_MODEL), str(codes), "-o", str(out), "--bits", "float"]) == 0
+    assert main(["decode", str(DEMO_MODEL), str(codes), "-o", str(out), "--bits", "float", "--force"]) == 0
     one_off = sf.read(out, dtype="float32")[0]
     assert one_off.shape != written.shape or not np.allclose(one_off, written, atol=1e-4)

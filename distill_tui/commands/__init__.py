@@ -48,6 +48,25 @@ def apply_budget(train_config: Any, steps: int | None, minutes: float | None) ->
         train_config.minutes, train_config.steps = minutes, 10**9
 
 
+def add_force(parser: Any, what: str = "the output") -> None:
+    """`--force`: the one way to let a command replace a file that is already there."""
+    parser.add_argument("--force", action="store_true", help=f"replace {what} if it is already there")
+
+
+def check_new_output(path: Any, force: bool, flag: str = "-o") -> None:
+    """Refuse to replace a file that is already there unless `force` (BadInputError naming it).
+
+    `decode -o kick.wav` wrote over the musician's own kick, and `train -o MODEL` over a model and its prior.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise BadInputError(f"{flag} is a folder; give a file name", path)
+    if path.exists() and not force:
+        raise BadInputError(f"already there; choose another {flag} or add --force to replace it", path)
+
+
 def print_json(obj: Any) -> None:
     """The machine-readable result: one JSON object, the last line on stdout."""
     sys.stdout.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")

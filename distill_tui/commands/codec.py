@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import BadInputError, printable
-from . import print_json
+from . import add_force, check_new_output, print_json
 
 DEFAULT_MAX_MINUTES = 10.0
 
@@ -19,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model", type=Path)
     p.add_argument("audio", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.codes.json")
+    add_force(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_encode)
 
@@ -30,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--levels", type=int, help="decode with levels 1..N only (hear what each level adds)")
     p.add_argument("--max-minutes", type=float, default=DEFAULT_MAX_MINUTES, metavar="M",
                    help=f"refuse grids that decode to more than M minutes of audio (default {DEFAULT_MAX_MINUTES:g})")
+    add_force(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_decode)
 
@@ -37,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_encode(args: argparse.Namespace) -> int:
     from ..inference.codec import load_codec
 
+    check_new_output(args.output, args.force)  # encode x.wav -o x.wav wrote JSON over the recording
     codec = load_codec(args.model)
     grid = codec.encode_file(args.audio)
     grid.save(args.output)
@@ -56,6 +59,7 @@ def run_decode(args: argparse.Namespace) -> int:
 
     if Path(args.output).suffix.lower() not in {".wav", ".flac"}:  # before the model loads; bad input: exit 2
         raise BadInputError("output must end in .wav or .flac", args.output)
+    check_new_output(args.output, args.force)
     if not 0 < args.max_minutes <= 24 * 60 * 7:
         raise BadInputError(f"--max-minutes {args.max_minutes:g} must be above 0 and at most a week")
     max_seconds = args.max_minutes * 60

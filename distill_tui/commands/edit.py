@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInputError
-from . import print_json
+from . import add_force, check_new_output, print_json
 
 OPS = {
     "take-levels": "replace whole levels with another grid's (structure from A, texture from B)",
@@ -42,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         if two:
             q.add_argument("other", type=Path, help="the other grid (B)")
         q.add_argument("-o", "--output", type=Path, required=True, help="OUT.codes.json (never one of the inputs)")
+        add_force(q, "OUT (and --other-output)")
         q.add_argument("--json", action="store_true")
         q.set_defaults(func=run)
         return q
@@ -158,6 +159,9 @@ def _check_output(args: argparse.Namespace) -> None:
         for inp in inputs:
             if out.resolve() == inp.resolve():
                 raise BadInputError("the output would overwrite an input; choose another -o", out)
+    check_new_output(args.output, args.force)
+    if getattr(args, "other_output", None):
+        check_new_output(args.other_output, args.force, "--other-output")
 
 
 def _codec(path: Path, grid: Any, grid_path: Path) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BadInputError, printable
-from . import check_count, print_json
+from . import add_force, check_count, check_new_output, print_json
 
 DEFAULT_SECONDS = 4.0
 
@@ -52,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "written as OUT-1.wav, OUT-2.wav, …")
     p.add_argument("--strength", type=float, help="with --like: how strongly the sounds lean toward the chosen "
                    "sounds' habits, 0 (the prompt alone) to 4 (default 2)")
+    add_force(p, "OUT (and --codes-out)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=run)
 
@@ -124,6 +125,11 @@ def _check(args: argparse.Namespace) -> None:
     if args.output.suffix.lower() not in {".wav", ".flac"}:
         raise BadInputError("output must end in .wav or .flac", args.output)
     _check_like(args)
+    n = args.n if args.like else 1
+    for k in range(1, n + 1):  # before the model loads: nothing is drawn that cannot be written
+        check_new_output(numbered(args.output, k, n), args.force)
+        if args.codes_out is not None:
+            check_new_output(numbered(args.codes_out, k, n), args.force, "--codes-out")
 
 
 def _check_like(args: argparse.Namespace) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..config import SpectrogramConfig, TrainConfig, check_fields, from_dict, load_toml, to_dict
 from ..errors import BadInputError
-from . import apply_budget, print_json
+from . import add_force, apply_budget, check_new_output, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "trained on (none, the default), ~10%% of the files held out whole, or the last crop of each file")
     p.add_argument("--trim-silence", action="store_true", help="cut leading and trailing silence from every file")
     p.add_argument("--no-quantizer", action="store_true", help="continuous bottleneck (the baseline; makes no codes)")
+    add_force(p, "MODEL (a model file already there, and its prior, are replaced when training ends)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=run)
@@ -84,6 +85,8 @@ def build_request(args: argparse.Namespace):
         raise BadInputError("output is a folder; give a file name like MODEL.distill", output)
     check_writable_folder(output, "model file")  # before the run folder beside it is made, and before training
     run_dir = args.run or output.with_name(output.name + ".run")
+    if not (run_dir / "run.json").exists():  # a fresh run (a resumed or finished one finds its own output)
+        check_new_output(output, getattr(args, "force", False))
     given = {k for k in ("sample_rate", "n_fft", "hop_length") if k in spec_table} | ({"sample_rate"} if args.sample_rate else set())
     return TrainRequest(data_dir=args.data_dir, output=output, run_dir=run_dir, spec=spec, train=tc, model_overrides=overrides,
                         spec_given=frozenset(given))

@@ -403,7 +403,7 @@ class Trainer:
         if again and req.output.exists():
             written = read_document(req.output)
             self.log.emit("warning", step=st.step, key="finished",
-                          message=f"this run already finished; the model is {req.output} (delete {req.run_dir} to train again)")
+                          message=f"this run already finished; the model is {req.output} (to train it again: delete {req.run_dir} and add --force)")
             health = None if written.health is None else written.health.to_dict()
             return TrainResult("done", req.output, req.run_dir, st.step, st.elapsed_s, st.best_or_inf, written.fingerprint,
                                health, [])
