@@ -173,3 +173,86 @@ async def test_regenerate_every_nth_column_and_every_other_beat_keep_the_cells_b
         assert len(changed) and set(changed[:, 0]) == {0}
         assert set(beat[changed[:, 1]] % 2) == {1}, "an on-beat of the sound changed"  # beats from its start
         assert changed[:, 1].min() >= 3
+
+
+@aio
+async def test_export_and_save_as_never_replace_a_file_without_asking(app_factory, tmp_path):  # noqa: F811
+    """Export offered `./NAME.wav` and wrote over whatever was there: with the editor started in the folder of the
+    recordings, Enter replaced the sound's own recording with its decode. Now the offer is a name that replaces
+    nothing, and an answer that would replace a file (the audio or the codes beside it; save-as onto another
+    sound's codes) asks first; "no" keeps the file."""
+    from distill_tui.tui.screens.confirm import ConfirmScreen
+
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        name = ed.ws.a
+        recording, codes = tmp_path / f"{name}.wav", tmp_path / f"{name}.codes.json"
+        recording.write_bytes(b"the musician's own recording")
+        codes.write_text("another program's codes")
+
+        async def answer_export(text: str | None) -> str:
+            ed.action_export()
+            await until(pilot, lambda: isinstance(app.screen, PromptScreen) and app.screen.query(Input), what="the export question")
+            offered = app.screen.query_one(Input).value
+            if text is not None:
+                app.screen.query_one(Input).value = text
+            await pilot.press("enter")
+            return offered
+
+        offered = await answer_export(None)
+        assert offered == str(tmp_path / f"{name}-2.wav")
+        await until(pilot, lambda: (tmp_path / f"{name}-2.wav").exists(), what="the export under a free name")
+        await app.workers.wait_for_complete()
+        assert (tmp_path / f"{name}-2.codes.json").exists()
+
+        await answer_export(str(recording))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question before replacing")
+        assert f"{name}.wav and {name}.codes.json are already there" in app.screen.question
+        await pilot.press("n")
+        await app.workers.wait_for_complete()
+        assert recording.read_bytes() == b"the musician's own recording"
+        assert codes.read_text() == "another program's codes"
+
+        _question("Save codes as…").then(ed, str(codes))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question before a save-as replaces")
+        await pilot.press("n")
+        await pilot.pause()
+        assert codes.read_text() == "another program's codes"
+
+        await answer_export(str(recording))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question before replacing")
+        await pilot.press("y")
+        await until(pilot, lambda: recording.read_bytes()[:4] == b"RIFF", what="the confirmed export")
+
+
+@aio
+async def test_saving_a_template_under_a_name_already_saved_asks_first(app_factory, tmp_path, monkeypatch):  # noqa: F811
+    """"Save selection as template…" with a name already saved replaced that template without a word."""
+    import json
+
+    from distill_tui.tui.screens.confirm import ConfirmScreen
+
+    monkeypatch.setenv("DISTILL_TEMPLATES", str(tmp_path / "templates"))
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        save = _question("Save selection as template…").then
+        await pilot.press("v", "3", "l")  # four columns
+        save(ed, "groove")
+        await pilot.pause()
+        saved = next((tmp_path / "templates").rglob("groove.json"))
+        first = json.loads(saved.read_text())
+        await pilot.press("escape", "v", "l")  # two columns
+        save(ed, "groove")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question before replacing")
+        assert "already saved" in app.screen.question
+        await pilot.press("n")
+        await pilot.pause()
+        assert json.loads(saved.read_text()) == first
+        save(ed, "groove")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question again")
+        await pilot.press("y")
+        await until(pilot, lambda: json.loads(saved.read_text()) != first, what="the template replaced")

@@ -93,6 +93,10 @@ class TemplateStore:
             raise BadInputError(f"model fingerprint {fingerprint!r} is not a hex string")
         return self.root / fingerprint / f"{name}.json"
 
+    def has(self, fingerprint: str, name: str) -> bool:
+        """A template `name` of this model is already saved (BadInputError for a name that cannot be one)."""
+        return self._path(fingerprint, name).exists()
+
     def save(self, name: str, clip: Clipboard) -> Path:
         """Write atomically; an existing template of that name is replaced. `OutputError` says why it could not."""
         path = self._path(clip.model_fingerprint, name)

@@ -282,15 +282,29 @@ def style(s: EditorScreen, text: str) -> None:
 
 # ---- templates
 def save_template(s: EditorScreen, text: str) -> None:
+    """Keep the selection as template `text`; a template of that name already saved is replaced only on "yes"."""
     if not s.require("sound"):
         return
+    store = patterns.TemplateStore()
     try:
         clip = Clipboard.copy_from(s.ws.grid(s.ws.a), s.grid.selection, name=text)
-        path = patterns.TemplateStore().save(text, clip)
+        there = store.has(clip.model_fingerprint, text)
     except DistillError as exc:
         s.bad(exc)  # type: ignore[arg-type]
         return
-    s.set_message(f"template {text!r} saved ({path})")
+
+    def write() -> None:
+        try:
+            path = store.save(text, clip)
+        except DistillError as exc:
+            s.bad(exc)  # type: ignore[arg-type]
+            return
+        s.set_message(f"template {text!r} saved ({path})")
+
+    if there:  # it replaced the earlier one without a word
+        s.confirm(f"a template {text!r} is already saved: replace it?", write)
+    else:
+        write()
 
 
 def paste_template(s: EditorScreen, text: str) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from textual.message import Message
 
+from ..audio.export import codes_path_for
 from ..codes.grid import CodeGrid
 from ..errors import DistillError
 from .workers import report_failures
@@ -31,6 +32,26 @@ def answer_path(text: str, file_name: str) -> Path | None:
         return None
     path = Path(text).expanduser()
     return path / file_name if path.is_dir() else path
+
+
+def free_export_path(folder: Path, name: str, own: Path | None) -> Path:
+    """`folder/NAME.wav`, or the first of `NAME-2.wav`, `NAME-3.wav`, … that would replace nothing: neither the
+    audio nor the codes beside it are there, unless those codes are the sound's own file (`own`)."""
+    n = 1
+    while True:
+        path = folder / (f"{name}.wav" if n == 1 else f"{name}-{n}.wav")
+        if not replaced_by_export(path, own):
+            return path
+        n += 1
+
+
+def replaced_by_export(path: Path, own: Path | None) -> list[Path]:
+    """The files an export to `path` would write over: the audio, and the codes beside it unless they are the
+    sound's own codes file (`own`: writing the sound's codes there is what saving does)."""
+    codes = codes_path_for(path)
+    mine = own is not None and codes.resolve() == own.resolve()
+    return [p for p in (path, codes) if p.exists() and not (p is codes and mine)]
+
 
 class SoundFiles:
     """Save and export the editor's sounds; `host` asks the questions, runs the export worker, and reports."""
@@ -58,9 +79,15 @@ class SoundFiles:
                      lambda text: self.save_to(name, Path(text)) if text else None)
 
     def save_to(self, name: str, path: Path) -> None:
-        """Save a sound's codes to `path`; if another program changed that file since it was read, ask first."""
-        if self.host.ws.changed_on_disk(name, path):
+        """Save a sound's codes to `path`; ask first if another program changed that file since it was read, or
+        if `path` is another file that is already there (a save-as onto another sound's codes)."""
+        ws = self.host.ws
+        own = ws.codes_path(name)
+        if ws.changed_on_disk(name, path):
             self.host.confirm(f"{path.name} changed on disk since you opened it: overwrite?",
+                              lambda: self._write(name, path))
+        elif path.exists() and (own is None or path.resolve() != own.resolve()):
+            self.host.confirm(f"{path.name} is already there: replace it with the codes of {name}?",
                               lambda: self._write(name, path))
         else:
             self._write(name, path)
@@ -78,18 +105,28 @@ class SoundFiles:
 
     # ---- exporting
     def export(self, name: str | None) -> None:
-        """Ask where to export the sound (default `./NAME.wav`), then export it."""
+        """Ask where to export the sound (default `./NAME.wav`, numbered when that would replace a file), then
+        export it; an answer that would replace a file is confirmed first."""
         if name is None:
             self.host.notify("nothing to export", severity="warning")
             return
+        own = self.host.ws.codes_path(name)
+
         def answered(text: str) -> None:
             path = answer_path(text, f"{name}.wav")
             if path is None:
                 self.host.notify("give a file name (or a folder) to export to", severity="error")
+                return
+            present = replaced_by_export(path, own)
+            if present:  # the default replaces nothing; this may be the recording the sound came from
+                names = " and ".join(p.name for p in present)
+                self.host.confirm(f"{names} {'is' if len(present) == 1 else 'are'} already there: replace?",
+                                  lambda: self.export_to(name, path))
             else:
                 self.export_to(name, path)
 
-        self.host.ask(f"Export {name} as WAV (FLAC by extension) to", str(Path.cwd() / f"{name}.wav"), answered,
+        default = free_export_path(Path.cwd(), name, own)
+        self.host.ask(f"Export {name} as WAV (FLAC by extension) to", str(default), answered,
                       help="The codes are saved beside it as NAME.codes.json. Esc: cancel")
 
     def export_to(self, name: str, path: Path) -> None:

@@ -182,11 +182,16 @@ class Workspace:
         return [n for n in self.sounds if self.session.dirty(n)]
 
     def default_codes_path(self, name: str, folder: Path | None = None) -> Path:
-        """Where ctrl+s saves a sound that has no codes file yet: `./<name>.codes.json`."""
+        """Where ctrl+s saves a sound that has no codes file yet: `./<name>.codes.json`, numbered
+        (`<name>-2.codes.json`, …) when that file is already there, so the offer replaces nothing."""
         known = self.codes_path(name)
         if known is not None:
             return known
-        return (folder or Path.cwd()) / f"{name}.codes.json"
+        base, n = (folder or Path.cwd()), 2
+        path = base / f"{name}.codes.json"
+        while path.exists():
+            path, n = base / f"{name}-{n}.codes.json", n + 1
+        return path
 
     def changed_on_disk(self, name: str, path: Path | None = None) -> bool:
         """Another program changed or replaced the sound's codes file since the editor last read or wrote it.
