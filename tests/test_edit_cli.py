@@ -47,23 +47,23 @@ def test_reverse_repeat_take_levels_swap_copy(files, capsys, tmp_path):
     assert g.codes[1, 2:8].tolist() == a.codes[1, 2:8][::-1].tolist() and np.array_equal(g.codes[0], a.codes[0])
     assert g.name == "rev" and g.source["edit"] == "reverse"
 
-    code, res, _ = edit(capsys, "repeat", files["a"], "--from", 0, "--to", 4, "--times", 3, "-o", out)
+    code, res, _ = edit(capsys, "repeat", files["a"], "--from", 0, "--to", 4, "--times", 3, "-o", out := tmp_path / "rep.codes.json")
     g = CodeGrid.load(out)
     assert code == 0 and g.positions == a.positions + 8 and np.array_equal(g.codes[:, 4:8], a.codes[:, 0:4])
     assert g.source["samples"] > a.source["samples"]
 
-    code, res, _ = edit(capsys, "take-levels", files["a"], files["b"], "--levels", "2", "--align", "crop", "-o", out)
+    code, res, _ = edit(capsys, "take-levels", files["a"], files["b"], "--levels", "2", "--align", "crop", "-o", out := tmp_path / "take.codes.json")
     g = CodeGrid.load(out)
     assert code == 0 and np.array_equal(g.codes[1, : b.positions], b.codes[1]) and np.array_equal(g.codes[0], a.codes[0])
 
     other = tmp_path / "b2.codes.json"
-    code, res, _ = edit(capsys, "swap", files["a"], files["b"], "--from", "0.1s", "--to", "0.5s", "--other-output", other, "-o", out)
+    code, res, _ = edit(capsys, "swap", files["a"], files["b"], "--from", "0.1s", "--to", "0.5s", "--other-output", other, "-o", out := tmp_path / "swap.codes.json")
     g, h = CodeGrid.load(out), CodeGrid.load(other)
     p0, p1 = res["changed_positions"]
     assert code == 0 and p1 > p0 and np.array_equal(g.codes[:, p0:p1], b.codes[:, p0:p1])
     assert np.array_equal(h.codes[:, p0:p1], a.codes[:, p0:p1])
 
-    code, res, _ = edit(capsys, "copy", files["a"], files["b"], "--from", 0, "--to", 5, "--at", 10, "-o", out)
+    code, res, _ = edit(capsys, "copy", files["a"], files["b"], "--from", 0, "--to", 5, "--at", 10, "-o", out := tmp_path / "copy.codes.json")
     g = CodeGrid.load(out)
     assert code == 0 and np.array_equal(g.codes[:, 10:15], a.codes[:, 0:5]) and g.positions == b.positions
 
@@ -80,9 +80,9 @@ def test_blend_and_randomize_batch_variations(files, capsys, tmp_path):
         made.append(CodeGrid.load(path).codes)
     assert np.array_equal(made[0], made[2]) and not np.array_equal(made[0], made[1])
     for mode in ("usage", "nearest"):
-        code, _, err = edit(capsys, "randomize", files["a"], "--mode", mode, "--model", files["model"], "--seed", 0, "-o", out)
+        code, _, err = edit(capsys, "randomize", files["a"], "--mode", mode, "--model", files["model"], "--seed", 0, "-o", tmp_path / f"{mode}.codes.json")
         assert code == 0, err
-        CodeGrid.load(out)
+        CodeGrid.load(tmp_path / f"{mode}.codes.json")
 
 
 def test_bad_input_is_refused_with_the_reason(files, capsys, tmp_path):
@@ -147,7 +147,7 @@ def test_regenerate_and_continue_with_the_real_prior(files, prior_model, capsys,
     assert code == 0, err
     g = CodeGrid.load(out)
     assert np.array_equal(g.codes[0], a.codes[0]) and np.array_equal(g.codes[1, 9:], a.codes[1, 9:])
-    code, res, err = edit(capsys, "continue", files["a"], "--model", prior_model, "--to", a.positions + 6, "--seed", 1, "-o", out)
+    code, res, err = edit(capsys, "continue", files["a"], "--model", prior_model, "--to", a.positions + 6, "--seed", 1, "-o", out := tmp_path / "c.codes.json")
     assert code == 0, err
     g = CodeGrid.load(out)
     assert g.positions == a.positions + 6 and np.array_equal(g.codes[:, : a.positions], a.codes)
@@ -161,5 +161,5 @@ def test_regenerate_and_continue_with_the_real_prior(files, prior_model, capsys,
     assert np.array_equal(h.codes, a.codes)
     e.do(h)
     assert np.array_equal(h.codes, after)
-    code, _, err = edit(capsys, "regenerate", files["a"], "--model", files["model"], "-o", out)
+    code, _, err = edit(capsys, "regenerate", files["a"], "--model", files["model"], "-o", tmp_path / "n.codes.json")
     assert code == 2 and "no prior" in err

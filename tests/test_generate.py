@@ -409,7 +409,7 @@ def test_generate_command_loop_one_shot_and_masks(tiny_model, tmp_path, capsys):
     for flag, value, cols in (("--every", "4", [2, 6, 10, 14, 18]), ("--bpm", "240", [8, 9, 10, 11, 12, 19, 20])):
         # 240 BPM: a beat is 0.25 s, 5.4 positions of 46 ms; the off-beats of 2:21 start 0.25 s and 0.75 s in
         out = tmp_path / f"m{flag}.codes.json"
-        assert main(["generate", str(path), "-o", str(tmp_path / "m.wav"), "--prompt", str(tmp_path / "l.codes.json"),
+        assert main(["generate", str(path), "-o", str(tmp_path / f"m{flag}.wav"), "--prompt", str(tmp_path / "l.codes.json"),
                      "--region", "2:21", flag, value, "--seed", "1", "--codes-out", str(out)]) == 0
         changed = np.flatnonzero((CodeGrid.load(out).codes != src.codes).any(axis=0)).tolist()
         assert changed and set(changed) <= set(cols), (flag, changed)
