@@ -54,6 +54,8 @@ def atomic_path(path: str | Path, what: str = "file", suffix: str = ".tmp") -> I
     the reason; whatever was at `path` before is left untouched.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():  # os.replace would put a file where /dev/null or a pipe was
+        raise OutputError(f"is not a regular file (a folder, device or pipe): cannot write the {what} there", path)
     directory = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=directory)

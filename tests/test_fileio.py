@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
 from distill_tui.errors import OutputError
-from distill_tui.fileio import atomic_path, atomic_write_bytes, atomic_write_json
+from distill_tui.fileio import atomic_path, atomic_write_bytes, atomic_write_json, atomic_write_text
 
 
 def _mode(path) -> int:
@@ -58,3 +59,23 @@ def test_unwritable_folder_is_one_line_naming_the_file(tmp_path):
     with pytest.raises(OutputError) as info:
         atomic_write_bytes(tmp_path / "nosuch" / "a.bin", b"x")
     assert "nosuch/a.bin" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_device_or_pipe_is_never_replaced_by_a_file(tmp_path, capsys):
+    """`encode ... -o /dev/null --force` (as root) would have put a regular file where /dev/null was: the atomic
+    write renames its temporary file over whatever the path names. A pipe stands in for the device here."""
+    import os
+    import stat
+
+    from distill_tui.cli import main
+
+    pipe = tmp_path / "pipe.codes.json"
+    os.mkfifo(pipe)
+    with pytest.raises(OutputError, match="not a regular file"):
+        atomic_write_text(pipe, "x")
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode) and os.listdir(tmp_path) == ["pipe.codes.json"]
+    demo = Path(__file__).parents[1] / "distill_tui" / "samples"
+    code = main(["encode", str(demo / "demo.distill"), str(demo / "sounds" / "snare.wav"), "-o", str(pipe), "--force"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"error: {pipe}: is not a regular file") and err.count("\n") == 1
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)

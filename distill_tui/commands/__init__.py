@@ -63,6 +63,8 @@ def check_new_output(path: Any, force: bool, flag: str = "-o") -> None:
     path = Path(path)
     if path.is_dir():
         raise BadInputError(f"{flag} is a folder; give a file name", path)
+    if path.exists() and not path.is_file():  # replacing /dev/null with a file is never meant, --force or not
+        raise BadInputError(f"is not a regular file (a device or pipe); give a file name to {flag}", path)
     if path.exists() and not force:
         raise BadInputError(f"already there; choose another {flag} or add --force to replace it", path)
 

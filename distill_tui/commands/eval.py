@@ -148,7 +148,7 @@ def _print_tables(model_path: Path, result: dict[str, Any], codebook_sizes: list
     from ..analysis.health import rich_health_table
 
     con = Console()
-    t = Table(title=f"{printable(model_path.name)} on {result['files']} files (full band: each file at its own rate)")
+    t = Table(title=f"{printable(model_path.name)} on {result['files']} file{'' if result['files'] == 1 else 's'} (full band: each file at its own rate)")
     t.add_column("")
     for m in ("LSD dB", f"LSD dB at {result['sample_rate']} Hz", "MR-STFT", "mel dB"):
         t.add_column(m, justify="right")
