@@ -162,6 +162,12 @@ def test_no_command_writes_over_a_file_already_there(tiny_model, prior_model, da
     assert code == 2 and "kick-2.wav: already there" in err
     assert {p: p.read_bytes() for p in kept} == kept and (tmp_path / "kick-2.wav").read_bytes() == b"mine"
     assert not (tmp_path / "new.wav").exists() and not (tmp_path / "mine.distill.run").exists()
+    # two outputs of one command named the same: the second replaced the first
+    code, _, err = cli(capsys, "generate", prior_model, "-o", tmp_path / "two.wav", "--codes-out", tmp_path / "two.wav")
+    assert code == 2 and "--codes-out is the same file as -o" in err and not (tmp_path / "two.wav").exists()
+    code, _, err = cli(capsys, "edit", "swap", codes, codes, "-o", tmp_path / "s.codes.json", "--other-output",
+                       tmp_path / "s.codes.json")
+    assert code == 2 and "--other-output is the same file as -o" in err and not (tmp_path / "s.codes.json").exists()
 
     # with --force the file is replaced
     code, _, err = cli(capsys, "decode", tiny_model, codes, "-o", kick, "--force")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..config import LONGEST_TRAINING_MIN
@@ -53,13 +54,11 @@ def add_force(parser: Any, what: str = "the output") -> None:
     parser.add_argument("--force", action="store_true", help=f"replace {what} if it is already there")
 
 
-def check_new_output(path: Any, force: bool, flag: str = "-o") -> None:
+def check_new_output(path: str | Path, force: bool, flag: str = "-o") -> None:
     """Refuse to replace a file that is already there unless `force` (BadInputError naming it).
 
     `decode -o kick.wav` wrote over the musician's own kick, and `train -o MODEL` over a model and its prior.
     """
-    from pathlib import Path
-
     path = Path(path)
     if path.is_dir():
         raise BadInputError(f"{flag} is a folder; give a file name", path)

@@ -161,6 +161,8 @@ def _check_output(args: argparse.Namespace) -> None:
                 raise BadInputError("the output would overwrite an input; choose another -o", out)
     check_new_output(args.output, args.force)
     if getattr(args, "other_output", None):
+        if args.other_output.resolve() == args.output.resolve():
+            raise BadInputError("--other-output is the same file as -o: B would replace the edited A", args.other_output)
         check_new_output(args.other_output, args.force, "--other-output")
 
 

@@ -125,6 +125,8 @@ def _check(args: argparse.Namespace) -> None:
     if args.output.suffix.lower() not in {".wav", ".flac"}:
         raise BadInputError("output must end in .wav or .flac", args.output)
     _check_like(args)
+    if args.codes_out is not None and args.codes_out.resolve() == args.output.resolve():
+        raise BadInputError("--codes-out is the same file as -o: the codes would replace the audio", args.codes_out)
     n = args.n if args.like else 1
     for k in range(1, n + 1):  # before the model loads: nothing is drawn that cannot be written
         check_new_output(numbered(args.output, k, n), args.force)
