@@ -318,7 +318,8 @@ def test_listen_refuses_settings_that_cannot_work_before_it_waits(tmp_path, caps
     (tmp_path / "a-file").write_text("")
     for args, said in ((["--max-mb", "nan", "--no-play", "--save-to", str(tmp_path)], "--max-mb nan must be more than 0"),
                        (["--max-mb", "inf", "--no-play", "--save-to", str(tmp_path)], "at most 4096"),
-                       (["--no-play", "--save-to", str(tmp_path / "a-file")], "cannot save clips there")):
+                       (["--no-play", "--save-to", str(tmp_path / "a-file")], "a-file: is a file, not a folder: --save-to needs"),
+                       (["--no-play", "--save-to", str(tmp_path / "a-file" / "sub")], "cannot save clips there")):
         code = main(["listen", "--port", "0", "--token", TOKEN, *args])
         err = capsys.readouterr().err
         assert code == 2 and err.startswith("error: ") and said in err and len(err.splitlines()) == 1, (args, err)

@@ -54,6 +54,8 @@ def _check(args: argparse.Namespace) -> None:
     if args.no_play and args.save_to is None:  # it listened and dropped every clip without a word (a bench's sink)
         _warn("warning: --no-play without --save-to DIR: clips are received and dropped, neither played nor saved")
     if args.save_to is not None:
+        if Path(args.save_to).exists() and not Path(args.save_to).is_dir():  # said "(File exists)"
+            raise BadInputError("is a file, not a folder: --save-to needs a folder for the clips", args.save_to)
         try:
             Path(args.save_to).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
