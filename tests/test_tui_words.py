@@ -113,6 +113,7 @@ async def test_the_training_charts_speak_plainly(tmp_path: Path, monkeypatch):
         await until(pilot, lambda: "lower is better" in screen_text(app), what="the charts")
         text = screen_text(app)
         assert "recon dB" not in text and "validation ppl" not in text
+        assert "commitment" not in text and "gap to the nearest codes" in text
 
 
 def test_the_priors_verdicts_give_no_training_knobs():

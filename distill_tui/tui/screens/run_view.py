@@ -141,7 +141,7 @@ class RunViewScreen(Screen):
         self.batch_use_step: int | None = None  # the step whose batch code use the panel shows (before any health)
         self.recon = Series("training dB", "#ff7f50")
         self.val = Series("check dB", "#5fd7ff")
-        self.commit = Series("commitment", "#d7af00")
+        self.commit = Series("code gap", "#d7af00")  # the commitment loss
         self.ppl_train = Series("training sounds", "#ff7f50")
         self.ppl_val = Series("new sounds", "#5fd7ff")
         self.prior_loss = Series("loss", "#d7af00")
@@ -157,7 +157,7 @@ class RunViewScreen(Screen):
                     yield LossChart([self.prior_loss], "training loss · lower is better", id="commit-chart")
                 else:
                     yield LossChart([self.recon, self.val], "distance to the originals, dB · lower is better", id="loss-chart")
-                    yield LossChart([self.commit], "code fit (commitment) · lower is better", id="commit-chart")
+                    yield LossChart([self.commit], "gap to the nearest codes · lower is better", id="commit-chart")
             with VerticalScroll(id="run-side"):
                 yield Static("Codebook health", classes="panel-title")
                 yield HealthBars(id="run-health")
