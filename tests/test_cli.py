@@ -190,3 +190,18 @@ def test_no_command_opens_the_editor_and_keeps_top_level_options():
     args = _parse(parser, ["--debug"])
     assert args.command == "open" and args.debug
     assert _parse(parser, ["--help"]) == 0 and _parse(parser, ["--no-such-flag"]) == 2
+
+
+def test_info_says_the_priors_verdict_first_and_its_figures_indented(capsys):
+    """`info` opened its prior paragraph with "transformer, validation perplexity 18.98 (bigram 34.95), 8-gram copy
+    rate 0%:" and put the verdict a musician reads after it; the fold figures ran on unindented."""
+    from pathlib import Path
+
+    demo = Path(__file__).parents[1] / "distill_tui" / "samples" / "demo.distill"
+    code, out, _ = cli(capsys, "info", demo)
+    lines = out.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("prior:"))
+    assert code == 0 and lines[first].startswith("prior: healthy — predicts new sounds")
+    rest = lines[first + 1 :]
+    assert len(rest) >= 3 and all(line.startswith("  ") for line in rest), rest
+    assert "how it was chosen: held-out sounds" in out and "perplexity 18.98 against the bigram's" in out

@@ -53,10 +53,19 @@ def run(args: argparse.Namespace) -> int:
     for w in tr.warnings:
         con.print(f"[yellow]warning:[/] {w}")
     p = doc.prior
-    con.print("prior: none (run `distill-tui train-prior`)" if p is None else
-              f"prior: {p.architecture}, validation perplexity {_num(p.val_perplexity)} "
-              f"(bigram {_num(p.bigram_val_perplexity)}), 8-gram copy rate "
-              f"{_num(p.copy_rate_8gram, '.0%')}: {p.verdict or '?'}")
-    if p is not None and p.folds_line():
-        con.print(p.folds_line())
+    if p is None:
+        con.print("prior: none (run `distill-tui train-prior`)")
+        return 0
+    import textwrap
+
+    def indented(text: str) -> None:  # wrapped to the terminal, every line indented
+        con.print(textwrap.fill(text, width=max(con.width, 40), initial_indent="  ", subsequent_indent="  "),
+                  markup=False, highlight=False, soft_wrap=True)
+
+    # the verdict in words first, the figures behind it after
+    con.print(f"prior: {p.verdict or '?'}", markup=False)
+    indented(f"{p.architecture}; perplexity {_num(p.val_perplexity)} against the bigram's "
+             f"{_num(p.bigram_val_perplexity)} (lower predicts better); 8-gram copy rate {_num(p.copy_rate_8gram, '.0%')}")
+    if p.folds_line():
+        indented(f"how it was chosen: {p.folds_line()}")
     return 0
