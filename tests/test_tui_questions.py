@@ -256,3 +256,34 @@ async def test_saving_a_template_under_a_name_already_saved_asks_first(app_facto
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question again")
         await pilot.press("y")
         await until(pilot, lambda: json.loads(saved.read_text()) != first, what="the template replaced")
+
+
+@aio
+async def test_after_exporting_beside_its_own_codes_file_a_save_does_not_ask_about_a_change(app_factory, tmp_path):  # noqa: F811
+    """Export writes the codes beside the audio; when that is the sound's own codes file, the next ctrl+s asked
+    "changed on disk since you opened it: overwrite?", as if another program had written it."""
+    from distill_tui.tui.screens.confirm import ConfirmScreen
+
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        name = ed.ws.a
+        own = tmp_path / f"{name}.codes.json"
+        ed.action_save()
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen), what="where to save")
+        await pilot.press("enter")
+        await until(pilot, lambda: own.exists() and ed.ws.codes_path(name) == own, what="the codes saved")
+        ed.action_export()
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen) and app.screen.query(Input), what="the export question")
+        assert app.screen.query_one(Input).value == str(tmp_path / f"{name}.wav")  # its own codes do not count
+        await pilot.press("enter")
+        await until(pilot, lambda: (tmp_path / f"{name}.wav").exists(), what="the export")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("i", "0", "1", "escape")
+        ed.action_save()
+        await pilot.pause()
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen), app.screen.question
+        assert not ed.ws.dirty(name)

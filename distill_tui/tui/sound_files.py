@@ -138,7 +138,8 @@ class SoundFiles:
             host.decoder.request(name)
             return
         grid, sound = host.ws.grid(name), host.ws.sound(name)
-        job = functools.partial(self._export, path, sound.audition.audio, grid.sample_rate, grid.copy(), set(sound.muted))
+        job = functools.partial(self._export, name, path, sound.audition.audio, grid.sample_rate, grid.copy(),
+                                set(sound.muted))
         host.run_worker(job, thread=True, group="export", description=f"export {path.name}")
 
     def decoded(self, name: str) -> None:
@@ -149,7 +150,8 @@ class SoundFiles:
             self.export_to(*pending)
 
     @report_failures("export", unexpected="{path}: {kind}: {exc}")
-    def _export(self, path: Path, audio: np.ndarray, sample_rate: int, codes: CodeGrid, muted: set[int]) -> None:
+    def _export(self, name: str, path: Path, audio: np.ndarray, sample_rate: int, codes: CodeGrid,
+                muted: set[int]) -> None:
         from ..audio.export import ExportOptions, export_audio
 
         if codes.loop:  # one cycle decoded as a loop: it loops in a DAW without a click (tui/loop_play.py)
@@ -158,5 +160,7 @@ class SoundFiles:
         # the level you heard: an export normalized to -1 dBFS played about 1 dB (or, for a quiet sound, far) apart
         result = export_audio(path, audio, sample_rate, ExportOptions(), codes=codes)
         app = self.host.app
+        if result.codes_path is not None:  # the sound's own codes file, written here: not "changed on disk"
+            app.call_from_thread(self.host.ws.note_written, name, result.codes_path)
         app.call_from_thread(self.host.notify, f"exported {result.path} ({result.seconds:.2f} s)", timeout=6)
         app.call_from_thread(self.host.set_message, f"exported {result.path.name}")

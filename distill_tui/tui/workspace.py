@@ -206,6 +206,15 @@ class Workspace:
         now = disk_stamp(known)
         return now is not None and now != stamp
 
+    def note_written(self, name: str, path: Path) -> None:
+        """The editor itself just wrote `path` (an export's codes beside its audio): when that is the sound's own
+        codes file, remember its new stamp, so the next save does not take it for another program's change."""
+        if name not in self.sounds:  # closed meanwhile
+            return
+        known = self.codes_path(name)
+        if known is not None and Path(path).resolve() == known.resolve():
+            self.sound(name).stamp = disk_stamp(known)
+
     def save(self, name: str, path: Path | None = None) -> Path:
         """Write the sound's codes (to its own file by default) and remember the file as written."""
         saved = self.session.save(name, path or self.default_codes_path(name))
