@@ -1,7 +1,9 @@
 """`SoundFiles`: the editor's saving (codes files) and exporting (audio, codes beside it).
 
 Saving never silently overwrites a codes file another program changed since the editor read or wrote
-it: the workspace remembers each file's (mtime_ns, size), and on a mismatch the editor asks first.
+it: the workspace remembers each file's (mtime_ns, size), and on a mismatch the editor asks first. Nor does
+anything replace another file without asking: Export offers a name that replaces nothing, and an answer (or a
+save-as) that would replace a file is confirmed first.
 Exporting writes the sound's current state, so it waits for a decode of that state when there is none; a loop
 is written as one cycle decoded as a loop (`InferenceSession.decode_loop`), so it loops in a DAW without a click.
 """
