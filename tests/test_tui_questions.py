@@ -261,7 +261,10 @@ async def test_saving_a_template_under_a_name_already_saved_asks_first(app_facto
 @aio
 async def test_after_exporting_beside_its_own_codes_file_a_save_does_not_ask_about_a_change(app_factory, tmp_path):  # noqa: F811
     """Export writes the codes beside the audio; when that is the sound's own codes file, the next ctrl+s asked
-    "changed on disk since you opened it: overwrite?", as if another program had written it."""
+    "changed on disk since you opened it: overwrite?", as if another program had written it, and the sound still
+    said "unsaved" though its edits were in the file."""
+    import json
+
     from distill_tui.tui.screens.confirm import ConfirmScreen
 
     app, _ = app_factory()
@@ -274,6 +277,8 @@ async def test_after_exporting_beside_its_own_codes_file_a_save_does_not_ask_abo
         await until(pilot, lambda: isinstance(app.screen, PromptScreen), what="where to save")
         await pilot.press("enter")
         await until(pilot, lambda: own.exists() and ed.ws.codes_path(name) == own, what="the codes saved")
+        await pilot.press("i", "0", "2", "escape")
+        assert ed.ws.dirty(name)
         ed.action_export()
         await until(pilot, lambda: isinstance(app.screen, PromptScreen) and app.screen.query(Input), what="the export question")
         assert app.screen.query_one(Input).value == str(tmp_path / f"{name}.wav")  # its own codes do not count
@@ -281,6 +286,8 @@ async def test_after_exporting_beside_its_own_codes_file_a_save_does_not_ask_abo
         await until(pilot, lambda: (tmp_path / f"{name}.wav").exists(), what="the export")
         await app.workers.wait_for_complete()
         await pilot.pause()
+        # the edit is in its codes file now: quitting would not lose it, and the editor no longer says it would
+        assert json.loads(own.read_text())["codes"][0][0] == 0x02 and not ed.ws.dirty(name)
         await pilot.press("i", "0", "1", "escape")
         ed.action_save()
         await pilot.pause()

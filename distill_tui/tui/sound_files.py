@@ -141,7 +141,7 @@ class SoundFiles:
             return
         grid, sound = host.ws.grid(name), host.ws.sound(name)
         job = functools.partial(self._export, name, path, sound.audition.audio, grid.sample_rate, grid.copy(),
-                                set(sound.muted))
+                                set(sound.muted), host.ws.edit_state(name))
         host.run_worker(job, thread=True, group="export", description=f"export {path.name}")
 
     def decoded(self, name: str) -> None:
@@ -151,9 +151,14 @@ class SoundFiles:
             self._export_when_ready = None
             self.export_to(*pending)
 
+    def _wrote_codes(self, name: str, path: Path, state: int) -> None:
+        """An export wrote the codes of `name` (as at `state`) to `path`: see `Workspace.note_written`."""
+        self.host.ws.note_written(name, path, state)
+        self.host.refresh_panels()
+
     @report_failures("export", unexpected="{path}: {kind}: {exc}")
     def _export(self, name: str, path: Path, audio: np.ndarray, sample_rate: int, codes: CodeGrid,
-                muted: set[int]) -> None:
+                muted: set[int], state: int) -> None:
         from ..audio.export import ExportOptions, export_audio
 
         if codes.loop:  # one cycle decoded as a loop: it loops in a DAW without a click (tui/loop_play.py)
@@ -163,6 +168,6 @@ class SoundFiles:
         result = export_audio(path, audio, sample_rate, ExportOptions(), codes=codes)
         app = self.host.app
         if result.codes_path is not None:  # the sound's own codes file, written here: not "changed on disk"
-            app.call_from_thread(self.host.ws.note_written, name, result.codes_path)
+            app.call_from_thread(self._wrote_codes, name, result.codes_path, state)
         app.call_from_thread(self.host.notify, f"exported {result.path} ({result.seconds:.2f} s)", timeout=6)
         app.call_from_thread(self.host.set_message, f"exported {result.path.name}")

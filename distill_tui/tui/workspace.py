@@ -206,14 +206,22 @@ class Workspace:
         now = disk_stamp(known)
         return now is not None and now != stamp
 
-    def note_written(self, name: str, path: Path) -> None:
-        """The editor itself just wrote `path` (an export's codes beside its audio): when that is the sound's own
-        codes file, remember its new stamp, so the next save does not take it for another program's change."""
+    def edit_state(self, name: str) -> int:
+        """A token of the sound's edits so far: equal tokens, the same codes (`EditHistory.state`)."""
+        return self.session.history.state(self.session.grid(name))
+
+    def note_written(self, name: str, path: Path, state: int) -> None:
+        """The editor itself just wrote the sound's codes, as they were at `state`, to `path` (an export's codes
+        beside its audio). When that is the sound's own codes file, remember its new stamp, so the next save does
+        not take it for another program's change; and if nothing was edited since, the sound is saved."""
         if name not in self.sounds:  # closed meanwhile
             return
         known = self.codes_path(name)
-        if known is not None and Path(path).resolve() == known.resolve():
-            self.sound(name).stamp = disk_stamp(known)
+        if known is None or Path(path).resolve() != known.resolve():
+            return
+        self.sound(name).stamp = disk_stamp(known)
+        if self.edit_state(name) == state:
+            self.session.history.mark_saved(self.session.grid(name))
 
     def save(self, name: str, path: Path | None = None) -> Path:
         """Write the sound's codes (to its own file by default) and remember the file as written."""
