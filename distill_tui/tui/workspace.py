@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,15 +182,16 @@ class Workspace:
     def dirty_names(self) -> list[str]:
         return [n for n in self.sounds if self.session.dirty(n)]
 
-    def default_codes_path(self, name: str, folder: Path | None = None) -> Path:
+    def default_codes_path(self, name: str, folder: Path | None = None, taken: Collection[Path] = ()) -> Path:
         """Where ctrl+s saves a sound that has no codes file yet: `./<name>.codes.json`, numbered
-        (`<name>-2.codes.json`, …) when that file is already there, so the offer replaces nothing."""
+        (`<name>-2.codes.json`, …) when that file is already there or in `taken` (chosen for another sound), so
+        the offer replaces nothing."""
         known = self.codes_path(name)
         if known is not None:
             return known
         base, n = (folder or Path.cwd()), 2
         path = base / f"{name}.codes.json"
-        while path.exists():
+        while path.exists() or path in taken:
             path, n = base / f"{name}-{n}.codes.json", n + 1
         return path
 

@@ -45,10 +45,7 @@ def save_targets(ws: Workspace, folder: Path | None = None) -> list[SaveTarget]:
         if own is not None:
             out.append(SaveTarget(name, own, True))
             continue
-        base, n = (folder or Path.cwd()), 2
-        path = base / f"{name}.codes.json"
-        while path.exists() or path in taken:
-            path, n = base / f"{name}-{n}.codes.json", n + 1
+        path = ws.default_codes_path(name, folder, taken)
         taken.add(path)
         out.append(SaveTarget(name, path, False))
     return out
