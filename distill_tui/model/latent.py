@@ -34,7 +34,7 @@ def nearest_codes(embeddings: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(d, axis=1, kind="stable")[:, :k]
 
 
-def _plain(rvq: Any) -> bool:
+def plain_rvq(rvq: Any) -> bool:
     """True when the ResidualVQ is a plain sum of Euclidean codebooks (no projections, no cosine similarity)."""
     return isinstance(rvq.project_in, nn.Identity) and isinstance(rvq.project_out, nn.Identity) and all(
         isinstance(layer.project_in, nn.Identity) and isinstance(layer.project_out, nn.Identity)
@@ -43,19 +43,9 @@ def _plain(rvq: Any) -> bool:
 
 
 def latent(quantizer: Any, codes: np.ndarray) -> torch.Tensor:
-    """codes (B, Q, n) -> latent (B, n, D): the sum of each level's embedding.
-
-    The library's `get_output_from_indices`, done as one gather per level when the quantizer is plain
-    (no projections, Euclidean codebooks): about 30x faster on an editor's small inputs.
-    """
-    idx = torch.as_tensor(np.asarray(codes), dtype=torch.long)  # (B, Q, n)
+    """codes (B, Q, n) -> latent (B, n, D): the sum of each level's embedding."""
     with torch.no_grad():
-        if not _plain(quantizer.rvq):
-            return quantizer.decode_indices(idx)
-        out = quantizer.embeddings(0)[idx[:, 0]]  # (B, n, D)
-        for q in range(1, idx.shape[1]):
-            out = out + quantizer.embeddings(q)[idx[:, q]]
-        return out
+        return quantizer.decode_indices(torch.as_tensor(np.asarray(codes), dtype=torch.long))
 
 
 def requantize(quantizer: Any, z: torch.Tensor) -> np.ndarray:
@@ -67,7 +57,7 @@ def requantize(quantizer: Any, z: torch.Tensor) -> np.ndarray:
     """
     rvq = quantizer.rvq
     with torch.no_grad():
-        if _plain(rvq):
+        if plain_rvq(rvq):
             b, n, d = z.shape
             r = z.reshape(b * n, d).float()  # (B * n, D) residual
             out = []

@@ -2,8 +2,10 @@
 
 Pitfalls handled here (docs/architecture.md, decision 4): dead-code replacement is switched on;
 k-means init is fed one large batch (`kmeans_init_`) with quantizer dropout off so that every level
-initializes on it; indices are taken in eval mode only (train mode with dropout yields -1); decoding goes
-through `get_output_from_indices`; a level is muted by passing -1 for its indices.
+initializes on it; indices are taken in eval mode only (train mode with dropout yields -1); decoding sums
+the levels' codebook vectors here rather than through `get_output_from_indices`, which builds an einx graph for
+each new input shape (35-60 ms the first time a sound of a new length is decoded); a level is muted by passing
+-1 for its indices.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .latent import requantize_blend
+from .latent import plain_rvq, requantize_blend
 
 logging.getLogger("vector_quantize_pytorch").setLevel(logging.ERROR)
 
@@ -164,13 +166,23 @@ class Quantizer(nn.Module):
         return refilled
 
     def decode_indices(self, indices: torch.Tensor, levels: int | None = None) -> torch.Tensor:
-        """indices: (B, Q, T) -> latent (B, T, D); levels > `levels` are left out (muted)."""
+        """indices: (B, Q, T) -> latent (B, T, D), the sum of each level's codebook vector; an index of -1, and
+        every level past `levels`, adds nothing (muted)."""
         assert self.rvq is not None, "the continuous baseline has no codes"
-        idx = indices.transpose(1, 2).long()  # (B, T, Q)
-        if levels is not None and levels < idx.shape[-1]:
-            idx = idx.clone()
-            idx[..., levels:] = -1
-        return self.rvq.get_output_from_indices(idx)
+        idx = indices.long()
+        used = idx.shape[1] if levels is None else min(levels, idx.shape[1])
+        if not plain_rvq(self.rvq):  # projections or cosine codebooks: the library knows how
+            idx = idx.transpose(1, 2)  # (B, T, Q)
+            if used < idx.shape[-1]:
+                idx = idx.clone()
+                idx[..., used:] = -1
+            return self.rvq.get_output_from_indices(idx)
+        out = idx.new_zeros((), dtype=torch.float32).expand(idx.shape[0], idx.shape[2], self.cfg.latent_dim)
+        for q in range(used):
+            row = idx[:, q]  # (B, T)
+            vectors = self.rvq.layers[q]._codebook.embed[0][row.clamp(min=0)]  # (B, T, D)
+            out = out + vectors.masked_fill((row < 0)[..., None], 0.0)
+        return out
 
     def embeddings(self, level: int) -> torch.Tensor:
         """The codebook of one level, (K, D), in latent space."""
