@@ -31,7 +31,7 @@ def main() -> None:
     load_ms = 1000 * (time.perf_counter() - t0)
     sr = codec.spec.sample_rate
     rng = np.random.default_rng(0)
-    grids = [codec.encode_samples((0.1 * rng.standard_normal(int(s * sr))).astype(np.float32), sr)
+    grids = [codec.encode_samples((0.1 * rng.standard_normal(int(s * sr))).astype(np.float32))
              for s in (1.0, 1.3, 1.7, 2.1, 2.6, 3.0, 3.4, 4.0)]
     first, again = [], []
     for grid in grids:

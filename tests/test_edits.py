@@ -402,16 +402,23 @@ def test_requantize_keeps_the_residual_quantizer_untouched(codec, real_grids):
 
 
 def test_fast_latent_and_requantize_equal_the_librarys(codec, real_grids):
+    """The loaded model's stored codebooks, and the training model's library quantizer, against the library."""
+    from distill_tui.model.vqvae import VQVAE
+
     a, b = real_grids
-    q = codec.model.quantizer
+    library = VQVAE(codec.cfg, floor_db=codec.spec.floor_db)
+    library.load_state_dict(codec.model.state_dict())
+    lib = library.eval().quantizer
     codes = np.stack([a.codes[:, :20], b.codes[:, :20]])  # (2, Q, 20)
     with torch.no_grad():
-        ref = q.rvq.get_output_from_indices(torch.from_numpy(codes).long().transpose(1, 2))  # (2, 20, D)
-        assert torch.allclose(latent(q, codes), ref, atol=1e-6)
-        assert torch.allclose(q.decode_indices(torch.from_numpy(codes)), ref, atol=1e-6)
+        ref = lib.rvq.get_output_from_indices(torch.from_numpy(codes).long().transpose(1, 2))  # (2, 20, D)
         z = torch.lerp(ref[0:1], ref[1:2], 0.3) + 0.05 * torch.randn(1, 20, ref.shape[-1])
-        _, idx, _ = q.rvq(z)
-    assert np.array_equal(requantize(q, z)[0], idx[0].T.numpy())
+        _, idx, _ = lib.rvq(z)
+    for q in (codec.model.quantizer, lib):
+        with torch.no_grad():
+            assert torch.allclose(latent(q, codes), ref, atol=1e-6)
+            assert torch.allclose(q.decode_indices(torch.from_numpy(codes)), ref, atol=1e-6)
+        assert np.array_equal(requantize(q, z)[0], idx[0].T.numpy())
 
 
 def test_mapping_through_embeddings_when_asked(codec, real_grids):

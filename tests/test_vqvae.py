@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -200,3 +201,70 @@ def test_decoding_codes_sums_codebook_vectors_without_the_librarys_per_length_gr
         assert torch.allclose(q.decode_indices(idx), reference, atol=1e-6)
         assert torch.allclose(q.decode_indices(idx, levels=1), coarse, atol=1e-6)
         assert q.decode_indices(idx[:, :, :0]).shape == (3, 0, 8)
+
+
+def _both_quantizers(path):
+    """The model at `path` loaded as the editor and the commands load it (stored codebooks) and as training
+    builds it (vector-quantize-pytorch's ResidualVQ), with the same weights."""
+    from distill_tui.inference.codec import Codec, build_vqvae
+    from distill_tui.model.codebooks import StoredCodebooks
+    from distill_tui.persistence.model_file import load_model_file
+
+    mf = load_model_file(path)
+    stored, spec = build_vqvae(mf, path)
+    assert isinstance(stored.quantizer.rvq, StoredCodebooks)
+    library = VQVAE(mf.document.model, floor_db=spec.floor_db)
+    library.load_state_dict(mf.group("vqvae"), strict=True)
+    library.eval()
+    return Codec(stored, spec, mf.fingerprint, mf.document), Codec(library, spec, mf.fingerprint, mf.document)
+
+
+def test_a_loaded_model_encodes_real_sounds_to_the_librarys_codes_bit_for_bit():
+    """A loaded model quantizes with its stored codebooks, without importing vector-quantize-pytorch; every
+    code of every demo sound (and of real recordings, where the machine has them) is the library's."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    stored, library = _both_quantizers(root / "distill_tui" / "samples" / "demo.distill")
+    files = sorted((root / "distill_tui" / "samples" / "sounds").glob("*.wav"))
+    sys.path.insert(0, str(root / "bench"))
+    import corpus
+
+    if corpus.available():
+        files += sorted(corpus.files("pads-drums-5"))
+    assert len(files) >= 13
+    columns = 0
+    for f in files:
+        a, b = stored.encode_file(f), library.encode_file(f)
+        assert np.array_equal(a.codes, b.codes), f.name
+        columns += a.codes.shape[1]
+    assert columns > 500
+    # latents a rounding error from a code, or halfway between two: the library's tie-breaking too
+    torch.manual_seed(3)
+    q_lib, q_own = library.model.quantizer, stored.model.quantizer
+    e = q_lib.embeddings(0)
+    z = torch.cat([e + 1e-7 * torch.randn_like(e), 0.5 * (e[:-1] + e[1:]), 3 * torch.randn(200, e.shape[1])])[None]
+    with torch.no_grad():
+        lib, own = q_lib(z), q_own(z)
+    assert torch.equal(lib.indices, own.indices)
+    assert torch.equal(lib.quantized, own.quantized)
+
+
+def test_loading_a_model_to_encode_and_decode_leaves_the_quantizer_library_unimported():
+    """vector-quantize-pytorch (with einx and sympy) cost 0.8-1.1 s of the start of every command and of the
+    editor's model load on a 2-core CPU; a loaded model encodes and decodes without it."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import distill_tui\n"
+        "from distill_tui.inference.session import InferenceSession\n"
+        "root = Path(distill_tui.__file__).parent / 'samples'\n"
+        "s = InferenceSession.load(root / 'demo.distill')\n"
+        "grid = s.codec.encode_file(root / 'sounds' / 'snare.wav')\n"
+        "audio = s.codec.decode(grid).audio\n"
+        "assert len(audio) > 1000 and abs(audio).max() > 0.01\n"
+        "print('vector_quantize_pytorch' in sys.modules, 'sympy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False False"

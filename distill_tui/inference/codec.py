@@ -67,8 +67,11 @@ def build_vqvae(mf: ModelFile, path: str | Path | None = None) -> tuple[VQVAE, S
         raise ModelFileError(f"model.n_bins {cfg.n_bins} does not fit spectrogram.n_fft {spec.n_fft} "
                              f"({spec.n_bins} bins)", path)
     try:
-        model = VQVAE(cfg, floor_db=spec.floor_db)
-        model.load_state_dict(mf.group("vqvae"), strict=True)
+        state = mf.group("vqvae")
+        model = VQVAE(cfg, floor_db=spec.floor_db, trainable=False)  # stored codebooks: no library import
+        if set(model.state_dict()) != set(state):  # stored another way: the library's quantizer names the fault
+            model = VQVAE(cfg, floor_db=spec.floor_db)
+        model.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, KeyError, ValueError) as exc:
         raise ModelFileError(f"weights do not fit the stored config ({str(exc).splitlines()[0][:120]})", path) from exc
     model.eval()

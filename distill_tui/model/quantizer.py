@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
+from .codebooks import StoredCodebooks, library_distances
 from .latent import plain_rvq, requantize_blend
 
 logging.getLogger("vector_quantize_pytorch").setLevel(logging.ERROR)
@@ -30,8 +31,8 @@ def residual_vq_class() -> type[nn.Module]:
 
     The library imports einx, whose torch backend, built at import when torch is already loaded, marks einx's
     operations for `torch.compile` with `torch.compiler.allow_in_graph`; that call imports `torch._dynamo`,
-    1.3-1.5 s of the start of the editor and of every command that loads a model on a 2-core Zen 3
-    (bench/RESULTS.md, "Fifteenth session"; training avoids it too, see `train/adamw.py`). Nothing
+    1.3-1.5 s of the start of training on a 2-core Zen 3 (bench/RESULTS.md, "Fifteenth session"; see also
+    `train/adamw.py`; a loaded model does not import the library at all, see `codebooks.py`). Nothing
     in Distill compiles the quantizer, so the marking is skipped while the library is imported: einx's
     operations then stay outside compiled graphs, which only a caller of `torch.compile` would notice.
     """
@@ -58,23 +59,19 @@ REFILL_PASSES = 16  # rounds of refilling a level; each is one (N, K) distance m
 TIE_DISTANCE = 1e-3  # below this the library's distance (float32, floored at 1e-4) cannot tell two codes apart
 
 
-def library_distances(x: torch.Tensor, embed: torch.Tensor) -> torch.Tensor:
-    """x (N, D), embed (K, D) -> (N, K) Euclidean distances as vector-quantize-pytorch computes them when
-    it encodes: |x|^2 + |e|^2 - 2 x.e, floored at 1e-8, square root. Near a large vector this is off by far
-    more than torch.cdist; using it here makes "in use" mean what encoding will do."""
-    x, embed = x.float(), embed.float()
-    d2 = (x * x).sum(1)[:, None] + (embed * embed).sum(1)[None, :] - 2 * x @ embed.T
-    return d2.clamp(min=1e-8).sqrt()
-
-
 class Quantizer(nn.Module):
-    """Residual VQ over latent vectors (B, T, D); or a pass-through when `cfg.quantize` is False."""
+    """Residual VQ over latent vectors (B, T, D); or a pass-through when `cfg.quantize` is False.
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    `trainable=False` holds the codebooks in `StoredCodebooks` (encoding and decoding only, without importing
+    vector-quantize-pytorch): what a loaded model uses. The training methods need the library's."""
+
+    def __init__(self, cfg: ModelConfig, trainable: bool = True) -> None:
         super().__init__()
         self.cfg = cfg
         self.rvq = None
-        if cfg.quantize:
+        if cfg.quantize and not trainable:
+            self.rvq = StoredCodebooks(cfg.latent_dim, list(cfg.codebook_sizes))
+        elif cfg.quantize:
             self.rvq = residual_vq_class()(
                 dim=cfg.latent_dim,
                 num_quantizers=cfg.levels,

@@ -75,13 +75,13 @@ class VQVAEOutput:
 class VQVAE(nn.Module):
     """Spectrogram frames -> codes (B, Q, P) -> spectrogram frames. T must be a multiple of `stride`."""
 
-    def __init__(self, cfg: ModelConfig, floor_db: float = -90.0) -> None:
+    def __init__(self, cfg: ModelConfig, floor_db: float = -90.0, trainable: bool = True) -> None:
         super().__init__()
         cfg.validate()
         self.cfg = cfg
         self.floor_db = floor_db
         self.encoder = Encoder(cfg)
-        self.quantizer = Quantizer(cfg)
+        self.quantizer = Quantizer(cfg, trainable)  # trainable=False: a loaded model's, see `Quantizer`
         self.decoder = Decoder(cfg)
         self._silence: torch.Tensor | None = None  # silence_codes(), cached in eval mode
 
