@@ -205,3 +205,37 @@ def test_info_says_the_priors_verdict_first_and_its_figures_indented(capsys):
     rest = lines[first + 1 :]
     assert len(rest) >= 3 and all(line.startswith("  ") for line in rest), rest
     assert "how it was chosen: held-out sounds" in out and "perplexity 18.98 against the bigram's" in out
+
+
+def test_open_with_a_folder_opens_every_sound_in_it(tmp_path, monkeypatch, capsys):
+    """`distill-tui open kit.distill ~/sounds/kit` answered "Cannot open …/kit: is a folder, not an audio file"
+    inside the editor, which then held no sound. A folder now opens the audio files in it and below it, sorted,
+    beside the files named; one without any is refused before the editor starts."""
+    import distill_tui.tui.app as app_module
+
+    kit = tmp_path / "kit"
+    (kit / "hats").mkdir(parents=True)
+    for name in ("kick.wav", "hats/open.wav", "snare.flac"):
+        sf.write(kit / name, synth("pluck", 0.2), SR)
+    (kit / "notes.txt").write_text("not a sound")
+    (kit / "kick.codes.json").write_text("{}")
+    loose = tmp_path / "pad.wav"
+    sf.write(loose, synth("pad", 0.3), SR)
+    opened = {}
+
+    class Editor:
+        def __init__(self, model, audio, theme=None):
+            opened.update(model=model, audio=audio)
+
+        def run(self):
+            return None
+
+    monkeypatch.setattr(app_module, "DistillApp", Editor)
+    model = tmp_path / "m.distill"
+    assert main(["open", str(model), str(loose), str(kit)]) == 0
+    assert opened["audio"] == [loose, kit / "hats" / "open.wav", kit / "kick.wav", kit / "snare.flac"]
+    (tmp_path / "empty").mkdir()
+    opened.clear()
+    code, out, err = cli(capsys, "open", model, tmp_path / "empty")
+    assert code == 2 and err.strip() == f"error: {tmp_path / 'empty'}: no audio files in this folder or below it"
+    assert opened == {}  # the editor never started

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import random
-import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,11 +14,12 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from ..audio.io import LoadedAudio, is_audio_file, load_audio
+from ..audio.io import LoadedAudio, load_audio
 from ..audio.resample import RESAMPLE_VERSION
 from ..audio.spectrogram import magnitude_db, to_relative_db
 from ..config import DatasetSummary, SpectrogramConfig, TrainConfig, stft_sizes
 from ..errors import AudioError, BadInputError, printable
+from .audio_files import find_audio, skip_file
 from .cache import AudioCache
 from .copies import copy_cache, pitch_copies
 
@@ -47,64 +46,6 @@ class ScanResult:
     def summary(self, root: Path, sample_rate: int) -> DatasetSummary:
         seconds = sum(len(f.samples) for f in self.files) / sample_rate
         return DatasetSummary(files=len(self.files), minutes=round(seconds / 60, 4), skipped=self.skipped, root=str(root))
-
-
-def find_audio(root: Path, skipped: list[dict[str, str]] | None = None) -> list[Path]:
-    """Every audio file under `root` (or `root` itself), sorted; the `.distill-cache` folder is left out.
-
-    Folder links are followed once each; what cannot be listed or followed (an unreadable folder, a
-    link loop, a link to nothing) is appended to `skipped` as {"path", "reason"} instead of vanishing.
-    """
-    if root.is_file():
-        return [root]
-    if not root.is_dir():
-        raise BadInputError("no such folder", root)
-    found: list[Path] = []
-    _walk(root, found, [] if skipped is None else skipped)
-    return sorted(found)
-
-
-def _skip(skipped: list[dict[str, str]], path: Path, reason: str) -> None:
-    skipped.append({"path": printable(path), "reason": reason})
-
-
-def _walk(root: Path, found: list[Path], skipped: list[dict[str, str]]) -> None:
-    """List `root` depth-first without recursion (any depth). Each folder is read once, however many links
-    lead to it; a link back to a folder above it is a loop, a link to a folder read already a duplicate."""
-    st = os.stat(root)
-    seen = {(st.st_dev, st.st_ino)}
-    stack: list[tuple[Path, frozenset[tuple[int, int]]]] = [(root, frozenset(seen))]
-    while stack:
-        folder, above = stack.pop()
-        try:
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: (e.is_symlink(), e.name))  # real folders before links to them
-        except OSError as exc:
-            _skip(skipped, folder, f"cannot read the folder ({exc.strerror or exc})")
-            continue
-        for entry in entries:
-            if entry.name == ".distill-cache":
-                continue
-            path = Path(entry.path)
-            try:
-                is_dir = entry.is_dir()  # follows links
-                st = entry.stat()  # follows links too
-            except OSError as exc:  # a link loop or a link to nothing: worth a word if it looks like a sound
-                if is_audio_file(path) or exc.errno == errno.ELOOP:
-                    why = "a symlink loop" if exc.errno == errno.ELOOP else "a link to something missing"
-                    _skip(skipped, path, f"{why} ({exc.strerror or exc})")
-                continue
-            ident = (st.st_dev, st.st_ino)
-            if is_dir:
-                if ident in above:
-                    _skip(skipped, path, "a symlink loop (links back to a folder above it)")
-                elif ident in seen:
-                    _skip(skipped, path, "links to a folder already scanned")
-                else:
-                    seen.add(ident)
-                    stack.append((path, above | {ident}))
-            elif is_audio_file(path) and stat.S_ISREG(st.st_mode):
-                found.append(path)
 
 
 SNDFILE_MAX_PATH = 1000  # libsndfile copies the name into a 1024-byte buffer and fails on longer ones
@@ -242,7 +183,7 @@ def scan(
         try:
             digest = cache.hash_for(path)
         except OSError as exc:
-            _skip(result.skipped, path, f"cannot read ({exc.strerror})")
+            skip_file(result.skipped, path, f"cannot read ({exc.strerror})")
             continue
         hit = cache.get(digest)
         if hit is not None:
@@ -254,12 +195,12 @@ def scan(
             try:
                 loaded = load_named_audio(path, spec.sample_rate, max_seconds=max_file_seconds, trim_silence=trim_silence)
             except AudioError as exc:
-                _skip(result.skipped, path, exc.reason)
+                skip_file(result.skipped, path, exc.reason)
                 continue
             samples = loaded.samples
             peak = float(np.abs(samples).max())
             if peak < SILENT_PEAK:
-                _skip(result.skipped, path, "all silent")
+                skip_file(result.skipped, path, "all silent")
                 continue
             samples = (samples * (10 ** (-1 / 20) / peak)).astype(np.float32)
             info = {"truncated": loaded.truncated, "source_rate": loaded.source_sample_rate,

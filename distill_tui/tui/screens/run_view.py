@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from ...data.audio_files import find_audio
 from ...errors import DistillError
 from ...train import launcher
 from ...train.runs import (
@@ -44,8 +45,6 @@ def training_sounds(data_dir: str | Path | None) -> list[Path]:
     """The audio files a run trained on (its folder, sorted), or none when the folder is gone."""
     if not data_dir:
         return []
-    from ...data.dataset import find_audio  # imports torch: only when asked
-
     try:
         return find_audio(Path(data_dir))
     except DistillError:
