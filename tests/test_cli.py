@@ -224,8 +224,8 @@ def test_open_with_a_folder_opens_every_sound_in_it(tmp_path, monkeypatch, capsy
     opened = {}
 
     class Editor:
-        def __init__(self, model, audio, theme=None):
-            opened.update(model=model, audio=audio)
+        def __init__(self, model, audio, theme=None, train_folder=None):
+            opened.update(model=model, audio=audio, train_folder=train_folder)
 
         def run(self):
             return None
@@ -239,3 +239,31 @@ def test_open_with_a_folder_opens_every_sound_in_it(tmp_path, monkeypatch, capsy
     code, out, err = cli(capsys, "open", model, tmp_path / "empty")
     assert code == 2 and err.strip() == f"error: {tmp_path / 'empty'}: no audio files in this folder or below it"
     assert opened == {}  # the editor never started
+
+
+def test_open_with_a_folder_of_sounds_for_the_model_opens_the_training_form_on_it(tmp_path, monkeypatch, capsys):
+    """`distill-tui open ~/sounds/kit`, before any model: "Cannot open the model …/kit: is a folder, not a model
+    file" over an empty editor. The editor now opens with the training form on that folder."""
+    import distill_tui.tui.app as app_module
+
+    kit = tmp_path / "kit"
+    kit.mkdir()
+    sf.write(kit / "kick.wav", synth("pluck", 0.2), SR)
+    opened = {}
+
+    class Editor:
+        def __init__(self, model, audio, theme=None, train_folder=None):
+            opened.update(model=model, audio=audio, train_folder=train_folder)
+
+        def run(self):
+            return None
+
+    monkeypatch.setattr(app_module, "DistillApp", Editor)
+    assert main(["open", str(kit)]) == 0
+    assert opened == {"model": None, "audio": [], "train_folder": kit}
+    opened.clear()
+    code, _, err = cli(capsys, "open", kit, kit / "kick.wav")
+    assert code == 2 and err.count("\n") == 1 and str(kit) in err and "not a model" in err and opened == {}
+    (tmp_path / "notes").mkdir()  # no sounds: the editor says it is not a model file, as before
+    assert main(["open", str(tmp_path / "notes")]) == 0
+    assert opened["model"] == tmp_path / "notes" and opened["train_folder"] is None

@@ -112,6 +112,20 @@ async def test_a_folder_without_audio_says_what_to_do(tmp_path: Path, state: Pat
 
 
 @aio
+async def test_a_folder_of_sounds_opened_as_the_model_starts_on_the_training_form(dataset: Path, state: Path):
+    app = DistillApp(None, [], router=RecordingRouter(), train_folder=dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen), what="the training form")
+        train: TrainScreen = app.screen  # type: ignore[assignment]
+        await until(pilot, lambda: train.report is not None, what="the folder scan")
+        assert train.report.files == 6 and "6 sound(s)" in screen_text(app)
+        await pilot.press("escape")  # back to the (empty) editor
+        await until(pilot, lambda: not isinstance(app.screen, TrainScreen), what="the editor")
+        # it said "no model: distill-tui open MODEL [AUDIO ...]", a shell command inside the editor
+        await until(pilot, lambda: "'Train a model…' on your sounds" in screen_text(app), what="what to do next")
+
+
+@aio
 async def test_a_trainer_that_fails_says_why(tmp_path: Path, state: Path):
     """A real trainer on a folder without audio: its error event reaches the run view."""
     from distill_tui.train import launcher

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import BadInputError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -12,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Open the code-grid editor on a model and sounds (audio files are encoded; .codes.json files "
         "are opened as they are; a folder opens every audio file in it and below it). Without MODEL, the bundled "
         "demo model and its sounds.")
-    p.add_argument("model", type=Path, nargs="?", help="MODEL.distill (default: samples/demo.distill)")
+    p.add_argument("model", type=Path, nargs="?",
+                   help="MODEL.distill (default: samples/demo.distill); a folder of sounds opens the training form on it")
     p.add_argument("audio", type=Path, nargs="*", help="sounds to open: audio files, folders of them, or .codes.json files of this model")
     p.add_argument("--theme", help="theme name (themes/ or ~/.config/distill-tui/themes; default distill-dark)")
     p.set_defaults(func=run)
@@ -22,19 +25,25 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.session import demo_paths
 
     model, audio = args.model, expand_folders(list(args.audio))
+    train_folder = None
     if model is None:
         model, audio = demo_paths()  # a missing or broken model is reported inside the app, which keeps running
+    elif model.is_dir() and expand_folders([model], missing_ok=True):  # sounds, and no model yet: train one
+        if audio:
+            raise BadInputError("is a folder of sounds, not a model: give a model first, or the folder alone to "
+                                "train one on it", model)
+        model, train_folder = None, model
     from ..tui.app import DistillApp
 
-    DistillApp(model, audio, theme=args.theme).run()
+    DistillApp(model, audio, theme=args.theme, train_folder=train_folder).run()
     return 0
 
 
-def expand_folders(paths: list[Path]) -> list[Path]:
+def expand_folders(paths: list[Path], missing_ok: bool = False) -> list[Path]:
     """Each folder among `paths` replaced by the audio files in it and below it (sorted, as training reads a
-    folder); files are kept as given. A folder without one is a `BadInputError` naming it."""
+    folder); files are kept as given. A folder without one is a `BadInputError` naming it, or adds nothing
+    with `missing_ok`."""
     from ..data.audio_files import find_audio
-    from ..errors import BadInputError
 
     out: list[Path] = []
     for path in paths:
@@ -42,7 +51,7 @@ def expand_folders(paths: list[Path]) -> list[Path]:
             out.append(path)
             continue
         found = find_audio(path)
-        if not found:
+        if not found and not missing_ok:
             raise BadInputError("no audio files in this folder or below it", path)
         out += found
     return out

@@ -21,6 +21,9 @@ from .themes import DEFAULT_THEME, load_themes, remember_theme, remembered_theme
 class DistillApp(App, inherit_bindings=False):
     """The editor. `router` replaces the audio router (tests pass one that records what would be played).
 
+    `train_folder`: a folder of sounds given where the model goes (`distill-tui open ~/sounds/kit`); the training
+    form opens on it over the empty editor.
+
     The theme is `theme` when it names a known theme (`--theme`; used for this launch only), else the one
     picked last time (`themes.remembered_theme`), else `DEFAULT_THEME`. A theme picked while the app runs
     (the palette's Theme command) is remembered for the next launch.
@@ -31,9 +34,11 @@ class DistillApp(App, inherit_bindings=False):
     BINDINGS = [*APP_BINDINGS, Binding("ctrl+c", "help_quit", show=False, system=True)]
 
     def __init__(self, model: Path | None = None, audio: list[Path] | None = None, *, router: Any = None,
-                 theme: str | None = None, theme_dirs: list[Path] | None = None, keymap_path: Path | None = None) -> None:
+                 theme: str | None = None, theme_dirs: list[Path] | None = None, keymap_path: Path | None = None,
+                 train_folder: Path | None = None) -> None:
         super().__init__()
         self.model = model
+        self.train_folder = train_folder
         self.audio = list(audio or [])
         self.router = router
         loaded = load_themes(theme_dirs)
@@ -75,6 +80,12 @@ class DistillApp(App, inherit_bindings=False):
         from .screens.runs import announce_runs
 
         announce_runs(self)  # training runs in progress (found in a thread)
+        if self.train_folder is not None:
+            from .screens.train import TrainScreen
+
+            self.push_screen(TrainScreen(self.train_folder))
+            self.notify(f"{self.train_folder.name or self.train_folder} holds sounds, not a model: train one on them "
+                        "here (ctrl+t starts; Esc goes to the editor)", title="No model yet", timeout=10)
 
     def _theme_changed(self, theme: Any) -> None:
         editor = self.editor

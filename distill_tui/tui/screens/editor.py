@@ -145,7 +145,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
     def start_loading(self) -> None:
         """After the first frame: load the model (torch is imported then), then the sounds."""
         if self.model_path is None:
-            self.grid.placeholder = "no model: distill-tui open MODEL [AUDIO ...]"
+            self.grid.placeholder = "no model yet — : then 'Open model…', or 'Train a model…' on your sounds"
             self.grid.refresh()
             return
         self.player.ensure_router()  # ready for a sound the decoded-audio cache can play before the model loads
