@@ -204,7 +204,13 @@ def test_info_says_the_priors_verdict_first_and_its_figures_indented(capsys):
     assert code == 0 and lines[first].startswith("prior: healthy — predicts new sounds")
     rest = lines[first + 1 :]
     assert len(rest) >= 3 and all(line.startswith("  ") for line in rest), rest
-    assert "how it was chosen: held-out sounds" in out and "perplexity 18.98 against the bigram's" in out
+    assert "how it was chosen (sounds held out of training, mean of 5 folds):" in out and "perplexity 18.98 against the bigram's" in out
+    # the fold figures were one sentence of 60 words; now one fact a line, details under what they explain
+    chosen = next(i for i, line in enumerate(lines) if "how it was chosen" in line)
+    facts = [line.strip() for line in lines[chosen:] if line.startswith("    ") and not line.startswith("      ")]
+    assert facts[:2] == ["perplexity of the network alone 50.75 (step 100), of the bigram 34.95",
+                         "kept: a blend of the network, the bigram, the cross-level table and the"], facts
+    assert any(line.strip().startswith("level 2 3.89±0.16 against 3.87±0.19") for line in lines), lines
 
 
 def test_open_with_a_folder_opens_every_sound_in_it(tmp_path, monkeypatch, capsys):

@@ -132,7 +132,9 @@ def test_the_blend_is_kept_only_when_it_wins_on_folds_it_was_not_chosen_on():
     assert d.keep_blend and d.kept == "blend" and d.blend == "linear" and d.blend_weights == [0.5, 0.5]
     assert d.blend_step == 10 and d.stored_step == 10 and math.isclose(d.blend_mean, 2.8)
     assert d.blend_nll == pytest.approx([2.8, 2.8]) and d.as_dict()["kept"] == "blend"
-    assert "blend of both kept (16.44, weights [0.5, 0.5]" in PriorSummary(folds=d.as_dict()).folds_line()
+    lines = PriorSummary(folds=d.as_dict()).folds_lines()
+    assert "  kept: a blend of the network and the bigram, perplexity 16.44" in lines
+    assert "    shares by level: network [0.5, 0.5]" in lines
     # each fold prefers a blend no other fold does: chosen on the others, it does no better than the network
     j = [k for k, c in enumerate(BLEND_CANDIDATES) if c.kind == "product" and c.weight > 0][:3]
     lucky = [blend_fold(net, 330, [100, 100], j[f]) for f in range(3)]

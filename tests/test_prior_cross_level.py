@@ -174,7 +174,7 @@ def test_the_folds_give_the_table_a_share_only_when_it_wins_and_report_the_pair_
     assert d.blend_weights == [0.5, 0.5] and d.blend_nll == pytest.approx([2.6, 2.8])
     assert d.blend_without_cross["mean"] == pytest.approx(3.0) and d.blend_without_cross["weights"] == [0.5, 0.5]
     assert d.as_dict()["cross_weights"] == [0.3, 0.3]
-    assert "cross-level table kept" in PriorSummary(folds=d.as_dict()).folds_line()
+    assert "cross-level table [0.3, 0.3]" in "\n".join(PriorSummary(folds=d.as_dict()).folds_lines())
     off = decide(folds, 6, 10, cross=False)  # `cross_level=False`: the blend of network and bigram alone
     assert off.cross_weights == [] and off.blend_mean == pytest.approx(3.0) and off.blend_without_cross == {}
 

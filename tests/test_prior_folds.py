@@ -117,8 +117,11 @@ def test_the_decision_takes_the_best_mean_step_and_keeps_the_network_only_when_i
     assert d.network_nll == pytest.approx([3.0, 3.0]) and d.network_nll_spread == pytest.approx([0.2828, 0.2828], abs=1e-3)
     worse = decide([fold([[200, 200], [170, 170]], 300, [0, 10])] * 2, 8, 10)
     assert not worse.keep_network and worse.best_step == 10
-    assert PriorSummary(folds=d.as_dict()).folds_line().startswith("held-out sounds, mean of 2 folds")
-    assert PriorSummary().folds_line() is None and PriorSummary(folds={"folds": 2}).folds_line() is None
+    lines = PriorSummary(folds=d.as_dict()).folds_lines()
+    assert lines[0] == "how it was chosen (sounds held out of training, mean of 2 folds):"
+    assert lines[2] == "  kept: the network" and lines[-2:] == ["    level 1 3.00±0.28 against 3.20±0.00",
+                                                            "    level 2 3.00±0.28 against 3.20±0.00"], lines
+    assert PriorSummary().folds_lines() is None and PriorSummary(folds={"folds": 2}).folds_lines() is None
 
 
 def test_a_fold_trains_on_its_training_files_and_scores_the_held_out_ones():

@@ -171,7 +171,7 @@ def test_the_folds_give_the_ngram_a_share_only_when_it_wins_and_report_the_blend
     assert d.keep_blend and d.ngram_weights == [0.2, 0.2] and d.ngram_order == 3 and d.cross_weights == []
     assert d.blend_mean == pytest.approx(2.7) and d.blend_without_ngram["mean"] == pytest.approx(3.0)
     assert d.as_dict()["ngram_weights"] == [0.2, 0.2] and d.as_dict()["blend_without_ngram"]["weights"] == [0.5, 0.5]
-    assert "n-gram" in PriorSummary(folds=d.as_dict()).folds_line()
+    assert "the order-3 n-gram, perplexity " in "\n".join(PriorSummary(folds=d.as_dict()).folds_lines())
     off = decide(folds, 6, 10, ngram=False)
     assert off.ngram_weights == [] and off.blend_mean == pytest.approx(3.0) and off.blend_without_ngram == {}
 

@@ -58,14 +58,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     import textwrap
 
-    def indented(text: str) -> None:  # wrapped to the terminal, every line indented
-        con.print(textwrap.fill(text, width=max(con.width, 40), initial_indent="  ", subsequent_indent="  "),
+    def indented(text: str) -> None:  # wrapped to the terminal, indented by 2 more than its own indent
+        pad = " " * (2 + len(text) - len(text.lstrip()))
+        con.print(textwrap.fill(text.lstrip(), width=max(con.width, 40), initial_indent=pad, subsequent_indent=pad + "  "),
                   markup=False, highlight=False, soft_wrap=True)
 
     # the verdict in words first, the figures behind it after
     con.print(f"prior: {p.verdict or '?'}", markup=False)
     indented(f"{p.architecture}; perplexity {_num(p.val_perplexity)} against the bigram's "
              f"{_num(p.bigram_val_perplexity)} (lower predicts better); 8-gram copy rate {_num(p.copy_rate_8gram, '.0%')}")
-    if p.folds_line():
-        indented(f"how it was chosen: {p.folds_line()}")
+    for line in p.folds_lines() or []:
+        indented(line)
     return 0

@@ -127,8 +127,7 @@ def run(args: argparse.Namespace) -> int:
                     f"{r.bigram_val_perplexity:.2f}, train {r.train_perplexity:.2f}; {r.copy_rate_8gram:.0%} of generated 8-grams copied, nearest "
                     f"training grid {r.nearest_hamming:.0%} different; per level "
                     f"{', '.join(f'{c:.0%}' for c in r.copy_rate_8gram_by_level)} copied")
-        line = PriorSummary(folds=result.folds).folds_line()
-        if line:
+        for line in PriorSummary(folds=result.folds).folds_lines() or []:
             display.say(line)
         display.say(f"verdict: {r.verdict}")
     if args.json:

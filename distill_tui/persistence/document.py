@@ -263,36 +263,44 @@ class PriorSummary(_Section):
                 "bigram_val_perplexity": self.bigram_val_perplexity, "copy_rate_8gram": self.copy_rate_8gram,
                 "verdict": self.verdict, "folds": self.folds}
 
-    def folds_line(self) -> str | None:
-        """The k-fold figures in one line of text, per level; None when the file has none."""
+    def folds_lines(self) -> list[str] | None:
+        """How the prior was chosen, from the k-fold figures: one fact a line, the details indented by two
+        spaces under what they explain; None when the file has none."""
         f = self.folds
         try:
-            return _folds_line(f) if f else None
+            return _folds_lines(f) if f else None
         except (KeyError, TypeError, ValueError):  # a damaged or newer figure set: shown in --json only
             return None
 
 
-def _folds_line(f: dict[str, Any]) -> str:
-    levels = ", ".join(f"level {q + 1} {n:.2f}±{ns:.2f} vs {b:.2f}±{bs:.2f}" for q, (n, ns, b, bs) in enumerate(
-        zip(f["network_nll"], f["network_nll_spread"], f["bigram_nll"], f["bigram_nll_spread"], strict=True)))
-    kept = "network kept" if f["keep_network"] else "the bigram is kept"
-    if f.get("keep_blend"):  # train/prior_folds.py: the network blended with the bigram
-        parts = f"both kept ({f['blend_perplexity']:.2f}, weights {f['blend_weights']}"
-        if f.get("cross_weights"):  # model/cross_level.py: a third part, the code given the previous slot's
-            parts = (f"the network, the bigram and the cross-level table kept ({f['blend_perplexity']:.2f}, weights "
-                     f"{f['blend_weights']}, cross-level {f['cross_weights']}")
-        if f.get("ngram_weights"):  # model/ngram.py: a fourth part, the same level's Kneser-Ney n-gram
-            parts = (parts.replace(" and the cross-level table", ", the cross-level table").replace(" kept (", " and the "
-                     "n-gram kept (", 1) + f", n-gram of order {f['ngram_order']} {f['ngram_weights']}")
+def _folds_lines(f: dict[str, Any]) -> list[str]:
+    lines = [f"how it was chosen (sounds held out of training, mean of {f['folds']} folds):",
+             f"  perplexity of the network alone {f['network_perplexity']:.2f} (step {f['best_step']}), of the "
+             f"bigram {f['bigram_perplexity']:.2f}"]
+    if not f.get("keep_blend"):
+        lines.append("  kept: the network" if f["keep_network"] else "  kept: the bigram")
+    else:  # train/prior_folds.py: the network blended with the bigram, and maybe more parts
+        parts = ["the network", "the bigram"]
+        shares = [f"network {f['blend_weights']}"]
+        if f.get("cross_weights"):  # model/cross_level.py: the code given the previous slot's
+            parts.append("the cross-level table")
+            shares.append(f"cross-level table {f['cross_weights']}")
+        if f.get("ngram_weights"):  # model/ngram.py: the same level's Kneser-Ney n-gram
+            parts.append(f"the order-{f['ngram_order']} n-gram")
+            shares.append(f"n-gram {f['ngram_weights']}")
+        lines.append(f"  kept: a blend of {', '.join(parts[:-1])} and {parts[-1]}, perplexity "
+                     f"{f['blend_perplexity']:.2f}")
+        lines.append("    shares by level: " + ", ".join(shares))
         if any(m != "none" for m in f.get("memory_modes") or []):  # model/memory.py: the sound's own codes so far
-            parts += ", leaning on the sound's own earlier codes (" + ", ".join(
+            lines.append("    leaning on the sound's own earlier codes: " + ", ".join(
                 f"level {q + 1} {m}" + ("" if m == "none" else f" {d:g}/{k:g}")
                 for q, (m, d, k) in enumerate(zip(f["memory_modes"], f["memory_decays"], f["memory_kappas"], strict=True))
-            ) + f"; {f['blend_without_memory']['perplexity']:.2f} without)"
-        kept = f"blend of {parts}; per level " + ", ".join(f"{v:.2f}" for v in f["blend_nll"]) + ")"
-    return (f"held-out sounds, mean of {f['folds']} folds: perplexity {f['network_perplexity']:.2f} (network, "
-            f"step {f['best_step']}) vs {f['bigram_perplexity']:.2f} (bigram): {kept}; per level, network vs bigram "
-            f"(nats per code ± spread over folds): {levels}")
+            ) + f" ({f['blend_without_memory']['perplexity']:.2f} without)")
+        lines.append("    nats per code by level: " + ", ".join(f"{v:.2f}" for v in f["blend_nll"]))
+    lines.append("  network against bigram by level (nats per code ± spread over folds):")
+    lines += [f"    level {q + 1} {n:.2f}±{ns:.2f} against {b:.2f}±{bs:.2f}" for q, (n, ns, b, bs) in enumerate(
+        zip(f["network_nll"], f["network_nll_spread"], f["bigram_nll"], f["bigram_nll_spread"], strict=True))]
+    return lines
 
 
 @dataclass
