@@ -69,7 +69,7 @@ async def test_train_watch_stop_resume_and_open(dataset: Path, tiny_toml: Path, 
         await until(pilot, lambda: view.state == FINISHED, timeout=SLOW, what="the end of training")
         assert view.step == 60 and view.health_shown_at is not None
         assert (Path.cwd() / "tiny.distill").exists()
-        assert "Stage 1 is done" in view.state_message()
+        assert "The model is trained" in view.state_message() and "Stage" not in view.state_message()
 
         # open the model in the editor
         await pilot.press("o")

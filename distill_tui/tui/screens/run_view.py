@@ -315,8 +315,8 @@ class RunViewScreen(Screen):
             out = self.output_path()
             if self.stage == "prior":
                 return f"[b blue]The prior is trained[/] and stored in {out}. Press o to open it in the editor."
-            return (f"[b blue]Stage 1 is done[/]: the model is {out}.\nPress o to open it in the editor, "
-                    "or t to train the prior (needed to generate).")
+            return (f"[b blue]The model is trained[/]: {out}.\nPress o to open it in the editor, "
+                    "or t to train its prior (what Generate draws from).")
         if state == STARTING or (alive and not self.last.get("ready")):
             return "Starting: reading the sounds and building the model…"
         return (self.fold_note() or "Training.") + (" It runs on its own: leave this screen, close the TUI or drop "
