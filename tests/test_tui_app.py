@@ -389,3 +389,22 @@ async def test_region_operations_without_a_selection_say_select_first(app_factor
         assert (ed.ws.grid(ed.ws.a).codes == before).all()
         said = [str(n.message) for n in app._notifications]  # noqa: SLF001
         assert sum("select first" in m for m in said) == 4
+
+
+@aio
+async def test_the_status_line_counts_the_sounds_of_a_folder_as_they_open(app_factory, tmp_path: Path, monkeypatch):
+    """`open MODEL FOLDER` with 200 sounds showed nothing for the minute they took to encode; now the status
+    line counts them ("opening sounds: 3 of 6"), then says how many opened and how many could not."""
+    broken = tmp_path / "broken.wav"
+    broken.write_text("not audio")
+    sounds = sorted(DEMO_SOUNDS.glob("*.wav"))[:5]
+    said: list[str] = []
+    set_message = editor_module.EditorScreen.set_message
+    monkeypatch.setattr(editor_module.EditorScreen, "set_message", lambda ed, text: said.append(text) or set_message(ed, text))
+    app, _ = app_factory(*sounds[:3], broken, *sounds[3:])
+    async with app.run_test(size=SIZE) as pilot:
+        ed = app.editor
+        await until(pilot, lambda: len(ed.ws.sounds) == 5 and not ed.opening.pending, what="the five sounds and the broken one")
+        assert ed.message == "5 sounds open; 1 could not be read: broken.wav"
+        counts = [m for m in said if m.startswith("opening sounds: ")]
+        assert counts == [f"opening sounds: {n} of 6" for n in range(1, 6)], said

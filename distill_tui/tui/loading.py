@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,38 @@ from ..persistence.header import read_header_document
 from .messages import LoadFailed, ModelFailed, ModelLoaded, SoundLoaded
 from .workers import report_failures
 from .workspace import disk_stamp
+
+
+@dataclass
+class OpenProgress:
+    """The sounds one launch (or model switch) asked for, counted as they arrive: "opening sounds: 37 of 200"
+    on the status line while a folder opens, then how many are open and which could not be (their toasts go)."""
+
+    pending: set[str]
+    total: int
+    failed: list[str] = field(default_factory=list)  # file names, in the order they failed
+
+    @classmethod
+    def of(cls, paths: list[Path]) -> OpenProgress:
+        return cls(pending={str(p) for p in paths}, total=len(paths))
+
+    def arrived(self, path: Path | str | None, ok: bool = True) -> bool:
+        """Count `path` in if it is one of these sounds (True then); `ok=False` for one that failed."""
+        if path is None or str(path) not in self.pending:
+            return False
+        self.pending.discard(str(path))
+        if not ok:
+            self.failed.append(Path(path).name)
+        return True
+
+    def words(self) -> str:
+        if self.pending:
+            return f"opening sounds: {self.total - len(self.pending)} of {self.total}"
+        opened = f"{self.total - len(self.failed)} sounds open"
+        if not self.failed:
+            return opened
+        names = ", ".join(self.failed[:3]) + (", …" if len(self.failed) > 3 else "")
+        return f"{opened}; {len(self.failed)} could not be read: {names}"
 
 
 @dataclass

@@ -26,7 +26,7 @@ from ..decode_queue import DecodeQueue
 from ..editing import EditingActions
 from ..editor_panels import cell_info, slot_rows, status_text, title_text
 from ..keymap import EDITOR_BINDINGS
-from ..loading import Loader, LookCached
+from ..loading import Loader, LookCached, OpenProgress
 from ..loop_play import LoopPlaying
 from ..messages import (
     AuditionReady,
@@ -69,6 +69,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         super().__init__(id="editor")
         self.model_path = model
         self.audio_paths = list(audio)
+        self.opening = OpenProgress.of(self.audio_paths)  # counted on the status line as they arrive
         self.ws = Workspace()
         self.engine: Any = None  # the `InferenceSession` once the model is loaded
         self.bpm = DEFAULT_BPM
@@ -165,6 +166,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         self.show_a()
         self.show_spectrogram()
         self.model_path, self.audio_paths = path, audio
+        self.opening = OpenProgress.of(audio)
         self.grid.placeholder = f"loading {path.name}…"
         self.refresh_panels()
         self.loader.load_model(path, audio)
@@ -204,18 +206,24 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
                                 stamp=message.stamp)
         except DistillError as exc:
             self.notify(str(exc), severity="error")
+            if self.opening.total > 1 and self.opening.arrived(message.audio_path or message.codes_path, ok=False):
+                self.set_message(self.opening.words())
             return
         self.ab_remember(sound.name, message.grid, message.audio_path)
         if message.slot:
             self.ws.set_slot(message.slot, sound.name)
         if self.ws.a == sound.name:
             self.show_a()
+        if self.opening.total > 1 and self.opening.arrived(message.audio_path or message.codes_path):
+            self.set_message(self.opening.words())
         if message.note:
             self.set_message(message.note)  # replaces "generating …"
         self.refresh_panels()
 
     def on_load_failed(self, message: LoadFailed) -> None:
         self.notify(message.reason, title="Cannot open", severity="error", timeout=8)
+        if self.opening.total > 1 and self.opening.arrived(message.what, ok=False):
+            self.set_message(self.opening.words())
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self.notify(message.reason, title=f"{message.what} failed", severity="error", timeout=8)
