@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -144,6 +145,26 @@ def test_generate_like_writes_n_sounds_with_where_they_came_from(prior_model, pa
     assert code == 0, err
     result = json.loads(stdout.strip().splitlines()[-1])
     assert result["mode"] == "one-shot" and abs(result["seconds"] - 1.2) < 0.1  # as long as the chosen sound
+
+
+def test_generate_like_a_folder_takes_after_every_sound_in_it(prior_model, pad, tmp_path, capsys):
+    """`--like pads/` said "--like pads: no such file" of a folder that was there. A folder now stands for every
+    audio file in it and below it; one without any, or a path that is not there, is one line naming it."""
+    pads = tmp_path / "pads"
+    (pads / "more").mkdir(parents=True)
+    shutil.copy(pad, pads / "a.wav")
+    shutil.copy(pad, pads / "more" / "b.wav")
+    (pads / "notes.txt").write_text("not a sound")
+    code, stdout, err = gen(capsys, prior_model, "-o", tmp_path / "new.wav", "--like", pads, "-n", 2, "--seconds", 0.5,
+                            "--seed", 3, "--json")
+    assert code == 0, err
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert [s["like"] for s in result["sounds"]] == ["a.wav", "b.wav"]  # sound k is prompted by chosen sound k
+    (tmp_path / "empty").mkdir()
+    for path, why in ((tmp_path / "empty", "no audio files in this folder or below it"),
+                      (tmp_path / "gone", "no such file or folder")):
+        code, _, err = gen(capsys, prior_model, "-o", tmp_path / "x.wav", "--like", path)
+        assert code == 2 and err == f"error: --like {path}: {why}\n", err
 
 
 def test_generate_like_bad_input_is_one_line_naming_the_argument(prior_model, tiny_model, pad, tmp_path, capsys):

@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     shape.add_argument("--one-shot", action="store_true", help="a sound that starts from silence and ends in it; "
                        "its length is drawn from the training sounds' lengths unless --seconds is given")
     p.add_argument("--like", type=Path, action="append", metavar="SOUND", help="make sounds in the style of this "
-                   "sound (audio or a codes file of this model); give it again for more sounds")
+                   "sound (audio or a codes file of this model; a folder: every sound in it); give it again for more")
     p.add_argument("-n", type=int, default=1, help="with --like: how many sounds (default 1); more than one are "
                    "written as OUT-1.wav, OUT-2.wav, …")
     p.add_argument("--strength", type=float, help="with --like: how strongly the sounds lean toward the chosen "
@@ -146,9 +146,17 @@ def _check_like(args: argparse.Namespace) -> None:
     check_count(args.n)
     if args.strength is not None:
         check_strength(args.strength)
-    for path in args.like:
-        if not path.is_file():
-            raise BadInputError(f"--like {printable(path)}: no such file")
+    from ..data.audio_files import expand_folders
+
+    sounds = []
+    for path in args.like:  # a folder: every sound in it and below it
+        if not path.exists():
+            raise BadInputError(f"--like {printable(path)}: no such file or folder")
+        try:
+            sounds += expand_folders([path])
+        except BadInputError as exc:
+            raise BadInputError(f"--like {printable(path)}: {exc.reason}") from None
+    args.like = sounds
 
 
 def numbered(path: Path, k: int, n: int) -> Path:

@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..data.audio_files import expand_folders
     from ..inference.session import demo_paths
 
     model, audio = args.model, expand_folders(list(args.audio))
@@ -38,20 +39,3 @@ def run(args: argparse.Namespace) -> int:
     DistillApp(model, audio, theme=args.theme, train_folder=train_folder).run()
     return 0
 
-
-def expand_folders(paths: list[Path], missing_ok: bool = False) -> list[Path]:
-    """Each folder among `paths` replaced by the audio files in it and below it (sorted, as training reads a
-    folder); files are kept as given. A folder without one is a `BadInputError` naming it, or adds nothing
-    with `missing_ok`."""
-    from ..data.audio_files import find_audio
-
-    out: list[Path] = []
-    for path in paths:
-        if not path.is_dir():
-            out.append(path)
-            continue
-        found = find_audio(path)
-        if not found and not missing_ok:
-            raise BadInputError("no audio files in this folder or below it", path)
-        out += found
-    return out

@@ -68,3 +68,19 @@ def _walk(root: Path, found: list[Path], skipped: list[dict[str, str]]) -> None:
                     stack.append((path, above | {ident}))
             elif is_audio_file(path) and stat.S_ISREG(st.st_mode):
                 found.append(path)
+
+
+def expand_folders(paths: list[Path], missing_ok: bool = False) -> list[Path]:
+    """Each folder among `paths` replaced by the audio files in it and below it (sorted, as training reads a
+    folder); files are kept as given. A folder without one is a `BadInputError` naming it, or adds nothing
+    with `missing_ok`."""
+    out: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            out.append(path)
+            continue
+        found = find_audio(path)
+        if not found and not missing_ok:
+            raise BadInputError("no audio files in this folder or below it", path)
+        out += found
+    return out
