@@ -273,3 +273,23 @@ def test_open_with_a_folder_of_sounds_for_the_model_opens_the_training_form_on_i
     (tmp_path / "notes").mkdir()  # no sounds: the editor says it is not a model file, as before
     assert main(["open", str(tmp_path / "notes")]) == 0
     assert opened["model"] == tmp_path / "notes" and opened["train_folder"] is None
+
+
+def test_every_argument_of_every_command_says_what_it_takes():
+    """`encode --help` listed "model" and "audio" with nothing beside them (decode, info, eval's --json too)."""
+    import argparse
+
+    from distill_tui.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+    bare = []
+    stack = list(commands.choices.items())
+    while stack:
+        name, sub = stack.pop()
+        for action in sub._actions:  # noqa: SLF001
+            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001 - edit's operations
+                stack += [(f"{name} {n}", p) for n, p in action.choices.items()]
+            elif not isinstance(action, argparse._HelpAction) and not action.help:  # noqa: SLF001
+                bare.append(f"{name} {action.dest}")
+    assert len(commands.choices) >= 12 and not bare, bare

@@ -16,23 +16,23 @@ DEFAULT_MAX_MINUTES = 10.0
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("encode", help="encode an audio file into a codes document")
-    p.add_argument("model", type=Path)
-    p.add_argument("audio", type=Path)
+    p.add_argument("model", type=Path, help="MODEL.distill, trained by `distill-tui train`")
+    p.add_argument("audio", type=Path, help="an audio file (wav, flac, ogg, mp3, aiff; any rate, mixed to mono)")
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.codes.json")
     add_force(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON line")
     p.set_defaults(func=run_encode)
 
     p = subparsers.add_parser("decode", help="decode a codes document to audio")
-    p.add_argument("model", type=Path)
-    p.add_argument("codes", type=Path)
+    p.add_argument("model", type=Path, help="the MODEL.distill that made the codes")
+    p.add_argument("codes", type=Path, help="a .codes.json made by this model (`encode`, the editor, `generate`)")
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.wav or OUT.flac")
-    p.add_argument("--bits", choices=["16", "24", "float"], default="16")
+    p.add_argument("--bits", choices=["16", "24", "float"], default="16", help="sample format of the output (default 16)")
     p.add_argument("--levels", type=int, help="decode with levels 1..N only (hear what each level adds)")
     p.add_argument("--max-minutes", type=float, default=DEFAULT_MAX_MINUTES, metavar="M",
                    help=f"refuse grids that decode to more than M minutes of audio (default {DEFAULT_MAX_MINUTES:g})")
     add_force(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON line")
     p.set_defaults(func=run_decode)
 
 

@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             q.add_argument("other", type=Path, help="the other grid (B)")
         q.add_argument("-o", "--output", type=Path, required=True, help="OUT.codes.json (never one of the inputs)")
         add_force(q, "OUT (and --other-output)")
-        q.add_argument("--json", action="store_true")
+        q.add_argument("--json", action="store_true", help="print the result as one JSON line")
         q.set_defaults(func=run)
         return q
 
@@ -59,10 +59,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     def sampling(q: argparse.ArgumentParser) -> None:
         q.add_argument("--model", type=Path, required=True, help="the model file (with a trained prior)")
-        q.add_argument("--temperature", type=float, default=1.0)
-        q.add_argument("--top-k", type=int, default=None)
-        q.add_argument("--top-p", type=float, default=None)
-        q.add_argument("--seed", type=int, default=None)
+        q.add_argument("--temperature", type=float, default=1.0, help="above 0; lower is safer, higher wilder (default 1)")
+        q.add_argument("--top-k", type=int, default=None, help="sample only from the K likeliest codes")
+        q.add_argument("--top-p", type=float, default=None,
+                       help="sample only from the likeliest codes that together reach P, in (0, 1]")
+        q.add_argument("--seed", type=int, default=None, help="same seed and settings give the same codes (on CPU)")
 
     q = op("take-levels", two=True)
     q.add_argument("--levels", required=True, help="levels of B to take into A, 1-based ('2-3')")
@@ -84,19 +85,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q = op("blend", two=True)
     rng(q)
     q.add_argument("--amount", type=float, default=0.5, help="0 keeps A, 1 takes B (default 0.5)")
-    q.add_argument("--model", type=Path, required=True)
+    q.add_argument("--model", type=Path, required=True, help="the model file both grids were made by")
 
     q = op("randomize")
     rng(q)
-    q.add_argument("--mode", choices=["uniform", "usage", "nearest"], default="uniform")
+    q.add_argument("--mode", choices=["uniform", "usage", "nearest"], default="uniform",
+                   help="any code alike (default), codes as often as training used them, or the k nearest codes")
     q.add_argument("--k", type=int, default=4, help="nearest mode: choose among the k nearest codes")
-    q.add_argument("--seed", type=int, default=None)
+    q.add_argument("--seed", type=int, default=None, help="same seed gives the same codes")
     q.add_argument("--model", type=Path, default=None, help="needed for --mode usage and nearest")
 
     q = op("regenerate")
     rng(q)
     sampling(q)
-    q.add_argument("--candidates", type=int, default=4)
+    q.add_argument("--candidates", type=int, default=4,
+                   help="regions sampled; the one that joins what follows best wins (default 4)")
 
     q = op("continue")
     sampling(q)

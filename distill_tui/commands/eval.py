@@ -17,7 +17,7 @@ from . import print_json
 def register(subparsers: argparse._SubParsersAction) -> None:
     """The `eval` subcommand and its flags."""
     p = subparsers.add_parser("eval", help="reconstruction quality vs the oracle ceiling, codebook health")
-    p.add_argument("model", type=Path)
+    p.add_argument("model", type=Path, help="MODEL.distill")
     p.add_argument("data_dir", type=Path, help="folder (or file) of audio to encode and decode")
     p.add_argument("--baseline", choices=["continuous"], help="also train the same network without a quantizer "
                    "for the same time and report its figures beside the model's")
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "with a bigram of DATA_DIR's codes and score both: plausibility, copy rate, loop seams")
     p.add_argument("--generation-seconds", type=float, default=4.0, help="length of each generated sound (default 4)")
     p.add_argument("--generation-seed", type=int, default=0, help="seed of the generated sounds (default 0)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON line")
     p.set_defaults(func=run)
 
 

@@ -18,8 +18,8 @@ def model_info(path: Path) -> dict:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """The `info` subcommand and its flags."""
     p = subparsers.add_parser("info", help="describe a model file")
-    p.add_argument("model", type=Path)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("model", type=Path, help="MODEL.distill")
+    p.add_argument("--json", action="store_true", help="print the description as JSON")
     p.set_defaults(func=run)
 
 

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--stride", type=int, help="time downsampling: spectrogram frames per grid position (4 or 8)")
     p.add_argument("--sample-rate", type=int, help="model sample rate, 16000-48000 (default: the folder's most common "
                    "rate, so 44.1 or 48 kHz libraries keep their full band; 22050 trains faster)")
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--batch-size", type=int, help="training crops per step (default 16; halved on running out of device memory)")
     p.add_argument("--eval-every", type=int, help="validate every N steps (default 200)")
     p.add_argument("--keep", choices=["final", "best"], help="which state to write: the final one (default) or "
                    "the one with the best validation (with --holdout files: the best on sounds it never trained on)")
