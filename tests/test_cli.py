@@ -6,6 +6,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from distill_tui.analysis.quality import log_spectral_distance
@@ -213,12 +214,28 @@ def test_info_says_the_priors_verdict_first_and_its_figures_indented(capsys):
     assert any(line.strip().startswith("level 2 3.89±0.16 against 3.87±0.19") for line in lines), lines
 
 
-def test_open_with_a_folder_opens_every_sound_in_it(tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def opened(monkeypatch) -> dict:
+    """What `open` handed the editor (model, audio, train_folder); the editor itself is not started."""
+    import distill_tui.tui.app as app_module
+
+    seen: dict = {}
+
+    class Editor:
+        def __init__(self, model, audio, theme=None, train_folder=None):
+            seen.update(model=model, audio=audio, train_folder=train_folder)
+
+        def run(self):
+            return None
+
+    monkeypatch.setattr(app_module, "DistillApp", Editor)
+    return seen
+
+
+def test_open_with_a_folder_opens_every_sound_in_it(tmp_path, opened, capsys):
     """`distill-tui open kit.distill ~/sounds/kit` answered "Cannot open …/kit: is a folder, not an audio file"
     inside the editor, which then held no sound. A folder now opens the audio files in it and below it, sorted,
     beside the files named; one without any is refused before the editor starts."""
-    import distill_tui.tui.app as app_module
-
     kit = tmp_path / "kit"
     (kit / "hats").mkdir(parents=True)
     for name in ("kick.wav", "hats/open.wav", "snare.flac"):
@@ -227,16 +244,6 @@ def test_open_with_a_folder_opens_every_sound_in_it(tmp_path, monkeypatch, capsy
     (kit / "kick.codes.json").write_text("{}")
     loose = tmp_path / "pad.wav"
     sf.write(loose, synth("pad", 0.3), SR)
-    opened = {}
-
-    class Editor:
-        def __init__(self, model, audio, theme=None, train_folder=None):
-            opened.update(model=model, audio=audio, train_folder=train_folder)
-
-        def run(self):
-            return None
-
-    monkeypatch.setattr(app_module, "DistillApp", Editor)
     model = tmp_path / "m.distill"
     assert main(["open", str(model), str(loose), str(kit)]) == 0
     assert opened["audio"] == [loose, kit / "hats" / "open.wav", kit / "kick.wav", kit / "snare.flac"]
@@ -247,24 +254,12 @@ def test_open_with_a_folder_opens_every_sound_in_it(tmp_path, monkeypatch, capsy
     assert opened == {}  # the editor never started
 
 
-def test_open_with_a_folder_of_sounds_for_the_model_opens_the_training_form_on_it(tmp_path, monkeypatch, capsys):
+def test_open_with_a_folder_of_sounds_for_the_model_opens_the_training_form_on_it(tmp_path, opened, capsys):
     """`distill-tui open ~/sounds/kit`, before any model: "Cannot open the model …/kit: is a folder, not a model
     file" over an empty editor. The editor now opens with the training form on that folder."""
-    import distill_tui.tui.app as app_module
-
     kit = tmp_path / "kit"
     kit.mkdir()
     sf.write(kit / "kick.wav", synth("pluck", 0.2), SR)
-    opened = {}
-
-    class Editor:
-        def __init__(self, model, audio, theme=None, train_folder=None):
-            opened.update(model=model, audio=audio, train_folder=train_folder)
-
-        def run(self):
-            return None
-
-    monkeypatch.setattr(app_module, "DistillApp", Editor)
     assert main(["open", str(kit)]) == 0
     assert opened == {"model": None, "audio": [], "train_folder": kit}
     opened.clear()

@@ -25,6 +25,13 @@ def _sound(frames: int = 24) -> torch.Tensor:
     return (-90 * torch.rand(1, 513, frames)).clamp(-90, 0)  # (1, F, T) relative dB
 
 
+def in_a_fresh_process(code: str) -> str:
+    """Run `code` in a new Python (nothing imported yet) and give back what it printed."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip()
+
+
 def test_silence_codes_are_what_silence_encodes_to():
     model = _model()
     silence = model.silence_codes()
@@ -176,9 +183,7 @@ def test_building_a_model_leaves_torch_dynamo_unimported():
         "assert 'vector_quantize_pytorch' in sys.modules and torch.compiler.allow_in_graph is mark\n"
         "print('torch._dynamo' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "False"
+    assert in_a_fresh_process(code) == "False"
 
 
 def test_decoding_codes_sums_codebook_vectors_without_the_librarys_per_length_graphs():
@@ -265,6 +270,4 @@ def test_loading_a_model_to_encode_and_decode_leaves_the_quantizer_library_unimp
         "assert len(audio) > 1000 and abs(audio).max() > 0.01\n"
         "print('vector_quantize_pytorch' in sys.modules, 'sympy' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "False False"
+    assert in_a_fresh_process(code) == "False False"
