@@ -45,6 +45,10 @@ class ModelFileError(BadInputError):
     """A model file that is missing, truncated, of another version, or not a model."""
 
 
+class NoPriorError(BadInputError):
+    """A model file without a prior yet (`train-prior` makes one): nothing is wrong with it."""
+
+
 class CodesFileError(BadInputError):
     """A codes document that fails validation."""
 

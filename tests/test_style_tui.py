@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from distill_tui.inference.session import NO_PRIOR_YET
 from distill_tui.tui.screens.prompt import PromptScreen
 
 from .test_tui_app import SIZE, app_factory, demo, loaded_engine, ready  # noqa: F401 - the fixtures
@@ -66,7 +67,7 @@ async def test_a_sound_that_is_not_open_is_refused(app_factory):  # noqa: F811
 @aio
 async def test_without_a_prior_the_command_says_why(app_factory, loaded_engine, monkeypatch):  # noqa: F811
     monkeypatch.setattr(loaded_engine, "prior", None)
-    monkeypatch.setattr(loaded_engine, "prior_error", "this model has no prior: run `distill-tui train-prior MODEL`")
+    monkeypatch.setattr(loaded_engine, "prior_error", NO_PRIOR_YET)
     app, _ = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)

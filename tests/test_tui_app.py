@@ -16,6 +16,7 @@ from rich.console import Console
 
 from distill_tui.codes.grid import CodeGrid
 from distill_tui.inference import session as session_module
+from distill_tui.inference.session import NO_PRIOR_YET
 from distill_tui.tui.app import DistillApp
 from distill_tui.tui.screens import editor as editor_module
 from distill_tui.tui.screens.confirm import ConfirmScreen
@@ -169,7 +170,7 @@ async def test_regenerate_and_generate_with_the_prior(app_factory):
 @aio
 async def test_without_a_prior_sampling_says_why(app_factory, loaded_engine, monkeypatch):
     monkeypatch.setattr(loaded_engine, "prior", None)
-    monkeypatch.setattr(loaded_engine, "prior_error", "this model has no prior: run `distill-tui train-prior MODEL`")
+    monkeypatch.setattr(loaded_engine, "prior_error", NO_PRIOR_YET)
     app, _ = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
@@ -177,7 +178,7 @@ async def test_without_a_prior_sampling_says_why(app_factory, loaded_engine, mon
         await pilot.press("v", "l", "R", "ctrl+g")
         await pilot.pause()
         messages = " ".join(n.message for n in app._notifications)  # noqa: SLF001
-        assert messages.count("no prior") >= 2 and "train-prior" in messages
+        assert messages.count("no prior yet") >= 2 and "Train the prior…" in messages
         assert (app.editor.ws.grid(app.editor.ws.a).codes == before).all() and len(app.editor.ws.sounds) == 2
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from distill_tui.inference.session import NO_PRIOR_YET
 from distill_tui.tui.screens.prompt import PromptScreen
 from distill_tui.tui.screens.variations import VariationsScreen
 
@@ -83,13 +84,13 @@ async def test_esc_closes_without_a_new_sound_and_bad_counts_are_refused(app_fac
 @aio
 async def test_without_a_prior_the_command_says_why(app_factory, loaded_engine, monkeypatch):  # noqa: F811
     monkeypatch.setattr(loaded_engine, "prior", None)
-    monkeypatch.setattr(loaded_engine, "prior_error", "this model has no prior: run `distill-tui train-prior MODEL`")
+    monkeypatch.setattr(loaded_engine, "prior_error", NO_PRIOR_YET)
     app, _ = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
         assert await open_variations(pilot, app) is None
         messages = " ".join(n.message for n in app._notifications)  # noqa: SLF001
-        assert "no prior" in messages and "train-prior" in messages
+        assert "no prior yet" in messages and "Train the prior…" in messages
 
 
 @aio

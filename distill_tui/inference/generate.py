@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..config import from_dict
-from ..errors import BadInputError, ModelFileError
+from ..errors import BadInputError, ModelFileError, NoPriorError
 from ..model.memory import SoundMemory
 from ..model.prior import (
     KVCache,
@@ -129,7 +129,7 @@ class Prior:
     def from_loaded(cls, mf: ModelFile, path: str | Path | None = None) -> Prior:
         doc = mf.document.prior
         if doc is None or "prior" not in mf.tensors:
-            raise BadInputError("this model has no prior: run `distill-tui train-prior MODEL`", path)
+            raise NoPriorError("this model has no prior: run `distill-tui train-prior MODEL`", path)
         if doc.vqvae_fingerprint != mf.fingerprint:
             raise ModelFileError(
                 f"its prior was trained on another VQ-VAE (fingerprint {doc.vqvae_fingerprint}, this model is "

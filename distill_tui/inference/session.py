@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 
 from ..codes.grid import CodeGrid
-from ..errors import BadInputError
+from ..errors import BadInputError, NoPriorError
 from ..persistence.document import ModelDocument
 from .sampling import SamplingSettings
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"  # package data: a wheel carries it (tests/test_packaging.py)
 DEMO_MODEL = SAMPLES / "demo.distill"
 DEMO_SOUNDS = SAMPLES / "sounds"
+NO_PRIOR_YET = "no prior yet: press : then 'Train the prior…' (it learns these sounds in a few minutes, on its own)"
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
 
@@ -47,16 +48,17 @@ class InferenceSession:
         path = Path(path)
         codec = load_codec(path)
         perceptual = load_perceptual(path, codec)
-        prior, prior_error = None, None
-        try:
-            from .generate import Prior
-
-            prior = Prior.from_model_file(path)
-        except BadInputError as exc:
-            prior_error = exc.reason
-        except ImportError as exc:  # pragma: no cover - a build without the prior
-            prior_error = f"sampling is not available in this build ({exc})"
+        prior, prior_error = _load_prior(path)
         return cls(path, codec, perceptual, prior, prior_error, Auditioner(codec))
+
+    def reload_prior(self) -> None:
+        """Read the model file's prior again (a prior trained since it was opened); the codec, and so every open
+        grid, stays as it is. A prior made for another VQ-VAE than the loaded one is refused."""
+        prior, error = _load_prior(self.path)
+        if prior is not None and prior.fingerprint != self.fingerprint:  # the file was trained again since
+            prior, error = None, "the model file was trained again since it was opened: open it again (: then 'Open model…')"
+        with self._lock:
+            self.prior, self.prior_error = prior, error
 
     # ---- facts
     @property
@@ -137,7 +139,7 @@ class InferenceSession:
     def require_prior(self) -> Any:
         """The `Prior`, or `BadInputError` saying why this model has none."""
         if self.prior is None:
-            raise BadInputError(f"this model has no prior ({self.prior_error or 'not trained'})", self.path)
+            raise BadInputError(self.prior_error or NO_PRIOR_YET, self.path)
         return self.prior
 
     def generate(self, seconds: float, settings: SamplingSettings, name: str = "generated", *,
@@ -179,3 +181,17 @@ def demo_paths() -> tuple[Path, list[Path]]:
     """The bundled demo model and its sounds."""
     sounds = sorted(p for p in DEMO_SOUNDS.glob("*") if p.suffix.lower() in AUDIO_SUFFIXES) if DEMO_SOUNDS.is_dir() else []
     return DEMO_MODEL, sounds
+
+
+def _load_prior(path: Path) -> tuple[Any, str | None]:
+    """The model file's prior, or None and why not, in the editor's words."""
+    try:
+        from .generate import Prior
+
+        return Prior.from_model_file(path), None
+    except NoPriorError:
+        return None, NO_PRIOR_YET
+    except BadInputError as exc:
+        return None, f"its prior cannot be used ({exc.reason})"
+    except ImportError as exc:  # pragma: no cover - a build without the prior
+        return None, f"sampling is not available in this build ({exc})"

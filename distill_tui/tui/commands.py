@@ -354,6 +354,33 @@ def open_sound(s: EditorScreen) -> None:
                       lambda path: s.loader.load_files(s.engine, [path], "A") if path else None)
 
 
+def train_prior(s: EditorScreen) -> None:
+    """Start the prior's training on the open model (asking first when it has one) and watch it in the run view."""
+    if not s.require("model"):
+        return
+    from ..errors import DistillError
+    from .screens.confirm import ConfirmScreen
+    from .screens.run_view import start_prior_training
+
+    model = s.engine.path
+
+    def start(go: bool | None = True) -> None:
+        if not go:
+            return
+        try:
+            view = start_prior_training(model)
+        except DistillError as exc:
+            s.notify(str(exc), severity="error")
+            return
+        s.app.push_screen(view)
+
+    if s.engine.prior is None:
+        start()
+        return
+    s.app.push_screen(ConfirmScreen(f"{model.name} has a prior: train a new one? It replaces this one when it is done.",
+                                    yes="Train", no="Keep"), start)
+
+
 def open_model(s: EditorScreen) -> None:
     from .screens.file_picker import MODEL, FilePickerScreen
 
@@ -414,6 +441,8 @@ COMMANDS: tuple[Command | Question, ...] = (
              needs=("sound", "model")),
     Command("Generate a new sound", "sample a new grid with the generate panel's settings (ctrl+g)",
             lambda s: s.action_generate()),
+    Command("Train the prior…", "learn how this model's sounds move, so Generate, Variations and Regenerate can draw "
+            "new codes; a few minutes, on its own", lambda s: train_prior(s)),
     Question("Generate in the style of…", "a new sound that takes after the sound in A (name more open sounds to "
              "take after them all), with the generate panel's length, loop and settings",
              "In the style of (open sounds, separated by commas)", lambda s: s.ws.a or "",

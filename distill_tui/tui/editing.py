@@ -259,7 +259,7 @@ class EditingActions:
         if not self.require("model"):
             return
         if self.engine.prior is None:
-            self.notify(f"cannot generate: this model has no prior ({self.engine.prior_error})", severity="warning")
+            self.notify(f"cannot generate: {self.engine.prior_error}", severity="warning")
             return
         self.set_message(f"generating {message.shape}{message.seconds:.1f} s…")
         self.generate(message)

@@ -186,7 +186,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         self.grid.beat = self._beat_positions()
         panel = self.query_one(GeneratePanel)
         panel.set_codebook_max(max(engine.codec.codebook_sizes))
-        panel.set_note("" if engine.prior is not None else f"no prior: {engine.prior_error}")
+        panel.set_note("" if engine.prior is not None else str(engine.prior_error))
         self.query_one(HealthBars).show(level_health(engine.doc.health if engine.doc else None, engine.codec.codebook_sizes,
                                                      engine.labels))
         if engine.perceptual.note:
@@ -194,6 +194,24 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         self.set_message(f"model {engine.path.name} loaded")
         self.grid.refresh()
         self.player.ensure_router()
+
+    def reload_prior(self) -> None:
+        """Take up the prior just trained into the open model's file; the open sounds stay as they are."""
+        engine = self.engine
+
+        def load() -> None:
+            engine.reload_prior()
+            self.app.call_from_thread(self._prior_reloaded)
+
+        self.run_worker(load, thread=True, group="prior", exclusive=True)
+
+    def _prior_reloaded(self) -> None:
+        engine = self.engine
+        self.query_one(GeneratePanel).set_note("" if engine.prior is not None else str(engine.prior_error))
+        if engine.prior is not None:
+            self.notify("the new prior is in use: Generate, Variations and Regenerate draw from it", timeout=6)
+        else:
+            self.notify(str(engine.prior_error), title="Prior", severity="warning", timeout=10)
 
     def on_model_failed(self, message: ModelFailed) -> None:
         self.grid.placeholder = "no model loaded (see the message) — : then 'Open model…'"

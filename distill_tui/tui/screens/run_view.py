@@ -167,7 +167,7 @@ class RunViewScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#run-health", HealthBars).update(Text("waiting for the first evaluation", style="dim")
-                                                         if self.stage != "prior" else Text("stage 2: the prior", style="dim"))
+                                                         if self.stage != "prior" else Text("the prior leaves the codebooks as they are", style="dim"))
         self.start_feed()
         self.refresh_view()
         self.set_interval(1.0, self._reap)
@@ -314,7 +314,7 @@ class RunViewScreen(Screen):
         if state == FINISHED:
             out = self.output_path()
             if self.stage == "prior":
-                return f"[b blue]The prior is trained[/] and stored in {out}. Press o to open it in the editor."
+                return f"[b blue]The prior is trained[/] and stored in {out}. Press o to use it in the editor."
             return (f"[b blue]The model is trained[/]: {out}.\nPress o to open it in the editor, "
                     "or t to train its prior (what Generate draws from).")
         if state == STARTING or (alive and not self.last.get("ready")):
@@ -425,17 +425,12 @@ class RunViewScreen(Screen):
         if out is None or not out.exists():
             self.notify("the model file is not there yet", severity="warning")
             return
-        run_dir = launcher.new_run_dir(out.stem + "-prior", self.run_dir.parent)
         data_dir = self.summary.data_dir
         try:
-            started = launcher.launch(launcher.PriorSpec(model=out, run_dir=run_dir,
-                                                         data_dir=Path(data_dir) if data_dir else None))
+            view = start_prior_training(out, Path(data_dir) if data_dir else None, self.run_dir.parent)
         except DistillError as exc:
             self.notify(str(exc), severity="error")
             return
-        view = RunViewScreen(run_dir)
-        view.process = started.process
-        view.stage = "prior"
         self.app.switch_screen(view)
 
     def action_open_model(self) -> None:
@@ -445,6 +440,11 @@ class RunViewScreen(Screen):
         editor = getattr(self.app, "editor", None)
         if out is None or editor is None:
             self.notify("no model to open", severity="warning")
+            return
+        if self.stage == "prior" and editor.engine is not None and _same_file(editor.engine.path, out):
+            while self.app.screen is not editor and len(self.app.screen_stack) > 1:  # the model is open: keep its sounds
+                self.app.pop_screen()
+            editor.reload_prior()
             return
         sounds = training_sounds(self.summary.data_dir)
         if len(sounds) > HANDOFF_SOUNDS:
@@ -467,3 +467,21 @@ class RunViewScreen(Screen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def start_prior_training(model: Path, data_dir: Path | None = None, runs_root: Path | None = None) -> RunViewScreen:
+    """Start `train-prior MODEL [DATA_DIR]` detached, in a new run folder, and give back the run view that follows
+    it (`data_dir` None: the folder the model was trained on). A `DistillError` says why it could not start."""
+    run_dir = launcher.new_run_dir(model.stem + "-prior", runs_root)
+    started = launcher.launch(launcher.PriorSpec(model=model, run_dir=run_dir, data_dir=data_dir))
+    view = RunViewScreen(run_dir)
+    view.process = started.process
+    view.stage = "prior"
+    return view
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False

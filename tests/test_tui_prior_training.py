@@ -1,0 +1,71 @@
+"""A model without a prior, in the editor: what it says, training the prior from the palette, and taking the new
+prior up when it is done, with the open sounds kept."""
+
+# ruff: noqa: F811 - the state fixture is imported and taken as an argument
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import soundfile as sf
+
+from distill_tui.train import launcher
+from distill_tui.tui.app import DistillApp
+from distill_tui.tui.screens.run_view import RunViewScreen
+from distill_tui.tui.widgets.generate_panel import GeneratePanel
+
+from .conftest import SR, synth
+from .test_tui_support import RecordingRouter, aio, until
+from .test_tui_train import SIZE, ev, make_run, screen_text, state  # noqa: F401 - the state fixture
+
+
+def messages(app: DistillApp) -> str:
+    return " | ".join(n.message for n in app._notifications)  # noqa: SLF001
+
+
+@aio
+async def test_without_a_prior_the_editor_offers_to_train_one_and_takes_it_up(tiny_model: Path, prior_model: Path,
+                                                                               tmp_path: Path, state: Path, monkeypatch):
+    """It said "cannot generate: this model has no prior (this model has no prior: run `distill-tui train-prior
+    MODEL`)": a shell command, twice the words, and nothing in the editor could train one."""
+    model = tmp_path / "kit.distill"
+    shutil.copy(tiny_model, model)
+    sound = tmp_path / "pad.wav"
+    sf.write(sound, synth("pad", 1.0), SR)
+    started: list[launcher.PriorSpec] = []
+    monkeypatch.setattr(launcher, "launch", lambda spec, env=None: started.append(spec) or launcher.Launched(
+        pid=2**22 + 1, run_dir=Path(spec.run_dir)))
+    app = DistillApp(model, [sound], router=RecordingRouter())
+    async with app.run_test(size=SIZE) as pilot:
+        ed = app.editor
+        await until(pilot, lambda: ed.engine is not None and ed.ws.a is not None, what="the model and the sound")
+        note = str(ed.query_one(GeneratePanel).query_one("#gen-note").content)
+        assert "no prior yet" in note and "Train the prior…" in note, note
+        await pilot.press("ctrl+g")
+        await until(pilot, lambda: "cannot generate" in messages(app), what="the refusal")
+        assert "Train the prior…" in messages(app) and "distill-tui" not in messages(app)
+        assert messages(app).count("no prior") == 1
+
+        commands = {c.title: c.callback for c in app.get_system_commands(ed)}
+        commands["Train the prior…"]()
+        await until(pilot, lambda: isinstance(app.screen, RunViewScreen), what="the prior's run view")
+        assert app.screen.stage == "prior" and started[0].model == model and started[0].data_dir is None
+        await pilot.pause()
+        text = screen_text(app)
+        assert "the prior leaves the" in text and "stage 2" not in text, text  # it said "stage 2: the prior"
+        app.pop_screen()
+
+        # the trainer writes the prior into the model file; its finished run's `o` takes it up, sounds kept
+        shutil.copy(prior_model, model)
+        run = make_run(tmp_path / "kit-prior", ev(event="start", step=0), ev(event="done", step=10, output=str(model)))
+        view = RunViewScreen(run)
+        view.stage = "prior"
+        app.push_screen(view)
+        await until(pilot, lambda: "Press o to use it in the editor" in view.state_message()
+                    and view.check_action("open_model", ()), what="the finished run")
+        names = set(ed.ws.sounds)
+        await pilot.press("o")
+        await until(pilot, lambda: ed.engine.prior is not None, what="the new prior")
+        await until(pilot, lambda: "the new prior is in use" in messages(app), what="the word")
+        assert app.screen is ed and set(ed.ws.sounds) == names
+        assert str(ed.query_one(GeneratePanel).query_one("#gen-note").content) == ""
