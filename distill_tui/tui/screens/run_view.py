@@ -317,9 +317,10 @@ class RunViewScreen(Screen):
                 return f"[b blue]The prior is trained[/] and stored in {out}. Press o to use it in the editor."
             return (f"[b blue]The model is trained[/]: {out}.\nPress o to open it in the editor, "
                     "or t to train its prior (what Generate draws from).")
-        if state == STARTING or (alive and not self.last.get("ready")):
+        folds = self.fold_note()  # the prior checks itself on held-out sounds before its "ready": 2/3 of its run
+        if folds is None and (state == STARTING or (alive and not self.last.get("ready"))):
             return "Starting: reading the sounds and building the model…"
-        return (self.fold_note() or "Training.") + (" It runs on its own: leave this screen, close the TUI or drop "
+        return (folds or "Training.") + (" It runs on its own: leave this screen, close the TUI or drop "
                                                     "SSH; it keeps going.")
 
     def fold_note(self) -> str | None:
@@ -358,6 +359,11 @@ class RunViewScreen(Screen):
         line = (f"step {n}  {progress_bar(progress)} {100 * (progress or 0):3.0f}%   "
                 f"{sps if sps is not None else '?'} steps/s   elapsed {_duration(elapsed)}   "
                 f"left {_duration(left) if state == RUNNING else '–'}")
+        fold = self.last.get("fold")
+        if not step and fold and state == RUNNING:  # the prior's check on held-out sounds, before its steps
+            done = int(fold.get("fold") or 0)
+            line = (f"checking on held-out sounds  {progress_bar(done / max(int(fold.get('folds') or 1), 1))} "
+                    f"part {done} of {fold.get('folds')} done")
         start = next((e for e in self.key_events if e.get("event") == "start"), None)
         if start:
             model = start.get("model") or start.get("prior") or {}
