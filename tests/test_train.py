@@ -263,3 +263,14 @@ def test_a_continuous_bottleneck_trains_and_is_validated(dataset, tmp_path):
     items = [(np.sin(np.arange(22050) * 0.05).astype(np.float32), 0.0)]
     d = continuous_distance_db(model, items, SpectrogramConfig())
     assert np.isfinite(d) and d > 0 and model.training  # measured in eval mode, handed back in train mode
+
+
+def test_a_model_remembers_its_sounds_folder_from_any_working_folder(dataset, tiny_toml, tmp_path, monkeypatch):
+    """`train kit -o k.distill` stored the folder as "kit": `train-prior k.distill` from any other folder then said
+    "the folder the model was trained on (kit) is gone", and the editor's Train the prior… failed the same way."""
+    from distill_tui.cli import main
+
+    monkeypatch.chdir(dataset.parent)
+    out = tmp_path / "k.distill"
+    assert main(["train", dataset.name, "-o", str(out), "--steps", "2", "--config", str(tiny_toml), "--quiet"]) == 0
+    assert Path(read_document(out).dataset.root) == dataset.absolute()

@@ -45,7 +45,8 @@ class ScanResult:
 
     def summary(self, root: Path, sample_rate: int) -> DatasetSummary:
         seconds = sum(len(f.samples) for f in self.files) / sample_rate
-        return DatasetSummary(files=len(self.files), minutes=round(seconds / 60, 4), skipped=self.skipped, root=str(root))
+        return DatasetSummary(files=len(self.files), minutes=round(seconds / 60, 4), skipped=self.skipped,
+                              root=str(Path(root).absolute()))  # found again from any working folder
 
 
 SNDFILE_MAX_PATH = 1000  # libsndfile copies the name into a 1024-byte buffer and fails on longer ones
