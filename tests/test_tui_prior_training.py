@@ -49,7 +49,8 @@ async def test_without_a_prior_the_editor_offers_to_train_one_and_takes_it_up(ti
         commands = {c.title: c.callback for c in app.get_system_commands(ed)}
         commands["Train the prior…"]()
         await until(pilot, lambda: isinstance(app.screen, RunViewScreen), what="the prior's run view")
-        assert app.screen.stage == "prior" and started[0].model == model and started[0].data_dir is None
+        assert app.screen.stage == "prior" and started[0].model == model
+        assert started[0].data_dir == Path(ed.engine.doc.dataset.root)  # the folder the model was trained on
         await pilot.pause()
         text = screen_text(app)
         assert "the prior leaves the" in text and "stage 2" not in text, text  # it said "stage 2: the prior"
@@ -69,3 +70,29 @@ async def test_without_a_prior_the_editor_offers_to_train_one_and_takes_it_up(ti
         await until(pilot, lambda: "the new prior is in use" in messages(app), what="the word")
         assert app.screen is ed and set(ed.ws.sounds) == names
         assert str(ed.query_one(GeneratePanel).query_one("#gen-note").content) == ""
+
+
+@aio
+async def test_when_the_sounds_folder_has_moved_training_the_prior_asks_where_it_is(tiny_model: Path, tmp_path: Path,
+                                                                                     state: Path, monkeypatch):
+    """The trainer failed in the run view with "the folder the model was trained on (kit) is gone: give DATA_DIR"."""
+    from distill_tui.tui.screens.file_picker import FilePickerScreen
+
+    sound = tmp_path / "pad.wav"
+    sf.write(sound, synth("pad", 1.0), SR)
+    started: list[launcher.PriorSpec] = []
+    monkeypatch.setattr(launcher, "launch", lambda spec, env=None: started.append(spec) or launcher.Launched(
+        pid=2**22 + 1, run_dir=Path(spec.run_dir)))
+    app = DistillApp(tiny_model, [sound], router=RecordingRouter())
+    async with app.run_test(size=SIZE) as pilot:
+        ed = app.editor
+        await until(pilot, lambda: ed.engine is not None and ed.ws.a is not None, what="the model and the sound")
+        monkeypatch.setattr(ed.engine.doc.dataset, "root", str(tmp_path / "moved" / "kit"))
+        {c.title: c.callback for c in app.get_system_commands(ed)}["Train the prior…"]()
+        await until(pilot, lambda: isinstance(app.screen, FilePickerScreen), what="the question")
+        assert "is gone" in app.screen.title_text and not started
+        await pilot.pause()
+        app.screen.dismiss(tmp_path)  # the folder, where it is now
+        await until(pilot, lambda: isinstance(app.screen, RunViewScreen), what="the prior's run view")
+        assert started[0].data_dir == tmp_path
+

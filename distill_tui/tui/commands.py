@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import SystemCommand
@@ -358,21 +359,31 @@ def train_prior(s: EditorScreen) -> None:
     """Start the prior's training on the open model (asking first when it has one) and watch it in the run view."""
     if not s.require("model"):
         return
-    from ..errors import DistillError
     from .screens.confirm import ConfirmScreen
+    from .screens.file_picker import FOLDER, FilePickerScreen
     from .screens.run_view import start_prior_training
 
     model = s.engine.path
+    root = s.engine.doc.dataset.root if s.engine.doc is not None else ""
 
-    def start(go: bool | None = True) -> None:
-        if not go:
-            return
+    def launch(sounds: Path | None) -> None:
         try:
-            view = start_prior_training(model)
+            view = start_prior_training(model, sounds)
         except DistillError as exc:
             s.notify(str(exc), severity="error")
             return
         s.app.push_screen(view)
+
+    def start(go: bool | None = True) -> None:
+        if not go:
+            return
+        if root and Path(root).is_dir():
+            launch(Path(root).absolute())  # the folder the model was trained on
+            return
+        # moved, or never recorded: the prior learns from the sounds, so ask where they are now
+        where = f"Where are the sounds {model.name} was trained on?" + (f" ({root} is gone)" if root else "")
+        near = next((p for p in Path(root).absolute().parents if p.is_dir()), None) if root else None
+        s.app.push_screen(FilePickerScreen(where, FOLDER, near), lambda folder: launch(folder) if folder else None)
 
     if s.engine.prior is None:
         start()
