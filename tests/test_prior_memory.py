@@ -134,7 +134,7 @@ def test_the_folds_keep_the_memory_only_where_a_sound_repeats_itself(kind):
     if kind == "repeating":
         assert d.memory_modes and d.memory_modes[0] == "bi" and d.keep_blend
         assert d.blend_mean < d.blend_without_memory["mean"] - 0.2  # nested figures, both
-        assert "own earlier codes" in PriorSummary(folds=d.as_dict()).folds_line()
+        assert "own earlier codes" in "\n".join(PriorSummary(folds=d.as_dict()).folds_lines())
         off = decide(folds, 6, 4, memory=False)
         assert off.memory_modes == [] and off.blend_mean == pytest.approx(d.blend_without_memory["mean"], abs=1e-4)
     else:  # nothing to remember: left out, or kept at its weakest for a gain within the noise

@@ -92,6 +92,7 @@ def test_edit_undo_redo_save_in_tmux(pane: Pane, tmp_path: Path):
     pane.wait_for(rf"Structure\s+{new} ")  # the first cell shows the typed code
     pane.wait_for(r"A: pluck_a2 ●")  # unsaved
     pane.keys("h")
+    pane.wait_for(r"L1 pos 0/")  # the inspector follows the cursor; read it only once the key is taken
     assert cell(pane) == new
 
     pane.keys("u")
