@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 
 from distill_tui.train import launcher
@@ -19,23 +20,33 @@ from .test_tui_support import RecordingRouter, aio, until
 from .test_tui_train import SIZE, ev, make_run, screen_text, state  # noqa: F401 - the state fixture
 
 
+@pytest.fixture
+def started(monkeypatch) -> list[launcher.PriorSpec]:
+    """The trainers the editor starts, recorded instead of run."""
+    specs: list[launcher.PriorSpec] = []
+    monkeypatch.setattr(launcher, "launch", lambda spec, env=None: specs.append(spec) or launcher.Launched(
+        pid=2**22 + 1, run_dir=Path(spec.run_dir)))
+    return specs
+
+
+def editor_on(model: Path, tmp_path: Path) -> DistillApp:
+    sound = tmp_path / "pad.wav"
+    sf.write(sound, synth("pad", 1.0), SR)
+    return DistillApp(model, [sound], router=RecordingRouter())
+
+
 def messages(app: DistillApp) -> str:
     return " | ".join(n.message for n in app._notifications)  # noqa: SLF001
 
 
 @aio
 async def test_without_a_prior_the_editor_offers_to_train_one_and_takes_it_up(tiny_model: Path, prior_model: Path,
-                                                                               tmp_path: Path, state: Path, monkeypatch):
+                                                                               tmp_path: Path, state: Path, started):
     """It said "cannot generate: this model has no prior (this model has no prior: run `distill-tui train-prior
     MODEL`)": a shell command, twice the words, and nothing in the editor could train one."""
     model = tmp_path / "kit.distill"
     shutil.copy(tiny_model, model)
-    sound = tmp_path / "pad.wav"
-    sf.write(sound, synth("pad", 1.0), SR)
-    started: list[launcher.PriorSpec] = []
-    monkeypatch.setattr(launcher, "launch", lambda spec, env=None: started.append(spec) or launcher.Launched(
-        pid=2**22 + 1, run_dir=Path(spec.run_dir)))
-    app = DistillApp(model, [sound], router=RecordingRouter())
+    app = editor_on(model, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         ed = app.editor
         await until(pilot, lambda: ed.engine is not None and ed.ws.a is not None, what="the model and the sound")
@@ -74,16 +85,11 @@ async def test_without_a_prior_the_editor_offers_to_train_one_and_takes_it_up(ti
 
 @aio
 async def test_when_the_sounds_folder_has_moved_training_the_prior_asks_where_it_is(tiny_model: Path, tmp_path: Path,
-                                                                                     state: Path, monkeypatch):
+                                                                                     state: Path, started, monkeypatch):
     """The trainer failed in the run view with "the folder the model was trained on (kit) is gone: give DATA_DIR"."""
     from distill_tui.tui.screens.file_picker import FilePickerScreen
 
-    sound = tmp_path / "pad.wav"
-    sf.write(sound, synth("pad", 1.0), SR)
-    started: list[launcher.PriorSpec] = []
-    monkeypatch.setattr(launcher, "launch", lambda spec, env=None: started.append(spec) or launcher.Launched(
-        pid=2**22 + 1, run_dir=Path(spec.run_dir)))
-    app = DistillApp(tiny_model, [sound], router=RecordingRouter())
+    app = editor_on(tiny_model, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         ed = app.editor
         await until(pilot, lambda: ed.engine is not None and ed.ws.a is not None, what="the model and the sound")

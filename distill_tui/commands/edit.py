@@ -30,6 +30,25 @@ OPS = {
 }
 
 
+def _range_args(q: argparse.ArgumentParser, levels: bool = True) -> None:
+    q.add_argument("--from", dest="start", default=None, help="first position (or seconds, '1.5s'); default 0")
+    q.add_argument("--to", dest="stop", default=None, help="end position, exclusive (or seconds); default the end")
+    if levels:
+        q.add_argument("--levels", default=None, help="1-based levels: '2', '1,3', '2-3'; default all")
+
+def _mapping_args(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--map", nargs=2, type=Path, metavar=("MODEL_A", "MODEL_B"),
+                   help="the grids come from different models: map each code to the other model's nearest one")
+
+def _sampling_args(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--model", type=Path, required=True, help="the model file (with a trained prior)")
+    q.add_argument("--temperature", type=float, default=1.0, help="above 0; lower is safer, higher wilder (default 1)")
+    q.add_argument("--top-k", type=int, default=None, help="sample only from the K likeliest codes")
+    q.add_argument("--top-p", type=float, default=None,
+                   help="sample only from the likeliest codes that together reach P, in (0, 1]")
+    q.add_argument("--seed", type=int, default=None, help="same seed and settings give the same codes (on CPU)")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("edit", help="edit codes files from the shell (each writes a new codes file)",
                               description=__doc__.splitlines()[0])
@@ -47,48 +66,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         q.set_defaults(func=run)
         return q
 
-    def rng(q: argparse.ArgumentParser, levels: bool = True) -> None:
-        q.add_argument("--from", dest="start", default=None, help="first position (or seconds, '1.5s'); default 0")
-        q.add_argument("--to", dest="stop", default=None, help="end position, exclusive (or seconds); default the end")
-        if levels:
-            q.add_argument("--levels", default=None, help="1-based levels: '2', '1,3', '2-3'; default all")
-
-    def mapping(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--map", nargs=2, type=Path, metavar=("MODEL_A", "MODEL_B"),
-                       help="the grids come from different models: map each code to the other model's nearest one")
-
-    def sampling(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--model", type=Path, required=True, help="the model file (with a trained prior)")
-        q.add_argument("--temperature", type=float, default=1.0, help="above 0; lower is safer, higher wilder (default 1)")
-        q.add_argument("--top-k", type=int, default=None, help="sample only from the K likeliest codes")
-        q.add_argument("--top-p", type=float, default=None,
-                       help="sample only from the likeliest codes that together reach P, in (0, 1]")
-        q.add_argument("--seed", type=int, default=None, help="same seed and settings give the same codes (on CPU)")
-
     q = op("take-levels", two=True)
     q.add_argument("--levels", required=True, help="levels of B to take into A, 1-based ('2-3')")
     q.add_argument("--align", choices=["stretch", "crop"], default="stretch",
                    help="when lengths differ: stretch B over A's length, or take B's positions one for one")
-    mapping(q)
+    _mapping_args(q)
 
     q = op("swap", two=True)
-    rng(q)
+    _range_args(q)
     q.add_argument("--at", default=None, help="where the range starts in B (default: the same position)")
     q.add_argument("--other-output", type=Path, default=None, help="also write the changed B here")
-    mapping(q)
+    _mapping_args(q)
 
     q = op("copy", two=True)
-    rng(q)
+    _range_args(q)
     q.add_argument("--at", default=None, help="where to paste in B (default: the same position)")
-    mapping(q)
+    _mapping_args(q)
 
     q = op("blend", two=True)
-    rng(q)
+    _range_args(q)
     q.add_argument("--amount", type=float, default=0.5, help="0 keeps A, 1 takes B (default 0.5)")
     q.add_argument("--model", type=Path, required=True, help="the model file both grids were made by")
 
     q = op("randomize")
-    rng(q)
+    _range_args(q)
     q.add_argument("--mode", choices=["uniform", "usage", "nearest"], default="uniform",
                    help="any code alike (default), codes as often as training used them, or the k nearest codes")
     q.add_argument("--k", type=int, default=4, help="nearest mode: choose among the k nearest codes")
@@ -96,22 +97,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--model", type=Path, default=None, help="needed for --mode usage and nearest")
 
     q = op("regenerate")
-    rng(q)
-    sampling(q)
+    _range_args(q)
+    _sampling_args(q)
     q.add_argument("--candidates", type=int, default=4,
                    help="regions sampled; the one that joins what follows best wins (default 4)")
 
     q = op("continue")
-    sampling(q)
+    _sampling_args(q)
     q.add_argument("--to", dest="stop", required=True, help="new length in positions (or seconds, '8s')")
     q.add_argument("--prompt", default=None, help="condition on the last N positions (default: all)")
 
     q = op("repeat")
-    rng(q, levels=False)
+    _range_args(q, levels=False)
     q.add_argument("--times", type=int, default=2, help="how many times the range plays in a row (default 2)")
 
     q = op("reverse")
-    rng(q)
+    _range_args(q)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -255,6 +255,26 @@ class EditingActions:
             return
         self.apply_edit(message.edit, message.label, message.name)
 
+    def reload_prior(self) -> None:
+        """Take up the prior just trained into the open model's file; the open sounds stay as they are."""
+        engine = self.engine
+
+        def load() -> None:
+            engine.reload_prior()
+            self.app.call_from_thread(self._prior_reloaded)
+
+        self.run_worker(load, thread=True, group="prior", exclusive=True)
+
+    def _prior_reloaded(self) -> None:
+        engine = self.engine
+        from .widgets.generate_panel import GeneratePanel
+
+        self.query_one(GeneratePanel).set_note("" if engine.prior is not None else str(engine.prior_error))
+        if engine.prior is not None:
+            self.notify("the new prior is in use: Generate, Variations and Regenerate draw from it", timeout=6)
+        else:
+            self.notify(str(engine.prior_error), title="Prior", severity="warning", timeout=10)
+
     def on_generate_requested(self, message: GenerateRequested) -> None:
         if not self.require("model"):
             return

@@ -49,14 +49,15 @@ class OpenProgress:
     def of(cls, paths: list[Path]) -> OpenProgress:
         return cls(pending={str(p) for p in paths}, total=len(paths))
 
-    def arrived(self, path: Path | str | None, ok: bool = True) -> bool:
-        """Count `path` in if it is one of these sounds (True then); `ok=False` for one that failed."""
+    def arrived(self, path: Path | str | None, ok: bool = True) -> str | None:
+        """Count `path` in if it is one of these sounds (`ok=False`: it failed) and give the status line's words;
+        None for any other sound, and when only one was asked for."""
         if path is None or str(path) not in self.pending:
-            return False
+            return None
         self.pending.discard(str(path))
         if not ok:
             self.failed.append(Path(path).name)
-        return True
+        return self.words() if self.total > 1 else None
 
     def words(self) -> str:
         if self.pending:

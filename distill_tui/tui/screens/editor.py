@@ -195,24 +195,6 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         self.grid.refresh()
         self.player.ensure_router()
 
-    def reload_prior(self) -> None:
-        """Take up the prior just trained into the open model's file; the open sounds stay as they are."""
-        engine = self.engine
-
-        def load() -> None:
-            engine.reload_prior()
-            self.app.call_from_thread(self._prior_reloaded)
-
-        self.run_worker(load, thread=True, group="prior", exclusive=True)
-
-    def _prior_reloaded(self) -> None:
-        engine = self.engine
-        self.query_one(GeneratePanel).set_note("" if engine.prior is not None else str(engine.prior_error))
-        if engine.prior is not None:
-            self.notify("the new prior is in use: Generate, Variations and Regenerate draw from it", timeout=6)
-        else:
-            self.notify(str(engine.prior_error), title="Prior", severity="warning", timeout=10)
-
     def on_model_failed(self, message: ModelFailed) -> None:
         self.grid.placeholder = "no model loaded (see the message) — : then 'Open model…'"
         self.grid.refresh()
@@ -224,24 +206,21 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
                                 stamp=message.stamp)
         except DistillError as exc:
             self.notify(str(exc), severity="error")
-            if self.opening.total > 1 and self.opening.arrived(message.audio_path or message.codes_path, ok=False):
-                self.set_message(self.opening.words())
+            self.set_message(self.opening.arrived(message.audio_path or message.codes_path, ok=False) or self.message)
             return
         self.ab_remember(sound.name, message.grid, message.audio_path)
         if message.slot:
             self.ws.set_slot(message.slot, sound.name)
         if self.ws.a == sound.name:
             self.show_a()
-        if self.opening.total > 1 and self.opening.arrived(message.audio_path or message.codes_path):
-            self.set_message(self.opening.words())
+        self.set_message(self.opening.arrived(message.audio_path or message.codes_path) or self.message)
         if message.note:
             self.set_message(message.note)  # replaces "generating …"
         self.refresh_panels()
 
     def on_load_failed(self, message: LoadFailed) -> None:
         self.notify(message.reason, title="Cannot open", severity="error", timeout=8)
-        if self.opening.total > 1 and self.opening.arrived(message.what, ok=False):
-            self.set_message(self.opening.words())
+        self.set_message(self.opening.arrived(message.what, ok=False) or self.message)
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self.notify(message.reason, title=f"{message.what} failed", severity="error", timeout=8)
