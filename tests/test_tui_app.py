@@ -409,3 +409,15 @@ async def test_the_status_line_counts_the_sounds_of_a_folder_as_they_open(app_fa
         assert ed.message == "5 sounds open; 1 could not be read: broken.wav"
         counts = [m for m in said if m.startswith("opening sounds: ")]
         assert counts == [f"opening sounds: {n} of 6" for n in range(1, 6)], said
+
+
+def test_the_count_of_open_sounds_is_said_in_words():
+    """Opening a missing file beside one sound said "1 sounds open; 1 could not be read: nope.wav"."""
+    from distill_tui.tui.loading import OpenProgress
+
+    opening = OpenProgress.of([Path("/x/nope.wav"), Path("/x/clap.ogg")])
+    assert opening.arrived("/x/nope.wav", ok=False) == "opening sounds: 1 of 2"
+    assert opening.arrived(Path("/x/other.wav")) is None  # not one of them
+    assert opening.arrived(Path("/x/clap.ogg")) == "1 sound open; 1 could not be read: nope.wav"
+    assert OpenProgress.of([Path("a.wav")]).arrived("a.wav") is None  # one sound: nothing to count
+

@@ -62,7 +62,8 @@ class OpenProgress:
     def words(self) -> str:
         if self.pending:
             return f"opening sounds: {self.total - len(self.pending)} of {self.total}"
-        opened = f"{self.total - len(self.failed)} sounds open"
+        n = self.total - len(self.failed)
+        opened = f"{n} sound{'' if n == 1 else 's'} open"
         if not self.failed:
             return opened
         names = ", ".join(self.failed[:3]) + (", …" if len(self.failed) > 3 else "")
