@@ -102,3 +102,17 @@ async def test_when_the_sounds_folder_has_moved_training_the_prior_asks_where_it
         await until(pilot, lambda: isinstance(app.screen, RunViewScreen), what="the prior's run view")
         assert started[0].data_dir == tmp_path
 
+
+def test_a_prior_that_cannot_be_used_says_how_to_make_a_new_one(tiny_model: Path, monkeypatch):
+    """A prior trained on another VQ-VAE said only "… run `distill-tui train-prior MODEL` again" in the editor."""
+    from distill_tui.errors import ModelFileError
+    from distill_tui.inference import generate, session
+
+    def stale(path):  # noqa: ANN001, ANN202
+        raise ModelFileError("its prior was trained on another VQ-VAE: run `distill-tui train-prior MODEL` again", path)
+
+    monkeypatch.setattr(generate.Prior, "from_model_file", staticmethod(stale))
+    engine = session.InferenceSession.load(tiny_model)
+    assert engine.prior is None and engine.prior_error.startswith("its prior cannot be used (its prior was trained")
+    assert engine.prior_error.endswith(": then 'Train the prior…' makes a new one")
+

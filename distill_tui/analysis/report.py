@@ -78,7 +78,8 @@ def markdown_report(info: dict[str, Any], name: str, png_name: str | None = None
     lines += ["", "## Prior", ""]
     p = info.get("prior")
     if p is None:
-        lines.append("No prior yet (`distill-tui train-prior MODEL`): the model encodes and decodes but cannot generate.")
+        lines.append("No prior yet: the model encodes and decodes but cannot generate. Train one in the editor "
+                     "(`:` → *Train the prior…*) or with `distill-tui train-prior MODEL`.")
     else:
         lines += [f"- architecture: {p.get('architecture')}",
                   f"- validation perplexity {_num(p.get('val_perplexity'))} (same-level bigram baseline "

@@ -192,6 +192,6 @@ def _load_prior(path: Path) -> tuple[Any, str | None]:
     except NoPriorError:
         return None, NO_PRIOR_YET
     except BadInputError as exc:
-        return None, f"its prior cannot be used ({exc.reason})"
+        return None, f"its prior cannot be used ({exc.reason}); : then 'Train the prior…' makes a new one"
     except ImportError as exc:  # pragma: no cover - a build without the prior
         return None, f"sampling is not available in this build ({exc})"
