@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -108,3 +110,52 @@ def test_non_finite_samples_are_never_written(tmp_path):
         with pytest.raises(OutputError, match="NaN or infinite"):
             save_audio(tmp_path / name, bad, 22050)
     assert list(tmp_path.iterdir()) == []
+
+
+def _vorbis_in_wav(path, samples, rate, tag=0x674F, channels=1):
+    """A WAV file as the old Vorbis ACM codec wrote them (LMMS ships some): format tag `tag`, a 'fact' chunk,
+    and a whole Ogg Vorbis stream as the data chunk."""
+    import io
+    import struct
+
+    buf = io.BytesIO()
+    sf.write(buf, samples, rate, format="OGG", subtype="VORBIS")
+    ogg = buf.getvalue()
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, 9000, 1, 16) + struct.pack("<H", 8) + bytes(8)
+    chunks = (b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"fact" + struct.pack("<II", 4, len(samples))
+              + b"data" + struct.pack("<I", len(ogg)) + ogg + (b"\0" if len(ogg) & 1 else b""))
+    path.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks)
+    return path
+
+
+@pytest.mark.parametrize("tag", [0x674F, 0x6771])
+def test_vorbis_inside_a_wav_file_is_read(tmp_path, tag):
+    from distill_tui.audio.io import audio_info, read_channels
+
+    x = synth("pluck", 0.6, sr=44100)
+    path = _vorbis_in_wav(tmp_path / "kick04.ogg", x, 44100, tag=tag)
+    with pytest.raises(sf.LibsndfileError):  # what libsndfile makes of it on its own
+        sf.info(str(path))
+    a = load_audio(path, 22050)
+    assert a.source_sample_rate == 44100 and a.sample_rate == 22050
+    assert abs(a.source_seconds - 0.6) < 0.01 and abs(a.seconds - 0.6) < 0.01
+    back = load_audio(path)
+    assert np.corrcoef(back.samples[: len(x)], x[: len(back.samples)])[0, 1] > 0.98  # the sound, not noise
+    assert abs(audio_info(path).duration - 0.6) < 0.01
+    data, rate = read_channels(path)
+    assert rate == 44100 and data.shape[1] == 1
+    assert load_audio(path, 44100, max_seconds=0.1).truncated
+
+
+def test_other_unreadable_wav_tags_still_get_one_line_errors(tmp_path):
+    path = _vorbis_in_wav(tmp_path / "odd.wav", synth("pluck", 0.3), SR, tag=0x1234)
+    with pytest.raises(AudioError, match="odd.wav.*not a readable audio file"):
+        load_audio(path, SR)
+
+
+@pytest.mark.skipif(not Path("/usr/share/lmms/samples/drums/kick04.ogg").exists(),
+                    reason="needs real audio: apt-get install -y lmms-common")
+def test_the_lmms_vorbis_in_wav_kicks_are_read():
+    a = load_audio("/usr/share/lmms/samples/drums/kick04.ogg", 44100)
+    assert a.source_sample_rate == 44100 and 0.6 < a.seconds < 0.7
+    assert np.abs(a.samples).max() > 0.1

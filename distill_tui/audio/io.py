@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,9 @@ from .resample import resample
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".opus", ".w64", ".caf"}
 SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
+# WAV format tags of the old Vorbis ACM codec (modes 1, 2, 3 and their "plus" forms): the data chunk is a whole
+# Ogg Vorbis stream. libsndfile refuses the 'fmt ' chunk but reads the stream itself. LMMS ships such files.
+OGG_IN_WAV_TAGS = frozenset({0x674F, 0x6750, 0x6751, 0x676F, 0x6770, 0x6771})
 
 
 @dataclass
@@ -51,6 +56,60 @@ def _what_else(path: Path) -> str | None:
     return None
 
 
+def ogg_inside_wav(path: Path) -> bytes | None:
+    """The Ogg stream a RIFF/WAVE file holds in its data chunk under a Vorbis ACM format tag, or None."""
+    try:
+        with Path(path).open("rb") as fh:
+            if fh.read(12)[8:12] != b"WAVE":
+                return None
+            tag = None
+            while header := fh.read(8):
+                if len(header) < 8:
+                    return None
+                kind, size = header[:4], struct.unpack("<I", header[4:])[0]
+                if kind == b"fmt ":
+                    body = fh.read(size + (size & 1))
+                    tag = struct.unpack("<H", body[:2])[0] if len(body) >= 2 else None
+                    if tag not in OGG_IN_WAV_TAGS:
+                        return None
+                elif kind == b"data":
+                    data = fh.read(size) if tag is not None else b""
+                    return data if data[:4] == b"OggS" else None
+                else:
+                    fh.seek(size + (size & 1), io.SEEK_CUR)
+    except OSError:
+        return None
+    return None
+
+
+def _source_and_info(path: Path) -> tuple[str | io.BytesIO, sf._SoundFileInfo]:
+    """What soundfile opens for `path` (its name, or the Ogg stream inside a Vorbis-in-WAV file), and its header."""
+    try:
+        return str(path), sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError, OSError):
+        ogg = ogg_inside_wav(path)
+        if ogg is None:
+            raise
+    source = io.BytesIO(ogg)
+    info = sf.info(source)
+    source.seek(0)
+    return source, info
+
+
+def audio_info(path: Path) -> sf._SoundFileInfo:
+    """The file's header as `soundfile.info` gives it (samplerate, channels, frames, duration); Vorbis-in-WAV
+    files are read from the Ogg stream they hold. Raises what soundfile raises for a file it cannot read."""
+    return _source_and_info(Path(path))[1]
+
+
+def read_channels(path: Path) -> tuple[np.ndarray, int]:
+    """Every channel as the file holds it: (N, C) float32 samples and the file's rate. No checks: `load_audio`
+    first."""
+    source, _ = _source_and_info(Path(path))
+    data, rate = sf.read(source, dtype="float32", always_2d=True)
+    return data, int(rate)
+
+
 def load_audio(
     path: str | Path,
     sample_rate: int | None = None,
@@ -73,7 +132,7 @@ def load_audio(
     if path.stat().st_size == 0:  # libsndfile would say "Format not recognised"
         raise AudioError("the file is empty (0 bytes)", path)
     try:
-        info = sf.info(str(path))
+        source, info = _source_and_info(path)
     except (RuntimeError, sf.LibsndfileError, OSError) as exc:
         raise AudioError(_what_else(path) or f"not a readable audio file ({_short(exc)})", path) from exc
     if info.samplerate <= 0 or info.channels <= 0:
@@ -84,7 +143,7 @@ def load_audio(
         frames = int(max_seconds * info.samplerate)
         truncated = True
     try:
-        data, sr = sf.read(str(path), frames=frames, dtype="float32", always_2d=True)
+        data, sr = sf.read(source, frames=frames, dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError, OSError, ValueError) as exc:
         raise AudioError(f"could not decode audio ({_short(exc)})", path) from exc
     if data.shape[0] == 0:

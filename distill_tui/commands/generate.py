@@ -81,19 +81,17 @@ def _levels(text: str, levels: int) -> list[int]:
 def corpus_seconds(doc: Any, limit: float) -> list[float]:
     """The lengths (s) of the sounds the model was trained on: read from the dataset folder when it is still
     there (file headers only), else the mean length the model document records; each capped at `limit`."""
-    import soundfile as sf
-
-    from ..audio.io import is_audio_file
+    from ..audio.io import audio_info
+    from ..data.audio_files import find_audio
 
     root = Path(doc.dataset.root) if doc.dataset.root else None
     out: list[float] = []
     if root is not None and root.is_dir():
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and is_audio_file(path):
-                try:
-                    out.append(float(sf.info(str(path)).duration))
-                except (RuntimeError, OSError, ValueError):
-                    continue
+        for path in find_audio(root):
+            try:
+                out.append(float(audio_info(path).duration))
+            except (RuntimeError, OSError, ValueError):
+                continue
     if not out and doc.dataset.files:
         out = [doc.dataset.minutes * 60 / doc.dataset.files]
     return [min(max(v, 0.1), limit) for v in out] or [DEFAULT_SECONDS]

@@ -72,14 +72,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _read_audio(path: Path) -> tuple[np.ndarray, int]:
     """Samples as they are in the file: stereo stays stereo (to hear an export's width), more is mixed to mono."""
-    import soundfile as sf
-
-    from ..audio.io import load_audio
+    from ..audio.io import load_audio, read_channels
 
     loaded = load_audio(path)  # validates: missing, unreadable, empty, NaN -> AudioError naming the file
     if loaded.source_channels == 2:
-        data, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
-        return data, int(sample_rate)
+        return read_channels(path)
     return loaded.samples, loaded.sample_rate
 
 

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
-from ..audio.io import LoadedAudio, load_audio
+from ..audio.io import LoadedAudio, audio_info, load_audio
 from ..audio.resample import RESAMPLE_VERSION
 from ..audio.spectrogram import magnitude_db, to_relative_db
 from ..config import DatasetSummary, SpectrogramConfig, TrainConfig, stft_sizes
@@ -119,7 +118,7 @@ def corpus_rate(paths: list[Path], lo: int = 16000, hi: int = 48000) -> RateChoi
     for path in paths:
         try:
             with readable_name(path) as name:
-                rate = int(sf.info(str(name)).samplerate)
+                rate = int(audio_info(name).samplerate)
         except Exception:  # noqa: BLE001 - any header a reader refuses: the scan says why, in its list
             unreadable += 1
             continue
