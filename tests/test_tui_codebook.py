@@ -100,6 +100,23 @@ async def test_codebook_moves_with_j_and_k_and_names_its_columns(demo: Path):
 
 
 @aio
+async def test_the_level_line_wraps_in_a_narrow_terminal(demo: Path):
+    """Issue: at 80 columns the level's description was cut after "its codes differ most in loudness", its
+    figures lost off the right edge (the line had a fixed height of 2)."""
+    app = DistillApp(demo, SOUNDS, router=RecordingRouter())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        cb = codebook(app)
+        await pilot.pause()
+        reason = app.editor.engine.perceptual.levels[0].reason
+        line = cb.query_one("#cb-level")
+        width = line.content_region.width
+        assert len(reason) > width  # the case: a description longer than the line
+        assert line.content_region.height >= 1 + -(-len(reason) // width)
+        assert cb.query_one(DataTable).size.height >= 5  # the codes still have room
+
+
+@aio
 async def test_report_screen_exports_markdown(demo: Path, tmp_path: Path, monkeypatch):
     """`e` writes into the folder Distill was started from, not beside the model (the demo's is in the install)."""
     work = tmp_path / "work"

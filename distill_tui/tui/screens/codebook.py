@@ -66,7 +66,7 @@ class CodebookScreen(Screen):
     DEFAULT_CSS = """
     CodebookScreen #cb-title { height: 1; background: $panel; text-style: bold; padding: 0 1; }
     CodebookScreen #cb-heatmap { border-bottom: hkey $panel; }
-    CodebookScreen #cb-level { height: 2; padding: 0 1; }
+    CodebookScreen #cb-level { height: auto; max-height: 5; padding: 0 1; }
     CodebookScreen DataTable { height: 1fr; }
     CodebookScreen #cb-where { height: 2; padding: 0 1; background: $surface; }
     """
