@@ -44,6 +44,22 @@ def test_write_report_with_or_without_matplotlib(tiny_model: Path, tmp_path: Pat
         assert f"]({files.png.name})" in files.markdown.read_text()
 
 
+def test_a_second_report_never_replaces_the_first(tiny_model: Path, tmp_path: Path):
+    model = tmp_path / "m.distill"
+    shutil.copy(tiny_model, model)
+    out = tmp_path / "reports"
+    out.mkdir()
+    first = write_report(model, out)
+    first.markdown.write_text("annotated by hand")
+    second = write_report(model, out)
+    third = write_report(model, out)
+    assert first.markdown == out / "m.report.md" and first.markdown.read_text() == "annotated by hand"
+    assert (second.markdown, third.markdown) == (out / "m-2.report.md", out / "m-3.report.md")
+    assert "## Codebook health" in second.markdown.read_text()
+    if second.png is not None:  # the heatmap is numbered with its report, and linked from it
+        assert second.png == out / "m-2.usage.png" and "](m-2.usage.png)" in second.markdown.read_text()
+
+
 def test_png_heatmap(tmp_path: Path):
     pytest.importorskip("matplotlib")
     from distill_tui.analysis.report import heatmap_png

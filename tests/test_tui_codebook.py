@@ -134,6 +134,14 @@ async def test_report_screen_exports_markdown(demo: Path, tmp_path: Path, monkey
         assert "## Codebook health" in text and "## Prior" in text
         assert not demo.with_name("demo.report.md").exists()
 
+        # a second export keeps the first report (the user may have annotated it): it is demo-2.report.md
+        md.write_text("my notes")
+        await pilot.press("e")
+        second = work / "demo-2.report.md"
+        await until(pilot, lambda: second.exists(), what="the second export")
+        assert md.read_text() == "my notes" and "## Prior" in second.read_text()
+        assert "demo-2.report.md" in str(screen.query_one("#report-status").content)
+
 
 @aio
 async def test_report_of_a_broken_model_file_says_so(tmp_path: Path):

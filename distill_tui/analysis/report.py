@@ -125,16 +125,23 @@ def heatmap_png(counts: list[list[int]], path: Path) -> None:
         plt.close(fig)
 
 
-def write_report(model_path: str | Path, out: str | Path | None = None) -> ReportFiles:
-    """Write MODEL.report.md (and MODEL.usage.png when matplotlib is installed) beside `out` or the model."""
+def write_report(model_path: str | Path, folder: str | Path | None = None) -> ReportFiles:
+    """Write MODEL.report.md (and MODEL.usage.png when matplotlib is installed) into `folder` (default: beside the
+    model). A report already there is kept: the new one is MODEL-2.report.md (then -3, …), its heatmap beside it."""
     from ..persistence.model_file import load_model_file  # noqa: PLC0415
     from .model_info import info_dict  # noqa: PLC0415
 
     model_path = Path(model_path)
     doc = load_model_file(model_path).document
     info = info_dict(doc)
-    md_path = Path(out) if out else model_path.with_name(model_path.stem + ".report.md")
-    png_path: Path | None = md_path.with_name(model_path.stem + ".usage.png")
+    where = Path(folder) if folder is not None else model_path.parent
+    n = 1
+    while True:
+        tag = model_path.stem if n == 1 else f"{model_path.stem}-{n}"
+        md_path, png_path = where / f"{tag}.report.md", where / f"{tag}.usage.png"
+        if not (md_path.exists() or png_path.exists()):
+            break
+        n += 1
     note = ""
     if not doc.counts:
         png_path, note = None, "no usage counts in this model file: no heatmap"

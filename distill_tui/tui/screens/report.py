@@ -117,7 +117,7 @@ class ReportScreen(Screen):
         from ...analysis.report import write_report
 
         try:  # into the folder Distill was started from, never beside the model (the demo's is inside the install)
-            files = write_report(self.model_path, Path.cwd() / f"{Path(self.model_path).stem}.report.md")
+            files = write_report(self.model_path, Path.cwd())
         except Exception as exc:  # noqa: BLE001
             self.post_message(ReportExported(f"export failed: {exc}", False))
             return
