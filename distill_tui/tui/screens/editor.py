@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from ...errors import BadInputError, DistillError
@@ -57,6 +58,7 @@ from .prompt import PromptScreen
 MIN_WIDTH, MIN_HEIGHT = 60, 16
 EDIT_MODE_ACTIONS = {"play", "undo", "redo", "save"}  # what normal-mode keys still do while typing codes
 DEFAULT_BPM = 120.0
+PANELS_EVERY_S = 0.25  # while a folder opens, the sound list and the panels are redrawn this often
 IDLE_FULL_DECODE_S = 2.0  # after this long without edits, a sound built from partial re-decodes is decoded afresh
 
 
@@ -81,6 +83,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         self.files = SoundFiles(self)
         self._play_when_ready = False
         self._slot_rows: list[SlotRow] | None = None
+        self._panels_timer: Timer | None = None  # a redraw of the panels while a folder opens
 
     @property
     def router(self) -> Any:
@@ -216,6 +219,19 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         self.set_message(self.opening.arrived(message.audio_path or message.codes_path) or self.message)
         if message.note:
             self.set_message(message.note)  # replaces "generating …"
+        if self.opening.pending and sound.name not in (self.ws.a, self.ws.b):
+            self._refresh_panels_soon()
+        else:
+            self.refresh_panels()
+
+    def _refresh_panels_soon(self) -> None:
+        """While a folder opens, redraw the panels a few times a second, not once per sound: for 200 sounds,
+        once per sound held the interface for about a third of the time they took to open."""
+        if self._panels_timer is None:
+            self._panels_timer = self.set_timer(PANELS_EVERY_S, self._refresh_panels_now)
+
+    def _refresh_panels_now(self) -> None:
+        self._panels_timer = None
         self.refresh_panels()
 
     def on_load_failed(self, message: LoadFailed) -> None:
@@ -408,7 +424,9 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         self.refresh_status()
 
     def refresh_title(self) -> None:
-        self.query_one("#title", Static).update(title_text(self.model_path, self.ws))
+        # layout=False: the title and the status line are one line high whatever they say, and a layout pass
+        # of the whole screen on every cursor move (which redraws the status line) is what they would cost
+        self.query_one("#title", Static).update(title_text(self.model_path, self.ws), layout=False)
 
     def refresh_slots(self) -> None:
         rows = slot_rows(self.ws)
@@ -425,7 +443,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         decode_ms = self.decoder.last_decode_ms if self.show_timings else None
         self.query_one("#status", Static).update(status_text(self.grid, self.ws, playing=self.playing,
                                                              follow=self.player.follow, decode_ms=decode_ms,
-                                                             message=self.message))
+                                                             message=self.message), layout=False)
 
     # ------------------------------------------------------------------ small settings and dialogs
     def _beat_positions(self) -> int:

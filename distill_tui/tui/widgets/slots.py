@@ -72,9 +72,8 @@ class SlotsPanel(Vertical):
         self.query_one("#slots-ab", Static).update(ab)
         lst = self.query_one(SoundList)
         highlighted = lst.highlighted
-        lst.clear_options()
-        for r in rows:
-            mark = f"{r.slot or ' '}{'●' if r.dirty else ' '}"
-            lst.add_option(Option(f"{mark} {r.name}", id=r.name))
+        # in one call: an option at a time re-sized the list's scroll area once per sound, and a folder of
+        # 200 sounds, which calls this once per sound opened, spent 17 s of the interface's time in it
+        lst.set_options([Option(f"{r.slot or ' '}{'●' if r.dirty else ' '} {r.name}", id=r.name) for r in rows])
         if highlighted is not None and rows:
             lst.highlighted = min(highlighted, len(rows) - 1)
