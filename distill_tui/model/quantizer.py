@@ -10,9 +10,12 @@ each new input shape (35-60 ms the first time a sound of a new length is decoded
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import math
 import sys
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +42,8 @@ def residual_vq_class() -> type[nn.Module]:
     if "vector_quantize_pytorch" not in sys.modules:
         mark = torch.compiler.allow_in_graph
         torch.compiler.allow_in_graph = lambda fn: fn  # einx's only use of it: marking its own operations
+        if "sympy" not in sys.modules and importlib.util.find_spec("sympy") is not None:
+            sys.modules["sympy"] = ImportedOnUse("sympy")  # einx imports it, and training never reads it
         try:
             import vector_quantize_pytorch  # noqa: F401
         finally:
@@ -46,6 +51,27 @@ def residual_vq_class() -> type[nn.Module]:
     from vector_quantize_pytorch import ResidualVQ
 
     return ResidualVQ
+
+
+class ImportedOnUse(types.ModuleType):
+    """Stands for a module that has not been imported yet, and imports it when one of its names is first read.
+
+    einx (imported by vector-quantize-pytorch) imports sympy at its own import, 0.6-0.7 s of the start of training
+    on a 2-core Zen 3 (bench/RESULTS.md, "Twentieth session"), but reads it only to solve shape equations that
+    its simpler rules leave open, which training's quantizer never asks of it. On the first name read, the real
+    module is imported, takes this one's place in `sys.modules`, and its names are copied here for whoever kept
+    this one (`import sympy.core` and `from sympy import X` reach the real module the same way)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.__spec__ = importlib.util.find_spec(name)  # as the real one's: `find_spec` answers the same
+
+    def __getattr__(self, name: str) -> object:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        real = importlib.import_module(self.__name__)
+        self.__dict__.update({k: v for k, v in vars(real).items() if k != "__name__"})
+        return getattr(real, name)
 
 
 @dataclass
