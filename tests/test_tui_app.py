@@ -439,6 +439,14 @@ async def test_a_folder_of_sounds_opens_without_redrawing_the_list_per_sound(app
         assert names == [f.stem for f in files]
         assert ed.ws.a == "hit00"
 
+    # again: now the codes cache hands out all 30 before the model has loaded, and the model's arrival kept
+    # the count off the status line ("model demo.distill loaded" alone)
+    app, _ = app_factory(*files)
+    async with app.run_test(size=SIZE) as pilot:
+        ed = app.editor
+        await until(pilot, lambda: ed.engine is not None and not ed.opening.pending, what="the model and sounds")
+        assert ed.message == "model demo.distill loaded; 30 sounds open"
+
 
 def test_the_count_of_open_sounds_is_said_in_words():
     """Opening a missing file beside one sound said "1 sounds open; 1 could not be read: nope.wav"."""

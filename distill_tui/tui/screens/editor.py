@@ -194,7 +194,8 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
                                                      engine.labels))
         if engine.perceptual.note:
             self.notify(engine.perceptual.note, severity="warning", timeout=6)
-        self.set_message(f"model {engine.path.name} loaded")
+        opened = self.opening.total > 1 and len(self.opening.pending) < self.opening.total  # from the codes cache
+        self.set_message(f"model {engine.path.name} loaded" + (f"; {self.opening.words()}" if opened else ""))
         self.grid.refresh()
         self.player.ensure_router()
 
