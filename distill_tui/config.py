@@ -235,7 +235,8 @@ def load_toml(path: str | Path) -> dict[str, dict[str, Any]]:
         names = {f.name for f in dataclasses.fields(known[table])}
         unknown = set(value) - names
         if unknown:
-            raise BadInputError(f"unknown key(s) in [{table}]: {', '.join(sorted(unknown))}", path)
+            raise BadInputError(f"unknown {'key' if len(unknown) == 1 else 'keys'} in [{table}]: "
+                                f"{', '.join(sorted(unknown))}", path)
     return data
 
 

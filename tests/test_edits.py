@@ -247,7 +247,7 @@ def test_take_levels_stretch_and_crop():
     long = grid(levels=3, positions=30, seed=3)
     E.TakeLevels(source=long, levels=[0], align="crop").do(a)
     assert np.array_equal(a.codes[0], long.codes[0, :8])
-    with pytest.raises(BadInputError, match="do not exist"):
+    with pytest.raises(BadInputError, match="level 4 does not exist"):
         E.TakeLevels(source=b, levels=[3]).do(a)
 
 

@@ -159,7 +159,7 @@ async def test_regenerate_every_nth_column_and_every_other_beat_keep_the_cells_b
         changed = np.argwhere(grid.codes != before)
         assert len(changed), "nothing was redrawn"
         assert set(changed[:, 0]) == {0} and set(changed[:, 1]) <= {2, 4, 6, 8, 10}, changed
-        assert ed.message == "regenerated every 2 column(s)"
+        assert ed.message == "regenerated every 2 columns"
 
         await pilot.press("u")
         assert np.array_equal(grid.codes, before)

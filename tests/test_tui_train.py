@@ -44,7 +44,7 @@ async def test_train_watch_stop_resume_and_open(dataset: Path, tiny_toml: Path, 
         train = TrainScreen(dataset, browse_root=dataset.parent)
         app.push_screen(train)
         await until(pilot, lambda: train.report is not None, what="the folder scan")
-        assert train.report.files == 6 and "6 sound(s)" in screen_text(app)
+        assert train.report.files == 6 and "6 sounds," in screen_text(app)
         for name, value in (("steps", "60"), ("config", str(tiny_toml)), ("output", "tiny.distill"),
                             ("device", "cpu")):
             train.query_one(f"#set-{name}").value = value
@@ -118,7 +118,7 @@ async def test_a_folder_of_sounds_opened_as_the_model_starts_on_the_training_for
         await until(pilot, lambda: isinstance(app.screen, TrainScreen), what="the training form")
         train: TrainScreen = app.screen  # type: ignore[assignment]
         await until(pilot, lambda: train.report is not None, what="the folder scan")
-        assert train.report.files == 6 and "6 sound(s)" in screen_text(app)
+        assert train.report.files == 6 and "6 sounds," in screen_text(app)
         await pilot.press("escape")  # back to the (empty) editor
         await until(pilot, lambda: not isinstance(app.screen, TrainScreen), what="the editor")
         # it said "no model: distill-tui open MODEL [AUDIO ...]", a shell command inside the editor

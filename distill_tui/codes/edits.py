@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import BadInputError
+from ..words import numbered
 from .clipboard import Clipboard, CodeMapping, require_same_model
 from .columns import ColumnEdit, Continue, DeleteColumns, DuplicateColumns, InsertColumns, RepeatColumns
 from .edit_base import BlockEdit, Edit, EditResult, LatentBlender, PriorLike, check_codes
@@ -230,7 +231,7 @@ class TakeLevels(BlockEdit):
             raise BadInputError("no levels to take")
         bad = [q + 1 for q in self.levels if not 0 <= q < doc.levels]
         if bad:
-            raise BadInputError(f"level(s) {bad} do not exist (this grid has levels 1..{doc.levels})")
+            raise BadInputError(f"{numbered('level', bad)} {'does' if len(bad) == 1 else 'do'} not exist (this grid has levels 1..{doc.levels})")
         return Selection(min(self.levels), max(self.levels) + 1, 0, None)
 
     def compute(self, doc: CodeGrid, sel: Selection) -> tuple[np.ndarray, np.ndarray]:

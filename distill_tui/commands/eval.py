@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import printable
+from ..words import counted
 from . import print_json
 
 
@@ -167,7 +168,7 @@ def _print_tables(model_path: Path, result: dict[str, Any], codebook_sizes: list
         con.print("files above 48 kHz were scored at 48 kHz")
     if "held_out" in result:
         h, tr = result["held_out"], result["trained"]
-        con.print(f"held out: {h['files']} file(s), LSD {h['lsd_db']:.2f} dB; trained on: {tr['files']} file(s), "
+        con.print(f"held out: {counted(h['files'], 'file')}, LSD {h['lsd_db']:.2f} dB; trained on: {counted(tr['files'], 'file')}, "
                   f"LSD {tr['lsd_db']:.2f} dB ({result['split']['note']})")
     elif result["split"].get("holdout") == "files":
         con.print(f"held-out files: {result['split']['note']}")
@@ -184,5 +185,5 @@ def _print_onsets(con: Any, onsets: dict[str, Any]) -> None:
         if not g["files"]:
             continue
         timing = f"attacks off by {g['median_ms']:.1f} ms (median)" if g["median_ms"] is not None else "no attack kept"
-        con.print(f"timing, {label} ({g['files']} file(s)): {timing}, {100 * g['hits']:.0f} % of attacks found")
+        con.print(f"timing, {label} ({counted(g['files'], 'file')}): {timing}, {100 * g['hits']:.0f} % of attacks found")
     con.print(f"[dim]({onsets['rule']})[/dim]")

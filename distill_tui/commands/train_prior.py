@@ -8,6 +8,7 @@ from typing import Any
 
 from ..config import check_fields
 from ..errors import BadInputError
+from ..words import counted
 from . import apply_budget, check_prior_shape, print_json
 
 
@@ -81,7 +82,7 @@ class _Echo:
     def __call__(self, ev: dict[str, Any]) -> None:
         d = self.display
         if ev.get("event") == "fold":
-            d.say(f"fold {ev['fold']} of {ev['folds']} ({len(ev['held_out'])} sound(s) held out, {ev['steps']} steps): "
+            d.say(f"fold {ev['fold']} of {ev['folds']} ({counted(len(ev['held_out']), 'sound')} held out, {ev['steps']} steps): "
                   f"best perplexity {ev['best_val_ppl']:.2f}, bigram {ev['bigram_val_ppl']:.2f}")
             return
         if ev.get("event") == "folds":

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ..errors import BadInputError, printable
+from ..words import numbered
 from . import check_count, print_json
 from .generate import parse_region
 
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(out)
     else:
-        kept_text = f"level(s) {','.join(str(v) for v in out['keep_levels'])}" if out["keep_levels"] else "no level"
+        kept_text = numbered("level", out["keep_levels"]) if out["keep_levels"] else "no level"
         plural = "s" if args.n != 1 else ""
         print(f"{args.n} variation{plural} of {name} (keeping {kept_text}, seed {result.seed}) in {sample_s:.2f} s of sampling")
         if subtle:

@@ -152,8 +152,9 @@ def corpus_spectrogram(spec: SpectrogramConfig, data_dir: Path, given: frozenset
         if choice.upsampled:
             names = ", ".join(f"{p} ({r} Hz)" for p, r in choice.upsampled[:5])
             more = f" and {len(choice.upsampled) - 5} more" if len(choice.upsampled) > 5 else ""
-            warning = (f"{len(choice.upsampled)} file(s) below {rate} Hz are upsampled and add nothing above "
-                       f"their own band: {names}{more}")
+            n = len(choice.upsampled)
+            warning = (f"1 file below {rate} Hz is upsampled and adds nothing above its own band" if n == 1 else
+                       f"{n} files below {rate} Hz are upsampled and add nothing above their own band") + f": {names}{more}"
     n_fft, hop = stft_sizes(rate)
     out = replace(spec, sample_rate=rate, n_fft=spec.n_fft if "n_fft" in given else n_fft,
                   hop_length=spec.hop_length if "hop_length" in given else hop)

@@ -26,6 +26,7 @@ import torch
 
 from ..analysis.memorization import bigram_counts
 from ..errors import BadInputError
+from ..words import counted
 from .sampling import SamplingSettings
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def prompt_length(prior: Prior, grids: list[np.ndarray], names: list[str] | None
     for i, g in enumerate(grids):
         if g.shape[1] < MIN_PROMPT:
             who = names[i] if names else f"chosen sound {i + 1}"
-            raise BadInputError(f"--like {who}: {g.shape[1]} position(s) is too short to prompt the prior "
+            raise BadInputError(f"--like {who}: {counted(g.shape[1], 'position')} is too short to prompt the prior "
                                 f"(at least {MIN_PROMPT})")
     return prior.cfg.context
 

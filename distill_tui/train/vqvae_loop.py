@@ -44,6 +44,7 @@ from ..fileio import atomic_write_json, reason_of
 from ..model.vqvae import VQVAE, spectral_loss
 from ..persistence.document import DatasetSummary, HealthSummary, ModelDocument, TrainingSummary
 from ..persistence.model_file import read_document, save_model_file
+from ..words import counted
 from .adamw import AdamW
 from .budget_lr import SHORT_LR, schedule_for
 from .checkpoint import Checkpoint, load_optimizer
@@ -470,14 +471,14 @@ class Trainer:
             used = size - h.dead_codes
             if reinit and used <= tc.collapse_codes:
                 model.quantizer.reinit_level_(q)
-                warn(f"level {q + 1} collapsed to {used} code(s): its codebook was re-initialized", f"collapse:{q}",
+                warn(f"level {q + 1} collapsed to {counted(used, 'code')}: its codebook was re-initialized", f"collapse:{q}",
                      step, level=q + 1)
             elif h.utilization < tc.low_utilization:
                 warn(f"level {q + 1} uses only {h.utilization:.0%} of its {size} codes: fewer codes per level (--codebook-"
                      f"size {max(8, 2 ** int(math.log2(max(used, 8))))}) or more sounds would fill it", f"util:{q}", step,
                      once=True, level=q + 1)
             if judge_gains and q < len(gains) and gains[q] < tc.min_level_gain_db:
-                warn(f"level {q + 1} changes the sound by only {gains[q]:.2f} dB: with {max(1, q)} level(s) (--levels "
+                warn(f"level {q + 1} changes the sound by only {gains[q]:.2f} dB: with {counted(max(1, q), 'level')} (--levels "
                      f"{max(1, q)}) the model would sound the same and train faster", f"gain:{q}", step, once=True, level=q + 1)
 
 

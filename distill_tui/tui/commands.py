@@ -18,6 +18,7 @@ from ..codes import edits as E
 from ..codes import masks, patterns
 from ..codes.clipboard import Clipboard
 from ..errors import BadInputError, DistillError
+from ..words import counted, numbered
 
 if TYPE_CHECKING:
     import numpy as np
@@ -128,7 +129,7 @@ def insert(s: EditorScreen, text: str) -> None:
     except DistillError as exc:
         s.bad(exc)  # type: ignore[arg-type]
         return
-    s.edit_selection(lambda sel: E.InsertColumns(at=s.grid.pos, count=count), f"inserted {count} column(s)")
+    s.edit_selection(lambda sel: E.InsertColumns(at=s.grid.pos, count=count), f"inserted {counted(count, 'column')}")
 
 
 # ---- fills and patterns
@@ -259,7 +260,7 @@ def regenerate_every(s: EditorScreen, text: str) -> None:
         return
     _regenerate_part(s, lambda g, sel, levels: masks.every_nth(g.levels, g.positions, sel.pos_start, sel.pos_stop or 0,
                                                                every, levels=levels),
-                     f"regenerated every {every} column(s)" if every > 1 else "regenerated with the prior")
+                     f"regenerated every {every} columns" if every > 1 else "regenerated with the prior")
 
 
 def regenerate_off_beats(s: EditorScreen) -> None:
@@ -406,7 +407,7 @@ COMMANDS: tuple[Command | Question, ...] = (
              "Blend the selection toward B by (0..1)", "0.5", blend,
              needs=("sound", "B", "model", "selection")),
     Command("Take levels from B",
-            lambda s: f"replace level(s) {', '.join(str(q + 1) for q in _levels(s))} of A with B's (DNA mix)",
+            lambda s: f"replace {numbered('level', [q + 1 for q in _levels(s)])} of A with B's (DNA mix)",
             take_levels),
     Command("Swap selection with B", "exchange the selection with the same cells of B (x)",
             lambda s: s.action_swap_ab()),

@@ -21,6 +21,7 @@ from ..codes.grid import CodeGrid
 from ..codes.selection import Selection
 from ..errors import BadInputError, DistillError
 from ..inference.sampling import SamplingSettings
+from ..words import counted
 from .messages import CodeTyped, EditReady, GenerateRequested, SoundLoaded
 from .widgets.generate_panel import GeneratePanel
 from .workers import report_failures
@@ -131,7 +132,7 @@ class EditingActions:
             self.notify(exc.reason, severity="error")
             return
         self.grid.end_selection()
-        self.set_message(f"yanked {sel.shape[0]} level(s) × {sel.shape[1]} position(s)")
+        self.set_message(f"yanked {counted(sel.shape[0], 'level')} × {counted(sel.shape[1], 'position')}")
 
     def action_paste(self, mode: str) -> None:
         if self._need_sound() is None:

@@ -63,7 +63,7 @@ def parse_theme(doc: dict, path: Path) -> tuple[Theme, GridColours]:
     known = {f.name for f in dataclasses.fields(GridColours)}
     unknown = sorted(set(table) - known)
     if unknown:
-        raise ValueError(f"unknown key(s) in [distill]: {', '.join(unknown)}")
+        raise ValueError(f"unknown {'key' if len(unknown) == 1 else 'keys'} in [distill]: {', '.join(unknown)}")
     for key in ("code_palette", "spectrogram_palette"):
         if key in table and table[key] not in MAPS:
             raise ValueError(f"{key} {table[key]!r} is not one of {', '.join(MAPS)}")

@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from ...errors import DistillError
+from ...words import counted
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -128,7 +129,7 @@ def resolve_unsaved(editor: EditorScreen, what: str, then: Callable[[], object])
             if problem is not None:
                 editor.notify(problem, title="Not saved", severity="error", timeout=10)
                 return
-            editor.notify(f"saved {len(targets)} sound(s)", timeout=4)
+            editor.notify(f"saved {counted(len(targets), 'sound')}", timeout=4)
         elif answer != DISCARD:
             return
         then()

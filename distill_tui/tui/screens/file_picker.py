@@ -23,6 +23,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...audio.io import is_audio_file
+from ...words import counted
 
 FOLDER, MODEL, SOUND = "folder", "model", "sound"
 WHAT = {FOLDER: "a folder", MODEL: "a model file (.distill)",
@@ -228,7 +229,8 @@ class PathPicker(Vertical):
         if not folder.is_dir():
             self.say(f"{folder} is not a folder", bad=True)
         elif self.kind == FOLDER and not prefix:
-            self.say(f"{len(entries)}{'+' if cut else ''} folder(s), {count_sounds(folder)} sound file(s) here · "
+            self.say(f"{len(entries)}{'+' if cut else ''} {'folder' if len(entries) == 1 and not cut else 'folders'}, "
+                     f"{counted(count_sounds(folder), 'sound file')} here · "
                      "Enter: use this folder")
         elif not entries:
             self.say(f"nothing here matches {prefix!r}" if prefix else f"nothing to open here ({WHAT[self.kind]})")

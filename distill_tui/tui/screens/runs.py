@@ -17,6 +17,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...train.runs import RunSummary, discover, is_run_dir
+from ...words import counted
 from .run_view import STATE_STYLE, progress_bar
 
 
@@ -160,7 +161,7 @@ def announce_runs(app: Any, root: Path | None = None, *, headless_too: bool = Fa
         live = [r for r in discover(root=root) if r.alive]
         if live:
             names = ", ".join(f"{r.name} (step {r.step})" for r in live[:3])
-            app.call_from_thread(app.notify, f"{len(live)} training run(s) in progress: {names}. ctrl+t to attach.",
+            app.call_from_thread(app.notify, f"{counted(len(live), 'training run')} in progress: {names}. ctrl+t to attach.",
                                  title="Training", timeout=10)
 
     app.run_worker(look, thread=True, group="announce-runs", exit_on_error=False)

@@ -178,7 +178,7 @@ class TrainScreen(Screen):
         if r.root != self.scanning:
             return
         self.report = r
-        lines = [f"[b]{r.files}[/] sound(s), [b]{r.minutes:.2f}[/] minutes in total."]
+        lines = [f"[b]{r.files}[/] {'sound' if r.files == 1 else 'sounds'}, [b]{r.minutes:.2f}[/] minutes in total."]
         if r.skipped:
             lines.append(f"[yellow]{len(r.skipped)} skipped:[/]")
             for s in r.skipped[:6]:

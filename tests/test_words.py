@@ -1,0 +1,36 @@
+"""Counts are said in words ("1 sound", "3 sounds"), never as "sound(s)", anywhere the program speaks."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from distill_tui.words import counted, numbered
+
+PACKAGE = Path(__file__).resolve().parents[1] / "distill_tui"
+
+
+def test_counts_and_numbered_lists_read_as_english():
+    assert (counted(1, "sound"), counted(0, "sound"), counted(3, "sound")) == ("1 sound", "0 sounds", "3 sounds")
+    assert counted(2, "training run") == "2 training runs" and counted(2, "index", "indices") == "2 indices"
+    assert numbered("level", [2]) == "level 2" and numbered("level", [1, 3]) == "levels 1, 3"
+
+
+def test_no_message_says_s_in_brackets():
+    """The TUI's file picker said "2 folder(s), 0 sound file(s) here", the training form "6 sound(s)"; eval,
+    train-prior, vary and the editor's messages the same. Every string the program builds is looked at (its
+    f-strings' text parts included); argparse help texts and comments may keep the convention."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip = {id(k.value) for node in ast.walk(tree) if isinstance(node, ast.Call)
+                for k in node.keywords if k.arg in ("help", "description")}
+        skip |= {id(node.body[0].value) for node in ast.walk(tree)
+                 if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                 and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip \
+                    and re.search(r"[a-z]\(s\)", node.value):
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {node.value[:60]!r}")
+    assert not found, "\n".join(found)
