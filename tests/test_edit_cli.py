@@ -116,6 +116,12 @@ def test_bad_input_is_refused_with_the_reason(files, capsys, tmp_path):
     for args, said in ((["reverse", files["a"], "--from", "-3"], "count from 0"),
                        (["reverse", files["a"], "--from", "infs"], "not a position or a time"),
                        (["randomize", files["a"], "--seed", "-5"], "seed must be a whole number from 0"),
+                       # an empty range was "empty range: --from 65 --to 43" for --from 3s --to 2s, and a start
+                       # past the end the same, in positions the user never typed
+                       (["reverse", files["a"], "--from", "0.3s", "--to", "0.2s"],
+                        "--to 0.2s (position "),
+                       (["reverse", files["a"], "--from", "100s"], "is past the end of the grid: it has "),
+                       (["reverse", files["a"], "--to", "0"], "--to 0 must come after the grid's start"),
                        (["randomize", files["a"], "--mode", "nearest", "--k", "0", "--model", files["model"]],
                         "--k must be at least 1")):
         code, _, err = edit(capsys, *args, "-o", out)

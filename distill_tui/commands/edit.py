@@ -132,6 +132,12 @@ def parse_position(text: str | None, grid: Any, default: int) -> int:
     return position
 
 
+def _said(text: str | None, position: int) -> str:
+    """A --from or --to as typed, with the position it came to when it was a time: "2s (position 43)"."""
+    t = str(text).strip()
+    return f"{t} (position {position})" if t.endswith("s") else t
+
+
 def parse_levels(text: str | None, n_levels: int) -> list[int]:
     """'1,3' or '2-3' (1-based) -> sorted 0-based levels; None -> all."""
     if text is None:
@@ -232,10 +238,15 @@ def _selection(args: argparse.Namespace, grid: Any) -> Any:
     """--from/--to and --levels as a `Selection` of `grid`."""
     from ..codes.selection import Selection
 
-    p0 = parse_position(getattr(args, "start", None), grid, 0)
-    p1 = parse_position(getattr(args, "stop", None), grid, grid.positions)
+    start, stop = getattr(args, "start", None), getattr(args, "stop", None)
+    p0 = parse_position(start, grid, 0)
+    p1 = parse_position(stop, grid, grid.positions)
+    end = f"{grid.positions} positions ({grid.seconds:.2f} s)"
+    if p0 >= grid.positions:
+        raise BadInputError(f"--from {_said(start, p0)} is past the end of the grid: it has {end}")
     if p1 <= p0:
-        raise BadInputError(f"empty range: --from {p0} --to {p1}")
+        after = "the grid's start" if start is None else f"--from {_said(start, p0)}"
+        raise BadInputError(f"--to {_said(stop, p1)} must come after {after}: the range is empty")
     l0, l1 = _contiguous(parse_levels(getattr(args, "levels", None), grid.levels), args.op)
     return Selection(l0, l1, p0, p1)
 
