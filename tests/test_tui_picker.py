@@ -89,6 +89,24 @@ def bare_app() -> DistillApp:
 
 
 @aio
+async def test_a_long_file_name_takes_one_line_of_the_list(tmp_path: Path):
+    """Issue: a 100-character sample name wrapped onto a second line of the list, which read as two files."""
+    long = [f"a_really_long_sample_name_from_some_sample_pack_vol_{i}_processed_with_reverb_and_delay.wav"
+            for i in (1, 2, 3)]
+    for name in long:
+        sf.write(tmp_path / name, np.zeros(2205, dtype=np.float32), 22050)
+    app = bare_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(FilePickerScreen("Open a sound", SOUND, tmp_path))
+        await pilot.pause()
+        picker = app.screen.query_one(PathPicker)
+        assert [e.label for e in picker.entries][1:] == long
+        lst = picker.options
+        assert lst.size.width < len(long[0])  # the case: names wider than the list
+        assert lst.virtual_size.height == lst.option_count == 4  # the parent folder, then one line a file
+
+
+@aio
 async def test_picker_dialog_wrong_path_then_tab_then_up_then_open(tree: Path):
     app = bare_app()
     chosen: list[Path | None] = []

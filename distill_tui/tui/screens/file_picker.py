@@ -160,7 +160,7 @@ class PathPicker(Vertical):
     PathPicker #picker-input { height: 3; }
     PathPicker #picker-message { height: auto; color: $text-muted; padding: 0 1; }
     PathPicker #picker-message.-bad { color: $error; text-style: bold; }
-    PathPicker #picker-list { height: 1fr; min-height: 3; }
+    PathPicker #picker-list { height: 1fr; min-height: 3; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     @dataclass
