@@ -448,6 +448,40 @@ async def test_a_folder_of_sounds_opens_without_redrawing_the_list_per_sound(app
         assert ed.message == "model demo.distill loaded; 30 sounds open"
 
 
+@aio
+async def test_long_sound_names_take_one_line_each_and_stay_told_apart(app_factory, tmp_path: Path):
+    """Issue: a 100-character sample name took four lines of the A/B header and of the sound list (each read as
+    several sounds), and the title line showed "A:" with the name wrapped out of sight."""
+    import shutil
+
+    from distill_tui.tui.editor_panels import TITLE_NAME
+    from distill_tui.tui.widgets.slots import SlotsPanel, SoundList
+
+    names = [f"a_really_long_sample_name_from_some_sample_pack_vol_{i}_processed_with_reverb_and_delay_final"
+             for i in (1, 2, 3)]
+    files = []
+    for name in names:
+        files.append(tmp_path / f"{name}.wav")
+        shutil.copy(A_SOUND, files[-1])
+    for size in ((120, 36), (80, 24)):
+        app, _ = app_factory(*files)
+        async with app.run_test(size=size) as pilot:
+            ed = app.editor
+            await until(pilot, lambda ed=ed: len(ed.ws.sounds) == 3, what="the three sounds")
+            if size[0] < 100:
+                await pilot.press("t")  # the side panels are tabs: Cell, then Sounds
+            await pilot.pause(0.4)
+            lst = ed.query_one(SoundList)
+            prompts = [str(o.prompt) for o in lst.options]
+            assert lst.virtual_size.height == lst.option_count == 3, (size, prompts)
+            assert all(f"vol_{i}" in p for i, p in zip((1, 2, 3), prompts, strict=True)), prompts
+            header = str(ed.query_one(SlotsPanel).query_one("#slots-ab").content)
+            assert len(header.splitlines()) == 2 and "vol_1" in header and "vol_2" in header, header
+            title = str(ed.query_one("#title").content)
+            slots = [part for part in title.split(" │ ") if part[:3] in ("A: ", "B: ")]
+            assert "vol_1" in slots[0] and all(len(part) <= 3 + TITLE_NAME for part in slots), title
+
+
 def test_the_count_of_open_sounds_is_said_in_words():
     """Opening a missing file beside one sound said "1 sounds open; 1 could not be read: nope.wav"."""
     from distill_tui.tui.loading import OpenProgress

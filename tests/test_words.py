@@ -34,3 +34,28 @@ def test_no_message_says_s_in_brackets():
                     and re.search(r"[a-z]\(s\)", node.value):
                 found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {node.value[:60]!r}")
     assert not found, "\n".join(found)
+
+
+def test_a_long_name_is_cut_in_the_middle_to_fit():
+    from distill_tui.words import shortened
+
+    name = "kick_deep_very_long_name_for_a_kick_sample_01.wav"
+    assert shortened(name, 200) == name
+    for width in (5, 12, 30):
+        cut = shortened(name, width)
+        assert len(cut) == width and "…" in cut and cut.endswith(name[-(width - 1) // 2:])
+
+
+def test_names_that_share_a_long_start_keep_what_tells_them_apart():
+    from distill_tui.words import distinct_shortened
+
+    names = [f"a_really_long_sample_name_from_some_sample_pack_vol_{i}_processed_with_reverb.wav" for i in (1, 2, 3)]
+    names.append("clap01")
+    for width in (16, 26, 40):
+        fitted = distinct_shortened(names, width)
+        assert all(len(v) <= width for v in fitted.values())
+        assert len({fitted[n] for n in names[:3]}) == 3, fitted  # still three different names
+        assert all(f"vol_{i}" in fitted[names[i - 1]] for i in (1, 2, 3))
+        assert fitted["clap01"] == "clap01"
+    kit = [f"Vengeance Essential House Vol 2 - Kick {i:03d}.wav" for i in (11, 12)]
+    assert distinct_shortened(kit, 20) == {kit[0]: "…ol 2 - Kick 011.wav", kit[1]: "…ol 2 - Kick 012.wav"}

@@ -9,18 +9,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..words import distinct_shortened
 from .widgets.code_grid import CodeGridView
 from .widgets.inspector import CellInfo
 from .widgets.slots import SlotRow
 from .workspace import Workspace
 
+TITLE_NAME = 36  # characters of a sound's name in the title line; a longer one is cut in the middle
+
 
 def title_text(model_path: Path | None, ws: Workspace) -> str:
     """`Distill │ model │ A: name ● │ B: name` (● marks unsaved edits; the mode is on the status line only)."""
     parts = ["Distill", model_path.name if model_path else "no model"]
+    short = distinct_shortened([n for n in (ws.a, ws.b) if n], TITLE_NAME)
     for slot, name in (("A", ws.a), ("B", ws.b)):
         if name:
-            parts.append(f"{slot}: {name}{' ●' if ws.dirty(name) else ''}")
+            parts.append(f"{slot}: {short[name]}{' ●' if ws.dirty(name) else ''}")
     return " │ ".join(parts)
 
 

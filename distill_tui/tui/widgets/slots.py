@@ -12,6 +12,10 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from ...words import distinct_shortened
+
+FALLBACK_WIDTH = 30  # the panel's width before it is laid out
+
 
 @dataclass
 class SlotRow:
@@ -49,15 +53,25 @@ class SlotsPanel(Vertical):
 
     DEFAULT_CSS = """
     SlotsPanel { height: auto; }
-    SlotsPanel > #slots-ab { height: auto; padding: 0 1; }
-    SlotsPanel > SoundList { height: auto; max-height: 8; border: none; padding: 0; }
+    SlotsPanel > #slots-ab { height: auto; padding: 0 1; text-wrap: nowrap; }
+    SlotsPanel > SoundList { height: auto; max-height: 8; border: none; padding: 0; text-wrap: nowrap; }
     """
+    # a name longer than the panel is cut (`distinct_shortened`: in the middle, or around what tells it from the
+    # others) so that a sound takes one line of the list and its length stays in view; a 100-character sample
+    # name took four lines of each.
+
+    _rows: list[SlotRow] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="slots-ab")
         yield SoundList(id="sound-list")
 
     def show(self, rows: list[SlotRow]) -> None:
+        self._rows = rows
+        width = self.size.width or FALLBACK_WIDTH
+        names = [r.name for r in rows]
+        room = max(width - 6, 8)  # the list's mark (2), a space, and room for its scroll bar
+        short = distinct_shortened(names, room)
         ab = Text()
         for slot in ("A", "B"):
             row = next((r for r in rows if r.slot == slot), None)
@@ -65,7 +79,9 @@ class SlotsPanel(Vertical):
             if row is None:
                 ab.append("—\n", style="dim")
             else:
-                ab.append(f"{row.name}", style="bold" if slot == "A" else "")
+                tail = f" {row.seconds:.1f}s" + (" ● unsaved" if row.dirty else "")
+                fitted = distinct_shortened(names, max(width - 4 - len(tail), 8))[row.name]
+                ab.append(fitted, style="bold" if slot == "A" else "")
                 ab.append(f" {row.seconds:.1f}s")
                 ab.append(" ● unsaved\n" if row.dirty else "\n", style="yellow")
         ab.rstrip()
@@ -74,6 +90,11 @@ class SlotsPanel(Vertical):
         highlighted = lst.highlighted
         # in one call: an option at a time re-sized the list's scroll area once per sound, and a folder of
         # 200 sounds, which calls this once per sound opened, spent 17 s of the interface's time in it
-        lst.set_options([Option(f"{r.slot or ' '}{'●' if r.dirty else ' '} {r.name}", id=r.name) for r in rows])
+        lst.set_options([Option(f"{r.slot or ' '}{'●' if r.dirty else ' '} {short[r.name]}", id=r.name)
+                         for r in rows])
         if highlighted is not None and rows:
             lst.highlighted = min(highlighted, len(rows) - 1)
+
+    def on_resize(self) -> None:
+        if self._rows is not None:
+            self.show(self._rows)
