@@ -104,6 +104,15 @@ async def test_a_long_file_name_takes_one_line_of_the_list(tmp_path: Path):
         lst = picker.options
         assert lst.size.width < len(long[0])  # the case: names wider than the list
         assert lst.virtual_size.height == lst.option_count == 4  # the parent folder, then one line a file
+        prompts = [str(lst.get_option_at_index(i).prompt) for i in range(1, 4)]
+        assert all(f"vol_{i}" in p for i, p in zip((1, 2, 3), prompts, strict=True)), prompts  # still told apart
+        await pilot.press("down", "down")  # into the list, to the first file, then the second
+        chosen = lst.highlighted
+        await pilot.resize_terminal(140, 30)  # a wider dialog: longer cuts, the same file highlighted
+        await pilot.pause()
+        wider = [str(lst.get_option_at_index(i).prompt) for i in range(1, 4)]
+        assert all(len(w) > len(p) and f"vol_{i}" in w for i, w, p in zip((1, 2, 3), wider, prompts, strict=True))
+        assert lst.virtual_size.height == 4 and lst.highlighted == chosen == 2
 
 
 @aio

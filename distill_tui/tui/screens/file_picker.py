@@ -23,12 +23,15 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...audio.io import is_audio_file
-from ...words import counted
+from ...words import counted, distinct_shortened
 
 FOLDER, MODEL, SOUND = "folder", "model", "sound"
 WHAT = {FOLDER: "a folder", MODEL: "a model file (.distill)",
         SOUND: "a sound (wav, flac, ogg, mp3, aiff…) or a codes file (.codes.json)"}
 MAX_ENTRIES = 400  # listed per folder (a huge folder is cut, and says so)
+# A name wider than the list is cut around what tells it from its neighbours (`distinct_shortened`; the CSS's
+# ellipsis is the last guard): a 100-character sample name took two lines and read as two files.
+FALLBACK_WIDTH = 76  # the list's width before it is laid out
 USE, PARENT, DIR, FILE = "use", "parent", "dir", "file"
 
 
@@ -222,8 +225,7 @@ class PathPicker(Vertical):
         if folder.resolve().parent != folder.resolve():
             head.append(Entry(f"..{os.sep}  (parent folder)", folder.resolve().parent, PARENT))
         self.entries = head + entries
-        self.options.clear_options()
-        self.options.add_options([Option(e.label) for e in self.entries])
+        self._show_entries()
         if self.entries:  # the first thing to open (in a folder picker: "use this folder")
             self.options.highlighted = 0 if self.kind == FOLDER or not entries else len(head)
         if not folder.is_dir():
@@ -236,6 +238,18 @@ class PathPicker(Vertical):
             self.say(f"nothing here matches {prefix!r}" if prefix else f"nothing to open here ({WHAT[self.kind]})")
         else:
             self.say(f"{len(entries)}{'+' if cut else ''} here · Tab completes · Enter opens")
+
+    def _show_entries(self) -> None:
+        """The entries as the list's options, each name fitted to one line (cut around what tells it apart)."""
+        width = (self.options.scrollable_content_region.width or FALLBACK_WIDTH) - 2  # its padding, a scroll bar
+        fitted = distinct_shortened([e.label for e in self.entries], max(width, 12))
+        self.options.set_options([Option(fitted[e.label]) for e in self.entries])
+
+    def on_resize(self) -> None:
+        highlighted = self.options.highlighted
+        self._show_entries()
+        if highlighted is not None and self.entries:
+            self.options.highlighted = min(highlighted, len(self.entries) - 1)
 
     def go_to(self, folder: Path) -> None:
         """List `folder` (the field shows it, ending in `/`)."""
