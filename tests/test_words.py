@@ -11,6 +11,14 @@ from distill_tui.words import counted, numbered
 PACKAGE = Path(__file__).resolve().parents[1] / "distill_tui"
 
 
+def test_words_stands_on_the_standard_library_alone():
+    """Every layer may say counts in words (the code document layer too): words.py imports nothing of Distill's."""
+    tree = ast.parse((PACKAGE / "words.py").read_text(encoding="utf-8"))
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {"." * n.level + (n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imported <= {"__future__", "collections.abc"}, imported
+
+
 def test_counts_and_numbered_lists_read_as_english():
     assert (counted(1, "sound"), counted(0, "sound"), counted(3, "sound")) == ("1 sound", "0 sounds", "3 sounds")
     assert counted(2, "training run") == "2 training runs" and counted(2, "index", "indices") == "2 indices"
