@@ -48,6 +48,7 @@ class EditingActions:
     bad: Callable[[Exception], None]
     set_message: Callable[[str], None]
     refresh_panels: Callable[[], None]
+    bpm: float
 
     def apply_edit(self, edit: E.Edit, label: str, name: str | None = None) -> bool:
         """Apply an edit to `name` (A by default) and redraw; a refused edit is notified and returns False."""
@@ -294,3 +295,42 @@ class EditingActions:
         if not get_current_worker().is_cancelled:
             self.post_message(SoundLoaded(grid, slot="A", unsaved=True,
                                           note=f"generated {message.shape}{message.seconds:.1f} s (seed {seed})"))
+
+    # ---- the grid's tempo and edit step
+    def beat_positions(self) -> int:
+        name = self.ws.a
+        if name is not None:
+            spp = self.ws.grid(name).seconds_per_position
+        elif self.engine is not None:
+            spec, cfg = self.engine.codec.spec, self.engine.codec.cfg
+            spp = cfg.stride * spec.hop_length / spec.sample_rate
+        else:
+            return 4
+        return max(1, round(60.0 / self.bpm / spp))
+
+    def set_tempo(self, text: str | None) -> None:
+        """Set the beats per minute (20..400) that w and b jump by."""
+        try:
+            bpm = float(text or "")
+            if not 20 <= bpm <= 400:
+                raise ValueError
+        except ValueError:
+            self.notify("tempo must be a number of beats per minute between 20 and 400", severity="error")
+            return
+        self.bpm = bpm
+        self.grid.beat = self.beat_positions()
+        self.grid.invalidate()
+        self.grid.refresh()
+        self.set_message(f"tempo {bpm:g} bpm: a beat is {self.grid.beat} positions")
+
+    def set_edit_step(self, text: str | None) -> None:
+        """Set how far the cursor moves after a typed code (0..64)."""
+        try:
+            step = int(text or "")
+            if not 0 <= step <= 64:
+                raise ValueError
+        except ValueError:
+            self.notify("the edit step is a whole number from 0 to 64", severity="error")
+            return
+        self.grid.edit_step = step
+        self.set_message(f"edit step {step}")

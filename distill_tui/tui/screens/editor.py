@@ -186,7 +186,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         self.grid.invalidate()  # a grid shown from the codes cache before the model is repainted in its colours
         if self.ws.a is not None:
             self.show_a()  # decode what the codes cache showed before there was a model
-        self.grid.beat = self._beat_positions()
+        self.grid.beat = self.beat_positions()
         panel = self.query_one(GeneratePanel)
         panel.set_codebook_max(max(engine.codec.codebook_sizes))
         panel.set_note("" if engine.prior is not None else str(engine.prior_error))
@@ -250,7 +250,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
             self.grid.set_document(None)
             return
         sound = self.ws.sound(name)
-        self.grid.beat = self._beat_positions()  # from the sound's own rate: no model needed
+        self.grid.beat = self.beat_positions()  # from the sound's own rate: no model needed
         self.grid.set_document(self.ws.grid(name), muted=sound.muted)
         self.show_spectrogram()
         if not self.decoder.is_current(name):
@@ -446,45 +446,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
                                                              follow=self.player.follow, decode_ms=decode_ms,
                                                              message=self.message), layout=False)
 
-    # ------------------------------------------------------------------ small settings and dialogs
-    def _beat_positions(self) -> int:
-        name = self.ws.a
-        if name is not None:
-            spp = self.ws.grid(name).seconds_per_position
-        elif self.engine is not None:
-            spec, cfg = self.engine.codec.spec, self.engine.codec.cfg
-            spp = cfg.stride * spec.hop_length / spec.sample_rate
-        else:
-            return 4
-        return max(1, round(60.0 / self.bpm / spp))
-
-    def set_tempo(self, text: str | None) -> None:
-        """Set the beats per minute (20..400) that w and b jump by."""
-        try:
-            bpm = float(text or "")
-            if not 20 <= bpm <= 400:
-                raise ValueError
-        except ValueError:
-            self.notify("tempo must be a number of beats per minute between 20 and 400", severity="error")
-            return
-        self.bpm = bpm
-        self.grid.beat = self._beat_positions()
-        self.grid.invalidate()
-        self.grid.refresh()
-        self.set_message(f"tempo {bpm:g} bpm: a beat is {self.grid.beat} positions")
-
-    def set_edit_step(self, text: str | None) -> None:
-        """Set how far the cursor moves after a typed code (0..64)."""
-        try:
-            step = int(text or "")
-            if not 0 <= step <= 64:
-                raise ValueError
-        except ValueError:
-            self.notify("the edit step is a whole number from 0 to 64", severity="error")
-            return
-        self.grid.edit_step = step
-        self.set_message(f"edit step {step}")
-
+    # ------------------------------------------------------------------ dialogs (tempo and edit step: editing.py)
     def ask(self, title: str, default: str, then: Callable[[str], object], help: str = "") -> None:
         """Prompt for one value, then call `then(text)` unless cancelled."""
         self.app.push_screen(PromptScreen(title, default, help), lambda text: then(text) if text is not None else None)
