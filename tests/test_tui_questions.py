@@ -147,6 +147,8 @@ async def test_regenerate_every_nth_column_and_every_other_beat_keep_the_cells_b
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
         ed = app.editor
+        # a seed: unseeded, the prior now and then drew every off-beat cell as it was, and nothing changed
+        ed.query_one("#seed").value = 3
         grid = ed.ws.grid(ed.ws.a)
         before = grid.codes.copy()
         await pilot.press("2", "l", "v", "9", "l")  # level 1, positions 2..11
