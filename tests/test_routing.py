@@ -412,9 +412,32 @@ def test_play_cli_errors(no_config, tmp_path, monkeypatch, capsys):
     codes = tmp_path / "x.codes.json"
     codes.write_text("{}")
     code, err = play(str(codes))
-    assert code == 2 and "needs --model MODEL" in err
+    assert code == 2 and "needs --model MODEL (it names no model)" in err
     wav = tmp_path / "tone.wav"
     sf.write(wav, tone(), SR)
     monkeypatch.setenv("DISTILL_LISTEN", "nonsense")
     code, err = play(str(wav))
     assert code == 2 and err.startswith("error: ") and "DISTILL_LISTEN='nonsense' is not host:port" in err
+
+
+def test_play_finds_the_model_of_a_codes_document_beside_it(tiny_model, tmp_path, monkeypatch):
+    """`play x.codes.json` said "needs --model MODEL" even with the model that made it in the same folder: the
+    document records the model's fingerprint, and `play` now looks for it beside the document, in the folder
+    above, and in the current folder (headers only); elsewhere it still asks, naming the fingerprint."""
+    import shutil
+
+    from distill_tui.commands.play import _model_beside
+    from distill_tui.errors import BadInputError
+    from distill_tui.persistence.header import read_header_document
+
+    fingerprint = read_header_document(tiny_model).fingerprint
+    work = tmp_path / "session" / "takes"
+    work.mkdir(parents=True)
+    codes = work / "take.codes.json"
+    codes.write_text(json.dumps({"format": "distill-codes", "model_fingerprint": fingerprint}))
+    (work / "other.distill").write_bytes(b"not a model")  # unreadable ones are passed over
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(BadInputError, match=f"no model with fingerprint {fingerprint} is beside it"):
+        _model_beside(codes)
+    model = shutil.copy(tiny_model, tmp_path / "session" / "kit.distill")  # the folder above the takes
+    assert _model_beside(codes) == Path(model).resolve()

@@ -19,8 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="play an audio file or a codes document (local speakers, else the listener, else a WAV)",
         description=__doc__,
     )
-    parser.add_argument("file", type=Path, metavar="FILE", help="audio file, or OUT.codes.json with --model")
-    parser.add_argument("--model", type=Path, metavar="MODEL", help="the model that decodes a codes document")
+    parser.add_argument("file", type=Path, metavar="FILE",
+                        help="audio file, or a codes document (OUT.codes.json)")
+    parser.add_argument("--model", type=Path, metavar="MODEL",
+                        help="the model that decodes a codes document (default: the model that made it, "
+                        "found beside the document, in the folder above, or in the current folder)")
     parser.add_argument(
         "--loop", action="store_true", help="loop until Ctrl-C (on a listener: until the next clip)"
     )
@@ -80,10 +83,38 @@ def _read_audio(path: Path) -> tuple[np.ndarray, int]:
     return loaded.samples, loaded.sample_rate
 
 
+def _model_beside(path: Path) -> Path:
+    """The model a codes document was made by, when no --model is given: the `.distill` file whose fingerprint
+    it records, in the document's folder, the folder above it, or the current one (model headers only)."""
+    import json
+
+    from ..persistence.header import read_header_document
+
+    try:
+        fingerprint = json.loads(path.read_text(encoding="utf-8")).get("model_fingerprint")
+    except (OSError, ValueError, AttributeError):
+        fingerprint = None  # the decode below names what is wrong with the document
+    folders = dict.fromkeys(p.resolve() for p in (path.parent, path.parent.parent, Path.cwd()))
+    if fingerprint:
+        for folder in folders:
+            for candidate in sorted(folder.glob("*.distill")):
+                try:
+                    if read_header_document(candidate).fingerprint == fingerprint:
+                        print(f"decoding with {candidate} (the model of {path.name}, found by its "
+                              "fingerprint)", file=sys.stderr)
+                        return candidate
+                except DistillError:
+                    continue
+    where = (f"no model with fingerprint {fingerprint} is beside it or in the current folder" if fingerprint
+             else "it names no model")
+    raise BadInputError(f"playing a codes document needs --model MODEL ({where})", path)
+
+
 def _decode_codes(path: Path, model: Path | None) -> tuple[np.ndarray, int]:
-    """Decode a codes document with its model (the decode API lives in `inference/codec.py`)."""
+    """Decode a codes document with its model (the decode API lives in `inference/codec.py`); without
+    --model, the model beside it that made it (`_model_beside`)."""
     if model is None:
-        raise BadInputError("playing a codes document needs --model MODEL", path)
+        model = _model_beside(path)
     try:
         from ..codes.grid import CodeGrid
         from ..inference.codec import load_codec
