@@ -98,3 +98,32 @@ def test_demo_paths_point_at_the_repository_samples():
     model, sounds = demo_paths()  # inside the package; the repository's samples/ links there
     assert model.resolve() == DEMO_MODEL.resolve()
     assert all(s.parent.resolve() == DEMO_SOUNDS.resolve() for s in sounds) and (sounds or not DEMO_SOUNDS.is_dir())
+
+
+def test_tempo_and_edit_step_refuse_what_they_cannot_use():
+    """Set tempo… and Set edit step… take a number in their range; anything else is said and changes nothing."""
+    from types import SimpleNamespace
+
+    from distill_tui.tui.editing import EditingActions
+
+    class Editor(EditingActions):
+        def __init__(self) -> None:
+            self.said: list[str] = []
+            self.bpm, self.grid = 120.0, SimpleNamespace(edit_step=1)
+
+        def notify(self, message: str, severity: str = "") -> None:
+            self.said.append(message)
+
+        def set_message(self, text: str) -> None:
+            self.said.append(text)
+
+    ed = Editor()
+    for text in ("3.5", "-1", "65", "", "x"):
+        ed.set_edit_step(text)
+    for text in ("nan", "inf", "19", "401", "fast"):
+        ed.set_tempo(text)
+    assert ed.grid.edit_step == 1 and ed.bpm == 120.0
+    assert ed.said == ["the edit step is a whole number from 0 to 64"] * 5 + \
+        ["tempo must be a number of beats per minute between 20 and 400"] * 5
+    ed.set_edit_step("0")
+    assert ed.grid.edit_step == 0 and ed.said[-1] == "edit step 0"

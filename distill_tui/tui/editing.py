@@ -310,12 +310,8 @@ class EditingActions:
 
     def set_tempo(self, text: str | None) -> None:
         """Set the beats per minute (20..400) that w and b jump by."""
-        try:
-            bpm = float(text or "")
-            if not 20 <= bpm <= 400:
-                raise ValueError
-        except ValueError:
-            self.notify("tempo must be a number of beats per minute between 20 and 400", severity="error")
+        bpm = self._number_in(text, float, 20, 400, "tempo must be a number of beats per minute between 20 and 400")
+        if bpm is None:
             return
         self.bpm = bpm
         self.grid.beat = self.beat_positions()
@@ -325,12 +321,20 @@ class EditingActions:
 
     def set_edit_step(self, text: str | None) -> None:
         """Set how far the cursor moves after a typed code (0..64)."""
-        try:
-            step = int(text or "")
-            if not 0 <= step <= 64:
-                raise ValueError
-        except ValueError:
-            self.notify("the edit step is a whole number from 0 to 64", severity="error")
+        step = self._number_in(text, int, 0, 64, "the edit step is a whole number from 0 to 64")
+        if step is None:
             return
         self.grid.edit_step = step
         self.set_message(f"edit step {step}")
+
+    def _number_in(self, text: str | None, kind: Callable[[str], Any], low: float, high: float,
+                   refusal: str) -> Any:
+        """`text` read as `kind` if it lies in [low, high]; else None, and `refusal` is shown."""
+        try:
+            value = kind(text or "")
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            self.notify(refusal, severity="error")
+            return None
+        return value

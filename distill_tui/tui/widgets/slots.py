@@ -72,6 +72,7 @@ class SlotsPanel(Vertical):
         names = [r.name for r in rows]
         room = max(width - 6, 8)  # the list's mark (2), a space, and room for its scroll bar
         short = distinct_shortened(names, room)
+        fits = {room: short}  # names fitted to a width, each width worked out once
         ab = Text()
         for slot in ("A", "B"):
             row = next((r for r in rows if r.slot == slot), None)
@@ -80,8 +81,10 @@ class SlotsPanel(Vertical):
                 ab.append("—\n", style="dim")
             else:
                 tail = f" {row.seconds:.1f}s" + (" ● unsaved" if row.dirty else "")
-                fitted = distinct_shortened(names, max(width - 4 - len(tail), 8))[row.name]
-                ab.append(fitted, style="bold" if slot == "A" else "")
+                fit = max(width - 4 - len(tail), 8)
+                if fit not in fits:
+                    fits[fit] = distinct_shortened(names, fit)
+                ab.append(fits[fit][row.name], style="bold" if slot == "A" else "")
                 ab.append(f" {row.seconds:.1f}s")
                 ab.append(" ● unsaved\n" if row.dirty else "\n", style="yellow")
         ab.rstrip()
