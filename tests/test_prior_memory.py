@@ -170,9 +170,9 @@ def test_train_prior_no_memory_reaches_the_fold_decision():
     from distill_tui.cli import build_parser
     from distill_tui.commands.train_prior import build_request
 
-    args = build_parser().parse_args(["train-prior", "samples/demo.distill", "--no-memory"])
+    args = build_parser().parse_args(["train-prior", "samples/demo.distill", "--no-memory", "--force"])
     assert build_request(args).train.memory is False
-    assert build_request(build_parser().parse_args(["train-prior", "samples/demo.distill"])).train.memory is True
+    assert build_request(build_parser().parse_args(["train-prior", "samples/demo.distill", "--force"])).train.memory is True
 
 
 def test_a_model_file_with_a_damaged_memory_setting_is_refused_in_one_line(memory_prior, tmp_path, capsys):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import LONGEST_TRAINING_MIN
-from ..errors import BadInputError
+from ..errors import BadInputError, DistillError
 
 MOST_SOUNDS = 100  # -n of `vary` and `generate --like`: drawn side by side (vary judges 3 candidates a sound)
 
@@ -66,6 +66,24 @@ def check_new_output(path: str | Path, force: bool, flag: str = "-o") -> None:
         raise BadInputError(f"is not a regular file (a device or pipe); give a file name to {flag}", path)
     if path.exists() and not force:
         raise BadInputError(f"already there; choose another {flag} or add --force to replace it", path)
+
+
+def check_prior_replaced(model: Path, run_dir: Path, which: str, force: bool) -> None:
+    """Refuse a fresh `train-prior` run that would replace the prior already in `model` (`which`: "prior" or
+    "masked_prior") unless `force`; a run folder that has started (`run.json`) resumes as it was asked.
+
+    `train-prior MODEL --run NEW` replaced a trained prior with a new one when it ended, without a word."""
+    from ..persistence.header import read_header_document
+
+    if (run_dir / "run.json").exists() or force or not model.is_file():
+        return  # a missing or unreadable model is refused, with its own reason, where it is opened
+    try:
+        has = getattr(read_header_document(model), which) is not None
+    except DistillError:
+        return
+    if has:
+        kind = "a masked prior" if which == "masked_prior" else "a prior"
+        raise BadInputError(f"has {kind} already; add --force to train a new one that replaces it when it ends", model)
 
 
 def print_json(obj: Any) -> None:

@@ -6,7 +6,7 @@ import argparse
 
 from ..config import check_fields
 from ..errors import BadInputError
-from . import apply_budget, check_prior_shape, print_json
+from . import apply_budget, check_prior_replaced, check_prior_shape, print_json
 
 
 class _Echo:
@@ -51,8 +51,9 @@ def run_masked(args: argparse.Namespace) -> int:
         raise BadInputError("is a folder, not a model file", args.model)
     check_writable_folder(args.model, "model file")
     overrides = {"window": args.context, "layers": args.layers, "d_model": args.d_model, "dropout": args.dropout}
-    req = MaskedRequest(args.model, args.run or args.model.with_name(args.model.name + ".masked-run"), args.data_dir,
-                        tc, {k: v for k, v in overrides.items() if v is not None})
+    run_dir = args.run or args.model.with_name(args.model.name + ".masked-run")
+    check_prior_replaced(args.model, run_dir, "masked_prior", args.force)
+    req = MaskedRequest(args.model, run_dir, args.data_dir, tc, {k: v for k, v in overrides.items() if v is not None})
     with TrainDisplay("masked prior", enabled=not args.quiet) as display:
         result = train_masked(req, echo=_Echo(display))
     if result.status == "stopped":

@@ -9,7 +9,7 @@ from typing import Any
 from ..config import check_fields
 from ..errors import BadInputError
 from ..words import counted
-from . import apply_budget, check_prior_shape, print_json
+from . import add_force, apply_budget, check_prior_replaced, check_prior_shape, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="never lean on the sound's own earlier codes (by default the held-out sounds decide, per level)")
     p.add_argument("--seed", type=int, help="random seed; also chooses the held-out sounds (default 0, as stage 1)")
     p.add_argument("--device", help="cpu (default), auto, cuda or mps")
+    add_force(p, "the prior in MODEL (of the --shape asked for; it is replaced when the new one is done)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=run)
@@ -69,6 +70,7 @@ def build_request(args: argparse.Namespace):
         raise BadInputError("is a folder, not a model file", args.model)
     check_writable_folder(args.model, "model file")  # the prior is written into it, at the end: say so now
     run_dir = args.run or args.model.with_name(args.model.name + ".prior-run")
+    check_prior_replaced(args.model, run_dir, "prior", args.force)
     return PriorRequest(model_path=args.model, run_dir=run_dir, data_dir=args.data_dir, train=tc,
                         prior_overrides={k: v for k, v in overrides.items() if v is not None})
 

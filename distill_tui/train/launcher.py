@@ -55,10 +55,11 @@ class PriorSpec:
     data_dir: Path | None = None
     steps: int | None = None
     minutes: float | None = None
+    replace: bool = False  # the model has a prior and the person chose to replace it (--force)
 
     def args(self) -> list[str]:
         a = ["train-prior", _abs(self.model)] + ([_abs(self.data_dir)] if self.data_dir else [])
-        a += ["--run", _abs(self.run_dir), "--quiet"]
+        a += ["--run", _abs(self.run_dir), "--quiet"] + (["--force"] if self.replace else [])
         if self.steps is not None:
             a += ["--steps", str(self.steps)]
         if self.minutes is not None:

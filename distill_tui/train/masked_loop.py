@@ -32,7 +32,7 @@ from .adamw import AdamW
 from .checkpoint import Checkpoint, load_optimizer
 from .events import EventLog
 from .prior_data import FileCodes, encode_files
-from .runfolder import check_writable_folder
+from .runfolder import check_same_sounds, check_writable_folder
 from .runner import FinalModel, Runner
 from .state import Budget, LoopConfig, Schedule, pick_device
 
@@ -138,6 +138,7 @@ class MaskedTrainer:
         if ckpt.info.get("vqvae_fingerprint") != fp:
             raise BadInputError("this run folder trained a masked prior for another VQ-VAE; delete it or pass --run",
                                 self.req.run_dir)
+        check_same_sounds(self.req.run_dir, self.runner.state.data_dir, self.req.data_dir)
         kept = {k: v for k, v in ckpt.info.get("train", {}).items() if k not in {"steps", "minutes", "clock", "device"}}
         self.req.train = from_dict(MaskedTrainConfig, {**to_dict(self.req.train), **kept})
 

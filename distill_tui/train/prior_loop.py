@@ -47,7 +47,7 @@ from .prior_data import (  # noqa: F401 - re-exported: tests and benchmarks impo
     pitch_shift,
 )
 from .prior_folds import FoldDecision, calibrate, decide, make_folds, run_fold, train_step
-from .runfolder import check_writable_folder
+from .runfolder import check_same_sounds, check_writable_folder
 from .runner import FinalModel, Runner
 from .state import Budget, LoopConfig, Schedule, make_clock, pick_device
 
@@ -239,6 +239,7 @@ class PriorTrainer:
             raise BadInputError(
                 f"this run folder trained a prior for another VQ-VAE (fingerprint {info.get('vqvae_fingerprint')}, "
                 f"the model is {fingerprint}); delete it or pass --run", req.run_dir)
+        check_same_sounds(req.run_dir, self.runner.state.data_dir, req.data_dir)
         saved = {k: v for k, v in info.get("train", {}).items() if k not in RESUME_KEEPS_ASKED}
         req.train = from_dict(PriorTrainConfig, {**to_dict(req.train), **saved})
         config = info.get("config", {})

@@ -136,3 +136,13 @@ def check_writable_folder(target: Path, what: str) -> None:
         raise BadInputError(f"cannot write the {what} here: {probe} is not a folder", target)
     if not os.access(probe, os.W_OK | os.X_OK):
         raise BadInputError(f"cannot write the {what} here: {probe} is not writable (choose another place)", target)
+
+
+def check_same_sounds(run_dir: Path, trained_on: str | None, asked: Path | None) -> None:
+    """A run folder resumes (or writes again) only on the folder of sounds it trained on: refuse another
+    (`BadInputError`). `asked` None: the command named no folder, so the run's own is meant.
+
+    `train-prior MODEL OTHER_FOLDER` found the finished run beside the model and wrote its old prior again."""
+    if trained_on and asked is not None and Path(trained_on).resolve() != Path(asked).resolve():
+        raise BadInputError(f"this run folder trains on {trained_on}, not {asked}; delete it or pass --run DIR "
+                            "to start another", run_dir)

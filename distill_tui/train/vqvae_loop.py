@@ -49,7 +49,7 @@ from .adamw import AdamW
 from .budget_lr import SHORT_LR, schedule_for
 from .checkpoint import Checkpoint, load_optimizer
 from .events import EventLog
-from .runfolder import check_writable_folder
+from .runfolder import check_same_sounds, check_writable_folder
 from .runner import FinalModel, Runner
 from .state import Budget, LoopConfig, pick_device, pick_precision
 
@@ -130,8 +130,7 @@ class Trainer:
     # ------------------------------------------------------------------ setup
     def check_resumable(self, ckpt: Checkpoint) -> None:
         req, st = self.req, self.runner.state
-        if st.data_dir and Path(st.data_dir).resolve() != req.data_dir.resolve():
-            raise BadInputError(f"this run folder trains on {st.data_dir}, not {req.data_dir}", req.run_dir)
+        check_same_sounds(req.run_dir, st.data_dir, req.data_dir)
         req.spec = from_dict(SpectrogramConfig, ckpt.info["spectrogram"])
         saved = {k: v for k, v in ckpt.info.get("train", {}).items() if k in RESUMED_TRAIN_KEYS}
         req.train = from_dict(TrainConfig, {**to_dict(req.train), **saved})

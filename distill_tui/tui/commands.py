@@ -360,16 +360,20 @@ def train_prior(s: EditorScreen) -> None:
     """Start the prior's training on the open model (asking first when it has one) and watch it in the run view."""
     if not s.require("model"):
         return
-    from .screens.confirm import ConfirmScreen
     from .screens.file_picker import FOLDER, FilePickerScreen
-    from .screens.run_view import start_prior_training
+    from .screens.run_view import model_has_prior, replacing_prior, start_prior_training
 
     model = s.engine.path
     root = s.engine.doc.dataset.root if s.engine.doc is not None else ""
+    try:
+        has_prior = model_has_prior(model)  # the file's word: a prior that failed to load is still replaced
+    except DistillError as exc:
+        s.notify(str(exc), severity="error")
+        return
 
     def launch(sounds: Path | None) -> None:
         try:
-            view = start_prior_training(model, sounds)
+            view = start_prior_training(model, sounds, replace=has_prior)  # asked first
         except DistillError as exc:
             s.notify(str(exc), severity="error")
             return
@@ -386,11 +390,10 @@ def train_prior(s: EditorScreen) -> None:
         near = next((p for p in Path(root).absolute().parents if p.is_dir()), None) if root else None
         s.app.push_screen(FilePickerScreen(where, FOLDER, near), lambda folder: launch(folder) if folder else None)
 
-    if s.engine.prior is None:
+    if not has_prior:
         start()
         return
-    s.app.push_screen(ConfirmScreen(f"{model.name} has a prior: train a new one? It replaces this one when it is done.",
-                                    yes="Train", no="Keep"), start)
+    s.app.push_screen(replacing_prior(model), start)
 
 
 def open_model(s: EditorScreen) -> None:
