@@ -441,3 +441,17 @@ def test_play_finds_the_model_of_a_codes_document_beside_it(tiny_model, tmp_path
         _model_beside(codes)
     model = shutil.copy(tiny_model, tmp_path / "session" / "kit.distill")  # the folder above the takes
     assert _model_beside(codes) == Path(model).resolve()
+
+
+def test_the_file_route_names_the_sound_as_it_was_given(no_config, portaudio_missing, tmp_path):
+    """`play kit/clap.ogg`, where kit/ held links into a sample library, said "the sound is
+    /usr/share/lmms/samples/drums/clap01.ogg": a path the musician never typed."""
+    library = tmp_path / "library"
+    library.mkdir()
+    sf.write(library / "clap01.wav", tone(), SR)
+    kit = tmp_path / "kit"
+    kit.mkdir()
+    (kit / "clap.wav").symlink_to(library / "clap01.wav")
+    result = Router(no_config).play(tone(), SR, name="clap.wav", source_path=kit / "clap.wav")
+    assert result.route == "file" and result.path == kit / "clap.wav"
+    assert f"the sound is {kit / 'clap.wav'}" in result.message and "clap01" not in result.message

@@ -343,7 +343,7 @@ class Router:
         from ..audio.io import save_audio  # noqa: PLC0415 - soundfile only on this route
 
         if source_path is not None and Path(source_path).is_file():
-            path = Path(source_path).resolve()
+            path = Path(source_path).absolute()
             what = f"cannot play here; the sound is {path}"
         else:
             self.out_dir.mkdir(parents=True, exist_ok=True)
