@@ -288,3 +288,36 @@ def test_every_argument_of_every_command_says_what_it_takes():
             elif not isinstance(action, argparse._HelpAction) and not action.help:  # noqa: SLF001
                 bare.append(f"{name} {action.dest}")
     assert len(commands.choices) >= 12 and not bare, bare
+
+
+def test_open_a_codes_file_first_finds_its_model_and_a_sound_first_says_what_to_give(tiny_model, tmp_path, opened,
+                                                                                       capsys, monkeypatch):
+    """`distill-tui open take.codes.json` said, inside an empty editor, "this is a JSON file (a codes file?), not
+    a model file"; `distill-tui open kick.wav` said the same of an audio file. A codes file first now opens with
+    the model that made it (named in the file, or beside it), and a sound first is refused saying what to give."""
+    takes, elsewhere = tmp_path / "takes", tmp_path / "elsewhere"
+    takes.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    wav = tmp_path / "kick.wav"
+    sf.write(wav, synth("pluck", 0.3), SR)
+    take = takes / "take.codes.json"
+    assert main(["encode", str(tiny_model), str(wav), "-o", str(take)]) == 0
+    assert json.loads(take.read_text())["source"]["model_file"] == str(tiny_model.absolute())
+    capsys.readouterr()
+    assert main(["open", str(take), str(wav)]) == 0
+    assert opened["model"] == tiny_model and opened["audio"] == [take, wav]
+    assert "opening take.codes.json with" in capsys.readouterr().err
+
+    doc = json.loads(take.read_text())
+    del doc["source"]["model_file"]  # written before the hint, and the model not beside it
+    take.write_text(json.dumps(doc))
+    opened.clear()
+    code, _, err = cli(capsys, "open", take)
+    assert code == 2 and opened == {} and err.count("\n") == 1, err
+    assert err.startswith(f"error: {take}: is a codes file: give its model first, distill-tui open MODEL take.codes.json "
+                          f"(no model with fingerprint {doc['model_fingerprint']} is beside it")
+    code, _, err = cli(capsys, "open", wav)
+    assert code == 2 and opened == {} and err.strip() == (f"error: {wav}: is a sound, not a model: give a model first "
+                                                          "(distill-tui open MODEL SOUND ...), or a folder of sounds "
+                                                          "to train one on it")

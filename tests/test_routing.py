@@ -455,3 +455,24 @@ def test_the_file_route_names_the_sound_as_it_was_given(no_config, portaudio_mis
     result = Router(no_config).play(tone(), SR, name="clap.wav", source_path=kit / "clap.wav")
     assert result.route == "file" and result.path == kit / "clap.wav"
     assert f"the sound is {kit / 'clap.wav'}" in result.message and "clap01" not in result.message
+
+
+def test_play_finds_the_model_a_codes_document_names(tiny_model, tmp_path, monkeypatch):
+    """A codes file saved in one folder with its model in another: `play` asked for --model. Distill now records
+    the model file in what it saves (source.model_file), checked by fingerprint before it is used."""
+    from distill_tui.commands.play import _model_beside
+    from distill_tui.errors import BadInputError
+    from distill_tui.persistence.header import read_header_document
+    from distill_tui.persistence.model_of_codes import note_model
+
+    fingerprint = read_header_document(tiny_model).fingerprint
+    codes = tmp_path / "takes" / "take.codes.json"
+    codes.parent.mkdir()
+    source: dict = {}
+    note_model(source, tiny_model)
+    codes.write_text(json.dumps({"format": "distill-codes", "model_fingerprint": fingerprint, "source": source}))
+    monkeypatch.chdir(tmp_path)
+    assert _model_beside(codes) == tiny_model
+    codes.write_text(json.dumps({"format": "distill-codes", "model_fingerprint": "0" * 16, "source": source}))
+    with pytest.raises(BadInputError, match="no model with fingerprint 0000000000000000"):  # named, but not its model
+        _model_beside(codes)

@@ -200,6 +200,8 @@ async def test_save_export_and_quit_with_unsaved_edits(app_factory, tmp_path: Pa
         saved = tmp_path / "pluck_a2.codes.json"
         assert saved.exists() and not ed.ws.dirty("pluck_a2")
         assert json.loads(saved.read_text())["codes"][0][0] == 0x2A
+        # where the model is, so `play` and `open` of this file find it from any folder
+        assert json.loads(saved.read_text())["source"]["model_file"] == str(ed.engine.path.absolute())
         await until(pilot, lambda: decoded(ed), what="decoding before the export")
         await pilot.press("e")
         assert isinstance(app.screen, PromptScreen)

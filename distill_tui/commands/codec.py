@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import BadInputError, printable
+from ..persistence.model_of_codes import note_model
 from . import add_force, check_new_output, print_json
 
 DEFAULT_MAX_MINUTES = 10.0
@@ -42,6 +43,7 @@ def run_encode(args: argparse.Namespace) -> int:
     check_new_output(args.output, args.force)  # encode x.wav -o x.wav wrote JSON over the recording
     codec = load_codec(args.model)
     grid = codec.encode_file(args.audio)
+    note_model(grid.source, args.model)
     grid.save(args.output)
     if args.json:
         print_json({"output": printable(args.output), "levels": grid.levels, "positions": grid.positions,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BadInputError, printable
+from ..persistence.model_of_codes import note_model
 from . import add_force, check_count, check_new_output, print_json
 
 DEFAULT_SECONDS = 4.0
@@ -225,6 +226,7 @@ def _write(args: argparse.Namespace, codec: Any, settings: Any, out: dict[str, A
         audio = codec.decode(grid).audio
     save_audio(output, audio, spec.sample_rate)
     if codes_out:
+        note_model(grid.source, args.model)
         grid.save(codes_out)
     return {"output": str(output), "codes_out": None if codes_out is None else str(codes_out), "mode": mode,
             "positions": grid.positions, "levels": grid.levels, "seconds": round(grid.seconds, 3), "seed": seed,

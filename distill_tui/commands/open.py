@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import BadInputError
@@ -27,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
     model, audio = args.model, expand_folders(list(args.audio))
     train_folder = None
+    if model is not None and model.is_file():
+        model, audio = _model_first(model, audio)
     if model is None:
         model, audio = demo_paths()  # a missing or broken model is reported inside the app, which keeps running
     elif model.is_dir() and expand_folders([model], missing_ok=True):  # sounds, and no model yet: train one
@@ -39,3 +42,28 @@ def run(args: argparse.Namespace) -> int:
     DistillApp(model, audio, theme=args.theme, train_folder=train_folder).run()
     return 0
 
+
+
+def _model_first(first: Path, audio: list[Path]) -> tuple[Path, list[Path]]:
+    """`open CODES ...` opens the codes with the model that made it, found by its fingerprint
+    (`persistence.model_of_codes`); `open SOUND ...` is refused, saying what to give. Anything else is taken
+    as the model (the editor says what is wrong with it, and offers to open another)."""
+    from ..persistence.header import other_kind
+    from ..persistence.model_of_codes import model_of_codes
+
+    try:
+        kind = other_kind(first)
+    except OSError:
+        return first, audio
+    if kind == "json":
+        found = model_of_codes(first)
+        if found.model is None:
+            raise BadInputError(f"is a codes file: give its model first, distill-tui open MODEL {first.name} "
+                                f"({found.why_not()})", first)
+        print(f"opening {first.name} with {found.model}, the model that made it (found by its fingerprint)",
+              file=sys.stderr)
+        return found.model, [first, *audio]
+    if kind == "audio":
+        raise BadInputError("is a sound, not a model: give a model first (distill-tui open MODEL SOUND ...), or "
+                            "a folder of sounds to train one on it", first)
+    return first, audio

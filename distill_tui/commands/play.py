@@ -84,30 +84,14 @@ def _read_audio(path: Path) -> tuple[np.ndarray, int]:
 
 
 def _model_beside(path: Path) -> Path:
-    """The model a codes document was made by, when no --model is given: the `.distill` file whose fingerprint
-    it records, in the document's folder, the folder above it, or the current one (model headers only)."""
-    import json
+    """The model a codes document was made by, when no --model is given (`persistence.model_of_codes`)."""
+    from ..persistence.model_of_codes import model_of_codes
 
-    from ..persistence.header import read_header_document
-
-    try:
-        fingerprint = json.loads(path.read_text(encoding="utf-8")).get("model_fingerprint")
-    except (OSError, ValueError, AttributeError):
-        fingerprint = None  # the decode below names what is wrong with the document
-    folders = dict.fromkeys(p.resolve() for p in (path.parent, path.parent.parent, Path.cwd()))
-    if fingerprint:
-        for folder in folders:
-            for candidate in sorted(folder.glob("*.distill")):
-                try:
-                    if read_header_document(candidate).fingerprint == fingerprint:
-                        print(f"decoding with {candidate} (the model of {path.name}, found by its "
-                              "fingerprint)", file=sys.stderr)
-                        return candidate
-                except DistillError:
-                    continue
-    where = (f"no model with fingerprint {fingerprint} is beside it or in the current folder" if fingerprint
-             else "it names no model")
-    raise BadInputError(f"playing a codes document needs --model MODEL ({where})", path)
+    found = model_of_codes(path)
+    if found.model is None:
+        raise BadInputError(f"playing a codes document needs --model MODEL ({found.why_not()})", path)
+    print(f"decoding with {found.model} (the model of {path.name}, found by its fingerprint)", file=sys.stderr)
+    return found.model
 
 
 def _decode_codes(path: Path, model: Path | None) -> tuple[np.ndarray, int]:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ..errors import BadInputError, printable
+from ..persistence.model_of_codes import note_model
 from ..words import numbered
 from . import check_count, print_json
 from .generate import parse_region
@@ -104,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
                         sample_rate=spec.sample_rate, hop_length=spec.hop_length, stride=codec.cfg.stride,
                         name=f"{name}-var{var.index}", source={**kept, "variation": how})
         save_audio(wav, codec.decode(grid).audio, spec.sample_rate)
+        note_model(grid.source, args.model)
         grid.save(codes_path)
         item = {"audio": str(wav), "codes": str(codes_path), "changed": round(var.changed, 4),
                 "change_db": None if var.shape is None else round(var.shape.change_db, 3),

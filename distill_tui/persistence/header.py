@@ -20,6 +20,21 @@ META_KEY = "distill"  # the same key as model_file.META_KEY (that module imports
 MAX_HEADER_BYTES = 100 * 2**20  # safetensors' own limit
 
 
+AUDIO_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"FORM", b"ID3\x03", b"ID3\x04")  # WAV, FLAC, Ogg, AIFF, MP3
+
+
+def other_kind(path: str | Path) -> str | None:
+    """What a file given as a model is instead, from its first bytes: "json" (a codes file?), "audio", or
+    None (a model, or something else). `OSError` when it cannot be read."""
+    with Path(path).open("rb") as fh:
+        head = fh.read(16)
+    if head.lstrip()[:1] == b"{":
+        return "json"
+    if head[:4] in AUDIO_MAGIC:
+        return "audio"
+    return None
+
+
 def read_header_document(path: str | Path) -> ModelDocument:
     """The typed document of a `.distill` file, from its header alone; `ModelFileError` names what is wrong."""
     path = Path(path)

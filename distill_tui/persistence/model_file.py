@@ -25,6 +25,7 @@ from safetensors.torch import save_file
 from ..errors import ModelFileError
 from ..fileio import atomic_path
 from .document import FORMAT, VERSION, ModelDocument
+from .header import other_kind
 
 META_KEY = "distill"
 __all__ = ["FORMAT", "META_KEY", "VERSION", "ModelDocument", "ModelFile", "fingerprint", "load_model_file",
@@ -142,13 +143,12 @@ def _refuse_known_other_files(path: Path) -> None:
     """Name what a file is when it is one of ours but not a model (a codes file, audio), instead of
     safetensors' "header too large"."""
     try:
-        with path.open("rb") as fh:
-            head = fh.read(16)
+        kind = other_kind(path)
     except OSError as exc:
         raise ModelFileError(f"cannot read it ({exc.strerror})", path) from exc
-    if head.lstrip()[:1] == b"{":
+    if kind == "json":
         raise ModelFileError("this is a JSON file (a codes file?), not a model file (.distill)", path)
-    if head[:4] in (b"RIFF", b"fLaC", b"OggS", b"FORM", b"ID3\x03", b"ID3\x04"):
+    if kind == "audio":
         raise ModelFileError("this is an audio file, not a model file (.distill)", path)
 
 

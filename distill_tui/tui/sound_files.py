@@ -20,6 +20,7 @@ from textual.message import Message
 from ..audio.export import codes_path_for
 from ..codes.grid import CodeGrid
 from ..errors import DistillError
+from ..persistence.model_of_codes import note_model
 from .workers import report_failures
 
 if TYPE_CHECKING:
@@ -140,6 +141,7 @@ class SoundFiles:
             host.decoder.request(name)
             return
         grid, sound = host.ws.grid(name), host.ws.sound(name)
+        note_model(grid.source, host.ws.model_file)
         job = functools.partial(self._export, name, path, sound.audition.audio, grid.sample_rate, grid.copy(),
                                 set(sound.muted), host.ws.edit_state(name))
         host.run_worker(job, thread=True, group="export", description=f"export {path.name}")

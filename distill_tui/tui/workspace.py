@@ -13,6 +13,7 @@ from ..codes.edits import Edit, EditResult
 from ..codes.grid import CodeGrid
 from ..codes.history import EditSession
 from ..errors import BadInputError
+from ..persistence.model_of_codes import note_model
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Workspace:
         self.a: str | None = None
         self.b: str | None = None
         self.clipboard: Clipboard | None = None
+        self.model_file: Path | None = None  # the open model's file, recorded in every codes file written
 
     # ---- sounds
     def add(self, grid: CodeGrid, audio_path: Path | None = None, codes_path: Path | None = None,
@@ -227,6 +229,7 @@ class Workspace:
 
     def save(self, name: str, path: Path | None = None) -> Path:
         """Write the sound's codes (to its own file by default) and remember the file as written."""
+        note_model(self.grid(name).source, self.model_file)
         saved = self.session.save(name, path or self.default_codes_path(name))
         self.sound(name).stamp = disk_stamp(saved)
         return saved

@@ -181,6 +181,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
         engine = self.engine = self.decoder.engine = message.engine
+        self.ws.model_file = engine.path
         self.grid.placeholder = "loading sounds…" if self.audio_paths else "no sound: : then 'Open' or generate one"
         self.grid.look = GridLook(labels=engine.labels, ranks=engine.ranks)
         self.grid.invalidate()  # a grid shown from the codes cache before the model is repainted in its colours
