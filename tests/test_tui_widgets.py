@@ -177,7 +177,23 @@ def test_every_binding_has_an_id_and_user_keymap(tmp_path: Path):
     cfg = tmp_path / "config.toml"
     cfg.write_text('[keymap]\n"editor.play" = "p"\n"no.such" = "x"\n')
     result = load_user_keymap(cfg)
-    assert result.keymap == {"editor.play": "p"} and len(result.problems) == 1
+    assert result.keymap == {"editor.play": "p"} and len(result.problems) == 2
+    assert result.problems[0].endswith("no binding has the id 'no.such'")
+
+
+def test_a_key_the_keymap_gives_to_two_bindings_is_reported(tmp_path: Path):
+    """`"editor.play" = "p"` (the README's own example) took p from paste without a word: the first binding
+    found for a key runs, so paste had no key left. And `"editor.play" = "l"` never played: the grid's l
+    (right) comes first."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[keymap]\n"editor.play" = "p"\n"editor.export" = "l,E"\n"grid.right" = "l,right,n"\n')
+    problems = load_user_keymap(cfg).problems
+    assert sorted(problems) == [f"{cfg}: editor.play and editor.paste both have the key 'p' now, and only one of them "
+                                "can take it: give one of them another key",
+                                f"{cfg}: grid.right and editor.export both have the key 'l' now, and only one of them "
+                                "can take it: give one of them another key"]
+    cfg.write_text('[keymap]\n"editor.play" = "space,z"\n"grid.normal_mode" = "escape,q"\n')
+    assert load_user_keymap(cfg).problems == []  # escape was shared before (normal mode, back to the grid)
 
 
 @aio

@@ -4,8 +4,8 @@ Rebind in the config file, `locations.config_file()`: `$DISTILL_CONFIG`, else
 `$XDG_CONFIG_HOME/distill-tui/config.toml` (default `~/.config/distill-tui/config.toml`):
 
     [keymap]
-    "editor.play" = "p"          # binding id = key(s), comma-separated
-    "grid.left" = "h,left,a"
+    "editor.play" = "space,z"    # binding id = key(s), comma-separated
+    "grid.right" = "l,right,n"
 
 No binding needs Alt or Cmd: they do not survive SSH and many terminals.
 """
@@ -134,7 +134,31 @@ def load_user_keymap(path: Path | None = None) -> KeymapResult:
             problems.append(f"{path}: keys for {key!r} must be a non-empty string")
         else:
             keymap[key] = value
-    return KeymapResult(keymap, problems)
+    return KeymapResult(keymap, problems + [f"{path}: {p}" for p in clashes(keymap)])
+
+
+def _keys(spec: str) -> set[str]:
+    return {k.strip() for k in spec.split(",") if k.strip()}
+
+
+def clashes(keymap: dict[str, str]) -> list[str]:
+    """Keys the overrides give to two bindings that did not share them before, one line each.
+
+    `"editor.play" = "p"` took p from paste without a word: the first binding found for a key runs (the grid's
+    before the editor's), so the other is left without that key."""
+    defaults = all_bindings()
+    owners: dict[str, list[str]] = {}
+    for bid, binding in defaults.items():
+        for key in _keys(keymap.get(bid, binding.key)):
+            owners.setdefault(key, []).append(bid)
+    shared_before = {(key, bid) for bid, b in defaults.items() for key in _keys(b.key)
+                     if sum(key in _keys(o.key) for o in defaults.values()) > 1}
+    lines = []
+    for key, ids in owners.items():
+        if len(ids) > 1 and any(bid in keymap for bid in ids) and not all((key, bid) in shared_before for bid in ids):
+            lines.append(f"{' and '.join(ids)} both have the key {key!r} now, and only one of them can take it: "
+                         "give one of them another key")
+    return lines
 
 
 def escape_then(key: str) -> str | None:
