@@ -162,6 +162,34 @@ def test_themes_load_and_bad_files_are_reported(tmp_path: Path):
     assert "distill-dark" in {t.name for t in loaded.themes}  # the built-in fallback is always there
 
 
+@aio
+async def test_a_theme_with_a_colour_that_is_not_one_is_reported_not_fatal(tmp_path: Path):
+    """`open --theme mine` with `primary = "#ff00zz"` in mine.toml ended the editor at once: "error: ReprError:
+    Failed to auto generate __rich_repr__; 'ColorSystem' object has no attribute 'primary'"."""
+    (tmp_path / "mine.toml").write_text('name = "mine"\nprimary = "#ff00zz"\n')
+    (tmp_path / "grid.toml").write_text('name = "grid"\nprimary = "#336699"\n[distill]\ncursor = "brightish"\n')
+    (tmp_path / "vars.toml").write_text('name = "vars"\nprimary = "#336699"\n[variables]\n'
+                                        '"block-cursor-foreground" = "zz"\n')  # a CSS error at the first screen
+    (tmp_path / "style.toml").write_text('name = "style"\nprimary = "#336699"\n[variables]\n'
+                                         '"block-cursor-foreground" = "ansi_black"\n"button-focus-text-style" = "sideways"\n')
+    (tmp_path / "fine.toml").write_text('name = "fine"\nprimary = "#336699"\n[variables]\n'
+                                        '"block-cursor-foreground" = "ansi_black"\n"button-focus-text-style" = "reverse"\n')
+    loaded = load_themes([tmp_path])
+    assert sorted(loaded.problems) == [f"{tmp_path / 'grid.toml'}: cursor 'brightish' is not a colour",
+                                       f"{tmp_path / 'mine.toml'}: primary '#ff00zz' is not a colour",
+                                       f"{tmp_path / 'style.toml'}: [variables] button-focus-text-style 'sideways' is "
+                                       "not a text style",
+                                       f"{tmp_path / 'vars.toml'}: [variables] block-cursor-foreground 'zz' is not a colour"]
+    assert "fine" in {t.name for t in loaded.themes}
+    app = DistillApp(None, [], theme="mine", theme_dirs=[REPO_THEMES, tmp_path])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.theme == "distill-dark"
+        said = " ".join(n.message for n in app._notifications)  # noqa: SLF001
+        assert "primary '#ff00zz' is not a colour" in said
+        assert "--theme: no theme is named 'mine' (there are distill-dark, distill-high-contrast" in said
+
+
 def test_palettes_are_ordered_and_readable():
     for name in MAPS:
         colours = ramp(name)

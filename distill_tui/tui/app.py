@@ -50,6 +50,9 @@ class DistillApp(App, inherit_bindings=False):
         self.user_keymap = keys.keymap
         self._problems += keys.problems
         self._remembered = remembered_theme()
+        if theme is not None and theme not in self.available_themes:  # a typo in --theme went unnoticed
+            ours = sorted(t.name for t in loaded.themes)
+            self._problems.append(f"--theme: no theme is named {theme!r} (there are {', '.join(ours)})")
         if theme in self.available_themes:
             self.theme = theme
         elif self._remembered in self.available_themes:

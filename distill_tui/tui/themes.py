@@ -11,6 +11,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from textual.color import Color, ColorParseError
+from textual.css.stylesheet import Stylesheet, StylesheetParseError
 from textual.theme import Theme
 
 from ..errors import DistillError
@@ -68,7 +70,41 @@ def parse_theme(doc: dict, path: Path) -> tuple[Theme, GridColours]:
         if key in table and table[key] not in MAPS:
             raise ValueError(f"{key} {table[key]!r} is not one of {', '.join(MAPS)}")
     colours = GridColours(**{k: str(v) for k, v in table.items()})
+    for key in THEME_KEYS:
+        _check_colour(key, kwargs.get(key))
+    for f in dataclasses.fields(GridColours):
+        if not f.name.endswith("_palette"):
+            _check_colour(f.name, getattr(colours, f.name))
+    try:  # what Textual does with it when the theme is applied: a failure there ended the app
+        generated = theme.to_color_system().generate()
+    except Exception as exc:  # noqa: BLE001 - any failure of a user's file is reported, never fatal
+        raise ValueError(f"Textual cannot use it ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+    for key, value in theme.variables.items():
+        _check_variable(key, value, generated)
     return theme, colours
+
+
+def _check_variable(key: str, value: str, generated: dict[str, str]) -> None:
+    """ValueError naming a `[variables]` entry Textual's stylesheet would refuse (it ended the app): a
+    `...style` variable must be a text style ("bold", "reverse", "none"), any other a colour ("#336699",
+    "ansi_black", "$primary")."""
+    prop, kind = ("text-style", "text style") if key.endswith("style") else ("color", "colour")
+    sheet = Stylesheet(variables={**generated, key: value})
+    sheet.add_source(f"Widget {{ {prop}: ${key}; }}", read_from=("theme", key))
+    try:
+        sheet.parse()
+    except StylesheetParseError:
+        raise ValueError(f"[variables] {key} {value!r} is not a {kind}") from None
+
+
+def _check_colour(key: str, value: str | None) -> None:
+    """ValueError naming `key` when `value` is not a colour Textual reads ("#336699", "red", "rgb(1,2,3)")."""
+    if value is None:
+        return
+    try:
+        Color.parse(value)
+    except ColorParseError:
+        raise ValueError(f"{key} {value!r} is not a colour") from None
 
 
 def load_themes(dirs: list[Path] | None = None) -> LoadedThemes:
