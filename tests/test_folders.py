@@ -57,3 +57,20 @@ def test_distill_variables_win(clean, monkeypatch):
     assert load_user_keymap().keymap == {"editor.play": "z"}
     # the router reads Distill's variables from the mapping it is given (tests pass their own)
     assert config_path({"DISTILL_CONFIG": str(clean / "other.toml")}) == clean / "other.toml"
+
+
+def test_count_audio_counts_what_training_finds_and_stops_early(tmp_path):
+    """The picker counts, at each keystroke, the sounds a folder and its sub-folders hold (it said "0 sound
+    files here" of a sample pack whose sounds are all in sub-folders); in a huge tree it stops and says "+"."""
+    from distill_tui.data.audio_files import count_audio, find_audio
+
+    for i in range(12):
+        folder = tmp_path / f"kit{i % 3}" / ("deep" if i % 2 else "")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"s{i}.wav").write_bytes(b"RIFF")
+    (tmp_path / "notes.txt").write_text("n")
+    assert count_audio(tmp_path) == (len(find_audio(tmp_path)), True) == (12, True)
+    n, complete = count_audio(tmp_path, most=5)
+    assert n >= 5 and not complete
+    assert count_audio(tmp_path, seconds=-1) == (0, False)  # out of time before the first folder
+    assert count_audio(tmp_path / "missing") == (0, True)

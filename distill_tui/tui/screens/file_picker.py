@@ -23,7 +23,8 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...audio.io import is_audio_file
-from ...words import counted, distinct_shortened
+from ...data.audio_files import count_audio
+from ...words import distinct_shortened
 
 FOLDER, MODEL, SOUND = "folder", "model", "sound"
 WHAT = {FOLDER: "a folder", MODEL: "a model file (.distill)",
@@ -106,15 +107,6 @@ def list_folder(folder: Path, kind: str, prefix: str = "") -> tuple[list[Entry],
         return [], False
     found = sorted(dirs, key=lambda e: e.label.lower()) + sorted(files, key=lambda e: e.label.lower())
     return found[:MAX_ENTRIES], len(found) > MAX_ENTRIES
-
-
-def count_sounds(folder: Path) -> int:
-    """Audio files directly in `folder` (not in its sub-folders)."""
-    try:
-        with os.scandir(folder) as it:
-            return sum(1 for item in it if is_audio_file(Path(item.name)) and item.is_file())
-    except OSError:
-        return 0
 
 
 def complete(text: str, kind: str, base: Path) -> Completion:
@@ -231,9 +223,10 @@ class PathPicker(Vertical):
         if not folder.is_dir():
             self.say(f"{folder} is not a folder", bad=True)
         elif self.kind == FOLDER and not prefix:
+            n, complete = count_audio(folder)
+            below = "sound" if n == 1 and complete else "sounds"
             self.say(f"{len(entries)}{'+' if cut else ''} {'folder' if len(entries) == 1 and not cut else 'folders'}, "
-                     f"{counted(count_sounds(folder), 'sound file')} here · "
-                     "Enter: use this folder")
+                     f"{n}{'' if complete else '+'} {below} in it and below · Enter: use this folder")
         elif not entries:
             self.say(f"nothing here matches {prefix!r}" if prefix else f"nothing to open here ({WHAT[self.kind]})")
         else:
