@@ -287,10 +287,22 @@ def test_parse_address(text, expected):
     assert parse_address(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "host", "host:", "host:0", "host:70000", "a:b:c", "1.2.3.4:12x"])
+@pytest.mark.parametrize("text", ["", "host", "host:", "a:b:c", "1.2.3.4:12x"])
 def test_parse_address_refuses(text):
     with pytest.raises(BadInputError, match="is not host:port"):
         parse_address(text)
+
+
+def test_a_port_out_of_range_is_named_with_the_file_it_came_from(tmp_path):
+    """`address = "localhost:99999"` in config.toml said "[listen] address='localhost:99999' is not host:port":
+    it is host:port; the port is what is wrong, and the file was not named."""
+    with pytest.raises(BadInputError, match=r"DISTILL_LISTEN='host:0': port 0 is not one \(ports are 1 to 65535\)"):
+        parse_address("host:0")
+    config = tmp_path / "config.toml"
+    config.write_text('[listen]\naddress = "localhost:99999"\ntoken = "abcdefabcdefabcdef"\n')
+    with pytest.raises(BadInputError) as info:
+        listener_config({}, config)
+    assert str(info.value) == f"{config}: [listen] address='localhost:99999': port 99999 is not one (ports are 1 to 65535)"
 
 
 # ---- the local player's mixer: fades, cancel, loop, position -------------------------------------

@@ -88,11 +88,14 @@ def config_path(env: Mapping[str, str]) -> Path:
     return config_dir() / "config.toml"
 
 
-def parse_address(text: str, what: str = "DISTILL_LISTEN") -> tuple[str, int]:
-    """'host:port', '[::1]:port', ':port' or 'port' -> (host, port); the host defaults to 127.0.0.1."""
+def parse_address(text: str, what: str = "DISTILL_LISTEN", path: Path | None = None) -> tuple[str, int]:
+    """'host:port', '[::1]:port', ':port' or 'port' -> (host, port); the host defaults to 127.0.0.1. `path`:
+    the config file it came from, named in the error."""
     match = re.fullmatch(r"\s*(?:(\[[^\]]+\]|[^:\s]*):)?(\d{1,5})\s*", text)
-    if not match or not 1 <= int(match.group(2)) <= 65535:
-        raise BadInputError(f"{what}={text!r} is not host:port (for example 127.0.0.1:{DEFAULT_PORT})")
+    if not match:
+        raise BadInputError(f"{what}={text!r} is not host:port (for example 127.0.0.1:{DEFAULT_PORT})", path)
+    if not 1 <= int(match.group(2)) <= 65535:
+        raise BadInputError(f"{what}={text!r}: port {int(match.group(2))} is not one (ports are 1 to 65535)", path)
     host = (match.group(1) or "127.0.0.1").strip("[]")
     return host, int(match.group(2))
 
@@ -121,7 +124,8 @@ def listener_config(env: Mapping[str, str], path: Path | None = None) -> Listene
     source = "environment" if env.get("DISTILL_LISTEN") else str(path)
     if not isinstance(address, str) or (token is not None and not isinstance(token, str)):
         raise BadInputError("[listen] address and token must be strings", path)
-    host, port = parse_address(address, "DISTILL_LISTEN" if source == "environment" else "[listen] address")
+    host, port = (parse_address(address) if source == "environment" else
+                  parse_address(address, "[listen] address", path))
     if not token:
         raise BadInputError(
             f"a listener is set ({host}:{port}, from {source}) but no token: set DISTILL_LISTEN_TOKEN "
