@@ -46,6 +46,33 @@ def reason_of(exc: BaseException) -> str:
     return line[:160]
 
 
+def make_folder(folder: Path, what: str) -> None:
+    """Make `folder` (and the folders above it) if it is not there; `OutputError` naming it when it cannot be."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot make the folder for the {what} here ({reason_of(exc)})", folder) from exc
+
+
+def check_folder_can_be_made(folder: Path, what: str) -> None:
+    """`OutputError` naming `folder` when it is not there and cannot be made (a path under /proc, a read-only
+    disk, no permission), found before any work is done; the folders made to find out are removed again,
+    so a command refused later leaves nothing behind."""
+    made: list[Path] = []
+    probe = Path(folder)
+    while not probe.exists() and probe != probe.parent:
+        made.append(probe)
+        probe = probe.parent
+    try:
+        make_folder(folder, what)
+    finally:
+        for path in made:  # the deepest first
+            try:
+                path.rmdir()
+            except OSError:
+                break
+
+
 @contextmanager
 def atomic_path(path: str | Path, what: str = "file", suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside `path`; on a clean exit it replaces `path`, on any error it is removed.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -356,6 +357,13 @@ def test_vary_bad_input_is_one_line_naming_the_argument(prior_model, tiny_model,
     code, _, err = vary_cli(capsys, prior_model, other, "-o", out)
     assert code == 2 and "another model" in err and "other.codes.json" in err
     assert not out.exists()  # nothing written by any refusal
+    # a folder that cannot be made said "FileNotFoundError: [Errno 2] ..." after the sampling, exit 1
+    for bad in (Path("/proc/vars/deeper"), pad / "vars"):
+        code, _, err = vary_cli(capsys, prior_model, pad, "-o", bad)
+        assert code == 1 and err.startswith(f"error: {bad}: cannot make the folder for the variations here (")
+        assert err.count("\n") == 1 and "Errno" not in err, err
+    code, _, err = vary_cli(capsys, prior_model, pad, "-o", out / "a" / "b", "--keep-levels", 3)
+    assert code == 2 and not out.exists()  # the folders made to find out are gone again
 
 
 def test_vary_says_how_far_each_variation_went_and_when_the_sound_has_little_to_vary(prior_model, pad, tmp_path,

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ..errors import BadInputError, printable
+from ..fileio import check_folder_can_be_made, make_folder
 from ..persistence.model_of_codes import note_model
 from ..words import numbered
 from . import check_count, print_json
@@ -59,6 +60,7 @@ def check_outputs(folder: Path, pairs: list[tuple[Path, Path]], force: bool) -> 
         more = f" and {len(present) - 1} more" if len(present) > 1 else ""
         raise BadInputError(f"-o {printable(folder)}: {printable(present[0].name)}{more} already there; "
                             "use --force to overwrite")
+    check_folder_can_be_made(folder, "variations")  # "FileNotFoundError: [Errno 2] ..." came after the sampling
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         nonlocal write_s
         t = time.perf_counter()
         wav, codes_path = pairs[var.index - 1]
-        args.output.mkdir(parents=True, exist_ok=True)
+        make_folder(args.output, "variations")
         how = {"of": name, "k": var.index, "keep_levels": keep_numbers,
                "region": list(region or (0, source.positions)), "seed": var.seed, "temperature": settings.temperature,
                "top_k": settings.top_k, "top_p": settings.top_p}
