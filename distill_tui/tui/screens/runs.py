@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...train.runs import RunSummary, discover, is_run_dir
+from ...train.runs import CRASHED, FINISHED, STOPPED, RunSummary, discover, is_run_dir
 from ...words import counted
 from .run_view import STATE_STYLE, progress_bar
 
@@ -165,3 +165,60 @@ def announce_runs(app: Any, root: Path | None = None, *, headless_too: bool = Fa
                                  title="Training", timeout=10)
 
     app.run_worker(look, thread=True, group="announce-runs", exit_on_error=False)
+
+
+WATCH_EVERY_S = 3.0  # how often the app looks whether a run that was going has ended
+
+
+def ended_words(r: RunSummary) -> tuple[str, str]:
+    """(message, severity) for a run that has just ended, said wherever the person is in the app."""
+    model = Path(str(r.output)).name if r.output else r.name
+    if r.state == FINISHED:
+        if r.stage == "prior":
+            return f"The prior of {model} is trained: ctrl+t, Enter, then o puts it to use in the editor.", "information"
+        return f"{model} is trained: ctrl+t, Enter, then o opens it in the editor.", "information"
+    if r.state == STOPPED:
+        return f"Training {r.name} stopped at step {r.step}: ctrl+t, Enter, then r resumes it.", "warning"
+    if r.state == CRASHED:
+        return f"Training {r.name} failed: {r.message}. ctrl+t shows the run.", "error"
+    return f"Training {r.name} ended ({r.state}).", "warning"
+
+
+class RunWatcher:
+    """Says, wherever the person is, when a training run that was going ends: the first hour's training ran
+    for five minutes while they tried the demo, and nothing told them the model was ready.
+
+    Every `every` seconds the run folders are read in a thread (`discover`); a run seen alive before and
+    not now is announced once, unless its own run view is on screen (it says so itself). Headless apps
+    (tests, benchmarks) do not watch unless asked: a real run elsewhere must not change their screens."""
+
+    def __init__(self, app: Any, root: Path | None = None, every: float = WATCH_EVERY_S) -> None:
+        self.app, self.root, self.every = app, root, every
+        self.going: set[Path] | None = None  # the runs alive at the last look; None before the first
+
+    def start(self, headless_too: bool = False) -> None:
+        if getattr(self.app, "is_headless", False) and not headless_too:
+            return
+        self.app.set_interval(self.every, self._tick)
+        self._tick()
+
+    def _tick(self) -> None:
+        self.app.run_worker(self.look, thread=True, group="watch-runs", exclusive=True, exit_on_error=False)
+
+    def look(self) -> list[RunSummary]:
+        """Read the runs; return (and announce) those that were going at the last look and have ended."""
+        runs = discover(root=self.root)
+        before, self.going = self.going, {r.path for r in runs if r.alive}
+        ended = [r for r in runs if before is not None and r.path in before and not r.alive]
+        for r in ended:
+            self.app.call_from_thread(self._announce, r)
+        return ended
+
+    def _announce(self, r: RunSummary) -> None:
+        from .run_view import RunViewScreen
+
+        screen = self.app.screen
+        if isinstance(screen, RunViewScreen) and screen.run_dir.resolve() == r.path.resolve():
+            return  # the run's own view says it
+        message, severity = ended_words(r)
+        self.app.notify(message, title="Training", severity=severity, timeout=15)
