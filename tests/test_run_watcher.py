@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from distill_tui.train.runs import summarize
 from distill_tui.tui.app import DistillApp
 from distill_tui.tui.screens.run_view import RunViewScreen
 from distill_tui.tui.screens.runs import RunWatcher, ended_words
-from distill_tui.train.runs import summarize
 
 from .test_tui_support import RecordingRouter, aio, until
 from .test_tui_train import SIZE, ev, make_run, state  # noqa: F401 - the state fixture
