@@ -127,3 +127,20 @@ def test_tempo_and_edit_step_refuse_what_they_cannot_use():
         ["tempo must be a number of beats per minute between 20 and 400"] * 5
     ed.set_edit_step("0")
     assert ed.grid.edit_step == 0 and ed.said[-1] == "edit step 0"
+
+
+def test_an_open_sound_may_be_named_in_part():
+    """"Generate in the style of… 909beat01, break" said "'break' is not an open sound (open: 909beat01,
+    break01, …)": the one sound it could mean was listed beside the refusal."""
+    ws = Workspace()
+    for name in ("909beat01", "break01", "Bassdrum01", "bassdrum_acoustic01"):
+        grid = _grid()
+        grid.name = name
+        ws.add(grid)
+    assert ws.named("break01") == "break01" and ws.named("break") == "break01" and ws.named("BREAK01") == "break01"
+    assert ws.named("909") == "909beat01" and ws.named("acoustic") == "bassdrum_acoustic01"
+    assert ws.named("bassdrum01") == "Bassdrum01"  # the whole name in another case, though it starts another
+    with pytest.raises(BadInputError, match="'bass' could be Bassdrum01 or bassdrum_acoustic01: type more of the name"):
+        ws.named("bass")
+    with pytest.raises(BadInputError, match=r"'snare' is not an open sound \(open: 909beat01, break01"):
+        ws.named("snare")

@@ -24,15 +24,13 @@ if TYPE_CHECKING:
 def chosen_names(editor: EditorScreen, text: str) -> list[str]:
     """The open sounds named in `text` (separated by commas; empty: the sound in A), each once, in order.
 
-    Raises `BadInputError` naming a sound that is not open.
+    A name may be typed in part ("break" for break01; `Workspace.named`). Raises `BadInputError` naming a sound
+    that is not open, or a part more than one has.
     """
     names = [n.strip() for n in text.split(",") if n.strip()] or ([editor.ws.a] if editor.ws.a else [])
     if not names:
         raise BadInputError("no sound to take after: open one, or name an open sound")
-    missing = [n for n in names if n not in editor.ws.sounds]
-    if missing:
-        raise BadInputError(f"{missing[0]!r} is not an open sound (open: {', '.join(editor.ws.names())})")
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys(editor.ws.named(n) for n in names))
 
 
 def generate_in_style(editor: EditorScreen, text: str) -> None:

@@ -113,6 +113,21 @@ class Workspace:
     def names(self) -> list[str]:
         return list(self.sounds)
 
+    def named(self, typed: str) -> str:
+        """The open sound a person means by `typed`: its name, in any case, or the start or a part of it that
+        only one open sound has ("break" for break01). `BadInputError` says which match, or which are open."""
+        if typed in self.sounds:
+            return typed
+        low = typed.lower()
+        for test in (lambda n: n.lower() == low, lambda n: n.lower().startswith(low), lambda n: low in n.lower()):
+            found = [n for n in self.sounds if test(n)]
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise BadInputError(f"{typed!r} could be {' or '.join(found[:4])}{' or more' if len(found) > 4 else ''}: "
+                                    "type more of the name")
+        raise BadInputError(f"{typed!r} is not an open sound (open: {', '.join(self.names())})")
+
     def set_slot(self, slot: str, name: str) -> None:
         if name not in self.sounds:
             raise BadInputError(f"no sound named {name!r}")
