@@ -95,7 +95,9 @@ def test_bad_input_is_refused_with_the_reason(files, capsys, tmp_path):
     assert code == 2 and "levels 1..2" in err
     code, _, err = edit(capsys, "reverse", files["a"], "--from", "x", "-o", out)
     assert code == 2 and "not a position" in err
-    code, _, err = edit(capsys, "randomize", files["a"], "--mode", "usage", "-o", out)
+    (tmp_path / "alone").mkdir()
+    alone = shutil.copy(files["a"], tmp_path / "alone" / "a.codes.json")  # its model is neither beside it nor named
+    code, _, err = edit(capsys, "randomize", alone, "--mode", "usage", "-o", out)
     assert code == 2 and "--model" in err
     bad = tmp_path / "bad.codes.json"
     doc = json.loads(files["a"].read_text())
@@ -169,3 +171,22 @@ def test_regenerate_and_continue_with_the_real_prior(files, prior_model, capsys,
     assert np.array_equal(h.codes, after)
     code, _, err = edit(capsys, "regenerate", files["a"], "--model", files["model"], "-o", tmp_path / "n.codes.json")
     assert code == 2 and "no prior" in err
+
+
+def test_the_model_an_edit_needs_is_found_when_not_given(files, capsys, tmp_path, monkeypatch):
+    """`edit blend A B -o OUT` said "the following arguments are required: --model" though A names its model's
+    fingerprint, and the model was beside it. Without --model the model that made A is used (the file A names,
+    or one beside it); when none is found the error says so."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "bl.codes.json"
+    code, res, err = edit(capsys, "blend", files["a"], files["b"], "--amount", "0.5", "-o", out)
+    assert code == 0, err
+    code, res, err = edit(capsys, "randomize", files["a"], "--mode", "nearest", "--seed", 1, "-o", tmp_path / "r.codes.json")
+    assert code == 0, err
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    moved = shutil.copy(files["a"], alone / "a.codes.json")  # no model beside it, none named in it
+    code, _, err = edit(capsys, "blend", moved, files["b"], "-o", tmp_path / "bl2.codes.json")
+    fingerprint = CodeGrid.load(files["a"]).model_fingerprint
+    assert code == 2 and err.strip() == (f"error: {moved}: blend needs --model MODEL (no model with fingerprint "
+                                         f"{fingerprint} is beside it or in the current folder)")

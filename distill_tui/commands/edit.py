@@ -41,7 +41,8 @@ def _mapping_args(q: argparse.ArgumentParser) -> None:
                    help="the grids come from different models: map each code to the other model's nearest one")
 
 def _sampling_args(q: argparse.ArgumentParser) -> None:
-    q.add_argument("--model", type=Path, required=True, help="the model file (with a trained prior)")
+    q.add_argument("--model", type=Path, default=None,
+                   help="the model file (with a trained prior); default: the one that made CODES, found by its fingerprint")
     q.add_argument("--temperature", type=float, default=1.0, help="above 0; lower is safer, higher wilder (default 1)")
     q.add_argument("--top-k", type=int, default=None, help="sample only from the K likeliest codes")
     q.add_argument("--top-p", type=float, default=None,
@@ -86,7 +87,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q = op("blend", two=True)
     _range_args(q)
     q.add_argument("--amount", type=float, default=0.5, help="0 keeps A, 1 takes B (default 0.5)")
-    q.add_argument("--model", type=Path, required=True, help="the model file both grids were made by")
+    q.add_argument("--model", type=Path, default=None,
+                   help="the model file both grids were made by; default: found by CODES' fingerprint")
 
     q = op("randomize")
     _range_args(q)
@@ -94,7 +96,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="any code alike (default), codes as often as training used them, or the k nearest codes")
     q.add_argument("--k", type=int, default=4, help="nearest mode: choose among the k nearest codes")
     q.add_argument("--seed", type=int, default=None, help="same seed gives the same codes")
-    q.add_argument("--model", type=Path, default=None, help="needed for --mode usage and nearest")
+    q.add_argument("--model", type=Path, default=None,
+                   help="for --mode usage and nearest; default: the model that made CODES, found by its fingerprint")
 
     q = op("regenerate")
     _range_args(q)
@@ -174,6 +177,18 @@ def _check_output(args: argparse.Namespace) -> None:
         if args.other_output.resolve() == args.output.resolve():
             raise BadInputError("--other-output is the same file as -o: B would replace the edited A", args.other_output)
         check_new_output(args.other_output, args.force, "--other-output")
+
+
+def _model(args: argparse.Namespace) -> Path:
+    """--model, else the model that made CODES (`persistence.model_of_codes`: the file it names, or one beside it)."""
+    if args.model is None:
+        from ..persistence.model_of_codes import model_of_codes
+
+        found = model_of_codes(args.codes)
+        if found.model is None:
+            raise BadInputError(f"{args.op} needs --model MODEL ({found.why_not()})", args.codes)
+        args.model = found.model
+    return args.model
 
 
 def _codec(path: Path, grid: Any, grid_path: Path) -> Any:
@@ -274,7 +289,7 @@ def _build_edit(args: argparse.Namespace, a: Any, b: Any) -> tuple[Any, Any]:
         at = sel.pos_start if args.at is None else parse_position(args.at, b, 0)
         return E.Paste(clip=clip, position=at), b
     if op == "blend":
-        codec = _codec(args.model, a, args.codes)
+        codec = _codec(_model(args), a, args.codes)
         return E.Blend(selection=_selection(args, a), other=b, amount=args.amount, quantizer=codec.model.quantizer), a
     if op == "randomize":
         usage, neighbours = _randomize_tables(args, a)
@@ -285,7 +300,7 @@ def _build_edit(args: argparse.Namespace, a: Any, b: Any) -> tuple[Any, Any]:
         return E.Randomize(selection=_selection(args, a), mode=args.mode, seed=args.seed, usage=usage,
                            neighbours=neighbours), a
     if op in {"regenerate", "continue"}:
-        _codec(args.model, a, args.codes)
+        _codec(_model(args), a, args.codes)
         if op == "continue":
             a.check_growth(parse_position(args.stop, a, a.positions))
         prior, settings = _settings(args)
@@ -307,9 +322,7 @@ def _randomize_tables(args: argparse.Namespace, a: Any) -> tuple[Any, Any]:
     """(usage counts, nearest neighbours) for `randomize --mode usage|nearest`; both None for uniform."""
     if args.mode == "uniform":
         return None, None
-    if args.model is None:
-        raise BadInputError(f"--mode {args.mode} needs --model")
-    codec = _codec(args.model, a, args.codes)
+    codec = _codec(_model(args), a, args.codes)
     if args.mode == "usage":
         from ..persistence.document import health_of
 
