@@ -69,3 +69,23 @@ def test_the_words_for_each_way_a_run_ends(state: Path, tmp_path: Path):
                                                "warning")
     crashed = make_run(state / "c", ev(event="start", step=0), ev(event="error", message="out of memory"))
     assert ended_words(summarize(crashed)) == ("Training c failed: out of memory. ctrl+t shows the run.", "error")
+
+
+def test_quiet_runs_are_not_read_again_until_their_files_change(state: Path, monkeypatch):
+    """Every old run of a runs folder was summarized every 3 s, each one started from the shell costing a scan
+    of /proc for its process."""
+    import distill_tui.tui.screens.runs as runs_module
+
+    for i in range(5):
+        make_run(state / f"old{i}", ev(event="start", step=0), ev(event="done", step=9))
+    read: list[Path] = []
+    real = runs_module.summarize
+    monkeypatch.setattr(runs_module, "summarize", lambda folder, tail=0: read.append(folder) or real(folder, tail))
+    watcher = RunWatcher(app=None)
+    assert watcher.look() == [] and len(read) == 5
+    read.clear()
+    assert watcher.look() == [] and read == []  # nothing changed: nothing read
+    with (state / "old3" / "events.jsonl").open("a") as fh:  # resumed from the shell, say
+        fh.write(ev(event="resume", step=9).decode())
+    watcher.look()
+    assert read == [state / "old3"]

@@ -16,7 +16,18 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...train.runs import CRASHED, FINISHED, STOPPED, RunSummary, discover, is_run_dir
+from ...train.runfolder import LOCK_FILE
+from ...train.runs import (
+    CRASHED,
+    FINISHED,
+    PID_FILE,
+    STOPPED,
+    RunSummary,
+    discover,
+    is_run_dir,
+    runs_root,
+    summarize,
+)
 from ...words import counted
 from .run_view import STATE_STYLE, progress_bar
 
@@ -195,6 +206,7 @@ class RunWatcher:
     def __init__(self, app: Any, root: Path | None = None, every: float = WATCH_EVERY_S) -> None:
         self.app, self.root, self.every = app, root, every
         self.going: set[Path] | None = None  # the runs alive at the last look; None before the first
+        self.quiet: dict[Path, tuple] = {}  # runs not going at the last look, by their files' stamps
 
     def start(self, headless_too: bool = False) -> None:
         if getattr(self.app, "is_headless", False) and not headless_too:
@@ -206,10 +218,27 @@ class RunWatcher:
         self.app.run_worker(self.look, thread=True, group="watch-runs", exclusive=True, exit_on_error=False)
 
     def look(self) -> list[RunSummary]:
-        """Read the runs; return (and announce) those that were going at the last look and have ended."""
-        runs = discover(root=self.root)
-        before, self.going = self.going, {r.path for r in runs if r.alive}
-        ended = [r for r in runs if before is not None and r.path in before and not r.alive]
+        """Read the runs; return (and announce) those that were going at the last look and have ended.
+
+        A run that was not going and whose files have not changed since is not read again: finding the process
+        of a run started from the shell reads /proc, and a runs folder keeps every old run."""
+        root = self.root or runs_root()
+        folders = [p for p in root.iterdir() if is_run_dir(p)] if root.is_dir() else []
+        before, going, quiet = self.going, set(), {}
+        ended = []
+        for folder in folders:
+            stamp = _stamp(folder)
+            if folder not in (before or set()) and self.quiet.get(folder) == stamp:
+                quiet[folder] = stamp
+                continue
+            r = summarize(folder, 32 << 10)
+            if r.alive:
+                going.add(folder)
+            else:
+                quiet[folder] = stamp
+                if before is not None and folder in before:
+                    ended.append(r)
+        self.going, self.quiet = going, quiet
         for r in ended:
             self.app.call_from_thread(self._announce, r)
         return ended
@@ -222,3 +251,15 @@ class RunWatcher:
             return  # the run's own view says it
         message, severity = ended_words(r)
         self.app.notify(message, title="Training", severity=severity, timeout=15)
+
+
+def _stamp(folder: Path) -> tuple:
+    """What changes when a run starts, resumes or writes: its files' sizes and times (missing ones: None)."""
+    out: list[Any] = []
+    for name in ("events.jsonl", PID_FILE, LOCK_FILE):
+        try:
+            st = (folder / name).stat()
+            out.append((st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append(None)
+    return tuple(out)
