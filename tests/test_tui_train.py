@@ -271,3 +271,18 @@ async def test_the_form_refuses_minutes_that_never_end(dataset: Path, state: Pat
             notes = [n.message for n in app._notifications]  # noqa: SLF001
             assert isinstance(app.screen, TrainScreen) and len(notes) == 1 and said in notes[0], (minutes, notes)
         assert not state.exists()  # no run was started
+
+
+@aio
+async def test_a_second_model_on_the_same_sounds_gets_a_name_that_replaces_nothing(dataset: Path, state: Path):
+    """The form offered `sounds.distill` again after a first training on the same folder, and ctrl+t said
+    "sounds.distill already exists: give another file name": the musician had to find the field and type one."""
+    (Path.cwd() / f"{dataset.name}.distill").write_bytes(b"a model trained before")
+    (Path.cwd() / f"{dataset.name}-2.distill").write_bytes(b"and another")
+    app = bare_app()
+    async with app.run_test(size=SIZE) as pilot:
+        train = TrainScreen(dataset, browse_root=dataset.parent)
+        app.push_screen(train)
+        await until(pilot, lambda: train.report is not None, what="the folder scan")
+        assert train.query_one("#set-output").value == f"{dataset.name}-3.distill"
+        assert train.spec().output == Path(f"{dataset.name}-3.distill")  # accepted as it is

@@ -198,8 +198,8 @@ class TrainScreen(Screen):
             self.query_one(f"#set-{name}", Input).placeholder = str(d.get(name, ""))
         self.query_one("#set-minutes", Input).placeholder = "(steps decide)"
         out = self.query_one("#set-output", Input)
-        if not out.value:
-            out.value = f"{r.root.resolve().name or 'model'}.distill"  # in the current folder
+        if not out.value:  # in the current folder, a name that replaces nothing (a second run was refused)
+            out.value = free_model_name(r.root.resolve().name or "model")
         self.query_one("#start", Button).disabled = False
 
     # ------------------------------------------------------------------ starting
@@ -268,6 +268,16 @@ class TrainScreen(Screen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def free_model_name(stem: str, folder: Path | None = None) -> str:
+    """`STEM.distill`, or the first of `STEM-2.distill`, `STEM-3.distill`, … not in `folder` (default: the
+    current one): training a second model on the same sounds said "already exists: give another file name"."""
+    folder = folder or Path.cwd()
+    name, n = f"{stem}.distill", 2
+    while (folder / name).exists():
+        name, n = f"{stem}-{n}.distill", n + 1
+    return name
 
 
 def _relative(path: Path, root: Path) -> str:
