@@ -16,7 +16,7 @@ from distill_tui.train.prior_loop import PriorRequest, PriorTrainConfig, train_p
 from distill_tui.tui.screens.confirm import ConfirmScreen
 from distill_tui.tui.screens.run_view import RunViewScreen
 
-from .test_tui_prior_training import editor_on, started  # noqa: F401 - the fixture
+from .test_tui_prior_training import editor_on, editor_ready, started  # noqa: F401 - the fixture
 from .test_tui_support import aio, until
 from .test_tui_train import SIZE, ev, make_run, state  # noqa: F401 - the fixture
 
@@ -70,12 +70,9 @@ def test_the_launcher_passes_force_only_when_the_person_chose_to_replace(tmp_pat
 
 @aio
 async def test_the_editor_asks_and_then_replaces(prior_model: Path, tmp_path: Path, state: Path, started):  # noqa: F811
-    model = tmp_path / "kit.distill"
-    shutil.copy(prior_model, model)
-    app = editor_on(model, tmp_path)
+    app = editor_on(prior_model, tmp_path, copy_as="kit.distill")
     async with app.run_test(size=SIZE) as pilot:
-        ed = app.editor
-        await until(pilot, lambda: ed.engine is not None and ed.ws.a is not None, what="the model and the sound")
+        ed = await editor_ready(pilot, app)
         {c.title: c.callback for c in app.get_system_commands(ed)}["Train the prior…"]()
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
         await pilot.pause()

@@ -29,10 +29,20 @@ def started(monkeypatch) -> list[launcher.PriorSpec]:
     return specs
 
 
-def editor_on(model: Path, tmp_path: Path) -> DistillApp:
+def editor_on(model: Path, tmp_path: Path, copy_as: str | None = None) -> DistillApp:
+    """The editor on `model` (or on a copy of it named `copy_as` in `tmp_path`) and one pad sound."""
+    if copy_as is not None:
+        model = Path(shutil.copy(model, tmp_path / copy_as))
     sound = tmp_path / "pad.wav"
     sf.write(sound, synth("pad", 1.0), SR)
     return DistillApp(model, [sound], router=RecordingRouter())
+
+
+async def editor_ready(pilot, app: DistillApp):  # noqa: ANN001, ANN201
+    """The editor once its model and its sound are in."""
+    ed = app.editor
+    await until(pilot, lambda: ed.engine is not None and ed.ws.a is not None, what="the model and the sound")
+    return ed
 
 
 def messages(app: DistillApp) -> str:
@@ -45,11 +55,9 @@ async def test_without_a_prior_the_editor_offers_to_train_one_and_takes_it_up(ti
     """It said "cannot generate: this model has no prior (this model has no prior: run `distill-tui train-prior
     MODEL`)": a shell command, twice the words, and nothing in the editor could train one."""
     model = tmp_path / "kit.distill"
-    shutil.copy(tiny_model, model)
-    app = editor_on(model, tmp_path)
+    app = editor_on(tiny_model, tmp_path, copy_as=model.name)
     async with app.run_test(size=SIZE) as pilot:
-        ed = app.editor
-        await until(pilot, lambda: ed.engine is not None and ed.ws.a is not None, what="the model and the sound")
+        ed = await editor_ready(pilot, app)
         note = str(ed.query_one(GeneratePanel).query_one("#gen-note").content)
         assert "no prior yet" in note and "Train the prior…" in note, note
         await pilot.press("ctrl+g")
