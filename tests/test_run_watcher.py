@@ -89,3 +89,37 @@ def test_quiet_runs_are_not_read_again_until_their_files_change(state: Path, mon
         fh.write(ev(event="resume", step=9).decode())
     watcher.look()
     assert read == [state / "old3"]
+
+
+def test_quitting_says_which_runs_go_on_training(state: Path, monkeypatch, capsys):
+    """Quitting the editor while a model trained said nothing: a musician could take it for stopping the run."""
+    import distill_tui.tui.app as app_module
+    from distill_tui.cli import main
+    from distill_tui.tui.screens.runs import still_training
+
+    trainer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    late = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        make_run(state / "kit", ev(event="start", step=0), ev(event="step", step=120, progress=0.4), pid=trainer.pid)
+        make_run(state / "old", ev(event="start", step=0), ev(event="done", step=9))
+        watcher = RunWatcher(app=None)
+        watcher.read()
+        make_run(state / "late", ev(event="start", step=0), pid=late.pid)  # started after the last look
+        assert still_training(watcher) == [
+            "kit is still training (step 120, 40%): it goes on without the editor; `distill-tui`, then ctrl+t, shows it",
+            "late is still training (step 0): it goes on without the editor; `distill-tui`, then ctrl+t, shows it"]
+        assert still_training(None) == [] and still_training(RunWatcher(app=None)) == []  # never looked: nothing
+
+        class Quits:  # the editor, quit at once, its watcher having looked
+            def __init__(self, *args, **kwargs) -> None:
+                self.run_watcher = watcher
+
+            def run(self) -> None:
+                return None
+
+        monkeypatch.setattr(app_module, "DistillApp", Quits)
+        assert main(["open"]) == 0
+        assert "kit is still training (step 120, 40%)" in capsys.readouterr().out
+    finally:
+        trainer.kill()
+        late.kill()

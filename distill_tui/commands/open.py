@@ -39,7 +39,12 @@ def run(args: argparse.Namespace) -> int:
         model, train_folder = None, model
     from ..tui.app import DistillApp
 
-    DistillApp(model, audio, theme=args.theme, train_folder=train_folder).run()
+    app = DistillApp(model, audio, theme=args.theme, train_folder=train_folder)
+    app.run()
+    from ..tui.screens.runs import still_training
+
+    for line in still_training(getattr(app, "run_watcher", None)):
+        print(line)
     return 0
 
 

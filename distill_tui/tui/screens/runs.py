@@ -218,30 +218,34 @@ class RunWatcher:
         self.app.run_worker(self.look, thread=True, group="watch-runs", exclusive=True, exit_on_error=False)
 
     def look(self) -> list[RunSummary]:
-        """Read the runs; return (and announce) those that were going at the last look and have ended.
+        """Read the runs; return (and announce) those that were going at the last look and have ended."""
+        before = self.going
+        read = self.read()
+        ended = [r for r in read if before is not None and r.path in before and not r.alive]
+        for r in ended:
+            self.app.call_from_thread(self._announce, r)
+        return ended
 
-        A run that was not going and whose files have not changed since is not read again: finding the process
-        of a run started from the shell reads /proc, and a runs folder keeps every old run."""
+    def read(self) -> list[RunSummary]:
+        """Summarize the runs going at the last look and those whose files changed since (the others are quiet
+        and stay so: finding the process of a run started from the shell reads /proc, and a runs folder keeps
+        every old run); update `going` and `quiet`, and return what was read."""
         root = self.root or runs_root()
         folders = [p for p in root.iterdir() if is_run_dir(p)] if root.is_dir() else []
-        before, going, quiet = self.going, set(), {}
-        ended = []
+        going, quiet, read = set(), {}, []
         for folder in folders:
             stamp = _stamp(folder)
-            if folder not in (before or set()) and self.quiet.get(folder) == stamp:
+            if folder not in (self.going or set()) and self.quiet.get(folder) == stamp:
                 quiet[folder] = stamp
                 continue
             r = summarize(folder, 32 << 10)
+            read.append(r)
             if r.alive:
                 going.add(folder)
             else:
                 quiet[folder] = stamp
-                if before is not None and folder in before:
-                    ended.append(r)
         self.going, self.quiet = going, quiet
-        for r in ended:
-            self.app.call_from_thread(self._announce, r)
-        return ended
+        return read
 
     def _announce(self, r: RunSummary) -> None:
         from .run_view import RunViewScreen
@@ -251,6 +255,19 @@ class RunWatcher:
             return  # the run's own view says it
         message, severity = ended_words(r)
         self.app.notify(message, title="Training", severity=severity, timeout=15)
+
+
+def still_training(watcher: RunWatcher | None) -> list[str]:
+    """After the app has quit: a line for each run still training (read once more, as `RunWatcher.read` does),
+    so quitting is not taken for stopping it."""
+    if watcher is None or watcher.going is None:
+        return []
+    lines = []
+    for r in sorted((r for r in watcher.read() if r.alive), key=lambda r: r.name):
+        done = f", {r.progress:.0%}" if r.progress is not None else ""
+        lines.append(f"{r.name} is still training (step {r.step}{done}): it goes on without the editor; "
+                     "`distill-tui`, then ctrl+t, shows it")
+    return lines
 
 
 def _stamp(folder: Path) -> tuple:
