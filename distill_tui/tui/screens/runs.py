@@ -199,8 +199,8 @@ class RunWatcher:
     """Says, wherever the person is, when a training run that was going ends: the first hour's training ran
     for five minutes while they tried the demo, and nothing told them the model was ready.
 
-    Every `every` seconds the run folders are read in a thread (`discover`); a run seen alive before and
-    not now is announced once, unless its own run view is on screen (it says so itself). Headless apps
+    Every `every` seconds the run folders are read in a thread (`read`: only those going or changed); a run
+    seen alive before and not now is announced once, unless its own run view is on screen (it says so itself). Headless apps
     (tests, benchmarks) do not watch unless asked: a real run elsewhere must not change their screens."""
 
     def __init__(self, app: Any, root: Path | None = None, every: float = WATCH_EVERY_S) -> None:
