@@ -23,6 +23,7 @@ from distill_tui.tui.screens.confirm import ConfirmScreen
 from distill_tui.tui.screens.help import HelpScreen, help_table
 from distill_tui.tui.screens.prompt import PromptScreen
 
+from .conftest import synth
 from .test_tui_support import DEMO_MODEL, DEMO_SOUNDS, RecordingRouter, aio, copy_demo, decoded, until
 
 pytestmark = pytest.mark.skipif(not DEMO_MODEL.exists(), reason="the bundled demo model samples/demo.distill is missing")
@@ -494,3 +495,26 @@ def test_the_count_of_open_sounds_is_said_in_words():
     assert opening.arrived(Path("/x/clap.ogg")) == "1 sound open; 1 could not be read: nope.wav"
     assert OpenProgress.of([Path("a.wav")]).arrived("a.wav") is None  # one sound: nothing to count
 
+
+
+@aio
+async def test_another_models_codes_offer_to_open_that_model(app_factory, tiny_model: Path, tmp_path: Path):
+    """Opening a codes file another model made said only "codes were made by another model (fingerprint …, this
+    model is …)": the musician had to find which model file that was. The file names its model now (or the model
+    is beside it), and the editor offers to open that model with it."""
+    from distill_tui.inference.codec import load_codec
+    from distill_tui.persistence.model_of_codes import note_model
+
+    grid = load_codec(tiny_model).encode_samples(synth("pluck", 0.5), name="take")
+    note_model(grid.source, tiny_model)
+    take = grid.save(tmp_path / "take.codes.json")
+    app, _ = app_factory(A_SOUND, take)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the offer")
+        await pilot.pause()
+        assert f"take.codes.json was made by {tiny_model.name}" in str(app.screen.query_one("#question").content)
+        await pilot.press("y")
+        ed = app.editor
+        await until(pilot, lambda: ed.engine is not None and ed.engine.path == tiny_model and "take" in ed.ws.sounds,
+                    what="the other model, with the codes file")
+        assert list(ed.ws.sounds) == ["take"]

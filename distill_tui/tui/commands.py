@@ -396,6 +396,25 @@ def train_prior(s: EditorScreen) -> None:
     s.app.push_screen(replacing_prior(model), start)
 
 
+def offer_its_model(s: EditorScreen, path: Path) -> None:
+    """A codes file another model made could not open: when that model is found (the file names it, or it is
+    beside it; `persistence.model_of_codes`), ask whether to open it with the file. Before, the refusal only
+    named the two fingerprints, and finding the model was the musician's business."""
+    from ..persistence.model_of_codes import model_of_codes
+    from .screens.confirm import ConfirmScreen
+
+    if not path.name.endswith(".json") or s.engine is None or isinstance(s.app.screen, ConfirmScreen):
+        return  # one question at a time: a folder of another model's codes asks once
+    found = model_of_codes(path)
+    if found.model is None or found.fingerprint == s.engine.fingerprint:
+        return
+    model = found.model
+    s.app.push_screen(ConfirmScreen(f"{path.name} was made by {model.name} ({model.parent}). Open that model with "
+                                    "it? The sounds now open will close (unsaved edits: asked first).", yes="Open",
+                                    no="Stay"),
+                      lambda go: s.open_model(model, [path]) if go else None)
+
+
 def open_model(s: EditorScreen) -> None:
     from .screens.file_picker import MODEL, FilePickerScreen
 

@@ -23,6 +23,7 @@ from textual.widgets import Footer, Static
 
 from ...errors import BadInputError, DistillError
 from ..ab_listen import ABListening
+from ..commands import offer_its_model
 from ..decode_queue import DecodeQueue
 from ..editing import EditingActions
 from ..editor_panels import cell_info, slot_rows, status_text, title_text
@@ -239,6 +240,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
     def on_load_failed(self, message: LoadFailed) -> None:
         self.notify(message.reason, title="Cannot open", severity="error", timeout=8)
         self.set_message(self.opening.arrived(message.what, ok=False) or self.message)
+        offer_its_model(self, Path(message.what))  # another model's codes: offer that model
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self.notify(message.reason, title=f"{message.what} failed", severity="error", timeout=8)
