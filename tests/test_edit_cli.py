@@ -181,6 +181,7 @@ def test_the_model_an_edit_needs_is_found_when_not_given(files, capsys, tmp_path
     out = tmp_path / "bl.codes.json"
     code, res, err = edit(capsys, "blend", files["a"], files["b"], "--amount", "0.5", "-o", out)
     assert code == 0, err
+    assert CodeGrid.load(out).source["model_file"] == str(files["model"])  # what it used, for play and open
     code, res, err = edit(capsys, "randomize", files["a"], "--mode", "nearest", "--seed", 1, "-o", tmp_path / "r.codes.json")
     assert code == 0, err
     alone = tmp_path / "alone"

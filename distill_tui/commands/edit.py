@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInputError
+from ..persistence.model_of_codes import note_model
 from . import add_force, check_new_output, print_json
 
 OPS = {
@@ -342,6 +343,7 @@ def _write_outputs(args: argparse.Namespace, target: Any, a: Any, b: Any) -> Non
     """Write the edited grid to -o (and B to --other-output after a swap), named and with what it came from."""
     target.name = _output_name(args.output)
     target.source = {**target.source, "edited_from": str(getattr(args, "other" if target is b else "codes")), "edit": args.op}
+    note_model(target.source, getattr(args, "model", None))  # the model this edit used, when it used one
     target.save(args.output)
     if args.op == "swap" and args.other_output is not None and b is not None:
         b.name = _output_name(args.other_output)
