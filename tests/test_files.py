@@ -128,6 +128,11 @@ def test_codes_refusals(tmp_path):
         CodeGrid.load(tmp_path / "trunc.codes.json")
     with pytest.raises(CodesFileError, match="another model"):
         _grid().check_model("zzz", [4, 16])
+    g = _grid()  # saved by Distill: the refusal says which model file made it (it said only two fingerprints)
+    g.source["model_file"] = "/home/me/kits/kit.distill"
+    with pytest.raises(CodesFileError, match=r"another model \(fingerprint abc, saved with /home/me/kits/kit.distill; "
+                                             r"this model is zzz\)"):
+        g.check_model("zzz", [4, 16])
     with pytest.raises(CodesFileError, match="codebook sizes"):
         _grid().check_model("abc", [4, 8])
 

@@ -115,8 +115,11 @@ class CodeGrid:
     def check_model(self, fingerprint: str, codebook_sizes: list[int], path: str | Path | None = None) -> None:
         """Refuse a grid made by another model."""
         if self.model_fingerprint != fingerprint:
+            made = self.source.get("model_file")  # where that model was when the codes were saved (a hint)
+            saved = f", saved with {made}" if isinstance(made, str) and made else ""
             raise CodesFileError(
-                f"codes were made by another model (fingerprint {self.model_fingerprint}, this model is {fingerprint})", path
+                f"codes were made by another model (fingerprint {self.model_fingerprint}{saved}; this model is "
+                f"{fingerprint})", path
             )
         if list(codebook_sizes) != list(self.codebook_sizes):
             raise CodesFileError(f"codebook sizes {self.codebook_sizes} do not match the model's {codebook_sizes}", path)
