@@ -151,3 +151,21 @@ def test_info_on_a_codes_or_audio_file_says_what_it_is(tmp_path, capsys):
         assert main(["info", str(path)]) == 2
         err = capsys.readouterr().err.strip()
         assert err == f"error: {path}: this is {what}, not a model file (.distill)"
+
+
+def test_info_on_a_codes_file_points_at_the_model_that_made_it(tiny_model, tmp_path, capsys):
+    """`info take.codes.json` said "this is a JSON file (a codes file?), not a model file" even when the model that
+    made it was known: it now names that model, and the command that describes it."""
+    from distill_tui.cli import main
+    from distill_tui.inference.codec import load_codec
+    from distill_tui.persistence.model_of_codes import note_model
+
+    from .conftest import synth
+
+    grid = load_codec(tiny_model).encode_samples(synth("pluck", 0.3), name="take")
+    note_model(grid.source, tiny_model)
+    take = grid.save(tmp_path / "take.codes.json")
+    assert main(["info", str(take)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (f"error: {take}: is a codes file, made by {tiny_model}: `distill-tui info {tiny_model}` "
+                           "describes that model")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import BadInputError
 from . import print_json
 
 
@@ -27,11 +28,29 @@ def _num(v: float | None, spec: str = ".2f") -> str:
     return "?" if v is None else format(v, spec)
 
 
+def _refuse_codes_naming_their_model(path: Path) -> None:
+    """`info take.codes.json`: a codes file whose model is found is refused pointing at that model (`info`
+    describes models); any other file goes on to the model reader, which says what it is."""
+    from ..persistence.header import other_kind
+    from ..persistence.model_of_codes import model_of_codes
+
+    try:
+        if not path.is_file() or other_kind(path) != "json":
+            return
+    except OSError:
+        return
+    found = model_of_codes(path)
+    if found.model is not None:
+        raise BadInputError(f"is a codes file, made by {found.model}: `distill-tui info {found.model}` describes "
+                            "that model", path)
+
+
 def run(args: argparse.Namespace) -> int:
     """Print what the model file holds (or, with --json, the `info --json` object)."""
     from ..analysis.model_info import info_dict
     from ..persistence.model_file import load_model_file
 
+    _refuse_codes_naming_their_model(args.model)
     doc = load_model_file(args.model).document
     if args.json:
         print_json(info_dict(doc))
