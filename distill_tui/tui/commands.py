@@ -19,6 +19,7 @@ from ..codes import masks, patterns
 from ..codes.clipboard import Clipboard
 from ..errors import BadInputError, DistillError
 from ..words import counted, numbered
+from .prior_training import train_prior
 
 if TYPE_CHECKING:
     import numpy as np
@@ -354,46 +355,6 @@ def open_sound(s: EditorScreen) -> None:
     start = s.ws.sound(s.ws.a).audio_path if s.ws.a and s.ws.sound(s.ws.a).audio_path else None
     s.app.push_screen(FilePickerScreen("Open a sound or a codes file into A", SOUND, start.parent if start else None),
                       lambda path: s.loader.load_files(s.engine, [path], "A") if path else None)
-
-
-def train_prior(s: EditorScreen) -> None:
-    """Start the prior's training on the open model (asking first when it has one) and watch it in the run view."""
-    if not s.require("model"):
-        return
-    from .screens.file_picker import FOLDER, FilePickerScreen
-    from .screens.run_view import model_has_prior, replacing_prior, start_prior_training
-
-    model = s.engine.path
-    root = s.engine.doc.dataset.root if s.engine.doc is not None else ""
-    try:
-        has_prior = model_has_prior(model)  # the file's word: a prior that failed to load is still replaced
-    except DistillError as exc:
-        s.notify(str(exc), severity="error")
-        return
-
-    def launch(sounds: Path | None) -> None:
-        try:
-            view = start_prior_training(model, sounds, replace=has_prior)  # asked first
-        except DistillError as exc:
-            s.notify(str(exc), severity="error")
-            return
-        s.app.push_screen(view)
-
-    def start(go: bool | None = True) -> None:
-        if not go:
-            return
-        if root and Path(root).is_dir():
-            launch(Path(root).absolute())  # the folder the model was trained on
-            return
-        # moved, or never recorded: the prior learns from the sounds, so ask where they are now
-        where = f"Where are the sounds {model.name} was trained on?" + (f" ({root} is gone)" if root else "")
-        near = next((p for p in Path(root).absolute().parents if p.is_dir()), None) if root else None
-        s.app.push_screen(FilePickerScreen(where, FOLDER, near), lambda folder: launch(folder) if folder else None)
-
-    if not has_prior:
-        start()
-        return
-    s.app.push_screen(replacing_prior(model), start)
 
 
 def offer_its_model(s: EditorScreen, path: Path) -> None:

@@ -16,7 +16,6 @@ from textual.widgets import Footer, Static
 
 from ...data.audio_files import find_audio
 from ...errors import DistillError
-from ...persistence.header import read_header_document
 from ...train import launcher
 from ...train.runs import (
     BEGIN,
@@ -33,6 +32,7 @@ from ...train.runs import (
     summarize,
 )
 from ..event_feed import EventFeed, FeedUpdated
+from ..prior_training import start_prior_training, unless_a_prior_is_kept
 from ..widgets.health_bars import HealthBars, level_health
 from ..widgets.loss_chart import LossChart, Series
 
@@ -442,15 +442,7 @@ class RunViewScreen(Screen):
                 return
             self.app.switch_screen(view)
 
-        try:
-            has_prior = model_has_prior(out)
-        except DistillError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        if not has_prior:
-            start(False)
-            return
-        self.app.push_screen(replacing_prior(out), lambda go: start(True) if go else None)
+        unless_a_prior_is_kept(self.app, out, start)
 
     def action_open_model(self) -> None:
         """Open the trained model in the editor with (up to `HANDOFF_SOUNDS` of) the sounds it was trained on;
@@ -486,32 +478,6 @@ class RunViewScreen(Screen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
-
-
-def model_has_prior(model: Path) -> bool:
-    """Whether the model file holds a prior (its header alone is read); `DistillError` when it cannot be read."""
-    return read_header_document(model).prior is not None
-
-
-def replacing_prior(model: Path) -> Screen:
-    """The question asked before a new prior is trained for a model that has one (it answers True to train)."""
-    from .confirm import ConfirmScreen
-
-    return ConfirmScreen(f"{model.name} has a prior: train a new one? It replaces this one when it is done.",
-                         yes="Train", no="Keep")
-
-
-def start_prior_training(model: Path, data_dir: Path | None = None, runs_root: Path | None = None,
-                         replace: bool = False) -> RunViewScreen:
-    """Start `train-prior MODEL [DATA_DIR]` detached, in a new run folder, and give back the run view that follows
-    it (`data_dir` None: the folder the model was trained on; `replace`: the person chose to replace the prior
-    the model has). A `DistillError` says why it could not start."""
-    run_dir = launcher.new_run_dir(model.stem + "-prior", runs_root)
-    started = launcher.launch(launcher.PriorSpec(model=model, run_dir=run_dir, data_dir=data_dir, replace=replace))
-    view = RunViewScreen(run_dir)
-    view.process = started.process
-    view.stage = "prior"
-    return view
 
 
 def _same_file(a: Path, b: Path) -> bool:
