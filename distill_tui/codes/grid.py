@@ -115,7 +115,7 @@ class CodeGrid:
     def check_model(self, fingerprint: str, codebook_sizes: list[int], path: str | Path | None = None) -> None:
         """Refuse a grid made by another model."""
         if self.model_fingerprint != fingerprint:
-            made = self.source.get("model_file")  # where that model was when the codes were saved (a hint)
+            made = self.source.get("model_file")  # where that model was when saved (persistence/model_of_codes.py)
             saved = f", saved with {made}" if isinstance(made, str) and made else ""
             raise CodesFileError(
                 f"codes were made by another model (fingerprint {self.model_fingerprint}{saved}; this model is "

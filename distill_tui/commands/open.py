@@ -48,7 +48,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def _model_first(first: Path, audio: list[Path]) -> tuple[Path, list[Path]]:
     """`open CODES ...` opens the codes with the model that made it, found by its fingerprint
     (`persistence.model_of_codes`); `open SOUND ...` is refused, saying what to give. Anything else is taken

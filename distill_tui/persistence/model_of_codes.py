@@ -1,4 +1,5 @@
-"""The model a codes document was made by, found without being told: `play CODES` and `open CODES` use it.
+"""The model a codes document was made by, found without being told: `play`, `open`, `edit`, `info` and the
+editor's offer to open another model's codes use it.
 
 A codes document records its model's fingerprint (`model_fingerprint`) and, when Distill saved it, where that
 model file was (`source.model_file`, a hint only). The model is the `.distill` file with that fingerprint: the
