@@ -188,3 +188,12 @@ async def test_train_screen_folder_picker_lists_folders_refuses_a_file_and_scans
         await until(pilot, lambda: train.scanning == tree / "kicks", what="the scan of the chosen folder")
         await pilot.press("tab")  # nothing left to complete: Tab moves on, out of the path field
         assert app.screen.focused is not picker.input
+
+
+def test_the_count_of_sounds_below_reads_as_words():
+    """A folder too big to look through at a keystroke (`/`) said "0+ sounds in it and below"."""
+    from distill_tui.tui.screens.file_picker import sounds_below
+
+    assert sounds_below(1, True) == "1 sound in it and below" and sounds_below(200, True) == "200 sounds in it and below"
+    assert sounds_below(0, True) == "0 sounds in it and below" and sounds_below(1000, False) == "1000+ sounds in it and below"
+    assert sounds_below(0, False) == "too many files below it to count the sounds"

@@ -24,7 +24,7 @@ from textual.widgets.option_list import Option
 
 from ...audio.io import is_audio_file
 from ...data.audio_files import count_audio
-from ...words import distinct_shortened
+from ...words import counted, distinct_shortened
 
 FOLDER, MODEL, SOUND = "folder", "model", "sound"
 WHAT = {FOLDER: "a folder", MODEL: "a model file (.distill)",
@@ -107,6 +107,14 @@ def list_folder(folder: Path, kind: str, prefix: str = "") -> tuple[list[Entry],
         return [], False
     found = sorted(dirs, key=lambda e: e.label.lower()) + sorted(files, key=lambda e: e.label.lower())
     return found[:MAX_ENTRIES], len(found) > MAX_ENTRIES
+
+
+def sounds_below(n: int, complete: bool) -> str:
+    """The picker's words for `count_audio`'s answer: "3 sounds in it and below", "1000+ …", and for a folder too
+    big to look through at a keystroke (the root, a home folder) not "0+" but that it was not counted."""
+    if complete:
+        return f"{counted(n, 'sound')} in it and below"
+    return f"{n}+ sounds in it and below" if n else "too many files below it to count the sounds"
 
 
 def complete(text: str, kind: str, base: Path) -> Completion:
@@ -223,10 +231,8 @@ class PathPicker(Vertical):
         if not folder.is_dir():
             self.say(f"{folder} is not a folder", bad=True)
         elif self.kind == FOLDER and not prefix:
-            n, complete = count_audio(folder)
-            below = "sound" if n == 1 and complete else "sounds"
             self.say(f"{len(entries)}{'+' if cut else ''} {'folder' if len(entries) == 1 and not cut else 'folders'}, "
-                     f"{n}{'' if complete else '+'} {below} in it and below · Enter: use this folder")
+                     f"{sounds_below(*count_audio(folder))} · Enter: use this folder")
         elif not entries:
             self.say(f"nothing here matches {prefix!r}" if prefix else f"nothing to open here ({WHAT[self.kind]})")
         else:
