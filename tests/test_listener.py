@@ -441,3 +441,14 @@ def test_clips_arriving_at_once_are_bounded_in_memory():
         assert [e.clip.name for e in events] == ["after-busy"]
     finally:
         _stop(listener, thread)
+
+
+def test_a_port_in_use_says_what_to_do(local_listener):
+    """A second `listen` on the same port said only "(Address already in use)"."""
+    from distill_tui.errors import DistillError
+
+    listener, _, _ = local_listener
+    second = Listener(TOKEN, port=listener.port, on_event=lambda e: None, on_stop=lambda: None, log=lambda line: None)
+    with pytest.raises(DistillError, match=r"\(Address already in use\): another listener \(or program\) has this "
+                                           r"port; stop it, or choose another with --port"):
+        second.bind()

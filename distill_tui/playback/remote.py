@@ -15,6 +15,7 @@ Wire format: `protocol.py`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import re
@@ -136,7 +137,9 @@ class Listener:
             sock.bind((self.host, self.port))
         except OSError as exc:
             sock.close()
-            raise DistillError(f"cannot listen on {self.host}:{self.port} ({exc.strerror or exc})") from exc
+            hint = (": another listener (or program) has this port; stop it, or choose another with --port"
+                    if exc.errno == errno.EADDRINUSE else "")
+            raise DistillError(f"cannot listen on {self.host}:{self.port} ({exc.strerror or exc}){hint}") from exc
         sock.listen(8)
         sock.settimeout(0.25)  # so serve_forever notices close()
         self._sock = sock
