@@ -80,11 +80,9 @@ class DistillApp(App, inherit_bindings=False):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         for problem in self._problems:
             self.notify(problem, title="Settings", severity="warning", timeout=8)
-        from .screens.runs import RunWatcher, announce_runs
+        from .screens.runs import announce_runs
 
-        announce_runs(self)  # training runs in progress (found in a thread)
-        self.run_watcher = RunWatcher(self)
-        self.run_watcher.start()  # and says when one ends, wherever the person is
+        self.run_watcher = announce_runs(self)  # runs in progress, then each that ends, wherever the person is
         if self.train_folder is not None:
             from .screens.train import TrainScreen
 

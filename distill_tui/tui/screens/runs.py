@@ -161,21 +161,22 @@ def training_commands(app: Any) -> Iterator[SystemCommand]:
                             lambda: app.push_screen(ReportScreen(editor.engine.path)))
 
 
-def announce_runs(app: Any, root: Path | None = None, *, headless_too: bool = False) -> None:
-    """At start-up: say which runs are training right now (found in a thread, so the first frame is not delayed).
+def announce_runs(app: Any, root: Path | None = None, *, headless_too: bool = False) -> RunWatcher:
+    """At start-up: say which runs are training right now, then, from that same look on, when one ends
+    (`RunWatcher`; read in a thread, so the first frame is not delayed). One look at the run folders serves
+    both: each was read twice at start-up, a run started from the shell costing a scan of /proc each time.
 
     Headless apps (tests, benchmarks) skip it unless asked: a real run elsewhere must not change their screens."""
-    if getattr(app, "is_headless", False) and not headless_too:
-        return
+    watcher = RunWatcher(app, root)
+    watcher.start(headless_too)
+    return watcher
 
-    def look() -> None:
-        live = [r for r in discover(root=root) if r.alive]
-        if live:
-            names = ", ".join(f"{r.name} (step {r.step})" for r in live[:3])
-            app.call_from_thread(app.notify, f"{counted(len(live), 'training run')} in progress: {names}. ctrl+t to attach.",
-                                 title="Training", timeout=10)
 
-    app.run_worker(look, thread=True, group="announce-runs", exit_on_error=False)
+def in_progress_words(live: list[RunSummary]) -> str:
+    """The start-up line for the runs training right now (the newest three named)."""
+    live = sorted(live, key=lambda r: -(r.last_time or 0.0))
+    names = ", ".join(f"{r.name} (step {r.step})" for r in live[:3])
+    return f"{counted(len(live), 'training run')} in progress: {names}. ctrl+t to attach."
 
 
 WATCH_EVERY_S = 3.0  # how often the app looks whether a run that was going has ended
@@ -221,6 +222,9 @@ class RunWatcher:
         """Read the runs; return (and announce) those that were going at the last look and have ended."""
         before = self.going
         read = self.read()
+        live = [r for r in read if r.alive]
+        if before is None and live:  # the first look, at start-up
+            self.app.call_from_thread(self.app.notify, in_progress_words(live), title="Training", timeout=10)
         ended = [r for r in read if before is not None and r.path in before and not r.alive]
         for r in ended:
             self.app.call_from_thread(self._announce, r)
