@@ -159,7 +159,7 @@ def corpus_spectrogram(spec: SpectrogramConfig, data_dir: Path, given: frozenset
     out = replace(spec, sample_rate=rate, n_fft=spec.n_fft if "n_fft" in given else n_fft,
                   hop_length=spec.hop_length if "hop_length" in given else hop)
     out.validate()
-    return RateSettings(out, f"{note}; STFT {out.n_fft}/{out.hop_length}" if note else "", warning)
+    return RateSettings(out, note, warning)
 
 def scan(
     root: str | Path,

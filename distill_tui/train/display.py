@@ -35,8 +35,9 @@ class TrainDisplay:
             self.progress.stop()
 
     def say(self, text: str) -> None:
+        """One message. Written to a file or a pipe (a log), a line is never wrapped: a path stays whole."""
         if self.enabled:
-            self.console.print(text, highlight=False)
+            self.console.print(text, highlight=False, soft_wrap=not self.console.is_terminal)
 
     def __call__(self, ev: dict[str, Any]) -> None:
         kind = ev.get("event")
@@ -51,8 +52,10 @@ class TrainDisplay:
             self.progress.update(self.task, completed=float(ev.get("progress", 0)), info="  ".join(self.info.values()))
         elif kind == "eval":
             self.info["val"] = f"val {ev['val_db']:.2f} dB"
-            if not self.live:
-                self.say(f"step {ev['step']}: validation {ev['val_db']:.2f} dB (best {ev['best_val_db']:.2f})")
+            if not self.live:  # the best is of the smoothed figure (the one that chooses the model kept)
+                smooth = ev.get("smooth_val_db", ev["val_db"])
+                self.say(f"step {ev['step']}: validation {ev['val_db']:.2f} dB (smoothed {smooth:.2f}, "
+                         f"best smoothed {ev['best_val_db']:.2f})")
         elif kind == "health":
             util = ev.get("utilization", [])
             self.info["util"] = "util " + " ".join(f"L{i + 1} {u:.0%}" for i, u in enumerate(util))
