@@ -84,6 +84,9 @@ def atomic_path(path: str | Path, what: str = "file", suffix: str = ".tmp") -> I
     if path.exists() and not path.is_file():  # os.replace would put a file where /dev/null or a pipe was
         raise OutputError(f"is not a regular file (a folder, device or pipe): cannot write the {what} there", path)
     directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():  # a typo in a folder name: say which folder, not "No such file or directory"
+        there = "is not a folder" if directory.exists() else "does not exist"
+        raise OutputError(f"cannot write the {what} here: {directory} {there}", path)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=directory)
         os.close(fd)

@@ -61,6 +61,16 @@ def test_unwritable_folder_is_one_line_naming_the_file(tmp_path):
     assert "nosuch/a.bin" in str(info.value) and "\n" not in str(info.value)
 
 
+def test_a_missing_or_wrong_folder_is_named(tmp_path):
+    """`decode ... -o mixes/x.wav` with no folder "mixes" said "No such file or directory": which one?"""
+    with pytest.raises(OutputError, match=f"{tmp_path / 'mixes'} does not exist"):
+        atomic_write_bytes(tmp_path / "mixes" / "x.wav", b"x")
+    (tmp_path / "notes").write_text("a file")
+    with pytest.raises(OutputError, match=f"{tmp_path / 'notes'} is not a folder"):
+        atomic_write_bytes(tmp_path / "notes" / "x.wav", b"x")
+    assert sorted(os.listdir(tmp_path)) == ["notes"]
+
+
 def test_a_device_or_pipe_is_never_replaced_by_a_file(tmp_path, capsys):
     """`encode ... -o /dev/null --force` (as root) would have put a regular file where /dev/null was: the atomic
     write renames its temporary file over whatever the path names. A pipe stands in for the device here."""
