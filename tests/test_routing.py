@@ -21,6 +21,7 @@ from distill_tui.playback import local
 from distill_tui.playback.local import Mixer, PlaybackUnavailable, Player
 from distill_tui.playback.remote import Listener
 from distill_tui.playback.routing import (
+    HOW_TO_HEAR_LOCALLY,
     HOW_TO_LISTEN,
     Router,
     decide_route,
@@ -133,10 +134,11 @@ def test_portaudio_missing_writes_a_wav_and_says_how_to_listen_once(no_config, p
     assert router.decision.route == "file" and not router.decision.over_ssh
     first = router.play(tone(), SR, name="pluck.wav")
     assert first.route == "file" and first.path is not None and first.path.exists()
-    assert "PortAudio library is missing" in first.message and HOW_TO_LISTEN in first.message
+    assert "PortAudio library is missing" in first.message and HOW_TO_HEAR_LOCALLY in first.message
+    assert "ssh -R" not in first.message  # a local session: the recipe for a remote box is not the answer
     assert np.allclose(sf.read(first.path, dtype="float32")[0], tone())
     second = router.play(tone(), SR, name="pluck.wav")
-    assert second.route == "file" and HOW_TO_LISTEN not in second.message and second.path != first.path
+    assert second.route == "file" and HOW_TO_HEAR_LOCALLY not in second.message and second.path != first.path
     assert router.notice() is None
 
 

@@ -36,6 +36,11 @@ HOW_TO_LISTEN = (
     "to hear sounds on your own machine, run `distill-tui listen` there, reconnect with the `ssh -R ...` line it "
     "prints, and set DISTILL_LISTEN=127.0.0.1:PORT and DISTILL_LISTEN_TOKEN=TOKEN here"
 )
+# Not over SSH, the sound cannot be heard because of this machine: say so, and the listener only in passing.
+HOW_TO_HEAR_LOCALLY = (
+    "instead each sound is left in a file, its path shown; from another machine, `distill-tui listen --help` "
+    "there says how to hear them there"
+)
 
 
 @dataclass(frozen=True)
@@ -362,6 +367,7 @@ class Router:
 
     def notice(self) -> str | None:
         """Why sounds cannot be heard directly and how to listen instead, the first time only; else None.
+        In a local session (no SSH) the `ssh -R` recipe is left out: the fault is this machine's sound.
 
         The TUI calls this at start-up to say it once; `play` says it on the first file it writes.
         """
@@ -369,7 +375,8 @@ class Router:
         if self._hinted or decision.route != "file":
             return None
         self._hinted = True
-        return f"{decision.reason}; {HOW_TO_LISTEN}" if decision.reason else HOW_TO_LISTEN
+        how = HOW_TO_LISTEN if decision.over_ssh or decision.reason.startswith("DISTILL_PLAYBACK") else HOW_TO_HEAR_LOCALLY
+        return f"{decision.reason}; {how}" if decision.reason else how
 
 
 def default_out_dir(env: Mapping[str, str]) -> Path:
