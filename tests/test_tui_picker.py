@@ -190,6 +190,29 @@ async def test_train_screen_folder_picker_lists_folders_refuses_a_file_and_scans
         assert app.screen.focused is not picker.input
 
 
+@aio
+async def test_tab_after_choosing_a_folder_whose_name_starts_another_moves_on(tree: Path, monkeypatch):
+    """Typed "/tmp/s22/mixed" and Enter chose the folder; beside it was "mixed.distill.run", so every Tab said
+    "2 match" and the form's other fields could not be reached with Tab."""
+    (tree / "kicks.distill.run").mkdir()
+    monkeypatch.chdir(tree)
+    app = bare_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        train = TrainScreen(browse_root=tree)
+        app.push_screen(train)
+        await pilot.pause()
+        picker = train.query_one(PathPicker)
+        picker.input.value = str(tree / "kicks")
+        await pilot.press("enter")
+        await until(pilot, lambda: train.scanning == tree / "kicks", what="the scan of the chosen folder")
+        await pilot.press("tab")
+        assert app.screen.focused is not picker.input
+        await pilot.press("shift+tab")  # back in the field, the same text: Tab still completes before it is chosen
+        picker.input.value = str(tree / "kick")
+        await pilot.press("tab")
+        assert app.screen.focused is picker.input and picker.input.value == str(tree / "kicks")
+
+
 def test_the_count_of_sounds_below_reads_as_words():
     """A folder too big to look through at a keystroke (`/`) said "0+ sounds in it and below"."""
     from distill_tui.tui.screens.file_picker import sounds_below

@@ -190,6 +190,7 @@ class PathPicker(Vertical):
         self.start_text = text
         self.entries: list[Entry] = []
         self.message = ""
+        self.picked_text: str | None = None  # the field's text when Enter last chose a path
 
     def compose(self) -> ComposeResult:
         yield Input(self.start_text, placeholder=f"type a path to {WHAT[self.kind]}; Tab completes", id="picker-input",
@@ -275,8 +276,8 @@ class PathPicker(Vertical):
     # ---- keys
     def action_complete(self) -> None:
         """Tab in the field: complete the typed name; when there is nothing to add, Tab moves on as usual."""
-        if self.screen.focused is not self.input:
-            self.screen.focus_next()
+        if self.screen.focused is not self.input or self.input.value == self.picked_text:
+            self.screen.focus_next()  # the path was chosen (Enter): Tab goes on to the next field
             return
         done = complete(self.input.value, self.kind, self.base)
         if done.text != self.input.value:
@@ -321,6 +322,7 @@ class PathPicker(Vertical):
         if reason is not None:
             self.say(reason, bad=True)
             return
+        self.picked_text = self.input.value
         self.post_message(self.Picked(self, path))
 
 
