@@ -15,7 +15,7 @@ from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import ScrollableContainer, Vertical
 from textual.events import Key
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -276,8 +276,11 @@ class PathPicker(Vertical):
     # ---- keys
     def action_complete(self) -> None:
         """Tab in the field: complete the typed name; when there is nothing to add, Tab moves on as usual."""
-        if self.screen.focused is not self.input or self.input.value == self.picked_text:
-            self.screen.focus_next()  # the path was chosen (Enter): Tab goes on to the next field
+        if self.screen.focused is not self.input:
+            self.screen.focus_next()
+            return
+        if self.input.value == self.picked_text:  # the path was chosen (Enter): Tab goes on to the next field
+            self.focus_past_picker()
             return
         done = complete(self.input.value, self.kind, self.base)
         if done.text != self.input.value:
@@ -288,6 +291,17 @@ class PathPicker(Vertical):
                      + ("  …" if len(done.candidates) > 8 else ""))
         else:
             self.screen.focus_next()
+
+    def focus_past_picker(self) -> None:
+        """Focus the first field after this picker, past its own list and any scrolling container."""
+        chain = self.screen.focus_chain
+        after = chain[chain.index(self.input) + 1 :] if self.input in chain else []
+        for widget in after:
+            box = isinstance(widget, ScrollableContainer) and bool(widget.children)  # a scrolling box of fields
+            if self not in widget.ancestors and not box:
+                widget.focus()
+                return
+        self.screen.focus_next()
 
     def on_key(self, event: Key) -> None:
         """Typing while the list has the keys goes on in the field (the list filters as you type)."""
