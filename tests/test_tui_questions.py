@@ -296,3 +296,23 @@ async def test_after_exporting_beside_its_own_codes_file_a_save_does_not_ask_abo
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen), app.screen.question
         assert not ed.ws.dirty(name)
+
+
+@aio
+async def test_a_question_is_not_hidden_under_a_start_up_notice(app_factory):  # noqa: F811
+    """At 80 x 24 the start-up notice about sound (12 s) lay over the Variations question's field: what was typed
+    could not be seen. A dialog that asks something clears the notices first."""
+    from distill_tui.tui.screens.confirm import ConfirmScreen
+
+    app, _ = app_factory()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        for screen in (PromptScreen("How many variations (1–9)", "4"), ConfirmScreen("Replace it?")):
+            app.notify("the PortAudio library is missing: install it " * 4, title="Listening", timeout=30)
+            await pilot.pause()
+            assert len(app._notifications) == 1  # noqa: SLF001
+            app.push_screen(screen)
+            await pilot.pause()
+            assert len(app._notifications) == 0  # noqa: SLF001
+            app.pop_screen()
+            await pilot.pause()

@@ -364,6 +364,7 @@ class FilePickerScreen(ModalScreen[Path | None]):
 
     def on_mount(self) -> None:
         self.query_one(PathPicker).input.focus()
+        self.app.clear_notifications()  # a notice drawn over the dialog would hide what is typed
 
     def on_path_picker_picked(self, event: PathPicker.Picked) -> None:
         event.stop()

@@ -32,6 +32,7 @@ class PromptScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+        self.app.clear_notifications()  # a notice drawn over the dialog would hide what is typed
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
