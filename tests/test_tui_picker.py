@@ -166,15 +166,20 @@ async def test_open_model_and_open_sound_use_the_picker(tree: Path, monkeypatch)
         assert app.screen is editor
 
 
+async def _train_screen(app, pilot, tree: Path) -> tuple[TrainScreen, PathPicker]:
+    """The training form over `app`, browsing `tree`, and its folder picker."""
+    train = TrainScreen(browse_root=tree)
+    app.push_screen(train)
+    await pilot.pause()
+    return train, train.query_one(PathPicker)
+
+
 @aio
 async def test_train_screen_folder_picker_lists_folders_refuses_a_file_and_scans_a_folder(tree: Path, monkeypatch):
     monkeypatch.chdir(tree)
     app = bare_app()
     async with app.run_test(size=(120, 36)) as pilot:
-        train = TrainScreen(browse_root=tree)
-        app.push_screen(train)
-        await pilot.pause()
-        picker = train.query_one(PathPicker)
+        train, picker = await _train_screen(app, pilot, tree)
         assert [e.role for e in picker.entries][:2] == ["use", "parent"]
         assert [e.label for e in picker.entries][2:] == [f"kicks{os.sep}", f"pads{os.sep}"]
         # it said "2 folders, 0 sound files here": the folder looked empty, yet training reads the folders below
@@ -198,10 +203,7 @@ async def test_tab_after_choosing_a_folder_whose_name_starts_another_moves_on(tr
     monkeypatch.chdir(tree)
     app = bare_app()
     async with app.run_test(size=(120, 36)) as pilot:
-        train = TrainScreen(browse_root=tree)
-        app.push_screen(train)
-        await pilot.pause()
-        picker = train.query_one(PathPicker)
+        train, picker = await _train_screen(app, pilot, tree)
         picker.input.value = str(tree / "kicks")
         await pilot.press("enter")
         await until(pilot, lambda: train.scanning == tree / "kicks", what="the scan of the chosen folder")
