@@ -375,7 +375,7 @@ class Router:
         if self._hinted or decision.route != "file":
             return None
         self._hinted = True
-        how = HOW_TO_LISTEN if decision.over_ssh or decision.reason.startswith("DISTILL_PLAYBACK") else HOW_TO_HEAR_LOCALLY
+        how = HOW_TO_LISTEN if decision.over_ssh else HOW_TO_HEAR_LOCALLY
         return f"{decision.reason}; {how}" if decision.reason else how
 
 
