@@ -57,6 +57,20 @@ def test_the_list_holds_only_what_the_kind_opens(tree: Path):
     assert names(tree, FOLDER, ".") == [f".hidden{sep}"]  # hidden only when asked for
 
 
+def test_a_folder_of_sounds_is_not_offered_a_run_folder(tree: Path):
+    """Beside a model trained there, the training form listed kit.distill.run/ and kit.distill.prior-run/ among the
+    folders of sounds to train on; a model's picker still goes into them (best.distill is inside)."""
+    for run in ("kit.distill.run", "kit.distill.prior-run"):
+        (tree / run).mkdir()
+        (tree / run / "events.jsonl").write_text("")
+    (tree / "kit.distill.run" / "best.distill").write_bytes(b"x")
+    (tree / "rundown").mkdir()  # a folder of sounds whose name only sounds like one
+    sep = os.sep
+    assert names(tree, FOLDER) == [f"kicks{sep}", f"pads{sep}", f"rundown{sep}"]
+    assert f"kit.distill.run{sep}" in names(tree, MODEL)
+    assert names(tree / "kit.distill.run", MODEL) == ["best.distill"]
+
+
 def test_tab_completes_the_shared_start_and_a_lone_folder(tree: Path):
     assert complete("ki", FOLDER, tree).text == f"kicks{os.sep}"
     done = complete(f"kicks{os.sep}k", SOUND, tree)

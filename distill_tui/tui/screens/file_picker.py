@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 
 from ...audio.io import is_audio_file
 from ...data.audio_files import count_audio
+from ...train.runs import is_run_dir
 from ...words import counted, distinct_shortened
 
 FOLDER, MODEL, SOUND = "folder", "model", "sound"
@@ -86,7 +87,8 @@ def split_typed(text: str, base: Path) -> tuple[Path, str]:
 
 def list_folder(folder: Path, kind: str, prefix: str = "") -> tuple[list[Entry], bool]:
     """What `folder` holds that the picker can use, names starting with `prefix` (case-insensitive): its
-    folders, then the files `kind` opens, each sorted; and whether the list was cut at `MAX_ENTRIES`."""
+    folders (for a folder of sounds, not Distill's run folders), then the files `kind` opens, each sorted; and
+    whether the list was cut at `MAX_ENTRIES`."""
     dirs: list[Entry] = []
     files: list[Entry] = []
     low = prefix.lower()
@@ -100,6 +102,8 @@ def list_folder(folder: Path, kind: str, prefix: str = "") -> tuple[list[Entry],
                 except OSError:
                     continue
                 if is_dir:
+                    if kind == FOLDER and is_run_dir(Path(item.path)):
+                        continue  # Distill's own run folder beside the model: not a folder of sounds
                     dirs.append(Entry(item.name + os.sep, Path(item.path), DIR))
                 elif opens(Path(item.name), kind):
                     files.append(Entry(item.name, Path(item.path), FILE))
