@@ -485,6 +485,22 @@ async def test_long_sound_names_take_one_line_each_and_stay_told_apart(app_facto
             assert "vol_1" in slots[0] and all(len(part) <= 3 + TITLE_NAME for part in slots), title
 
 
+@aio
+async def test_a_sound_keeps_its_own_name_spaces_and_all(app_factory, tmp_path: Path):
+    """"Long mix — take 2.wav" was shown (and exported) as "Long_mix_—_take_2"; the CLI's vary keeps the name."""
+    import shutil
+
+    path = tmp_path / "Long mix — take 2.wav"
+    shutil.copy(A_SOUND, path)
+    app, _ = app_factory(path)
+    async with app.run_test(size=SIZE) as pilot:
+        ed = app.editor
+        await until(pilot, lambda: len(ed.ws.sounds) == 1, what="the sound")
+        assert ed.ws.a == "Long mix — take 2"
+        await pilot.pause(0.3)
+        assert "A: Long mix — take 2" in str(ed.query_one("#title").content)
+
+
 def test_the_count_of_open_sounds_is_said_in_words():
     """Opening a missing file beside one sound said "1 sounds open; 1 could not be read: nope.wav"."""
     from distill_tui.tui.loading import OpenProgress

@@ -85,7 +85,7 @@ class Workspace:
         self.clipboard = None
 
     def _unique(self, base: str) -> str:
-        base = re.sub(r"\s+", "_", base.strip()) or "untitled"
+        base = re.sub(r"[^\S ]", " ", base.strip()) or "untitled"  # the file's own name; a tab or newline: a space
         name, n = base, 2
         while name in self.sounds:
             name, n = f"{base}-{n}", n + 1
