@@ -501,6 +501,31 @@ async def test_a_sound_keeps_its_own_name_spaces_and_all(app_factory, tmp_path: 
         assert "A: Long mix — take 2" in str(ed.query_one("#title").content)
 
 
+@aio
+async def test_opening_a_sound_that_is_open_already_shows_it(app_factory):
+    """Open sound… on a file already open made a second copy, "pluck_a2-2", whose edits went apart from the first's."""
+    from distill_tui.tui import commands
+    from distill_tui.tui.screens.file_picker import FilePickerScreen, PathPicker
+
+    app, _ = app_factory(A_SOUND, B_SOUND)
+    async with app.run_test(size=SIZE) as pilot:
+        ed = app.editor
+        await until(pilot, lambda: len(ed.ws.sounds) == 2, what="the two sounds")
+        ed.put_in_slot("A", "bell_g4")
+        await pilot.press("i", "0", "5")  # an edit of bell_g4, not saved
+        await pilot.press("escape")
+        edited = ed.ws.grid("bell_g4").codes.copy()
+        ed.put_in_slot("A", "pluck_a2")
+        next(c for c in commands.COMMANDS if c.title == "Open sound or codes file…").run(ed)
+        await pilot.pause()
+        assert isinstance(app.screen, FilePickerScreen)
+        app.screen.query_one(PathPicker).input.value = str(B_SOUND)
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        assert sorted(ed.ws.sounds) == ["bell_g4", "pluck_a2"] and ed.ws.a == "bell_g4"
+        assert np.array_equal(ed.ws.grid("bell_g4").codes, edited)  # as it was left, the edit kept
+
+
 def test_the_count_of_open_sounds_is_said_in_words():
     """Opening a missing file beside one sound said "1 sounds open; 1 could not be read: nope.wav"."""
     from distill_tui.tui.loading import OpenProgress

@@ -353,8 +353,19 @@ def open_sound(s: EditorScreen) -> None:
     from .screens.file_picker import SOUND, FilePickerScreen
 
     start = s.ws.sound(s.ws.a).audio_path if s.ws.a and s.ws.sound(s.ws.a).audio_path else None
+
+    def chosen(path: Path | None) -> None:
+        if path is None:
+            return
+        name = s.ws.opened_from(path)
+        if name is None:
+            s.loader.load_files(s.engine, [path], "A")
+        else:  # open already: a second copy would look like a second sound (clap01-2), its edits apart
+            s.put_in_slot("A", name)
+            s.set_message(f"{name} is open already: it is in A, as you left it")
+
     s.app.push_screen(FilePickerScreen("Open a sound or a codes file into A", SOUND, start.parent if start else None),
-                      lambda path: s.loader.load_files(s.engine, [path], "A") if path else None)
+                      chosen)
 
 
 def offer_its_model(s: EditorScreen, path: Path) -> None:

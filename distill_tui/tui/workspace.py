@@ -113,6 +113,15 @@ class Workspace:
     def names(self) -> list[str]:
         return list(self.sounds)
 
+    def opened_from(self, path: Path) -> str | None:
+        """The open sound read from `path` (its audio or its codes file), if one is."""
+        target = Path(path).resolve()
+        for name, sound in self.sounds.items():
+            for source in (sound.audio_path, self.codes_path(name)):
+                if source is not None and Path(source).resolve() == target:
+                    return name
+        return None
+
     def named(self, typed: str) -> str:
         """The open sound a person means by `typed`: its name, in any case, or the start or a part of it that
         only one open sound has ("break" for break01). `BadInputError` says which match, or which are open."""
