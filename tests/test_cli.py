@@ -245,6 +245,7 @@ def test_open_with_a_folder_opens_every_sound_in_it(tmp_path, opened, capsys):
     loose = tmp_path / "pad.wav"
     sf.write(loose, synth("pad", 0.3), SR)
     model = tmp_path / "m.distill"
+    model.write_bytes(b"a model (the editor, not started here, would read it)")
     assert main(["open", str(model), str(loose), str(kit)]) == 0
     assert opened["audio"] == [loose, kit / "hats" / "open.wav", kit / "kick.wav", kit / "snare.flac"]
     (tmp_path / "empty").mkdir()
@@ -252,6 +253,9 @@ def test_open_with_a_folder_opens_every_sound_in_it(tmp_path, opened, capsys):
     code, out, err = cli(capsys, "open", model, tmp_path / "empty")
     assert code == 2 and err.strip() == f"error: {tmp_path / 'empty'}: no audio files in this folder or below it"
     assert opened == {}  # the editor never started
+    for typo in (tmp_path / "m.distil", tmp_path / "kti"):  # a path mistyped, as the model or as a sound
+        code, out, err = cli(capsys, "open", *([typo] if typo.suffix else [model, typo]))
+        assert code == 2 and err.strip() == f"error: {typo}: no such file or folder" and opened == {}
 
 
 def test_open_with_a_folder_of_sounds_for_the_model_opens_the_training_form_on_it(tmp_path, opened, capsys):

@@ -26,6 +26,9 @@ def run(args: argparse.Namespace) -> int:
     from ..data.audio_files import expand_folders
     from ..inference.session import demo_paths
 
+    for path in [args.model, *args.audio]:  # a typo is said here, in one line, not inside an editor with nothing open
+        if path is not None and not path.exists():
+            raise BadInputError("no such file or folder", path)
     model, audio = args.model, expand_folders(list(args.audio))
     train_folder = None
     if model is not None and model.is_file():
