@@ -253,6 +253,10 @@ def test_open_with_a_folder_opens_every_sound_in_it(tmp_path, opened, capsys):
     code, out, err = cli(capsys, "open", model, tmp_path / "empty")
     assert code == 2 and err.strip() == f"error: {tmp_path / 'empty'}: no audio files in this folder or below it"
     assert opened == {}  # the editor never started
+    opened.clear()
+    assert main(["open", str(model), str(kit / "kick.wav"), str(kit), str(loose), str(tmp_path / "kit" / ".." / "pad.wav")]) == 0
+    assert opened["audio"] == [kit / "kick.wav", kit / "hats" / "open.wav", kit / "snare.flac", loose]  # each once
+    opened.clear()
     for typo in (tmp_path / "m.distil", tmp_path / "kti"):  # a path mistyped, as the model or as a sound
         code, out, err = cli(capsys, "open", *([typo] if typo.suffix else [model, typo]))
         assert code == 2 and err.strip() == f"error: {typo}: no such file or folder" and opened == {}

@@ -30,6 +30,10 @@ def run(args: argparse.Namespace) -> int:
         if path is not None and not path.exists():
             raise BadInputError("no such file or folder", path)
     model, audio = args.model, expand_folders(list(args.audio))
+    first: dict[Path, Path] = {}
+    for path in audio:  # a sound named twice (or in a folder also named) opens once
+        first.setdefault(path.resolve(), path)
+    audio = list(first.values())
     train_folder = None
     if model is not None and model.is_file():
         model, audio = _model_first(model, audio)
