@@ -90,7 +90,9 @@ async def test_health_shows_the_batch_use_until_the_first_evaluation(tmp_path: P
     async with app.run_test(size=SIZE) as pilot:
         view = RunViewScreen(run)
         app.push_screen(view)
-        await until(pilot, lambda: "this batch" in screen_text(app), what="the batch's code use")
+        # the panel's new lines can be painted a frame before its height grows to show them all
+        await until(pilot, lambda: "this batch" in screen_text(app) and " of 32 used" in screen_text(app),
+                    what="the batch's code use, every level")
         text = screen_text(app)
         assert "waiting for the first evaluation" not in text
         assert "50% of 16" in text and "75% of 32" in text  # the latest step's figures
