@@ -119,6 +119,9 @@ async def test_a_folder_of_sounds_opened_as_the_model_starts_on_the_training_for
         train: TrainScreen = app.screen  # type: ignore[assignment]
         await until(pilot, lambda: train.report is not None, what="the folder scan")
         assert train.report.files == 6 and "6 sounds," in screen_text(app)
+        # a few seconds of audio in all read "0.06 minutes"
+        seconds = f"{train.report.minutes * 60:.1f} seconds in total"
+        assert seconds in screen_text(app) and "minutes in total" not in screen_text(app)
         await pilot.press("escape")  # back to the (empty) editor
         await until(pilot, lambda: not isinstance(app.screen, TrainScreen), what="the editor")
         # it said "no model: distill-tui open MODEL [AUDIO ...]", a shell command inside the editor
@@ -286,3 +289,10 @@ async def test_a_second_model_on_the_same_sounds_gets_a_name_that_replaces_nothi
         await until(pilot, lambda: train.report is not None, what="the folder scan")
         assert train.query_one("#set-output").value == f"{dataset.name}-3.distill"
         assert train.spec().output == Path(f"{dataset.name}-3.distill")  # accepted as it is
+
+
+def test_an_amount_of_audio_reads_in_its_own_unit():
+    from distill_tui.tui.screens.train import audio_length
+
+    assert [audio_length(s) for s in (3.62, 42.4, 59.99, 150.0, 12 * 60 + 10, 3599.0, 3600 * 1.25)] == [
+        "3.6 seconds", "42 seconds", "1.0 minutes", "2.5 minutes", "12 minutes", "1 h 00 min", "1 h 15 min"]
