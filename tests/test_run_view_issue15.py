@@ -14,6 +14,7 @@ from distill_tui.train import launcher
 from distill_tui.train.runfolder import LOCK_FILE, RunFolder
 from distill_tui.train.runs import RUNNING, STOPPED
 from distill_tui.tui.screens.run_view import RunViewScreen
+from distill_tui.tui.widgets.loss_chart import _fmt
 
 from .test_tui_support import aio, until
 from .test_tui_train import SIZE, SLOW, bare_app, ev, make_run, screen_text
@@ -145,3 +146,27 @@ async def test_resume_shows_in_the_footer_once_a_stopped_trainer_has_exited(tmp_
     finally:
         trainer.kill()
         trainer.wait()
+
+
+@aio
+async def test_at_90_columns_each_chart_keeps_its_legend_on_one_line_and_both_labels(tmp_path: Path, monkeypatch):
+    """At 90 x 28 the gap chart's legend wrapped: its latest value ("0.028") sat on the row of the axis's top
+    label ("0.215"), reading as two labels, and the bottom row with the lowest label was pushed out of sight."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    steps = [ev(event="step", step=i, recon_db=30.0 - i / 10, commit=0.2 - i / 2000, progress=i / 400, elapsed_s=i / 5)
+             for i in range(1, 240, 4)]
+    run = make_run(tmp_path / "kit", ev(event="start", step=0, model={"codebook_sizes": [64, 64], "levels": 2}),
+                   *steps, ev(event="eval", step=200, val_db=6.27), pid=os.getpid(), checkpoint=False)
+    app = bare_app()
+    async with app.run_test(size=(90, 28)) as pilot:
+        view = RunViewScreen(run)
+        app.push_screen(view)
+        await until(pilot, lambda: view.step >= 237, what="the events")
+        await pilot.pause(0.2)
+        for chart_id in ("#loss-chart", "#commit-chart"):
+            chart = view.query_one(chart_id)
+            rows = [s.text for s in chart.render_lines(chart.region.reset_offset)]
+            latest = [_fmt(s.ys[-1]) for s in chart.series if s.ys]
+            lowest = _fmt(min(y for s in chart.series for y in s.ys))
+            assert all(v in rows[0] for v in latest), rows  # the legend, whole, on the first row
+            assert rows[-1].split()[0] == lowest, rows  # the lowest label on the last row

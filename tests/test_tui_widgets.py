@@ -406,3 +406,16 @@ def test_a_one_step_spike_does_not_flatten_the_training_curve():
         assert lines[-1].split()[0] == "8.25"
     rising = Series("training dB", "red", [0.0, 1.0, 2.0, 3.0], [10.0, 20.0, 40.0, 80.0])  # a run going wrong: no spike
     assert render_chart([rising], 60, 12).plain.splitlines()[1].split()[0] == "80.00"
+
+
+def test_a_chart_legend_never_runs_past_its_width():
+    from distill_tui.tui.widgets.loss_chart import Series, render_chart
+
+    a = Series("training dB", "red", [1, 2, 3], [30, 20, 6.3])
+    b = Series("check dB", "blue", [3], [6.27])
+    title = "distance to the originals, dB · lower is better"
+    firsts = {w: render_chart([a, b], w, 8, title).plain.splitlines()[0] for w in (24, 54, 70, 90)}
+    assert firsts[90].startswith(title) and "6.30" in firsts[90] and "6.27" in firsts[90]
+    assert firsts[70].startswith("distance to the originals, dB  ━") and "6.27" in firsts[70]
+    assert firsts[54].startswith("━ training dB 6.30") and "6.27" in firsts[54]  # the figures before the title
+    assert all(len(line) <= w for w, line in firsts.items()) and firsts[24].startswith("━ training dB 6.30")

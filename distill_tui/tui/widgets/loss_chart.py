@@ -87,6 +87,15 @@ def _line(a: tuple[int, int], b: tuple[int, int]) -> list[tuple[int, int]]:
             err, y0 = err + dx, y0 + sy
 
 
+def _fit(title: str, room: int) -> str:
+    """The title in `room` characters: whole, or its first part ("distance to the originals, dB" of
+    "... · lower is better"), or left out: the legend's names and latest figures come first."""
+    if len(title) <= room:
+        return title
+    head = title.split(" · ")[0]
+    return head if len(head) <= room else ""
+
+
 def render_chart(series: list[Series], width: int, height: int, title: str = "", window: float | None = None) -> Text:
     """The chart as text: a legend line, then `height - 1` rows of Braille with y labels at the left.
 
@@ -97,12 +106,16 @@ def render_chart(series: list[Series], width: int, height: int, title: str = "",
     width, rows = max(width, AXIS_W + 4), max(height - 1, 2)
     cols = width - AXIS_W
     text = Text(no_wrap=True, overflow="crop")
+    legend = [(s, f"{s.name}{f' {_fmt(s.ys[-1])}' if s.ys else ''}") for s in series]
+    room = width - sum(len(label) + 4 for _, label in legend)  # what the legend leaves the title
+    title = _fit(title, room - 2)
     if title:
         text.append(title + "  ", style="bold")
-    for s in series:
-        last = f" {_fmt(s.ys[-1])}" if s.ys else ""
+    for s, label in legend:
         text.append("━ ", style=s.colour)
-        text.append(f"{s.name}{last}  ", style="dim" if not s.ys else "")
+        text.append(f"{label}  ", style="dim" if not s.ys else "")
+    if len(text) > width:  # a legend wider than the chart: cropped, never wrapped onto the curves
+        text.right_crop(len(text) - width)
     text.append("\n")
     points = [(x, y) for s in series for x, y in zip(s.xs, s.ys, strict=True)]
     if not points:
@@ -155,7 +168,7 @@ class LossChart(Widget):
     """Curves that grow as events arrive; `refresh()` is cheap (it redraws only this widget)."""
 
     DEFAULT_CSS = """
-    LossChart { height: 8; }
+    LossChart { height: 8; text-wrap: nowrap; text-overflow: clip; }
     """
 
     def __init__(self, series: list[Series], title: str = "", *, id: str | None = None) -> None:
