@@ -170,3 +170,20 @@ async def test_at_90_columns_each_chart_keeps_its_legend_on_one_line_and_both_la
             lowest = _fmt(min(y for s in chart.series for y in s.ys))
             assert all(v in rows[0] for v in latest), rows  # the legend, whole, on the first row
             assert rows[-1].split()[0] == lowest, rows  # the lowest label on the last row
+
+
+@aio
+async def test_a_finished_run_shows_its_average_pace_not_its_last_interval(tmp_path: Path, monkeypatch):
+    """The last step event's interval holds the final check: a run that trained at 5.8 steps/s read 0.83."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    run = make_run(tmp_path / "done", ev(event="start", step=0, model={"codebook_sizes": [64, 64], "levels": 2}),
+                   ev(event="step", step=341, recon_db=4.0, commit=0.1, progress=0.94, elapsed_s=56.3, steps_per_s=6.37),
+                   ev(event="step", step=346, recon_db=4.0, commit=0.1, progress=0.97, elapsed_s=58.4, steps_per_s=0.83),
+                   ev(event="done", step=346, elapsed_s=60.0, output=str(tmp_path / "m.distill")), checkpoint=False)
+    app = bare_app()
+    async with app.run_test(size=SIZE) as pilot:
+        view = RunViewScreen(run)
+        app.push_screen(view)
+        await until(pilot, lambda: "finished" in screen_text(app), what="the finished run")
+        text = screen_text(app)
+        assert "5.77 steps/s on average" in text and "0.83" not in text
