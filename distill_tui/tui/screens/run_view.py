@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,6 +36,7 @@ from ..event_feed import EventFeed, FeedUpdated
 from ..prior_training import start_prior_training, unless_a_prior_is_kept
 from ..widgets.health_bars import HealthBars, level_health
 from ..widgets.loss_chart import LossChart, Series
+from .train import SETTINGS
 
 HANDOFF_SOUNDS = 12  # training sounds opened with a new model (each is encoded on opening)
 MAX_POINTS = 1500  # per curve; older points are thinned (every other one dropped) beyond this
@@ -56,6 +58,18 @@ def _thin(s: Series) -> None:
     if len(s.xs) > MAX_POINTS:
         s.xs[:] = s.xs[::2]
         s.ys[:] = s.ys[::2]
+
+
+def form_words(message: str) -> str:
+    """A trainer's advice in the training form's words: "(--levels 1)" becomes "(Levels 1 in the training
+    form)"; the same message on the command line keeps the flag."""
+    labels = {name.replace("_", "-"): label for name, label, _ in SETTINGS}
+
+    def field(m: re.Match[str]) -> str:
+        label = labels.get(m.group(1))
+        return f"({label} {m.group(2)} in the training form)" if label else m.group(0)
+
+    return re.sub(r"\(--([a-z-]+) ([^()\s]+)\)", field, message)
 
 
 def _duration(seconds: float | None) -> str:
@@ -381,7 +395,7 @@ class RunViewScreen(Screen):
         warn = Text()
         for w in self.warnings[-6:]:
             warn.append("⚠ ", style="bold yellow")
-            warn.append(w + "\n")
+            warn.append(form_words(w) + "\n")
         self._set("#run-warnings", warn)
         if (state, self.alive) != self._bindings_state:  # resume waits for the trainer's exit, after its last event
             self._bindings_state = (state, self.alive)
