@@ -414,8 +414,11 @@ def test_a_chart_legend_never_runs_past_its_width():
     a = Series("training dB", "red", [1, 2, 3], [30, 20, 6.3])
     b = Series("check dB", "blue", [3], [6.27])
     title = "distance to the originals, dB · lower is better"
-    firsts = {w: render_chart([a, b], w, 8, title).plain.splitlines()[0] for w in (24, 54, 70, 90)}
-    assert firsts[90].startswith(title) and "6.30" in firsts[90] and "6.27" in firsts[90]
-    assert firsts[70].startswith("distance to the originals, dB  ━") and "6.27" in firsts[70]
-    assert firsts[54].startswith("━ training dB 6.30") and "6.27" in firsts[54]  # the figures before the title
-    assert all(len(line) <= w for w, line in firsts.items()) and firsts[24].startswith("━ training dB 6.30")
+    heads = {w: render_chart([a, b], w, 8, title).plain.splitlines() for w in (24, 54, 70, 90)}
+    assert heads[90][0].startswith(title) and "6.30" in heads[90][0] and "6.27" in heads[90][0]
+    assert heads[70][0].startswith("distance to the originals, dB  ━") and "6.27" in heads[70][0]
+    # too narrow for both: the title on a row of its own, the legend on the next
+    assert heads[54][0].rstrip() == title and heads[54][1].startswith("━ training dB 6.30")
+    assert "6.27" in heads[54][1] and len(heads[54]) == 8
+    assert all(len(line) <= w for w, lines in heads.items() for line in lines)
+    assert heads[24][1].startswith("━ training dB 6.30")

@@ -89,7 +89,7 @@ def _line(a: tuple[int, int], b: tuple[int, int]) -> list[tuple[int, int]]:
 
 def _fit(title: str, room: int) -> str:
     """The title in `room` characters: whole, or its first part ("distance to the originals, dB" of
-    "... · lower is better"), or left out: the legend's names and latest figures come first."""
+    "... · lower is better"), or "" when not even that fits."""
     if len(title) <= room:
         return title
     head = title.split(" · ")[0]
@@ -97,26 +97,33 @@ def _fit(title: str, room: int) -> str:
 
 
 def render_chart(series: list[Series], width: int, height: int, title: str = "", window: float | None = None) -> Text:
-    """The chart as text: a legend line, then `height - 1` rows of Braille with y labels at the left.
+    """The chart as text: the title and the legend (each curve's name and latest value) on one line, or on
+    two when the width cannot hold both; then rows of Braille with y labels at the left, `height` rows in all.
 
     `window`: show only the last this-many x units (the most recent steps)."""
     if window is not None:
         right = max((s.xs[-1] for s in series if s.xs), default=0.0)
         series = [Series(s.name, s.colour, *_since(s, right - window)) for s in series]
-    width, rows = max(width, AXIS_W + 4), max(height - 1, 2)
-    cols = width - AXIS_W
+    width = max(width, AXIS_W + 4)
     text = Text(no_wrap=True, overflow="crop")
     legend = [(s, f"{s.name}{f' {_fmt(s.ys[-1])}' if s.ys else ''}") for s in series]
     room = width - sum(len(label) + 4 for _, label in legend)  # what the legend leaves the title
-    title = _fit(title, room - 2)
-    if title:
-        text.append(title + "  ", style="bold")
+    short = _fit(title, room - 2)
+    two_lines = bool(title) and not short and height >= 6  # too narrow for both: the title gets a row of its own
+    if two_lines:
+        text.append(_fit(title, width) or title[: width - 1] + "…", style="bold")
+        text.append("\n")
+    elif short:
+        text.append(short + "  ", style="bold")
+    line_start = len(text)
     for s, label in legend:
         text.append("━ ", style=s.colour)
         text.append(f"{label}  ", style="dim" if not s.ys else "")
-    if len(text) > width:  # a legend wider than the chart: cropped, never wrapped onto the curves
-        text.right_crop(len(text) - width)
+    if len(text) - line_start > width:  # a legend wider than the chart: cropped, never wrapped onto the curves
+        text.right_crop(len(text) - line_start - width)
     text.append("\n")
+    rows = max(height - (2 if two_lines else 1), 2)
+    cols = width - AXIS_W
     points = [(x, y) for s in series for x, y in zip(s.xs, s.ys, strict=True)]
     if not points:
         for r in range(rows):
