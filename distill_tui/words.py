@@ -1,5 +1,5 @@
-"""How counts and names are said to a person: "1 sound", "3 sounds", "levels 2, 3" (never "sound(s)"), and a name
-too long for its place cut in the middle."""
+"""How counts and names are said to a person: "1 sound", "3 sounds", "levels 2, 3" (never "sound(s)"), "5.2 seconds"
+of audio (never "0.09 minutes"), and a name too long for its place cut in the middle."""
 
 from __future__ import annotations
 
@@ -9,6 +9,22 @@ from collections.abc import Sequence
 def counted(n: int, word: str, many: str | None = None) -> str:
     """`counted(1, "sound")` is "1 sound", `counted(3, "sound")` "3 sounds"; `many` for an irregular plural."""
     return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def duration(seconds: float) -> str:
+    """A length of time (of audio, of training) in the unit a person reads it in: "3.6 seconds", "1 minute",
+    "12 minutes", "1 h 05 min"."""
+
+    def amount(x: float, unit: str) -> str:
+        text = f"{x:.1f}".removesuffix(".0") if x < 10 else f"{x:.0f}"
+        return f"{text} {unit if text == '1' else unit + 's'}"
+
+    if seconds < 59.95:
+        return amount(seconds, "second")
+    if seconds / 60 < 59.5:
+        return amount(seconds / 60, "minute")
+    h, m = divmod(round(seconds / 60), 60)
+    return f"{h} h {m:02d} min"
 
 
 def numbered(word: str, numbers: Sequence[int | str], many: str | None = None) -> str:

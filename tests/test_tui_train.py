@@ -290,9 +290,3 @@ async def test_a_second_model_on_the_same_sounds_gets_a_name_that_replaces_nothi
         assert train.query_one("#set-output").value == f"{dataset.name}-3.distill"
         assert train.spec().output == Path(f"{dataset.name}-3.distill")  # accepted as it is
 
-
-def test_an_amount_of_audio_reads_in_its_own_unit():
-    from distill_tui.tui.screens.train import audio_length
-
-    assert [audio_length(s) for s in (3.62, 42.4, 59.99, 150.0, 12 * 60 + 10, 3599.0, 3600 * 1.25)] == [
-        "3.6 seconds", "42 seconds", "1.0 minutes", "2.5 minutes", "12 minutes", "1 h 00 min", "1 h 15 min"]

@@ -67,3 +67,11 @@ def test_names_that_share_a_long_start_keep_what_tells_them_apart():
         assert fitted["clap01"] == "clap01"
     kit = [f"Vengeance Essential House Vol 2 - Kick {i:03d}.wav" for i in (11, 12)]
     assert distinct_shortened(kit, 20) == {kit[0]: "…ol 2 - Kick 011.wav", kit[1]: "…ol 2 - Kick 012.wav"}
+
+
+def test_a_length_of_time_reads_in_its_own_unit():
+    from distill_tui.words import duration
+
+    assert [duration(s) for s in (3.62, 1.0, 42.4, 59.99, 90.0, 150.0, 12 * 60 + 10, 3599.0, 3600 * 1.25)] == [
+        "3.6 seconds", "1 second", "42 seconds", "1 minute", "1.5 minutes", "2.5 minutes", "12 minutes", "1 h 00 min",
+        "1 h 15 min"]

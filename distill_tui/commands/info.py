@@ -58,13 +58,14 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from ..analysis.health import rich_health_table
+    from ..words import duration
 
     con = Console()
     ds, tr, m = doc.dataset, doc.training, doc.model
     con.print(f"[bold]{args.model}[/]  format {doc.format} v{doc.version}  fingerprint {doc.fingerprint}")
     con.print(f"{m.levels} levels x {m.codebook_sizes} codes, stride {m.stride}, {doc.sample_rate} Hz")
-    con.print(f"trained on {ds.files} files ({ds.minutes:.2f} min) from {ds.root}; "
-              f"{_num(tr.steps, 'd')} steps in {(tr.seconds or 0) / 60:.1f} min on {tr.device or '?'}"
+    con.print(f"trained on {ds.files} files ({duration(ds.minutes * 60)} of audio) from {ds.root}; "
+              f"{_num(tr.steps, 'd')} steps in {duration(tr.seconds or 0)} on {tr.device or '?'}"
               f"{' in bfloat16' if tr.train is not None and tr.train.precision == 'bfloat16' else ''}; "
               f"validation {_num(tr.best_val_db)} dB")
     if doc.health is not None and doc.health.utilization:

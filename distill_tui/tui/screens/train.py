@@ -18,6 +18,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from ...config import LONGEST_TRAINING_MIN
 from ...errors import DistillError
 from ...train import launcher
+from ...words import duration
 from .file_picker import FOLDER, PathPicker
 
 # (field, label, one-line explanation)
@@ -178,7 +179,7 @@ class TrainScreen(Screen):
         if r.root != self.scanning:
             return
         self.report = r
-        lines = [f"[b]{r.files}[/] {'sound' if r.files == 1 else 'sounds'}, [b]{audio_length(r.minutes * 60)}[/] in total."]
+        lines = [f"[b]{r.files}[/] {'sound' if r.files == 1 else 'sounds'}, [b]{duration(r.minutes * 60)}[/] in total."]
         if r.skipped:
             lines.append(f"[yellow]{len(r.skipped)} skipped:[/]")
             for s in r.skipped[:6]:
@@ -278,17 +279,6 @@ def free_model_name(stem: str, folder: Path | None = None) -> str:
     while (folder / name).exists():
         name, n = f"{stem}-{n}.distill", n + 1
     return name
-
-
-def audio_length(seconds: float) -> str:
-    """How much audio, in the unit a musician reads it in: "3.6 seconds", "12 minutes", "1 h 05 min"."""
-    if seconds < 59.95:
-        return f"{seconds:.1f} seconds" if seconds < 10 else f"{seconds:.0f} seconds"
-    minutes = seconds / 60
-    if minutes < 59.5:
-        return f"{minutes:.1f} minutes" if minutes < 10 else f"{minutes:.0f} minutes"
-    h, m = divmod(round(minutes), 60)
-    return f"{h} h {m:02d} min"
 
 
 def _relative(path: Path, root: Path) -> str:
