@@ -10,6 +10,8 @@ Without sounddevice, PortAudio or an output device, `PlaybackUnavailable` says w
 
 from __future__ import annotations
 
+import shutil
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -34,9 +36,20 @@ def import_sounddevice() -> ModuleType:
     except ImportError as exc:
         raise PlaybackUnavailable("sounddevice is not installed (pip install sounddevice)") from exc
     except OSError as exc:  # sounddevice raises OSError when the PortAudio library is missing
-        raise PlaybackUnavailable("the PortAudio library is missing: install it (Debian/Ubuntu: sudo apt install "
-                                  "libportaudio2; Fedora: sudo dnf install portaudio; macOS: brew install portaudio)") from exc
+        raise PlaybackUnavailable(f"the PortAudio library is missing: install it ({portaudio_install()})") from exc
     return sounddevice
+
+
+def portaudio_install() -> str:
+    """The command that installs PortAudio on this machine (by its system and package manager), or the
+    usual ones when neither is known."""
+    if sys.platform == "darwin":
+        return "brew install portaudio"
+    for tool, command in (("apt-get", "sudo apt install libportaudio2"), ("dnf", "sudo dnf install portaudio"),
+                          ("pacman", "sudo pacman -S portaudio"), ("zypper", "sudo zypper install portaudio")):
+        if shutil.which(tool):
+            return command
+    return "Debian/Ubuntu: sudo apt install libportaudio2; Fedora: sudo dnf install portaudio; macOS: brew install portaudio"
 
 
 def output_device(sd: ModuleType) -> dict[str, Any]:

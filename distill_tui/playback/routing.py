@@ -38,8 +38,8 @@ HOW_TO_LISTEN = (
 )
 # Not over SSH, the sound cannot be heard because of this machine: say so, and the listener only in passing.
 HOW_TO_HEAR_LOCALLY = (
-    "instead each sound is left in a file, its path shown; from another machine, `distill-tui listen --help` "
-    "there says how to hear them there"
+    "until then each sound is written to a file, its path shown (`distill-tui listen --help` says how to hear "
+    "them on another machine)"
 )
 
 
