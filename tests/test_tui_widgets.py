@@ -131,6 +131,23 @@ async def test_nudge_mute_solo_and_too_small():
 
 
 @aio
+async def test_too_small_is_not_hidden_under_a_notice():
+    """At 50 x 14 the start-up notice about sound (12 s) lay over "Terminal too small: …", cut in half."""
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(50, 14), notifications=True) as pilot:
+        await pilot.pause(0.2)
+        app.notify("the PortAudio library is missing: install it (sudo apt install libportaudio2); until then "
+                   "each sound is written to a file, its path shown", title="Listening", timeout=30)
+        await pilot.pause(0.3)
+        text = "\n".join(s.text for s in app.screen._compositor.render_strips())  # noqa: SLF001
+        assert "Terminal too small: Distill needs at least" in text and "PortAudio" not in text, text
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause(0.3)
+        text = "\n".join(s.text for s in app.screen._compositor.render_strips())  # noqa: SLF001
+        assert "PortAudio" in text  # the notice waited for room
+
+
+@aio
 async def test_grid_paints_cells_cursor_and_playhead():
     app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
     async with app.run_test(size=(100, 30)) as pilot:
