@@ -141,3 +141,28 @@ def test_edits_anywhere_decode_windows_of_one_shape(setup, monkeypatch):
         E.SetCell(level=0, position=p, code=(int(g.codes[0, p]) + 3) % g.codebook_sizes[0]).do(g)
         aud.update(g, base)
     assert len(shapes) == 5 and len(set(shapes)) == 1, shapes  # a new shape costs the convolutions' setup again
+
+
+def test_a_long_grid_decodes_by_chunks_as_an_export_does_and_edits_match_it(setup, monkeypatch):
+    """The editor decoded a 3-minute sound in one Griffin-Lim pass (28 s here, out of the CPU's caches) where an
+    export goes by chunks (10 s). Chunks of 0.5 s stand in for 30 s, so this 3-s sound has six."""
+    from distill_tui.inference import codec as C
+
+    codec, grid, _, _ = setup
+    monkeypatch.setattr(C, "CHUNK_SECONDS", 0.5)
+    bounds = codec.chunk_bounds(grid.positions)
+    assert bounds is not None and len(bounds) >= 4
+    aud = Auditioner(codec)
+    base = aud.full(grid)
+    ref = codec.decode(grid)
+    assert np.array_equal(base.audio, ref.audio) and np.allclose(base.db, ref.db, atol=1e-4)  # what an export gives
+    for p in (bounds[1][0], bounds[2][0] + 3, grid.positions // 2):  # at a seam, just past one, in the middle
+        g = grid.copy()
+        E.SetCell(level=0, position=p, code=(int(g.codes[0, p]) + 7) % g.codebook_sizes[0]).do(g)
+        part = aud.update(g, base)
+        full = aud.full(g)
+        assert part.partial and log_spectral_distance(full.audio, part.audio) < 0.5, p
+        a, _ = aud.rf.frames(p, p + 1, base.db.shape[1])
+        assert np.array_equal(part.raw[: max(a - aud.margin, 0) * codec.spec.hop_length - codec.spec.n_fft],
+                              base.raw[: max(a - aud.margin, 0) * codec.spec.hop_length - codec.spec.n_fft])
+    assert base.phase0.shape == base.phase.shape == base.db.shape

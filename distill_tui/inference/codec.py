@@ -58,6 +58,15 @@ class DecodeResult:
     phase: torch.Tensor  # (F, T) complex unit phase after Griffin-Lim (warm-starts a partial re-decode)
 
 
+@dataclass
+class ChunkedPhase:
+    """Griffin-Lim run by chunks over a whole spectrogram (`Codec.griffin_lim_by_chunks`)."""
+
+    raw: np.ndarray  # (n,) float32, n = (T - 1) * hop: the audio before trimming to the source and peak limiting
+    phase: torch.Tensor  # (F, T) complex unit phase after Griffin-Lim
+    phase0: torch.Tensor  # (F, T) complex unit phase it started from: PGHI, the same as one pass would use
+
+
 def build_vqvae(mf: ModelFile, path: str | Path | None = None) -> tuple[VQVAE, SpectrogramConfig]:
     """Rebuild the RVQ-VAE from a model file's configs and weights. The configs were checked against
     `config.BOUNDS` when the document was read, before anything is allocated; weights that do not fit
@@ -206,16 +215,13 @@ class Codec:
         self.check_length(grid.positions, max_seconds)
         src = grid.source or {}
         ref, gain, length = src.get("ref_db"), float(src.get("gain_db", 0.0)), src.get("samples")
-        # a chunk spans at least a window and two frames, so every seam's cross-fade lies inside both chunks
-        shortest = math.ceil((self.spec.n_fft // self.spec.hop_length + 2) / self.cfg.stride)
-        chunk = max(shortest, chunk_positions or self.chunk_positions())
-        if grid.positions <= chunk:
+        bounds = self.chunk_bounds(grid.positions, chunk_positions)
+        if bounds is None:
             db = self.decode_db(grid.codes, muted)
             audio, phase = self.db_to_audio(db, ref, gain, length, iters=iters)
             if progress is not None:
                 progress(1, 1)
             return DecodeResult(audio=audio, db=db.cpu().numpy(), phase=phase)
-        bounds = _even_bounds(grid.positions, chunk)
         steps = [0, 2 * len(bounds)]
 
         def step() -> None:
@@ -226,6 +232,15 @@ class Codec:
         db = self.decode_db_chunked(grid.codes, muted, bounds, step)
         audio, phase = self.chunked_audio(db, ref, gain, length, iters, [(a * self.cfg.stride, b * self.cfg.stride) for a, b in bounds], step)
         return DecodeResult(audio=audio, db=db.cpu().numpy(), phase=phase)
+
+    def chunk_bounds(self, positions: int, chunk_positions: int | None = None) -> list[tuple[int, int]] | None:
+        """The chunks [a, b) of grid positions a grid of `positions` columns is decoded in, or None when it goes
+        in one pass (up to `chunk_positions`, by default about `CHUNK_SECONDS` of audio). Griffin-Lim over one
+        long spectrogram runs out of the CPU's caches: a 3-minute sound took 22 s in one pass and 10 s by chunks."""
+        # a chunk spans at least a window and two frames, so every seam's cross-fade lies inside both chunks
+        shortest = math.ceil((self.spec.n_fft // self.spec.hop_length + 2) / self.cfg.stride)
+        chunk = max(shortest, chunk_positions or self.chunk_positions())
+        return None if positions <= chunk else _even_bounds(positions, chunk)
 
     def chunk_positions(self) -> int:
         """Grid columns in about `CHUNK_SECONDS` of audio."""
@@ -251,25 +266,38 @@ class Codec:
         self, db: torch.Tensor, ref_db: float | None, gain_db: float, length: int | None, iters: int | None,
         bounds: list[tuple[int, int]], step: Callable[[], None] = lambda: None,
     ) -> tuple[np.ndarray, torch.Tensor]:
-        """`db_to_audio` by chunks of frames [a, b): Griffin-Lim on each with `GL_CONTEXT_FRAMES` around it,
-        from the same starting phase a single pass would use (PGHI), cross-faded over `n_fft` samples at each seam."""
-        spec, scale = self.spec, self._scale(ref_db, gain_db)
+        """`db_to_audio` by chunks of frames [a, b) (`griffin_lim_by_chunks`): the audio, trimmed to `length`
+        and never clipping, and its phase."""
+        out = self.griffin_lim_by_chunks(db, self._scale(ref_db, gain_db), iters, bounds, step)
+        audio = out.raw if length is None else out.raw[:length]
+        return _no_clip(audio), out.phase
+
+    @torch.no_grad()
+    def griffin_lim_by_chunks(
+        self, db: torch.Tensor, scale: float, iters: int | None, bounds: list[tuple[int, int]],
+        step: Callable[[], None] = lambda: None,
+    ) -> ChunkedPhase:
+        """Griffin-Lim by chunks of frames [a, b) of db (F, T), each with `GL_CONTEXT_FRAMES` around it, from the
+        same starting phase a single pass would use (PGHI), cross-faded over `n_fft` samples at each seam."""
+        spec = self.spec
         hop, frames = spec.hop_length, db.shape[-1]
         n, half = (frames - 1) * hop, spec.n_fft // 2
-        audio = np.zeros(n, dtype=np.float32)
-        phase = torch.empty(db.shape, dtype=torch.complex64, device=db.device)
+        audio = np.zeros(n, dtype=np.float32)  # (n,)
+        phase = torch.empty(db.shape, dtype=torch.complex64, device=db.device)  # (F, T)
+        phase0 = torch.empty(db.shape, dtype=torch.complex64, device=db.device)  # (F, T)
         fade_in = (0.5 - 0.5 * np.cos(np.pi * (np.arange(2 * half) + 0.5) / (2 * half))).astype(np.float32)
         for a, b in bounds:
             lo, hi = max(0, a - GL_CONTEXT_FRAMES), min(frames, b + GL_CONTEXT_FRAMES)
-            mag = from_db(db[:, lo:hi], spec.floor_db)[None] * scale
+            mag = from_db(db[:, lo:hi], spec.floor_db)[None] * scale  # (1, F, hi - lo)
+            # PGHI starts afresh every BLOCK frames, and the context is longer than a block: over [a, b)
+            # this is the very start phase a single pass would use
+            start = pghi_phase(mag, spec.n_fft, hop, first_frame=lo)  # (1, F, hi - lo)
             gl = griffin_lim(
                 mag, spec.n_fft, hop, iters=spec.griffin_lim_iters if iters is None else iters,
-                momentum=spec.griffin_lim_momentum, length=(hi - lo - 1) * hop,
-                # PGHI starts afresh every BLOCK frames, and the context is longer than a block: over [a, b)
-                # this is the very start phase a single pass would use
-                phase=pghi_phase(mag, spec.n_fft, hop, first_frame=lo),
+                momentum=spec.griffin_lim_momentum, length=(hi - lo - 1) * hop, phase=start,
             )
             phase[:, a:b] = gl.phase[0][:, a - lo : b - lo]
+            phase0[:, a:b] = start[0][:, a - lo : b - lo]
             s0, s1 = (a * hop - half if a > 0 else 0), (b * hop + half if b < frames else n)
             piece = gl.audio[0].cpu().numpy()[s0 - lo * hop : s1 - lo * hop].astype(np.float32)
             if a > 0:
@@ -278,9 +306,7 @@ class Codec:
                 piece[len(piece) - 2 * half :] *= fade_in[::-1]
             audio[s0:s1] += piece
             step()
-        if length is not None:
-            audio = audio[:length]
-        return _no_clip(audio), phase
+        return ChunkedPhase(raw=audio, phase=phase, phase0=phase0)
 
 
 def load_codec(path: str | Path, device: str = "cpu") -> Codec:
