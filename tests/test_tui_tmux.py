@@ -97,7 +97,7 @@ def test_edit_undo_redo_save_in_tmux(pane: Pane, tmp_path: Path):
 
     pane.keys("u")
     pane.wait_for(rf"Structure\s+{original} ")
-    pane.wait_for(r"undo: pluck_a2")
+    pane.wait_for(rf"undo: L1:0 = {new}")
     pane.keys("C-r")
     pane.wait_for(rf"Structure\s+{new} ")
 

@@ -439,3 +439,26 @@ def test_a_chart_legend_never_runs_past_its_width():
     assert "6.27" in heads[54][1] and len(heads[54]) == 8
     assert all(len(line) <= w for w, lines in heads.items() for line in lines)
     assert heads[24][1].startswith("━ training dB 6.30")
+
+
+@aio
+async def test_undo_goes_to_the_change_and_says_what_it_took_back():
+    """`u` after an edit far off-screen said only "undo: big" and left the view where it was: the change it
+    took back could not be seen, nor named."""
+    app = DistillApp(None, [], theme_dirs=[REPO_THEMES])
+    async with app.run_test(size=(100, 30)) as pilot:
+        doc = grid_doc()
+        g = await _open(pilot, app, doc)
+        await pilot.press("j", "j", "$", "i", "3", "f", "escape")  # level 3, the last column
+        assert doc.codes[2, 999] == 0x3F and app.editor.message == "L3:999 = 3f"
+        await pilot.press("g", "g", "0")
+        assert (g.level, g.pos) == (0, 0)
+        await pilot.press("u")
+        await pilot.pause()
+        assert doc.codes[2, 999] != 0x3F
+        assert (g.level, g.pos) == (2, 999)  # the cursor, and so the view, went to what changed
+        assert app.editor.message == "undo: L3:999 = 3f"
+        await pilot.press("g", "g", "0", "ctrl+r")
+        await pilot.pause()
+        assert doc.codes[2, 999] == 0x3F and (g.level, g.pos) == (2, 999)
+        assert app.editor.message == "redo: L3:999 = 3f"

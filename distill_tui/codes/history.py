@@ -24,6 +24,7 @@ class _Entry:
     touched: tuple[CodeGrid, ...]
     seq: int  # a unique, increasing number: names the state each touched grid is left in
     prev: dict[int, int] = field(default_factory=dict)  # id(grid) -> the state it was in before
+    label: str = ""  # what the edit did, in the editor's words ("L1:12 = 3f"): said again on undo and redo
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Change:
 
     doc: CodeGrid
     result: EditResult
+    label: str = ""  # the edit's own label, as it was recorded
 
 
 @dataclass
@@ -47,17 +49,17 @@ class EditHistory:
     _saved: dict[int, int] = field(init=False, default_factory=dict)  # id(grid) -> the state it was saved in
     _grids: dict[int, CodeGrid] = field(init=False, default_factory=dict)  # keeps ids valid
 
-    def apply(self, edit: Edit, doc: CodeGrid) -> EditResult:
+    def apply(self, edit: Edit, doc: CodeGrid, label: str = "") -> EditResult:
         """Do an edit and record it. A refused edit (an exception) leaves grid and history unchanged."""
         result = edit.do(doc)
-        self.record(edit, doc)
+        self.record(edit, doc, label)
         return result
 
-    def record(self, edit: Edit, doc: CodeGrid) -> None:
+    def record(self, edit: Edit, doc: CodeGrid, label: str = "") -> None:
         """Record an edit that has just been done on `doc`, as an undo step of its own."""
         self._seq += 1
         touched = edit.touched(doc)
-        entry = _Entry(edit, doc, touched, self._seq)
+        entry = _Entry(edit, doc, touched, self._seq, label=label)
         for g in touched:
             self._track(g)
             entry.prev[id(g)] = self._current.get(id(g), 0)
@@ -74,7 +76,7 @@ class EditHistory:
         batch = self._undo.pop()
         changes = []
         for e in reversed(batch):
-            changes.append(Change(e.doc, e.edit.undo(e.doc)))
+            changes.append(Change(e.doc, e.edit.undo(e.doc), e.label))
             self._current.update(e.prev)
         self._redo.append(batch)
         return changes
@@ -86,7 +88,7 @@ class EditHistory:
         batch = self._redo.pop()
         changes = []
         for e in batch:
-            changes.append(Change(e.doc, e.edit.do(e.doc)))
+            changes.append(Change(e.doc, e.edit.do(e.doc), e.label))
             self._current.update({key: e.seq for key in e.prev})
         self._undo.append(batch)
         return changes
@@ -196,8 +198,8 @@ class EditSession:
             self.history.mark_unsaved(grid)
         return grid
 
-    def apply(self, name: str, edit: Edit) -> EditResult:
-        return self.history.apply(edit, self.grid(name))
+    def apply(self, name: str, edit: Edit, label: str = "") -> EditResult:
+        return self.history.apply(edit, self.grid(name), label)
 
     def undo(self) -> list[Change] | None:
         return self.history.undo()

@@ -53,7 +53,7 @@ class EditingActions:
     def apply_edit(self, edit: E.Edit, label: str, name: str | None = None) -> bool:
         """Apply an edit to `name` (A by default) and redraw; a refused edit is notified and returns False."""
         try:
-            touched = self.ws.apply(edit, name)
+            touched = self.ws.apply(edit, name, label)
         except DistillError as exc:
             self.notify(exc.reason, severity="error")
             return False
@@ -189,7 +189,13 @@ class EditingActions:
             self.set_message(f"nothing to {which}")
             return
         self._after_change(touched)
-        self.set_message(f"{which}: {', '.join(sorted({t.name for t in touched}))}")
+        here = next((t for t in touched if t.name == self.ws.a), None)
+        if here is not None:  # go to what changed, as vim does: the view follows, so it can be seen
+            sel = here.result.changed
+            self.grid.move_to(sel.level_start, sel.pos_start)
+        first = touched[0]
+        what = first.label or "a change"
+        self.set_message(f"{which}: {what}" + ("" if first.name == self.ws.a else f" (in {first.name})"))
 
     def action_mute(self) -> None:
         if self._need_sound() is not None:

@@ -45,6 +45,7 @@ class Touched:
 
     name: str
     result: EditResult
+    label: str = ""  # the edit's label (on undo and redo: the one it was applied with)
 
 
 class Workspace:
@@ -156,13 +157,14 @@ class Workspace:
         self.a, self.b = self.b, self.a
 
     # ---- editing
-    def apply(self, edit: Edit, name: str | None = None) -> list[Touched]:
-        """Apply an edit to a sound (A by default) through the shared history; a refused edit changes nothing."""
+    def apply(self, edit: Edit, name: str | None = None, label: str = "") -> list[Touched]:
+        """Apply an edit to a sound (A by default) through the shared history; a refused edit changes nothing.
+        `label` says what it did; undo and redo say it again."""
         name = name or self.a
         if name is None:
             raise BadInputError("no sound is open")
-        result = self.session.apply(name, edit)
-        touched = [Touched(name, result)]
+        result = self.session.apply(name, edit, label)
+        touched = [Touched(name, result, label)]
         if result.other is not None and result.other_changed is not None:
             other = self.name_of(result.other)
             if other is not None:
@@ -185,7 +187,7 @@ class Workspace:
             name = self.name_of(change.doc)
             if name is None:
                 continue
-            out.append(Touched(name, change.result))
+            out.append(Touched(name, change.result, change.label))
             r = change.result
             if r.other is not None and r.other_changed is not None:
                 other = self.name_of(r.other)
