@@ -355,6 +355,8 @@ async def test_a_refused_code_is_said_in_hex_and_the_cursor_stays():
         await pilot.press("escape")
     shown = render_cell(CellInfo(level=1, label="Detail", position=0, seconds=0.0, code=2, size=64, rank=56)).plain
     assert "code 02 (of 00..3f)" in shown and "2/63" not in shown and "(2" not in shown
+    # "order 57/64" said nothing of what the order is: the code's place from dark and soft to bright and loud
+    assert "order" not in shown and "57/64 dark/soft → bright/loud" in shown
 
 
 @pytest.mark.parametrize("pause", [0.0, 1.0])

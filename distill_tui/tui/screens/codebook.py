@@ -1,4 +1,5 @@
-"""The codebook browser: every code of a level with its colour, usage, description and rank; hear it, find it, use it."""
+"""The codebook browser: every code of a level with its colour, usage, description and place from dark and soft
+to bright and loud; hear it, find it, use it."""
 
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ class CodebookScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("hex", "index", "usage", "count", "share", "sounds like", "rank")
+        table.add_columns("hex", "index", "usage", "count", "share", "sounds like", "dark→bright")
         self.fill()
         table.focus()
 

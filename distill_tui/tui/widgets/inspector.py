@@ -41,6 +41,9 @@ def hex_code(code: int, size: int) -> str:
     return f"{code:0{max(len(f'{size - 1:x}'), 2)}x}"
 
 
+ORDER_WORDS = "dark/soft → bright/loud"  # what a level's perceptual order runs along (analysis/perceptual.py)
+
+
 def render_cell(info: CellInfo | None) -> Text:
     """The inspector's lines; codes are in hex throughout, as the grid shows them ("code 02 (of 00..3f)")."""
     if info is None:
@@ -51,7 +54,7 @@ def render_cell(info: CellInfo | None) -> Text:
     t.append(f"code {hex_code(info.code, info.size)}", style="bold")
     t.append(f" (of {hex_code(0, info.size)}..{hex_code(info.size - 1, info.size)})\n")
     if info.rank is not None:  # its own line: with the code's it would wrap in the side panel
-        t.append(f"order {info.rank + 1}/{info.size}\n", style="dim")
+        t.append(f"{info.rank + 1}/{info.size} {ORDER_WORDS}\n", style="dim")
     t.append(f"{info.description or '—'}\n", style="italic")
     if info.usage is not None and info.usage_total:
         t.append(f"used {100 * info.usage / info.usage_total:.1f} % in training ({info.usage}×)", style="dim")
