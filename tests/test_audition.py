@@ -166,3 +166,25 @@ def test_a_long_grid_decodes_by_chunks_as_an_export_does_and_edits_match_it(setu
         assert np.array_equal(part.raw[: max(a - aud.margin, 0) * codec.spec.hop_length - codec.spec.n_fft],
                               base.raw[: max(a - aud.margin, 0) * codec.spec.hop_length - codec.spec.n_fft])
     assert base.phase0.shape == base.phase.shape == base.db.shape
+
+
+def test_the_warm_phase_is_kept_only_when_a_warm_start_reads_it(setup):
+    """By default an edit starts Griffin-Lim from the PGHI phase, and the phase after Griffin-Lim is read by
+    nothing: it is no longer copied per edit (40 ms on a 3-minute sound). A warm start still carries it on."""
+    import torch
+
+    codec, grid, aud, base = setup
+    g = grid.copy()
+    p = g.positions // 2
+    E.SetCell(level=0, position=p, code=(int(g.codes[0, p]) + 9) % g.codebook_sizes[0]).do(g)
+    before = base.phase.clone()
+    part = aud.update(g, base)
+    assert part.phase is base.phase and torch.equal(base.phase, before)  # shared, untouched
+    warm = Auditioner(codec, partial_iters=12)
+    start = warm.full(grid)
+    kept = start.phase.clone()
+    moved = warm.update(g, start)
+    assert moved.phase is not start.phase and torch.equal(start.phase, kept)  # the previous one stays as it was
+    a, b = warm.rf.frames(p, p + 1, start.db.shape[1])
+    assert not torch.equal(moved.phase[:, a:b], kept[:, a:b])  # near the change: the new phases
+    assert log_spectral_distance(aud.full(g).audio, moved.audio) < 1.0
