@@ -182,12 +182,13 @@ async def test_a_finished_run_shows_its_average_pace_not_its_last_interval(tmp_p
                    ev(event="step", step=346, recon_db=4.0, commit=0.1, progress=0.97, elapsed_s=58.4, steps_per_s=0.83),
                    ev(event="done", step=346, elapsed_s=60.0, output=str(tmp_path / "m.distill")), checkpoint=False)
     app = bare_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         view = RunViewScreen(run)
         app.push_screen(view)
         await until(pilot, lambda: "finished" in screen_text(app), what="the finished run")
-        text = screen_text(app)
-        assert "5.77 steps/s on average" in text and "0.83" not in text
+        lines = screen_text(app).splitlines()
+        assert "5.77 steps/s on average   took 1:00" in lines[1] and "0.83" not in "\n".join(lines)
+        assert "2 levels × 64 codes" in lines[2]  # the pace and the time on one line: at 80 columns it wrapped
 
 
 @aio

@@ -374,9 +374,9 @@ class RunViewScreen(Screen):
         if state != RUNNING and n and elapsed:  # the last interval held the final check: 0.83 after 5.8 all along
             rate = f"{n / elapsed:.2f} steps/s on average"
         left = elapsed * (1 - progress) / progress if progress and elapsed and 0 < progress < 1 else None
-        line = (f"step {n}  {progress_bar(progress)} {100 * (progress or 0):3.0f}%   "
-                f"{rate}   elapsed {_duration(elapsed)}   "
-                f"left {_duration(left) if state == RUNNING else '–'}")
+        times = (f"elapsed {_duration(elapsed)}   left {_duration(left)}" if state == RUNNING
+                 else f"took {_duration(elapsed)}")  # one line at 80 columns either way
+        line = f"step {n}  {progress_bar(progress)} {100 * (progress or 0):3.0f}%   {rate}   {times}"
         fold = self.last.get("fold")
         if not step and fold and state == RUNNING:  # the prior's check on held-out sounds, before its steps
             done = int(fold.get("fold") or 0)
