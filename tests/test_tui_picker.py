@@ -237,3 +237,20 @@ def test_the_count_of_sounds_below_reads_as_words():
     assert sounds_below(1, True) == "1 sound in it and below" and sounds_below(200, True) == "200 sounds in it and below"
     assert sounds_below(0, True) == "0 sounds in it and below" and sounds_below(1000, False) == "1000+ sounds in it and below"
     assert sounds_below(0, False) == "too many files below it to count the sounds"
+
+
+@aio
+async def test_at_80_columns_the_folder_list_says_use_this_folder_whole(tree: Path, monkeypatch):
+    """At 80 x 24 the training form's list read "✓ use thi…der (s23)" and "../  (par…t folder)": a phrase cut in
+    its middle. Where the whole label does not fit, the short one shows."""
+    monkeypatch.chdir(tree)
+    app = bare_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        _, picker = await _train_screen(app, pilot, tree)
+        prompts = [str(picker.options.get_option_at_index(i).prompt) for i in range(picker.options.option_count)]
+        assert prompts[:2] == ["✓ use this folder", f"..{os.sep}"] and "…" not in "".join(prompts), prompts
+        await pilot.resize_terminal(140, 30)  # room for the whole labels again
+        await pilot.pause()
+        prompts = [str(picker.options.get_option_at_index(i).prompt) for i in range(2)]
+        assert prompts[1] == f"..{os.sep}  (parent folder)" and prompts[0].startswith("✓ use this folder"), prompts
+        assert "…" not in prompts[0]  # whole, or the short phrase when the folder's name is long

@@ -44,6 +44,7 @@ class Entry:
     label: str
     path: Path
     role: str
+    short: str = ""  # what it says where the label does not fit ("✓ use this folder"): a phrase is not cut
 
 
 @dataclass(frozen=True)
@@ -226,9 +227,9 @@ class PathPicker(Vertical):
         entries, cut = list_folder(folder, self.kind, prefix)
         head: list[Entry] = []
         if self.kind == FOLDER and folder.is_dir() and not prefix:
-            head.append(Entry(f"✓ use this folder ({folder.resolve().name or folder})", folder, USE))
+            head.append(Entry(f"✓ use this folder ({folder.resolve().name or folder})", folder, USE, "✓ use this folder"))
         if folder.resolve().parent != folder.resolve():
-            head.append(Entry(f"..{os.sep}  (parent folder)", folder.resolve().parent, PARENT))
+            head.append(Entry(f"..{os.sep}  (parent folder)", folder.resolve().parent, PARENT, f"..{os.sep}"))
         self.entries = head + entries
         self._show_entries()
         if self.entries:  # the first thing to open (in a folder picker: "use this folder")
@@ -246,8 +247,10 @@ class PathPicker(Vertical):
     def _show_entries(self) -> None:
         """The entries as the list's options, each name fitted to one line (cut around what tells it apart)."""
         width = (self.options.scrollable_content_region.width or FALLBACK_WIDTH) - 2  # its padding, a scroll bar
-        fitted = distinct_shortened([e.label for e in self.entries], max(width, 12))
-        self.options.set_options([Option(fitted[e.label]) for e in self.entries])
+        width = max(width, 12)
+        fitted = distinct_shortened([e.label for e in self.entries if not e.short], width)
+        self.options.set_options([Option(e.short if e.short and len(e.label) > width else fitted.get(e.label, e.label))
+                                  for e in self.entries])
 
     def on_resize(self) -> None:
         highlighted = self.options.highlighted
