@@ -149,6 +149,9 @@ class Host:
     def set_timer(self, *args) -> None:  # noqa: ANN002
         pass
 
+    def set_message(self, text: str) -> None:
+        self.said = text
+
 
 def queue_with(tmp_path: Path, grid: CodeGrid) -> tuple[DecodeQueue, Host, str]:
     host, ws = Host(), Workspace()
@@ -370,3 +373,19 @@ def test_the_router_is_made_once_though_the_editor_asks_twice():
     player.router = object()
     player.ensure_router()
     assert len(started) == 2
+
+
+def test_a_long_full_decode_says_so_while_it_runs(tmp_path):
+    """A 3-minute sound opened in the editor decoded for 11 s with nothing in the status line."""
+    grid = grid_for(positions=500)  # 23 s of audio
+    queue, host, name = queue_with(tmp_path, grid)
+    queue.engine = SimpleNamespace(doc=SimpleNamespace(), auditioner=SimpleNamespace(iters=32))
+    queue.request(name)
+    job = queue._next_job()
+    assert job is not None and job.previous is None and host.said == "decoding 23 seconds of audio…"
+    queue._store(job, SimpleNamespace(audio=audio_for(grid), partial=False, seconds=11.0))
+    assert host.said == f"decoded {name}"
+    short, short_host, short_name = queue_with(tmp_path / "short", grid_for(positions=40))  # 2 s: no time at all
+    short.engine = queue.engine
+    short.request(short_name)
+    assert short._next_job() is not None and not hasattr(short_host, "said")

@@ -26,10 +26,13 @@ from textual.worker import get_current_worker
 from ..audio.decoded_cache import CachedAudition, DecodedAudioCache, DecodeKey
 from ..codes.grid import CodeGrid
 from ..persistence.document import ModelDocument
+from ..words import duration
 from .loading import decode_key
 from .messages import AuditionReady
 from .workers import report_failures
 from .workspace import Workspace
+
+LONG_DECODE_S = 20.0  # a full decode of a sound this long (1 s and more of waiting) says so in the status line
 
 
 @dataclass
@@ -66,6 +69,7 @@ class DecodeQueue:
         self._pending: list[str] = []
         self._fresh: set[str] = set()  # sounds to decode from scratch (not partially) on their next turn
         self._running = False
+        self._announced: str | None = None  # the sound whose long decode the status line says is running
 
     def post_message(self, message: Message) -> bool:
         """Failures of the worker go to the host (see `report_failures`)."""
@@ -121,7 +125,12 @@ class DecodeQueue:
                 continue
             previous = None if fresh or isinstance(sound.audition, CachedAudition) else sound.audition
             keep = sound.version == 0 and not sound.muted and sound.audio_path is not None
-            return DecodeJob(name, self.ws.grid(name).copy(), set(sound.muted), previous, sound.version, keep)
+            grid = self.ws.grid(name)
+            seconds = grid.positions * grid.seconds_per_position
+            if previous is None and name == self.ws.a and seconds >= LONG_DECODE_S:  # seconds of silence otherwise
+                self._announced = name
+                self.host.set_message(f"decoding {duration(seconds)} of audio…")
+            return DecodeJob(name, grid.copy(), set(sound.muted), previous, sound.version, keep)
         self._running = False
         return None
 
@@ -173,6 +182,9 @@ class DecodeQueue:
         if sound is None:
             return
         sound.audition, sound.decoded_version = audition, version
+        if self._announced == name:
+            self._announced = None
+            self.host.set_message(f"decoded {name}")
         if not isinstance(audition, CachedAudition):
             self.last_decode_ms = 1000 * float(getattr(audition, "seconds", 0.0))
         if sound.version != version and name not in self._pending:
