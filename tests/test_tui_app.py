@@ -559,3 +559,18 @@ async def test_another_models_codes_offer_to_open_that_model(app_factory, tiny_m
         await until(pilot, lambda: ed.engine is not None and ed.engine.path == tiny_model and "take" in ed.ws.sounds,
                     what="the other model, with the codes file")
         assert list(ed.ws.sounds) == ["take"]
+
+
+@aio
+async def test_a_model_without_sounds_says_how_to_get_one(app_factory, demo: Path):
+    """It said "no sound: : then 'Open' or generate one": two colons, and no 'Open' command by that name."""
+    app = DistillApp(demo, [], router=RecordingRouter())
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.editor.engine is not None, what="the demo model")
+        placeholder = app.editor.grid.placeholder
+        assert placeholder == "no sound yet: ':' to open one, ctrl+g to generate one"
+        await pilot.press("colon")
+        await pilot.pause()
+        await pilot.press(*"open sound")
+        await pilot.pause(0.3)
+        assert "Open sound or codes file…" in "\n".join(s.text for s in app.screen._compositor.render_strips())  # noqa: SLF001

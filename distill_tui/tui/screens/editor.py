@@ -150,7 +150,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
     def start_loading(self) -> None:
         """After the first frame: load the model (torch is imported then), then the sounds."""
         if self.model_path is None:
-            self.grid.placeholder = "no model yet — : then 'Open model…', or 'Train a model…' on your sounds"
+            self.grid.placeholder = "no model yet — ':' then 'Open model…', or 'Train a model…' on your sounds"
             self.grid.refresh()
             return
         self.player.ensure_router()  # ready for a sound the decoded-audio cache can play before the model loads
@@ -183,7 +183,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
     def on_model_loaded(self, message: ModelLoaded) -> None:
         engine = self.engine = self.decoder.engine = message.engine
         self.ws.model_file = engine.path
-        self.grid.placeholder = "loading sounds…" if self.audio_paths else "no sound: : then 'Open' or generate one"
+        self.grid.placeholder = "loading sounds…" if self.audio_paths else "no sound yet: ':' to open one, ctrl+g to generate one"
         self.grid.look = GridLook(labels=engine.labels, ranks=engine.ranks)
         self.grid.invalidate()  # a grid shown from the codes cache before the model is repainted in its colours
         if self.ws.a is not None:
@@ -202,7 +202,7 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         self.player.ensure_router()
 
     def on_model_failed(self, message: ModelFailed) -> None:
-        self.grid.placeholder = "no model loaded (see the message) — : then 'Open model…'"
+        self.grid.placeholder = "no model loaded (see the message) — ':' then 'Open model…'"
         self.grid.refresh()
         self.notify(message.reason, title="Cannot open the model", severity="error", timeout=10)
 
