@@ -185,7 +185,7 @@ async def test_a_finished_run_shows_its_average_pace_not_its_last_interval(tmp_p
     async with app.run_test(size=(80, 24)) as pilot:
         view = RunViewScreen(run)
         app.push_screen(view)
-        await until(pilot, lambda: "finished" in screen_text(app), what="the finished run")
+        await until(pilot, lambda: "took 1:00" in screen_text(app), what="the finished run's status")
         lines = screen_text(app).splitlines()
         assert "5.77 steps/s on average   took 1:00" in lines[1] and "0.83" not in "\n".join(lines)
         assert "2 levels × 64 codes" in lines[2]  # the pace and the time on one line: at 80 columns it wrapped

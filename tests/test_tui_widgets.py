@@ -17,7 +17,7 @@ from distill_tui.tui.widgets.code_grid import CodeGridView
 from distill_tui.tui.widgets.health_bars import level_health
 from distill_tui.tui.widgets.slider import Slider
 
-from .test_tui_support import aio
+from .test_tui_support import aio, until
 
 
 def grid_doc(levels: int = 8, positions: int = 1000, k: int = 64, seed: int = 0) -> CodeGrid:
@@ -139,12 +139,13 @@ async def test_too_small_is_not_hidden_under_a_notice():
         app.notify("the PortAudio library is missing: install it (sudo apt install libportaudio2); until then "
                    "each sound is written to a file, its path shown", title="Listening", timeout=30)
         await pilot.pause(0.3)
-        text = "\n".join(s.text for s in app.screen._compositor.render_strips())  # noqa: SLF001
-        assert "Terminal too small: Distill needs at least" in text and "PortAudio" not in text, text
+
+        def text() -> str:
+            return "\n".join(s.text for s in app.screen._compositor.render_strips())  # noqa: SLF001
+
+        assert "Terminal too small: Distill needs at least" in text() and "PortAudio" not in text(), text()
         await pilot.resize_terminal(100, 30)
-        await pilot.pause(0.3)
-        text = "\n".join(s.text for s in app.screen._compositor.render_strips())  # noqa: SLF001
-        assert "PortAudio" in text  # the notice waited for room
+        await until(pilot, lambda: "PortAudio" in text(), timeout=10, what="the notice, once there is room")
 
 
 @aio

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,9 +33,9 @@ from ...train.runs import (
 )
 from ..event_feed import EventFeed, FeedUpdated
 from ..prior_training import start_prior_training, unless_a_prior_is_kept
+from ..run_text import form_words, progress_bar, render_batch_use, run_clock
 from ..widgets.health_bars import HealthBars, level_health
 from ..widgets.loss_chart import LossChart, Series
-from .train import SETTINGS
 
 HANDOFF_SOUNDS = 12  # training sounds opened with a new model (each is encoded on opening)
 MAX_POINTS = 1500  # per curve; older points are thinned (every other one dropped) beyond this
@@ -58,51 +57,6 @@ def _thin(s: Series) -> None:
     if len(s.xs) > MAX_POINTS:
         s.xs[:] = s.xs[::2]
         s.ys[:] = s.ys[::2]
-
-
-def form_words(message: str) -> str:
-    """A trainer's advice in the training form's words: "(--levels 1)" becomes "(Levels 1 in the training
-    form)"; the same message on the command line keeps the flag."""
-    labels = {name.replace("_", "-"): label for name, label, _ in SETTINGS}
-
-    def field(m: re.Match[str]) -> str:
-        label = labels.get(m.group(1))
-        return f"({label} {m.group(2)} in the training form)" if label else m.group(0)
-
-    return re.sub(r"\(--([a-z-]+) ([^()\s]+)\)", field, message)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "?"
-    seconds = int(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def progress_bar(progress: float | None, width: int = 20) -> str:
-    p = min(max(progress or 0.0, 0.0), 1.0)
-    filled = int(p * width)
-    return "█" * filled + ("▌" if p * width - filled >= 0.5 else "") + "·" * (width - filled - (1 if p * width - filled >= 0.5 else 0))
-
-
-def render_batch_use(utilization: list[Any], sizes: list[int], step: int, width: int = 28) -> Text:
-    """The health panel before the first evaluation: each level's share of codes the latest training batch
-    used (a step event's `batch_utilization`), labelled as this batch's, not the whole dataset's."""
-    text = Text()
-    text.append(f"this batch (step {step}); the whole set at the first evaluation\n", style="dim italic")
-    bar_w = max(min(width - 18, 16), 6)
-    for q, u in enumerate(utilization):
-        util = min(max(float(u), 0.0), 1.0) if isinstance(u, int | float) and not isinstance(u, bool) else 0.0
-        filled = round(util * bar_w)
-        size = sizes[q] if q < len(sizes) and sizes[q] else None
-        text.append(f"{q + 1} ", style="bold")
-        text.append("█" * filled, style="cyan")
-        text.append("░" * (bar_w - filled), style="dim")
-        text.append(f" {100 * util:3.0f}% of {size if size else '?'} used\n")
-    text.rstrip()
-    return text
 
 
 class RunViewScreen(Screen):
@@ -374,8 +328,8 @@ class RunViewScreen(Screen):
         if state != RUNNING and n and elapsed:  # the last interval held the final check: 0.83 after 5.8 all along
             rate = f"{n / elapsed:.2f} steps/s on average"
         left = elapsed * (1 - progress) / progress if progress and elapsed and 0 < progress < 1 else None
-        times = (f"elapsed {_duration(elapsed)}   left {_duration(left)}" if state == RUNNING
-                 else f"took {_duration(elapsed)}")  # one line at 80 columns either way
+        times = (f"elapsed {run_clock(elapsed)}   left {run_clock(left)}" if state == RUNNING
+                 else f"took {run_clock(elapsed)}")  # one line at 80 columns either way
         line = f"step {n}  {progress_bar(progress)} {100 * (progress or 0):3.0f}%   {rate}   {times}"
         fold = self.last.get("fold")
         if not step and fold and state == RUNNING:  # the prior's check on held-out sounds, before its steps

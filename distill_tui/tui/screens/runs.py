@@ -29,7 +29,8 @@ from ...train.runs import (
     summarize,
 )
 from ...words import counted
-from .run_view import STATE_STYLE, progress_bar
+from ..run_text import progress_bar
+from .run_view import STATE_STYLE
 
 
 @dataclass
