@@ -290,3 +290,20 @@ async def test_a_second_model_on_the_same_sounds_gets_a_name_that_replaces_nothi
         assert train.query_one("#set-output").value == f"{dataset.name}-3.distill"
         assert train.spec().output == Path(f"{dataset.name}-3.distill")  # accepted as it is
 
+
+
+def test_a_finished_run_says_the_model_it_made():
+    """The runs list read "finished  kit-… model step 346 ██████████ finished at step 346": the state and the step
+    twice, and not the model file, which is what a person goes looking for."""
+    from distill_tui.train.runs import CRASHED, FINISHED, RunSummary
+    from distill_tui.tui.screens.runs import run_line
+
+    done = RunSummary(Path("/runs/kit-20261202"), FINISHED, "model", 346, 1.0, output="/sounds/kit.distill",
+                      message="finished at step 346")
+    prior = RunSummary(Path("/runs/kit-prior"), FINISHED, "prior", 600, 1.0, output="/sounds/kit.distill",
+                       message="finished at step 600")
+    failed = RunSummary(Path("/runs/kit-x"), CRASHED, "model", 12, 0.1, output="/sounds/kit.distill",
+                        message="RuntimeError: out of memory")
+    assert run_line(done).plain.endswith("made kit.distill") and "finished at step" not in run_line(done).plain
+    assert run_line(prior).plain.endswith("added to kit.distill")
+    assert run_line(failed).plain.endswith("RuntimeError: out of memory")

@@ -45,8 +45,17 @@ def run_line(r: RunSummary, name_width: int = 34) -> Text:
     t.append(f" {r.name:<{name_width}} ", style="bold")
     t.append(f"{'prior' if r.stage == 'prior' else 'model':<6}")
     t.append(f"step {r.step:<7} {progress_bar(r.progress, 10)} ")
-    t.append(r.message, style="dim")
+    t.append(run_detail(r), style="dim")
     return t
+
+
+def run_detail(r: RunSummary) -> str:
+    """The row's last words: for a finished run the model it made ("finished at step 346" repeated the state and
+    the step the row shows already); otherwise what the run says."""
+    if r.state == FINISHED and r.output:
+        model = Path(r.output).name
+        return f"added to {model}" if r.stage == "prior" else f"made {model}"
+    return r.message
 
 
 class RunsScreen(Screen):
