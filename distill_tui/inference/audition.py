@@ -143,20 +143,15 @@ class Auditioner:
         codec = self.codec
         grid.check_model(codec.fingerprint, codec.codebook_sizes)
         muted = tuple(sorted(set(muted)))
-        bounds = codec.chunk_bounds(grid.positions)
-        if bounds is not None:  # a long grid: by chunks, as an export decodes it (and 2-3x faster than one pass)
-            db = codec.decode_db_chunked(grid.codes, muted, bounds)  # (F, T)
-            stride = codec.cfg.stride
-            out = codec.griffin_lim_by_chunks(db, self._scale(grid), self.iters, [(a * stride, b * stride) for a, b in bounds])
-            raw, phase, phase0 = out.raw, out.phase, out.phase0
-        else:
+        bounds = codec.chunk_bounds(grid.positions)  # a long grid goes by chunks, as an export decodes it
+        if bounds is None:
             db = codec.decode_db(grid.codes, muted)  # (F, T)
-            hop = codec.spec.hop_length
-            mag = from_db(db, codec.spec.floor_db)[None] * self._scale(grid)  # (1, F, T)
-            start = pghi_phase(mag, codec.spec.n_fft, hop)  # (1, F, T): what Codec.decode starts from too
-            gl = griffin_lim(mag, codec.spec.n_fft, hop, iters=self.iters, momentum=codec.spec.griffin_lim_momentum,
-                             length=(db.shape[-1] - 1) * hop, phase=start)
-            raw, phase, phase0 = gl.audio[0].cpu().numpy().astype(np.float32), gl.phase[0], start[0]  # (n,), (F, T), (F, T)
+            frames = [(0, db.shape[-1])]  # one chunk: the one pass `Codec.decode` makes
+        else:
+            db = codec.decode_db_chunked(grid.codes, muted, bounds)  # (F, T)
+            frames = [(a * codec.cfg.stride, b * codec.cfg.stride) for a, b in bounds]
+        out = codec.griffin_lim_by_chunks(db, self._scale(grid), self.iters, frames)
+        raw, phase, phase0 = out.raw, out.phase, out.phase0  # (n,), (F, T), (F, T)
         return Audition(
             audio=self._finish(raw, grid), db=db.cpu().numpy(), phase=phase, phase0=phase0, raw=raw,
             codes=grid.codes.copy(),

@@ -126,10 +126,9 @@ class DecodeQueue:
             previous = None if fresh or isinstance(sound.audition, CachedAudition) else sound.audition
             keep = sound.version == 0 and not sound.muted and sound.audio_path is not None
             grid = self.ws.grid(name)
-            seconds = grid.positions * grid.seconds_per_position
-            if previous is None and name == self.ws.a and seconds >= LONG_DECODE_S:  # seconds of silence otherwise
+            if previous is None and name == self.ws.a and grid.seconds >= LONG_DECODE_S:  # seconds of silence otherwise
                 self._announced = name
-                self.host.set_message(f"decoding {duration(seconds)} of audio…")
+                self.host.set_message(f"decoding {duration(grid.seconds)} of audio…")
             return DecodeJob(name, grid.copy(), set(sound.muted), previous, sound.version, keep)
         self._running = False
         return None
