@@ -119,12 +119,14 @@ def griffin_lim(
         rebuilt = plan.stft(plan.istft(spec))  # (B, T, F)
         c = torch.sub(rebuilt, prev, alpha=alpha)  # (B, T, F): the accelerated estimate
         parts = torch.view_as_real(c)  # (B, T, F, 2)
-        # 1 / |c| from the real and imaginary parts: a third of the time of complex abs and division
-        inv = torch.addcmul(parts[..., 0].square(), parts[..., 1], parts[..., 1]).clamp_min_(1e-32).rsqrt_()  # (B, T, F)
-        spec = c * (mag_t * inv)  # mag * c / |c|
-        prev = rebuilt
+        # 1 / |c| from the real and imaginary parts, in place: exact real arithmetic, so the audio does not
+        # depend on how the work is split between threads (complex sgn and abs round differently by path)
+        inv = torch.mul(parts[..., 0], parts[..., 0]).addcmul_(parts[..., 1], parts[..., 1])
+        inv = inv.clamp_min_(1e-32).rsqrt_()  # (B, T, F)
         if i == iters - 1:
             angles = c * inv
+        spec = c.mul_(inv.mul_(mag_t))  # mag * c / |c|, into c's memory: fresh tensors cost more than the arithmetic
+        prev = rebuilt
     audio = plan.istft(spec)
     return GriffinLimResult(audio=audio, phase=angles.transpose(1, 2).contiguous())
 
