@@ -71,6 +71,7 @@ async def test_esc_closes_without_a_new_sound_and_bad_counts_are_refused(app_fac
             assert messages.count("from 1 to 9") == 1
         screen = await open_variations(pilot, app, "2")
         await until(pilot, lambda: len(screen.slots) == 2, what="two variations")
+        assert "1–2: hear · ↑↓: choose" in str(screen.query_one("#variations-help").render())
         await pilot.press("5")  # there is no fifth slot: nothing plays
         await pilot.pause()
         assert not router.played
@@ -79,6 +80,18 @@ async def test_esc_closes_without_a_new_sound_and_bad_counts_are_refused(app_fac
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, VariationsScreen) and set(ed.ws.sounds) == names
+
+
+@aio
+async def test_one_variation_offers_no_choice_between_slots(app_factory):  # noqa: F811
+    """A set of one read "1–1: hear · ↑↓: choose": a range and a choice where there is one slot."""
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        screen = await open_variations(pilot, app, "1")
+        await until(pilot, lambda: len(screen.slots) == 1, what="one variation")
+        keys = str(screen.query_one("#variations-help").render())
+        assert keys.startswith("1: hear · space: play/stop") and "1–1" not in keys and "↑↓" not in keys
 
 
 @aio

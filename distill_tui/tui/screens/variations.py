@@ -95,8 +95,7 @@ class VariationsScreen(ModalScreen[None]):
         with Vertical():
             yield Static(self.title_text(), id="variations-title", markup=False)
             yield Static("", id="variations-slots", markup=False)
-            yield Static(f"1–{self.count}: hear · ↑↓: choose · space: play/stop · Enter: keep as a new sound · "
-                         "r: new set · l: kept levels · Esc: close", id="variations-help", markup=False)
+            yield Static(help_text(self.count), id="variations-help", markup=False)
 
     def title_text(self) -> str:
         return f"Variations of {self.sound_name}: {kept_words(self.keep)}"
@@ -242,6 +241,12 @@ def _next_seed(settings: SamplingSettings) -> SamplingSettings:
     """A fixed seed moves on by one, so `r` gives a new set that can still be replayed; no seed stays drawn."""
     return SamplingSettings(settings.temperature, settings.top_k, settings.top_p,
                             None if settings.seed is None else settings.seed + 1)
+
+
+def help_text(count: int) -> str:
+    """The keys of a set of `count` slots (one slot has nothing to choose between)."""
+    choose = "1: hear" if count == 1 else f"1–{count}: hear · ↑↓: choose"
+    return f"{choose} · space: play/stop · Enter: keep as a new sound · r: new set · l: kept levels · Esc: close"
 
 
 def open_variations(editor: EditorScreen, text: str) -> Any:
