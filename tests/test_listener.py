@@ -452,3 +452,16 @@ def test_a_port_in_use_says_what_to_do(local_listener):
     with pytest.raises(DistillError, match=r"\(Address already in use\): another listener \(or program\) has this "
                                            r"port; stop it, or choose another with --port"):
         second.bind()
+
+
+def test_listen_help_gives_the_three_steps_the_editor_points_to(capsys):
+    """Without PortAudio the editor says "`distill-tui listen --help` says how to hear them on another machine";
+    the help listed options only, with one mention of `ssh -R`."""
+    from distill_tui.cli import _parse, build_parser
+    from distill_tui.playback import DEFAULT_PORT
+
+    assert _parse(build_parser(), ["listen", "--help"]) == 0
+    out = capsys.readouterr().out
+    steps = [out.index(s) for s in ("distill-tui listen", f"ssh -R {DEFAULT_PORT}:127.0.0.1:{DEFAULT_PORT}",
+                                    f"export DISTILL_LISTEN=127.0.0.1:{DEFAULT_PORT} DISTILL_LISTEN_TOKEN=")]
+    assert steps == sorted(steps) and "1. here, on your own machine" in out

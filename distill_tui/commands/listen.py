@@ -11,12 +11,21 @@ from pathlib import Path
 from ..errors import BadInputError
 from ..playback import DEFAULT_PORT
 
+HOW_TO = f"""how to hear a remote Distill on your own speakers:
+  1. here, on your own machine:   distill-tui listen
+     (it prints a token and the ssh line to use)
+  2. connect to the remote box:   ssh -R {DEFAULT_PORT}:127.0.0.1:{DEFAULT_PORT} you@gpu-box
+  3. there, before distill-tui:   export DISTILL_LISTEN=127.0.0.1:{DEFAULT_PORT} DISTILL_LISTEN_TOKEN=<the token>
+  Every sound the remote editor or `distill-tui play` plays then comes out here."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "listen",
         help="play audio sent by a remote distill-tui (run this on your own machine)",
         description=__doc__,
+        epilog=HOW_TO,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--port",
