@@ -307,6 +307,8 @@ async def test_command_palette_by_colon_and_ctrl_p_and_help_by_f1():
             await pilot.pause()
         await pilot.press("f1")
         assert type(app.screen).__name__ == "HelpScreen"
+        intro = str(app.screen.query_one("#help-intro").render())
+        assert "an edit acts on the selection" in intro and "or else on the cell under the cursor" in intro
         await pilot.press("escape", "ctrl+q")
         await pilot.pause()
     assert not app.is_running  # nothing unsaved: quits at once
@@ -465,3 +467,19 @@ async def test_undo_goes_to_the_change_and_says_what_it_took_back():
         await pilot.pause()
         assert doc.codes[2, 999] == 0x3F and (g.level, g.pos) == (2, 999)
         assert app.editor.message == "redo: L3:999 = 3f"
+
+
+def test_help_says_what_each_edit_does_in_words():
+    """The help read "nudge up", "yank", "mix-paste", "clear", "swap A/B", "edit B": names a stranger cannot act
+    on. Each now says what the key does."""
+    from rich.console import Console
+
+    from distill_tui.tui.screens.help import help_table
+
+    console = Console(width=240, record=True)
+    console.print(help_table({}))
+    text = console.export_text()
+    for words in ("one step brighter/louder", "one step darker/softer", "copy the selection", "cells it has no code for",
+                  "most common code", "B's cells at the same place", "edit B instead of A", "without the cursor's level",
+                  "the cursor follows what is playing", "as common as it was in training"):
+        assert words in text, words

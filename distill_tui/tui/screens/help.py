@@ -53,8 +53,9 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(
-                "Distill — keys. Normal mode moves and edits selections; i or Enter enters edit mode (type hex "
-                "codes), Esc returns. v / V select cells / whole levels. Rebind any key by its id in "
+                "Distill — keys. Normal mode moves and edits: an edit acts on the selection (v / V select cells / "
+                "whole levels), or else on the cell under the cursor. i or Enter enters edit mode (type hex codes), "
+                "Esc returns. Rebind any key by its id in "
                 "~/.config/distill-tui/config.toml under [keymap].", id="help-intro", markup=False)
             yield Static(help_table(dict(getattr(self.app, "user_keymap", {}))), id="help-table")
 
