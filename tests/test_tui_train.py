@@ -304,6 +304,11 @@ def test_a_finished_run_says_the_model_it_made():
                        message="finished at step 600")
     failed = RunSummary(Path("/runs/kit-x"), CRASHED, "model", 12, 0.1, output="/sounds/kit.distill",
                         message="RuntimeError: out of memory")
-    assert run_line(done).plain.endswith("made kit.distill") and "finished at step" not in run_line(done).plain
-    assert run_line(prior).plain.endswith("added to kit.distill")
+    assert run_line(done).plain.endswith("made kit.distill · 346 steps") and "finished at step" not in run_line(done).plain
+    assert run_line(prior).plain.endswith("added to kit.distill · 600 steps")
+    # at 80 columns (76 inside the list) "made kit.…" was cut behind a full progress bar: a finished row has none
+    named = RunSummary(Path("/runs/kit-prior-20261202-142206"), FINISHED, "prior", 600, 1.0,
+                       output="/sounds/kit.distill", message="finished at step 600")
+    assert len(run_line(named, len(named.path.name)).plain) <= 76 and "█" not in run_line(named, 25).plain
+    assert "█" in run_line(failed).plain  # a run that did not finish still shows how far it got
     assert run_line(failed).plain.endswith("RuntimeError: out of memory")

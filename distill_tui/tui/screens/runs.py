@@ -44,6 +44,10 @@ def run_line(r: RunSummary, name_width: int = 34) -> Text:
     t.append(f"{r.state:<9}", style=STATE_STYLE.get(r.state, "bold"))
     t.append(f" {r.name:<{name_width}} ", style="bold")
     t.append(f"{'prior' if r.stage == 'prior' else 'model':<6}")
+    if r.state == FINISHED and r.output:  # a full bar says nothing the state does not: the model's name needs the room
+        t.append(run_detail(r), style="dim")
+        t.append(f" · {counted(r.step, 'step')}", style="dim")
+        return t
     t.append(f"step {r.step:<7} {progress_bar(r.progress, 10)} ")
     t.append(run_detail(r), style="dim")
     return t
