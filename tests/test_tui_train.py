@@ -14,7 +14,7 @@ from distill_tui.train.runs import FINISHED, STOPPED
 from distill_tui.tui.app import DistillApp
 from distill_tui.tui.screens.run_view import RunViewScreen
 from distill_tui.tui.screens.runs import RunsScreen
-from distill_tui.tui.screens.train import TrainScreen
+from distill_tui.tui.screens.train import TrainScreen, column_ms
 
 from .test_tui_support import RecordingRouter, aio, until
 
@@ -122,6 +122,9 @@ async def test_a_folder_of_sounds_opened_as_the_model_starts_on_the_training_for
         # a few seconds of audio in all read "0.06 minutes"
         seconds = f"{train.report.minutes * 60:.1f} seconds in total"
         assert seconds in screen_text(app) and "minutes in total" not in screen_text(app)
+        # "stride 4" alone: a column's length in time is what a musician can weigh
+        assert f"a column every {column_ms(train.report.defaults['stride']):.0f} ms (stride" in train.found_text
+        assert any("a column every 46 ms, sharper attacks" in str(why.render()) for why in train.query(".why"))
         await pilot.press("escape")  # back to the (empty) editor
         await until(pilot, lambda: not isinstance(app.screen, TrainScreen), what="the editor")
         # it said "no model: distill-tui open MODEL [AUDIO ...]", a shell command inside the editor

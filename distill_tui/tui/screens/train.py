@@ -25,13 +25,22 @@ from .file_picker import FOLDER, PathPicker
 SETTINGS: list[tuple[str, str, str]] = [
     ("codebook_size", "Codes per level", "how many distinct codes each level can use; fewer for fewer sounds"),
     ("levels", "Levels", "coarse to fine rows of codes; each adds detail (1-4; empty: chosen from your sounds)"),
-    ("stride", "Stride", "spectrogram frames per grid column: 4 = finer timeline, 8 = shorter grids"),
+    ("stride", "Stride", "frames per grid column: 4 = a column every 46 ms, sharper attacks; 8 = every 93 ms, "
+                         "shorter grids"),
     ("steps", "Steps", "training steps (or leave empty and give minutes)"),
     ("minutes", "Minutes", "train for this long instead of a number of steps"),
     ("device", "Device", "auto picks CUDA, then Apple MPS, then the CPU"),
     ("output", "Model file", "where the trained model is written"),
     ("config", "Config file", "optional TOML with [model] and [train] tables (overrides the defaults above)"),
 ]
+
+
+def column_ms(stride: int) -> float:
+    """How long one grid column lasts: `stride` spectrogram hops (the hop scales with the rate: about 11.6 ms)."""
+    from ...config import SpectrogramConfig
+
+    spec = SpectrogramConfig()
+    return 1000.0 * stride * spec.hop_length / spec.sample_rate
 
 
 @dataclass
@@ -190,8 +199,9 @@ class TrainScreen(Screen):
         for note in r.notes[:3]:
             lines.append(f"[dim]{escape(_relative(Path(note.split(':')[0]), r.root))}:{escape(note.split(':', 1)[-1])}[/]")
         d = r.defaults
-        lines.append(f"Defaults for this much audio: {d['levels']} levels × {d['codebook_size']} codes, stride "
-                     f"{d['stride']}, {d['steps']} steps. Leave a field empty to keep its default.")
+        lines.append(f"Defaults for this much audio: {d['levels']} levels × {d['codebook_size']} codes, a column every "
+                     f"{column_ms(d['stride']):.0f} ms (stride {d['stride']}), {d['steps']} steps. Leave a field empty "
+                     "to keep its default.")
         if r.files < 5:
             lines.append("[yellow]Very few sounds: expect a model that knows them, not one that generalizes.[/]")
         self.say("\n".join(lines))
