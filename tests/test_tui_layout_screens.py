@@ -88,3 +88,17 @@ def test_health_lines_fit_the_width_they_are_given():
     width = 28
     for line in render_health(levels, width).plain.splitlines():
         assert len(line) <= width, line
+
+
+@aio
+async def test_the_empty_editor_says_what_to_do_whole_at_80x24():
+    """Without a model the grid pane (49 columns at 80) showed "no model yet — ':' then 'Open model…', or 'Trai":
+    one line, cut mid-word. It now wraps inside the pane."""
+    app = bare_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "no model yet" in app.editor.grid.placeholder, what="the empty editor")
+        await pilot.pause()
+        grid = app.editor.grid
+        rows = [grid.render_line(y).text.strip() for y in range(grid.size.height)]
+        assert " ".join(r for r in rows if r) == grid.placeholder
+        assert all(len(r) <= grid.size.width for r in rows)

@@ -7,6 +7,8 @@ cursor, the modes and the keys that only move or type (counts, `gg`, hex entry);
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
@@ -27,13 +29,16 @@ NORMAL, EDIT, VISUAL, VISUAL_LINE = "NORMAL", "EDIT", "VISUAL", "VISUAL LINE"
 HEX = "0123456789abcdef"
 
 
+PLACEHOLDER_LINES = 3  # the most an empty grid's message takes
+
+
 class CodeGridView(ScrollView, can_focus=True):
     """The grid of one sound. `doc` is shared with the editor's workspace: the screen edits it, then tells
     the view which cells changed (`cells_changed`), so only those cells are rebuilt and repainted."""
 
     BINDINGS: list[Binding] = GRID_BINDINGS  # type: ignore[assignment]
     DEFAULT_CSS = """
-    CodeGridView { height: 3; max-height: 20; background: $surface;
+    CodeGridView { height: 5; max-height: 20; background: $surface;
                    scrollbar-size-horizontal: 1; scrollbar-size-vertical: 1; }
     """
     LABEL_WIDTH = 13
@@ -80,6 +85,7 @@ class CodeGridView(ScrollView, can_focus=True):
         self.invalidate()
         if doc is None:
             self.virtual_size = Size(0, 0)
+            self.styles.height = PLACEHOLDER_LINES + 2  # a blank row, the placeholder's lines, the border
         else:
             self.level = min(self.level, doc.levels - 1)
             self.pos = min(self.pos, doc.positions - 1)
@@ -399,8 +405,9 @@ class CodeGridView(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         base = self.rich_style
         doc = self.doc
-        if doc is None:
-            text = f"  {self.placeholder}" if y == 1 else ""
+        if doc is None:  # what to do next, wrapped to the pane (at 80 columns it was cut mid-word)
+            lines = textwrap.wrap(self.placeholder, max(width - 3, 12))[:PLACEHOLDER_LINES]
+            text = f"  {lines[y - 1]}" if 1 <= y <= len(lines) else ""
             return Strip([Segment(text, base)]).extend_cell_length(width, base).crop(0, width)
         scroll_x, scroll_y = (int(v) for v in self.scroll_offset)
         view = max(width - self.LABEL_WIDTH, 0)
