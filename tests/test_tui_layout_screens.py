@@ -10,6 +10,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
+from distill_tui.analysis.level_effect import LevelEffect
 from distill_tui.tui.app import DistillApp
 from distill_tui.tui.screens.run_view import RunViewScreen
 from distill_tui.tui.screens.train import TrainScreen
@@ -88,6 +89,11 @@ def test_health_lines_fit_the_width_they_are_given():
     width = 28
     for line in render_health(levels, width).plain.splitlines():
         assert len(line) <= width, line
+    # what muting and random codes do to this sound: "random codes: rough (24.0" then a lone "dB)" at 28 columns
+    effects = {1: LevelEffect(level=1, muted_db=15.3, rerolled_db=24.0)}
+    lines = render_health(levels, width, effects).plain.splitlines()
+    assert all(len(line) <= width for line in lines) and "  random codes: rough" in lines
+    assert "  muted: rough (15.3 dB)" in lines and not any(line.strip() == "dB)" for line in lines)
 
 
 @aio

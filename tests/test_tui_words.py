@@ -141,7 +141,9 @@ async def test_the_side_panel_says_what_muting_each_level_does_to_this_sound(app
         assert [bars.effects[e.level] for e in want] == want
         assert want[0].muted_db > 3 and want[0].rerolled_db > 3  # the coarse level carries the sound
         text = str(bars.render())
-        assert text.count("muted:") == text.count("re-rolled:") == len(want) and "ppl" not in text and "rough" in text
+        assert text.count("muted:") == text.count("random codes:") == len(want) and "ppl" not in text and "rough" in text
+        # "+13 dB" alone under a level, and "re-rolled", said nothing a musician could read
+        assert "re-rolled" not in text and " +" not in text and text.count("adds ") == len(want)
         await pilot.press("tab")  # B becomes A: measured again for that sound
         ed.action_other_slot()
         await until(pilot, lambda: bars.effects_of == ed.ws.a, what="the level effects of the other sound")

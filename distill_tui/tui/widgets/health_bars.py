@@ -62,7 +62,7 @@ class HealthBars(Static):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.levels: list[LevelHealth] = []
-        self.effects: dict[int, LevelEffect] = {}  # level -> how far the current sound moves muted / re-rolled
+        self.effects: dict[int, LevelEffect] = {}  # level -> how far the current sound moves muted / with random codes
         self.effects_of: str | None = None  # the sound they were measured on
 
     def show(self, levels: list[LevelHealth]) -> None:
@@ -100,14 +100,15 @@ def render_health(levels: list[LevelHealth], width: int = 28, effects: Mapping[i
         text.append(f" {100 * util:3.0f}% used\n")
         ppl = "?" if h.perplexity is None else f"{h.perplexity:.0f}"
         dead = "?" if h.dead is None else str(h.dead)
-        gain = "" if h.gain_db is None else f" · +{max(h.gain_db, 0):.2g} dB"
+        gain = "" if h.gain_db is None else f" · adds {max(h.gain_db, 0):.2g} dB"  # to every sound, as `info` says
         line = f"  ~{ppl} in use · {dead} idle"
         line = line + gain if len(line + gain) <= width else f"{line}\n  {gain.removeprefix(' · ')}"  # never a lone "dB"
         text.append(f"{line}\n", style="dim")
         if effects is not None and h.level in effects:
             e = effects[h.level]
-            for what, db in (("muted", e.muted_db), ("re-rolled", e.rerolled_db)):
-                text.append(f"  {what}: {closeness(db).word} ({db:.1f} dB)\n")
+            for what, db in (("muted", e.muted_db), ("random codes", e.rerolled_db)):  # this sound, so changed
+                line = f"  {what}: {closeness(db).word} ({db:.1f} dB)"
+                text.append(f"{line if len(line) <= width else line.rsplit(' (', 1)[0]}\n")  # the word before the figure
     if not levels:
         text.append("no model loaded", style="dim")
     text.rstrip()
