@@ -12,6 +12,7 @@ from distill_tui.tui.app import DistillApp
 from distill_tui.tui.screens.codebook import PERCEPTUAL, CodebookScreen, occurrences
 from distill_tui.tui.screens.report import ReportScreen
 from distill_tui.tui.widgets.heatmap import render_heatmap
+from distill_tui.tui.widgets.inspector import ORDER_WORDS
 
 from .test_tui_support import DEMO_MODEL, DEMO_SOUNDS, RecordingRouter, aio, copy_demo, decoded, until
 
@@ -114,6 +115,30 @@ async def test_the_level_line_wraps_in_a_narrow_terminal(demo: Path):
         assert len(reason) > width  # the case: a description longer than the line
         assert line.content_region.height >= 1 + -(-len(reason) // width)
         assert cb.query_one(DataTable).size.height >= 5  # the codes still have room
+
+
+@aio
+async def test_at_80_columns_every_footer_key_shows_and_the_order_reads_as_the_inspector_says(demo: Path):
+    """At 80 (and 100) columns the footer ended "? hel": help and quit were off screen. The last column was headed
+    "dark→bright", with loud dark codes at 48/64; the inspector says the same order is "dark/soft → bright/loud"."""
+    from .test_tui_layout_screens import keys_cut_off
+
+    app = DistillApp(demo, SOUNDS, router=RecordingRouter())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        cb = codebook(app)
+        await until(pilot, lambda: app.screen is cb and bool(cb.query(DataTable)) and bool(cb.query_one(DataTable).columns),
+                    what="the browser")
+        await pilot.pause()
+        assert keys_cut_off(cb) == []
+        header = [str(c.label) for c in cb.query_one(DataTable).columns.values()][-1]
+        assert header.replace("→", " → ") == ORDER_WORDS  # the inspector's words for the same order
+        assert "(s: the other order)" in str(cb.query_one("#cb-level").render())
+        for _ in range(30):  # g is hidden from the footer and named where it applies: on a code these sounds use
+            if "(g jumps there)" in str(cb.query_one("#cb-where").render()):
+                break
+            await pilot.press("j")
+        assert "(g jumps there)" in str(cb.query_one("#cb-where").render())
 
 
 @aio

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 from ..messages import CodeTyped
 from ..palette import GridColours, ramp, step_of, text_on
 from ..widgets.heatmap import UsageHeatmap
+from ..widgets.inspector import ORDER_WORDS
 
 USAGE, PERCEPTUAL = "usage", "perceptual"
 BAR_W = 12
@@ -50,6 +51,11 @@ def occurrences(ws: Any, level: int, code: int) -> list[Occurrence]:
     return out
 
 
+# the order the editor's inspector gives ("29/64 dark/soft → bright/loud"): "dark→bright" alone put loud dark codes
+# at 48/64
+ORDER_HEADER = ORDER_WORDS.replace(" → ", "→")
+
+
 class CodebookScreen(Screen):
     """One level at a time ([ and ] or 1-9 switch); the heatmap above shows all levels."""
 
@@ -57,10 +63,12 @@ class CodebookScreen(Screen):
         Binding("j,down", "move(1)", "next code", id="codebook.down", show=False),  # vim keys, as in the grid
         Binding("k,up", "move(-1)", "previous code", id="codebook.up", show=False),
         Binding("space", "preview", "hear", id="codebook.preview"),
-        Binding("g", "jump", "go to next use", id="codebook.jump"),
-        Binding("i", "insert", "insert at cursor", id="codebook.insert"),
-        Binding("s", "sort", "sort", id="codebook.sort"),
-        Binding("right_square_bracket", "level(1)", "next level", id="codebook.next_level"),
+        # the footer at 80 columns: g is named where it applies ("(g jumps there)"), s in the level line
+        Binding("g", "jump", "go to next use", id="codebook.jump", show=False),
+        Binding("i", "insert", "insert", id="codebook.insert", tooltip="write the code at the editor's cursor"),
+        Binding("s", "sort", "sort", id="codebook.sort", show=False),
+        Binding("right_square_bracket", "level(1)", "level", id="codebook.next_level", key_display="[ ]",
+                tooltip="next level ([ the one before)"),
         Binding("left_square_bracket", "level(-1)", "previous level", id="codebook.previous_level", show=False),
         Binding("escape", "back", "back", id="codebook.back"),
     ]
@@ -98,7 +106,7 @@ class CodebookScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("hex", "index", "usage", "count", "share", "sounds like", "dark→bright")
+        table.add_columns("hex", "index", "usage", "count", "share", "sounds like", ORDER_HEADER)
         self.fill()
         table.focus()
 
@@ -135,7 +143,8 @@ class CodebookScreen(Screen):
         used = int((usage > 0).sum())
         sort = "usage (most used first)" if self.sort == USAGE else "brightness and loudness together (lowest first)"
         self.query_one("#cb-level", Static).update(
-            f"[b]Level {self.level + 1}: {lv.label}[/]  {used}/{k} codes used · sorted by {sort}\n[dim]{lv.reason}[/]")
+            f"[b]Level {self.level + 1}: {lv.label}[/]  {used}/{k} codes used · sorted by {sort} (s: the other "
+            f"order)\n[dim]{lv.reason}[/]")
         self.jump_index = 0
         self.show_where()
 
