@@ -29,7 +29,15 @@ def test_prior_verdict_is_reported():
             "prior": {"architecture": "transformer", "val_perplexity": 12.5, "bigram_val_perplexity": 14.0,
                       "copy_rate_8gram": 0.2, "verdict": "generalizes"}}
     text = markdown_report(info, "m")
-    assert "memorization verdict: **generalizes**" in text and "12.50" in text and "mostly unused" in text
+    assert "memorization verdict" not in text and "12.50" in text and "mostly unused" in text
+    prior = text.split("## Prior")[1].strip()
+    assert prior.startswith("**generalizes**")  # the plain reading first, the figures after
+
+
+def test_the_dataset_is_said_in_seconds_or_minutes():
+    """The report read "13 files, 0.27 minutes": `info` and the training form say "16 seconds"."""
+    info = {"levels": 1, "codebook_sizes": [8], "dataset": {"files": 13, "minutes": 0.27, "root": "s"}}
+    assert "13 files, 16 seconds, from `s`" in markdown_report(info, "m")
 
 
 def test_write_report_with_or_without_matplotlib(tiny_model: Path, tmp_path: Path):

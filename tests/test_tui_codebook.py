@@ -142,6 +142,23 @@ async def test_at_80_columns_every_footer_key_shows_and_the_order_reads_as_the_i
 
 
 @aio
+async def test_the_report_gives_its_table_the_width_at_80_columns(demo: Path):
+    """At 80 columns the health bars beside the report left it 45 columns: its table read "…", "c…" and "(perp…" in
+    every cell, a row ten lines high. Below 110 columns the bars (the same figures) give way."""
+    app = DistillApp(demo, [], router=RecordingRouter())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = ReportScreen(demo)
+        app.push_screen(screen)
+        await until(pilot, lambda: screen.info is not None, what="the report")
+        await pilot.pause()
+        assert not screen.query_one("#report-side").display
+        assert screen.query_one("#report-main").size.width >= 76
+        await pilot.resize_terminal(120, 30)
+        await pilot.pause()
+        assert screen.query_one("#report-side").display  # room again: the bars come back
+
+
+@aio
 async def test_report_screen_exports_markdown(demo: Path, tmp_path: Path, monkeypatch):
     """`e` writes into the folder Distill was started from, not beside the model (the demo's is in the install)."""
     work = tmp_path / "work"

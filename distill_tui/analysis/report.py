@@ -46,7 +46,7 @@ def markdown_report(info: dict[str, Any], name: str, png_name: str | None = None
              f"- {info.get('levels')} levels × {info.get('codebook_sizes')} codes, stride {info.get('stride')}, "
              f"{info.get('sample_rate')} Hz", ""]
     lines += ["## Dataset", "",
-              f"{ds.get('files', '?')} files, {_num(ds.get('minutes'))} minutes, from `{ds.get('root', '?')}`"]
+              f"{ds.get('files', '?')} files, {_duration(ds.get('minutes'))}, from `{ds.get('root', '?')}`"]
     skipped = ds.get("skipped") or []
     if skipped:
         lines.append(f"; {len(skipped)} skipped:")
@@ -81,16 +81,24 @@ def markdown_report(info: dict[str, Any], name: str, png_name: str | None = None
         lines.append("No prior yet: the model encodes and decodes but cannot generate. Train one in the editor "
                      "(`:` → *Train the prior…*) or with `distill-tui train-prior MODEL`.")
     else:
-        lines += [f"- architecture: {p.get('architecture')}",
+        lines += [f"**{p.get('verdict')}**", "",  # the plain reading first, as `info` gives it
+                  f"- architecture: {p.get('architecture')}",
                   f"- validation perplexity {_num(p.get('val_perplexity'))} (same-level bigram baseline "
                   f"{_num(p.get('bigram_val_perplexity'))}; lower is better)",
                   f"- generated 8-grams copied from training: {_pct(p.get('copy_rate_8gram'))}",
-                  f"- memorization verdict: **{p.get('verdict')}**"]
+                  ]
     lines += ["", "## Configuration", "", "```json"]
     import json
 
     lines += [json.dumps({"model": model, "spectrogram": spec}, indent=1), "```", ""]
     return "\n".join(lines)
+
+
+def _duration(minutes: Any) -> str:
+    """"16 seconds", "3 minutes": an amount of audio as a person says it ("0.27 minutes" was the figure)."""
+    from ..words import duration
+
+    return "? minutes" if minutes is None else duration(60 * float(minutes))
 
 
 def _verdict_cell(verdicts: list[LevelVerdict], q: int) -> str:

@@ -90,7 +90,7 @@ def render_health(levels: list[LevelHealth], width: int = 28, effects: Mapping[i
     text = Text()
     bar_w = max(min(width - 13, 16), 6)
     for h in levels:
-        text.append(f"{h.level + 1} {h.label[:12]:<12} ", style="bold")
+        text.append(f"{h.level + 1} {h.label[:12]:<12} " if h.label else f"{h.level + 1} ", style="bold")
         text.append(f"{h.verdict}\n", style=f"bold {h.colour}")
         util = h.utilization or 0.0
         filled = round(util * bar_w)
