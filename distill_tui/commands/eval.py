@@ -17,7 +17,7 @@ from . import print_json
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """The `eval` subcommand and its flags."""
-    p = subparsers.add_parser("eval", help="reconstruction quality vs the oracle ceiling, codebook health")
+    p = subparsers.add_parser("eval", help="how close the decoded sounds are to the originals (and to the best a decode can do); codebook health")
     p.add_argument("model", type=Path, help="MODEL.distill")
     p.add_argument("data_dir", type=Path, help="folder (or file) of audio to encode and decode")
     p.add_argument("--baseline", choices=["continuous"], help="also train the same network without a quantizer "

@@ -11,7 +11,7 @@ from . import add_force, apply_budget, check_new_output, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("train", help="train an RVQ-VAE on a folder of sounds",
+    p = subparsers.add_parser("train", help="train a model (a small RVQ-VAE) that turns a folder of sounds into codes and back",
                               description="Train an RVQ-VAE on a folder of sounds (recursively). Running the same "
                               "command again resumes an interrupted run.")
     p.add_argument("data_dir", type=Path, help="folder of audio files (wav, flac, ogg, mp3, aiff)")
