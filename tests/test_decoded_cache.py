@@ -385,6 +385,15 @@ def test_a_long_full_decode_says_so_while_it_runs(tmp_path):
     assert job is not None and job.previous is None and host.said == "decoding 23 seconds of audio…"
     queue._store(job, SimpleNamespace(audio=audio_for(grid), partial=False, seconds=11.0))
     assert host.said == f"decoded {name}"
+    # an edit, re-decoded in part, then the idle full decode: the edit is heard already, and the last message stays
+    queue.ws.apply(SetCell(level=0, position=3, code=(int(grid.codes[0, 3]) + 1) % 16), name)
+    queue.ws.sounds[name].audition = SimpleNamespace(audio=audio_for(grid), partial=True)
+    host.said = "undo: L1:3 = 05"
+    queue.request(name, fresh=True)
+    job = queue._next_job()
+    assert job is not None and job.previous is None and host.said == "undo: L1:3 = 05"
+    queue._store(job, SimpleNamespace(audio=audio_for(grid), partial=False, seconds=11.0))
+    assert host.said == "undo: L1:3 = 05"
     short, short_host, short_name = queue_with(tmp_path / "short", grid_for(positions=40))  # 2 s: no time at all
     short.engine = queue.engine
     short.request(short_name)
