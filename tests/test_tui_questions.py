@@ -316,3 +316,34 @@ async def test_a_question_is_not_hidden_under_a_start_up_notice(app_factory):  #
             assert len(app._notifications) == 0  # noqa: SLF001
             app.pop_screen()
             await pilot.pause()
+
+
+@aio
+async def test_an_exported_sound_with_no_codes_file_of_its_own_is_saved_in_the_export(app_factory, tmp_path):  # noqa: F811
+    """A generated sound, exported (its codes written beside the WAV), still said "unsaved", and ctrl+q asked
+    "Unsaved edits in generated. Quit and lose them?" of edits that were in the file."""
+    import json
+
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        name = ed.ws.a
+        assert ed.ws.codes_path(name) is None  # opened from audio: no codes file yet
+        await pilot.press("i", "0", "2", "escape")
+        assert ed.ws.dirty(name)
+        ed.action_export()
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen) and app.screen.query(Input), what="the export question")
+        await pilot.press("enter")
+        codes = tmp_path / f"{name}.codes.json"
+        await until(pilot, lambda: (tmp_path / f"{name}.wav").exists() and codes.exists(), what="the export")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not ed.ws.dirty(name) and ed.ws.codes_path(name) == codes
+        assert json.loads(codes.read_text())["codes"][0][0] == 0x02
+        await pilot.press("i", "0", "3", "escape")  # a later edit is unsaved again, and ctrl+s goes to that file
+        assert ed.ws.dirty(name)
+        ed.action_save()
+        await pilot.pause()
+        assert not isinstance(app.screen, PromptScreen) and not ed.ws.dirty(name)
+        assert json.loads(codes.read_text())["codes"][0][1] == 0x03

@@ -243,11 +243,15 @@ class Workspace:
     def note_written(self, name: str, path: Path, state: int) -> None:
         """The editor itself just wrote the sound's codes, as they were at `state`, to `path` (an export's codes
         beside its audio). When that is the sound's own codes file, remember its new stamp, so the next save does
-        not take it for another program's change; and if nothing was edited since, the sound is saved."""
+        not take it for another program's change; and if nothing was edited since, the sound is saved.
+        A sound with no codes file yet (generated, or opened from audio) takes this one as its own, as a save
+        would: quitting after an export asked "Quit and lose them?" of edits the file held."""
         if name not in self.sounds:  # closed meanwhile
             return
         known = self.codes_path(name)
-        if known is None or Path(path).resolve() != known.resolve():
+        if known is None:
+            self.session.slots[name].path = known = Path(path)
+        elif Path(path).resolve() != known.resolve():
             return
         self.sound(name).stamp = disk_stamp(known)
         if self.edit_state(name) == state:
