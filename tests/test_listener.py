@@ -95,6 +95,10 @@ def test_end_to_end_saved_wav_equals_what_was_sent(remote):
     assert rate == SR and sf.info(mono_path).subtype == "FLOAT" and np.array_equal(got_mono, mono)
     got_stereo, rate = sf.read(stereo_path, dtype="float32")
     assert rate == 44100 and got_stereo.shape == (len(stereo), 2) and np.array_equal(got_stereo, stereo)
+    # `play` sends the file's name: the clip is saved as a WAV named after the sound, not "take.codes.json.wav"
+    for sent, saved_as in (("take.codes.json", "take"), ("kick.flac", "kick"), ("loop.WAV", "loop")):
+        Sender("127.0.0.1", port, TOKEN, io_timeout=5).send(_clip(0.1), SR, name=sent)
+        assert len(list(save_dir.glob(f"*-{saved_as}.wav"))) == 1, sorted(p.name for p in save_dir.iterdir())
     said = _wait_for_line(log, r"clip \d+: e2e-mono.*", remote[3]).group(0)
     assert "not played, saved" in said and "playing" not in said  # --no-play: it said "playing 0.8 ms after receipt"
 

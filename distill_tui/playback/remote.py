@@ -481,6 +481,8 @@ def _reply(conn: socket.socket, status: int) -> None:
 
 
 def _safe_name(name: str) -> str:
-    """A label from the wire, reduced to a harmless file-name part."""
+    """A label from the wire, reduced to a harmless file-name part. `play` sends file names: their own ending goes,
+    as the clip is saved as a WAV ("take.codes.json" was saved as "…-take.codes.json.wav")."""
+    name = re.sub(r"\.(codes\.json|wav|flac|ogg|mp3|aiff?)$", "", name, flags=re.IGNORECASE)
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:60]
     return cleaned or "clip"
