@@ -85,8 +85,7 @@ def markdown_report(info: dict[str, Any], name: str, png_name: str | None = None
                   f"- architecture: {p.get('architecture')}",
                   f"- validation perplexity {_num(p.get('val_perplexity'))} (same-level bigram baseline "
                   f"{_num(p.get('bigram_val_perplexity'))}; lower is better)",
-                  f"- generated 8-grams copied from training: {_pct(p.get('copy_rate_8gram'))}",
-                  ]
+                  f"- generated 8-grams copied from training: {_pct(p.get('copy_rate_8gram'))}"]
     lines += ["", "## Configuration", "", "```json"]
     import json
 

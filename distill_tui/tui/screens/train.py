@@ -15,32 +15,31 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from ...config import LONGEST_TRAINING_MIN
+from ...config import LONGEST_TRAINING_MIN, SpectrogramConfig
 from ...errors import DistillError
 from ...train import launcher
 from ...words import duration
 from .file_picker import FOLDER, PathPicker
 
+
+def column_ms(stride: int) -> float:
+    """How long one grid column lasts: `stride` spectrogram hops (the hop scales with the rate: about 11.6 ms)."""
+    spec = SpectrogramConfig()
+    return 1000.0 * stride * spec.hop_length / spec.sample_rate
+
+
 # (field, label, one-line explanation)
 SETTINGS: list[tuple[str, str, str]] = [
     ("codebook_size", "Codes per level", "how many distinct codes each level can use; fewer for fewer sounds"),
     ("levels", "Levels", "coarse to fine rows of codes; each adds detail (1-4; empty: chosen from your sounds)"),
-    ("stride", "Stride", "frames per grid column: 4 = a column every 46 ms, sharper attacks; 8 = every 93 ms, "
-                         "shorter grids"),
+    ("stride", "Stride", f"frames per grid column: 4 = a column every {column_ms(4):.0f} ms, sharper attacks; "
+                         f"8 = every {column_ms(8):.0f} ms, shorter grids"),
     ("steps", "Steps", "training steps (or leave empty and give minutes)"),
     ("minutes", "Minutes", "train for this long instead of a number of steps"),
     ("device", "Device", "auto picks CUDA, then Apple MPS, then the CPU"),
     ("output", "Model file", "where the trained model is written"),
     ("config", "Config file", "optional TOML with [model] and [train] tables (overrides the defaults above)"),
 ]
-
-
-def column_ms(stride: int) -> float:
-    """How long one grid column lasts: `stride` spectrogram hops (the hop scales with the rate: about 11.6 ms)."""
-    from ...config import SpectrogramConfig
-
-    spec = SpectrogramConfig()
-    return 1000.0 * stride * spec.hop_length / spec.sample_rate
 
 
 @dataclass
@@ -68,7 +67,7 @@ class ScanFailed(Message):
 
 def scan_folder(root: Path) -> ScanReport:
     """Decode every sound once (cached for the trainer too) and derive the dataset-adaptive defaults."""
-    from ...config import SpectrogramConfig, TrainConfig, adaptive_model_config
+    from ...config import TrainConfig, adaptive_model_config
     from ...data.dataset import scan
 
     spec, tc = SpectrogramConfig(), TrainConfig()
