@@ -7,8 +7,6 @@ cursor, the modes and the keys that only move or type (counts, `gg`, hex entry);
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
@@ -22,14 +20,12 @@ from ...codes.grid import CodeGrid
 from ...codes.selection import Selection
 from ..keymap import GRID_BINDINGS, escape_then
 from ..messages import CodeTyped, CursorMoved, ModeChanged
-from ..palette import GridColours, ramp, text_on
+from ..palette import GridColours, ramp
+from . import grid_paint
 from .grid_paint import GridLook, cell_style, colour_steps, label_text, mark_playhead, ruler_text
 
 NORMAL, EDIT, VISUAL, VISUAL_LINE = "NORMAL", "EDIT", "VISUAL", "VISUAL LINE"
 HEX = "0123456789abcdef"
-
-
-PLACEHOLDER_LINES = 3  # the most an empty grid's message takes
 
 
 class CodeGridView(ScrollView, can_focus=True):
@@ -85,7 +81,7 @@ class CodeGridView(ScrollView, can_focus=True):
         self.invalidate()
         if doc is None:
             self.virtual_size = Size(0, 0)
-            self.styles.height = PLACEHOLDER_LINES + 2  # a blank row, the placeholder's lines, the border
+            self.styles.height = grid_paint.PLACEHOLDER_LINES + 2  # a blank row, the placeholder's lines, the border
         else:
             self.level = min(self.level, doc.levels - 1)
             self.pos = min(self.pos, doc.positions - 1)
@@ -405,9 +401,8 @@ class CodeGridView(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         base = self.rich_style
         doc = self.doc
-        if doc is None:  # what to do next, wrapped to the pane (at 80 columns it was cut mid-word)
-            lines = textwrap.wrap(self.placeholder, max(width - 3, 12))[:PLACEHOLDER_LINES]
-            text = f"  {lines[y - 1]}" if 1 <= y <= len(lines) else ""
+        if doc is None:
+            text = grid_paint.placeholder_line(self.placeholder, y, width)
             return Strip([Segment(text, base)]).extend_cell_length(width, base).crop(0, width)
         scroll_x, scroll_y = (int(v) for v in self.scroll_offset)
         view = max(width - self.LABEL_WIDTH, 0)
@@ -433,18 +428,8 @@ class CodeGridView(ScrollView, can_focus=True):
 
     def _overlay(self, q: int, c0: int, c1: int, segs: list[Segment]) -> list[Segment]:
         """Cursor, selection and playhead drawn over the cached cells (only the visible ones are touched)."""
-        c = self.colours
-        marks: dict[int, Style] = {}
-        if self.playhead is not None and c0 <= self.playhead < c1:
-            marks[self.playhead] = Style(color=text_on(c.playhead), bgcolor=c.playhead)
-        if self.has_selection:
-            sel = self.selection
-            if sel.level_start <= q < (sel.level_stop or 0):
-                style = Style(color=c.selection_text, bgcolor=c.selection, underline=True)
-                for p in range(max(sel.pos_start, c0), min(sel.pos_stop or 0, c1)):
-                    marks[p] = style
-        if q == self.level and c0 <= self.pos < c1:
-            marks[self.pos] = Style(color=c.cursor_text, bgcolor=c.cursor, bold=True)
+        selection = self.selection if self.has_selection else None
+        marks = grid_paint.overlay_marks(self.colours, q, c0, c1, self.playhead, selection, (self.level, self.pos))
         if not marks:
             return segs
         segs = list(segs)

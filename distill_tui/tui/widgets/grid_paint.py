@@ -6,8 +6,10 @@ cell styles, level labels and the playhead mark.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from rich.segment import Segment
@@ -16,6 +18,7 @@ from textual.strip import Strip
 
 from ..palette import GridColours, ramp, step_of, text_on
 
+PLACEHOLDER_LINES = 3  # the most an empty grid's message takes
 NICE_SECONDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
 
 
@@ -73,3 +76,26 @@ def mark_playhead(ruler: Strip, x: int, view: int, style: Style) -> Strip:
         return ruler
     parts = ruler.divide([x, x + 1])
     return Strip.join([parts[0], Strip([Segment("▼", style)], 1), *parts[2:]])
+
+
+def placeholder_line(text: str, y: int, width: int) -> str:
+    """Row `y` of an empty grid `width` wide: its message from row 1, wrapped (at 80 columns it was cut mid-word)."""
+    lines = textwrap.wrap(text, max(width - 3, 12))[:PLACEHOLDER_LINES]
+    return f"  {lines[y - 1]}" if 1 <= y <= len(lines) else ""
+
+
+def overlay_marks(c: GridColours, q: int, c0: int, c1: int, playhead: int | None, selection: Any,
+                  cursor: tuple[int, int]) -> dict[int, Style]:
+    """The styles drawn over row `q`'s cells [c0, c1): playhead, then selection (a `Selection` or None), then
+    the cursor (level, position) on top; by position."""
+    marks: dict[int, Style] = {}
+    if playhead is not None and c0 <= playhead < c1:
+        marks[playhead] = Style(color=text_on(c.playhead), bgcolor=c.playhead)
+    if selection is not None and selection.level_start <= q < (selection.level_stop or 0):
+        style = Style(color=c.selection_text, bgcolor=c.selection, underline=True)
+        for p in range(max(selection.pos_start, c0), min(selection.pos_stop or 0, c1)):
+            marks[p] = style
+    level, pos = cursor
+    if q == level and c0 <= pos < c1:
+        marks[pos] = Style(color=c.cursor_text, bgcolor=c.cursor, bold=True)
+    return marks
