@@ -126,10 +126,9 @@ class DecodeQueue:
             previous = None if fresh or isinstance(sound.audition, CachedAudition) else sound.audition
             keep = sound.version == 0 and not sound.muted and sound.audio_path is not None
             grid = self.ws.grid(name)
-            # seconds of silence otherwise; but the idle full decode after edits replaces audio that is already heard
-            # (its partial re-decodes), and saying so replaced the last message ("undo: …") for nothing
-            waiting = sound.audition is None or isinstance(sound.audition, CachedAudition) or not fresh
-            if previous is None and waiting and name == self.ws.a and grid.seconds >= LONG_DECODE_S:
+            # seconds of silence otherwise; but the idle (fresh) full decode after edits replaces audio that is heard
+            # already, and saying so replaced the last message ("undo: …") for nothing
+            if previous is None and not fresh and name == self.ws.a and grid.seconds >= LONG_DECODE_S:
                 self._announced = name
                 self.host.set_message(f"decoding {duration(grid.seconds)} of audio…")
             return DecodeJob(name, grid.copy(), set(sound.muted), previous, sound.version, keep)

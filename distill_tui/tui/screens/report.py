@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 from rich.markup import escape
-from textual import events, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -57,9 +57,9 @@ class ReportScreen(Screen):
     ReportScreen #report-status { height: 1; padding: 0 1; background: $surface; }
     ReportScreen.-narrow #report-side { display: none; }
     """
-    # columns: below this the health bars (the same figures as the report's table) give the report their room; at
+    # below 110 columns the health bars (the same figures as the report's table) give the report their room; at
     # 80 columns the table beside them was cut to "…" and "(perp…" in every cell
-    NARROW = 110
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
     def __init__(self, model_path: Path) -> None:
         super().__init__()
@@ -78,11 +78,7 @@ class ReportScreen(Screen):
         yield Footer(show_command_palette=False)  # ":" is in the footer already
 
     def on_mount(self) -> None:
-        self.set_class(self.app.size.width < self.NARROW, "-narrow")
         self._load()
-
-    def on_resize(self, event: events.Resize) -> None:
-        self.set_class(event.size.width < self.NARROW, "-narrow")
 
     def action_scroll(self, lines: int) -> None:
         main = self.query_one("#report-main", VerticalScroll)

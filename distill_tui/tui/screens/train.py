@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
-from textual import events, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -103,7 +103,8 @@ class TrainScreen(Screen):
     TrainScreen.-narrow .row Label { padding-top: 0; }
     TrainScreen.-narrow .row .why { width: 100%; padding: 0 1; }
     """
-    NARROW = 100  # columns: below this each setting's explanation goes under its field, not beside it
+    # below 100 columns each setting's explanation goes under its field, not beside it
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     def __init__(self, folder: Path | None = None, *, browse_root: Path | None = None, runs_root: Path | None = None) -> None:
         super().__init__()
@@ -132,11 +133,7 @@ class TrainScreen(Screen):
                 yield Button("Start training (ctrl+t)", id="start", variant="primary", disabled=True)
         yield Footer(show_command_palette=False)  # ":" is in the footer already
 
-    def on_resize(self, event: events.Resize) -> None:
-        self.set_class(event.size.width < self.NARROW, "-narrow")
-
     def on_mount(self) -> None:
-        self.set_class(self.app.size.width < self.NARROW, "-narrow")
         self.query_one("#path", PathPicker).input.focus()
         if self.folder is not None:
             self.start_scan(self.folder)
