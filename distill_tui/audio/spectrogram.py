@@ -157,7 +157,7 @@ class _GriffinLimPlan:
     reflect-pad n_fft/2, frames, window, rfft."""
 
     def __init__(self, n_fft: int, hop: int, frames: int, length: int | None, device: torch.device | str) -> None:
-        self.n_fft, self.hop, self.frames_count = n_fft, hop, frames
+        self.n_fft, self.hop = n_fft, hop
         self.window = hann(n_fft, device)  # (n_fft,)
         self.full = n_fft + hop * (frames - 1)  # samples the overlap-add spans
         self.start = n_fft // 2
