@@ -383,8 +383,9 @@ def test_blend_endpoints_and_middle(codec, real_grids):
     roundtrip(E.Blend(selection=Selection(), other=b, amount=0.5, quantizer=q), g)
     g.validate()
     assert not np.array_equal(g.codes, a.codes)
-    with pytest.raises(BadInputError, match="between 0 and 1"):
-        E.Blend(selection=Selection(), other=b, amount=1.5, quantizer=q).do(a.copy())
+    for amount in (1.5, -0.1, float("nan")):  # refused when the edit is made, before any work
+        with pytest.raises(BadInputError, match=r"from 0 \(keep A\) to 1 \(take B\)"):
+            E.Blend(selection=Selection(), other=b, amount=amount, quantizer=q)
 
 
 def test_requantize_keeps_the_residual_quantizer_untouched(codec, real_grids):

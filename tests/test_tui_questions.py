@@ -48,6 +48,9 @@ async def test_bad_numbers_get_a_plain_sentence_and_change_nothing(app_factory, 
             grid = ed.ws.grid(ed.ws.a)
             if notes and any(n.severity == "error" for n in app._notifications):  # noqa: SLF001
                 assert len(notes) == 1, (title, text, notes)
+                # refused before anything runs: not "blended 1.5 toward B failed" (found by hand), nor the status
+                # line announcing the edit
+                assert not any(n.title for n in app._notifications), (title, text, app._notifications)  # noqa: SLF001
                 assert not any(w in notes[0] for w in PYTHON_WORDS), (title, text, notes[0])
                 assert np.array_equal(grid.codes, before), (title, text)
             else:  # accepted: only an answer that means something
@@ -347,3 +350,27 @@ async def test_an_exported_sound_with_no_codes_file_of_its_own_is_saved_in_the_e
         await pilot.pause()
         assert not isinstance(app.screen, PromptScreen) and not ed.ws.dirty(name)
         assert json.loads(codes.read_text())["codes"][0][1] == 0x03
+
+
+@aio
+async def test_an_edit_that_fails_in_its_worker_is_not_left_announced_on_the_status_line(app_factory, monkeypatch):  # noqa: F811
+    """The status line says "continued 1 s…" while the prior works; when that work fails the line said so for good,
+    beside the error (found by hand with a blend). It now says the edit was not done, and the grid is as it was."""
+    from distill_tui.errors import DistillError
+
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        before = ed.ws.grid(ed.ws.a).codes.copy()
+
+        def fail(edit, grid):
+            raise DistillError("the prior ran out of memory")
+
+        monkeypatch.setattr(ed.engine, "precompute", fail)
+        _question("Continue with the prior…").then(ed, "1")
+        await until(pilot, lambda: any("ran out of memory" in str(n.message) for n in app._notifications),  # noqa: SLF001
+                    what="the failure's notice")
+        await pilot.pause()
+        assert ed.message == "not done: continued 1 s", ed.message
+        assert np.array_equal(ed.ws.grid(ed.ws.a).codes, before)

@@ -280,14 +280,16 @@ class Blend(BlockEdit):
     quantizer: LatentBlender | None = None
     other_position: int | None = None  # where in `other` the selection starts (default: same position)
 
+    def __post_init__(self) -> None:  # refused when made, before any work is started for it
+        if not 0.0 <= self.amount <= 1.0:  # NaN fails this too
+            raise BadInputError(f"the blend amount is a number from 0 (keep A) to 1 (take B), not {self.amount:g}")
+
     def target(self, doc: CodeGrid) -> Selection:
         return self.selection
 
     def compute(self, doc: CodeGrid, sel: Selection) -> tuple[np.ndarray, np.ndarray]:
         assert self.other is not None and self.quantizer is not None
         require_same_model(self.other, doc, "blend")
-        if not 0.0 <= self.amount <= 1.0:
-            raise BadInputError(f"blend amount {self.amount} must be between 0 and 1")
         start_b = sel.pos_start if self.other_position is None else max(self.other_position, 0)
         n = max(0, min(sel.shape[1], self.other.positions - start_b))
         new = doc.codes[sel.slices].copy()  # (L, P)

@@ -244,6 +244,8 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self.notify(message.reason, title=f"{message.what} failed", severity="error", timeout=8)
+        if self.message == f"{message.what}…":  # the status line announced it: it did not happen
+            self.set_message(f"not done: {message.what}")
 
     # ------------------------------------------------------------------ showing A, decoding
     def show_a(self) -> None:
