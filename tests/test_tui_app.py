@@ -20,6 +20,7 @@ from distill_tui.inference.session import NO_PRIOR_YET
 from distill_tui.tui.app import DistillApp
 from distill_tui.tui.screens import editor as editor_module
 from distill_tui.tui.screens.confirm import ConfirmScreen
+from distill_tui.tui.screens.confirm_unsaved import UnsavedScreen
 from distill_tui.tui.screens.help import HelpScreen, help_table
 from distill_tui.tui.screens.prompt import PromptScreen
 
@@ -192,9 +193,9 @@ async def test_save_export_and_quit_with_unsaved_edits(app_factory, tmp_path: Pa
         await pilot.press("i", "2", "a", "escape")
         assert ed.ws.dirty("pluck_a2")
         await pilot.press("ctrl+q")
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")  # stay
-        assert app.is_running and not isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, UnsavedScreen)
+        await pilot.press("escape")  # cancel: stay
+        assert app.is_running and not isinstance(app.screen, UnsavedScreen)
         await pilot.press("ctrl+s")
         assert isinstance(app.screen, PromptScreen)
         await pilot.press("enter")
@@ -214,8 +215,8 @@ async def test_save_export_and_quit_with_unsaved_edits(app_factory, tmp_path: Pa
         written, _ = sf.read(tmp_path / "pluck_a2.wav", dtype="float32")
         assert abs(20 * np.log10(np.abs(written).max() / np.abs(heard).max())) < 0.01  # the same level, not -1 dBFS
         await pilot.press("i", "3", "b", "escape", "ctrl+q")
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("y")
+        assert isinstance(app.screen, UnsavedScreen)
+        await pilot.press("d")  # discard, and quit
         await pilot.pause()
     assert not app.is_running
 

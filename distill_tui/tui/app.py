@@ -12,7 +12,6 @@ from textual.screen import Screen
 
 from .keymap import APP_BINDINGS, load_user_keymap
 from .palette import GridColours
-from .screens.confirm import ConfirmScreen
 from .screens.editor import EditorScreen
 from .screens.help import HelpScreen
 from .themes import DEFAULT_THEME, load_themes, remember_theme, remembered_theme
@@ -140,14 +139,11 @@ class DistillApp(App, inherit_bindings=False):
             self.push_screen(HelpScreen())
 
     def action_request_quit(self) -> None:
-        """Quit, asking first when a sound has unsaved edits."""
+        """Quit; with unsaved edits, first Save all / Discard / Cancel (as before opening another model)."""
+        from .screens.confirm_unsaved import UnsavedScreen, resolve_unsaved
+
         editor = self.editor
-        dirty = editor.ws.dirty_names() if editor is not None else []
-        if not dirty:
+        if editor is None:
             self.exit()
-            return
-        if isinstance(self.screen, ConfirmScreen):
-            return
-        names = ", ".join(dirty[:4]) + (" …" if len(dirty) > 4 else "")
-        self.push_screen(ConfirmScreen(f"Unsaved edits in {names}. Quit and lose them?", yes="Quit", no="Stay"),
-                         lambda ok: self.exit() if ok else None)
+        elif not isinstance(self.screen, UnsavedScreen):  # ctrl+q again while it asks: the question stands
+            resolve_unsaved(editor, "quitting", self.exit)

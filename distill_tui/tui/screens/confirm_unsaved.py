@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from ...errors import DistillError
 from ...words import counted
+from .dialog import Dialog
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -65,7 +65,15 @@ def save_all(ws: Workspace, targets: list[SaveTarget]) -> str | None:
     return None
 
 
-class UnsavedScreen(ModalScreen[str]):
+def _shown(path: Path) -> str:
+    """`path` as the person reads it: from the current folder when it is inside it, else whole."""
+    try:
+        return str(path.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+class UnsavedScreen(Dialog[str]):
     """Lists the sounds with unsaved edits and where Save all writes them; s / d / Esc answer."""
 
     BINDINGS = [
@@ -88,7 +96,7 @@ class UnsavedScreen(ModalScreen[str]):
     def question(self) -> str:
         lines = [f"Unsaved edits. Before {self.what}:"]
         for t in self.targets[:6]:
-            lines.append(f"  {t.name} → {t.path}{'' if t.own else ' (new file)'}")
+            lines.append(f"  {t.name} → {_shown(t.path)}{'' if t.own else ' (new file)'}")
         if len(self.targets) > 6:
             lines.append(f"  … and {len(self.targets) - 6} more")
         lines.append("Save all writes them there; Discard drops the edits; Cancel stays here.")

@@ -18,7 +18,6 @@ from textual.binding import Binding
 from textual.containers import ScrollableContainer, Vertical
 from textual.events import Key
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -26,6 +25,7 @@ from ...audio.io import is_audio_file
 from ...data.audio_files import count_audio
 from ...train.runs import is_run_dir
 from ...words import counted, distinct_shortened
+from .dialog import Dialog
 
 FOLDER, MODEL, SOUND = "folder", "model", "sound"
 WHAT = {FOLDER: "a folder", MODEL: "a model file (.distill)",
@@ -347,7 +347,7 @@ class PathPicker(Vertical):
         self.post_message(self.Picked(self, path))
 
 
-class FilePickerScreen(ModalScreen[Path | None]):
+class FilePickerScreen(Dialog[Path | None]):
     """A `PathPicker` in a dialog: returns the chosen path, or None on Esc."""
 
     BINDINGS = [Binding("escape", "cancel", "cancel", id="file_picker.cancel")]
@@ -371,7 +371,6 @@ class FilePickerScreen(ModalScreen[Path | None]):
 
     def on_mount(self) -> None:
         self.query_one(PathPicker).input.focus()
-        self.app.clear_notifications()  # a notice drawn over the dialog would hide what is typed
 
     def on_path_picker_picked(self, event: PathPicker.Picked) -> None:
         event.stop()

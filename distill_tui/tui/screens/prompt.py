@@ -5,11 +5,12 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from .dialog import Dialog
 
-class PromptScreen(ModalScreen[str | None]):
+
+class PromptScreen(Dialog[str | None]):
     """Enter accepts (the default when nothing was typed), Esc cancels."""
 
     BINDINGS = [Binding("escape", "cancel", "cancel", id="prompt.cancel")]
@@ -32,7 +33,6 @@ class PromptScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
-        self.app.clear_notifications()  # a notice drawn over the dialog would hide what is typed
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
