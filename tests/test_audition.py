@@ -188,3 +188,59 @@ def test_the_warm_phase_is_kept_only_when_a_warm_start_reads_it(setup):
     a, b = warm.rf.frames(p, p + 1, start.db.shape[1])
     assert not torch.equal(moved.phase[:, a:b], kept[:, a:b])  # near the change: the new phases
     assert log_spectral_distance(aud.full(g).audio, moved.audio) < 1.0
+
+
+def _arrays(a):
+    return a.db.copy(), a.phase0.clone(), a.raw.copy(), a.phase.clone()
+
+
+@pytest.mark.parametrize("partial_iters", [None, 4])
+def test_an_update_that_takes_over_the_previous_decode_gives_the_same_sound(setup, partial_iters):
+    """`reuse=True` (the editor's way: the arrays of a 3-minute sound's decode were copied at every edit, most of its
+    time) changes the previous decode's arrays in place: a chain of edits sounds exactly as with copies."""
+    codec, grid, _, _ = setup
+    aud = Auditioner(codec, partial_iters=partial_iters)
+    g = grid.copy()
+    copied, taken = aud.full(g), aud.full(g)
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        q, p = int(rng.integers(0, g.levels)), int(rng.integers(0, g.positions))
+        E.SetCell(level=q, position=p, code=(int(g.codes[q, p]) + 5) % g.codebook_sizes[q]).do(g)
+        kept = _arrays(copied)
+        copied_next = aud.update(g, copied)
+        assert all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(kept, _arrays(copied), strict=True))
+        taken_next = aud.update(g, taken, reuse=True)
+        assert taken_next.db is taken.db and taken_next.raw is taken.raw  # taken over, not copied
+        assert np.array_equal(taken_next.audio, copied_next.audio) and np.array_equal(taken_next.db, copied_next.db)
+        assert torch_equal(taken_next.phase0, copied_next.phase0) and taken_next.samples == copied_next.samples
+        copied, taken = copied_next, taken_next
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))
+
+
+def test_an_update_that_fails_half_way_leaves_the_decode_it_took_over_whole(setup, monkeypatch):
+    """A failure after the spectrogram and the initial phase were written (here in Griffin-Lim) puts them back."""
+    import distill_tui.inference.audition as audition
+
+    codec, grid, _, _ = setup
+    aud = Auditioner(codec)
+    g = grid.copy()
+    base = aud.full(g)
+    kept = _arrays(base)
+    E.Fill(selection=Selection(0, None, 2, 4), code=1).do(g)
+
+    def fail(*args, **kwargs):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(audition, "griffin_lim", fail)
+    with pytest.raises(MemoryError):
+        aud.update(g, base, reuse=True)
+    assert all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(kept, _arrays(base), strict=True))
+    monkeypatch.undo()
+    expected = aud.update(g, aud.full(grid.copy()))  # from a decode nothing touched
+    again = aud.update(g, base, reuse=True)  # it still serves as the start of the update
+    assert np.array_equal(again.audio, expected.audio) and np.array_equal(again.db, expected.db)

@@ -108,6 +108,46 @@ async def test_a_pause_after_edits_brings_a_fresh_full_decode(app_factory, monke
 
 
 @aio
+async def test_an_edit_during_the_idle_full_decode_does_not_wait_for_it(app_factory, monkeypatch):
+    """The idle full decode of a 3-minute sound takes about 10 s, and an edit made meanwhile waited for all of it
+    (found by hand: the status line's "decode 214 ms" did not move for edit after edit). That decode gives way at
+    its next chunk now; the edit is re-decoded from the partial decodes, and the full decode comes at the next pause.
+    Here every chunk of a short sound's full decode takes 0.4 s: 5 s in all."""
+    import threading
+    import time
+
+    monkeypatch.setattr(editor_module, "IDLE_FULL_DECODE_S", 0.2)
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        sound = ed.ws.sounds[ed.ws.a]
+        codec = ed.engine.codec
+        chunked = codec.griffin_lim_by_chunks
+        started = threading.Event()
+
+        def slowly(db, scale, iters, bounds, step=lambda: None):  # noqa: ANN001, ANN202
+            def slow_step() -> None:
+                started.set()
+                time.sleep(0.4)
+                step()
+
+            return chunked(db, scale, iters, bounds, slow_step)
+
+        monkeypatch.setattr(codec, "chunk_positions", lambda: 2)  # many chunks
+        monkeypatch.setattr(codec, "griffin_lim_by_chunks", slowly)
+        assert len(codec.chunk_bounds(ed.ws.grid(ed.ws.a).positions)) >= 10
+        await pilot.press("3", "l", "i", "1", "1", "escape")
+        await until(pilot, started.is_set, what="the idle full decode")
+        t0 = time.monotonic()
+        await pilot.press("i", "2", "2", "escape")
+        await until(pilot, lambda: decoded(ed), what="the edit's decode")
+        assert time.monotonic() - t0 < 2.0
+        assert sound.audition.partial and (sound.audition.codes == ed.ws.grid(ed.ws.a).codes).all()
+        await until(pilot, lambda: decoded(ed) and not sound.audition.partial, what="the next idle full decode")
+
+
+@aio
 async def test_ab_swap_and_undo_restores_both(app_factory):
     app, _ = app_factory()
     async with app.run_test(size=SIZE) as pilot:

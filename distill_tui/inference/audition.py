@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,6 +91,27 @@ def measure_receptive_field(codec: Codec, positions: int = 48, trials: int = 3) 
     return ReceptiveField(left=c * stride - lo, right=hi - ((c + 1) * stride - 1), stride=stride)
 
 
+class _Writes:
+    """The writes of a partial re-decode into its arrays. With `keep`, each region's old values are kept until the
+    update is done, and `undo` puts them back: an update that took over the previous decode's arrays
+    (`Auditioner.update`'s `reuse`) and failed half-way leaves that decode whole."""
+
+    def __init__(self, keep: bool) -> None:
+        self.keep = keep
+        self._old: list[tuple[np.ndarray | torch.Tensor, tuple | slice, np.ndarray | torch.Tensor]] = []
+
+    def put(self, array: np.ndarray | torch.Tensor, index: tuple | slice, value: np.ndarray | torch.Tensor) -> None:
+        if self.keep:
+            old = array[index]
+            self._old.append((array, index, old.copy() if isinstance(old, np.ndarray) else old.clone()))
+        array[index] = value
+
+    def undo(self) -> None:
+        for array, index, old in reversed(self._old):
+            array[index] = old
+        self._old.clear()
+
+
 class Auditioner:
     """Decodes grids of one model for listening; reuse it across edits (it caches the receptive field).
 
@@ -132,13 +154,15 @@ class Auditioner:
             audio *= 0.999 / peak
         return audio
 
-    def full(self, grid: CodeGrid, muted: tuple[int, ...] | list[int] = ()) -> Audition:
-        """Decode the whole grid (the same audio as `Codec.decode`); `muted` levels (0-based) are left out."""
+    def full(self, grid: CodeGrid, muted: tuple[int, ...] | list[int] = (),
+             step: Callable[[], None] = lambda: None) -> Audition:
+        """Decode the whole grid (the same audio as `Codec.decode`); `muted` levels (0-based) are left out.
+        A long grid goes by chunks, with `step()` after each one: an exception it raises ends the decode there."""
         with torch_threads(self.threads):
-            return self._full(grid, muted)
+            return self._full(grid, muted, step)
 
     @torch.no_grad()
-    def _full(self, grid: CodeGrid, muted: tuple[int, ...] | list[int]) -> Audition:
+    def _full(self, grid: CodeGrid, muted: tuple[int, ...] | list[int], step: Callable[[], None]) -> Audition:
         t0 = time.perf_counter()
         codec = self.codec
         grid.check_model(codec.fingerprint, codec.codebook_sizes)
@@ -148,9 +172,9 @@ class Auditioner:
             db = codec.decode_db(grid.codes, muted)  # (F, T)
             frames = [(0, db.shape[-1])]  # one chunk: the one pass `Codec.decode` makes
         else:
-            db = codec.decode_db_chunked(grid.codes, muted, bounds)  # (F, T)
+            db = codec.decode_db_chunked(grid.codes, muted, bounds, step)  # (F, T)
             frames = [(a * codec.cfg.stride, b * codec.cfg.stride) for a, b in bounds]
-        out = codec.griffin_lim_by_chunks(db, self._scale(grid), self.iters, frames)
+        out = codec.griffin_lim_by_chunks(db, self._scale(grid), self.iters, frames, step)
         raw, phase, phase0 = out.raw, out.phase, out.phase0  # (n,), (F, T), (F, T)
         return Audition(
             audio=self._finish(raw, grid), db=db.cpu().numpy(), phase=phase, phase0=phase0, raw=raw,
@@ -160,38 +184,50 @@ class Auditioner:
 
     # ---- partial re-decode
 
-    def update(self, grid: CodeGrid, previous: Audition, muted: tuple[int, ...] | list[int] | None = None) -> Audition:
+    def update(self, grid: CodeGrid, previous: Audition, muted: tuple[int, ...] | list[int] | None = None, *,
+               reuse: bool = False) -> Audition:
         """Re-decode after an edit (or an undo), reusing `previous` wherever the change cannot reach.
 
-        Falls back to a full decode when the grid's length or the muted levels changed.
+        Falls back to a full decode when the grid's length or the muted levels changed. `reuse`: the result
+        takes over `previous`'s arrays and changes them in place instead of copying them (a 3-minute sound's are
+        about 200 MB: most of an edit's time), so `previous` must not be used afterwards; should the update fail,
+        what it changed is put back and `previous` is whole again.
         """
         muted = previous.muted if muted is None else tuple(sorted(set(muted)))
         if grid.codes.shape != previous.codes.shape or muted != previous.muted:
             return self.full(grid, muted)
         with torch_threads(self.threads):
-            return self._update(grid, previous, muted)
+            return self._update(grid, previous, muted, reuse)
 
     @torch.no_grad()
-    def _update(self, grid: CodeGrid, previous: Audition, muted: tuple[int, ...]) -> Audition:
+    def _update(self, grid: CodeGrid, previous: Audition, muted: tuple[int, ...], reuse: bool) -> Audition:
         t0 = time.perf_counter()
         grid.check_model(self.codec.fingerprint, self.codec.codebook_sizes)
         cols = np.flatnonzero((grid.codes != previous.codes).any(axis=0))  # changed positions
-        db = previous.db.copy()  # (F, T)
-        phase = previous.phase.clone() if self.partial_iters is not None else previous.phase  # read only when warm
-        phase0 = previous.phase0.clone()
-        raw = previous.raw.copy()
+        if reuse:
+            db, phase, phase0, raw = previous.db, previous.phase, previous.phase0, previous.raw
+        else:
+            db = previous.db.copy()  # (F, T)
+            phase = previous.phase.clone() if self.partial_iters is not None else previous.phase  # read only when warm
+            phase0 = previous.phase0.clone()
+            raw = previous.raw.copy()
+        writes = _Writes(keep=reuse)
         t_total = db.shape[1]
         frames_lo, frames_hi, s_lo, s_hi = t_total, 0, len(raw), 0
-        for p0, p1 in self._clusters(cols):
-            a, b = self.rf.frames(p0, p1, t_total)
-            new_db = self._decode_window(grid.codes, muted, p0, p1, a, b)  # (F, b - a)
-            moved = np.flatnonzero(np.abs(new_db - db[:, a:b]).max(axis=0) > CHANGE_DB)
-            db[:, a:b] = new_db
-            if not len(moved):
-                continue
-            fa, fb = a + int(moved[0]), a + int(moved[-1]) + 1  # frames whose magnitude really changed
-            s0, s1 = self._splice(grid, db, phase, phase0, raw, fa, fb, (a, b))
-            frames_lo, frames_hi, s_lo, s_hi = min(frames_lo, fa), max(frames_hi, fb), min(s_lo, s0), max(s_hi, s1)
+        try:
+            for p0, p1 in self._clusters(cols):
+                a, b = self.rf.frames(p0, p1, t_total)
+                new_db = self._decode_window(grid.codes, muted, p0, p1, a, b)  # (F, b - a)
+                moved = np.flatnonzero(np.abs(new_db - db[:, a:b]).max(axis=0) > CHANGE_DB)
+                writes.put(db, np.s_[:, a:b], new_db)
+                if not len(moved):
+                    continue
+                fa, fb = a + int(moved[0]), a + int(moved[-1]) + 1  # frames whose magnitude really changed
+                s0, s1 = self._splice(grid, db, phase, phase0, raw, fa, fb, (a, b), writes)
+                frames_lo, frames_hi, s_lo, s_hi = min(frames_lo, fa), max(frames_hi, fb), min(s_lo, s0), max(s_hi, s1)
+        except BaseException:
+            writes.undo()  # `previous` as it was
+            raise
         if frames_hi <= frames_lo:
             frames_lo = frames_hi = s_lo = s_hi = 0
         return Audition(
@@ -221,7 +257,8 @@ class Auditioner:
         off = s0 * self.rf.stride
         return out[:, a - off : b - off].cpu().numpy()
 
-    def _renew_phase0(self, db: np.ndarray, phase0: torch.Tensor, a: int, b: int, scale: float) -> tuple[int, int]:
+    def _renew_phase0(self, db: np.ndarray, phase0: torch.Tensor, a: int, b: int, scale: float,
+                      writes: _Writes) -> tuple[int, int]:
         """Recompute in place the initial phase a full decode gives the edited sound, where decoder frames
         [a, b) may have changed (by any amount); returns the frames [start, stop) whose phase changed.
 
@@ -238,13 +275,13 @@ class Auditioner:
         mag = from_db(torch.from_numpy(db[:, c0:c1]), spec.floor_db)[None] * scale  # (1, F, c1 - c0)
         new = pghi_phase(mag, spec.n_fft, spec.hop_length, first_frame=c0)[0, :, lo - c0 : end - c0]  # (F, end - lo)
         moved = torch.nonzero((new - phase0[:, lo:end]).abs().amax(dim=0) > 1e-4).flatten()
-        phase0[:, lo:end] = new
+        writes.put(phase0, np.s_[:, lo:end], new)
         if not len(moved):
             return a, a
         return lo + int(moved[0]), lo + int(moved[-1]) + 1
 
     def _splice(self, grid: CodeGrid, db: np.ndarray, phase: torch.Tensor, phase0: torch.Tensor, raw: np.ndarray,
-                fa: int, fb: int, reach: tuple[int, int]) -> tuple[int, int]:
+                fa: int, fb: int, reach: tuple[int, int], writes: _Writes) -> tuple[int, int]:
         """Griffin-Lim over frames [fa, fb) plus a margin (see `Auditioner`); crossfade into `raw` in place.
 
         `reach`: the decoder frames the edit could change, whose initial phase is renewed."""
@@ -252,7 +289,7 @@ class Auditioner:
         hop, n_fft, t_total = spec.hop_length, spec.n_fft, db.shape[1]
         scale = self._scale(grid)
         if self.partial_iters is None:  # as the full decode: its initial phase (which may change further on)
-            pa, pb = self._renew_phase0(db, phase0, *reach, scale)
+            pa, pb = self._renew_phase0(db, phase0, *reach, scale, writes)
             if pb > pa:
                 fa, fb = min(fa, pa), max(fb, pb)
         w0, w1 = max(fa - self.margin, 0), min(fb + self.margin, t_total)
@@ -279,8 +316,8 @@ class Auditioner:
             gain[: c0 - f0] = np.sin(0.5 * np.pi * (np.arange(c0 - f0) + 0.5) / (c0 - f0)) ** 2
         if f1 < len(raw) and f1 > c1:
             gain[c1 - f0 :] = np.cos(0.5 * np.pi * (np.arange(f1 - c1) + 0.5) / (f1 - c1)) ** 2
-        raw[f0:f1] = gain * new + (1 - gain) * raw[f0:f1]
+        writes.put(raw, np.s_[f0:f1], gain * new + (1 - gain) * raw[f0:f1])
         if self.partial_iters is not None:  # the next warm start begins from the new phases near the change
             keep0, keep1 = max(fa - 2, w0), min(fb + 2, w1)
-            phase[:, keep0:keep1] = gl.phase[0, :, keep0 - w0 : keep1 - w0]
+            writes.put(phase, np.s_[:, keep0:keep1], gl.phase[0, :, keep0 - w0 : keep1 - w0])
         return f0, f1

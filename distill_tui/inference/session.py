@@ -8,6 +8,7 @@ paying for it. Also here: where the bundled demo model and sounds live (`demo_pa
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,12 +121,15 @@ class InferenceSession:
         return self.encode(path)
 
     # ---- listening
-    def decode(self, grid: CodeGrid, muted: set[int], previous: Any = None) -> Any:
-        """A full decode, or a partial re-decode from `previous` (the last `Audition` of this sound)."""
+    def decode(self, grid: CodeGrid, muted: set[int], previous: Any = None,
+               step: Callable[[], None] = lambda: None) -> Any:
+        """A full decode (`step()` after each chunk of a long one: `Auditioner.full`), or a partial re-decode from
+        `previous` (the last `Audition` of this sound), which it takes over: `previous`'s arrays become the new
+        decode's, changed in place (`Auditioner.update`'s `reuse`)."""
         with self._lock:
             if previous is None:
-                return self.auditioner.full(grid, tuple(sorted(muted)))
-            return self.auditioner.update(grid, previous, tuple(sorted(muted)))
+                return self.auditioner.full(grid, tuple(sorted(muted)), step)
+            return self.auditioner.update(grid, previous, tuple(sorted(muted)), reuse=True)
 
     def decode_loop(self, grid: CodeGrid, muted: set[int]) -> np.ndarray:
         """One cycle of `grid` decoded as a loop (`inference.loops.loop_cycle`): what loop playback plays round."""

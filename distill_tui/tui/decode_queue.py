@@ -15,6 +15,7 @@ keeps each full decode of a sound unedited since it was opened in that cache.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,11 @@ class DecodeJob:
     previous: Any  # the `Audition` to re-decode from, or None for a full decode
     version: int
     keep: bool = False  # a full decode of it goes to the decoded-audio cache (opened from a file, unedited, unmuted)
+    fresh: bool = False  # the full decode after a pause in the edits: it gives way to an edit of the sound
+
+
+class GaveWay(Exception):
+    """Ends a fresh full decode at its next chunk: the sound was edited meanwhile."""
 
 
 class DecodeQueue:
@@ -52,8 +58,9 @@ class DecodeQueue:
 
     A sound decoded by partial re-decodes is decoded afresh once nothing changed for `idle_full_decode_s`
     seconds and `busy()` (playing) is false: partial re-decodes are exact for the spectrogram but chain
-    Griffin-Lim phases (bench/RESULTS.md, editing engine). Every stored result is posted to `host` as
-    `AuditionReady`.
+    Griffin-Lim phases (bench/RESULTS.md, editing engine). That decode takes 10 s for a 3-minute sound; an edit
+    of the sound meanwhile stops it at its next chunk and is re-decoded partially, and the fresh decode waits
+    for the next pause. Every stored result is posted to `host` as `AuditionReady`.
     """
 
     def __init__(self, host: DOMNode, ws: Workspace, *, idle_full_decode_s: float,
@@ -70,6 +77,8 @@ class DecodeQueue:
         self._fresh: set[str] = set()  # sounds to decode from scratch (not partially) on their next turn
         self._running = False
         self._announced: str | None = None  # the sound whose long decode the status line says is running
+        self._fresh_running: str | None = None  # the sound whose fresh full decode the worker runs (UI thread)
+        self._give_way = threading.Event()  # set on the UI thread: that decode stops at its next chunk
 
     def post_message(self, message: Message) -> bool:
         """Failures of the worker go to the host (see `report_failures`)."""
@@ -102,6 +111,8 @@ class DecodeQueue:
             return
         if fresh:
             self._fresh.add(name)
+        elif name == self._fresh_running:
+            self._give_way.set()
         if name not in self._pending:
             self._pending.append(name)
         if not self._running:
@@ -131,8 +142,11 @@ class DecodeQueue:
             if previous is None and not fresh and name == self.ws.a and grid.seconds >= LONG_DECODE_S:
                 self._announced = name
                 self.host.set_message(f"decoding {duration(grid.seconds)} of audio…")
-            return DecodeJob(name, grid.copy(), set(sound.muted), previous, sound.version, keep)
+            self._fresh_running = name if fresh else None
+            self._give_way.clear()
+            return DecodeJob(name, grid.copy(), set(sound.muted), previous, sound.version, keep, fresh)
         self._running = False
+        self._fresh_running = None
         return None
 
     def _serve(self) -> None:
@@ -154,7 +168,16 @@ class DecodeQueue:
 
     @report_failures("decoding")
     def _decode(self, engine: Any, job: DecodeJob) -> Any:
-        return engine.decode(job.grid, job.muted, job.previous)
+        if not job.fresh:
+            return engine.decode(job.grid, job.muted, job.previous)
+        try:
+            return engine.decode(job.grid, job.muted, step=self._check_give_way)
+        except GaveWay:  # the sound keeps its partial decodes; the edit's is next in the queue
+            return None
+
+    def _check_give_way(self) -> None:
+        if self._give_way.is_set():
+            raise GaveWay
 
     def _keep(self, engine: Any, job: DecodeJob, audition: Any) -> None:
         """In the worker, after the result is stored: a full decode of a sound unedited since it was opened goes
