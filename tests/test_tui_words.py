@@ -9,7 +9,7 @@ from pathlib import Path
 
 from distill_tui.analysis.memorization import verdict
 from distill_tui.tui.screens.codebook import CodebookScreen
-from distill_tui.tui.screens.confirm import ConfirmScreen
+from distill_tui.tui.screens.confirm_unsaved import UnsavedScreen
 from distill_tui.tui.screens.report import ReportScreen
 from distill_tui.tui.screens.run_view import RunViewScreen
 from distill_tui.tui.widgets.code_grid import EDIT, NORMAL
@@ -34,7 +34,7 @@ async def test_the_palette_offers_distills_commands_and_its_quit_asks_about_unsa
         assert app.editor.ws.dirty_names()
         commands["Quit"]()
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)  # Textual's own Quit left at once, edits lost
+        assert isinstance(app.screen, UnsavedScreen)  # Textual's own Quit left at once, edits lost
 
 
 @aio
