@@ -167,3 +167,31 @@ async def test_the_first_variation_can_be_heard_while_the_others_are_drawn(app_f
         # a slot's line fits on one line for a sound name of 16 letters and a 10-s sound (it wrapped at 72 wide)
         longest = "▶ 9  " + "n" * 16 + "-var9  10.22 s  changed (10.0 dB), same shape over time"
         assert screen.query_one("#variations-slots").size.width >= len(longest)
+
+
+@aio
+async def test_the_dialog_says_it_is_drawing_before_the_first_variation_arrives(app_factory, monkeypatch):  # noqa: F811
+    """On a 3-minute sound the first variation takes 20 s, and the dialog showed nothing under its title until then
+    (found by hand): "drawing 4 variations…" was set while the screen mounted, and not drawn."""
+    import threading
+
+    import distill_tui.inference.variations as variations
+
+    app, _ = app_factory()
+    release = threading.Event()
+    real = variations.vary
+
+    def slow(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(variations, "vary", slow)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        screen = await open_variations(pilot, app)
+        assert screen is not None
+        await pilot.pause()
+        shown = str(screen.query_one("#variations-slots").render())
+        release.set()
+        assert "drawing 4 variations…" in shown, shown
+        await until(pilot, lambda: len(screen.slots) == 4, what="four variations")

@@ -109,8 +109,8 @@ class VariationsScreen(ModalScreen[None]):
         self._round += 1
         self.status = f"drawing {self.count} variations…"
         self.refresh_slots()
-        if self.is_mounted:
-            self.query_one("#variations-title", Static).update(self.title_text())
+        for title in self.query("#variations-title").results(Static):  # composed (not yet mounted when it opens)
+            title.update(self.title_text())
         self._draw(self.editor.ws.grid(self.sound_name).copy(), self.settings, list(self.keep), self._round)
 
     @work(thread=True, exclusive=True, group="variations")
@@ -174,8 +174,9 @@ class VariationsScreen(ModalScreen[None]):
         return lines
 
     def refresh_slots(self) -> None:
-        if self.is_mounted:
-            self.query_one("#variations-slots", Static).update("\n".join(self.slot_lines()))
+        # once composed: `is_mounted` is still false in on_mount, where the first draw says what it does
+        for slots in self.query("#variations-slots").results(Static):
+            slots.update("\n".join(self.slot_lines()))
 
     # ---- keys
     def action_audition(self, k: int) -> None:
