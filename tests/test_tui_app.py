@@ -122,6 +122,9 @@ async def test_an_edit_during_the_idle_full_decode_does_not_wait_for_it(app_fact
         await ready(pilot, app)
         ed = app.editor
         sound = ed.ws.sounds[ed.ws.a]
+        for _ in range(2):  # B decoded too (its first decode is a full one), and back to A
+            await pilot.press("o")
+            await until(pilot, lambda: decoded(ed), what="a decode")
         codec = ed.engine.codec
         chunked = codec.griffin_lim_by_chunks
         started = threading.Event()
@@ -144,7 +147,19 @@ async def test_an_edit_during_the_idle_full_decode_does_not_wait_for_it(app_fact
         await until(pilot, lambda: decoded(ed), what="the edit's decode")
         assert time.monotonic() - t0 < 2.0
         assert sound.audition.partial and (sound.audition.codes == ed.ws.grid(ed.ws.a).codes).all()
-        await until(pilot, lambda: decoded(ed) and not sound.audition.partial, what="the next idle full decode")
+        # an edit of another sound does not wait either, and the sound it interrupted is decoded after a pause
+        name = ed.ws.a
+        started.clear()
+        await until(pilot, started.is_set, what="the idle full decode again")
+        await pilot.press("o")  # B becomes the grid being edited
+        assert ed.ws.a != name
+        t0 = time.monotonic()
+        await pilot.press("i", "3", "3", "escape")
+        await until(pilot, lambda: decoded(ed), what="B's edit decoded")
+        assert time.monotonic() - t0 < 2.0
+        first = ed.ws.sounds[name]
+        await until(pilot, lambda: decoded(ed, name) and not first.audition.partial, timeout=90,
+                    what="the interrupted sound's full decode, after a pause")
 
 
 @aio

@@ -46,11 +46,11 @@ class DecodeJob:
     previous: Any  # the `Audition` to re-decode from, or None for a full decode
     version: int
     keep: bool = False  # a full decode of it goes to the decoded-audio cache (opened from a file, unedited, unmuted)
-    fresh: bool = False  # the full decode after a pause in the edits: it gives way to an edit of the sound
+    fresh: bool = False  # the full decode after a pause in the edits: it gives way to any other decode
 
 
 class GaveWay(Exception):
-    """Ends a fresh full decode at its next chunk: the sound was edited meanwhile."""
+    """Ends a fresh full decode at its next chunk: a sound was edited meanwhile."""
 
 
 class DecodeQueue:
@@ -59,8 +59,8 @@ class DecodeQueue:
     A sound decoded by partial re-decodes is decoded afresh once nothing changed for `idle_full_decode_s`
     seconds and `busy()` (playing) is false: partial re-decodes are exact for the spectrogram but chain
     Griffin-Lim phases (bench/RESULTS.md, editing engine). That decode takes 10 s for a 3-minute sound; an edit
-    of the sound meanwhile stops it at its next chunk and is re-decoded partially, and the fresh decode waits
-    for the next pause. Every stored result is posted to `host` as `AuditionReady`.
+    (of any sound) meanwhile stops it at its next chunk and is decoded first, and the fresh decode is tried
+    again after the next pause. Every stored result is posted to `host` as `AuditionReady`.
     """
 
     def __init__(self, host: DOMNode, ws: Workspace, *, idle_full_decode_s: float,
@@ -77,7 +77,7 @@ class DecodeQueue:
         self._fresh: set[str] = set()  # sounds to decode from scratch (not partially) on their next turn
         self._running = False
         self._announced: str | None = None  # the sound whose long decode the status line says is running
-        self._fresh_running: str | None = None  # the sound whose fresh full decode the worker runs (UI thread)
+        self._fresh_running = False  # the worker runs a fresh full decode (read and set on the UI thread)
         self._give_way = threading.Event()  # set on the UI thread: that decode stops at its next chunk
 
     def post_message(self, message: Message) -> bool:
@@ -111,7 +111,7 @@ class DecodeQueue:
             return
         if fresh:
             self._fresh.add(name)
-        elif name == self._fresh_running:
+        elif self._fresh_running:
             self._give_way.set()
         if name not in self._pending:
             self._pending.append(name)
@@ -142,11 +142,11 @@ class DecodeQueue:
             if previous is None and not fresh and name == self.ws.a and grid.seconds >= LONG_DECODE_S:
                 self._announced = name
                 self.host.set_message(f"decoding {duration(grid.seconds)} of audio…")
-            self._fresh_running = name if fresh else None
+            self._fresh_running = fresh
             self._give_way.clear()
             return DecodeJob(name, grid.copy(), set(sound.muted), previous, sound.version, keep, fresh)
         self._running = False
-        self._fresh_running = None
+        self._fresh_running = False
         return None
 
     def _serve(self) -> None:
@@ -172,7 +172,8 @@ class DecodeQueue:
             return engine.decode(job.grid, job.muted, job.previous)
         try:
             return engine.decode(job.grid, job.muted, step=self._check_give_way)
-        except GaveWay:  # the sound keeps its partial decodes; the edit's is next in the queue
+        except GaveWay:  # the sound keeps its partial decodes; the edit's decode is next, this one after a pause
+            self.host.app.call_from_thread(self._after_a_pause, job.name, job.version)
             return None
 
     def _check_give_way(self) -> None:
@@ -214,8 +215,12 @@ class DecodeQueue:
         if sound.version != version and name not in self._pending:
             self._pending.append(name)  # edited meanwhile: the worker picks it up next
         elif getattr(audition, "partial", False):
-            self.host.set_timer(self.idle_full_decode_s, lambda: self._refresh_when_idle(name, version))
+            self._after_a_pause(name, version)
         self.host.post_message(AuditionReady(name, audition, version))
+
+    def _after_a_pause(self, name: str, version: int) -> None:
+        """Decode `name` afresh once it is unchanged from `version` for `idle_full_decode_s` (and not playing)."""
+        self.host.set_timer(self.idle_full_decode_s, lambda: self._refresh_when_idle(name, version))
 
     def _refresh_when_idle(self, name: str, version: int) -> None:
         sound = self.ws.sounds.get(name)
