@@ -127,16 +127,17 @@ def griffin_lim(
         return GriffinLimResult(audio=audio, phase=phase.to(mag.device).contiguous())
     size = BLOCK_FRAMES if t > 2 * BLOCK_FRAMES else t  # a short window (a partial re-decode's) in one block
     blocks = [(a, min(a + size, t)) for a in range(0, t, size)]
-    prev = [torch.zeros_like(start[:, a:z]) for a, z in blocks]  # (B, block, F) each: the last step's spectra
     angles = torch.empty_like(start)  # (B, T, F): the phase of the last step
     del start
+    before = None  # (B, length): the last step's audio
     for i in range(iters):
-        frames = plan.frames(audio)  # (B, T, n_fft): a view of the reflect-padded audio
+        # The accelerated estimate STFT(audio) - alpha * STFT(before) is the STFT of audio - alpha * before (the
+        # STFT is linear), so the momentum is taken on the audio, a quarter of the spectra's size
+        ahead = audio if before is None else torch.sub(audio, before, alpha=alpha)  # (B, length)
+        frames = plan.frames(ahead)  # (B, T, n_fft): a view of the reflect-padded audio
         ola = plan.new_overlap_add(audio)  # (B, full) zeros
-        for j, (a, z) in enumerate(blocks):
-            rebuilt = torch.fft.rfft(frames[:, a:z] * plan.window, dim=-1)  # (B, block, F)
-            c = torch.sub(rebuilt, prev[j], alpha=alpha)  # the accelerated estimate
-            prev[j] = rebuilt
+        for a, z in blocks:
+            c = torch.fft.rfft(frames[:, a:z] * plan.window, dim=-1)  # (B, block, F)
             parts = torch.view_as_real(c)  # (B, block, F, 2)
             # 1 / |c| from the real and imaginary parts, in place: exact real arithmetic, so the audio does not
             # depend on how the work is split between threads (complex sgn and abs round differently by path)
@@ -146,7 +147,7 @@ def griffin_lim(
                 torch.mul(c, inv, out=angles[:, a:z])
             spec = c.mul_(inv.mul_(mag_t[:, a:z]))  # mag * c / |c|, into c's memory
             plan.overlap_add(torch.fft.irfft(spec, n=n_fft, dim=-1).mul_(plan.window), ola, a)
-        audio = plan.finish(ola)
+        before, audio = audio, plan.finish(ola)
     return GriffinLimResult(audio=audio, phase=angles.transpose(1, 2).contiguous())
 
 
