@@ -175,7 +175,7 @@ class OracleResult:
 
 
 def oracle_audio(
-    audio: Audio, sample_rate: int, n_fft: int, hop: int, iters: int = 32, momentum: float = 0.99
+    audio: Audio, sample_rate: int, n_fft: int, hop: int, iters: int = 28, momentum: float = 0.95
 ) -> tuple[np.ndarray, np.ndarray]:
     """The oracles' audio at `sample_rate` (the pipeline's STFT `n_fft`/`hop`): the sound rebuilt by Griffin-Lim
     from its own linear magnitude, and from its 128-bin mel power inverted by non-negative least squares."""
@@ -190,7 +190,7 @@ def oracle_audio(
     return lin.cpu().numpy(), mel.cpu().numpy()
 
 
-def oracle(audio: Audio, sample_rate: int, n_fft: int, hop: int, iters: int = 32, momentum: float = 0.99) -> OracleResult:
+def oracle(audio: Audio, sample_rate: int, n_fft: int, hop: int, iters: int = 28, momentum: float = 0.95) -> OracleResult:
     """The ceilings (`oracle_audio`) scored against the sound at `sample_rate` (band-limited to that rate)."""
     lin, mel = oracle_audio(audio, sample_rate, n_fft, hop, iters, momentum)
     x = _to_numpy(audio)
