@@ -6,9 +6,9 @@ import numpy as np
 import torch
 
 from distill_tui.analysis.quality import log_spectral_distance
-from distill_tui.config import SpectrogramConfig
 from distill_tui.audio.phase import BLOCK, pghi_phase
 from distill_tui.audio.spectrogram import griffin_lim, initial_phase, istft, stft
+from distill_tui.config import SpectrogramConfig
 
 SR = 22050
 
@@ -65,7 +65,7 @@ def test_the_default_griffin_lim_scores_as_32_iterations_at_momentum_099_did():
         mag = stft(x[None], 1024, 256).abs()
         lsd_new.append(log_spectral_distance(x, griffin_lim(mag, 1024, 256, length=len(x)).audio[0]))
         lsd_old.append(log_spectral_distance(x, griffin_lim(mag, 1024, 256, iters=32, momentum=0.99, length=len(x)).audio[0]))
-    assert all(n < o + 0.05 for n, o in zip(lsd_new, lsd_old)), (lsd_new, lsd_old)
+    assert all(n < o + 0.05 for n, o in zip(lsd_new, lsd_old, strict=True)), (lsd_new, lsd_old)
     assert np.mean(lsd_new) < np.mean(lsd_old) + 0.01, (lsd_new, lsd_old)
 
 
