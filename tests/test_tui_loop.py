@@ -92,3 +92,50 @@ async def test_one_shot_toggle_makes_generate_start_and_end_in_silence(tmp_path:
         settings = SamplingSettings(req.temperature, req.top_k, req.top_p, seed=grid.source["seed"])
         want = ed.engine.prior.one_shot(silence, grid.positions, settings)
         assert np.array_equal(grid.codes, want)  # the same seed through Prior.one_shot: Generate made a one-shot
+
+
+@aio
+async def test_typing_loop_in_the_palette_finds_loop_playback_and_a_seamless_loop(tmp_path: Path, monkeypatch):
+    """A musician who types "loop" at ':' found only "Put house_loop01 in A/B": loop playback was a key (L) and a
+    seamless loop a box in the generate panel. Both are palette entries; the loop one ignores the panel's boxes."""
+    from textual.command import CommandList
+    from textual.widgets import Checkbox
+
+    from distill_tui.tui.widgets.generate_panel import GeneratePanel
+
+    async with demo_editor(tmp_path, monkeypatch, "pluck_a2.wav") as (pilot, ed):
+        app = ed.app
+        await pilot.press("colon")
+        await pilot.pause()
+        await pilot.press(*"loop")
+
+        def shown() -> list[str]:
+            results = app.screen.query(CommandList)
+            if not results:
+                return []
+            options = results.first()
+            return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+        await until(pilot, lambda: any("Generate a seamless loop" in p for p in shown())
+                    and any("Loop playback" in p for p in shown()), what="the loop entries")
+        await pilot.press("escape")
+        await pilot.pause()
+        run = {c.title: c.callback for c in app.get_system_commands(ed)}
+        name = ed.ws.a
+        run["Loop playback on/off"]()
+        assert ed.ws.grid(name).loop and ed.message.startswith("loop playback on")
+        panel = ed.query_one(GeneratePanel)
+        one_shot = panel.query_one("#one-shot", Checkbox)
+        one_shot.value = True  # the panel says one-shot: the palette's loop is a loop all the same
+        await pilot.pause()
+        names = set(ed.ws.sounds)
+        run["Generate a seamless loop"]()
+        await until(pilot, lambda: len(ed.ws.sounds) == len(names) + 1, timeout=180, what="the generated loop")
+        grid = ed.ws.grid(ed.ws.a)
+        assert grid.source["loop"] is True and grid.source["one_shot"] is False
+        assert one_shot.value and not panel.query_one("#loop", Checkbox).value  # the panel is left as it was
+        await pilot.pause()
+        assert ed.message.startswith("generated a loop of 2.0 s (seed ")
+        req = panel.request().settings
+        settings = SamplingSettings(req.temperature, req.top_k, req.top_p, seed=grid.source["seed"])
+        assert np.array_equal(grid.codes, make_loop(ed.engine.prior, ed.engine.codec, grid.positions, settings).codes)

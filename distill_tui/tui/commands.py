@@ -447,6 +447,10 @@ COMMANDS: tuple[Command | Question, ...] = (
              needs=("sound", "model")),
     Command("Generate a new sound", "sample a new grid with the generate panel's settings (ctrl+g)",
             lambda s: s.action_generate()),
+    Command("Generate a seamless loop", "a new sound whose end flows into its start, with the generate panel's "
+            "length and settings", lambda s: s.action_generate("loop")),
+    Command("Generate a one-shot", "a new sound that starts and ends in silence (a hit, a note, a swell), with the "
+            "generate panel's length and settings", lambda s: s.action_generate("one-shot")),
     Command("Train the prior…", "learn how this model's sounds move, so Generate, Variations and Regenerate can draw "
             "new codes; a few minutes, on its own", lambda s: train_prior(s)),
     Question("Generate in the style of…", "a new sound that takes after the sound in A (name more open sounds to "
@@ -461,6 +465,8 @@ COMMANDS: tuple[Command | Question, ...] = (
     Command("Mute level", "toggle the cursor's level in what you hear (m)", lambda s: s.action_mute()),
     Command("Solo level", "hear only the cursor's level, or everything again (M)", lambda s: s.action_solo()),
     Command("Play / stop", "hear the current sound (space)", lambda s: s.action_play()),
+    Command("Loop playback on/off", "play the sound round and round, decoded as a loop, until stopped (L)",
+            lambda s: s.action_loop_play()),
     Command("A/B: the original", "hear the original recording (or the sound as opened), or back to your edit, "
             "and how close they are (a)", lambda s: s.action_ab()),
     Command("Follow the playhead", "scroll with the playhead while playing (f)", lambda s: s.action_follow()),

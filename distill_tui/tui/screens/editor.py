@@ -338,8 +338,9 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
         self.grid.focus()
 
     # ---- generate
-    def action_generate(self) -> None:
-        self.post_message(self.query_one(GeneratePanel).request())
+    def action_generate(self, shape: str | None = None) -> None:
+        """ctrl+g: a new sound as the generate panel says; `shape` "loop" or "one-shot" asks for one whatever its boxes say."""
+        self.post_message(self.query_one(GeneratePanel).request(shape))
 
     # ------------------------------------------------------------------ playing
     def action_play(self) -> None:

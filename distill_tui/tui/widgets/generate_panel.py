@@ -63,8 +63,9 @@ class GeneratePanel(Vertical):
     def set_note(self, text: str) -> None:
         self.query_one("#gen-note", Static).update(text)
 
-    def request(self) -> GenerateRequested:
-        """The length and sampling settings the sliders show, as the message the Generate button posts."""
+    def request(self, shape: str | None = None) -> GenerateRequested:
+        """The length and sampling settings the sliders show, as the message the Generate button posts. `shape`
+        ("loop", "one-shot" or "" for neither) overrides the two boxes, which are left as they are."""
         s = {name: self.query_one(f"#{name}", Slider) for name in ("creativity", "diversity", "focus", "length", "seed")}
         settings = SamplingSettings(
             temperature=s["creativity"].value,
@@ -72,9 +73,10 @@ class GeneratePanel(Vertical):
             top_p=None if s["diversity"].is_off else s["diversity"].value,
             seed=None if s["seed"].is_off else int(s["seed"].value),
         )
-        return GenerateRequested(seconds=s["length"].value, settings=settings,
-                                 loop=self.query_one("#loop", Checkbox).value,
-                                 one_shot=self.query_one("#one-shot", Checkbox).value)
+        loop, one_shot = self.query_one("#loop", Checkbox).value, self.query_one("#one-shot", Checkbox).value
+        if shape is not None:
+            loop, one_shot = shape == "loop", shape == "one-shot"
+        return GenerateRequested(seconds=s["length"].value, settings=settings, loop=loop, one_shot=one_shot)
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         """A loop and a one-shot exclude each other: ticking one clears the other."""
