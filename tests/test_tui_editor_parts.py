@@ -90,6 +90,18 @@ def test_palette_table_titles_are_unique():
     assert len(titles) == len(set(titles))
 
 
+def test_a_musicians_words_find_their_palette_entries():
+    """The palette matches what is typed against the titles (Textual's fuzzy matcher): "bpm" found nothing while
+    the tempo was only "Set tempo…"."""
+    from textual.fuzzy import Matcher
+
+    titles = [c.title for c in COMMANDS]
+    for typed, want in (("bpm", "Set tempo (BPM)…"), ("tempo", "Set tempo (BPM)…"), ("loop", "Loop playback on/off"),
+                        ("loop", "Generate a seamless loop"), ("one-shot", "Generate a one-shot"),
+                        ("variation", "Variations…"), ("export", "Export WAV…"), ("reverse", "Reverse selection")):
+        assert Matcher(typed).match(want) > 0 and want in titles, (typed, want)
+
+
 def test_demo_paths_point_at_the_repository_samples():
     from distill_tui.inference.session import demo_paths
 
@@ -101,7 +113,7 @@ def test_demo_paths_point_at_the_repository_samples():
 
 
 def test_tempo_and_edit_step_refuse_what_they_cannot_use():
-    """Set tempo… and Set edit step… take a number in their range; anything else is said and changes nothing."""
+    """Set tempo (BPM)… and Set edit step… take a number in their range; anything else is said and changes nothing."""
     from types import SimpleNamespace
 
     from distill_tui.tui.editing import EditingActions

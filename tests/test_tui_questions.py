@@ -32,7 +32,7 @@ def _question(title: str) -> commands.Question:
 @aio
 @pytest.mark.parametrize("title", ["Blend toward B…", "Repeat selection…", "Insert columns…", "Continue with the prior…",
                                    "Fill selection with code…", "Variations…", "Fill alternating codes…",
-                                   "Fill Euclidean rhythm…", "Ramp between codes…", "Set tempo…", "Set edit step…",
+                                   "Fill Euclidean rhythm…", "Ramp between codes…", "Set tempo (BPM)…", "Set edit step…",
                                    "Regenerate every N-th column…"])
 async def test_bad_numbers_get_a_plain_sentence_and_change_nothing(app_factory, title: str):  # noqa: F811
     app, _ = app_factory()

@@ -438,7 +438,7 @@ COMMANDS: tuple[Command | Question, ...] = (
     Question("Regenerate every N-th column…", "redraw every N-th column of the selection with the prior; the "
              "columns between are kept and hold the rhythm", "Redraw every N-th column, N =", "2", regenerate_every,
              needs=("sound", "model", "selection")),
-    Command("Regenerate every other beat", lambda s: f"redraw the selection's off-beats at {s.bpm:g} BPM (Set tempo…) "
+    Command("Regenerate every other beat", lambda s: f"redraw the selection's off-beats at {s.bpm:g} BPM (Set tempo) "
             "with the prior; the beats between are kept", regenerate_off_beats),
     Question("Continue with the prior…", "grow the sound past its end with new codes",
              "Continue the sound by (seconds)", "1.0", continue_),
@@ -480,7 +480,7 @@ COMMANDS: tuple[Command | Question, ...] = (
     Command("Open sound or codes file…", "encode an audio file (or open a codes file) of this model into A",
             lambda s: open_sound(s)),
     Command("Open model…", "switch to another model file (the open sounds close)", lambda s: open_model(s)),
-    Question("Set tempo…", "beats per minute: w and b jump by one beat", "Tempo (beats per minute)",
+    Question("Set tempo (BPM)…", "beats per minute: w and b jump by one beat", "Tempo (beats per minute)",
              lambda s: f"{s.bpm:g}", lambda s, text: s.set_tempo(text)),
     Question("Set edit step…", "how far the cursor advances after typing a code (0 stays)", "Edit step (positions)",
              lambda s: str(s.grid.edit_step), lambda s, text: s.set_edit_step(text)),
