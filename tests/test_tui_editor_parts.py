@@ -156,3 +156,14 @@ def test_an_open_sound_may_be_named_in_part():
         ws.named("bass")
     with pytest.raises(BadInputError, match=r"'snare' is not an open sound \(open: 909beat01, break01"):
         ws.named("snare")
+
+
+def test_the_palette_matches_whole_words_of_an_entrys_help():
+    from distill_tui.tui.palette_search import says_every_word
+
+    assert says_every_word("morph the selection toward B's sound", "morph")
+    assert says_every_word("morph the selection toward B's sound", "Morph sel")  # word starts, any case
+    assert not says_every_word("morph the selection toward B's sound", "orph")  # not inside a word
+    assert not says_every_word("morph the selection toward B's sound", "mts")  # not letters in order
+    assert not says_every_word("morph the selection", "")
+

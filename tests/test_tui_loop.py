@@ -118,6 +118,11 @@ async def test_typing_loop_in_the_palette_finds_loop_playback_and_a_seamless_loo
 
         await until(pilot, lambda: any("Generate a seamless loop" in p for p in shown())
                     and any("Loop playback" in p for p in shown()), what="the loop entries")
+        # a word of an entry's help finds it too, after the titles that match: "morph" -> Blend toward B…
+        for _ in "loop":
+            await pilot.press("backspace")
+        await pilot.press(*"morph")
+        await until(pilot, lambda: any("Blend toward B" in p for p in shown()), what="blend found by 'morph'")
         await pilot.press("escape")
         await pilot.pause()
         run = {c.title: c.callback for c in app.get_system_commands(ed)}

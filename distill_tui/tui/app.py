@@ -12,6 +12,7 @@ from textual.screen import Screen
 
 from .keymap import APP_BINDINGS, load_user_keymap
 from .palette import GridColours
+from .palette_search import TitlesThenHelp
 from .screens.editor import EditorScreen
 from .screens.help import HelpScreen
 from .themes import DEFAULT_THEME, load_themes, remember_theme, remembered_theme
@@ -28,6 +29,7 @@ class DistillApp(App, inherit_bindings=False):
     (the palette's Theme command) is remembered for the next launch.
     """
 
+    COMMANDS = {TitlesThenHelp}  # the palette finds an entry by its help's words too ("morph", "mix")
     CSS_PATH = Path(__file__).with_name("distill.tcss")
     TITLE = "Distill"
     BINDINGS = [*APP_BINDINGS, Binding("ctrl+c", "help_quit", show=False, system=True)]
