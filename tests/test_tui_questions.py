@@ -309,17 +309,22 @@ async def test_after_exporting_beside_its_own_codes_file_a_save_does_not_ask_abo
 async def test_a_question_is_not_hidden_under_a_start_up_notice(app_factory):  # noqa: F811
     """At 80 x 24 the start-up notice about sound (12 s) lay over the Variations question's field: what was typed
     could not be seen. A dialog that asks something clears the notices first."""
+    from distill_tui.inference.sampling import SamplingSettings
     from distill_tui.tui.screens.confirm import ConfirmScreen
     from distill_tui.tui.screens.confirm_unsaved import SaveTarget, UnsavedScreen
     from distill_tui.tui.screens.file_picker import SOUND, FilePickerScreen
+    from distill_tui.tui.screens.help import HelpScreen
+    from distill_tui.tui.screens.variations import VariationsScreen
 
     app, _ = app_factory()
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot, app)
-        # the unsaved-edits question at quitting lay under the notice too (found by hand), its buttons hidden
+        # the unsaved-edits question at quitting lay under the notice too (found by hand), its buttons hidden; so
+        # did the help's keys under "wrote …" after space on a machine without a sound library
         for screen in (PromptScreen("How many variations (1–9)", "4"), ConfirmScreen("Replace it?"),
                        UnsavedScreen("quitting", [SaveTarget("kick", Path("kick.codes.json"), False)]),
-                       FilePickerScreen("Open a sound", SOUND, None)):
+                       FilePickerScreen("Open a sound", SOUND, None), HelpScreen(),
+                       VariationsScreen(app.editor, app.editor.ws.a, 2, SamplingSettings(seed=1))):
             app.notify("the PortAudio library is missing: install it " * 4, title="Listening", timeout=30)
             await pilot.pause()
             assert len(app._notifications) == 1  # noqa: SLF001

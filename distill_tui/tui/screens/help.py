@@ -7,10 +7,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ..keymap import EXTRA_HELP, FAMILIES, all_bindings
+from .dialog import Dialog
 
 
 def key_text(app_keymap: dict[str, str], binding: Binding) -> str:
@@ -40,7 +40,7 @@ def help_table(keymap: dict[str, str]) -> Table:
     return table
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """Esc, q, ? or F1 closes it."""
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "close", id="help.close")]

@@ -17,13 +17,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from ...errors import DistillError
 from ...inference.sampling import SamplingSettings
 from ..messages import SoundLoaded
+from .dialog import Dialog
 
 if TYPE_CHECKING:
     from ...codes.grid import CodeGrid
@@ -59,7 +59,7 @@ class Slot:
     audible: bool = True  # changes the sound by at least 2 dB (variations.MIN_CHANGE_DB)
 
 
-class VariationsScreen(ModalScreen[None]):
+class VariationsScreen(Dialog[None]):
     """1..n hear a variation (and choose it), Enter keeps the chosen one, r draws a new set, Esc closes."""
 
     BINDINGS = [
