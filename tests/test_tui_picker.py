@@ -4,6 +4,7 @@ the list shows only what can be opened and goes up, a wrong path says why in one
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -197,7 +198,7 @@ async def test_train_screen_folder_picker_lists_folders_refuses_a_file_and_scans
         assert [e.role for e in picker.entries][:2] == ["use", "parent"]
         assert [e.label for e in picker.entries][2:] == [f"kicks{os.sep}", f"pads{os.sep}"]
         # it said "2 folders, 0 sound files here": the folder looked empty, yet training reads the folders below
-        assert "2 folders, 3 sounds in it and below" in picker.message
+        await until(pilot, lambda: "2 folders, 3 sounds in it and below" in picker.message, what="the count")
         picker.input.value = str(tree / "notes.txt")
         await pilot.press("enter")
         await pilot.pause()
@@ -254,3 +255,38 @@ async def test_at_80_columns_the_folder_list_says_use_this_folder_whole(tree: Pa
         prompts = [str(picker.options.get_option_at_index(i).prompt) for i in range(2)]
         assert prompts[1] == f"..{os.sep}  (parent folder)" and prompts[0].startswith("✓ use this folder"), prompts
         assert "…" not in prompts[0]  # whole, or the short phrase when the folder's name is long
+
+
+@aio
+async def test_the_folder_pickers_count_of_sounds_does_not_hold_up_the_keys(tree: Path, monkeypatch):
+    """The count of sounds below a folder ran in the keystroke's handler (50-90 ms for "/" or "/etc"); keys typed
+    meanwhile were handled out of order (a Backspace reaches its binding later than a letter reaches the field):
+    Backspace held to empty the field, then "/tmp/pd20" typed, gave "tmp/pd20". It runs in a thread now, and a
+    count that comes back after the field moved on is not shown."""
+    import threading
+
+    from distill_tui.tui.screens import file_picker
+
+    counted_on: list[str] = []
+
+    def slow_count(folder: Path, *args, **kwargs):  # noqa: ANN002, ANN003
+        counted_on.append(threading.current_thread().name)
+        if folder == tree / "kicks":
+            time.sleep(0.5)  # still counting when the field has moved on
+        return (7, True)
+
+    monkeypatch.setattr(file_picker, "count_audio", slow_count)
+    monkeypatch.chdir(tree)
+    app = bare_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        train, picker = await _train_screen(app, pilot, tree)
+        await until(pilot, lambda: "2 folders, 7 sounds in it and below" in picker.message, what="the count")
+        assert counted_on and threading.main_thread().name not in counted_on
+        picker.input.value = str(tree / "kicks") + os.sep
+        await pilot.pause()
+        assert picker.message == "0 folders · Enter: use this folder"  # the count follows
+        picker.input.value = str(tree) + os.sep
+        await until(pilot, lambda: "2 folders, 7 sounds" in picker.message, what="the count of the folder shown")
+        await pilot.pause(0.7)  # the count of kicks/ comes back: the field shows another folder now
+        assert "2 folders, 7 sounds" in picker.message
+

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import ScrollableContainer, Vertical
@@ -20,6 +21,7 @@ from textual.events import Key
 from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
 
 from ...audio.io import is_audio_file
 from ...data.audio_files import count_audio
@@ -237,12 +239,27 @@ class PathPicker(Vertical):
         if not folder.is_dir():
             self.say(f"{folder} is not a folder", bad=True)
         elif self.kind == FOLDER and not prefix:
-            self.say(f"{len(entries)}{'+' if cut else ''} {'folder' if len(entries) == 1 and not cut else 'folders'}, "
-                     f"{sounds_below(*count_audio(folder))} · Enter: use this folder")
+            folders = f"{len(entries)}{'+' if cut else ''} {'folder' if len(entries) == 1 and not cut else 'folders'}"
+            self.say(f"{folders} · Enter: use this folder")
+            self._count_sounds(folder, folders)
         elif not entries:
             self.say(f"nothing here matches {prefix!r}" if prefix else f"nothing to open here ({WHAT[self.kind]})")
         else:
             self.say(f"{len(entries)}{'+' if cut else ''} here · Tab completes · Enter opens")
+
+    @work(thread=True, exclusive=True, group="picker-count", exit_on_error=False)
+    def _count_sounds(self, folder: Path, folders: str) -> None:
+        """The sounds in `folder` and below, counted off the event loop (up to 50-90 ms for "/" or "/etc"): while a
+        keystroke's handler counted, the keys typed meanwhile were handled out of order (a Backspace bubbles to
+        its binding later than a letter reaches the field), so holding Backspace then typing "/tmp/pd20" gave
+        "tmp/pd20". Said when the field still shows that folder."""
+        words = sounds_below(*count_audio(folder))
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._counted, folder, f"{folders}, {words} · Enter: use this folder")
+
+    def _counted(self, folder: Path, text: str) -> None:
+        if split_typed(self.input.value, self.base) == (folder, ""):
+            self.say(text)
 
     def _show_entries(self) -> None:
         """The entries as the list's options, each name fitted to one line (cut around what tells it apart)."""
