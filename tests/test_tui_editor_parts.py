@@ -167,3 +167,18 @@ def test_the_palette_matches_whole_words_of_an_entrys_help():
     assert not says_every_word("morph the selection toward B's sound", "mts")  # not letters in order
     assert not says_every_word("morph the selection", "")
 
+
+
+def test_the_status_line_puts_the_message_before_the_decode_time():
+    """At 80 columns the line is cut: "generated a loop of 2.0 s (seed 83125)" lost its seed while "decode 142 ms"
+    (the least needed) stood before it."""
+    from types import SimpleNamespace
+
+    from distill_tui.tui.editor_panels import status_text
+
+    ws = Workspace()
+    ws.add(_grid())
+    view = SimpleNamespace(mode="NORMAL", count_pending="", typed="", level=0, pos=0)
+    line = status_text(view, ws, playing=False, follow=False, decode_ms=142.0,  # type: ignore[arg-type]
+                       message="generated a loop of 2.0 s (seed 83125)")
+    assert line.index("(seed 83125)") < line.index("decode 142 ms")
