@@ -12,6 +12,7 @@ import soundfile as sf
 
 from distill_tui.train.runs import FINISHED, STOPPED
 from distill_tui.tui.app import DistillApp
+from distill_tui.tui.screens.file_picker import PathPicker
 from distill_tui.tui.screens.run_view import RunViewScreen
 from distill_tui.tui.screens.runs import RunsScreen
 from distill_tui.tui.screens.train import TrainScreen, column_ms
@@ -227,6 +228,8 @@ def test_train_screen_snapshot(snap_compare, tmp_path: Path, monkeypatch):
         screen = TrainScreen(Path("sounds"), browse_root=Path("."))
         pilot.app.push_screen(screen)
         await until(pilot, lambda: screen.report is not None, what="the scan")
+        picker = screen.query_one(PathPicker)
+        await until(pilot, lambda: "in it and below" in picker.message, what="the picker's count (a thread)")
         for field in screen.query("Input"):
             field.cursor_blink = False  # the cursor is always drawn: the frame does not depend on timing
         await pilot.pause()
