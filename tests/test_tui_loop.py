@@ -144,3 +144,36 @@ async def test_typing_loop_in_the_palette_finds_loop_playback_and_a_seamless_loo
         req = panel.request().settings
         settings = SamplingSettings(req.temperature, req.top_k, req.top_p, seed=grid.source["seed"])
         assert np.array_equal(grid.codes, make_loop(ed.engine.prior, ed.engine.codec, grid.positions, settings).codes)
+
+
+@aio
+async def test_a_generated_sounds_seed_can_be_set_again_and_draws_the_same_sound(tmp_path: Path, monkeypatch):
+    """Generate said "(seed 1399111753)": a 31-bit number the panel's seed (0..9999) could not hold, so a sound the
+    musician liked could not be drawn again. Drawn seeds fit the panel, and Set seed… offers the seed of the
+    generated sound in A."""
+    from distill_tui.inference.sampling import DRAWN_SEEDS
+    from distill_tui.tui import commands
+    from distill_tui.tui.widgets.generate_panel import MAX_SEED, GeneratePanel
+
+    async with demo_editor(tmp_path, monkeypatch, "pluck_a2.wav") as (pilot, ed):
+        panel = ed.query_one(GeneratePanel)
+        assert panel.request().settings.seed is None and MAX_SEED >= DRAWN_SEEDS
+        names = set(ed.ws.sounds)
+        await pilot.press("ctrl+g")
+        await until(pilot, lambda: len(ed.ws.sounds) == len(names) + 1, timeout=180, what="the first sound")
+        first = ed.ws.grid(ed.ws.a)
+        seed = first.source["seed"]
+        assert 1 <= seed <= DRAWN_SEEDS
+        set_seed = next(c for c in commands.COMMANDS if c.title == "Set seed…")
+        assert ed.seed_offered() == str(seed)  # what the question offers
+        set_seed.then(ed, ed.seed_offered())
+        assert panel.request().settings.seed == seed and ed.message == f"Generate draws with seed {seed}"
+        await pilot.press("ctrl+g")
+        await until(pilot, lambda: len(ed.ws.sounds) == len(names) + 2, timeout=180, what="the second sound")
+        again = ed.ws.grid(ed.ws.a)
+        assert again.source["seed"] == seed and np.array_equal(again.codes, first.codes)
+        set_seed.then(ed, "12x")  # refused in one line, the seed kept
+        await pilot.pause()
+        assert panel.request().settings.seed == seed
+        set_seed.then(ed, "0")
+        assert panel.request().settings.seed is None and ed.message == "Generate draws a new seed each time"

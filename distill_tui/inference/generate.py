@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -29,7 +28,7 @@ from ..persistence.document import PriorSummary
 from ..persistence.model_file import ModelFile, load_model_file
 from ..threads import torch_threads
 from .masked_sampling import MaskedSampler
-from .sampling import SamplingSettings, check_candidates
+from .sampling import SamplingSettings, check_candidates, draw_seed
 
 if TYPE_CHECKING:
     from .codec import Codec
@@ -149,7 +148,7 @@ class Prior:
     # ------------------------------------------------------------ checks
     def _generator(self, settings: SamplingSettings) -> torch.Generator:
         settings.validate()
-        self.last_seed = settings.seed if settings.seed is not None else secrets.randbits(31)
+        self.last_seed = settings.seed if settings.seed is not None else draw_seed()
         return torch.Generator().manual_seed(int(self.last_seed))
 
     def check_codes(self, codes: np.ndarray, what: str = "codes") -> np.ndarray:

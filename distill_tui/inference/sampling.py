@@ -8,12 +8,22 @@ panel and its palette commands, and training's memorization guard. It lives apar
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import dataclass
 
 from ..config import MAX_SEED
 from ..errors import BadInputError
 
 MOST_CANDIDATES = 64  # samples drawn side by side to choose from (4 by default, 16 for a loop): each holds a cache
+# A seed drawn for a run that names none is 1..DRAWN_SEEDS: six digits, said with the result and typed back in a
+# moment (`--seed`, the editor's Set seed…). They were 31-bit numbers, which the generate panel's seed (0..9999)
+# could not hold, so a generated sound the musician liked could not be drawn again with other settings.
+DRAWN_SEEDS = 999_999
+
+
+def draw_seed() -> int:
+    """A fresh seed, 1..DRAWN_SEEDS (0 stays "draw one" in the editor's panel)."""
+    return secrets.randbelow(DRAWN_SEEDS) + 1
 
 
 def check_candidates(n: int, what: str = "candidates") -> None:

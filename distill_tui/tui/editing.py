@@ -333,6 +333,23 @@ class EditingActions:
         self.grid.edit_step = step
         self.set_message(f"edit step {step}")
 
+    def seed_offered(self) -> str:
+        """What Set seed… offers: the seed the sound in A was generated with, else the panel's (0: a new one each time)."""
+        from .widgets.generate_panel import GeneratePanel
+
+        seed = self.ws.grid(self.ws.a).source.get("seed") if self.ws.a else None
+        return str(seed if isinstance(seed, int) else self.query_one(GeneratePanel).request().settings.seed or 0)
+
+    def set_seed(self, text: str | None) -> None:
+        """Set the generate panel's seed (0: a new one each time; a generated sound's seed draws it again)."""
+        from .widgets.generate_panel import MAX_SEED, GeneratePanel
+
+        seed = self._number_in(text, int, 0, MAX_SEED, f"the seed is a whole number from 0 to {MAX_SEED}")
+        if seed is None:
+            return
+        self.query_one(GeneratePanel).set_seed(seed)
+        self.set_message(f"Generate draws with seed {seed}" if seed else "Generate draws a new seed each time")
+
     def _number_in(self, text: str | None, kind: Callable[[str], Any], low: float, high: float,
                    refusal: str) -> Any:
         """`text` read as `kind` if it lies in [low, high]; else None, and `refusal` is shown."""

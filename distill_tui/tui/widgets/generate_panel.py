@@ -7,11 +7,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Button, Checkbox, Static
 
-from ...inference.sampling import SamplingSettings
+from ...inference.sampling import DRAWN_SEEDS, SamplingSettings
 from ..messages import GenerateRequested
 from .slider import Slider
 
-MAX_SEED = 9999
+MAX_SEED = DRAWN_SEEDS  # every seed Generate draws can be set here again (Set seed…)
 
 
 class GeneratePanel(Vertical):
@@ -59,6 +59,10 @@ class GeneratePanel(Vertical):
         focus.high, focus.steps = float(k), max(k - 1, 1)
         focus.position = focus.steps
         focus.refresh()
+
+    def set_seed(self, seed: int) -> None:
+        """The seed Generate uses: 0 draws a new one each time, any other repeats a result (0..MAX_SEED)."""
+        self.query_one("#seed", Slider).value = seed
 
     def set_note(self, text: str) -> None:
         self.query_one("#gen-note", Static).update(text)
