@@ -129,13 +129,13 @@ async def test_an_edit_during_the_idle_full_decode_does_not_wait_for_it(app_fact
         chunked = codec.griffin_lim_by_chunks
         started = threading.Event()
 
-        def slowly(db, scale, iters, bounds, step=lambda: None):  # noqa: ANN001, ANN202
+        def slowly(db, scale, iters, bounds, step=lambda: None, between=None):  # noqa: ANN001, ANN202
             def slow_step() -> None:
                 started.set()
                 time.sleep(0.4)
                 step()
 
-            return chunked(db, scale, iters, bounds, slow_step)
+            return chunked(db, scale, iters, bounds, slow_step, between=between)
 
         monkeypatch.setattr(codec, "chunk_positions", lambda: 2)  # many chunks
         monkeypatch.setattr(codec, "griffin_lim_by_chunks", slowly)
@@ -160,6 +160,48 @@ async def test_an_edit_during_the_idle_full_decode_does_not_wait_for_it(app_fact
         first = ed.ws.sounds[name]
         await until(pilot, lambda: decoded(ed, name) and not first.audition.partial, timeout=90,
                     what="the interrupted sound's full decode, after a pause")
+
+
+@aio
+async def test_an_edit_during_the_idle_full_decode_of_a_short_sound_does_not_wait_for_it(app_factory, monkeypatch):
+    """A sound shorter than a decode chunk (30 s) is decoded in one chunk, and the idle full decode gave way only
+    between chunks: an edit made during it waited for all of its Griffin-Lim (1.3 s for 25 s of audio). It gives
+    way between iterations now. Here each iteration of a full decode takes 0.2 s: 5.6 s for the 28."""
+    import threading
+    import time
+
+    from distill_tui.inference import codec as codec_module
+
+    monkeypatch.setattr(editor_module, "IDLE_FULL_DECODE_S", 0.2)
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        sound = ed.ws.sounds[ed.ws.a]
+        for _ in range(2):  # B decoded too (its first decode is a full one), and back to A
+            await pilot.press("o")
+            await until(pilot, lambda: decoded(ed), what="a decode")
+        real = codec_module.griffin_lim
+        started = threading.Event()
+
+        def slow(*args, between=None, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            def each() -> None:
+                started.set()
+                time.sleep(0.2)
+                if between is not None:
+                    between()
+
+            return real(*args, between=each, **kwargs)
+
+        monkeypatch.setattr(codec_module, "griffin_lim", slow)  # full decodes only: partial ones are audition's
+        assert ed.engine.codec.chunk_bounds(ed.ws.grid(ed.ws.a).positions) is None  # one chunk
+        await pilot.press("3", "l", "i", "1", "1", "escape")
+        await until(pilot, started.is_set, what="the idle full decode")
+        t0 = time.monotonic()
+        await pilot.press("i", "2", "2", "escape")
+        await until(pilot, lambda: decoded(ed), what="the edit's decode")
+        assert time.monotonic() - t0 < 2.0
+        assert sound.audition.partial and (sound.audition.codes == ed.ws.grid(ed.ws.a).codes).all()
 
 
 @aio

@@ -9,6 +9,7 @@ so a floor never turns back into energy (docs/architecture.md, decision 2).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,6 +102,7 @@ def griffin_lim(
     momentum: float = 0.95,
     length: int | None = None,
     phase: torch.Tensor | None = None,
+    between: Callable[[], None] | None = None,
 ) -> GriffinLimResult:
     """Fast Griffin-Lim (Perraudin et al. 2013, https://arxiv.org/abs/1306.0222).
 
@@ -115,6 +117,9 @@ def griffin_lim(
     be (`_GriffinLimPlan`), and run by blocks of `BLOCK_FRAMES` frames (the audio between iterations is
     whole): the same audio to float rounding (6e-5), in well under half the time (docs/architecture.md,
     decision 13).
+
+    `between()` is called after every iteration but the last: an exception it raises ends the call there (the
+    editor's idle full decode gives way to an edit so, within one iteration instead of one chunk of 30 s).
     """
     if phase is None:
         phase = pghi_phase(mag, n_fft, hop)
@@ -149,6 +154,8 @@ def griffin_lim(
             spec = c.mul_(inv.mul_(mag_t[:, a:z]))  # mag * c / |c|, into c's memory
             plan.overlap_add(torch.fft.irfft(spec, n=n_fft, dim=-1).mul_(plan.window), ola, a)
         before, audio = audio, plan.finish(ola)
+        if between is not None and i < iters - 1:
+            between()
     return GriffinLimResult(audio=audio, phase=angles.transpose(1, 2).contiguous())
 
 

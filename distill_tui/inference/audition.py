@@ -155,14 +155,16 @@ class Auditioner:
         return audio
 
     def full(self, grid: CodeGrid, muted: tuple[int, ...] | list[int] = (),
-             step: Callable[[], None] = lambda: None) -> Audition:
+             step: Callable[[], None] = lambda: None, between: Callable[[], None] | None = None) -> Audition:
         """Decode the whole grid (the same audio as `Codec.decode`); `muted` levels (0-based) are left out.
-        A long grid goes by chunks, with `step()` after each one: an exception it raises ends the decode there."""
+        A long grid goes by chunks, with `step()` after each one, and `between()` after each Griffin-Lim iteration:
+        an exception either raises ends the decode there."""
         with torch_threads(self.threads):
-            return self._full(grid, muted, step)
+            return self._full(grid, muted, step, between)
 
     @torch.no_grad()
-    def _full(self, grid: CodeGrid, muted: tuple[int, ...] | list[int], step: Callable[[], None]) -> Audition:
+    def _full(self, grid: CodeGrid, muted: tuple[int, ...] | list[int], step: Callable[[], None],
+              between: Callable[[], None] | None) -> Audition:
         t0 = time.perf_counter()
         codec = self.codec
         grid.check_model(codec.fingerprint, codec.codebook_sizes)
@@ -174,7 +176,7 @@ class Auditioner:
         else:
             db = codec.decode_db_chunked(grid.codes, muted, bounds, step)  # (F, T)
             frames = [(a * codec.cfg.stride, b * codec.cfg.stride) for a, b in bounds]
-        out = codec.griffin_lim_by_chunks(db, self._scale(grid), self.iters, frames, step)
+        out = codec.griffin_lim_by_chunks(db, self._scale(grid), self.iters, frames, step, between=between)
         raw, phase, phase0 = out.raw, out.phase, out.phase0  # (n,), (F, T), (F, T)
         return Audition(
             audio=self._finish(raw, grid), db=db.cpu().numpy(), phase=phase, phase0=phase0, raw=raw,

@@ -275,10 +275,11 @@ class Codec:
     @torch.no_grad()
     def griffin_lim_by_chunks(
         self, db: torch.Tensor, scale: float, iters: int | None, bounds: list[tuple[int, int]],
-        step: Callable[[], None] = lambda: None,
+        step: Callable[[], None] = lambda: None, between: Callable[[], None] | None = None,
     ) -> ChunkedPhase:
         """Griffin-Lim by chunks of frames [a, b) of db (F, T), each with `GL_CONTEXT_FRAMES` around it, from the
-        same starting phase a single pass would use (PGHI), cross-faded over `n_fft` samples at each seam."""
+        same starting phase a single pass would use (PGHI), cross-faded over `n_fft` samples at each seam.
+        `step()` after each chunk (an export's progress), `between()` after each iteration (`griffin_lim`)."""
         spec = self.spec
         hop, frames = spec.hop_length, db.shape[-1]
         n, half = (frames - 1) * hop, spec.n_fft // 2
@@ -294,7 +295,7 @@ class Codec:
             start = pghi_phase(mag, spec.n_fft, hop, first_frame=lo)  # (1, F, hi - lo)
             gl = griffin_lim(
                 mag, spec.n_fft, hop, iters=spec.griffin_lim_iters if iters is None else iters,
-                momentum=spec.griffin_lim_momentum, length=(hi - lo - 1) * hop, phase=start,
+                momentum=spec.griffin_lim_momentum, length=(hi - lo - 1) * hop, phase=start, between=between,
             )
             phase[:, a:b] = gl.phase[0][:, a - lo : b - lo]
             phase0[:, a:b] = start[0][:, a - lo : b - lo]

@@ -123,12 +123,13 @@ class InferenceSession:
     # ---- listening
     def decode(self, grid: CodeGrid, muted: set[int], previous: Any = None,
                step: Callable[[], None] = lambda: None) -> Any:
-        """A full decode (`step()` after each chunk of a long one: `Auditioner.full`), or a partial re-decode from
-        `previous` (the last `Audition` of this sound), which it takes over: `previous`'s arrays become the new
-        decode's, changed in place (`Auditioner.update`'s `reuse`)."""
+        """A full decode, or a partial re-decode from `previous` (the last `Audition` of this sound), which it takes
+        over: `previous`'s arrays become the new decode's, changed in place (`Auditioner.update`'s `reuse`).
+        A full decode calls `step()` after each chunk of a long sound and after each Griffin-Lim iteration (the
+        editor's check whether to give way to an edit: an exception it raises ends the decode there)."""
         with self._lock:
             if previous is None:
-                return self.auditioner.full(grid, tuple(sorted(muted)), step)
+                return self.auditioner.full(grid, tuple(sorted(muted)), step, between=step)
             return self.auditioner.update(grid, previous, tuple(sorted(muted)), reuse=True)
 
     def decode_loop(self, grid: CodeGrid, muted: set[int]) -> np.ndarray:

@@ -50,7 +50,7 @@ class DecodeJob:
 
 
 class GaveWay(Exception):
-    """Ends a fresh full decode at its next chunk: a sound was edited meanwhile."""
+    """Ends a fresh full decode after its current Griffin-Lim iteration (or chunk): a sound was edited meanwhile."""
 
 
 class DecodeQueue:
@@ -59,7 +59,7 @@ class DecodeQueue:
     A sound decoded by partial re-decodes is decoded afresh once nothing changed for `idle_full_decode_s`
     seconds and `busy()` (playing) is false: partial re-decodes are exact for the spectrogram but chain
     Griffin-Lim phases (bench/RESULTS.md, editing engine). That decode takes 10 s for a 3-minute sound; an edit
-    (of any sound) meanwhile stops it at its next chunk and is decoded first, and the fresh decode is tried
+    (of any sound) meanwhile stops it after its current Griffin-Lim iteration and is decoded first, and the fresh decode is tried
     again after the next pause. Every stored result is posted to `host` as `AuditionReady`.
     """
 
@@ -78,7 +78,7 @@ class DecodeQueue:
         self._running = False
         self._announced: str | None = None  # the sound whose long decode the status line says is running
         self._fresh_running = False  # the worker runs a fresh full decode (read and set on the UI thread)
-        self._give_way = threading.Event()  # set on the UI thread: that decode stops at its next chunk
+        self._give_way = threading.Event()  # set on the UI thread: that decode stops at its next check
 
     def post_message(self, message: Message) -> bool:
         """Failures of the worker go to the host (see `report_failures`)."""
