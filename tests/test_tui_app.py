@@ -107,6 +107,29 @@ async def test_a_pause_after_edits_brings_a_fresh_full_decode(app_factory, monke
         assert (sound.audition.codes == ed.ws.grid(ed.ws.a).codes).all()
 
 
+async def ready_with_both_decoded(pilot, app: DistillApp) -> None:
+    """`ready`, then B decoded too (its first decode is a full one) and back to A."""
+    await ready(pilot, app)
+    for _ in range(2):
+        await pilot.press("o")
+        await until(pilot, lambda: decoded(app.editor), what="a decode")
+
+
+async def edit_during_the_idle_decode(pilot, ed, started) -> None:  # noqa: ANN001
+    """Edit A, wait until its idle full decode has `started`, edit again: that edit is decoded (a partial re-decode
+    of the grid as it is) within 2 s."""
+    import time
+
+    sound = ed.ws.sounds[ed.ws.a]
+    await pilot.press("3", "l", "i", "1", "1", "escape")
+    await until(pilot, started.is_set, what="the idle full decode")
+    t0 = time.monotonic()
+    await pilot.press("i", "2", "2", "escape")
+    await until(pilot, lambda: decoded(ed), what="the edit's decode")
+    assert time.monotonic() - t0 < 2.0
+    assert sound.audition.partial and (sound.audition.codes == ed.ws.grid(ed.ws.a).codes).all()
+
+
 @aio
 async def test_an_edit_during_the_idle_full_decode_does_not_wait_for_it(app_factory, monkeypatch):
     """The idle full decode of a 3-minute sound takes about 10 s, and an edit made meanwhile waited for all of it
@@ -119,12 +142,8 @@ async def test_an_edit_during_the_idle_full_decode_does_not_wait_for_it(app_fact
     monkeypatch.setattr(editor_module, "IDLE_FULL_DECODE_S", 0.2)
     app, _ = app_factory()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
+        await ready_with_both_decoded(pilot, app)
         ed = app.editor
-        sound = ed.ws.sounds[ed.ws.a]
-        for _ in range(2):  # B decoded too (its first decode is a full one), and back to A
-            await pilot.press("o")
-            await until(pilot, lambda: decoded(ed), what="a decode")
         codec = ed.engine.codec
         chunked = codec.griffin_lim_by_chunks
         started = threading.Event()
@@ -140,13 +159,7 @@ async def test_an_edit_during_the_idle_full_decode_does_not_wait_for_it(app_fact
         monkeypatch.setattr(codec, "chunk_positions", lambda: 2)  # many chunks
         monkeypatch.setattr(codec, "griffin_lim_by_chunks", slowly)
         assert len(codec.chunk_bounds(ed.ws.grid(ed.ws.a).positions)) >= 10
-        await pilot.press("3", "l", "i", "1", "1", "escape")
-        await until(pilot, started.is_set, what="the idle full decode")
-        t0 = time.monotonic()
-        await pilot.press("i", "2", "2", "escape")
-        await until(pilot, lambda: decoded(ed), what="the edit's decode")
-        assert time.monotonic() - t0 < 2.0
-        assert sound.audition.partial and (sound.audition.codes == ed.ws.grid(ed.ws.a).codes).all()
+        await edit_during_the_idle_decode(pilot, ed, started)
         # an edit of another sound does not wait either, and the sound it interrupted is decoded after a pause
         name = ed.ws.a
         started.clear()
@@ -175,12 +188,8 @@ async def test_an_edit_during_the_idle_full_decode_of_a_short_sound_does_not_wai
     monkeypatch.setattr(editor_module, "IDLE_FULL_DECODE_S", 0.2)
     app, _ = app_factory()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
+        await ready_with_both_decoded(pilot, app)
         ed = app.editor
-        sound = ed.ws.sounds[ed.ws.a]
-        for _ in range(2):  # B decoded too (its first decode is a full one), and back to A
-            await pilot.press("o")
-            await until(pilot, lambda: decoded(ed), what="a decode")
         real = codec_module.griffin_lim
         started = threading.Event()
 
@@ -195,13 +204,7 @@ async def test_an_edit_during_the_idle_full_decode_of_a_short_sound_does_not_wai
 
         monkeypatch.setattr(codec_module, "griffin_lim", slow)  # full decodes only: partial ones are audition's
         assert ed.engine.codec.chunk_bounds(ed.ws.grid(ed.ws.a).positions) is None  # one chunk
-        await pilot.press("3", "l", "i", "1", "1", "escape")
-        await until(pilot, started.is_set, what="the idle full decode")
-        t0 = time.monotonic()
-        await pilot.press("i", "2", "2", "escape")
-        await until(pilot, lambda: decoded(ed), what="the edit's decode")
-        assert time.monotonic() - t0 < 2.0
-        assert sound.audition.partial and (sound.audition.codes == ed.ws.grid(ed.ws.a).codes).all()
+        await edit_during_the_idle_decode(pilot, ed, started)
 
 
 @aio
