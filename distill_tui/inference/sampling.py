@@ -17,7 +17,7 @@ from ..errors import BadInputError
 MOST_CANDIDATES = 64  # samples drawn side by side to choose from (4 by default, 16 for a loop): each holds a cache
 # A seed drawn for a run that names none is 1..DRAWN_SEEDS: six digits, said with the result and typed back in a
 # moment (`--seed`, the editor's Set seed…). They were 31-bit numbers, which the generate panel's seed (0..9999)
-# could not hold, so a generated sound the musician liked could not be drawn again with other settings.
+# could not hold, so a generated sound the musician liked could not be drawn again from the editor.
 DRAWN_SEEDS = 999_999
 
 

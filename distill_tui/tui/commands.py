@@ -484,7 +484,7 @@ COMMANDS: tuple[Command | Question, ...] = (
              lambda s: f"{s.bpm:g}", lambda s, text: s.set_tempo(text)),
     Question("Set edit step…", "how far the cursor advances after typing a code (0 stays)", "Edit step (positions)",
              lambda s: str(s.grid.edit_step), lambda s, text: s.set_edit_step(text)),
-    Question("Set seed…", "the seed Generate draws with: a generated sound's seed draws it again, with any settings "
+    Question("Set seed…", "the seed Generate draws with: a generated sound's seed and settings draw that sound again "
              "(0: a new one each time)", "Seed (0: a new one each time)", lambda s: s.seed_offered(), lambda s, text: s.set_seed(text)),
 )
 
