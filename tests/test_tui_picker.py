@@ -289,4 +289,9 @@ async def test_the_folder_pickers_count_of_sounds_does_not_hold_up_the_keys(tree
         await until(pilot, lambda: "2 folders, 7 sounds" in picker.message, what="the count of the folder shown")
         await pilot.pause(0.7)  # the count of kicks/ comes back: the field shows another folder now
         assert "2 folders, 7 sounds" in picker.message
+        picker.input.value = str(tree / "kicks") + os.sep  # a slow count, and the form closed before it returns
+        await pilot.pause()
+        app.pop_screen()
+        await pilot.pause(0.8)
+        assert not isinstance(app.screen, TrainScreen)
 
