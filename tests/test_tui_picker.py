@@ -295,3 +295,24 @@ async def test_the_folder_pickers_count_of_sounds_does_not_hold_up_the_keys(tree
         await pilot.pause(0.8)
         assert not isinstance(app.screen, TrainScreen)
 
+
+
+@aio
+async def test_the_count_of_sounds_is_whole_on_a_slow_disk(tree: Path, monkeypatch):
+    """The count had 50 ms, the most a keystroke's handler could spend: on a busy machine (the CI's) it read
+    "2 folders, 2+ sounds" of a folder holding 3. In its thread it has longer. Here each folder takes 30 ms to list."""
+    from distill_tui.data import audio_files
+
+    real_scandir = os.scandir
+
+    def slow_scandir(path):  # noqa: ANN001, ANN202
+        time.sleep(0.03)
+        return real_scandir(path)
+
+    monkeypatch.setattr(audio_files.os, "scandir", slow_scandir)
+    monkeypatch.chdir(tree)
+    app = bare_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        train, picker = await _train_screen(app, pilot, tree)
+        await until(pilot, lambda: "in it and below" in picker.message, what="the count")
+        assert "2 folders, 3 sounds in it and below" in picker.message
