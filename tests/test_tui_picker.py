@@ -198,7 +198,10 @@ async def test_train_screen_folder_picker_lists_folders_refuses_a_file_and_scans
         assert [e.role for e in picker.entries][:2] == ["use", "parent"]
         assert [e.label for e in picker.entries][2:] == [f"kicks{os.sep}", f"pads{os.sep}"]
         # it said "2 folders, 0 sound files here": the folder looked empty, yet training reads the folders below
-        await until(pilot, lambda: "2 folders, 3 sounds in it and below" in picker.message, what="the count")
+        try:
+            await until(pilot, lambda: "2 folders, 3 sounds in it and below" in picker.message, what="the count")
+        except AssertionError as exc:  # say what it read instead (a CI run once waited here in vain)
+            raise AssertionError(f"{exc}; the picker says {picker.message!r}") from None
         picker.input.value = str(tree / "notes.txt")
         await pilot.press("enter")
         await pilot.pause()

@@ -6,6 +6,7 @@ import errno
 import os
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..audio.io import is_audio_file
@@ -32,28 +33,30 @@ def skip_file(skipped: list[dict[str, str]], path: Path, reason: str) -> None:
     skipped.append({"path": printable(path), "reason": reason})
 
 
-def count_audio(root: Path, most: int = 1000, seconds: float = 0.05) -> tuple[int, bool]:
-    """How many audio files `find_audio(root)` would find, looking for no longer than `seconds` and counting
-    no further than `most`: (count, whether that is all of them). For a picker, at each keystroke."""
+def count_audio(root: Path, most: int = 1000, seconds: float = 0.05,
+                clock: Callable[[], float] = time.monotonic) -> tuple[int, bool]:
+    """How many audio files `find_audio(root)` would find, looking for no longer than `seconds` of `clock` and
+    counting no further than `most`: (count, whether that is all of them). For a picker: `time.thread_time` counts
+    only the time the count itself ran, so a busy machine slows it down instead of cutting it short."""
     found: list[Path] = []
     try:
-        done = _walk(root, found, [], most=most, deadline=time.monotonic() + seconds)
+        done = _walk(root, found, [], most=most, deadline=clock() + seconds, clock=clock)
     except OSError:
         return 0, True
     return len(found), done
 
 
 def _walk(root: Path, found: list[Path], skipped: list[dict[str, str]], most: int | None = None,
-          deadline: float | None = None) -> bool:
+          deadline: float | None = None, clock: Callable[[], float] = time.monotonic) -> bool:
     """List `root` depth-first without recursion (any depth). Each folder is read once, however many links
     lead to it; a link back to a folder above it is a loop, a link to a folder read already a duplicate.
-    With `most` or `deadline` (`time.monotonic()`), stop once that many files are found or at that time;
+    With `most` or `deadline` (on `clock`), stop once that many files are found or at that time;
     False if it stopped before the end."""
     st = os.stat(root)
     seen = {(st.st_dev, st.st_ino)}
     stack: list[tuple[Path, frozenset[tuple[int, int]]]] = [(root, frozenset(seen))]
     while stack:
-        if (most is not None and len(found) >= most) or (deadline is not None and time.monotonic() > deadline):
+        if (most is not None and len(found) >= most) or (deadline is not None and clock() > deadline):
             return False
         folder, above = stack.pop()
         try:

@@ -10,6 +10,7 @@ name starts with a dot.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +38,9 @@ MAX_ENTRIES = 400  # listed per folder (a huge folder is cut, and says so)
 # ellipsis is the last guard): a 100-character sample name took two lines and read as two files.
 FALLBACK_WIDTH = 76  # the list's width before it is laid out
 USE, PARENT, DIR, FILE = "use", "parent", "dir", "file"
-# How long the count of sounds below a folder may look. It runs in a thread, so it can take longer than a keystroke's
-# handler could (50 ms there): on a busy machine 50 ms read "5+ sounds" of a folder holding 7.
+# How long the count of sounds below a folder may look, in CPU time of its thread. It runs in a thread, so it can take
+# longer than a keystroke's handler could (50 ms there), and a busy machine slows it instead of cutting it short: under
+# the CI's load 50 ms of wall time read "5+ sounds" of a folder holding 7, and 0.5 s once read none.
 COUNT_SECONDS = 0.5
 
 
@@ -256,7 +258,7 @@ class PathPicker(Vertical):
         keystroke's handler counted, the keys typed meanwhile were handled out of order (a Backspace bubbles to
         its binding later than a letter reaches the field), so holding Backspace then typing "/tmp/pd20" gave
         "tmp/pd20". Said when the field still shows that folder."""
-        words = sounds_below(*count_audio(folder, seconds=COUNT_SECONDS))
+        words = sounds_below(*count_audio(folder, seconds=COUNT_SECONDS, clock=time.thread_time))
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._counted, folder, f"{folders}, {words} · Enter: use this folder")
 
