@@ -40,8 +40,9 @@ FALLBACK_WIDTH = 76  # the list's width before it is laid out
 USE, PARENT, DIR, FILE = "use", "parent", "dir", "file"
 # How long the count of sounds below a folder may look, in CPU time of its thread. It runs in a thread, so it can take
 # longer than a keystroke's handler could (50 ms there), and a busy machine slows it instead of cutting it short: under
-# the CI's load 50 ms of wall time read "5+ sounds" of a folder holding 7, and 0.5 s once read none.
+# the CI's load 50 ms of wall time read "5+ sounds" of a folder holding 7.
 COUNT_SECONDS = 0.5
+USE_FOLDER = " · Enter: use this folder"  # how the message line of a folder picker ends
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,7 @@ class PathPicker(Vertical):
             self.say(f"{folder} is not a folder", bad=True)
         elif self.kind == FOLDER and not prefix:
             folders = f"{len(entries)}{'+' if cut else ''} {'folder' if len(entries) == 1 and not cut else 'folders'}"
-            self.say(f"{folders} · Enter: use this folder")
+            self.say(folders + USE_FOLDER)
             self._count_sounds(folder, folders)
         elif not entries:
             self.say(f"nothing here matches {prefix!r}" if prefix else f"nothing to open here ({WHAT[self.kind]})")
@@ -260,7 +261,7 @@ class PathPicker(Vertical):
         "tmp/pd20". Said when the field still shows that folder."""
         words = sounds_below(*count_audio(folder, seconds=COUNT_SECONDS, clock=time.thread_time))
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._counted, folder, f"{folders}, {words} · Enter: use this folder")
+            self.app.call_from_thread(self._counted, folder, f"{folders}, {words}{USE_FOLDER}")
 
     def _counted(self, folder: Path, text: str) -> None:
         if split_typed(self.input.value, self.base) == (folder, ""):
