@@ -1,7 +1,7 @@
 """Benchmark variations (`distill-tui vary --keep-levels 1`) against issue 14's target.
 
     python bench/bench_vary.py MODEL SOUND_OR_FOLDER [...] [-n 4] [--keep-levels 1] [--seed 0] [--temperature 1]
-        [--any-shape] [--json OUT]
+        [--any-shape] [--nudge] [--json OUT]
 
 For each sound (audio, encoded by MODEL at its rate; sounds over the 60-s limit are skipped) it decodes the
 source grid and N variations, and measures each variation against its source:
@@ -39,7 +39,7 @@ from distill_tui.audio.io import is_audio_file, load_audio, resample  # noqa: E4
 from distill_tui.inference.codec import load_codec  # noqa: E402
 from distill_tui.inference.generate import Prior  # noqa: E402
 from distill_tui.inference.sampling import SamplingSettings  # noqa: E402
-from distill_tui.inference.variations import MAX_SECONDS, parse_levels, shape_judge, vary  # noqa: E402
+from distill_tui.inference.variations import MAX_SECONDS, near_codes, parse_levels, shape_judge, vary  # noqa: E402
 
 LSD_TARGET, ENVELOPE_TARGET = 2.0, 0.8
 
@@ -76,7 +76,7 @@ def sounds(paths: list[Path]) -> list[Path]:
 
 
 def measure_sound(path: Path, codec, prior: Prior, n: int, keep: list[int], settings: SamplingSettings,
-                  any_shape: bool = False) -> dict | None:
+                  any_shape: bool = False, nudge: bool = False) -> dict | None:
     rate = codec.spec.sample_rate
     original = load_audio(path)  # at its own rate, for the full-band LSD
     if original.seconds > MAX_SECONDS:
@@ -87,7 +87,7 @@ def measure_sound(path: Path, codec, prior: Prior, n: int, keep: list[int], sett
     frame = codec.cfg.stride * codec.spec.hop_length
     t0 = time.perf_counter()
     judge = None if any_shape else shape_judge(codec, grid.codes, grid.samples)
-    result = vary(prior, grid.codes, n, settings, keep_levels=keep, judge=judge)
+    result = vary(prior, grid.codes, n, settings, keep_levels=keep, judge=judge, nudge=near_codes(codec) if nudge else None)
     sample_s = time.perf_counter() - t0
     decoded, rows = [], []
     for v in result.variations:
@@ -150,6 +150,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--any-shape", action="store_true", help="as `vary --any-shape`: the first n drawn, unjudged")
+    ap.add_argument("--nudge", action="store_true", help="as `vary --nudge`: the kept levels move to near codes at some positions")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     import torch
@@ -164,7 +165,7 @@ def main() -> None:
     records = []
     for path in sounds(args.sounds):
         rec = measure_sound(path, codec, prior, args.n, keep, SamplingSettings(args.temperature, seed=args.seed),
-                            args.any_shape)
+                            args.any_shape, args.nudge)
         if rec is None:
             print(f"| {path.name} | over {MAX_SECONDS:g} s: skipped |")
             continue

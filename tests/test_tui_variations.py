@@ -50,6 +50,7 @@ async def test_four_slots_heard_by_number_and_the_chosen_one_kept(app_factory): 
         assert all(line.endswith("over time") for line in screen.slot_lines()[:4])  # how far, in words
         subtle = not any(slot.audible for slot in screen.slots)  # the demo's bells: level 2 carries little
         assert ("all subtle: little of" in "\n".join(screen.slot_lines())) == subtle
+        assert ("l moves level 1 a little too" in "\n".join(screen.slot_lines())) == subtle  # what to try next
         await pilot.press("enter")
         await until(pilot, lambda: f"{name}-var3" in ed.ws.sounds, what="the kept variation")
         assert not isinstance(app.screen, VariationsScreen)
@@ -117,7 +118,14 @@ async def test_l_chooses_which_levels_are_kept_and_draws_a_new_set(app_factory):
         await until(pilot, lambda: len(screen.slots) == 3, what="three variations")
         title = screen.query_one("#variations-title").render()
         assert "level 1 kept" in str(title)
-        await pilot.press("l")  # redraw every level: the way out when every variation is subtle
+        await pilot.press("l")  # level 1 moved a little: the middle ground when every variation is subtle
+        await until(pilot, lambda: len(screen.slots) == 3 and screen.nudged, what="a set with level 1 moved a little")
+        assert "level 1 moved a little, the rest redrawn" in str(screen.query_one("#variations-title").render())
+        for slot in screen.slots:
+            moved = slot.grid.codes[0] != source[0]
+            assert 0 < moved.sum() < moved.size  # moved at some positions, kept at the others
+            assert slot.grid.source["variation"]["nudged"] is True
+        await pilot.press("l")  # redraw every level: the way out when even that is too close
         await until(pilot, lambda: len(screen.slots) == 3 and screen.keep == [], what="a set with every level redrawn")
         assert "every level redrawn" in str(screen.query_one("#variations-title").render())
         grids = [slot.grid.codes for slot in screen.slots]
@@ -125,7 +133,8 @@ async def test_l_chooses_which_levels_are_kept_and_draws_a_new_set(app_factory):
         assert all(slot.grid.source["variation"]["keep_levels"] == [] for slot in screen.slots)
         assert "l: " in screen.query_one("#variations-help").render().plain  # the key is on screen
         await pilot.press("l")  # the demo has two levels: back to keeping the first
-        await until(pilot, lambda: len(screen.slots) == 3 and screen.keep == [0], what="level 1 kept again")
+        await until(pilot, lambda: len(screen.slots) == 3 and screen.keep == [0] and not screen.nudged,
+                    what="level 1 kept again")
         assert all(np.array_equal(slot.grid.codes[0], source[0]) for slot in screen.slots)
         assert all(slot.grid.source["variation"]["keep_levels"] == [1] for slot in screen.slots)
 

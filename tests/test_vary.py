@@ -14,10 +14,12 @@ from distill_tui.codes.grid import CodeGrid
 from distill_tui.errors import BadInputError
 from distill_tui.inference.generate import RegionCandidate, SamplingSettings
 from distill_tui.inference.variations import (
+    NUDGE_SHARES,
     OVERSAMPLE,
     Shape,
     keep_loudness,
     loudness_envelope,
+    nudged,
     parse_levels,
     shape_judge,
     vary,
@@ -269,6 +271,47 @@ def test_keep_levels_outside_the_model_are_refused(text, match):
     assert parse_levels("2,1", 3) == [0, 1] and parse_levels("none", 3) == []
 
 
+def neighbour_tables(sizes=(16, 8, 16), k: int = 3) -> list[np.ndarray]:
+    """Per level, code c's near codes are c+1..c+k (wrapping): easy to check by hand."""
+    return [(np.arange(n)[:, None] + np.arange(1, k + 1)[None]) % n for n in sizes]
+
+
+def test_nudged_moves_only_the_chosen_levels_inside_the_region_and_only_to_near_codes():
+    codes, near = source_grid(positions=400), neighbour_tables()
+    rng = np.random.default_rng(0)
+    out = nudged(codes, [0], (100, 300), near, 0.4, rng)
+    moved = np.flatnonzero(out[0] != codes[0])
+    assert moved.min() >= 100 and moved.max() < 300
+    assert 0.3 < moved.size / 200 < 0.5  # about the share asked for
+    step = (out[0, moved] - codes[0, moved]) % 16
+    assert set(step.tolist()) <= {1, 2, 3}  # every moved code went to one of its near codes
+    assert np.array_equal(out[1:], codes[1:])  # the other levels are untouched
+    one = nudged(codes[:, :3], [0], (0, 3), near, 0.0, np.random.default_rng(1))
+    assert (one[0] != codes[0, :3]).sum() == 1  # a share that rounds to nothing still moves one position
+
+
+def test_nudged_variations_move_the_kept_level_a_little_and_replay_by_seed():
+    prior, codes, near = random_prior(), source_grid(positions=40), neighbour_tables()
+    result = vary(prior, codes, 4, SamplingSettings(seed=7), nudge=near)
+    for v in result.variations:
+        moved = np.flatnonzero(v.codes[0] != codes[0])
+        assert 0 < moved.size < 40  # level 1 moved at some positions, not redrawn
+        assert set(((v.codes[0, moved] - codes[0, moved]) % 16).tolist()) <= {1, 2, 3}
+        assert not np.array_equal(v.codes[1:], codes[1:])
+    assert len({v.codes.tobytes() for v in result.variations}) == 4
+    again = vary(prior, codes, 4, SamplingSettings(seed=7), nudge=near)
+    assert all(np.array_equal(x.codes, y.codes) for x, y in zip(result.variations, again.variations, strict=True))
+    drawn = vary(prior, codes, 2, SamplingSettings(), nudge=near)  # no seed: one is drawn, and replays the set
+    replay = vary(prior, codes, 2, SamplingSettings(seed=drawn.seed), nudge=near)
+    assert all(np.array_equal(x.codes, y.codes) for x, y in zip(drawn.variations, replay.variations, strict=True))
+    # the candidates come from every share: with a judge that takes them in the order drawn, all groups show
+    shares = {round(float((v.codes[0] != codes[0]).mean()), 1) for v in
+              vary(prior, codes, len(NUDGE_SHARES) * 2, SamplingSettings(seed=3), nudge=near).variations}
+    assert len(shares) >= 2
+    with pytest.raises(BadInputError, match="keep at least one level"):
+        vary(prior, codes, 2, SamplingSettings(seed=0), keep_levels=[], nudge=near)
+
+
 def test_n_below_one_is_refused():
     with pytest.raises(BadInputError, match="at least 1"):
         vary(random_prior(), source_grid(), 0, SamplingSettings(seed=0))
@@ -347,6 +390,7 @@ def test_vary_bad_input_is_one_line_naming_the_argument(prior_model, tiny_model,
         (["--seed", 10**20], "seed must be a whole number from 0 to 2^63 - 1"),  # was "ValueError: Overflow ...", exit 1
         (["--keep-levels", 3], "--keep-levels 3 is outside this model's levels (1 to 2)"),
         (["--keep-levels", "1,2"], "--keep-levels 1,2 keeps every level"),
+        (["--keep-levels", "none", "--nudge"], "--nudge moves the kept levels, and --keep-levels none keeps none"),
         (["--max-seconds", 0.5], "SOUND is 1.2 s long, over the limit of 0.5 s"),
     ]
     for extra, message in cases:
@@ -382,6 +426,22 @@ def test_vary_says_how_far_each_variation_went_and_when_the_sound_has_little_to_
     assert ("--keep-levels none" in stdout) == result["subtle"]
     code, stdout, err = vary_cli(capsys, prior_model, pad, "-n", 1, "-o", out, "--seed", 4, "--force", "--any-shape")
     assert code == 0 and "of the varied codes changed" in stdout and "note:" not in stdout  # unjudged: no words
+
+
+def test_vary_nudge_moves_level_one_a_little_and_says_so(prior_model, pad, tmp_path, capsys):
+    out = tmp_path / "vars"
+    code, stdout, err = vary_cli(capsys, prior_model, pad, "-n", 2, "-o", out, "--seed", 4, "--json")
+    assert code == 0, err
+    plain = [CodeGrid.load(out / f"pad-var{k}.codes.json") for k in (1, 2)]
+    code, stdout, err = vary_cli(capsys, prior_model, pad, "-n", 2, "-o", out, "--seed", 4, "--nudge", "--force")
+    assert code == 0, err
+    assert "(keeping level 1, moved a little, seed 4)" in stdout
+    nudged_grids = [CodeGrid.load(out / f"pad-var{k}.codes.json") for k in (1, 2)]
+    for g in nudged_grids:
+        assert g.source["variation"]["nudged"] is True
+        moved = (g.codes[0] != plain[0].codes[0]).mean()
+        assert 0 < moved < 1  # level 1 moved at some positions, kept at others
+    assert plain[0].source["variation"]["nudged"] is False
 
 
 def test_the_words_for_a_variation_follow_the_closeness_scale():

@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "one-shots, loops and textures)")
     p.add_argument("--any-shape", action="store_true", help="keep the first N drawn; by default 3 x N are drawn and the N "
                    "that keep the sound's loudness over time and still change it are kept")
+    p.add_argument("--nudge", action="store_true", help="move the kept levels a little too: at some positions their "
+                   "code becomes one the model places beside it (for a kick or a drone whose variations come out subtle)")
     p.add_argument("--force", action="store_true", help="overwrite variations already in the folder")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=run)
@@ -69,7 +71,15 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.codec import Codec, build_vqvae
     from ..inference.generate import Prior
     from ..inference.sampling import SamplingSettings
-    from ..inference.variations import MAX_SECONDS, Variation, load_sound, parse_levels, shape_judge, vary
+    from ..inference.variations import (
+        MAX_SECONDS,
+        Variation,
+        load_sound,
+        near_codes,
+        parse_levels,
+        shape_judge,
+        vary,
+    )
     from ..persistence.model_file import load_model_file
 
     check_count(args.n)
@@ -85,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     mf = load_model_file(args.model)
     prior = Prior.from_loaded(mf, args.model)
     keep = parse_levels(args.keep_levels, prior.levels)
+    if args.nudge and not keep:
+        raise BadInputError("--nudge moves the kept levels, and --keep-levels none keeps none")
     vq, spec = build_vqvae(mf, args.model)
     codec = Codec(vq, spec, mf.fingerprint, mf.document)
     source = load_sound(codec, args.sound, max_seconds)
@@ -102,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         make_folder(args.output, "variations")
         how = {"of": name, "k": var.index, "keep_levels": keep_numbers,
                "region": list(region or (0, source.positions)), "seed": var.seed, "temperature": settings.temperature,
-               "top_k": settings.top_k, "top_p": settings.top_p}
+               "top_k": settings.top_k, "top_p": settings.top_p, "nudged": args.nudge}
         grid = CodeGrid(codes=var.codes, model_fingerprint=codec.fingerprint, codebook_sizes=codec.codebook_sizes,
                         sample_rate=spec.sample_rate, hop_length=spec.hop_length, stride=codec.cfg.stride,
                         name=f"{name}-var{var.index}", source={**kept, "variation": how})
@@ -121,12 +133,13 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     judge = None if args.any_shape else shape_judge(codec, source.codes, source.samples)
-    result = vary(prior, source.codes, args.n, settings, keep_levels=keep, region=region, judge=judge, on_ready=write)
+    result = vary(prior, source.codes, args.n, settings, keep_levels=keep, region=region, judge=judge, on_ready=write,
+                  nudge=near_codes(codec) if args.nudge else None)
     sample_s = time.perf_counter() - t0 - write_s
     shapes = [v.shape for v in result.variations if v.shape is not None]
     subtle = bool(shapes) and not any(sh.audible for sh in shapes)
     out = {"sound": str(args.sound), "output": str(args.output), "n": args.n, "subtle": subtle,
-           "keep_levels": [lv + 1 for lv in result.keep_levels], "region": list(result.region),
+           "keep_levels": [lv + 1 for lv in result.keep_levels], "nudged": args.nudge, "region": list(result.region),
            "positions": source.positions, "seconds": round(source.seconds, 3), "seed": result.seed,
            "rounds": result.rounds, "sampling_s": round(sample_s, 4), "variations": written}
     if args.json:
@@ -134,8 +147,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         kept_text = numbered("level", out["keep_levels"]) if out["keep_levels"] else "no level"
         plural = "s" if args.n != 1 else ""
+        kept_text += ", moved a little" if args.nudge else ""
         print(f"{args.n} variation{plural} of {name} (keeping {kept_text}, seed {result.seed}) in {sample_s:.2f} s of sampling")
         if subtle:
+            further = "--keep-levels none redraws them all" if args.nudge else \
+                "--nudge moves the kept levels a little too; --keep-levels none redraws them all"
             print(f"note: little of {name} lives in the levels redrawn, so every variation is within "
-                  f"{max(sh.change_db for sh in shapes):.1f} dB of it; --keep-levels none redraws them all")
+                  f"{max(sh.change_db for sh in shapes):.1f} dB of it; {further}")
     return 0

@@ -54,6 +54,11 @@ REPAIR_ROUNDS = 4  # rounds of `keep_loudness` for a chosen variation that lost 
 REPAIR_CANDIDATES = 8  # draws per round, judged position by position
 REPAIR_SEED_STEP = 104729  # repair round r of a variation drawn with seed s uses s + k + r * REPAIR_SEED_STEP
 FLAT_DB = 1e-4  # an envelope whose spread is below this has no shape to keep (float32 loudness rounds at ~1e-6)
+# Nudging the kept levels (`vary(nudge=...)`): for a sound whose finer levels hold too little to vary it (a kick, a
+# drone), each candidate also moves this share of the kept levels' positions to one of their code's NUDGE_NEAR
+# nearest codes; the candidates are drawn at every share and the judge keeps what keeps the shape and changes it.
+NUDGE_SHARES = (0.2, 0.4, 0.7)
+NUDGE_NEAR = 8
 
 
 @dataclass(frozen=True)
@@ -304,14 +309,43 @@ def parse_levels(text: str, levels: int, what: str = "--keep-levels") -> list[in
     return [v - 1 for v in chosen]
 
 
+def near_codes(codec: Codec, k: int = NUDGE_NEAR) -> list[np.ndarray]:
+    """Per level, each code's k nearest codes in the model's embedding space ((K, k) each): what `vary` nudges
+    kept codes to."""
+    from ..model.latent import nearest_codes
+
+    q = codec.model.quantizer
+    return [nearest_codes(q.embeddings(lv).detach().cpu().numpy(), k) for lv in range(len(codec.codebook_sizes))]
+
+
+def nudged(codes: np.ndarray, levels: list[int], region: tuple[int, int], neighbours: list[np.ndarray], share: float,
+           rng: np.random.Generator) -> np.ndarray:
+    """codes (levels, positions) with about `share` of the region's positions of each of `levels` moved to one of
+    their code's nearest codes (`neighbours[level]`: (K, k)); at least one position moves when the region has any."""
+    out = codes.copy()
+    start, end = region
+    for lv in levels:
+        pick = np.flatnonzero(rng.random(end - start) < share) + start
+        if not pick.size:
+            pick = np.array([start + int(rng.integers(end - start))])
+        near = neighbours[lv]
+        out[lv, pick] = near[out[lv, pick], rng.integers(0, near.shape[1], pick.size)]
+    return out
+
+
 def vary(prior: Prior, codes: np.ndarray, n: int, settings: SamplingSettings, *, keep_levels: list[int] | None = None,
          region: tuple[int, int] | None = None, max_rounds: int = MAX_ROUNDS, judge: ShapeJudge | None = None,
-         on_ready: Callable[[Variation], None] | None = None) -> VariationSet:
+         on_ready: Callable[[Variation], None] | None = None,
+         nudge: list[np.ndarray] | None = None) -> VariationSet:
     """n distinct variations of `codes` (levels, positions): `keep_levels` (0-based, default the coarsest) and the
     positions outside `region` (default: the whole grid) are kept; the other cells are sampled from the prior.
     With a `judge`, `OVERSAMPLE` times as many are drawn and the n that best keep the shape are kept (`_choose`).
     `on_ready` (if given) is called with each variation, in order, as soon as it is final: the repair of the
     next ones (`keep_loudness`, most of the time) has not begun, so a caller can let it be heard meanwhile.
+    `nudge` (per level, each code's nearest codes: `near_codes`) moves the kept levels a little too: the
+    candidates are drawn in `NUDGE_SHARES` groups, each from the source with that share of the kept levels'
+    positions in the region moved to a near code (`nudged`), so the kept levels change only to codes the model
+    places beside theirs.
 
     Raises `BadInputError` for n < 1, levels outside the model's, a region outside the grid, or when
     `max_rounds` rounds cannot find n variations that differ (a temperature or top-k too low to vary).
@@ -329,7 +363,13 @@ def vary(prior: Prior, codes: np.ndarray, n: int, settings: SamplingSettings, *,
     if not 0 <= start < end <= codes.shape[1]:
         raise BadInputError(f"region {start}:{end} must lie inside the grid's {codes.shape[1]} positions and not be empty")
     settings.validate()
+    if nudge is not None and not keep:
+        raise BadInputError("nudging moves the kept levels: keep at least one level")
     seed = settings.seed
+    if nudge is not None and seed is None:
+        from .sampling import draw_seed
+
+        seed = draw_seed()  # the nudges are drawn from it too, so the set can be replayed
     want = n * (OVERSAMPLE if judge is not None else 1)
     taken: list[Variation] = []
     seen = {codes.tobytes()}
@@ -337,8 +377,21 @@ def vary(prior: Prior, codes: np.ndarray, n: int, settings: SamplingSettings, *,
     rounds = 0
     while len(taken) < want and rounds < max_rounds:
         round_settings = replace(settings, seed=None if seed is None else seed + rounds * SEED_STEP)
-        found = prior.region_candidates(codes, start, end, round_settings, levels=free, candidates=want - len(taken))
-        round_seed = int(prior.last_seed or 0)
+        if nudge is None:
+            found = prior.region_candidates(codes, start, end, round_settings, levels=free, candidates=want - len(taken))
+        else:
+            found = []
+            groups = len(NUDGE_SHARES)
+            rng = np.random.default_rng(round_settings.seed)
+            left = want - len(taken)
+            for g, share in enumerate(NUDGE_SHARES):
+                count = left // groups + (g < left % groups)  # the candidates shared out between the groups
+                if not count:
+                    continue
+                start_codes = nudged(codes, keep, (start, end), nudge, share, rng)
+                found += prior.region_candidates(start_codes, start, end, replace(round_settings, seed=round_settings.seed + g),
+                                                 levels=free, candidates=count)
+        round_seed = int(prior.last_seed or 0) if nudge is None else int(round_settings.seed)
         if seed is None:
             seed = round_seed  # later rounds follow from the drawn seed, so the set can be replayed
         rounds += 1

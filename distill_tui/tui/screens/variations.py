@@ -1,8 +1,8 @@
 """Variations of the sound in A, as numbered slots: hear each with its number, keep one as a new sound.
 
 The prior redraws every level but the coarsest (`inference/variations.vary`), so each variation keeps
-the sound's loudness and shape over time; `l` chooses which levels are kept (the first, none, or the first
-two), for a sound whose finer levels hold too little to vary it audibly. Drawing and decoding run in a
+the sound's loudness and shape over time; `l` chooses which levels are kept (the first, the first moved a
+little, none, or the first two), for a sound whose finer levels hold too little to vary it audibly. Drawing and decoding run in a
 thread worker; playing goes through the editor's player, so the same output (speakers, a listener, a file)
 is used as for A.
 """
@@ -33,19 +33,22 @@ MAX_SLOTS = 9  # one number key each
 KEEP_LEVELS = [0]  # the coarsest level: the sound's loudness and shape over time
 
 
-def keep_choices(levels: int) -> list[list[int]]:
-    """The kept levels `l` steps through (0-based): the first, none, then the first two when a third is left to
-    redraw."""
-    return [[0], []] + ([[0, 1]] if levels >= 3 else [])
+def keep_choices(levels: int) -> list[tuple[list[int], bool]]:
+    """The (kept levels (0-based), moved a little) pairs `l` steps through: the first; the first moved a little
+    (`vary(nudge=...)`, the middle ground between a subtle set and a new shape); none; then the first two when a
+    third is left to redraw."""
+    return [([0], False), ([0], True), ([], False)] + ([([0, 1], False)] if levels >= 3 else [])
 
 
-def kept_words(keep: list[int]) -> str:
-    """'level 1 kept, the rest redrawn', 'every level redrawn', 'levels 1-2 kept, the rest redrawn'."""
+def kept_words(keep: list[int], nudged: bool = False) -> str:
+    """'level 1 kept, the rest redrawn', 'level 1 moved a little, the rest redrawn', 'every level redrawn',
+    'levels 1-2 kept, the rest redrawn'."""
     if not keep:
         return "every level redrawn"
+    how = "moved a little" if nudged else "kept"
     if len(keep) == 1:
-        return f"level {keep[0] + 1} kept, the rest redrawn"
-    return f"levels {keep[0] + 1}-{keep[-1] + 1} kept, the rest redrawn"
+        return f"level {keep[0] + 1} {how}, the rest redrawn"
+    return f"levels {keep[0] + 1}-{keep[-1] + 1} {how}, the rest redrawn"
 
 
 @dataclass
@@ -90,6 +93,7 @@ class VariationsScreen(Dialog[None]):
         self.kept: list[str] = []  # names of the variations kept as sounds
         self._round = 0  # each set drawn gets a number; what a cancelled older worker still sends is dropped
         self.keep: list[int] = list(KEEP_LEVELS)  # 0-based levels copied from the sound
+        self.nudged = False  # the kept levels moved a little (to codes the model places beside theirs)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -98,7 +102,7 @@ class VariationsScreen(Dialog[None]):
             yield Static(help_text(self.count), id="variations-help", markup=False)
 
     def title_text(self) -> str:
-        return f"Variations of {self.sound_name}: {kept_words(self.keep)}"
+        return f"Variations of {self.sound_name}: {kept_words(self.keep, self.nudged)}"
 
     def on_mount(self) -> None:
         self.draw()
@@ -111,11 +115,11 @@ class VariationsScreen(Dialog[None]):
         self.refresh_slots()
         for title in self.query("#variations-title").results(Static):  # composed (not yet mounted when it opens)
             title.update(self.title_text())
-        self._draw(self.editor.ws.grid(self.sound_name).copy(), self.settings, list(self.keep), self._round)
+        self._draw(self.editor.ws.grid(self.sound_name).copy(), self.settings, list(self.keep), self.nudged, self._round)
 
     @work(thread=True, exclusive=True, group="variations")
-    def _draw(self, source: CodeGrid, settings: SamplingSettings, keep: list[int], round_: int) -> None:
-        from ...inference.variations import Variation, shape_judge, vary
+    def _draw(self, source: CodeGrid, settings: SamplingSettings, keep: list[int], nudged: bool, round_: int) -> None:
+        from ...inference.variations import Variation, near_codes, shape_judge, vary
 
         engine = self.editor.engine
 
@@ -126,7 +130,8 @@ class VariationsScreen(Dialog[None]):
             grid.codes, grid.name = v.codes, f"{self.sound_name}-var{v.index}"
             grid.source = {**{k: x for k, x in source.source.items() if k in {"ref_db", "gain_db", "samples"}},
                            "variation": {"of": self.sound_name, "k": v.index, "keep_levels": [lv + 1 for lv in keep],
-                                         "seed": v.seed, "temperature": settings.temperature}}
+                                         "seed": v.seed, "temperature": settings.temperature,
+                                         "nudged": nudged}}
             audio = engine.decode(grid, set()).audio
             words = v.shape.words() if v.shape is not None else f"detail {v.changed:4.0%} new"
             audible = v.shape is None or v.shape.audible
@@ -134,7 +139,8 @@ class VariationsScreen(Dialog[None]):
 
         try:
             vary(engine.require_prior(), source.codes, self.count, settings, keep_levels=keep,
-                 judge=shape_judge(engine.codec, source.codes, source.samples), on_ready=ready)
+                 judge=shape_judge(engine.codec, source.codes, source.samples), on_ready=ready,
+                 nudge=near_codes(engine.codec) if nudged else None)
         except _Cancelled:
             return
         except Exception as exc:  # noqa: BLE001 - a failure is shown in the dialog; the editor carries on
@@ -152,7 +158,8 @@ class VariationsScreen(Dialog[None]):
         if done:  # say it when no draw could change the sound much: r will not help either
             self.status = "" if any(slot.audible for slot in self.slots) else (
                 f"all subtle: little of {self.sound_name} lives in the levels redrawn"
-                + ("; l redraws more of them" if self.keep else ""))
+                + (("; l redraws level 1 too" if self.nudged else "; l moves level 1 a little too")
+                   if self.keep == [0] else "; l redraws more of them" if self.keep else ""))
         self.refresh_slots()
 
     def _failed(self, reason: str, round_: int) -> None:
@@ -224,7 +231,9 @@ class VariationsScreen(Dialog[None]):
         """Keep the next choice of levels (`keep_choices`) and draw a new set with the same settings (a fixed seed
         gives the same set for the same levels; no seed draws afresh)."""
         choices = keep_choices(self.editor.engine.codec.cfg.levels)
-        self.keep = choices[(choices.index(self.keep) + 1) % len(choices)] if self.keep in choices else choices[0]
+        now = (self.keep, self.nudged)
+        self.keep, self.nudged = choices[(choices.index(now) + 1) % len(choices)] if now in choices else choices[0]
+        self.keep = list(self.keep)
         self.editor.stop_playing()
         self.draw()
 
