@@ -204,3 +204,28 @@ async def test_the_dialog_says_it_is_drawing_before_the_first_variation_arrives(
         release.set()
         assert "drawing 4 variations…" in shown, shown
         await until(pilot, lambda: len(screen.slots) == 4, what="four variations")
+
+
+@aio
+async def test_each_variation_is_one_line_at_80_columns_whatever_the_sounds_name(app_factory):  # noqa: F811
+    """Found in tmux at 80 x 24: "heaven_strings01-var1   3.25 s  subtle (1.2 dB), same shape over time" wrapped,
+    every slot on two lines. The dialog's title names the sound; the slots say var1, var2, …"""
+    from distill_tui.tui.messages import SoundLoaded
+
+    app, _ = app_factory()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        grid = ed.ws.grid(ed.ws.a).copy()
+        grid.name = "heaven_strings_take_two01"
+        ed.post_message(SoundLoaded(grid, slot="A", unsaved=True))
+        await until(pilot, lambda: ed.ws.a == grid.name, what="the long-named sound in A")
+        screen = await open_variations(pilot, app, "3")
+        await until(pilot, lambda: len(screen.slots) == 3 and "drawing" not in screen.status, what="three variations")
+        lines = screen.slot_lines()
+        assert [line[1:].split()[1] for line in lines[:3]] == ["var1", "var2", "var3"]
+        assert f"Variations of {grid.name}" in str(screen.query_one("#variations-title").render())
+        await pilot.pause()
+        width = screen.query_one("#variations-slots").size.width
+        assert all(len(line) <= width for line in lines[:3]), (width, lines)  # no slot wraps
+        assert screen.slots[0].grid.name == f"{grid.name}-var1"  # what Enter keeps is named in full

@@ -172,10 +172,12 @@ class VariationsScreen(Dialog[None]):
     def slot_lines(self) -> list[str]:
         """One line per variation (the chosen one marked), then what is under way."""
         lines = []
-        width = max((len(slot.grid.name) for slot in self.slots), default=0)
-        for i, slot in enumerate(self.slots):
+        # The title names the sound, so a slot says var1, var2, …: "<a long name>-var1" wrapped every slot at 80 columns
+        names = [slot.grid.name.removeprefix(f"{self.sound_name}-") for slot in self.slots]
+        width = max(map(len, names), default=0)
+        for i, (slot, name) in enumerate(zip(self.slots, names, strict=True)):
             mark = "▶" if i == self.chosen else " "
-            lines.append(f"{mark} {i + 1}  {slot.grid.name:<{width}}  {slot.grid.seconds:5.2f} s  {slot.words}")
+            lines.append(f"{mark} {i + 1}  {name:<{width}}  {slot.grid.seconds:5.2f} s  {slot.words}")
         if self.status:
             lines.append(self.status)
         return lines
