@@ -292,12 +292,16 @@ def test_nudged_moves_only_the_chosen_levels_inside_the_region_and_only_to_near_
 
 def test_nudged_variations_move_the_kept_level_a_little_and_replay_by_seed():
     prior, codes, near = random_prior(), source_grid(positions=40), neighbour_tables()
-    result = vary(prior, codes, 4, SamplingSettings(seed=7), nudge=near)
+    result = vary(prior, codes, 4, SamplingSettings(seed=7), nudge=near)  # unjudged: one from each group, in order
+    moves = []
     for v in result.variations:
         moved = np.flatnonzero(v.codes[0] != codes[0])
-        assert 0 < moved.size < 40  # level 1 moved at some positions, not redrawn
+        moves.append(moved.size)
+        assert moved.size < 40  # level 1 moved at some positions at most, never redrawn
         assert set(((v.codes[0, moved] - codes[0, moved]) % 16).tolist()) <= {1, 2, 3}
         assert not np.array_equal(v.codes[1:], codes[1:])
+    assert moves[0] == 0 and all(m > 0 for m in moves[1:])  # the first group keeps level 1 as it is
+    assert moves[1] < moves[3]  # a fifth of the positions moved, then seven tenths
     assert len({v.codes.tobytes() for v in result.variations}) == 4
     again = vary(prior, codes, 4, SamplingSettings(seed=7), nudge=near)
     assert all(np.array_equal(x.codes, y.codes) for x, y in zip(result.variations, again.variations, strict=True))
@@ -310,6 +314,17 @@ def test_nudged_variations_move_the_kept_level_a_little_and_replay_by_seed():
     assert len(shares) >= 2
     with pytest.raises(BadInputError, match="keep at least one level"):
         vary(prior, codes, 2, SamplingSettings(seed=0), keep_levels=[], nudge=near)
+
+
+def test_a_judge_takes_the_variations_that_keep_the_kept_levels_before_those_a_nudge_moved():
+    prior, codes, near = random_prior(), source_grid(positions=40), neighbour_tables()
+    result = vary(prior, codes, 4, SamplingSettings(seed=5), nudge=near, judge=lambda c: Shape(3.0, 0.9))
+    moved = [v.moved for v in result.variations]  # every candidate is as good: the unmoved ones come first
+    assert moved[:3] == [0.0, 0.0, 0.0] and moved[3] > 0  # the first group holds 3 of the 12 drawn
+    assert all(np.array_equal(v.codes[0], codes[0]) for v in result.variations[:3])
+    subtle = vary(prior, codes, 4, SamplingSettings(seed=5), nudge=near,  # too close unless level 1 moved
+                  judge=lambda c: Shape(1.0 + float((c[0] != codes[0]).mean()) * 5, 0.9))
+    assert all(v.moved > 0 for v in subtle.variations)
 
 
 def test_n_below_one_is_refused():
@@ -433,14 +448,15 @@ def test_vary_nudge_moves_level_one_a_little_and_says_so(prior_model, pad, tmp_p
     code, stdout, err = vary_cli(capsys, prior_model, pad, "-n", 2, "-o", out, "--seed", 4, "--json")
     assert code == 0, err
     plain = [CodeGrid.load(out / f"pad-var{k}.codes.json") for k in (1, 2)]
-    code, stdout, err = vary_cli(capsys, prior_model, pad, "-n", 2, "-o", out, "--seed", 4, "--nudge", "--force")
+    code, stdout, err = vary_cli(capsys, prior_model, pad, "-n", 4, "-o", out, "--seed", 4, "--nudge", "--force",
+                                 "--any-shape")  # unjudged: one from each group, in order
     assert code == 0, err
     assert "(keeping level 1, moved a little, seed 4)" in stdout
-    nudged_grids = [CodeGrid.load(out / f"pad-var{k}.codes.json") for k in (1, 2)]
-    for g in nudged_grids:
-        assert g.source["variation"]["nudged"] is True
-        moved = (g.codes[0] != plain[0].codes[0]).mean()
-        assert 0 < moved < 1  # level 1 moved at some positions, kept at others
+    nudged_grids = [CodeGrid.load(out / f"pad-var{k}.codes.json") for k in (1, 2, 3, 4)]
+    moved = [float((g.codes[0] != plain[0].codes[0]).mean()) for g in nudged_grids]
+    assert moved[0] == 0 and all(0 < m < 1 for m in moved[1:]), moved  # none moved, then some positions
+    assert stdout.count("the kept codes moved at") == 3
+    assert all(g.source["variation"]["nudged"] is True for g in nudged_grids)
     assert plain[0].source["variation"]["nudged"] is False
 
 

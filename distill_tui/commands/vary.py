@@ -124,11 +124,12 @@ def run(args: argparse.Namespace) -> int:
         item = {"audio": str(wav), "codes": str(codes_path), "changed": round(var.changed, 4),
                 "change_db": None if var.shape is None else round(var.shape.change_db, 3),
                 "envelope_r": None if var.shape is None else round(var.shape.envelope_r, 4),
-                "words": None if var.shape is None else var.shape.words()}
+                "words": None if var.shape is None else var.shape.words(), "kept_moved": round(var.moved, 4)}
         written.append(item)
         if not args.json:
-            print(f"{item['audio']}: {item['words'] or format(item['changed'], '.0%') + ' of the varied codes changed'}",
-                  flush=True)
+            moved = f", the kept codes moved at {var.moved:.0%} of the positions" if var.moved else ""
+            print(f"{item['audio']}: {item['words'] or format(item['changed'], '.0%') + ' of the varied codes changed'}"
+                  f"{moved}", flush=True)
         write_s += time.perf_counter() - t
 
     t0 = time.perf_counter()

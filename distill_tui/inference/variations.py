@@ -55,9 +55,10 @@ REPAIR_CANDIDATES = 8  # draws per round, judged position by position
 REPAIR_SEED_STEP = 104729  # repair round r of a variation drawn with seed s uses s + k + r * REPAIR_SEED_STEP
 FLAT_DB = 1e-4  # an envelope whose spread is below this has no shape to keep (float32 loudness rounds at ~1e-6)
 # Nudging the kept levels (`vary(nudge=...)`): for a sound whose finer levels hold too little to vary it (a kick, a
-# drone), each candidate also moves this share of the kept levels' positions to one of their code's NUDGE_NEAR
-# nearest codes; the candidates are drawn at every share and the judge keeps what keeps the shape and changes it.
-NUDGE_SHARES = (0.2, 0.4, 0.7)
+# drone), candidates also move this share of the kept levels' positions to one of their code's NUDGE_NEAR nearest
+# codes; the candidates are drawn at every share, none moved among them, and the judge keeps what keeps the shape
+# and changes it (a sound whose finer levels are enough keeps its kept levels as they are).
+NUDGE_SHARES = (0.0, 0.2, 0.4, 0.7)
 NUDGE_NEAR = 8
 
 
@@ -206,11 +207,12 @@ def keep_loudness(prior: Prior, shape: SourceShape, codes: np.ndarray, free_leve
     return current
 
 
-def _rank(shape: Shape) -> tuple:
-    """Lower is a better variation: those that keep the shape and change audibly (the most faithful shape first),
-    then those that keep the shape (the most changed first), then the rest (the best shape first)."""
+def _rank(shape: Shape, moved: bool = False) -> tuple:
+    """Lower is a better variation: those that keep the shape and change audibly (the kept levels kept as they are
+    before those a nudge moved, then the most faithful shape first), then those that keep the shape (the most
+    changed first), then the rest (the best shape first)."""
     if shape.keeps_shape and shape.audible:
-        return (0, -shape.envelope_r)
+        return (0, moved, -shape.envelope_r)
     if shape.keeps_shape:
         return (1, -shape.change_db)
     return (2, -shape.envelope_r)
@@ -218,7 +220,7 @@ def _rank(shape: Shape) -> tuple:
 
 def _choose(found: list[tuple[Variation, Shape]], n: int) -> list[Variation]:
     """The n candidates to keep, the best first by `_rank`."""
-    chosen = sorted(found, key=lambda item: _rank(item[1]))[:n]
+    chosen = sorted(found, key=lambda item: _rank(item[1], item[0].moved > 0))[:n]
     return [replace(v, index=k, shape=shape) for k, (v, shape) in enumerate(chosen, 1)]
 
 
@@ -235,7 +237,7 @@ def _repaired(prior: Prior, shape: SourceShape, v: Variation, source: np.ndarray
     if key in seen:
         return v
     new = shape(fixed)
-    if _rank(new) >= _rank(v.shape):
+    if _rank(new, v.moved > 0) >= _rank(v.shape, v.moved > 0):
         return v
     seen.add(key)
     start, end = region
@@ -253,6 +255,7 @@ class Variation:
     join_nll: float  # how unlikely the prior finds the kept codes after it (lower joins better)
     seed: int  # the seed of the round that drew it
     shape: Shape | None = None  # how it compares with the source, when a judge chose it
+    moved: float = 0.0  # share of the kept cells a nudge moved to a near code (`vary(nudge=...)`)
 
 
 @dataclass
@@ -342,10 +345,10 @@ def vary(prior: Prior, codes: np.ndarray, n: int, settings: SamplingSettings, *,
     With a `judge`, `OVERSAMPLE` times as many are drawn and the n that best keep the shape are kept (`_choose`).
     `on_ready` (if given) is called with each variation, in order, as soon as it is final: the repair of the
     next ones (`keep_loudness`, most of the time) has not begun, so a caller can let it be heard meanwhile.
-    `nudge` (per level, each code's nearest codes: `near_codes`) moves the kept levels a little too: the
+    `nudge` (per level, each code's nearest codes: `near_codes`) lets the kept levels move a little too: the
     candidates are drawn in `NUDGE_SHARES` groups, each from the source with that share of the kept levels'
-    positions in the region moved to a near code (`nudged`), so the kept levels change only to codes the model
-    places beside theirs.
+    positions in the region moved to a near code (`nudged`; none in the first group), so the kept levels change
+    only to codes the model places beside theirs, and with a judge only where keeping them left too little change.
 
     Raises `BadInputError` for n < 1, levels outside the model's, a region outside the grid, or when
     `max_rounds` rounds cannot find n variations that differ (a temperature or top-k too low to vary).
@@ -388,7 +391,7 @@ def vary(prior: Prior, codes: np.ndarray, n: int, settings: SamplingSettings, *,
                 count = left // groups + (g < left % groups)  # the candidates shared out between the groups
                 if not count:
                     continue
-                start_codes = nudged(codes, keep, (start, end), nudge, share, rng)
+                start_codes = nudged(codes, keep, (start, end), nudge, share, rng) if share else codes
                 found += prior.region_candidates(start_codes, start, end, replace(round_settings, seed=round_settings.seed + g),
                                                  levels=free, candidates=count)
         round_seed = int(prior.last_seed or 0) if nudge is None else int(round_settings.seed)
@@ -401,7 +404,9 @@ def vary(prior: Prior, codes: np.ndarray, n: int, settings: SamplingSettings, *,
                 continue
             seen.add(key)
             differ = int((cand.codes[free, start:end] != codes[free, start:end]).sum())
-            taken.append(Variation(len(taken) + 1, cand.codes, differ / cells, float(cand.join_nll), round_seed))
+            moved = 0.0 if nudge is None else float((cand.codes[keep, start:end] != codes[keep, start:end]).mean())
+            taken.append(Variation(len(taken) + 1, cand.codes, differ / cells, float(cand.join_nll), round_seed,
+                                   moved=moved))
     if len(taken) < n:
         raise BadInputError(f"only {len(taken)} of {n} variations differed after {rounds} rounds of sampling: "
                             "raise the temperature, or keep fewer levels")
