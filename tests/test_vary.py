@@ -327,6 +327,17 @@ def test_a_judge_takes_the_variations_that_keep_the_kept_levels_before_those_a_n
     assert all(v.moved > 0 for v in subtle.variations)
 
 
+def test_more_variations_than_one_batch_holds_are_drawn_in_batches():
+    """Found by hand: `vary -n 30` (the command allows 100) said "candidates must be from 1 to 64, got 90", a limit
+    of the sampler's batch, after loading everything."""
+    prior, codes = random_prior(), source_grid(positions=40)
+    for nudge in (None, neighbour_tables()):
+        result = vary(prior, codes, 30, SamplingSettings(seed=9), nudge=nudge, judge=lambda c: Shape(3.0, 0.9))
+        assert len(result.variations) == 30 and len({v.codes.tobytes() for v in result.variations}) == 30
+        again = vary(prior, codes, 30, SamplingSettings(seed=9), nudge=nudge, judge=lambda c: Shape(3.0, 0.9))
+        assert all(np.array_equal(x.codes, y.codes) for x, y in zip(result.variations, again.variations, strict=True))
+
+
 def test_n_below_one_is_refused():
     with pytest.raises(BadInputError, match="at least 1"):
         vary(random_prior(), source_grid(), 0, SamplingSettings(seed=0))
@@ -423,6 +434,8 @@ def test_vary_bad_input_is_one_line_naming_the_argument(prior_model, tiny_model,
         assert err.count("\n") == 1 and "Errno" not in err, err
     code, _, err = vary_cli(capsys, prior_model, pad, "-o", out / "a" / "b", "--keep-levels", 3)
     assert code == 2 and not out.exists()  # the folders made to find out are gone again
+    code, _, err = vary_cli(capsys, prior_model, pad, "-o", out, "-n", 22, "--seed", 1)  # 66 drawn: two batches
+    assert code == 0 and len(list(out.glob("pad-var*.wav"))) == 22, err
 
 
 def test_vary_says_how_far_each_variation_went_and_when_the_sound_has_little_to_vary(prior_model, pad, tmp_path,

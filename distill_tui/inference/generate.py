@@ -414,26 +414,41 @@ class Prior:
             return [RegionCandidate(c.codes, c.join_nll) for c in found]
         return self._masked(codes, free, settings, candidates, self._generator(settings))
 
+    def candidates_from(self, starts: np.ndarray, free: np.ndarray, settings: SamplingSettings) -> list[RegionCandidate]:
+        """One candidate per grid of `starts` (C, levels, positions), its free cells (levels, positions bool, the same
+        for all) sampled given that grid's own kept cells, in one batch; in the order of `starts`."""
+        grids = [self.check_codes(g) for g in starts]
+        free = np.asarray(free, dtype=bool)
+        if not grids or free.shape != grids[0].shape or not free.any():
+            raise BadInputError("candidates need grids of one shape and a mask that frees some of their cells")
+        if self.masked is not None:  # the masked prior fills one grid at a time
+            gen = self._generator(settings)
+            return [RegionCandidate(c.codes, c.join_nll) for g in grids
+                    for c in self.masked.candidates(g, free, settings, 1, gen)]
+        found = self._masked(np.stack(grids), free, settings, len(grids), self._generator(settings), ranked=False)
+        return found
+
     def _masked(self, codes: np.ndarray, free: np.ndarray, settings: SamplingSettings, candidates: int,
-                gen: torch.Generator, bias: LevelBias | None = None) -> list[RegionCandidate]:
+                gen: torch.Generator, bias: LevelBias | None = None, ranked: bool = True) -> list[RegionCandidate]:
+        """codes (levels, positions), or (candidates, levels, positions): each candidate's own kept cells."""
         check_candidates(candidates)
-        q, positions = self.levels, codes.shape[1]
+        q, positions = self.levels, codes.shape[-1]
         cols = np.flatnonzero(free.any(axis=0))
         start, end = int(cols[0]), int(cols[-1]) + 1
-        base = torch.from_numpy(flatten_codes(codes, self.cfg))  # (N,)
-        seq = base[None].repeat(candidates, 1)  # (C, N)
+        grids = codes if codes.ndim == 3 else np.broadcast_to(codes, (candidates, *codes.shape))  # (C, levels, positions)
+        seq = torch.from_numpy(np.stack([flatten_codes(g, self.cfg) for g in grids]))  # (C, N)
         free_slots = torch.from_numpy(np.ascontiguousarray(free.T).reshape(-1))  # (N,): time-major like the tokens
         inside = self._run(seq, free_slots, start * q, end * q, settings, gen, bias)  # log p of the kept codes in the span
         horizon = min(self.cfg.hop, positions - end)
         after = torch.zeros(candidates, dtype=torch.float64)
         if horizon > 0:
-            windows = [w for c in range(candidates) for w in scoring_windows(self.cfg, len(base), c, end * q, (end + horizon) * q)]
+            windows = [w for c in range(candidates) for w in scoring_windows(self.cfg, seq.shape[1], c, end * q, (end + horizon) * q)]
             after = windows_nll(self.model, list(seq), windows)
         join = (after - inside).tolist()
         out = []
-        for c in sorted(range(candidates), key=lambda c: join[c]):
+        for c in sorted(range(candidates), key=lambda c: join[c]) if ranked else range(candidates):
             grid = unflatten_tokens(seq[c].numpy(), self.cfg)
-            assert np.array_equal(grid[~free], codes[~free]), "regeneration touched codes outside its mask"
+            assert np.array_equal(grid[~free], grids[c][~free]), "regeneration touched codes outside its mask"
             out.append(RegionCandidate(grid, join[c]))
         return out
 

@@ -28,12 +28,12 @@ import torch
 
 from ..analysis.closeness import closeness
 from ..errors import BadInputError
-from .sampling import SamplingSettings
+from .sampling import MOST_CANDIDATES, SamplingSettings, draw_seed
 
 if TYPE_CHECKING:
     from ..codes.grid import CodeGrid
     from .codec import Codec
-    from .generate import Prior
+    from .generate import Prior, RegionCandidate
 
 # The prior's limit for a variation. The network reads a window of 16 positions (under a second) and the sound's
 # memory (model/memory.py) only counts, so the limit is one of waiting, not of the model: every slot of the region
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 MAX_SECONDS = 60.0
 MAX_ROUNDS = 8  # sampling rounds before giving up on n distinct variations
 SEED_STEP = 7919  # the seed of round r is seed + r * SEED_STEP, so a rerun with the same seed repeats every round
+BATCH_SEED_STEP = 15485863  # a round of more than MOST_CANDIDATES is drawn in batches, batch k at round seed + k * this
 OVERSAMPLE = 3  # candidates drawn per variation when a shape judge chooses among them
 MIN_ENVELOPE_R = 0.8  # a variation keeps its source's shape: loudness over time correlates at least this much
 MIN_CHANGE_DB = 2.0  # and changes it audibly: at least this far from the source's decode (model domain)
@@ -368,35 +369,15 @@ def vary(prior: Prior, codes: np.ndarray, n: int, settings: SamplingSettings, *,
     settings.validate()
     if nudge is not None and not keep:
         raise BadInputError("nudging moves the kept levels: keep at least one level")
-    seed = settings.seed
-    if nudge is not None and seed is None:
-        from .sampling import draw_seed
-
-        seed = draw_seed()  # the nudges are drawn from it too, so the set can be replayed
+    seed = draw_seed() if settings.seed is None else settings.seed  # every round follows from it: the set replays
     want = n * (OVERSAMPLE if judge is not None else 1)
     taken: list[Variation] = []
     seen = {codes.tobytes()}
     cells = len(free) * (end - start)
     rounds = 0
     while len(taken) < want and rounds < max_rounds:
-        round_settings = replace(settings, seed=None if seed is None else seed + rounds * SEED_STEP)
-        if nudge is None:
-            found = prior.region_candidates(codes, start, end, round_settings, levels=free, candidates=want - len(taken))
-        else:
-            found = []
-            groups = len(NUDGE_SHARES)
-            rng = np.random.default_rng(round_settings.seed)
-            left = want - len(taken)
-            for g, share in enumerate(NUDGE_SHARES):
-                count = left // groups + (g < left % groups)  # the candidates shared out between the groups
-                if not count:
-                    continue
-                start_codes = nudged(codes, keep, (start, end), nudge, share, rng) if share else codes
-                found += prior.region_candidates(start_codes, start, end, replace(round_settings, seed=round_settings.seed + g),
-                                                 levels=free, candidates=count)
-        round_seed = int(prior.last_seed or 0) if nudge is None else int(round_settings.seed)
-        if seed is None:
-            seed = round_seed  # later rounds follow from the drawn seed, so the set can be replayed
+        round_seed = seed + rounds * SEED_STEP
+        found = _draw(prior, codes, keep, free, (start, end), nudge, replace(settings, seed=round_seed), want - len(taken))
         rounds += 1
         for cand in found:
             key = cand.codes.tobytes()
@@ -420,4 +401,27 @@ def vary(prior: Prior, codes: np.ndarray, n: int, settings: SamplingSettings, *,
         if on_ready is not None:
             on_ready(v)
     taken = final
-    return VariationSet(taken, keep, (start, end), int(seed if seed is not None else 0), rounds)
+    return VariationSet(taken, keep, (start, end), int(seed), rounds)
+
+
+def _draw(prior: Prior, codes: np.ndarray, keep: list[int], free: list[int], region: tuple[int, int],
+          nudge: list[np.ndarray] | None, settings: SamplingSettings, count: int) -> list[RegionCandidate]:
+    """`count` candidates for the `free` levels of `region` in `codes` (levels, positions), in batches of at most
+    `MOST_CANDIDATES` (the k-th batch's seed moves on by `k * BATCH_SEED_STEP`); with `nudge`, each from its own
+    nudge of the `keep` levels, the `NUDGE_SHARES` groups side by side in a batch."""
+    start, end = region
+    cells = np.zeros(codes.shape, dtype=bool)  # (levels, positions): the cells redrawn
+    cells[np.ix_(free, np.arange(start, end))] = True
+    found: list[RegionCandidate] = []
+    for k, first in enumerate(range(0, count, MOST_CANDIDATES)):
+        size = min(MOST_CANDIDATES, count - first)
+        batch = replace(settings, seed=settings.seed + k * BATCH_SEED_STEP)
+        if nudge is None:
+            found += prior.region_candidates(codes, start, end, batch, levels=free, candidates=size)
+            continue
+        rng = np.random.default_rng(batch.seed)
+        groups = len(NUDGE_SHARES)
+        shares = [share for g, share in enumerate(NUDGE_SHARES) for _ in range(size // groups + (g < size % groups))]
+        starts = np.stack([nudged(codes, keep, region, nudge, share, rng) if share else codes for share in shares])
+        found += prior.candidates_from(starts, cells, batch)  # starts: (size, levels, positions)
+    return found
