@@ -227,6 +227,32 @@ def test_decoding_past_the_limit_is_one_line_naming_the_flag(tiny_model, tmp_pat
     assert doc["positions"] > 0
 
 
+def test_a_grid_made_for_exactly_the_limit_decodes_and_one_column_more_is_refused(tiny_model, tmp_path, capsys):
+    """Found by hand: `generate --seconds 600` (the longest it takes) sampled for 15 s, then said "the grid decodes to
+    10.0 minutes of audio, over the limit of 10 minutes": 600 s is 12,919.9 columns at 44.1 kHz, so 12,920. The whole
+    columns that hold the limit pass, at every door: decode's look at the header, the decoder, and a loop's check."""
+    from distill_tui.codes.grid import over_limit
+
+    doc = _codes_doc(tiny_model, tmp_path, capsys)
+    per_position = doc["stride"] * doc["hop_length"] / doc["sample_rate"]
+    limit_s = 1.001 * per_position * 7.5  # a limit that ends half-way through the 8th column
+    assert not over_limit(8, per_position, limit_s) and over_limit(9, per_position, limit_s)
+    assert not over_limit(12920, 2048 / 44100, 600.0) and over_limit(12921, 2048 / 44100, 600.0)
+    minutes = f"{limit_s / 60:.10f}"
+    for positions, ok in ((8, True), (9, False)):
+        for loop in (False, True):
+            grid = dict(doc, positions=positions, codes=[row[:1] * positions for row in doc["codes"]], loop=loop)
+            grid.pop("samples", None)
+            path = tmp_path / f"g{positions}{loop}.codes.json"
+            path.write_text(json.dumps(grid))
+            out = tmp_path / f"g{positions}{loop}.wav"
+            rc, _, err = _cli(capsys, "decode", str(tiny_model), str(path), "-o", str(out), "--max-minutes", minutes)
+            assert (rc == 0) == ok and out.exists() == ok, (positions, loop, err)
+            if not ok:
+                line = _one_error_line(err)
+                assert "over the limit of" in line and f"{positions * per_position:.1f}" in line, line
+
+
 def test_ten_million_positions_fail_fast_in_one_line(tiny_model, tmp_path, capsys):
     import time
 

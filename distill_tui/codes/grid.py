@@ -303,8 +303,21 @@ def _check_source(source: Any, path: str | Path | None) -> None:
 _HEADER_FIELD = re.compile(rb'"(positions|stride|hop_length|sample_rate)"\s*:\s*(\d{1,40})\s*[,}]')
 
 
-def peek_seconds(path: str | Path, head_bytes: int = 1 << 16) -> float | None:
-    """How long a codes file says it is, read from its first bytes only; None when that cannot be told.
+def over_limit(positions: int, seconds_per_position: float, max_seconds: float) -> bool:
+    """True when `positions` columns are more than the whole columns that hold `max_seconds`: a grid made for
+    exactly the limit ends a fraction of a column past it (600 s at 44.1 kHz is 12,919.9 columns, so 12,920)."""
+    return positions > math.ceil(max_seconds / seconds_per_position - 1e-9)
+
+
+def length_words(seconds: float, max_seconds: float) -> str:
+    """A length said against a limit: in seconds when it is within a minute of it ("600.09 s"; in minutes it read
+    "10.0 minutes, over the limit of 10 minutes"), else in minutes."""
+    return f"{seconds:.2f} s" if seconds - max_seconds < 60 else f"{seconds / 60:.1f} minutes"
+
+
+def peek_seconds(path: str | Path, head_bytes: int = 1 << 16, max_seconds: float | None = None) -> float | None:
+    """How long a codes file says it is, read from its first bytes only; None when that cannot be told, or (given
+    `max_seconds`) when it is not `over_limit`.
 
     A fast first look (Distill writes the header before the codes), so a file that declares hours of audio
     is refused before megabytes of codes are parsed. `load` checks the real grid afterwards.
@@ -317,4 +330,7 @@ def peek_seconds(path: str | Path, head_bytes: int = 1 << 16) -> float | None:
     fields = {m.group(1).decode(): int(m.group(2)) for m in _HEADER_FIELD.finditer(head)}
     if len(fields) < 4 or not all(fields.values()) or any(fields[k] > HEADER_INTS[k][1] for k in fields):
         return None  # `load` names the field that is out of range
-    return fields["positions"] * fields["stride"] * fields["hop_length"] / fields["sample_rate"]
+    per_position = fields["stride"] * fields["hop_length"] / fields["sample_rate"]
+    if max_seconds is not None and not over_limit(fields["positions"], per_position, max_seconds):
+        return None
+    return fields["positions"] * per_position

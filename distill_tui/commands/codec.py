@@ -55,7 +55,7 @@ def run_encode(args: argparse.Namespace) -> int:
 
 def run_decode(args: argparse.Namespace) -> int:
     from ..audio.io import save_audio
-    from ..codes.grid import CodeGrid, peek_seconds
+    from ..codes.grid import CodeGrid, length_words, over_limit, peek_seconds
     from ..errors import AudioError
     from ..inference.codec import DecodeTooLong, load_codec
 
@@ -66,9 +66,9 @@ def run_decode(args: argparse.Namespace) -> int:
         raise BadInputError(f"--max-minutes {args.max_minutes:g} must be above 0 and at most a week")
     max_seconds = args.max_minutes * 60
     hint = " (decode it with --max-minutes {})"
-    declared = peek_seconds(args.codes)  # refuse a grid that says it is huge before parsing all of it
-    if declared is not None and declared > max_seconds:
-        raise BadInputError(f"the grid says it is {declared / 60:.1f} minutes long, over the limit of "
+    declared = peek_seconds(args.codes, max_seconds=max_seconds)  # a grid that says it is huge, before parsing it
+    if declared is not None:
+        raise BadInputError(f"the grid says it is {length_words(declared, max_seconds)} long, over the limit of "
                             f"{args.max_minutes:g} minutes" + hint.format(_minutes_up(declared)), args.codes)
     codec = load_codec(args.model)
     grid = CodeGrid.load(args.codes)
@@ -78,8 +78,8 @@ def run_decode(args: argparse.Namespace) -> int:
         if not 1 <= args.levels <= grid.levels:
             raise BadInputError(f"--levels must be between 1 and {grid.levels}")
         muted = list(range(args.levels, grid.levels))
-    if grid.loop and codec.seconds_for(grid.positions) > max_seconds:
-        raise BadInputError(f"the grid is {codec.seconds_for(grid.positions) / 60:.1f} minutes long, over the limit of "
+    if grid.loop and over_limit(grid.positions, codec.seconds_for(1), max_seconds):
+        raise BadInputError(f"the grid is {length_words(codec.seconds_for(grid.positions), max_seconds)} long, over the limit of "
                             f"{args.max_minutes:g} minutes" + hint.format(_minutes_up(codec.seconds_for(grid.positions))), args.codes)
     try:
         if grid.loop:  # one cycle decoded as a loop: it repeats in a sampler or a DAW without a click

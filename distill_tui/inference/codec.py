@@ -19,7 +19,7 @@ import torch
 
 from ..audio.phase import pghi_phase
 from ..audio.spectrogram import from_db, griffin_lim, magnitude_db, to_relative_db
-from ..codes.grid import LONGEST_DECODE_S, CodeGrid
+from ..codes.grid import LONGEST_DECODE_S, CodeGrid, length_words, over_limit
 from ..config import ModelConfig, SpectrogramConfig
 from ..data.dataset import load_named_audio
 from ..errors import AudioError, ModelFileError, printable
@@ -190,12 +190,13 @@ class Codec:
         return positions * self.cfg.stride * self.spec.hop_length / self.spec.sample_rate
 
     def check_length(self, positions: int, max_seconds: float | None = DEFAULT_MAX_SECONDS) -> None:
-        """Refuse (`DecodeTooLong`) a grid that decodes to more than `max_seconds` of audio (None: no limit)."""
-        seconds = self.seconds_for(positions)
-        if max_seconds is not None and seconds > max_seconds:
-            raise DecodeTooLong(
-                f"the grid decodes to {seconds / 60:.1f} minutes of audio, over the limit of {max_seconds / 60:g} minutes"
-            )
+        """Refuse (`DecodeTooLong`) a grid that decodes to more than `max_seconds` of audio (None: no limit); the
+        whole columns that hold `max_seconds` pass (`generate --seconds 600` made 600.004 s of them, sampled for 15 s
+        and was then refused: "10.0 minutes of audio, over the limit of 10 minutes")."""
+        if max_seconds is None or not over_limit(positions, self.seconds_for(1), max_seconds):
+            return
+        said = length_words(self.seconds_for(positions), max_seconds)
+        raise DecodeTooLong(f"the grid decodes to {said} of audio, over the limit of {max_seconds / 60:g} minutes")
 
     def decode(
         self, grid: CodeGrid, muted: list[int] | tuple[int, ...] = (), iters: int | None = None, *,

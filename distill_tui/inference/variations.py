@@ -275,7 +275,7 @@ def load_sound(codec: Codec, path: Path, max_seconds: float | None = MAX_SECONDS
 
     Refuses (`BadInputError` naming the file) a codes file of another model and a sound over `max_seconds`.
     """
-    from ..codes.grid import CodeGrid, peek_seconds
+    from ..codes.grid import CodeGrid, over_limit, peek_seconds
     from ..data.dataset import load_named_audio
     from ..errors import printable
 
@@ -283,12 +283,12 @@ def load_sound(codec: Codec, path: Path, max_seconds: float | None = MAX_SECONDS
     limit = math.inf if max_seconds is None else max_seconds
     too_long = f"SOUND is {{:.1f}} s long, over the limit of {limit:g} s for variations (--max-seconds raises it)"
     if path.name.lower().endswith(".json"):
-        seconds = peek_seconds(path)
-        if seconds is not None and seconds > limit:
+        seconds = None if max_seconds is None else peek_seconds(path, max_seconds=max_seconds)
+        if seconds is not None:
             raise BadInputError(too_long.format(seconds), path)
         grid = CodeGrid.load(path)
         grid.check_model(codec.fingerprint, codec.codebook_sizes, path)
-        if grid.seconds > limit:
+        if max_seconds is not None and over_limit(grid.positions, grid.seconds_per_position, max_seconds):
             raise BadInputError(too_long.format(grid.seconds), path)
         return grid
     audio = load_named_audio(path, codec.spec.sample_rate, max_seconds=None if max_seconds is None else limit + 1.0)
