@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from distill_tui.cli import main
 from distill_tui.codes.grid import CodeGrid
+from distill_tui.errors import BadInputError
 
 from .conftest import run_cli, synth
 
@@ -113,6 +115,13 @@ def test_bad_input_is_refused_with_the_reason(files, capsys, tmp_path):
     assert code == 2 and "minutes Distill decodes" in err
     code, _, err = edit(capsys, "continue", files["a"], "--model", files["model"], "--to", "1e9s", "-o", out)
     assert code == 2 and "minutes Distill decodes" in err
+    # found by hand: `continue --to 600s` said "the result would be 10.0 minutes long, over the 10 minutes": 600 s is
+    # a fraction of a column more in whole columns, and those pass
+    grid = CodeGrid.load(files["a"])
+    most = math.ceil(600.0 / grid.seconds_per_position - 1e-9)
+    grid.check_growth(most)
+    with pytest.raises(BadInputError, match=r"would be 600\.\d\d s long, over the 10 minutes Distill decodes"):
+        grid.check_growth(most + 1)
     # found by scripted runs: a negative --from was taken, "infs" and a negative --seed were Python errors (exit 1),
     # and --k 0 was taken
     for args, said in ((["reverse", files["a"], "--from", "-3"], "count from 0"),

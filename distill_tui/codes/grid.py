@@ -65,10 +65,9 @@ class CodeGrid:
     def check_growth(self, positions: int) -> None:
         """Refuse (BadInputError) growing this grid to `positions` columns when that decodes past LONGEST_DECODE_S:
         what an edit checks before it allocates the new columns."""
-        seconds = positions * self.seconds_per_position
-        if seconds > LONGEST_DECODE_S:
-            raise BadInputError(f"the result would be {seconds / 60:.1f} minutes long, over the "
-                                f"{LONGEST_DECODE_S / 60:g} minutes Distill decodes")
+        if over_limit(positions, self.seconds_per_position, LONGEST_DECODE_S):
+            said = length_words(positions * self.seconds_per_position, LONGEST_DECODE_S)
+            raise BadInputError(f"the result would be {said} long, over the {LONGEST_DECODE_S / 60:g} minutes Distill decodes")
 
     def check_code(self, level: int, code: int) -> None:
         """Refuse (BadInputError) a code that does not exist at `level` (0-based), in hex as the grid shows codes."""
