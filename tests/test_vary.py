@@ -147,7 +147,10 @@ def test_keep_loudness_leaves_the_columns_past_the_sounds_end_alone():
     assert np.array_equal(fixed[:, 20:], drawn[:, 20:])  # the columns past the end are not
 
 
-def test_vary_repairs_a_chosen_variation_that_lost_the_shape():
+def test_vary_repairs_a_chosen_variation_that_lost_the_shape(monkeypatch):
+    from distill_tui.inference import variations
+
+    monkeypatch.setattr(variations, "MAX_NEW_RISE_DB", float("inf"))  # the toy's swells are its attacks: not judged here
     prior, codes = random_prior(), source_grid(positions=24)
     codes[2] = 8
     codes[0] = np.r_[np.arange(12), np.arange(12)[::-1]]
@@ -164,6 +167,44 @@ def test_vary_repairs_a_chosen_variation_that_lost_the_shape():
         assert v.shape == judge(v.codes)  # the shape reported is the repaired grid's
         assert np.array_equal(v.codes[0], codes[0]) and not np.array_equal(v.codes, codes)
     assert len({v.codes.tobytes() for v in repaired.variations}) == 3
+
+
+class ClickingCodec(ToyCodec):
+    """As `ToyCodec`, but a level-3 code of 15 puts a 30 dB click on the first frame of its position."""
+
+    def decode_db(self, codes: np.ndarray):
+        db = super().decode_db(codes)
+        for p in np.flatnonzero(np.asarray(codes[2]) == 15):
+            db[:, 4 * p] += 30.0
+        return db
+
+
+def test_a_variation_that_adds_a_click_does_not_keep_the_shape():
+    """Found by looking at spectrograms (heaven_strings01, a string pad): some variations put broadband clicks into
+    it while their loudness envelope still correlated 0.9 with the source's."""
+    codes = source_grid(positions=24)
+    codes[0], codes[1], codes[2] = 8, 4, 8  # a steady sound: no attack of its own
+    judge = shape_judge(ClickingCodec(), codes)
+    clicked = codes.copy()
+    clicked[2, 10] = 15
+    clean = codes.copy()
+    clean[1, 10] = (codes[1, 10] + 4) % 8
+    a, b = judge(clicked), judge(clean)
+    assert a.new_rise_db > 20 and a.envelope_r >= 0.8 and not a.keeps_shape and "a new attack" in a.words()
+    assert b.new_rise_db <= 2.0 and b.keeps_shape and "same shape" in b.words()
+    assert abs(judge(codes).new_rise_db) < 1e-6  # the source against itself adds nothing
+
+    prior = random_prior()
+    judged: list[np.ndarray] = []
+
+    def stand_in(c: np.ndarray) -> Shape:  # audible and faithful, but a 15 at level 3 clicks
+        judged.append(c)
+        return Shape(3.0, 0.9, 25.0 if (c[2] == 15).any() else 0.0)
+
+    result = vary(prior, codes, 3, SamplingSettings(seed=2), keep_levels=[0, 1], judge=stand_in)
+    quiet = sum(not (c[2] == 15).any() for c in judged)
+    chosen = [not (v.codes[2] == 15).any() for v in result.variations]
+    assert sum(chosen) == min(3, quiet) and chosen == sorted(chosen, reverse=True)  # the clean ones first
 
 
 def test_each_variation_is_handed_over_as_soon_as_it_is_final(monkeypatch):
