@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import BadInputError, printable
 from ..fileio import check_folder_can_be_made, make_folder
@@ -12,6 +13,9 @@ from ..persistence.model_of_codes import note_model
 from ..words import numbered
 from . import check_count, print_json
 from .generate import parse_region
+
+if TYPE_CHECKING:
+    from ..inference.sampling import SamplingSettings
 
 CODES_SUFFIX = ".codes.json"
 
@@ -70,7 +74,6 @@ def run(args: argparse.Namespace) -> int:
     from ..codes.grid import CodeGrid
     from ..inference.codec import Codec, build_vqvae
     from ..inference.generate import Prior
-    from ..inference.sampling import SamplingSettings
     from ..inference.variations import (
         MAX_SECONDS,
         Variation,
@@ -84,10 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_count(args.n)
     max_seconds = MAX_SECONDS if args.max_seconds is None else args.max_seconds
-    if not max_seconds > 0:
-        raise BadInputError("--max-seconds must be positive")
-    settings = SamplingSettings(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
-    settings.validate()
+    settings = sampling_settings(args, max_seconds)
     name = sound_name(args.sound)
     pairs = output_paths(args.output, name, args.n)
     check_outputs(args.output, pairs, args.force)
@@ -146,13 +146,31 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(out)
     else:
-        kept_text = numbered("level", out["keep_levels"]) if out["keep_levels"] else "no level"
-        plural = "s" if args.n != 1 else ""
-        kept_text += ", moved a little" if args.nudge else ""
-        print(f"{args.n} variation{plural} of {name} (keeping {kept_text}, seed {result.seed}) in {sample_s:.2f} s of sampling")
-        if subtle:
-            further = "--keep-levels none redraws them all" if args.nudge else \
-                "--nudge moves the kept levels a little too; --keep-levels none redraws them all"
-            print(f"note: little of {name} lives in the levels redrawn, so every variation is within "
-                  f"{max(sh.change_db for sh in shapes):.1f} dB of it; {further}")
+        say_summary(out, name, max((sh.change_db for sh in shapes), default=0.0), sample_s)
     return 0
+
+
+def sampling_settings(args: argparse.Namespace, max_seconds: float) -> SamplingSettings:
+    """--temperature, --top-k, --top-p and --seed, checked with --max-seconds (`BadInputError` naming the first
+    that cannot be used)."""
+    from ..inference.sampling import SamplingSettings
+
+    if not max_seconds > 0:
+        raise BadInputError("--max-seconds must be positive")
+    settings = SamplingSettings(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    settings.validate()
+    return settings
+
+
+def say_summary(out: dict, name: str, most_db: float, sample_s: float) -> None:
+    """The closing lines of `vary` without --json: what was kept, the seed, the time; and what to try when every
+    variation came out subtle (`most_db`: the largest change among them)."""
+    kept_text = numbered("level", out["keep_levels"]) if out["keep_levels"] else "no level"
+    kept_text += ", moved a little" if out["nudged"] else ""
+    plural = "s" if out["n"] != 1 else ""
+    print(f"{out['n']} variation{plural} of {name} (keeping {kept_text}, seed {out['seed']}) in {sample_s:.2f} s of sampling")
+    if out["subtle"]:
+        further = "--keep-levels none redraws them all" if out["nudged"] else \
+            "--nudge moves the kept levels a little too; --keep-levels none redraws them all"
+        print(f"note: little of {name} lives in the levels redrawn, so every variation is within {most_db:.1f} dB of it; "
+              f"{further}")
