@@ -332,11 +332,11 @@ def _randomize_tables(args: argparse.Namespace, a: Any) -> tuple[Any, Any]:
         if not counts:
             raise BadInputError("the model file has no usage counts; use --mode uniform or nearest", args.model)
         return counts, None
-    from ..model.latent import nearest_codes
+    from ..model.latent import neighbours_by_level
 
     if args.k < 1:  # 0 was taken
         raise BadInputError(f"--k must be at least 1, got {args.k}")
-    return None, [nearest_codes(codec.model.quantizer.embeddings(q).cpu().numpy(), args.k) for q in range(a.levels)]
+    return None, neighbours_by_level(codec.model.quantizer, a.levels, args.k)
 
 
 def _write_outputs(args: argparse.Namespace, target: Any, a: Any, b: Any) -> None:

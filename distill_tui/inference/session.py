@@ -94,12 +94,11 @@ class InferenceSession:
 
     def neighbours(self, k: int = 4) -> list[np.ndarray]:
         """Each code's k nearest codes in embedding space, per level (for gentle randomizing)."""
-        if self._neighbours is None:
-            from ..model.latent import nearest_codes
+        # kept for the k last asked for (it was the first k asked for, whatever k came later)
+        if self._neighbours is None or self._neighbours[0].shape[1] != min(k, self.codec.codebook_sizes[0] - 1):
+            from ..model.latent import neighbours_by_level
 
-            q = self.codec.model.quantizer
-            self._neighbours = [nearest_codes(q.embeddings(lv).detach().cpu().numpy(), k)
-                                for lv in range(len(self.codec.codebook_sizes))]
+            self._neighbours = neighbours_by_level(self.codec.model.quantizer, len(self.codec.codebook_sizes), k)
         return self._neighbours
 
     # ---- files

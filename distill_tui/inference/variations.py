@@ -334,10 +334,9 @@ def parse_levels(text: str, levels: int, what: str = "--keep-levels") -> list[in
 def near_codes(codec: Codec, k: int = NUDGE_NEAR) -> list[np.ndarray]:
     """Per level, each code's k nearest codes in the model's embedding space ((K, k) each): what `vary` nudges
     kept codes to."""
-    from ..model.latent import nearest_codes
+    from ..model.latent import neighbours_by_level
 
-    q = codec.model.quantizer
-    return [nearest_codes(q.embeddings(lv).detach().cpu().numpy(), k) for lv in range(len(codec.codebook_sizes))]
+    return neighbours_by_level(codec.model.quantizer, len(codec.codebook_sizes), k)
 
 
 def nudged(codes: np.ndarray, levels: list[int], region: tuple[int, int], neighbours: list[np.ndarray], share: float,

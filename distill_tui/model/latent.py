@@ -34,6 +34,11 @@ def nearest_codes(embeddings: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(d, axis=1, kind="stable")[:, :k]
 
 
+def neighbours_by_level(quantizer: Any, levels: int, k: int) -> list[np.ndarray]:
+    """Per level 0..levels-1, each code's k nearest other codes in the quantizer's embedding space ((K, k) each)."""
+    return [nearest_codes(quantizer.embeddings(lv).detach().cpu().numpy(), k) for lv in range(levels)]
+
+
 def plain_rvq(rvq: Any) -> bool:
     """True when the ResidualVQ is a plain sum of Euclidean codebooks (no projections, no cosine similarity)."""
     return isinstance(rvq.project_in, nn.Identity) and isinstance(rvq.project_out, nn.Identity) and all(
