@@ -322,6 +322,31 @@ async def test_save_export_and_quit_with_unsaved_edits(app_factory, tmp_path: Pa
 
 
 @aio
+async def test_an_export_after_edits_writes_a_full_decode_not_the_chained_partial_ones(app_factory, tmp_path: Path):
+    app, _ = app_factory()  # no idle full decode: the sound is heard from chained partial re-decodes
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        sound = ed.ws.sounds[ed.ws.a]
+        for keys in (("3", "l", "i", "1", "1", "escape"), ("4", "l", "i", "2", "2", "escape"), ("j", "i", "0", "5", "escape")):
+            await pilot.press(*keys)
+            await until(pilot, lambda: decoded(ed), what="an edit's decode")
+        assert sound.audition.partial
+        chained = sound.audition.audio.copy()
+        await pilot.press("e")
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press("enter")
+        await until(pilot, lambda: (tmp_path / "pluck_a2.wav").exists(), what="the exported WAV")
+        await app.workers.wait_for_complete()
+        full = ed.engine.decode(ed.ws.grid(ed.ws.a), set(sound.muted)).audio  # what `distill-tui decode` writes
+        written, _ = sf.read(tmp_path / "pluck_a2.wav", dtype="float32")
+        assert written.shape == full.shape
+        assert np.abs(written - full).max() < 1e-4  # 16-bit rounding
+        assert np.abs(chained - full).max() > 1e-3  # so the chained audio would not have passed
+        assert not sound.audition.partial  # and space now plays that full decode too
+
+
+@aio
 async def test_ctrl_s_asks_before_overwriting_a_codes_file_changed_on_disk(app_factory, loaded_engine, tmp_path: Path):
     codes = tmp_path / "pluck.codes.json"
     loaded_engine.encode(A_SOUND).save(codes)

@@ -133,12 +133,15 @@ class SoundFiles:
                       help="The codes are saved beside it as NAME.codes.json. Esc: cancel")
 
     def export_to(self, name: str, path: Path) -> None:
-        """Write the sound's current state as audio (decoding it first if needed), its codes beside it."""
+        """Write the sound's current state as audio (decoding it first if needed), its codes beside it.
+
+        Audio built from partial re-decodes is decoded afresh first: it chains Griffin-Lim phases, and an
+        export is the sound as a full decode gives it (what `distill-tui decode` writes)."""
         host = self.host
-        if not host.decoder.is_current(name):
-            self._export_when_ready = (name, path)  # exported as soon as the current state is decoded
+        if not self._exact(name):
+            self._export_when_ready = (name, path)  # exported as soon as the current state is decoded in full
             host.set_message("decoding, then exporting…")
-            host.decoder.request(name)
+            host.decoder.request(name, fresh=True)
             return
         grid, sound = host.ws.grid(name), host.ws.sound(name)
         note_model(grid.source, host.ws.model_file)
@@ -149,9 +152,18 @@ class SoundFiles:
     def decoded(self, name: str) -> None:
         """A decode of `name` is stored: run the export that waited for it, if it is of the current state."""
         pending = self._export_when_ready
-        if pending is not None and pending[0] == name and self.host.decoder.is_current(name):
+        if pending is None or pending[0] != name:
+            return
+        if self._exact(name):
             self._export_when_ready = None
             self.export_to(*pending)
+        elif self.host.decoder.is_current(name):  # an edit came between: its partial re-decode, then the full one
+            self.host.decoder.request(name, fresh=True)
+
+    def _exact(self, name: str) -> bool:
+        """The stored audio of `name` is a full decode of its current state."""
+        sound = self.host.ws.sounds.get(name)
+        return self.host.decoder.is_current(name) and not getattr(sound and sound.audition, "partial", False)
 
     def _wrote_codes(self, name: str, path: Path, state: int) -> None:
         """An export wrote the codes of `name` (as at `state`) to `path`: see `Workspace.note_written`."""
