@@ -54,7 +54,7 @@ class ModelConfig:
     """The RVQ-VAE. Positions are time: one grid column = `stride` spectrogram frames."""
 
     n_bins: int = 513
-    channels: int = 256
+    channels: int = 256  # a time budget too short for it trains 128 unless this is given (train/width.py)
     latent_dim: int = 32
     stride: int = 4  # time downsampling, a power of two (4 or 8)
     res_blocks: int = 2  # residual blocks per resolution

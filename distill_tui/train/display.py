@@ -59,8 +59,9 @@ class TrainDisplay:
         elif kind == "health":
             util = ev.get("utilization", [])
             self.info["util"] = "util " + " ".join(f"L{i + 1} {u:.0%}" for i, u in enumerate(util))
-        elif kind in ("rate", "threads"):
-            self.say(escape(str(ev.get("message"))))
+        elif kind in ("rate", "threads", "width"):
+            if ev.get("message"):
+                self.say(escape(str(ev.get("message"))))
         elif kind == "warning":
             self.say(f"[yellow]warning:[/] {escape(str(ev.get('message')))}")
         elif kind == "stopped":

@@ -36,6 +36,8 @@ KINDS: dict[str, EventKind] = {k.name: k for k in (
     EventKind("start", "a new run: the data, the model, the configs"),
     EventKind("resume", "training continues from the run folder's checkpoint", needs_step=True),
     EventKind("rate", "the sample rate a fresh run trains at, and why (stage 1)", needs_step=True, required=("message",)),
+    EventKind("width", "the network's width a fresh run with a time budget trains at, and why (stage 1; `width.py`)",
+              needs_step=True, required=("channels", "message")),
     EventKind("threads", "stage 1 now trains on this many CPU threads, and why (`governor.py`)", needs_step=True,
               required=("threads", "message")),
     EventKind("ready", "setup is over, the first training step comes next", needs_step=True),

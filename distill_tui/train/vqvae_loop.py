@@ -51,7 +51,8 @@ from .checkpoint import Checkpoint, load_optimizer
 from .events import EventLog
 from .runfolder import check_same_sounds, check_writable_folder
 from .runner import FinalModel, Runner
-from .state import Budget, LoopConfig, pick_device, pick_precision
+from .state import Budget, LoopConfig, make_clock, pick_device, pick_precision
+from .width import WidthChoice, choose_width, full_width_step_seconds
 
 __all__ = ["LossHook", "Trainer", "TrainRequest", "TrainResult", "pick_device", "train_vqvae"]
 
@@ -107,6 +108,7 @@ class Trainer:
         self.runner = Runner(self, req.run_dir, log)
         self.running = _Running()
         self.rate: RateSettings | None = None  # a fresh run's rate and why (`data.dataset.corpus_spectrogram`)
+        self.width: WidthChoice | None = None  # a fresh time-budgeted run's width and why (`width.py`)
         self.model: VQVAE | None = None
         self.threads_governed = False  # set by `setup` (CPU only)
         self.optimizer: AdamW | None = None
@@ -157,6 +159,9 @@ class Trainer:
         else:
             overrides = {k: v for k, v in req.model_overrides.items() if k != "n_bins"}  # n_bins follows the spectrogram
             cfg = adaptive_model_config(summary.files, summary.minutes, spec.n_bins, **overrides)
+            if overrides.get("channels") is None and tc.minutes and cfg.quantize:
+                self.width = self._choose_width(cfg)
+                cfg = replace(cfg, channels=self.width.channels)
         if tc.crop_frames % cfg.stride:
             raise BadInputError(f"crop of {tc.crop_frames} frames is not a multiple of the stride {cfg.stride}")
         self.cfg = cfg
@@ -185,6 +190,13 @@ class Trainer:
             self._kmeans_init()
             self.best_state = copy.deepcopy(model.state_dict())
 
+    def _choose_width(self, cfg: ModelConfig) -> WidthChoice:
+        """A time budget's width: a few full-width steps timed here say how many the budget buys (`width.py`)."""
+        tc = self.req.train
+        step_s = full_width_step_seconds(cfg, self.req.spec, tc.crop_frames, tc.batch_size, self.device, tc.precision,
+                                         make_clock(tc.clock))
+        return choose_width(step_s, tc.minutes * 60, tc.steps)
+
     def _start(self, scanned: ScanResult, summary: Any, sp: Any) -> None:
         req = self.req
         atomic_write_json(req.run_dir / "run.json", {"data_dir": str(req.data_dir.resolve()), "output": str(req.output),
@@ -202,6 +214,9 @@ class Trainer:
             self.log.emit("rate", step=0, sample_rate=req.spec.sample_rate, message=self.rate.note)
         if self.rate is not None and self.rate.warning:
             self.runner.warn(self.rate.warning, "upsampled", step=0, once=True)
+        if self.width is not None:
+            self.log.emit("width", step=0, channels=self.width.channels, full_steps=round(self.width.full_steps),
+                          step_s=round(self.width.step_s, 4), message=self.width.note(req.train.minutes or 0.0))
 
     def loop_config(self) -> LoopConfig:
         tc = self.req.train

@@ -224,7 +224,7 @@ class RunViewScreen(Screen):
             if "val_ppl" in ev:
                 self.ppl_val.add(step, ev["val_ppl"])
                 self.ppl_train.add(step, ev.get("train_ppl", float("nan")))
-        elif kind in ("warning", "threads"):
+        elif kind in ("warning", "threads", "width"):
             msg = str(ev.get("message", ""))
             if msg and msg not in self.warnings[-20:]:
                 self.warnings.append(msg)
