@@ -28,6 +28,8 @@ def test_the_full_width_needs_enough_of_its_steps_in_the_budget():
     slow = choose_width(step_s=0.39, budget_s=300)  # a 2-core Zen 3 at 5 minutes: 769 full-width steps
     assert slow.channels == NARROW_CHANNELS and slow.narrowed and round(slow.full_steps) == 769
     assert "lighter model" in slow.note(5) and f"channels = {FULL_CHANNELS}" in slow.note(5)
+    assert "769 training steps of the full-size one in 5 minutes" in slow.note(5)
+    assert "in 1 minute," in choose_width(step_s=0.39, budget_s=60).note(1)  # not "1 minutes"
     fast = choose_width(step_s=0.01, budget_s=300)  # a GPU: 30,000 steps
     assert fast.channels == FULL_CHANNELS and not fast.narrowed and fast.note(5) == ""
     edge = choose_width(step_s=300 / FULL_FROM_STEPS, budget_s=300)

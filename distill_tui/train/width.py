@@ -18,6 +18,7 @@ import torch
 
 from ..config import ModelConfig, SpectrogramConfig
 from ..model.vqvae import VQVAE, spectral_loss
+from ..words import duration
 
 FULL_CHANNELS = ModelConfig.channels  # the default, 256
 NARROW_CHANNELS = 128
@@ -43,7 +44,7 @@ class WidthChoice:
         if not self.narrowed:
             return ""
         return (f"a lighter model ({self.channels} channels instead of {FULL_CHANNELS}): this computer would get through "
-                f"only about {self.full_steps:,.0f} training steps of the full-size one in {minutes:g} minutes, and the "
+                f"only about {self.full_steps:,.0f} training steps of the full-size one in {duration(minutes * 60)}, and the "
                 f"lighter one ends closer to your sounds in that time ([model] channels = {FULL_CHANNELS} in a --config "
                 f"file keeps the full size)")
 
