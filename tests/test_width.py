@@ -9,7 +9,7 @@ import torch
 
 from distill_tui.config import ModelConfig, SpectrogramConfig, TrainConfig
 from distill_tui.persistence.model_file import read_document
-from distill_tui.train import vqvae_loop
+from distill_tui.train import width as width_module
 from distill_tui.train.events import read_events
 from distill_tui.train.vqvae_loop import TrainRequest, train_vqvae
 from distill_tui.train.width import (
@@ -58,7 +58,7 @@ def _request(dataset: Path, tmp: Path, *, minutes: float | None, steps: int = 10
 
 
 def test_a_time_budget_too_short_for_the_full_width_trains_the_narrow_one_and_says_why(dataset, tmp_path, monkeypatch):
-    monkeypatch.setattr(vqvae_loop, "full_width_step_seconds", lambda *a, **k: 1.0)  # 1 s a full-width step
+    monkeypatch.setattr(width_module, "full_width_step_seconds", lambda *a, **k: 1.0)  # 1 s a full-width step
     res = train_vqvae(_request(dataset, tmp_path, minutes=0.02))
     assert res.status == "done"
     evs = list(read_events(tmp_path / "run" / "events.jsonl"))
@@ -74,7 +74,7 @@ def test_no_probe_when_the_width_is_given_or_the_budget_is_in_steps(dataset, tmp
     def probe(*a, **k):  # noqa: ANN002, ANN003, ANN202
         raise AssertionError("the width was probed")
 
-    monkeypatch.setattr(vqvae_loop, "full_width_step_seconds", probe)
+    monkeypatch.setattr(width_module, "full_width_step_seconds", probe)
     if case == "channels given":
         req = _request(dataset, tmp_path, minutes=0.01, channels=32)
     else:

@@ -51,8 +51,8 @@ from .checkpoint import Checkpoint, load_optimizer
 from .events import EventLog
 from .runfolder import check_same_sounds, check_writable_folder
 from .runner import FinalModel, Runner
-from .state import Budget, LoopConfig, make_clock, pick_device, pick_precision
-from .width import WidthChoice, choose_width, full_width_step_seconds
+from .state import Budget, LoopConfig, pick_device, pick_precision
+from .width import WidthChoice, width_for
 
 __all__ = ["LossHook", "Trainer", "TrainRequest", "TrainResult", "pick_device", "train_vqvae"]
 
@@ -159,9 +159,8 @@ class Trainer:
         else:
             overrides = {k: v for k, v in req.model_overrides.items() if k != "n_bins"}  # n_bins follows the spectrogram
             cfg = adaptive_model_config(summary.files, summary.minutes, spec.n_bins, **overrides)
-            if overrides.get("channels") is None and tc.minutes and cfg.quantize:
-                self.width = self._choose_width(cfg)
-                cfg = replace(cfg, channels=self.width.channels)
+            self.width = width_for(cfg, spec, tc, device) if overrides.get("channels") is None else None
+            cfg = replace(cfg, channels=self.width.channels) if self.width else cfg
         if tc.crop_frames % cfg.stride:
             raise BadInputError(f"crop of {tc.crop_frames} frames is not a multiple of the stride {cfg.stride}")
         self.cfg = cfg
@@ -190,13 +189,6 @@ class Trainer:
             self._kmeans_init()
             self.best_state = copy.deepcopy(model.state_dict())
 
-    def _choose_width(self, cfg: ModelConfig) -> WidthChoice:
-        """A time budget's width: a few full-width steps timed here say how many the budget buys (`width.py`)."""
-        tc = self.req.train
-        step_s = full_width_step_seconds(cfg, self.req.spec, tc.crop_frames, tc.batch_size, self.device, tc.precision,
-                                         make_clock(tc.clock))
-        return choose_width(step_s, tc.minutes * 60, tc.steps)
-
     def _start(self, scanned: ScanResult, summary: Any, sp: Any) -> None:
         req = self.req
         atomic_write_json(req.run_dir / "run.json", {"data_dir": str(req.data_dir.resolve()), "output": str(req.output),
@@ -215,8 +207,7 @@ class Trainer:
         if self.rate is not None and self.rate.warning:
             self.runner.warn(self.rate.warning, "upsampled", step=0, once=True)
         if self.width is not None:
-            self.log.emit("width", step=0, channels=self.width.channels, full_steps=round(self.width.full_steps),
-                          step_s=round(self.width.step_s, 4), message=self.width.note(req.train.minutes or 0.0))
+            self.log.emit("width", step=0, **self.width.event_fields(req.train.minutes or 0.0))
 
     def loop_config(self) -> LoopConfig:
         tc = self.req.train

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 
-from ..config import ModelConfig, SpectrogramConfig
+from ..config import ModelConfig, SpectrogramConfig, TrainConfig
 from ..model.vqvae import VQVAE, spectral_loss
 from ..words import duration
+from .state import make_clock
 
 FULL_CHANNELS = ModelConfig.channels  # the default, 256
 NARROW_CHANNELS = 128
@@ -39,6 +41,11 @@ class WidthChoice:
     def narrowed(self) -> bool:
         return self.channels != FULL_CHANNELS
 
+    def event_fields(self, minutes: float) -> dict[str, Any]:
+        """The `width` event's fields (`train/events.py`)."""
+        return {"channels": self.channels, "full_steps": round(self.full_steps), "step_s": round(self.step_s, 4),
+                "message": self.note(minutes)}
+
     def note(self, minutes: float) -> str:
         """What the trainer says about the choice, in a musician's words."""
         if not self.narrowed:
@@ -47,6 +54,16 @@ class WidthChoice:
                 f"only about {self.full_steps:,.0f} training steps of the full-size one in {duration(minutes * 60)}, and the "
                 f"lighter one ends closer to your sounds in that time ([model] channels = {FULL_CHANNELS} in a --config "
                 f"file keeps the full size)")
+
+
+def width_for(cfg: ModelConfig, spec: SpectrogramConfig, tc: TrainConfig, device: str) -> WidthChoice | None:
+    """The width of a fresh run of `cfg` (no width asked for) under `tc` on `device`: two full-width steps timed on the
+    budget's clock say how many a time budget buys. None for a step budget, or a model without a quantizer (the
+    baseline, which is given its model's width)."""
+    if not tc.minutes or not cfg.quantize:
+        return None
+    step_s = full_width_step_seconds(cfg, spec, tc.crop_frames, tc.batch_size, device, tc.precision, make_clock(tc.clock))
+    return choose_width(step_s, (tc.minutes or 0.0) * 60, tc.steps)
 
 
 def full_width_step_seconds(cfg: ModelConfig, spec: SpectrogramConfig, crop_frames: int, batch_size: int,
