@@ -7,6 +7,8 @@ and 4.12 dB; with `--minutes 15 --clock cpu` the full width took 3,114 steps and
 steps and 3.55 dB. The narrow network wins while the full one is starved of steps and loses once it has about
 3,000; the gap crosses zero near 2,000 (interpolated in log steps). So the width is chosen from the steps the
 full width would take in the budget: two steps of it are timed on the training device before training starts.
+The narrow network pays on sounds it never heard: trained on 16 of the 20 files, 0.4 dB further on the 4 others
+(two splits), while 0.3-0.6 dB closer on its own.
 """
 
 from __future__ import annotations
