@@ -65,7 +65,7 @@ def width_for(cfg: ModelConfig, spec: SpectrogramConfig, tc: TrainConfig, device
     if not tc.minutes or not cfg.quantize:
         return None
     step_s = full_width_step_seconds(cfg, spec, tc.crop_frames, tc.batch_size, device, tc.precision, make_clock(tc.clock))
-    return choose_width(step_s, (tc.minutes or 0.0) * 60, tc.steps)
+    return choose_width(step_s, tc.minutes * 60, tc.steps)
 
 
 def full_width_step_seconds(cfg: ModelConfig, spec: SpectrogramConfig, crop_frames: int, batch_size: int,

@@ -124,6 +124,10 @@ class DecodeQueue:
         sound = self.ws.sounds.get(name)
         return sound is not None and sound.audition is not None and sound.decoded_version == sound.version
 
+    def is_full(self, name: str) -> bool:
+        """The sound's latest decode is a full decode of its current state (not chained partial re-decodes)."""
+        return self.is_current(name) and not getattr(self.ws.sounds[name].audition, "partial", False)
+
     def _next_job(self) -> DecodeJob | None:
         """On the UI thread: the next sound to decode, as a snapshot (A first); None ends the worker."""
         while self._pending:

@@ -138,7 +138,7 @@ class SoundFiles:
         Audio built from partial re-decodes is decoded afresh first: it chains Griffin-Lim phases, and an
         export is the sound as a full decode gives it (what `distill-tui decode` writes)."""
         host = self.host
-        if not self._exact(name):
+        if not host.decoder.is_full(name):
             self._export_when_ready = (name, path)  # exported as soon as the current state is decoded in full
             host.set_message("decoding, then exporting…")
             host.decoder.request(name, fresh=True)
@@ -154,16 +154,11 @@ class SoundFiles:
         pending = self._export_when_ready
         if pending is None or pending[0] != name:
             return
-        if self._exact(name):
+        if self.host.decoder.is_full(name):
             self._export_when_ready = None
             self.export_to(*pending)
         elif self.host.decoder.is_current(name):  # an edit came between: its partial re-decode, then the full one
             self.host.decoder.request(name, fresh=True)
-
-    def _exact(self, name: str) -> bool:
-        """The stored audio of `name` is a full decode of its current state."""
-        sound = self.host.ws.sounds.get(name)
-        return self.host.decoder.is_current(name) and not getattr(sound and sound.audition, "partial", False)
 
     def _wrote_codes(self, name: str, path: Path, state: int) -> None:
         """An export wrote the codes of `name` (as at `state`) to `path`: see `Workspace.note_written`."""
