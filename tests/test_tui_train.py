@@ -318,3 +318,32 @@ def test_a_finished_run_says_the_model_it_made():
     assert len(run_line(named, len(named.path.name)).plain) <= 76 and "█" not in run_line(named, 25).plain
     assert "█" in run_line(failed).plain  # a run that did not finish still shows how far it got
     assert run_line(failed).plain.endswith("RuntimeError: out of memory")
+
+
+@aio
+async def test_an_empty_form_trains_for_five_minutes_not_four_thousand_steps(dataset: Path, state: Path, tmp_path: Path):
+    """The form's default was 4,000 steps: about 26 minutes on a 2-core laptop, where the README's command says
+    `--minutes 5`, and a steps budget keeps the full-width network that 5 minutes cannot train there."""
+    budget = tmp_path / "budget.toml"
+    budget.write_text("[train]\nsteps = 300\n")
+    other = tmp_path / "other.toml"
+    other.write_text("[model]\nlevels = 2\n")
+    app = bare_app()
+    async with app.run_test(size=SIZE) as pilot:
+        train = TrainScreen(dataset, browse_root=dataset.parent)
+        app.push_screen(train)
+        await until(pilot, lambda: train.report is not None, what="the folder scan")
+        assert "5 minutes of training" in train.found_text
+        assert train.query_one("#set-minutes").placeholder == "5"
+        spec = train.spec()
+        assert (spec.steps, spec.minutes) == (None, 5.0) and spec.args()[spec.args().index("--minutes") + 1] == "5.0"
+        train.query_one("#set-steps").value = "800"  # steps typed: steps decide
+        assert (train.spec().steps, train.spec().minutes) == (800, None)
+        train.query_one("#set-steps").value = ""
+        train.query_one("#set-config").value = str(budget)  # a config file's own budget stands
+        assert (train.spec().steps, train.spec().minutes) == (None, None)
+        train.query_one("#set-config").value = str(other)  # a config without one: the form's minutes
+        assert train.spec().minutes == 5.0
+        other.write_text("[train\n")
+        with pytest.raises(ValueError, match="not valid TOML"):
+            train.spec()

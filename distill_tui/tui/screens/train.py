@@ -34,12 +34,18 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("levels", "Levels", "coarse to fine rows of codes; each adds detail (1-4; empty: chosen from your sounds)"),
     ("stride", "Stride", f"frames per grid column: 4 = a column every {column_ms(4):.0f} ms, sharper attacks; "
                          f"8 = every {column_ms(8):.0f} ms, shorter grids"),
-    ("steps", "Steps", "training steps (or leave empty and give minutes)"),
-    ("minutes", "Minutes", "train for this long instead of a number of steps"),
+    ("minutes", "Minutes", "how long to train; a run can be stopped early and resumed"),
+    ("steps", "Steps", "a number of training steps instead of minutes (the same model on any machine)"),
     ("device", "Device", "auto picks CUDA, then Apple MPS, then the CPU"),
     ("output", "Model file", "where the trained model is written"),
     ("config", "Config file", "optional TOML with [model] and [train] tables (overrides the defaults above)"),
 ]
+
+
+# What the form trains for when no steps, minutes or config file budget are given: the README's command. A fixed
+# number of steps costs minutes on a GPU and half an hour on a 2-core laptop (4,000 steps: about 26 minutes on the
+# slower test machine); minutes cost what they say, and the network's width follows them (`train/width.py`).
+DEFAULT_MINUTES = 5.0
 
 
 @dataclass
@@ -51,7 +57,7 @@ class ScanReport:
     minutes: float
     skipped: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    defaults: dict[str, Any] = field(default_factory=dict)  # levels, codebook_size, stride, steps
+    defaults: dict[str, Any] = field(default_factory=dict)  # levels, codebook_size, stride, minutes, device
 
 
 @dataclass
@@ -65,6 +71,19 @@ class ScanFailed(Message):
     reason: str
 
 
+def _sets_budget(config: Path | None) -> bool:
+    """Whether a config file's [train] table gives steps or minutes (the form's default budget then stands aside)."""
+    from ...config import load_toml
+
+    if config is None:
+        return False
+    try:
+        train = load_toml(config).get("train", {})
+    except DistillError as exc:
+        raise ValueError(str(exc)) from None
+    return "steps" in train or "minutes" in train
+
+
 def scan_folder(root: Path) -> ScanReport:
     """Decode every sound once (cached for the trainer too) and derive the dataset-adaptive defaults."""
     from ...config import TrainConfig, adaptive_model_config
@@ -76,7 +95,8 @@ def scan_folder(root: Path) -> ScanReport:
     cfg = adaptive_model_config(summary.files, summary.minutes, spec.n_bins)
     return ScanReport(root=root, files=summary.files, minutes=summary.minutes, skipped=list(summary.skipped),
                       notes=list(result.notes), defaults={"levels": cfg.levels, "codebook_size": cfg.codebook_sizes[0],
-                                                          "stride": cfg.stride, "steps": tc.steps, "device": tc.device})
+                                                          "stride": cfg.stride, "minutes": DEFAULT_MINUTES,
+                                                          "device": tc.device})
 
 
 class TrainScreen(Screen):
@@ -196,14 +216,15 @@ class TrainScreen(Screen):
             lines.append(f"[dim]{escape(_relative(Path(note.split(':')[0]), r.root))}:{escape(note.split(':', 1)[-1])}[/]")
         d = r.defaults
         lines.append(f"Defaults for this much audio: {d['levels']} levels × {d['codebook_size']} codes, a column every "
-                     f"{column_ms(d['stride']):.0f} ms (stride {d['stride']}), {d['steps']} steps. Leave a field empty "
-                     "to keep its default.")
+                     f"{column_ms(d['stride']):.0f} ms (stride {d['stride']}), {d['minutes']:g} minutes of training. Leave a "
+                     "field empty to keep its default.")
         if r.files < 5:
             lines.append("[yellow]Very few sounds: expect a model that knows them, not one that generalizes.[/]")
         self.say("\n".join(lines))
-        for name in ("codebook_size", "levels", "stride", "steps", "device"):
+        for name in ("codebook_size", "levels", "stride", "device"):
             self.query_one(f"#set-{name}", Input).placeholder = str(d.get(name, ""))
-        self.query_one("#set-minutes", Input).placeholder = "(steps decide)"
+        self.query_one("#set-minutes", Input).placeholder = f"{d['minutes']:g}"
+        self.query_one("#set-steps", Input).placeholder = "(minutes decide)"
         out = self.query_one("#set-output", Input)
         if not out.value:  # in the current folder, a name that replaces nothing (a second run was refused)
             out.value = free_model_name(r.root.resolve().name or "model")
@@ -254,6 +275,8 @@ class TrainScreen(Screen):
         config = Path(self.value("config")).expanduser() if self.value("config") else None
         if config is not None and not config.is_file():
             raise ValueError(f"no config file {config}")
+        if steps is None and minutes is None and not _sets_budget(config):
+            minutes = self.report.defaults.get("minutes", DEFAULT_MINUTES)
         run_dir = launcher.new_run_dir(output.stem, self.runs_root)
         return launcher.TrainSpec(data_dir=self.report.root, output=output, run_dir=run_dir, steps=steps,
                                   minutes=minutes, device=device, levels=number("levels", int, 1),
