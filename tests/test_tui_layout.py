@@ -169,6 +169,31 @@ async def test_tab_goes_only_to_the_shown_panel_and_t_from_a_control_gives_the_g
 
 
 @aio
+async def test_tab_on_a_panel_without_controls_says_so_and_its_hint_does_not_offer_it(make_app):
+    """Found by hand in tmux at 80 x 24: the Cell panel's hint said "t next panel · Tab into it", and Tab did nothing
+    and said nothing (Cell and Health hold nothing to focus)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        side, tabs = ed.query_one("#side"), ed.query_one("#side-tabs")
+        for chosen, controls in (("cell", False), ("sounds", True), ("health", False), ("generate", True)):
+            assert side.chosen == chosen
+            hint = str(tabs.render()).splitlines()[-1]
+            assert ("Tab into it" in hint) is controls, (chosen, hint)
+            ed.set_message("")
+            await pilot.press("tab")
+            await pilot.pause()
+            if controls:
+                assert app.focused is not ed.grid and "Tab" not in ed.message
+                await pilot.press("escape")
+            else:
+                assert app.focused is ed.grid and ed.message == f"{side.title(chosen)} has nothing to Tab into; t: next panel"
+            await pilot.press("t")
+            await pilot.pause()
+
+
+@aio
 async def test_live_resize_120_to_80_and_back(make_app):
     """Resizing from 80×24 to 120×35 crashed the spectrogram (an image built for the old height, IndexError)."""
     app = make_app()

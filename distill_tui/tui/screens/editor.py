@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
@@ -66,7 +67,7 @@ IDLE_FULL_DECODE_S = 2.0  # after this long without edits, a sound built from pa
 class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
     """One model, its open sounds (A is edited, B is the other), and the panels around them."""
 
-    BINDINGS = EDITOR_BINDINGS  # type: ignore[assignment]
+    BINDINGS = [*EDITOR_BINDINGS, Binding("tab", "tab_focus", show=False)]  # type: ignore[assignment]
 
     def __init__(self, model: Path | None, audio: list[Path], *, router: Any = None) -> None:
         super().__init__(id="editor")
@@ -332,6 +333,15 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
 
     def action_next_panel(self) -> None:
         self.query_one(SidePanels).next_panel()
+
+    def action_tab_focus(self) -> None:
+        """Tab: the next control of the side panels, and back to the grid. Where the panel shown has none (Cell,
+        Health as tabs), nothing moved and nothing said why: the status line now says so (in 80 columns)."""
+        before = self.focused
+        self.focus_next()
+        side = self.query_one(SidePanels)
+        if self.focused is before and side.compact:
+            self.set_message(f"{side.title(side.chosen)} has nothing to Tab into; t: next panel")
 
     def action_focus_grid(self) -> None:
         """Esc in a side panel: the keys go back to the grid (on the grid itself Esc is normal mode)."""

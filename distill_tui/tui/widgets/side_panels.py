@@ -30,6 +30,7 @@ PANELS: list[tuple[str, str, str]] = [  # id, tab name, title when stacked
     ("generate", "Generate", "Generate"),
 ]
 HINT = " t next panel · Tab into it"
+READ_ONLY_HINT = " t next panel"  # a panel with nothing to focus (Cell, Health): Tab would go nowhere
 
 
 def is_compact(width: int) -> bool:
@@ -46,7 +47,8 @@ class SideTabs(Static):
         self._spans: list[tuple[int, int, str]] = []  # (x0, x1, panel id) on the first line
         self.tooltip = "t shows the next panel; Tab moves into it, and back to the grid"
 
-    def show(self, chosen: str) -> None:
+    def show(self, chosen: str, controls: bool = True) -> None:
+        """Mark `chosen`; the hint offers Tab only when the panel has `controls` to move into."""
         self.chosen = chosen
         text, self._spans, x = Text(" "), [], 1
         for pid, name, _ in PANELS:  # " Cell Sounds Health Generate": 28 columns, the bar is 30
@@ -54,7 +56,7 @@ class SideTabs(Static):
             self._spans.append((x, x + len(name) + 1, pid))
             text.append(" ")
             x += len(name) + 1
-        text.append("\n" + HINT, style="dim italic")
+        text.append("\n" + (HINT if controls else READ_ONLY_HINT), style="dim italic")
         self.update(text)
 
     def panel_at(self, x: int, y: int) -> str | None:
@@ -119,8 +121,15 @@ class SidePanels(Vertical, can_focus=False):
     def watch_chosen(self) -> None:
         self._show_chosen()
 
+    def has_controls(self, pid: str) -> bool:
+        """Whether panel `pid` holds anything Tab can move into (the sound list, sliders)."""
+        return any(w.can_focus for w in self.query_one(f"#panel-{pid}").query("*"))
+
+    def title(self, pid: str) -> str:
+        return next(name for p, name, _ in PANELS if p == pid)
+
     def _show_chosen(self, scroll: bool = True) -> None:
-        self.query_one(SideTabs).show(self.chosen)
+        self.query_one(SideTabs).show(self.chosen, self.has_controls(self.chosen))
         panel = self.query_one(f"#panel-{self.chosen}")
         for p in self.query(".side-panel"):
             p.set_class(p is panel, "-chosen")
