@@ -652,6 +652,29 @@ async def test_opening_a_sound_that_is_open_already_shows_it(app_factory):
         assert np.array_equal(ed.ws.grid("bell_g4").codes, edited)  # as it was left, the edit kept
 
 
+@aio
+async def test_a_sound_opened_from_the_dialog_is_said_and_the_old_count_goes(app_factory, tmp_path):
+    """Found in tmux: after Open sound… the status line still said "model … loaded; 13 sounds open" (14 were)."""
+    from distill_tui.tui import commands
+    from distill_tui.tui.screens.file_picker import FilePickerScreen, PathPicker
+
+    app, _ = app_factory(A_SOUND, B_SOUND)
+    async with app.run_test(size=SIZE) as pilot:
+        ed = app.editor
+        await ready(pilot, app)
+        assert "2 sounds open" in ed.message
+        third = tmp_path / "third.wav"
+        third.write_bytes(B_SOUND.read_bytes())
+        next(c for c in commands.COMMANDS if c.title == "Open sound or codes file…").run(ed)
+        await until(pilot, lambda: isinstance(app.screen, FilePickerScreen) and app.screen.query(PathPicker),
+                    what="the file dialog")
+        app.screen.query_one(PathPicker).input.value = str(third)
+        await pilot.press("enter")
+        await until(pilot, lambda: "third" in ed.ws.sounds, what="the third sound")
+        await pilot.pause()
+        assert ed.ws.a == "third" and ed.message == "third opened in A"
+
+
 def test_the_count_of_open_sounds_is_said_in_words():
     """Opening a missing file beside one sound said "1 sounds open; 1 could not be read: nope.wav"."""
     from distill_tui.tui.loading import OpenProgress

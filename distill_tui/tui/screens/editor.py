@@ -220,7 +220,10 @@ class EditorScreen(EditingActions, ABListening, LoopPlaying, Screen):
             self.ws.set_slot(message.slot, sound.name)
         if self.ws.a == sound.name:
             self.show_a()
-        self.set_message(self.opening.arrived(message.audio_path or message.codes_path) or self.message)
+        said = self.opening.arrived(message.audio_path or message.codes_path)
+        if said is None and not self.opening.pending and not message.note:  # one sound opened on its own (Open…)
+            said = f"{sound.name} opened" + (f" in {message.slot}" if message.slot else "")
+        self.set_message(said or self.message)  # it kept saying "13 sounds open" when the 14th arrived
         if message.note:
             self.set_message(message.note)  # replaces "generating …"
         if self.opening.pending and sound.name not in (self.ws.a, self.ws.b):
