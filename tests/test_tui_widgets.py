@@ -483,3 +483,6 @@ def test_help_says_what_each_edit_does_in_words():
                   "most common code", "B's cells at the same place", "edit B instead of A", "without the cursor's level",
                   "the cursor follows what is playing", "as common as it was in training"):
         assert words in text, words
+    # arrows, not their names: it read "h left            left" (found in tmux)
+    row = next(line for line in text.splitlines() if "grid.left" in line)
+    assert row.split()[:3] == ["h", "←", "left"], row

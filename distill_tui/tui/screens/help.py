@@ -19,7 +19,9 @@ def key_text(app_keymap: dict[str, str], binding: Binding) -> str:
     for key in keys.split(","):
         key = key.strip()
         shown.append({"dollar_sign": "$", "question_mark": "?", "colon": ":", "plus": "+", "minus": "-",
-                      "equals_sign": "=", "left_square_bracket": "[", "right_square_bracket": "]"}.get(key, key))
+                      "equals_sign": "=", "left_square_bracket": "[", "right_square_bracket": "]",
+                      # "h left  left": the arrow keys read as the word the description repeats
+                      "left": "←", "right": "→", "up": "↑", "down": "↓", "escape": "esc"}.get(key, key))
     return " ".join(shown)
 
 
