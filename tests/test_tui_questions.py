@@ -95,6 +95,34 @@ async def test_save_and_export_take_a_folder_and_refuse_an_empty_name(app_factor
 
 
 @aio
+async def test_a_name_without_an_extension_saves_codes_the_open_dialog_takes_back(app_factory, tmp_path):  # noqa: F811
+    """Found by a wrong-input pass: "Save codes as…" kick wrote a file named `kick`, which Open then refused as
+    neither a sound nor a codes file; "Export WAV…" kick said only that the output must end in .wav or .flac."""
+    from distill_tui.tui.screens.file_picker import SOUND, opens
+
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        save_as = _question("Save codes as…").then
+        for typed, written in (("kick", "kick.codes.json"), ("snare.json", "snare.codes.json"),
+                               ("hat.codes.json", "hat.codes.json"), ("my.tom", "my.tom.codes.json")):
+            save_as(ed, str(tmp_path / typed))
+            await until(pilot, lambda w=written: (tmp_path / w).exists(), what=f"{written} saved")
+            assert not (tmp_path / typed).exists() or typed == written
+            assert opens(tmp_path / written, SOUND)
+        save_as(ed, str(tmp_path / "clap.wav"))
+        await pilot.pause()
+        notes = [n.message for n in app._notifications if "clap" in n.message]  # noqa: SLF001
+        assert len(notes) == 1 and "clap.wav is an audio file's name" in notes[0] and not (tmp_path / "clap.wav").exists()
+        ed.action_export()
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen) and app.screen.query(Input), what="the export question")
+        app.screen.query_one(Input).value = str(tmp_path / "bounce")
+        await pilot.press("enter")
+        await until(pilot, lambda: (tmp_path / "bounce.wav").exists(), what="bounce.wav exported")
+
+
+@aio
 async def test_a_long_status_message_is_cut_with_an_ellipsis_not_at_a_space(app_factory):  # noqa: F811
     """Found by hand: with no audio device, `a` said only "wrote" on the status line; the path after the space had
     wrapped onto a second line the one-row status bar does not show."""

@@ -337,9 +337,13 @@ def _first_template(s: EditorScreen) -> str:
 
 # ---- files (a picker: Tab completes, the list shows what can be opened)
 def save_as(s: EditorScreen, text: str) -> None:
-    from .sound_files import answer_path
+    from .sound_files import codes_answer_path
 
-    path = answer_path(text, f"{s.ws.a}.codes.json")
+    try:  # "kick" wrote a file named kick, which the Open dialog then refused as neither sound nor codes
+        path = codes_answer_path(text, f"{s.ws.a}.codes.json")
+    except ValueError as exc:
+        s.notify(str(exc), severity="error")
+        return
     if path is None:
         s.notify("give a file name (or a folder) to save the codes to", severity="error")
         return

@@ -18,6 +18,7 @@ import numpy as np
 from textual.message import Message
 
 from ..audio.export import codes_path_for
+from ..audio.io import is_audio_file
 from ..codes.grid import CodeGrid
 from ..errors import DistillError
 from ..persistence.model_of_codes import note_model
@@ -28,13 +29,29 @@ if TYPE_CHECKING:
 
 
 
-def answer_path(text: str, file_name: str) -> Path | None:
-    """Where a typed answer asks to write: `~` expanded, a folder gets `file_name` inside it; None for no answer."""
+def answer_path(text: str, file_name: str, suffix: str = "") -> Path | None:
+    """Where a typed answer asks to write: `~` expanded, a folder gets `file_name` inside it, a name without an
+    extension gets `suffix` ("kick" -> kick.wav); None for no answer."""
     text = text.strip()
     if not text:
         return None
     path = Path(text).expanduser()
-    return path / file_name if path.is_dir() else path
+    if path.is_dir():
+        return path / file_name
+    return path.with_name(path.name + suffix) if suffix and not path.suffix else path
+
+
+def codes_answer_path(text: str, file_name: str) -> Path | None:
+    """Where a typed answer asks to save codes, always a `.codes.json` the Open dialog takes back: "kick" and
+    "kick.json" -> kick.codes.json. Raises ValueError for an audio file's name (Export writes audio)."""
+    path = answer_path(text, file_name)
+    if path is None or path.name.lower().endswith(".codes.json"):
+        return path
+    if is_audio_file(path):
+        raise ValueError(f"{path.name} is an audio file's name: codes are saved as NAME.codes.json "
+                         "(Export WAV… writes the audio)")
+    stem = path.name[: -len(".json")] if path.name.lower().endswith(".json") else path.name
+    return path.with_name(f"{stem}.codes.json")
 
 
 def free_export_path(folder: Path, name: str, own: Path | None) -> Path:
@@ -116,7 +133,7 @@ class SoundFiles:
         own = self.host.ws.codes_path(name)
 
         def answered(text: str) -> None:
-            path = answer_path(text, f"{name}.wav")
+            path = answer_path(text, f"{name}.wav", ".wav")
             if path is None:
                 self.host.notify("give a file name (or a folder) to export to", severity="error")
                 return
