@@ -64,6 +64,35 @@ async def test_bad_numbers_get_a_plain_sentence_and_change_nothing(app_factory, 
 
 
 @aio
+async def test_repeat_and_insert_say_the_most_that_fits_and_take_it(app_factory):  # noqa: F811
+    """A wrong-input pass: "Repeat selection…" 99999999999999999999 said "the result would be 309599395313681088.0
+    minutes long, over the 10 minutes Distill decodes". Each now says the most that fits, and that much is taken."""
+    app, _ = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ed = app.editor
+        await pilot.press("v", "3", "l")  # four columns
+        grid = ed.ws.grid(ed.ws.a)
+        room = grid.room()
+        assert room > 1000 and not grid.check_growth(grid.positions + room)  # exactly the room fits
+        for title, most in (("Repeat selection…", 1 + room // 4), ("Insert columns…", room)):
+            for typed in ("99999999999999999999", str(most + 1)):
+                app.clear_notifications()
+                _question(title).then(ed, typed)
+                await pilot.pause()
+                notes = [n.message for n in app._notifications]  # noqa: SLF001
+                assert notes == [f"give 1 to {most} {title.split()[0].lower() == 'repeat' and 'times' or 'columns'} "
+                                 "(what fits in the 10 minutes Distill decodes)"], notes
+        _question("Insert columns…").then(ed, str(room))
+        await until(pilot, lambda: ed.ws.grid(ed.ws.a).room() == 0, what="the grid grown to the limit")
+        app.clear_notifications()
+        _question("Insert columns…").then(ed, "1")
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == [  # noqa: SLF001
+            f"{ed.ws.a} is as long as Distill decodes (10 minutes): no column fits"]
+
+
+@aio
 async def test_save_and_export_take_a_folder_and_refuse_an_empty_name(app_factory, tmp_path):  # noqa: F811
     """A folder answered for "Save codes as…" or "Export WAV…" writes NAME.codes.json / NAME.wav into it (found by
     hand: a folder got "Is a directory"); an empty answer says to give a name (it tried to write ".")."""

@@ -62,6 +62,10 @@ class CodeGrid:
     def seconds_per_position(self) -> float:
         return self.stride * self.hop_length / self.sample_rate
 
+    def room(self) -> int:
+        """How many columns this grid may still grow by before it decodes past LONGEST_DECODE_S (0: none)."""
+        return max(math.ceil(LONGEST_DECODE_S / self.seconds_per_position - 1e-9) - self.positions, 0)
+
     def check_growth(self, positions: int) -> None:
         """Refuse (BadInputError) growing this grid to `positions` columns when that decodes past LONGEST_DECODE_S:
         what an edit checks before it allocates the new columns."""

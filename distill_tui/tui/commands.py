@@ -17,6 +17,7 @@ from textual.app import SystemCommand
 from ..codes import edits as E
 from ..codes import masks, patterns
 from ..codes.clipboard import Clipboard
+from ..codes.grid import LONGEST_DECODE_S
 from ..errors import BadInputError, DistillError
 from ..words import counted, numbered
 from .prior_training import train_prior
@@ -104,18 +105,20 @@ def _count(word: str, what: str, least: int = 1, most: int | None = None, limit:
     return n
 
 
-def _check_growth(s: EditorScreen, extra: int) -> None:
-    """Refuse growing A by `extra` columns past the longest sound Distill decodes."""
-    if s.ws.a:
-        grid = s.ws.grid(s.ws.a)
-        grid.check_growth(grid.positions + extra)
+FITS = f"what fits in the {LONGEST_DECODE_S / 60:g} minutes Distill decodes"
+
+
+def _room(s: EditorScreen) -> int | None:
+    """How many columns A may still grow by (None: no sound in A)."""
+    return s.ws.grid(s.ws.a).room() if s.ws.a else None
 
 
 def repeat(s: EditorScreen, text: str) -> None:
     sel = s.grid.selection
-    try:
-        times = _count(text, "times")
-        _check_growth(s, (times - 1) * max((sel.pos_stop or 0) - sel.pos_start, 0))
+    width = max((sel.pos_stop or 0) - sel.pos_start, 1)
+    room = _room(s)
+    try:  # the most that fits is said up front: 1e20 times read "the result would be 309599395313681088.0 minutes"
+        times = _count(text, "times", most=None if room is None else 1 + room // width, limit=FITS)
     except DistillError as exc:
         s.bad(exc)  # type: ignore[arg-type]
         return
@@ -124,9 +127,13 @@ def repeat(s: EditorScreen, text: str) -> None:
 
 
 def insert(s: EditorScreen, text: str) -> None:
+    room = _room(s)
+    if room == 0:
+        s.notify(f"{s.ws.a} is as long as Distill decodes ({LONGEST_DECODE_S / 60:g} minutes): no column fits",
+                 severity="error")
+        return
     try:
-        count = _count(text, "columns")
-        _check_growth(s, count)
+        count = _count(text, "columns", most=None if room is None else room, limit=FITS)
     except DistillError as exc:
         s.bad(exc)  # type: ignore[arg-type]
         return
