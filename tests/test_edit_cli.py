@@ -113,6 +113,13 @@ def test_bad_input_is_refused_with_the_reason(files, capsys, tmp_path):
     # a huge file; continue failed on a 321 GiB allocation)
     code, _, err = edit(capsys, "repeat", files["a"], "--times", "10000000", "-o", out)
     assert code == 2 and "minutes Distill decodes" in err
+    # and said the most that fits: 1e20 times read "the result would be 541798941798941824.0 minutes long"
+    a = CodeGrid.load(files["a"])
+    most = 1 + a.room() // a.positions
+    code, _, err = edit(capsys, "repeat", files["a"], "--times", "99999999999999999999", "-o", out)
+    assert code == 2 and f"--times 99999999999999999999 is more than fits: at most {most} in the 10 minutes" in err
+    assert edit(capsys, "repeat", files["a"], "--times", str(most), "-o", out)[0] == 0
+    out.unlink()
     code, _, err = edit(capsys, "continue", files["a"], "--model", files["model"], "--to", "1e9s", "-o", out)
     assert code == 2 and "minutes Distill decodes" in err
     # found by hand: `continue --to 600s` said "the result would be 10.0 minutes long, over the 10 minutes": 600 s is

@@ -271,6 +271,7 @@ def _build_edit(args: argparse.Namespace, a: Any, b: Any) -> tuple[Any, Any]:
     """The edit the operation asks for, and the grid it applies to (A, or B for `copy`)."""
     from ..codes import edits as E
     from ..codes.clipboard import Clipboard
+    from ..codes.grid import LONGEST_DECODE_S
 
     op = args.op
     if op in {"take-levels", "swap", "copy", "blend"}:
@@ -312,7 +313,11 @@ def _build_edit(args: argparse.Namespace, a: Any, b: Any) -> tuple[Any, Any]:
         return E.Continue(total_positions=total, prior=prior, settings=settings, prompt_positions=prompt), a
     if op == "repeat":
         sel = _selection(args, a)
-        a.check_growth(a.positions + max(args.times - 1, 0) * ((sel.pos_stop or a.positions) - sel.pos_start))
+        width = max((sel.pos_stop or a.positions) - sel.pos_start, 1)
+        most = 1 + a.room() // width  # said up front: 1e20 times read "541798941798941824.0 minutes long"
+        if args.times > most:
+            raise BadInputError(f"--times {args.times} is more than fits: at most {most} in the "
+                                f"{LONGEST_DECODE_S / 60:g} minutes Distill decodes")
         return E.RepeatColumns(start=sel.pos_start, stop=sel.pos_stop or a.positions, times=args.times), a
     if op == "reverse":
         return E.Reverse(selection=_selection(args, a)), a
