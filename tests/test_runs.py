@@ -107,6 +107,7 @@ def test_states_from_events_and_pids(tmp_path: Path):
     (stopped / "checkpoint.safetensors").write_bytes(b"x")
     s = summarize(stopped)
     assert s.state == STOPPED and s.checkpoint == stopped / "checkpoint.safetensors" and "resume" in s.message
+    assert s.message == "stopped at step 3 on request; resume continues it"  # it said "(SIGTERM)"
 
     resumed = tmp_path / "resumed"
     write_events(resumed, {"event": "start"}, {"event": "stopped", "step": 3}, {"event": "resume", "step": 3})

@@ -164,6 +164,10 @@ def last_error_line(run_dir: Path) -> str:
     return next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
 
 
+# How a stop is said: "(SIGTERM)" is what the TUI's `s` and `kill` send, a signal's name and not a musician's word.
+STOPPED_BY = {"SIGINT": " by Ctrl-C", "SIGTERM": " on request"}
+
+
 def state_from_events(events: list[Event] | list[dict[str, Any]], alive: bool) -> tuple[str, str]:
     """(state, message) from the tail of the log and whether the trainer process lives."""
     last_begin = max((i for i, e in enumerate(events) if e.get("event") in BEGIN), default=-1)
@@ -174,7 +178,8 @@ def state_from_events(events: list[Event] | list[dict[str, Any]], alive: bool) -
         if kind == "done":
             return FINISHED, f"finished at step {ev.get('step', '?')}"
         if kind == "stopped":
-            return STOPPED, f"stopped at step {ev.get('step', '?')} ({ev.get('signal', 'signal')}); resume continues it"
+            how = STOPPED_BY.get(str(ev.get("signal")), "")
+            return STOPPED, f"stopped at step {ev.get('step', '?')}{how}; resume continues it"
         return CRASHED, str(ev.get("message", "the trainer reported an error"))
     if alive:
         return (RUNNING, "training") if events else (STARTING, "starting (reading the sounds, importing torch)")
