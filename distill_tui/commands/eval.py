@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
     "mel_db"), each with "lsd_db_band_limited"; "ratio_to_linear_oracle" and "beats_mel_oracle" compare the
     full-band figures; "band_limited" holds the same at the model's rate; "split" says what was held out, and
     "held_out" / "trained" give the means apart when known; "per_file" rows carry "rate" and "scored_at", and
-    for a file with onsets "onsets", "onset_ms" and "onset_hits"; "onsets" holds the onset error of "loops" and
-    "one_shots" ("files", "median_ms", "hits") and the "rule" that sorts them.
+    for a file with onsets "onsets", "onset_ms", "onset_hits" and "onset_sharpness"; "onsets" holds the onset error
+    of "loops", "one_shots" and "swells" ("files", "median_ms", "hits") and the "rule" that sorts them.
     With --generation N, "generation" holds `analysis.generated.GenerationReport.as_dict()`.
     """
     from ..analysis.codebook import dataset_health
@@ -180,10 +180,11 @@ def _print_tables(model_path: Path, result: dict[str, Any], codebook_sizes: list
 
 def _print_onsets(con: Any, onsets: dict[str, Any]) -> None:
     """One line per kind of file: how far the decode moves attacks, and how many it keeps."""
-    for name, label in (("loops", "loops"), ("one_shots", "one-shots")):
-        g = onsets[name]
-        if not g["files"]:
+    for name, label in (("loops", "loops"), ("one_shots", "one-shots"), ("swells", "swells of pads")):
+        g = onsets.get(name)
+        if not g or not g["files"]:
             continue
-        timing = f"attacks off by {g['median_ms']:.1f} ms (median)" if g["median_ms"] is not None else "no attack kept"
-        con.print(f"timing, {label} ({counted(g['files'], 'file')}): {timing}, {100 * g['hits']:.0f} % of attacks found")
+        what = "onsets" if name == "swells" else "attacks"
+        timing = f"{what} off by {g['median_ms']:.1f} ms (median)" if g["median_ms"] is not None else f"no {what[:-1]} kept"
+        con.print(f"timing, {label} ({counted(g['files'], 'file')}): {timing}, {100 * g['hits']:.0f} % of {what} found")
     con.print(f"[dim]({onsets['rule']})[/dim]")
