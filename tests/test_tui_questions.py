@@ -64,9 +64,13 @@ async def test_bad_numbers_get_a_plain_sentence_and_change_nothing(app_factory, 
 
 
 @aio
-async def test_repeat_and_insert_say_the_most_that_fits_and_take_it(app_factory):  # noqa: F811
+async def test_repeat_and_insert_say_the_most_that_fits(app_factory, monkeypatch):  # noqa: F811
     """A wrong-input pass: "Repeat selection…" 99999999999999999999 said "the result would be 309599395313681088.0
-    minutes long, over the 10 minutes Distill decodes". Each now says the most that fits, and that much is taken."""
+    minutes long, over the 10 minutes Distill decodes". Each now says the most that fits (which fits exactly:
+    `check_growth`; taking it here would decode 10 minutes of audio)."""
+    from distill_tui.codes.grid import CodeGrid
+    from distill_tui.errors import BadInputError
+
     app, _ = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
@@ -74,7 +78,10 @@ async def test_repeat_and_insert_say_the_most_that_fits_and_take_it(app_factory)
         await pilot.press("v", "3", "l")  # four columns
         grid = ed.ws.grid(ed.ws.a)
         room = grid.room()
-        assert room > 1000 and not grid.check_growth(grid.positions + room)  # exactly the room fits
+        grid.check_growth(grid.positions + room)  # exactly the room fits, and not a column more
+        with pytest.raises(BadInputError):
+            grid.check_growth(grid.positions + room + 1)
+        assert room > 1000
         for title, most in (("Repeat selection…", 1 + room // 4), ("Insert columns…", room)):
             for typed in ("99999999999999999999", str(most + 1)):
                 app.clear_notifications()
@@ -83,8 +90,7 @@ async def test_repeat_and_insert_say_the_most_that_fits_and_take_it(app_factory)
                 notes = [n.message for n in app._notifications]  # noqa: SLF001
                 assert notes == [f"give 1 to {most} {title.split()[0].lower() == 'repeat' and 'times' or 'columns'} "
                                  "(what fits in the 10 minutes Distill decodes)"], notes
-        _question("Insert columns…").then(ed, str(room))
-        await until(pilot, lambda: ed.ws.grid(ed.ws.a).room() == 0, what="the grid grown to the limit")
+        monkeypatch.setattr(CodeGrid, "room", lambda self: 0)  # a grid at the limit
         app.clear_notifications()
         _question("Insert columns…").then(ed, "1")
         await pilot.pause()
