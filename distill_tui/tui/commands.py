@@ -16,11 +16,11 @@ from textual.app import SystemCommand
 
 from ..codes import edits as E
 from ..codes import masks, patterns
-from ..codes.clipboard import Clipboard
 from ..codes.grid import LONGEST_DECODE_S
 from ..errors import BadInputError, DistillError
 from ..words import counted, numbered
 from .prior_training import train_prior
+from .templates import first_template, paste_template, paste_template_help, save_template
 
 if TYPE_CHECKING:
     import numpy as np
@@ -290,58 +290,6 @@ def style(s: EditorScreen, text: str) -> None:
     generate_in_style(s, text)
 
 
-# ---- templates
-def save_template(s: EditorScreen, text: str) -> None:
-    """Keep the selection as template `text`; a template of that name already saved is replaced only on "yes"."""
-    if not s.require("sound"):
-        return
-    store = patterns.TemplateStore()
-    try:
-        clip = Clipboard.copy_from(s.ws.grid(s.ws.a), s.grid.selection, name=text)
-        there = store.has(clip.model_fingerprint, text)
-    except DistillError as exc:
-        s.bad(exc)  # type: ignore[arg-type]
-        return
-
-    def write() -> None:
-        try:
-            path = store.save(text, clip)
-        except DistillError as exc:
-            s.bad(exc)  # type: ignore[arg-type]
-            return
-        s.set_message(f"template {text!r} saved ({path})")
-
-    if there:  # it replaced the earlier one without a word
-        s.confirm(f"a template {text!r} is already saved: replace it?", write)
-    else:
-        write()
-
-
-def paste_template(s: EditorScreen, text: str) -> None:
-    if not s.require("sound"):
-        return
-    try:
-        clip = patterns.TemplateStore().load(text, s.ws.grid(s.ws.a))
-    except DistillError as exc:
-        s.bad(exc)  # type: ignore[arg-type]
-        return
-    s.edit_selection(lambda sel: E.Paste(clip=clip, position=s.grid.pos, mode="mix"), f"template {text!r}")
-
-
-def _template_names(s: EditorScreen) -> list[str]:
-    return patterns.TemplateStore().names(s.ws.grid(s.ws.a).model_fingerprint) if s.ws.a else []
-
-
-def _paste_template_help(s: EditorScreen) -> str:
-    names = _template_names(s)
-    return "mix-paste a saved template at the cursor" + (f" ({', '.join(names[:5])})" if names else "")
-
-
-def _first_template(s: EditorScreen) -> str:
-    names = _template_names(s)
-    return names[0] if names else ""
-
-
 # ---- files (a picker: Tab completes, the list shows what can be opened)
 def save_as(s: EditorScreen, text: str) -> None:
     from .sound_files import codes_answer_path
@@ -471,7 +419,7 @@ COMMANDS: tuple[Command | Question, ...] = (
     # templates
     Question("Save selection as template…", "keep the selected codes under a name, for any sound of this model",
              "Template name", "motif", save_template),
-    Question("Paste template…", _paste_template_help, "Template to paste", _first_template, paste_template),
+    Question("Paste template…", paste_template_help, "Template to paste", first_template, paste_template),
     # levels, listening, files
     Command("Mute level", "toggle the cursor's level in what you hear (m)", lambda s: s.action_mute()),
     Command("Solo level", "hear only the cursor's level, or everything again (M)", lambda s: s.action_solo()),
