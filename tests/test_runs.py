@@ -108,6 +108,14 @@ def test_states_from_events_and_pids(tmp_path: Path):
     s = summarize(stopped)
     assert s.state == STOPPED and s.checkpoint == stopped / "checkpoint.safetensors" and "resume" in s.message
     assert s.message == "stopped at step 3 on request; resume continues it"  # it said "(SIGTERM)"
+    # a prior stopped during its check runs said "stopped at step 0 …; resume continues it", and a resume ran the
+    # checks again from the first (found by stopping `train-prior` after 25 s)
+    checking = tmp_path / "checking"
+    write_events(checking, {"event": "start", "step": 0, "folds": 5, "prior": {}}, {"event": "fold", "step": 0, "fold": 1},
+                 {"event": "stopped", "step": 0, "signal": "SIGTERM"}, {"event": "resume", "step": 0},
+                 {"event": "stopped", "step": 0, "signal": "SIGINT"})
+    assert summarize(checking).message == ("stopped by Ctrl-C while checking the prior on held-out sounds; "
+                                           "resume starts the checks again")
 
     resumed = tmp_path / "resumed"
     write_events(resumed, {"event": "start"}, {"event": "stopped", "step": 3}, {"event": "resume", "step": 3})

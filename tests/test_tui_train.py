@@ -98,6 +98,8 @@ async def test_train_watch_stop_resume_and_open(dataset: Path, tiny_toml: Path, 
         assert "Checking the prior on sounds it did not train on: part" in prior.state_message()
         await pilot.press("s")
         await until(pilot, lambda: prior.state == STOPPED and prior.alive is False, timeout=SLOW, what="the prior's stop")
+        # its checks are not kept: it said "Press r to resume where it stopped", and a resume ran them again
+        assert "Press r to start the checks again" in prior.state_message()
         assert json.loads((prior.run_dir / "launch.json").read_text())["stage"] == "prior"
 
 

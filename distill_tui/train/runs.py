@@ -179,6 +179,9 @@ def state_from_events(events: list[Event] | list[dict[str, Any]], alive: bool) -
             return FINISHED, f"finished at step {ev.get('step', '?')}"
         if kind == "stopped":
             how = STOPPED_BY.get(str(ev.get("signal")), "")
+            checks = any(e.get("event") == "start" and e.get("folds") for e in events)  # a prior with check runs
+            if ev.get("step") == 0 and checks:  # stopped in them, before its final run: they are not kept
+                return STOPPED, f"stopped{how} while checking the prior on held-out sounds; resume starts the checks again"
             return STOPPED, f"stopped at step {ev.get('step', '?')}{how}; resume continues it"
         return CRASHED, str(ev.get("message", "the trainer reported an error"))
     if alive:

@@ -279,6 +279,8 @@ class RunViewScreen(Screen):
                     if ckpt is not None else "No checkpoint was written: fix the cause and start again (escape, then n).")
             return f"[b red]Training failed:[/] {what}\n{todo}  Its output is in {self.run_dir / 'trainer.err'}."
         if state == STOPPED:
+            if self.stage == "prior" and not self.step:  # stopped in its checks, which are not kept
+                return "[b yellow]Stopped[/] while checking the prior on held-out sounds. Press r to start the checks again."
             return "[b yellow]Stopped[/]: the checkpoint is saved. Press r to resume where it stopped."
         if state == FINISHED:
             out = self.output_path()
