@@ -168,6 +168,14 @@ def last_error_line(run_dir: Path) -> str:
 STOPPED_BY = {"SIGINT": " by Ctrl-C", "SIGTERM": " on request"}
 
 
+def stopped_in_checks(events: list[Event] | list[dict[str, Any]] | list[Any]) -> bool:
+    """Whether the run's last stop came while a prior was still checking itself on held-out sounds (its start
+    announced folds, and it stopped at step 0): those check runs are not kept, and a resume runs them again."""
+    stop = next((e for e in reversed(events) if e.get("event") == "stopped"), None)
+    return (stop is not None and stop.get("step") == 0
+            and any(e.get("event") == "start" and e.get("folds") for e in events))
+
+
 def state_from_events(events: list[Event] | list[dict[str, Any]], alive: bool) -> tuple[str, str]:
     """(state, message) from the tail of the log and whether the trainer process lives."""
     last_begin = max((i for i, e in enumerate(events) if e.get("event") in BEGIN), default=-1)
@@ -179,8 +187,7 @@ def state_from_events(events: list[Event] | list[dict[str, Any]], alive: bool) -
             return FINISHED, f"finished at step {ev.get('step', '?')}"
         if kind == "stopped":
             how = STOPPED_BY.get(str(ev.get("signal")), "")
-            checks = any(e.get("event") == "start" and e.get("folds") for e in events)  # a prior with check runs
-            if ev.get("step") == 0 and checks:  # stopped in them, before its final run: they are not kept
+            if stopped_in_checks(events):
                 return STOPPED, f"stopped{how} while checking the prior on held-out sounds; resume starts the checks again"
             return STOPPED, f"stopped at step {ev.get('step', '?')}{how}; resume continues it"
         return CRASHED, str(ev.get("message", "the trainer reported an error"))

@@ -29,6 +29,7 @@ from ...train.runs import (
     RunSummary,
     checkpoint_file,
     state_from_events,
+    stopped_in_checks,
     summarize,
 )
 from ..event_feed import EventFeed, FeedUpdated
@@ -279,7 +280,7 @@ class RunViewScreen(Screen):
                     if ckpt is not None else "No checkpoint was written: fix the cause and start again (escape, then n).")
             return f"[b red]Training failed:[/] {what}\n{todo}  Its output is in {self.run_dir / 'trainer.err'}."
         if state == STOPPED:
-            if self.stage == "prior" and not self.step:  # stopped in its checks, which are not kept
+            if stopped_in_checks(self.key_events):
                 return "[b yellow]Stopped[/] while checking the prior on held-out sounds. Press r to start the checks again."
             return "[b yellow]Stopped[/]: the checkpoint is saved. Press r to resume where it stopped."
         if state == FINISHED:
