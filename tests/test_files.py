@@ -31,6 +31,15 @@ def test_model_file_round_trip_and_fingerprint(tmp_path):
     assert fp3 != fp
 
 
+def test_a_model_with_a_scalar_weight_is_saved_and_its_scalar_fingerprinted(tmp_path):
+    """A 0-dim tensor (a batch norm's step counter) is hashed like any other; it once stopped the save."""
+    w = {"w": torch.ones(3), "norm.num_batches_tracked": torch.tensor(5)}
+    fp = save_model_file(tmp_path / "m.distill", _doc(), {"vqvae": w})
+    assert load_model_file(tmp_path / "m.distill").group("vqvae")["norm.num_batches_tracked"].item() == 5
+    other = save_model_file(tmp_path / "m2.distill", _doc(), {"vqvae": {**w, "norm.num_batches_tracked": torch.tensor(6)}})
+    assert other != fp
+
+
 def test_model_file_refusals(tmp_path):
     good = tmp_path / "m.distill"
     save_model_file(good, _doc(), {"vqvae": {"w": torch.ones(100)}})
