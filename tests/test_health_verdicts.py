@@ -60,7 +60,7 @@ def test_all_four_places_agree_on_the_demo(capsys):
     assert main(["info", str(DEMO)]) == 0
     out = capsys.readouterr().out
     info_words = _table_verdicts(out, len(sizes))
-    assert "idle codes" in out and "~in use" in out and "dead codes" not in out  # the editor's words, not "dead"
+    assert "idle codes" in out and "~common" in out and "dead codes" not in out  # the editor's words, not "dead"
 
     assert main(["eval", str(DEMO), str(ROOT / "samples" / "sounds")]) == 0
     eval_words = _table_verdicts(capsys.readouterr().out, len(sizes))

@@ -96,6 +96,15 @@ def test_health_lines_fit_the_width_they_are_given():
     assert "  muted: rough (15.3 dB)" in lines and not any(line.strip() == "dB)" for line in lines)
 
 
+def test_a_level_that_uses_every_code_does_not_also_say_only_some_are_in_use():
+    """At 100 x 30 on a 50-file model the panel read "100% used" over "~54 in use": every code is used, about 54 of
+    them carry most of the sound. The second figure is now "common"."""
+    levels = [LevelHealth(level=0, label="Structure", utilization=1.0, perplexity=54.0, dead=0, size=128, gain_db=14.0,
+                          colour="green", verdict="healthy")]
+    text = render_health(levels, 34).plain
+    assert "100% used" in text and "~54 common · 0 idle" in text and "in use" not in text
+
+
 @aio
 async def test_the_empty_editor_says_what_to_do_whole_at_80x24():
     """Without a model the grid pane (49 columns at 80) showed "no model yet — ':' then 'Open model…', or 'Trai":

@@ -116,9 +116,9 @@ class HealthRow:
     verdict: LevelVerdict
 
 
-# The words of the editor's Health panel and the info report: the share of codes used, about how many are in use
+# The words of the editor's Health panel and the info report: the share of codes used, about how many are common
 # (the perplexity of their use), the codes never used, and what the level adds to the decoded sound.
-HEADERS = ("level", "used", "~in use", "idle codes", "adds dB", "verdict")
+HEADERS = ("level", "used", "~common", "idle codes", "adds dB", "verdict")
 
 
 def health_rows(health: HealthSummary | Mapping[str, Any] | None, sizes: Sequence[int] | None = None) -> list[HealthRow]:

@@ -61,7 +61,7 @@ def markdown_report(info: dict[str, Any], name: str, png_name: str | None = None
     util = h.get("utilization") or []
     if util:
         verdicts = health_verdicts(h, info.get("codebook_sizes") or None)
-        lines += ["| level | codes | used | ~in use (perplexity) | idle codes | adds dB | verdict |",
+        lines += ["| level | codes | used | ~common (perplexity) | idle codes | adds dB | verdict |",
                   "|---:|---:|---:|---:|---:|---:|---|"]
         sizes = info.get("codebook_sizes") or []
         for q in range(len(util)):

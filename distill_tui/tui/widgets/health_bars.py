@@ -85,7 +85,7 @@ class HealthBars(Static):
 
 
 def render_health(levels: list[LevelHealth], width: int = 28, effects: Mapping[int, LevelEffect] | None = None) -> Text:
-    """The panel's text: per level its verdict, a utilization bar, codes in regular use (the perplexity),
+    """The panel's text: per level its verdict, a utilization bar, the codes in common use (the perplexity),
     unused codes, the level's gain, and (given `effects`) how far muting it moves the sound being edited."""
     text = Text()
     bar_w = max(min(width - 13, 16), 6)
@@ -101,7 +101,7 @@ def render_health(levels: list[LevelHealth], width: int = 28, effects: Mapping[i
         ppl = "?" if h.perplexity is None else f"{h.perplexity:.0f}"
         dead = "?" if h.dead is None else str(h.dead)
         gain = "" if h.gain_db is None else f" · adds {max(h.gain_db, 0):.2g} dB"  # to every sound, as `info` says
-        line = f"  ~{ppl} in use · {dead} idle"
+        line = f"  ~{ppl} common · {dead} idle"
         line = line + gain if len(line + gain) <= width else f"{line}\n  {gain.removeprefix(' · ')}"  # never a lone "dB"
         text.append(f"{line}\n", style="dim")
         if effects is not None and h.level in effects:
