@@ -34,6 +34,17 @@ def test_prior_verdict_is_reported():
     assert prior.startswith("**generalizes**")  # the plain reading first, the figures after
 
 
+def test_the_grid_and_the_training_distance_are_said_as_the_editor_says_them():
+    """The report opened "3 levels × [128, 128, 128] codes, stride 4" and "best validation distance 4.34 dB"."""
+    info = {"levels": 3, "codebook_sizes": [128] * 3, "stride": 4, "sample_rate": 44100,
+            "spectrogram": {"hop_length": 512}, "training": {"steps": 2395, "seconds": 300, "device": "cpu", "best_val_db": 4.34}}
+    text = markdown_report(info, "m")
+    assert "3 levels × 128 codes, a column every 46 ms (stride 4), 44100 Hz" in text
+    assert "the decoded training sounds were 4.34 dB from the originals" in text and "validation distance" not in text
+    mixed = markdown_report({**info, "codebook_sizes": [128, 64, 64]}, "m")
+    assert "3 levels × [128, 64, 64] codes" in mixed
+
+
 def test_the_dataset_is_said_in_seconds_or_minutes():
     """The report read "13 files, 0.27 minutes": `info` and the training form say "16 seconds"."""
     info = {"levels": 1, "codebook_sizes": [8], "dataset": {"files": 13, "minutes": 0.27, "root": "s"}}

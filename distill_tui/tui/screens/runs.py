@@ -171,7 +171,7 @@ def training_commands(app: Any) -> Iterator[SystemCommand]:
 
         yield SystemCommand("Codebook browser", "every code of every level: usage, sound, where it occurs",
                             lambda: app.push_screen(CodebookScreen(editor.engine, editor)))
-        yield SystemCommand("Model report", "configs, dataset, codebook health, the prior; export as Markdown",
+        yield SystemCommand("Model report", "what the model learnt from, how each level is used, the prior; export as Markdown",
                             lambda: app.push_screen(ReportScreen(editor.engine.path)))
 
 
