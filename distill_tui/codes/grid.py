@@ -66,6 +66,10 @@ class CodeGrid:
         """How many columns this grid may still grow by before it decodes past LONGEST_DECODE_S (0: none)."""
         return max(math.ceil(LONGEST_DECODE_S / self.seconds_per_position - 1e-9) - self.positions, 0)
 
+    def most_repeats(self, width: int) -> int:
+        """How many times in a row a range of `width` columns may play (itself included) within `room`."""
+        return 1 + self.room() // max(width, 1)
+
     def check_growth(self, positions: int) -> None:
         """Refuse (BadInputError) growing this grid to `positions` columns when that decodes past LONGEST_DECODE_S:
         what an edit checks before it allocates the new columns."""

@@ -313,8 +313,7 @@ def _build_edit(args: argparse.Namespace, a: Any, b: Any) -> tuple[Any, Any]:
         return E.Continue(total_positions=total, prior=prior, settings=settings, prompt_positions=prompt), a
     if op == "repeat":
         sel = _selection(args, a)
-        width = max((sel.pos_stop or a.positions) - sel.pos_start, 1)
-        most = 1 + a.room() // width  # said up front: 1e20 times read "541798941798941824.0 minutes long"
+        most = a.most_repeats((sel.pos_stop or a.positions) - sel.pos_start)  # said up front: 1e20 times read "541798941798941824.0 minutes long"
         if args.times > most:
             raise BadInputError(f"--times {args.times} is more than fits: at most {most} in the "
                                 f"{LONGEST_DECODE_S / 60:g} minutes Distill decodes")

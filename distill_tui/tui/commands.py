@@ -115,10 +115,10 @@ def _room(s: EditorScreen) -> int | None:
 
 def repeat(s: EditorScreen, text: str) -> None:
     sel = s.grid.selection
-    width = max((sel.pos_stop or 0) - sel.pos_start, 1)
-    room = _room(s)
+    width = (sel.pos_stop or 0) - sel.pos_start
+    most = s.ws.grid(s.ws.a).most_repeats(width) if s.ws.a else None
     try:  # the most that fits is said up front: 1e20 times read "the result would be 309599395313681088.0 minutes"
-        times = _count(text, "times", most=None if room is None else 1 + room // width, limit=FITS)
+        times = _count(text, "times", most=most, limit=FITS)
     except DistillError as exc:
         s.bad(exc)  # type: ignore[arg-type]
         return
