@@ -675,6 +675,29 @@ async def test_a_sound_opened_from_the_dialog_is_said_and_the_old_count_goes(app
         assert ed.ws.a == "third" and ed.message == "third opened in A"
 
 
+@aio
+async def test_a_sound_opened_again_is_said_whole_at_80_columns(app_factory):
+    """Found in tmux at 80 x 24: opening an open sound again said "bell_choir01 is open already: it is in A, as…",
+    the status line cut before the words that matter (its edits are kept)."""
+    from distill_tui.tui import commands
+    from distill_tui.tui.screens.file_picker import FilePickerScreen, PathPicker
+
+    app, _ = app_factory(A_SOUND, B_SOUND)
+    async with app.run_test(size=(80, 24)) as pilot:
+        ed = app.editor
+        await ready(pilot, app)
+        name = ed.ws.opened_from(B_SOUND)
+        next(c for c in commands.COMMANDS if c.title == "Open sound or codes file…").run(ed)
+        await until(pilot, lambda: isinstance(app.screen, FilePickerScreen) and app.screen.query(PathPicker),
+                    what="the file dialog")
+        app.screen.query_one(PathPicker).input.value = str(B_SOUND)
+        await pilot.press("enter")
+        await until(pilot, lambda: ed.ws.a == name, what="the open sound in A")
+        await pilot.pause()
+        status = "\n".join(s.text for s in app.screen._compositor.render_strips()).splitlines()[-2]  # noqa: SLF001
+        assert "as you left it" in ed.message and ed.message in status, status
+
+
 def test_the_count_of_open_sounds_is_said_in_words():
     """Opening a missing file beside one sound said "1 sounds open; 1 could not be read: nope.wav"."""
     from distill_tui.tui.loading import OpenProgress

@@ -321,7 +321,7 @@ def open_sound(s: EditorScreen) -> None:
             s.loader.load_files(s.engine, [path], "A")
         else:  # open already: a second copy would look like a second sound (clap01-2), its edits apart
             s.put_in_slot("A", name)
-            s.set_message(f"{name} is open already: it is in A, as you left it")
+            s.set_message(f"{name}: in A, as you left it")  # whole at 80 columns (the status line says where the cursor is first)
 
     s.app.push_screen(FilePickerScreen("Open a sound or a codes file into A", SOUND, start.parent if start else None),
                       chosen)
