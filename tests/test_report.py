@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from distill_tui.analysis.model_info import grid_words
 from distill_tui.analysis.report import PNG_NEEDS, level_verdicts, markdown_report, write_report
 from distill_tui.commands.info import model_info
 
@@ -85,3 +86,14 @@ def test_png_heatmap(tmp_path: Path):
 
     heatmap_png([[3, 0, 1], [1, 1]], tmp_path / "h.png")
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_info_says_the_grid_and_the_training_distance_as_the_report_does(tiny_model: Path, capsys):
+    """`info` said "2 levels x [16, 16] codes, stride 4" and "validation 9.87 dB", as the report did."""
+    from distill_tui.cli import main
+
+    assert main(["info", str(tiny_model)]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps at the terminal's width
+    info = model_info(tiny_model)
+    assert grid_words(info) in out and "a column every" in out and " x [" not in out
+    assert "the decoded training sounds were" in out and "; validation" not in out

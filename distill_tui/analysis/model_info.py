@@ -37,6 +37,27 @@ def info_dict(doc: ModelDocument) -> dict[str, Any]:
     }
 
 
+def grid_words(info: dict[str, Any]) -> str:
+    """"3 levels × 128 codes, a column every 46 ms (stride 4), 44100 Hz": the grid as the editor shows it, from an
+    `info_dict` (the report and `info` print it)."""
+    sizes = info.get("codebook_sizes") or []
+    codes = f"{sizes[0]} codes" if sizes and len(set(sizes)) == 1 else f"{sizes or '?'} codes"
+    stride, rate = info.get("stride"), info.get("sample_rate")
+    hop = (info.get("spectrogram") or {}).get("hop_length")
+    column = ""
+    if all(isinstance(v, int | float) and v > 0 for v in (stride, hop, rate)):
+        column = f"a column every {1000 * stride * hop / rate:.0f} ms (stride {stride}), "
+    elif stride is not None:
+        column = f"stride {stride}, "
+    return f"{info.get('levels')} levels × {codes}, {column}{rate} Hz"
+
+
+def closest_words(best_val_db: Any) -> str:
+    """The training's best validation distance as a musician reads it."""
+    figure = format(best_val_db, ".2f") if isinstance(best_val_db, int | float) else "?"
+    return f"at its closest, the decoded training sounds were {figure} dB from the originals"
+
+
 def model_info(path: str | Path) -> dict[str, Any]:
     """The `info --json` object of a model file (read in full: damaged weights are refused)."""
     return info_dict(load_model_file(path).document)

@@ -11,6 +11,7 @@ import numpy as np
 from ..fileio import atomic_path, atomic_write_text
 from .health import LevelVerdict
 from .health import level_verdicts as health_verdicts
+from .model_info import closest_words, grid_words
 
 PNG_NEEDS = "the PNG heatmap needs matplotlib: pip install 'distill-tui[report]'"
 
@@ -44,7 +45,7 @@ def markdown_report(info: dict[str, Any], name: str, png_name: str | None = None
     model, spec = info.get("model") or {}, info.get("spectrogram") or {}
     lines = [f"# Model report: {name}", "",
              f"- fingerprint `{info.get('fingerprint')}`, format {info.get('format')} v{info.get('version')}",
-             f"- {_grid_words(info, spec)}", ""]
+             f"- {grid_words(info)}", ""]
     lines += ["## Dataset", "",
               f"{ds.get('files', '?')} files, {_duration(ds.get('minutes'))}, from `{ds.get('root', '?')}`"]
     skipped = ds.get("skipped") or []
@@ -53,8 +54,7 @@ def markdown_report(info: dict[str, Any], name: str, png_name: str | None = None
         lines += [f"- `{Path(s.get('path', '?')).name}`: {s.get('reason', '?')}" for s in skipped[:20]]
     lines += ["", "## Training", "",
               f"{tr.get('steps', '?')} steps in {_num((tr.get('seconds') or 0) / 60, '.1f')} minutes on "
-              f"{tr.get('device', '?')}; at its closest, the decoded training sounds were {_num(tr.get('best_val_db'))} dB "
-              "from the originals (lower is closer)"
+              f"{tr.get('device', '?')}; {closest_words(tr.get('best_val_db'))} (lower is closer)"
               + (f"; healthy after {_num(tr.get('healthy_at_s'), '.0f')} s" if tr.get("healthy_at_s") else ""), ""]
     for w in tr.get("warnings") or []:
         lines.append(f"- warning: {w}")
@@ -92,19 +92,6 @@ def markdown_report(info: dict[str, Any], name: str, png_name: str | None = None
 
     lines += [json.dumps({"model": model, "spectrogram": spec}, indent=1), "```", ""]
     return "\n".join(lines)
-
-
-def _grid_words(info: dict[str, Any], spec: dict[str, Any]) -> str:
-    """"3 levels × 128 codes, a column every 46 ms (stride 4), 44100 Hz": the grid as the editor shows it."""
-    sizes = info.get("codebook_sizes") or []
-    codes = f"{sizes[0]} codes" if sizes and len(set(sizes)) == 1 else f"{sizes or '?'} codes"
-    stride, hop, rate = info.get("stride"), spec.get("hop_length"), info.get("sample_rate")
-    column = ""
-    if all(isinstance(v, int | float) and v > 0 for v in (stride, hop, rate)):
-        column = f"a column every {1000 * stride * hop / rate:.0f} ms (stride {stride}), "
-    elif stride is not None:
-        column = f"stride {stride}, "
-    return f"{info.get('levels')} levels × {codes}, {column}{rate} Hz"
 
 
 def _duration(minutes: Any) -> str:

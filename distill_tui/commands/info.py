@@ -47,7 +47,7 @@ def _refuse_codes_naming_their_model(path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print what the model file holds (or, with --json, the `info --json` object)."""
-    from ..analysis.model_info import info_dict
+    from ..analysis.model_info import closest_words, grid_words, info_dict
     from ..persistence.model_file import load_model_file
 
     _refuse_codes_naming_their_model(args.model)
@@ -63,11 +63,11 @@ def run(args: argparse.Namespace) -> int:
     con = Console()
     ds, tr, m = doc.dataset, doc.training, doc.model
     con.print(f"[bold]{args.model}[/]  format {doc.format} v{doc.version}  fingerprint {doc.fingerprint}")
-    con.print(f"{m.levels} levels x {m.codebook_sizes} codes, stride {m.stride}, {doc.sample_rate} Hz")
+    con.print(grid_words(info_dict(doc)))
     con.print(f"trained on {ds.files} files ({duration(ds.minutes * 60)} of audio) from {ds.root}; "
               f"{_num(tr.steps, 'd')} steps in {duration(tr.seconds or 0)} on {tr.device or '?'}"
               f"{' in bfloat16' if tr.train is not None and tr.train.precision == 'bfloat16' else ''}; "
-              f"validation {_num(tr.best_val_db)} dB")
+              f"{closest_words(tr.best_val_db)}")
     if doc.health is not None and doc.health.utilization:
         con.print(rich_health_table(doc.health, m.codebook_sizes))
     for w in tr.warnings:
