@@ -175,4 +175,28 @@ def test_blocks_integrated_side_by_side_give_the_frame_by_frame_phase():
         for n in range(1, t):
             carried = ref[..., n - 1].gather(1, anchor[..., n]) + step[..., n]
             ref[..., n] = torch.where(free[..., n], base[..., n], carried)
-        assert torch.equal(_integrate(base, free, anchor, step, block, first), ref), (block, first)
+        tf = [x.transpose(1, 2).contiguous() for x in (base, free, anchor, step)]  # _integrate works frequency last
+        assert torch.equal(_integrate(*tf, block, first).transpose(1, 2), ref), (block, first)
+
+
+def test_a_batch_gets_each_sounds_own_phase():
+    sounds = _sounds()
+    x = torch.stack([sounds["chirp"], sounds["hits"], sounds["pluck"]])  # (3, N)
+    mag = stft(x, 1024, 256).abs()  # (3, F, T): over two blocks, and not a whole number of them
+    for first in (0, 5):
+        together = pghi_phase(mag, 1024, 256, first_frame=first)
+        for i in range(3):
+            alone = pghi_phase(mag[i : i + 1], 1024, 256, first_frame=first)
+            assert torch.allclose(together[i], alone[0], atol=1e-6), (i, first)
+
+
+def test_griffin_lims_padded_frames_are_the_reflect_padded_frames():
+    from distill_tui.audio.spectrogram import _GriffinLimPlan
+
+    gen = torch.Generator().manual_seed(1)
+    for n in (4000, 513, 300):  # the last is too short to reflect at n_fft = 1024: the general path
+        plan = _GriffinLimPlan(1024, 256, 1 + n // 256, n, "cpu")
+        audio, before = torch.randn(2, n, generator=gen), torch.randn(2, n, generator=gen)
+        want = plan.frames(audio - 0.4 * before)
+        assert torch.allclose(plan.ahead_frames(audio, before, 0.4), want, atol=1e-6), n
+        assert torch.equal(plan.ahead_frames(audio, None, 0.4), plan.frames(audio)), n

@@ -67,76 +67,77 @@ def pghi_phase(mag: torch.Tensor, n_fft: int, hop: int, *, start: torch.Tensor |
     b, f, t = mag.shape
     m_bins = 2 * (f - 1)  # = n_fft
     gamma = HANN_GAMMA * n_fft * n_fft
-    level = mag.to(torch.float32)  # (B, F, T): regions and onsets compare magnitudes, in single precision
-    mag = mag.to(WORK_DTYPE)
+    # Worked out with frequency last (B, T, F): a frame is a contiguous row, so the scans along frequency and
+    # the frame-by-frame integration read memory in order (the result is returned as a (B, F, T) view).
+    level = mag.to(torch.float32).transpose(1, 2).contiguous()  # (B, T, F): regions and onsets compare these
+    work = level.to(WORK_DTYPE)
     # Counted from each frame's own loudest bin, so that what a frame gets depends on its neighbours only.
-    peak = mag.amax(dim=1, keepdim=True).clamp_min(1e-30)  # (B, 1, T)
-    floor = peak * 10 ** (-tolerance_db / 20)  # (B, 1, T)
-    live = mag > floor  # (B, F, T)
-    s = torch.log(torch.maximum(mag, floor))  # (B, F, T): the log-magnitude whose gradients give the phase's
+    peak = work.amax(dim=2, keepdim=True).clamp_min(1e-30)  # (B, T, 1)
+    floor = peak * 10 ** (-tolerance_db / 20)  # (B, T, 1)
+    live = work > floor  # (B, T, F)
+    s = torch.log(torch.maximum(work, floor))  # (B, T, F): the log-magnitude whose gradients give the phase's
 
     # Phase gradients as increments: along time per hop, along frequency per bin (centred differences).
-    ds_df = _centred_diff(s, dim=1)  # (B, F, T): (s[m+1] - s[m-1]) / 2
-    ds_dt = _centred_diff(s, dim=2)  # (B, F, T): (s[n+1] - s[n-1]) / 2
-    bins = torch.arange(f, dtype=WORK_DTYPE, device=mag.device).view(1, f, 1)
-    step_t = hop * (m_bins / gamma * ds_df + 2 * math.pi * bins / m_bins)  # (B, F, T): phase gained in one hop
-    step_f = -(gamma / (m_bins * hop)) * ds_dt  # (B, F, T): phase gained from bin m to m+1
+    ds_df = _centred_diff(s, dim=2)  # (B, T, F): (s[m+1] - s[m-1]) / 2
+    ds_dt = _centred_diff(s, dim=1)  # (B, T, F): (s[n+1] - s[n-1]) / 2
+    bins = torch.arange(f, dtype=WORK_DTYPE, device=mag.device)  # (F,)
+    step_t = hop * (m_bins / gamma * ds_df + 2 * math.pi * bins / m_bins)  # (B, T, F): phase gained in one hop
+    step_f = -(gamma / (m_bins * hop)) * ds_dt  # (B, T, F): phase gained from bin m to m+1
 
     # Frequency integral inside every frame (trapezoid), and each bin's owning peak.
-    inc_f = 0.5 * (step_f[:, 1:] + step_f[:, :-1])  # (B, F-1, T)
-    cum_f = torch.cat([torch.zeros_like(inc_f[:, :1]), inc_f.cumsum(dim=1)], dim=1)  # (B, F, T)
-    owner = _region_peaks(level)  # (B, F, T) long: index of the peak whose region holds each bin
-    anchor = _anchors(level, owner, onset_db)  # (B, F, T) long: the peak each bin integrates from; -1: none
+    inc_f = 0.5 * (step_f[..., 1:] + step_f[..., :-1])  # (B, T, F-1)
+    cum_f = torch.cat([torch.zeros_like(inc_f[..., :1]), inc_f.cumsum(dim=2)], dim=2)  # (B, T, F)
+    owner = _region_peaks(level)  # (B, T, F) long: index of the peak whose region holds each bin
+    anchor = _anchors(level, owner, onset_db)  # (B, T, F) long: the peak each bin integrates from; -1: none
     free = anchor < 0
     if block:  # every block-th frame of the whole sound starts afresh: an edit's reach ends there
-        free[..., (-first_frame) % block :: block] = True
+        free[:, (-first_frame) % block :: block] = True
     anchor = anchor.clamp_min(0)
     adv_t = torch.zeros_like(step_t)
-    adv_t[..., 1:] = 0.5 * (step_t[..., 1:] + step_t[..., :-1])  # (B, F, T): phase gained since the frame before
+    adv_t[:, 1:] = 0.5 * (step_t[:, 1:] + step_t[:, :-1])  # (B, T, F): phase gained since the frame before
     # What each bin adds to its anchor's phase in the frame before: the anchor's advance in time, then
     # the frequency integral from the anchor to the bin.
-    from_anchor = adv_t.gather(1, anchor) + cum_f - cum_f.gather(1, anchor)  # (B, F, T)
+    from_anchor = adv_t.gather(2, anchor) + cum_f - cum_f.gather(2, anchor)  # (B, T, F)
 
     # Time integration, frame by frame: a gather and an add each. Bins with no anchor (the first frame,
     # an onset) take the frequency integral across their frame alone.
-    base = cum_f.clone()  # (B, F, T): the phase of a frame that starts afresh
-    bins_f = torch.arange(f, dtype=WORK_DTYPE, device=mag.device).view(1, f)
+    base = cum_f.clone()  # (B, T, F): the phase of a frame that starts afresh
     if start is not None:
-        base[..., 0] = torch.angle(start.to(mag.device)).to(WORK_DTYPE) - math.pi * bins_f
-    free[..., 0] = True
-    phase = _integrate(base, free, anchor, from_anchor, block, first_frame)
+        base[:, 0] = torch.angle(start.to(mag.device)).to(WORK_DTYPE) - math.pi * bins
+    free[:, 0] = True
+    phase = _integrate(base, free, anchor, from_anchor, block, first_frame)  # (B, T, F)
 
     # From the window's centre to torch's frame start: a shift of n_fft / 2 samples is (-1)^m.
     phase = torch.remainder(phase + math.pi * bins, 2 * math.pi).to(torch.float32)  # wrapped, then single precision
-    phase = torch.where(live, phase, torch.zeros_like(phase))
-    return torch.polar(torch.ones_like(phase), phase)
+    phase = torch.where(live, phase, 0.0)
+    return torch.complex(torch.cos(phase), torch.sin(phase)).transpose(1, 2)  # (B, F, T), a view of (B, T, F)
 
 
 def _integrate(base: torch.Tensor, free: torch.Tensor, anchor: torch.Tensor, from_anchor: torch.Tensor,
                block: int | None, first_frame: int) -> torch.Tensor:
-    """phase[n] = base[n] where free[n], else phase[n-1] at the anchor + from_anchor[n]; all (B, F, T).
+    """phase[n] = base[n] where free[n], else phase[n-1] at the anchor + from_anchor[n]; all (B, T, F).
 
     Frame 0 must be free. With `block`, the frames that start afresh cut time into independent runs of
     `block` frames, so all runs are integrated side by side: `block` steps of a few tensor operations
     whatever the sound's length (the same numbers as one frame at a time).
     """
-    b, f, t = base.shape
+    b, t, f = base.shape
     if not block or t <= block:
         phase = torch.empty_like(base)
-        phase[..., 0] = base[..., 0]
+        phase[:, 0] = base[:, 0]
         for n in range(1, t):
-            carried = phase[..., n - 1].gather(1, anchor[..., n]) + from_anchor[..., n]
-            phase[..., n] = torch.where(free[..., n], base[..., n], carried)
+            carried = phase[:, n - 1].gather(1, anchor[:, n]).add_(from_anchor[:, n])
+            torch.where(free[:, n], base[:, n], carried, out=phase[:, n])
         return phase
     # Pad in front so that the runs start at multiples of `block`; the padding is free and thrown away.
     lead = (first_frame % block)
     runs = -(-(lead + t) // block)
     total = runs * block
 
-    def layout(x: torch.Tensor, fill: float | bool | int) -> torch.Tensor:  # (B, F, T) -> (block, B * runs, F)
-        out = x.new_full((b, f, total), fill)
-        out[..., lead : lead + t] = x
-        return out.view(b, f, runs, block).permute(3, 0, 2, 1).reshape(block, b * runs, f)
+    def layout(x: torch.Tensor, fill: float | bool | int) -> torch.Tensor:  # (B, T, F) -> (block, B * runs, F)
+        out = x.new_empty((b, total, f))
+        out[:, :lead], out[:, lead : lead + t], out[:, lead + t :] = fill, x, fill
+        return out.view(b, runs, block, f).permute(2, 0, 1, 3).reshape(block, b * runs, f)  # whole frames copied
 
     # one frame of every run is a contiguous (B * runs, F) slab
     base_r, free_r = layout(base, 0.0), layout(free, True)
@@ -146,8 +147,8 @@ def _integrate(base: torch.Tensor, free: torch.Tensor, anchor: torch.Tensor, fro
     for k in range(1, block):
         carried = phase[k - 1].gather(1, anchor_r[k]).add_(step_r[k])
         torch.where(free_r[k], base_r[k], carried, out=phase[k])
-    phase = phase.view(block, b, runs, f).permute(1, 3, 2, 0).reshape(b, f, total)
-    return phase[..., lead : lead + t]
+    phase = phase.view(block, b, runs, f).permute(1, 2, 0, 3).reshape(b, total, f)
+    return phase[:, lead : lead + t]
 
 
 def _centred_diff(x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -162,26 +163,27 @@ def _centred_diff(x: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def _region_peaks(mag: torch.Tensor) -> torch.Tensor:
-    """For every bin, the index of the loudest bin of its region; regions end at local minima along frequency.
+    """For every bin, the index of the loudest bin of its region (the first, if several tie); regions end at local
+    minima along frequency.
 
-    mag: (B, F, T) -> (B, F, T) long.
+    mag: (B, T, F), frequency last and contiguous -> (B, T, F) long. Inside a region the magnitude never falls
+    and then rises again (that would be a minimum), so its loudest bins are one run, and the run's first bin
+    is the peak.
     """
-    b, f, t = mag.shape
+    b, t, f = mag.shape
     # A strict local minimum (lower than its left neighbour, not higher than its right) starts a new region.
     starts = torch.zeros_like(mag, dtype=torch.bool)
     if f > 2:
-        starts[:, 1:-1] = (mag[:, 1:-1] < mag[:, :-2]) & (mag[:, 1:-1] <= mag[:, 2:])
-    region = starts.long().cumsum(dim=1)  # (B, F, T): region number within the frame
-    # The loudest bin of each (item, frame, region): scatter the max, then the smallest index that reaches it.
-    key = (torch.arange(b, device=mag.device).view(b, 1, 1) * t + torch.arange(t, device=mag.device).view(1, 1, t)) * f + region
-    key = key.reshape(-1)
-    flat = mag.reshape(-1)
-    best = torch.full((b * t * f,), -1.0, dtype=mag.dtype, device=mag.device).scatter_reduce(0, key, flat, "amax")
-    is_peak = flat >= best[key]
-    idx = torch.arange(f, device=mag.device).view(1, f, 1).expand(b, f, t).reshape(-1)
-    big = torch.full_like(idx, f)
-    first_peak = big.scatter_reduce(0, key, torch.where(is_peak, idx, big), "amin")
-    return first_peak[key].view(b, f, t)
+        torch.logical_and(mag[..., 1:-1] < mag[..., :-2], mag[..., 1:-1] <= mag[..., 2:], out=starts[..., 1:-1])
+    starts[..., 0] = True  # and so does every frame
+    flat, first_bins = mag.reshape(-1), starts.view(-1)
+    region = first_bins.cumsum(0).sub_(1)  # (B * T * F,): each bin's region, numbered across the whole tensor
+    best = flat.new_full((int(region[-1]) + 1,), -1.0).scatter_reduce_(0, region, flat, "amax")  # (regions,)
+    top = flat >= best.index_select(0, region)  # the region's loudest bins
+    peak = top.clone()
+    peak[1:] &= ~top[:-1] | first_bins[1:]  # the first of them
+    at = peak.nonzero().squeeze(1).remainder_(f)  # (regions,): each region's peak, as a bin of its frame
+    return at.index_select(0, region).view(b, t, f)
 
 
 def _anchors(mag: torch.Tensor, owner: torch.Tensor, onset_db: float) -> torch.Tensor:
@@ -190,13 +192,14 @@ def _anchors(mag: torch.Tensor, owner: torch.Tensor, onset_db: float) -> torch.T
     A region's peak continues in time when the same bin of the frame before was at most `onset_db`
     quieter; a region whose peak starts there (an onset) hangs on the nearest continuing peak of its
     frame instead (left first, then right), through the frequency integral, so a broadband attack stays
-    coherent across the band. mag, owner: (B, F, T) -> (B, F, T) long.
+    coherent across the band. mag, owner: (B, T, F), frequency last -> (B, T, F) long.
     """
-    b, f, t = mag.shape
+    b, t, f = mag.shape
     before = torch.zeros_like(mag)
-    before[..., 1:] = mag[..., :-1]
-    cont = before.gather(1, owner) >= mag.gather(1, owner) * 10 ** (-onset_db / 20)  # (B, F, T)
-    left = torch.where(cont, owner, torch.full_like(owner, -1)).cummax(dim=1).values
-    right = torch.where(cont, owner, torch.full_like(owner, f)).flip(1).cummin(dim=1).values.flip(1)
-    fallback = torch.where(left >= 0, left, torch.where(right < f, right, torch.full_like(owner, -1)))
-    return torch.where(cont, owner, fallback)
+    before[:, 1:] = mag[:, :-1]
+    cont = before.gather(2, owner) >= mag.gather(2, owner) * 10 ** (-onset_db / 20)  # (B, T, F)
+    own = owner.int()  # the running extremes below are several times faster on 32-bit integers
+    left = torch.where(cont, own, -1).cummax(dim=-1).values
+    right = torch.where(cont, own, f).neg_().flip(-1).cummax(dim=-1).values.flip(-1).neg_()  # cummin, 4x slower here
+    fallback = torch.where(left >= 0, left, torch.where(right < f, right, -1))
+    return torch.where(cont, own, fallback).long()
