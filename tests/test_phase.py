@@ -147,6 +147,7 @@ def test_griffin_lim_by_blocks_of_frames_gives_the_reference_audio():
 
     s = _sounds()
     x = torch.stack([torch.cat([s["chirp"], s["hits"], s["pluck"]]), torch.cat([s["hits"], s["pluck"], s["chirp"]])])
+    x = torch.cat([x, x.flip(0)], dim=1)[:, :-77]  # (2, 6 s): over three blocks, not a whole number of hops
     for n_fft, hop in ((1024, 256), (1000, 300)):
         mag = stft(x, n_fft, hop).abs()  # (2, F, T)
         assert mag.shape[-1] > 3 * BLOCK_FRAMES and x.shape[1] % hop  # the last frame's samples run past its hop
@@ -154,8 +155,8 @@ def test_griffin_lim_by_blocks_of_frames_gives_the_reference_audio():
         ours = griffin_lim(mag, n_fft, hop, iters=6, length=x.shape[1], phase=start)
         ref_audio, ref_phase = _reference_griffin_lim(mag, n_fft, hop, 6, x.shape[1], start)
         assert torch.allclose(ours.audio, ref_audio, atol=1e-5), (n_fft, hop)
-        live = mag > mag.max() * 1e-3  # 2 of 48,230 such bins are 0.0012 apart, as they were before the blocks
-        assert torch.allclose(ours.phase[live], ref_phase[live], atol=2e-3)
+        live = mag > mag.max() * 1e-3  # one of about 96,000 such bins is 0.0021 apart (float rounding; so with 64-frame blocks too)
+        assert torch.allclose(ours.phase[live], ref_phase[live], atol=3e-3)
 
 
 def test_blocks_integrated_side_by_side_give_the_frame_by_frame_phase():

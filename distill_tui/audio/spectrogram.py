@@ -87,10 +87,11 @@ def initial_phase(shape: tuple[int, ...], device: torch.device | str = "cpu", se
 
 
 # Frames per block of a Griffin-Lim iteration. An iteration goes block by block (frames, FFT, projection, inverse FFT,
-# overlap-add), so each block's 0.5-1 MB of frames and spectra is used while still in the CPU's caches instead of
-# whole-sound arrays streamed through memory once per step: 0.80-0.83 of the time for a 4-s sound at 44.1 kHz,
-# 0.74 for a 30-s chunk; 32 frames gained nothing (bench/RESULTS.md).
-BLOCK_FRAMES = 64
+# overlap-add), so each block's 1-2 MB of frames and spectra is used while still in the CPU's caches instead of
+# whole-sound arrays streamed through memory once per step: with 64 frames 0.80-0.83 of the time for a 4-s sound at
+# 44.1 kHz, 0.74 for a 30-s chunk. With fewer temporaries a block, 128 frames took 0.87 of 64's time on a 4-s sound
+# and 0.91 on a 10-s one; 96 and 256 were slower (bench/RESULTS.md).
+BLOCK_FRAMES = 128
 
 
 def griffin_lim(
