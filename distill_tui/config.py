@@ -123,6 +123,9 @@ class TrainConfig:
     # k-means starts every codebook from this many latents (at least 16 per code): 1,024 against 4,096 started the
     # first step 1.7-2.2 s sooner and decoded no worse after 5 CPU minutes (bench/RESULTS.md, eighteenth session)
     kmeans_init_vectors: int = 1024
+    # The spectrum's first and last convolutions start at the principal directions of the training crops' frames
+    # (`VQVAE.start_at_principal_directions`)
+    principal_init: bool = True
     seed: int = 0
     max_file_seconds: float = 600.0  # longer files are truncated, with a note
     trim_silence: bool = False
@@ -297,7 +300,7 @@ BOUNDS: dict[str, dict[str, Bound]] = {
     "TrainConfig": {
         **_TRAIN_COMMON, "lr": Bound("float", 0, 10, optional=True), "crop_frames": Bound("int", 1, 1 << 16), "early_stop_evals": Bound("int", 0, BIG),
         "holdout": Bound("str", choices=("none", "files", "crops")), "keep": Bound("str", choices=("final", "best")),
-        "kmeans_init_vectors": Bound("int", 1, 10**7), "max_file_seconds": Bound("float", 0.001, 86400),
+        "kmeans_init_vectors": Bound("int", 1, 10**7), "principal_init": Bound("bool"), "max_file_seconds": Bound("float", 0.001, 86400),
         "trim_silence": Bound("bool"), "collapse_codes": Bound("int", 0, 4096), "low_utilization": Bound("float", 0, 1),
         "min_level_gain_db": Bound("float", -100, 100), "clock": Bound("str", choices=("wall", "cpu")),
         "precision": Bound("str", choices=("auto", "float32", "bfloat16")),

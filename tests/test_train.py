@@ -276,3 +276,21 @@ def test_a_model_remembers_its_sounds_folder_from_any_working_folder(dataset, ti
     out = tmp_path / "k.distill"
     assert main(["train", dataset.name, "-o", str(out), "--steps", "2", "--config", str(tiny_toml), "--quiet"]) == 0
     assert Path(read_document(out).dataset.root) == dataset.absolute()
+
+
+def test_a_fresh_run_starts_the_spectrums_convolutions_at_its_sounds_principal_directions(dataset, tmp_path):
+    def start(name: str, **kw) -> torch.nn.Module:
+        req = tiny_request(dataset, tmp_path / name, **kw)
+        req.run_dir.mkdir(parents=True)
+        trainer = Trainer(req, EventLog(req.run_dir))
+        trainer.setup(None)  # a fresh run, as the runner starts one
+        return trainer.model
+
+    on, off = start("on"), start("off", principal_init=False)
+    for model, principal in ((on, True), (off, False)):
+        first = model.encoder.net[0].weight[:, :, 1].detach()  # (C, F): the centre tap
+        gram = first @ first.T  # (C, C): rows along the principal directions are orthogonal
+        off_diagonal = (gram - torch.diag(torch.diag(gram))).abs().max() / torch.diag(gram).max()
+        assert (float(off_diagonal) < 1e-3) == principal, (principal, float(off_diagonal))
+    # the last convolution starts drawing the sounds' mean frame (network units: -1 is the floor), not about 0
+    assert float(on.decoder.net[-1].bias.detach().mean()) < -0.3 < float(off.decoder.net[-1].bias.detach().mean())

@@ -271,3 +271,30 @@ def test_loading_a_model_to_encode_and_decode_leaves_the_quantizer_library_unimp
         "print('vector_quantize_pytorch' in sys.modules, 'sympy' in sys.modules)\n"
     )
     assert in_a_fresh_process(code) == "False False"
+
+
+def test_the_spectrums_first_and_last_convolutions_start_at_its_principal_directions():
+    model = _model()
+    gen = torch.Generator().manual_seed(3)
+    # spectra (B, F, T) that vary along 5 directions only, around a sloping mean
+    shapes = torch.randn(513, 5, generator=gen) * torch.tensor([12.0, 8.0, 5.0, 3.0, 2.0])
+    weights = torch.randn(64, 5, 16, generator=gen)
+    db = (torch.linspace(-20, -70, 513)[None, :, None] + torch.einsum("fr,brt->bft", shapes, weights)).clamp(-90, 0)
+    frames = model.scale_in(db).transpose(1, 2).reshape(-1, 513)  # (N, F) network units
+    spread = float((frames - frames.mean(0)).pow(2).mean())
+    share = model.start_at_principal_directions(db)
+    assert share > 0.99  # 32 channels hold the 5 directions
+
+    first, last = model.encoder.net[0], model.decoder.net[-1]
+    first.requires_grad_(False), last.requires_grad_(False)
+    k = first.kernel_size[0] // 2
+    coords = frames @ first.weight[:, :, k].T + first.bias  # (N, C): what the centre tap makes of each frame
+    top = coords[:, :5]
+    assert top.mean(dim=0).abs().max() < 1e-3 and torch.allclose(top.std(dim=0), torch.ones(5), atol=0.02)  # whitened
+    # the last convolution's centre tap draws the frame back from those coordinates around the mean frame (the
+    # rest is the tenth of the random start it keeps, and the clamping at the floor and at 0 dB)
+    back = top @ last.weight[:, :5, k].T + last.bias  # (N, F)
+    assert float((back - frames).pow(2).mean()) < 0.05 * spread
+    assert torch.allclose(last.bias, frames.mean(dim=0), atol=1e-4)
+    fresh = _model().decoder.net[-1].requires_grad_(False)  # a random start draws nothing like them
+    assert float((top @ fresh.weight[:, :5, k].T + fresh.bias - frames).pow(2).mean()) > spread
