@@ -187,7 +187,8 @@ class Trainer:
         else:
             self._start(scanned, summary, sp)
             first = self.sampler.batch(64, augment=False).to(self.device)  # (64, F, T): starts both
-            self._principal_init(first)
+            if req.train.principal_init:  # the spectrum's way in and out at the principal directions (decision 43)
+                model.start_at_principal_directions(first)
             self._kmeans_init(first)
             self.best_state = copy.deepcopy(model.state_dict())
 
@@ -429,24 +430,16 @@ class Trainer:
                            list(document.training.warnings or self.warnings))
 
     # --------------------------------------------------------------- helpers
-    def _principal_init(self, first: torch.Tensor) -> None:
-        """The spectrum's way in and out starts at the principal directions of the frames of `first` (64 training
-        crops, (64, F, T))."""
-        if self.req.train.principal_init:
-            self.model.start_at_principal_directions(first)
-
+    @torch.no_grad()
     def _kmeans_init(self, first: torch.Tensor) -> None:
-        """k-means on one batch with many more vectors than any codebook, so every code starts where data is; `first`
-        (64, F, T) crops are its first 64."""
+        """k-means on many more vectors than any codebook, so every code starts where data is; crops `first` (64, F, T) and more."""
         model, tc = self.model, self.req.train
         if not model.cfg.quantize or not model.cfg.kmeans_init:
             return
-        per_crop = tc.crop_frames // model.cfg.stride
         need = max(tc.kmeans_init_vectors, 16 * max(model.cfg.codebook_sizes))
-        n_crops = math.ceil(need / per_crop)
-        batches = [first] + [self.sampler.batch(64, augment=False).to(self.device) for _ in range(math.ceil(n_crops / 64) - 1)]
-        with torch.no_grad():  # z: (crops, positions, latent_dim)
-            z = torch.cat([model.encode_latent(b) for b in batches])
+        more = math.ceil(math.ceil(need / (tc.crop_frames // model.cfg.stride)) / 64) - 1  # batches of 64 crops after `first`
+        batches = [first] + [self.sampler.batch(64, augment=False).to(self.device) for _ in range(more)]
+        z = torch.cat([model.encode_latent(b) for b in batches])  # (crops, positions, latent_dim)
         model.quantizer.kmeans_init_(z.reshape(1, -1, z.shape[-1]))
 
     @torch.no_grad()
