@@ -75,6 +75,11 @@ def dataset_health(
                     pred = model.decode(codes, levels=k)  # k = 0: every level left out
                     dist_sum[k] += float(frame_distance_db(pred, db)[0]) * frames
                 n_frames += frames
+        # the silent columns every sound is encoded and decoded between use their codes too (the end-of-training
+        # refill may point a code at silence, the vector farthest from the rest)
+        silence = model.silence_codes().cpu().numpy()  # (Q,)
+        for q in range(cfg.levels):
+            all_codes[q].append(silence[q : q + 1])
     finally:
         model.train(was_training)
     levels, counts = [], []
